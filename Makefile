@@ -1,0 +1,100 @@
+# memscope build: the analyser library (src/core, src/report), the CLI binary
+# (src/cli -> bin/memscope) and the CPython extension (src/python ->
+# python/memscope/_memscope*.so). Plain GNU make; every folder's sources are
+# picked up by wildcard, so adding a file needs no edit here.
+#
+#   make                 build everything
+#   make test            build, then run the C and Python test suites
+#   make SANITIZE=1 ...  the same under ASan+UBSan (objects in build-asan/)
+#
+# Libraries, each the standard one for its job (Debian -dev packages):
+#   libzstd   chunk compression in the capture writer and reader
+#   libxxhash chunk checksums (XXH32), fast enough to verify every chunk
+#   pthread   the capture writer thread
+
+PYTHON   ?= python3
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+BASE     := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iinclude
+LIBS     := -lzstd -lxxhash -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build-asan
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    ?= build
+SAN      :=
+endif
+
+PY_INC     := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+
+LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/report/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+PY_SRC   := $(wildcard src/python/*.c)
+TEST_SRC := $(wildcard tests/c/test_*.c)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+PY_OBJ   := $(PY_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+
+LIB      := $(BUILD)/libmemscope.a
+CLI      := bin/memscope
+EXT      := python/memscope/_memscope$(EXT_SUFFIX)
+
+ALL_CFLAGS = $(BASE) $(WARN) $(CFLAGS) $(SAN)
+
+.PHONY: all test test-c test-py clean fuzz
+all: $(CLI) $(EXT)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/src/python/%.o: src/python/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I$(PY_INC) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	@mkdir -p bin
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
+
+$(EXT): $(PY_OBJ) $(LIB)
+	$(CC) $(SAN) -shared -o $@ $(PY_OBJ) $(LIB) $(LIBS)
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc/core -o $@ $< $(LIB) $(LIBS)
+
+test-c: $(TESTS)
+	@set -e; for t in $(TESTS); do $$t; done
+
+test-py: all
+	$(PYTHON) -m pytest -q tests/py
+
+test: test-c test-py
+
+# libFuzzer harnesses for every parser of files we did not write: build with
+# clang, run each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); \
+	    clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
+	        -o build-fuzz/$$n $$f $(LIB_SRC) $(LIBS); \
+	    mkdir -p build-fuzz/corpus-$$n; \
+	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n fuzz/seeds; \
+	done
+
+clean:
+	rm -rf build build-asan build-fuzz bin/memscope python/memscope/*.so
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PY_OBJ:.o=.d)

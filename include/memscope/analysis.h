@@ -1,0 +1,104 @@
+/* The analyser: consumes a capture's events (msc_replay_run with
+ * msc_analysis_event as the callback) and answers what the reports ask: the
+ * heap's high-water mark and what was live then, by stack; what was still
+ * live at the end; totals; a size histogram; GC runs, marks and the heap/RSS
+ * timeline. One pass, memory bounded by live allocations and distinct
+ * stacks.
+ *
+ * Per-stack values are kept for the leaf node of each stack; msc_aggregate
+ * (aggregate.h) folds them into lines, functions and files. */
+#ifndef MEMSCOPE_ANALYSIS_H
+#define MEMSCOPE_ANALYSIS_H
+
+#include <stdint.h>
+
+#include "memscope/reader.h"
+
+#define MSC_HISTOGRAM_BUCKETS 48   /* bucket b holds sizes in [2^(b-1), 2^b) */
+
+typedef struct msc_node_values {
+    uint64_t bytes;
+    uint64_t count;
+} msc_node_values_t;
+
+typedef enum msc_view {
+    MSC_VIEW_PEAK = 0,         /* live at the heap's high-water mark */
+    MSC_VIEW_EXIT = 1,         /* live when the capture ended (leaked at exit) */
+    MSC_VIEW_TOTAL = 2,        /* everything ever allocated */
+    MSC_VIEW_COUNT
+} msc_view_t;
+
+typedef struct msc_sample {
+    uint64_t time_ns;
+    uint64_t heap_bytes;
+    uint64_t rss_bytes;
+} msc_sample_t;
+
+typedef struct msc_mark {
+    uint64_t time_ns;
+    char *label;               /* owned by the analysis */
+} msc_mark_t;
+
+typedef struct msc_gc_stats {
+    uint64_t runs;
+    uint64_t pause_ns;
+    uint64_t max_pause_ns;
+    uint64_t collected;
+    uint64_t uncollectable;
+} msc_gc_stats_t;
+
+typedef struct msc_summary {
+    uint64_t peak_bytes;
+    uint64_t peak_time_ns;
+    uint64_t peak_allocations;     /* blocks live at the peak */
+    uint64_t total_allocated_bytes;
+    uint64_t allocations;
+    uint64_t frees;
+    uint64_t leaked_bytes;
+    uint64_t leaked_allocations;
+    uint64_t current_bytes;        /* live now (equals leaked once finished) */
+    uint64_t unmatched_frees;      /* frees of blocks allocated before recording */
+    uint64_t lost_events;
+    uint64_t peak_rss_bytes;
+    uint32_t threads;
+    msc_gc_stats_t gc[3];
+    uint64_t histogram_count[MSC_HISTOGRAM_BUCKETS];
+    uint64_t histogram_bytes[MSC_HISTOGRAM_BUCKETS];
+} msc_summary_t;
+
+typedef struct msc_analysis msc_analysis_t;
+
+msc_analysis_t *msc_analysis_new(void);
+void msc_analysis_free(msc_analysis_t *a);
+
+/* msc_event_fn: returns 0, or MSC_ENOMEM (negative) to stop the replay. */
+int msc_analysis_event(void *analysis, const msc_event_t *ev);
+
+/* Settles the per-stack peak values; call once the replay has ended (or
+ * whenever a consistent view of a growing capture is wanted). */
+void msc_analysis_finish(msc_analysis_t *a);
+
+const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a);
+
+/* Values of the stack whose leaf is node, for a view; zero for nodes never
+ * seen. Valid after msc_analysis_finish. */
+msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node);
+uint32_t msc_analysis_nodes(const msc_analysis_t *a);
+
+/* The timeline (one sample per RSS sample, ~10 ms) and marks; borrowed. */
+const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n);
+const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n);
+/* Name of a thread index, "" when unnamed; borrowed. */
+const char *msc_analysis_thread_name(const msc_analysis_t *a, uint32_t thread);
+
+/* Opens path, replays it into a new analysis and finishes it. On error
+ * returns NULL (or, for a truncated capture, the analysis with *err =
+ * MSC_ETRUNCATED) with *info set. *replay receives the replay (symbols,
+ * header) for the caller to free; progress, if given, is called with bytes
+ * read and the file size every few megabytes. */
+msc_analysis_t *msc_analyse_file(const char *path, msc_replay_t **replay, int *err,
+                                 msc_error_info_t *info,
+                                 void (*progress)(uint64_t done, uint64_t total, void *arg),
+                                 void *arg);
+
+#endif

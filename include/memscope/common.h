@@ -1,0 +1,43 @@
+/* What every part of the analyser library shares: error codes and the one
+ * allocator pair all core memory goes through. The recorder points that pair
+ * at CPython's untraced raw allocator, and the tests point it at a failing
+ * one to check every out-of-memory path. */
+#ifndef MEMSCOPE_COMMON_H
+#define MEMSCOPE_COMMON_H
+
+#include <stddef.h>
+
+#define MSC_API __attribute__((visibility("default")))
+
+/* Core functions return 0 or one of these (negative). */
+enum msc_error {
+    MSC_OK = 0,
+    MSC_ENOMEM = -1,     /* out of memory */
+    MSC_EIO = -2,        /* a system call failed; errno says which */
+    MSC_EEXIST = -3,     /* output exists and replacing it was not asked for */
+    MSC_EFORMAT = -4,    /* input is not a capture (bad magic or version) */
+    MSC_ECORRUPT = -5,   /* a checksum, length, count or id is wrong */
+    MSC_ETRUNCATED = -6, /* input ends inside a header, chunk or record */
+    MSC_EUSAGE = -7,     /* a caller passed an argument out of range */
+};
+
+const char *msc_strerror(int err);
+
+typedef struct msc_allocator {
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*realloc)(void *ctx, void *ptr, size_t size);
+    void (*free)(void *ctx, void *ptr);
+    void *ctx;
+} msc_allocator_t;
+
+/* Replaces the allocator; NULL restores libc's. Not thread-safe: call before
+ * any other core function runs. */
+void msc_set_allocator(const msc_allocator_t *a);
+
+void *msc_malloc(size_t size);
+void *msc_calloc(size_t n, size_t size);
+void *msc_realloc(void *ptr, size_t size);
+void msc_free(void *ptr);
+char *msc_strdup(const char *s);
+
+#endif

@@ -1,0 +1,150 @@
+/* Record encoding primitives: LEB128 varints, zigzag, and the one encoder per
+ * hot record kind. Inline because the recorder calls them on every
+ * allocation; the layouts they write are specified in docs/format.md and
+ * decoded by src/core/reader.c.
+ *
+ * Each encoder writes into a byte cursor the caller has checked has room for
+ * MSC_REC_MAX bytes and returns the advanced cursor. */
+#ifndef MEMSCOPE_ENCODE_H
+#define MEMSCOPE_ENCODE_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "memscope/format.h"
+
+#define MSC_REC_MAX 48 /* the longest fixed record: REALLOC with four varints */
+
+/* Per-stream delta state. The reader keeps the same struct, updated the same
+ * way, so both sides agree on every delta. */
+typedef struct msc_delta {
+    uint64_t addr;   /* address of the previous ALLOC/FREE/REALLOC */
+    uint32_t stack;  /* stack node of the previous ALLOC/REALLOC */
+    uint32_t node;   /* id of the previous NODE record (ids count up from 1) */
+    uint64_t time;   /* ns of the previous timed record */
+} msc_delta_t;
+
+static inline uint8_t *msc_put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint64_t msc_zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t msc_unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* Address delta: in units of 16 bytes when both ends are 16-aligned (the
+ * common case for pymalloc and glibc), else in bytes. Sets the ALIGNED flag. */
+static inline uint8_t *msc_put_addr(uint8_t *p, uint8_t *tag, uint64_t *last, uint64_t addr)
+{
+    int64_t d = (int64_t)(addr - *last);
+    *last = addr;
+    if ((d & 15) == 0) {
+        *tag |= MSC_FLAG_ALIGNED;
+        return msc_put_varint(p, msc_zigzag(d >> 4));
+    }
+    return msc_put_varint(p, msc_zigzag(d));
+}
+
+static inline uint8_t *msc_put_stack(uint8_t *p, uint8_t *tag, uint32_t *last, uint32_t stack)
+{
+    if (stack == *last) {
+        *tag |= MSC_FLAG_SAME_STACK;
+        return p;
+    }
+    p = msc_put_varint(p, msc_zigzag((int64_t)stack - (int64_t)*last));
+    *last = stack;
+    return p;
+}
+
+/*  ALLOC  | tag: 0001 kind, dd domain, A aligned, S same stack |
+ *         | addr delta (varint) | size (varint) | [stack delta (zigzag varint)] | */
+static inline uint8_t *msc_enc_alloc(uint8_t *p, msc_delta_t *d, int domain, uint64_t addr,
+                                     uint64_t size, uint32_t stack)
+{
+    uint8_t *tag = p++;
+    *tag = (uint8_t)(MSC_REC_ALLOC | (domain << 4));
+    p = msc_put_addr(p, tag, &d->addr, addr);
+    p = msc_put_varint(p, size);
+    return msc_put_stack(p, tag, &d->stack, stack);
+}
+
+/*  FREE   | tag: 0010 kind, dd domain, A aligned | addr delta (varint) | */
+static inline uint8_t *msc_enc_free(uint8_t *p, msc_delta_t *d, int domain, uint64_t addr)
+{
+    uint8_t *tag = p++;
+    *tag = (uint8_t)(MSC_REC_FREE | (domain << 4));
+    return msc_put_addr(p, tag, &d->addr, addr);
+}
+
+/*  REALLOC | tag: 0011 kind, dd, A (for the new address), S |
+ *          | old addr delta (zigzag, bytes) | new addr delta | size | [stack delta] |
+ *  The old address is coded in bytes from the previous address; the new one
+ *  through msc_put_addr from the old one. */
+static inline uint8_t *msc_enc_realloc(uint8_t *p, msc_delta_t *d, int domain, uint64_t old_addr,
+                                       uint64_t new_addr, uint64_t size, uint32_t stack)
+{
+    uint8_t *tag = p++;
+    *tag = (uint8_t)(MSC_REC_REALLOC | (domain << 4));
+    p = msc_put_varint(p, msc_zigzag((int64_t)(old_addr - d->addr)));
+    d->addr = old_addr;
+    p = msc_put_addr(p, tag, &d->addr, new_addr);
+    p = msc_put_varint(p, size);
+    return msc_put_stack(p, tag, &d->stack, stack);
+}
+
+/*  NODE   | 0100 | parent distance: id - parent (varint) | code id | instruction offset |
+ *  Ids are implicit: each NODE record's id is the previous one's plus one. */
+static inline uint8_t *msc_enc_node(uint8_t *p, msc_delta_t *d, uint32_t parent, uint32_t code_id,
+                                    uint32_t offset)
+{
+    uint32_t id = ++d->node;
+    *p++ = MSC_REC_NODE;
+    p = msc_put_varint(p, id - parent);
+    p = msc_put_varint(p, code_id);
+    return msc_put_varint(p, offset);
+}
+
+/*  THREAD | 0111 | thread index (varint) | */
+static inline uint8_t *msc_enc_thread(uint8_t *p, uint32_t thread)
+{
+    *p++ = MSC_REC_THREAD;
+    return msc_put_varint(p, thread);
+}
+
+/*  SYNC   | 1100 | main-stream position delta (varint) |   (side stream only) */
+static inline uint8_t *msc_enc_sync(uint8_t *p, uint64_t *last, uint64_t position)
+{
+    *p++ = MSC_REC_SYNC;
+    p = msc_put_varint(p, position - *last);
+    *last = position;
+    return p;
+}
+
+static inline uint8_t *msc_put_time(uint8_t *p, msc_delta_t *d, uint64_t ns)
+{
+    uint64_t delta = ns >= d->time ? ns - d->time : 0;
+    d->time = ns >= d->time ? ns : d->time;
+    return msc_put_varint(p, delta);
+}
+
+/* Length-prefixed bytes; the caller checks room for 10 + n bytes. */
+static inline uint8_t *msc_put_bytes(uint8_t *p, const void *bytes, size_t n)
+{
+    p = msc_put_varint(p, n);
+    memcpy(p, bytes, n);
+    return p + n;
+}
+
+#endif

@@ -1,0 +1,96 @@
+/* Capture format v1: the constants shared by the recorder that writes a
+ * capture and the readers that validate it. The full specification, with a
+ * diagram of every record, is docs/format.md; this header is its C mirror and
+ * the two change together.
+ *
+ * A capture is a file header followed by chunks. Each chunk carries the
+ * records of one stream: the main stream (everything done while holding the
+ * GIL, in program order) or the side stream (allocations made without the GIL,
+ * RSS samples, thread names, the trailer), whose records are placed into the
+ * main stream's order by their SYNC positions. */
+#ifndef MEMSCOPE_FORMAT_H
+#define MEMSCOPE_FORMAT_H
+
+#include <stdint.h>
+
+#define MSC_FILE_MAGIC "MEMSCOPE"          /* 8 bytes, no terminator */
+#define MSC_FORMAT_VERSION 1
+#define MSC_FILE_HEADER_FIXED 16           /* magic, version, flags, body length */
+#define MSC_FILE_HEADER_MAX_BODY (1u << 20)
+
+#define MSC_CHUNK_MAGIC 0x4B43534Du        /* "MSCK" little-endian */
+#define MSC_CHUNK_HEADER_SIZE 24
+#define MSC_CHUNK_MAX_RAW (4u << 20)       /* a decompressed chunk is at most 4 MiB */
+
+/* Header body fields: (varint key, varint length, bytes). Unknown keys are
+ * skipped, so later versions can add fields without breaking readers. */
+enum msc_header_key {
+    MSC_HK_PYTHON_VERSION = 1, /* string, e.g. "3.11.7" */
+    MSC_HK_PYTHON_HEXVERSION = 2, /* varint, sys.hexversion */
+    MSC_HK_PID = 3,            /* varint */
+    MSC_HK_START_NS = 4,       /* varint, wall clock, ns since the Unix epoch */
+    MSC_HK_ARGV = 5,           /* string, repeated once per argument */
+    MSC_HK_MODE = 6,           /* varint, enum msc_mode */
+    MSC_HK_SAMPLE_BYTES = 7,   /* varint, mean bytes between samples (sampled mode) */
+    MSC_HK_MAX_DEPTH = 8,      /* varint, stack depth cap */
+    MSC_HK_PARENT_PID = 9,     /* varint, set in a followed fork child's capture */
+};
+
+enum msc_mode {
+    MSC_MODE_EXACT = 0,        /* every allocation and free */
+    MSC_MODE_SAMPLED = 1,      /* Poisson sampling by bytes; see docs/format.md */
+};
+
+enum msc_stream_id {
+    MSC_STREAM_MAIN = 0,
+    MSC_STREAM_SIDE = 1,
+    MSC_STREAM_COUNT
+};
+
+enum msc_codec {
+    MSC_CODEC_NONE = 0,
+    MSC_CODEC_ZSTD = 1,
+};
+
+/* Allocator domains, in the order of CPython's PyMemAllocatorDomain. */
+enum msc_domain {
+    MSC_DOMAIN_RAW = 0,
+    MSC_DOMAIN_MEM = 1,
+    MSC_DOMAIN_OBJ = 2,
+    MSC_DOMAIN_COUNT
+};
+
+/* A record starts with a tag byte: the low four bits are the kind, the high
+ * four are flags whose meaning depends on the kind. */
+#define MSC_TAG_KIND(tag) ((tag) & 0x0F)
+#define MSC_TAG_DOMAIN(tag) (((tag) >> 4) & 0x03)
+#define MSC_FLAG_ALIGNED 0x40              /* address delta is in units of 16 bytes */
+#define MSC_FLAG_SAME_STACK 0x80           /* stack is the previous allocation's */
+
+enum msc_record_kind {
+    MSC_REC_ALLOC = 1,         /* addr delta, size, [stack delta] */
+    MSC_REC_FREE = 2,          /* addr delta */
+    MSC_REC_REALLOC = 3,       /* old addr delta, new addr delta, size, [stack delta] */
+    MSC_REC_NODE = 4,          /* parent distance, code id, instruction offset */
+    MSC_REC_CODE = 5,          /* code id, file id, name id, first line, line table */
+    MSC_REC_STRING = 6,        /* string id, length, bytes */
+    MSC_REC_THREAD = 7,        /* thread index: following records belong to it */
+    MSC_REC_THREAD_INFO = 8,   /* thread index, native id, name */
+    MSC_REC_SAMPLE = 9,        /* time delta (ns), RSS bytes */
+    MSC_REC_GC = 10,           /* time delta, generation, duration ns, collected, uncollectable */
+    MSC_REC_MARK = 11,         /* time delta, label */
+    MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */
+    MSC_REC_LOST = 13,         /* events the recorder could not record, and why */
+    MSC_REC_TRAILER = 14,      /* clean end: duration ns, main events, side events */
+};
+
+enum msc_lost_reason {
+    MSC_LOST_NO_MEMORY = 1,
+    MSC_LOST_WRITE_FAILED = 2,
+};
+
+#define MSC_MAX_STRING (1u << 16)          /* strings longer than this are refused */
+#define MSC_MAX_LINETABLE (1u << 20)   /* longer line tables are left out */
+#define MSC_MAX_IDS (1u << 28)             /* ids above this are refused as corrupt */
+
+#endif

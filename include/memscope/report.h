@@ -1,0 +1,45 @@
+/* Report writers: each renders an analysis (and the capture's symbols) to a
+ * stdio stream, as text for people or JSON for programs. The JSON contract
+ * (keys, units) is in DESIGN.md: snake_case keys, sizes in bytes, source
+ * locations as {"file", "function", "line"}. Writers return 0 or MSC_ENOMEM
+ * / MSC_EIO. */
+#ifndef MEMSCOPE_REPORT_H
+#define MEMSCOPE_REPORT_H
+
+#include <stdio.h>
+
+#include "memscope/aggregate.h"
+#include "memscope/analysis.h"
+#include "memscope/reader.h"
+
+typedef struct msc_report_ctx {
+    msc_analysis_t *analysis;  /* borrowed */
+    msc_replay_t *replay;      /* borrowed: header and symbols */
+    const char *path;          /* capture path, for titles */
+    int color;                 /* ANSI colours in text output */
+} msc_report_ctx_t;
+
+int msc_report_stats(const msc_report_ctx_t *ctx, FILE *out, int json, size_t top);
+
+typedef struct msc_table_options {
+    msc_view_t view;
+    msc_group_t group;
+    size_t limit;              /* 0 = all rows */
+} msc_table_options_t;
+
+int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
+                     const msc_table_options_t *opt);
+
+/* Source-annotated lines of one file (or of every file with allocations
+ * when source is NULL): exact per-line peak, allocated, allocation count and
+ * leaked bytes, counting everything each line called. Source text is read
+ * from disk when the file exists. first/last, when nonzero, limit the lines
+ * shown (a function's span). */
+int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
+                     uint32_t first, uint32_t last);
+
+/* JSON helpers shared by the writers. */
+void msc_json_string(FILE *out, const char *s);
+const char *msc_view_name(msc_view_t v);
+
+#endif

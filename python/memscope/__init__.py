@@ -1,0 +1,19 @@
+"""memscope: a memory profiler, heap analyser and optimisation advisor for Python.
+
+Record a program from the command line::
+
+    memscope run -o run.msc script.py
+    memscope stats run.msc
+
+or from code::
+
+    import memscope
+    with memscope.Tracker("run.msc"):
+        work()
+"""
+from memscope._api import Tracker, get_traced_memory, mark, profile
+from memscope.heap import dump_heap, growth, heap, most_common_types
+
+__all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
+__all__ += ["dump_heap", "growth", "heap", "most_common_types"]
+__version__ = "0.1.0"

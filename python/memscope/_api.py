@@ -1,0 +1,133 @@
+"""The in-process API: record a block of code, mark moments, ask for the
+traced memory, and profile one function line by line.
+
+All of it stands on the recorder in ``_memscope`` and reads captures back
+with the same C analyser the ``memscope`` command uses.
+"""
+import functools
+import os
+import sys
+import tempfile
+import threading
+from typing import Callable, Optional, Tuple
+
+from memscope import _memscope
+
+__all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
+
+
+class Tracker:
+    """Records every allocation made while it is active into a capture file.
+
+    Use it as a context manager or call start() and stop()::
+
+        with memscope.Tracker("load.msc"):
+            rows = load(path)
+
+    then ``memscope stats load.msc``. Only one Tracker records at a time.
+    ``max_depth`` caps the frames kept per stack; ``force`` replaces an
+    existing file (never replaced otherwise). ``native`` and ``sample`` are
+    reserved for native-stack and sampled recording, which this version does
+    not provide.
+    """
+
+    def __init__(self, path: "str | os.PathLike[str]", native: bool = False,
+                 sample: Optional[int] = None, *, max_depth: int = 128,
+                 force: bool = False) -> None:
+        if native:
+            raise ValueError("native recording is not available in this version of memscope")
+        if sample is not None:
+            raise ValueError("sampled recording is not available in this version of memscope")
+        self.path = os.fspath(path)
+        self.max_depth = max_depth
+        self.force = force
+        self._reader = None
+
+    def start(self) -> "Tracker":
+        _memscope.start(self.path, list(sys.argv), max_depth=self.max_depth, force=self.force)
+        _memscope.thread_started(threading.current_thread().name)
+        return self
+
+    def stop(self) -> str:
+        """Finishes the capture and returns its path."""
+        return _memscope.stop()
+
+    def __enter__(self) -> "Tracker":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def mark(label: str) -> None:
+    """Records a labelled moment, shown on the memory timeline.
+
+    >>> memscope.mark("after load")
+    """
+    _memscope.mark(str(label))
+
+
+_follow = {"path": None, "capture": None}
+_follow_lock = threading.Lock()
+
+
+def get_traced_memory() -> Tuple[int, int]:
+    """(current, peak) bytes traced since recording started, like
+    ``tracemalloc.get_traced_memory()``; (0, 0) when not recording.
+
+    Each call reads only what was recorded since the previous one.
+    """
+    path = _memscope.recording()
+    if path is None:
+        return (0, 0)
+    _memscope.flush()
+    with _follow_lock:
+        if _follow["path"] != path:
+            _follow["path"], _follow["capture"] = path, _memscope.Capture(path, follow=True)
+        capture = _follow["capture"]
+        capture.advance()
+        s = capture.summary()
+    return (s["current_bytes"], s["peak_bytes"])
+
+
+def _span(code) -> Tuple[int, int]:
+    lines = [line for _, _, line in code.co_lines() if line is not None]
+    return code.co_firstlineno, max(lines, default=code.co_firstlineno)
+
+
+def profile(func: Optional[Callable] = None, *, stream=None):
+    """Prints the exact line-by-line memory of a function each time it returns.
+
+    The table has memory_profiler's shape, from recorded allocations rather
+    than RSS polling::
+
+        @memscope.profile
+        def load_data():
+            data = [i for i in range(1_000_000)]
+            return [x * 2 for x in data]
+
+    ``stream`` (default sys.stdout) receives the report. While another
+    capture is recording, the function runs unprofiled.
+    """
+    if func is None:
+        return functools.partial(profile, stream=stream)
+    code = func.__code__
+    first, last = _span(code)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if _memscope.recording() is not None:
+            return func(*args, **kwargs)
+        with tempfile.TemporaryDirectory(prefix="memscope-") as tmp:
+            path = os.path.join(tmp, "profile.msc")
+            _memscope.start(path, [code.co_filename], root=1)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _memscope.stop()
+                capture = _memscope.Capture(path)
+                capture.advance()
+                print(capture.lines(code.co_filename, first, last),
+                      file=stream if stream is not None else sys.stdout)
+
+    return wrapper

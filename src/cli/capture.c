@@ -1,0 +1,74 @@
+/* Opening a capture for a report command: replay it into an analysis with
+ * a progress bar on a terminal, and turn every failure into one line that
+ * names the file, the byte offset and what is wrong (exit 2). A truncated or
+ * unfinished capture is reported with a warning, not refused. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct bar {
+    const char *path;
+    time_t started;
+    int shown;
+} bar_t;
+
+static void draw(uint64_t done, uint64_t total, void *arg)
+{
+    bar_t *b = arg;
+    time_t now = time(NULL);
+    if (!total || now - b->started < 1) return; /* quiet for short work */
+    double frac = (double)done / (double)total;
+    if (frac > 1) frac = 1;
+    double eta = frac > 0 ? (double)(now - b->started) * (1 - frac) / frac : 0;
+    char got[32], all[32];
+    int width = 30, filled = (int)(frac * width);
+    fprintf(stderr, "\rreading %s [", b->path);
+    for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %s / %s, %3.0f%%, eta %.0fs  ", cli_format_bytes(done, got, 32),
+            cli_format_bytes(total, all, 32), frac * 100, eta);
+    b->shown = 1;
+}
+
+int cli_capture_open(cli_capture_t *c, const char *path)
+{
+    msc_error_info_t info = {0, NULL};
+    int err;
+    bar_t bar = {path, time(NULL), 0};
+    int tty = isatty(2);
+    c->path = path;
+    c->analysis = msc_analyse_file(path, &c->replay, &err, &info, tty ? draw : NULL, &bar);
+    if (bar.shown) fputs("\r\033[K", stderr);
+    if (!c->analysis) {
+        if (err == MSC_EIO && !info.what)
+            cli_error("cannot read '%s': %s", path, strerror(errno));
+        else if (err == MSC_EFORMAT && info.offset == 0)
+            cli_error("cannot read '%s': %s", path, info.what);
+        else
+            cli_error("cannot read '%s': %s at byte %llu", path, info.what ? info.what : msc_strerror(err),
+                      (unsigned long long)info.offset);
+        return EXIT_USAGE;
+    }
+    if (err == MSC_ETRUNCATED)
+        cli_warn("'%s' is truncated at byte %llu (%s); showing what it holds", path,
+                 (unsigned long long)info.offset, info.what);
+    else if (!msc_replay_complete(c->replay))
+        cli_warn("'%s' ends without a trailer: the program was killed or is still running; "
+                 "showing what it holds",
+                 path);
+    return EXIT_OK;
+}
+
+void cli_capture_close(cli_capture_t *c)
+{
+    msc_analysis_free(c->analysis);
+    msc_replay_free(c->replay);
+}
+
+msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out)
+{
+    msc_report_ctx_t ctx = {c->analysis, c->replay, c->path, cli_color(out)};
+    return ctx;
+}

@@ -1,0 +1,65 @@
+/* The memscope command line: one function per subcommand (cmd_*.c), and the
+ * few helpers they share for messages, options and opening captures. Only
+ * src/cli prints to the terminal or exits. */
+#ifndef MEMSCOPE_CLI_H
+#define MEMSCOPE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "memscope/analysis.h"
+#include "memscope/reader.h"
+#include "memscope/report.h"
+
+/* Exit codes (docs and ../DESIGN contract). */
+#define EXIT_OK 0
+#define EXIT_FOUND 1     /* a report found what it was asked to fail on */
+#define EXIT_USAGE 2     /* bad usage or unreadable input */
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *usage;   /* full help text, shown by --help */
+} cli_command_t;
+
+extern const cli_command_t cli_cmd_run, cli_cmd_stats, cli_cmd_table, cli_cmd_lines;
+
+/* "memscope: <message>" on stderr. Messages are lowercase, no period. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints usage and returns EXIT_USAGE (for a bad option) or EXIT_OK (help). */
+int cli_usage(const cli_command_t *cmd, FILE *out, int code);
+
+/* True when argv[i] is -h/--help. */
+int cli_is_help(const char *arg);
+
+/* Parses "10MB", "512KiB", "4096" into bytes; 0 or -1. */
+int cli_parse_size(const char *text, uint64_t *out);
+/* Parses a non-negative integer; 0 or -1. */
+int cli_parse_uint(const char *text, uint64_t *out);
+
+/* "12.3 MiB" style, into buf. */
+const char *cli_format_bytes(uint64_t bytes, char *buf, size_t n);
+
+/* Whether stdout/stderr should be coloured (TTY and NO_COLOR unset). */
+int cli_color(FILE *f);
+
+/* A capture replayed into an analysis (capture.c). */
+typedef struct cli_capture {
+    const char *path;
+    msc_replay_t *replay;
+    msc_analysis_t *analysis;
+} cli_capture_t;
+
+/* EXIT_OK, or EXIT_USAGE after printing why the file cannot be read. */
+int cli_capture_open(cli_capture_t *c, const char *path);
+void cli_capture_close(cli_capture_t *c);
+msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out);
+
+/* Parses --at and --by values; 0 or -1. */
+int cli_parse_view(const char *text, msc_view_t *out);
+int cli_parse_group(const char *text, msc_group_t *out);
+
+#endif

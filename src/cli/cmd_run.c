@@ -1,0 +1,173 @@
+/* memscope run: records a Python program. Checks the options, then replaces
+ * itself (execv) with the Python interpreter running memscope's launcher, so
+ * the program keeps this process's pid, stdin, signals and exit status. The
+ * launcher (python/memscope/_launch.py) starts the recorder and runs the
+ * program exactly as `python3 script.py` would. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int run(int argc, char **argv);
+
+const cli_command_t cli_cmd_run = {
+    "run", run, "run a Python program and record its allocations",
+    "usage: memscope run [-o FILE] [--force] [--depth N] [--follow-fork]\n"
+    "                    (script.py | -m module | -c code) [args ...]\n\n"
+    "Run a program as `python3 script.py args` would (same sys.argv, stdin,\n"
+    "stdout, exit code, signals) and record every allocation it makes through\n"
+    "CPython's allocators, with its full Python stack.\n\n"
+    "options:\n"
+    "  -o, --output FILE  where to write the capture (default memscope-NAME.PID.msc);\n"
+    "                     an existing file is never replaced without --force\n"
+    "  --force            replace an existing capture\n"
+    "  --depth N          keep at most N frames per stack (default 128)\n"
+    "  --follow-fork      record forked children too, each to FILE.PID\n\n"
+    "environment:\n"
+    "  MEMSCOPE_PYTHON    the interpreter to run (default python3)\n\n"
+    "examples:\n"
+    "  memscope run pipeline.py --rows 100000\n"
+    "  memscope run -o before.msc -m mypkg.cli serve\n"
+    "  memscope run -c 'import json; json.loads(\"[1]\" * 1)'\n"};
+
+/* The folder holding the memscope package: next to this binary when it is
+ * installed inside the package, ../python in a checkout. */
+static int package_root(char *out, size_t n)
+{
+    char exe[PATH_MAX], probe[PATH_MAX + 64];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len <= 0) return -1;
+    exe[len] = 0;
+    char *dir = dirname(exe);
+    const char *candidates[] = {"%s/../python", "%s/.."};
+    for (size_t i = 0; i < 2; i++) {
+        char root[PATH_MAX + 16];
+        snprintf(root, sizeof(root), candidates[i], dir);
+        snprintf(probe, sizeof(probe), "%s/memscope/_launch.py", root);
+        if (access(probe, R_OK) == 0 && realpath(root, out) && strlen(out) < n) return 0;
+    }
+    return -1;
+}
+
+static void default_output(const char *target, char *out, size_t n)
+{
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof(copy), "%s", target);
+    char *name = basename(copy), *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = 0;
+    snprintf(out, n, "memscope-%s.%d.msc", name, (int)getpid());
+}
+
+typedef struct run_options {
+    const char *output;
+    const char *depth;
+    int force;
+    int follow_fork;
+} run_options_t;
+
+/* Options end at the program: the script, or -m/-c with their argument. */
+static int parse(int argc, char **argv, run_options_t *o)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
+        {"depth", required_argument, NULL, 'd'},  {"follow-fork", no_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    int c;
+    uint64_t depth;
+    while ((c = getopt_long(argc, argv, "+o:hmc", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'f': o->force = 1; break;
+        case 'F': o->follow_fork = 1; break;
+        case 'd':
+            if (cli_parse_uint(optarg, &depth) < 0 || depth < 1 || depth > 4096) {
+                cli_error("--depth wants a number from 1 to 4096, not '%s'", optarg);
+                return -1;
+            }
+            o->depth = optarg;
+            break;
+        case 'm':
+        case 'c': optind--; return 0; /* the program starts here */
+        case 'h': return 1;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_output(const char *path, int force)
+{
+    struct stat sb;
+    if (!force && stat(path, &sb) == 0) {
+        cli_error("'%s' already exists (use --force to replace it)", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    run_options_t o = {NULL, "128", 0, 0};
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
+                          : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);
+    if (optind >= argc) {
+        cli_error("run needs a program: a script, -m module or -c code");
+        return EXIT_USAGE;
+    }
+    char **prog = argv + optind;
+    int nprog = argc - optind;
+    int is_flag = strcmp(prog[0], "-m") == 0 || strcmp(prog[0], "-c") == 0;
+    if (is_flag && nprog < 2) {
+        cli_error("%s needs an argument", prog[0]);
+        return EXIT_USAGE;
+    }
+    if (!is_flag && access(prog[0], R_OK) != 0) {
+        cli_error("cannot run '%s': %s", prog[0], strerror(errno));
+        return EXIT_USAGE;
+    }
+    char output[PATH_MAX], root[PATH_MAX];
+    if (o.output) snprintf(output, sizeof(output), "%s", o.output);
+    else default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
+                        sizeof(output));
+    if (check_output(output, o.force) < 0) return EXIT_USAGE;
+    if (package_root(root, sizeof(root)) < 0) {
+        cli_error("cannot find the memscope Python package next to this program");
+        return EXIT_USAGE;
+    }
+
+    const char *python = getenv("MEMSCOPE_PYTHON");
+    if (!python || !*python) python = "python3";
+    const char *old = getenv("PYTHONPATH");
+    char *pythonpath = malloc(strlen(root) + (old ? strlen(old) : 0) + 2);
+    if (!pythonpath) return EXIT_USAGE;
+    sprintf(pythonpath, old && *old ? "%s:%s" : "%s", root, old);
+    if (old) setenv("MEMSCOPE_PYTHONPATH", old, 1); /* the launcher puts it back */
+    setenv("PYTHONPATH", pythonpath, 1);
+
+    char **args = calloc((size_t)nprog + 12, sizeof(char *));
+    if (!args) return EXIT_USAGE;
+    int n = 0;
+    args[n++] = (char *)python;
+    args[n++] = "-m";
+    args[n++] = "memscope._launch";
+    args[n++] = "--output";
+    args[n++] = output;
+    args[n++] = "--depth";
+    args[n++] = (char *)o.depth;
+    if (o.force) args[n++] = "--force";
+    if (o.follow_fork) args[n++] = "--follow-fork";
+    args[n++] = "--";
+    for (int i = 0; i < nprog; i++) args[n++] = prog[i];
+    execvp(python, args);
+    cli_error("cannot run '%s': %s (set MEMSCOPE_PYTHON to a Python 3.11 interpreter)", python,
+              strerror(errno));
+    return EXIT_USAGE;
+}

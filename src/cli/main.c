@@ -1,0 +1,54 @@
+/* memscope: entry point of the command-line tool. Finds the subcommand and
+ * hands it the remaining arguments; everything else lives in cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command_t *const commands[] = {
+    &cli_cmd_run, &cli_cmd_stats, &cli_cmd_table, &cli_cmd_lines,
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_overview(FILE *out)
+{
+    fputs("usage: memscope <command> [options] ...\n\n"
+          "memscope records every allocation a Python program makes, with its full\n"
+          "stack, and tells you where the memory went.\n\ncommands:\n",
+          out);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-11s %s\n", commands[i]->name, commands[i]->summary);
+    fputs("\nexamples:\n"
+          "  memscope run -o run.msc script.py --its-args\n"
+          "  memscope stats run.msc\n"
+          "  memscope table run.msc --at peak --by line --limit 20\n"
+          "  memscope lines run.msc --source script.py\n\n"
+          "Run 'memscope <command> --help' for a command's options.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (cli_is_help(name) || strcmp(name, "help") == 0) {
+        if (argc > 2) {
+            for (size_t i = 0; i < NCOMMANDS; i++)
+                if (strcmp(commands[i]->name, argv[2]) == 0)
+                    return cli_usage(commands[i], stdout, EXIT_OK);
+        }
+        print_overview(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        puts("memscope 0.1.0 (capture format 1)");
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0) return commands[i]->run(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (see 'memscope --help')", name);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,119 @@
+/* Helpers every subcommand shares: messages in one voice, size and number
+ * parsing, human-readable bytes, colour detection. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("memscope: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("memscope: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_usage(const cli_command_t *cmd, FILE *out, int code)
+{
+    fputs(cmd->usage, out);
+    return code;
+}
+
+int cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int cli_parse_uint(const char *text, uint64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)*text)) return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *text, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t scale;
+    } units[] = {
+        {"", 1},           {"b", 1},
+        {"k", 1000},       {"kb", 1000},       {"kib", 1024},
+        {"m", 1000000},    {"mb", 1000000},    {"mib", 1048576},
+        {"g", 1000000000}, {"gb", 1000000000}, {"gib", 1073741824},
+    };
+    char *end;
+    if (!isdigit((unsigned char)*text) && *text != '.') return -1;
+    double v = strtod(text, &end);
+    while (*end == ' ') end++;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            double bytes = v * (double)units[i].scale;
+            if (bytes < 0 || bytes > 1.8e19) return -1;
+            *out = (uint64_t)bytes;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *cli_format_bytes(uint64_t bytes, char *buf, size_t n)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0) snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+    else snprintf(buf, n, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+int cli_color(FILE *f)
+{
+    const char *no = getenv("NO_COLOR");
+    return isatty(fileno(f)) && !(no && *no);
+}
+
+int cli_parse_view(const char *text, msc_view_t *out)
+{
+    static const char *names[] = {"peak", "exit", "total"};
+    for (int i = 0; i < MSC_VIEW_COUNT; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (msc_view_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+int cli_parse_group(const char *text, msc_group_t *out)
+{
+    static const char *names[] = {"line", "function", "file"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (msc_group_t)i;
+            return 0;
+        }
+    return -1;
+}

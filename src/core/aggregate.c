@@ -1,0 +1,171 @@
+/* Report rows from per-stack values (aggregate.h). Rows are found through an
+ * open-addressing table on (file, function, line) ids; an inclusive pass
+ * stamps each row with the stack being folded so a recursive stack counts
+ * once per key. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "memscope/aggregate.h"
+
+typedef struct slot {
+    uint64_t key;              /* packed ids + 1; 0 = empty */
+    uint32_t row;
+} slot_t;
+
+typedef struct table {
+    slot_t *slots;
+    size_t mask;
+    msc_row_t *rows;
+    uint32_t *stamps;          /* per row: last stack folded into it */
+    size_t n, cap;
+} table_t;
+
+int msc_same_file(const char *file, const char *path)
+{
+    size_t nf = strlen(file), np = strlen(path);
+    if (nf == np) return strcmp(file, path) == 0;
+    const char *longer = nf > np ? file : path, *shorter = nf > np ? path : file;
+    size_t nl = nf > np ? nf : np, ns = nf > np ? np : nf;
+    return longer[nl - ns - 1] == '/' && strcmp(longer + nl - ns, shorter) == 0;
+}
+
+static int has_function(msc_group_t g)
+{
+    return g == MSC_BY_LINE || g == MSC_BY_FUNCTION;
+}
+
+static int has_line(msc_group_t g)
+{
+    return g == MSC_BY_LINE || g == MSC_BY_SOURCE_LINE;
+}
+
+static uint64_t key_of(const msc_frame_t *f, msc_group_t group)
+{
+    uint64_t key = (uint64_t)f->file_id << 40;
+    if (has_function(group)) key ^= (uint64_t)f->function_id << 20 ^ (uint64_t)f->function_id >> 44;
+    if (has_line(group)) key = key * 0x9E3779B97F4A7C15ull ^ f->line;
+    return key + 1;
+}
+
+static int table_grow(table_t *t)
+{
+    size_t mask = t->mask ? t->mask * 2 + 1 : 1023;
+    slot_t *slots = msc_calloc(mask + 1, sizeof(slot_t));
+    if (!slots) return MSC_ENOMEM;
+    for (size_t i = 0; t->slots && i <= t->mask; i++) {
+        if (!t->slots[i].key) continue;
+        size_t j = (size_t)(t->slots[i].key * 0xBF58476D1CE4E5B9ull >> 20) & mask;
+        while (slots[j].key) j = (j + 1) & mask;
+        slots[j] = t->slots[i];
+    }
+    msc_free(t->slots);
+    t->slots = slots;
+    t->mask = mask;
+    return 0;
+}
+
+static int same_row(const msc_row_t *r, const msc_frame_t *f, msc_group_t group)
+{
+    if (strcmp(r->file, f->file) != 0) return 0;
+    if (has_function(group) && strcmp(r->function, f->function) != 0) return 0;
+    return !has_line(group) || r->line == f->line;
+}
+
+/* The row for frame f, created empty if new; NULL on OOM. */
+static msc_row_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, uint32_t **stamp)
+{
+    if ((t->n + 1) * 2 > t->mask && table_grow(t) < 0) return NULL;
+    uint64_t key = key_of(f, group);
+    size_t i = (size_t)(key * 0xBF58476D1CE4E5B9ull >> 20) & t->mask;
+    for (; t->slots[i].key; i = (i + 1) & t->mask) {
+        msc_row_t *r = &t->rows[t->slots[i].row];
+        if (t->slots[i].key == key && same_row(r, f, group)) {
+            *stamp = &t->stamps[t->slots[i].row];
+            return r;
+        }
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        msc_row_t *rows = msc_realloc(t->rows, cap * sizeof(msc_row_t));
+        if (!rows) return NULL;
+        t->rows = rows;
+        uint32_t *stamps = msc_realloc(t->stamps, cap * sizeof(uint32_t));
+        if (!stamps) return NULL;
+        t->stamps = stamps;
+        t->cap = cap;
+    }
+    t->slots[i] = (slot_t){key, (uint32_t)t->n};
+    msc_row_t *r = &t->rows[t->n];
+    *r = (msc_row_t){f->file, has_function(group) ? f->function : NULL,
+                     has_line(group) ? f->line : 0, 0, 0};
+    t->stamps[t->n] = UINT32_MAX;
+    *stamp = &t->stamps[t->n++];
+    return r;
+}
+
+static int fold(table_t *t, msc_symbols_t *sym, uint32_t node, msc_node_values_t v,
+                msc_group_t group, int inclusive, const char *only_file)
+{
+    msc_frame_t f;
+    uint32_t *stamp;
+    uint32_t n = node;
+    do {
+        msc_symbols_frame(sym, n, &f);
+        if (!only_file || msc_same_file(f.file, only_file)) {
+            msc_row_t *r = row_for(t, &f, group, &stamp);
+            if (!r) return MSC_ENOMEM;
+            if (*stamp != node) {
+                *stamp = node;
+                r->bytes += v.bytes;
+                r->count += v.count;
+            }
+            if (!inclusive) return 0;
+        }
+        n = msc_symbols_parent(sym, n);
+    } while ((inclusive || only_file) && n != 0);
+    return 0;
+}
+
+static int by_bytes_desc(const void *pa, const void *pb)
+{
+    const msc_row_t *a = pa, *b = pb;
+    if (a->bytes != b->bytes) return a->bytes < b->bytes ? 1 : -1;
+    if (a->count != b->count) return a->count < b->count ? 1 : -1;
+    int c = strcmp(a->file, b->file);
+    if (c) return c;
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view,
+                  msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
+{
+    table_t t;
+    memset(&t, 0, sizeof(t));
+    memset(out, 0, sizeof(*out));
+    int err = 0;
+    uint32_t nodes = msc_analysis_nodes(a);
+    for (uint32_t node = 0; node < nodes && !err; node++) {
+        msc_node_values_t v = msc_analysis_node(a, view, node);
+        if (!v.bytes && !v.count) continue;
+        out->total_bytes += v.bytes;
+        err = fold(&t, sym, node, v, group, inclusive, only_file);
+    }
+    msc_free(t.slots);
+    msc_free(t.stamps);
+    if (err) {
+        msc_free(t.rows);
+        return err;
+    }
+    qsort(t.rows, t.n, sizeof(msc_row_t), by_bytes_desc);
+    out->rows = t.rows;
+    out->n = t.n;
+    return 0;
+}
+
+void msc_rows_release(msc_rows_t *r)
+{
+    msc_free(r->rows);
+    r->rows = NULL;
+    r->n = 0;
+}

@@ -1,0 +1,322 @@
+/* The analyser's single pass (analysis.h). Peak-by-stack without copying:
+ * every stack keeps its current live bytes plus a copy stamped with the peak
+ * "epoch"; a new high-water mark only bumps the epoch, and a stack copies its
+ * current value into the peak slot the first time it changes after a peak.
+ * So each event is O(1), and at the end a stack's value at the peak is its
+ * stamped copy if it changed since, else its current value. */
+#include <string.h>
+
+#include "internal.h"
+#include "livemap.h"
+#include "memscope/analysis.h"
+
+typedef struct stack_acc {
+    uint64_t live_bytes;
+    uint64_t live_count;
+    uint64_t peak_bytes;       /* value at the last peak, valid if stamp == epoch */
+    uint64_t peak_count;
+    uint64_t total_bytes;
+    uint64_t total_count;
+    uint64_t stamp;
+} stack_acc_t;
+
+struct msc_analysis {
+    msc_livemap_t live;
+    stack_acc_t *stacks;       /* by global node id */
+    uint32_t nstacks;
+    uint64_t epoch;            /* bumped at every new high-water mark */
+    uint64_t now_ns;
+    msc_summary_t sum;
+    msc_sample_t *samples;
+    size_t nsamples, cap_samples;
+    msc_mark_t *marks;
+    size_t nmarks, cap_marks;
+    char **thread_names;       /* by thread index */
+    uint32_t nthread_names;
+    int finished;
+};
+
+msc_analysis_t *msc_analysis_new(void)
+{
+    msc_analysis_t *a = msc_calloc(1, sizeof(*a));
+    if (!a) return NULL;
+    if (msc__livemap_init(&a->live) < 0) {
+        msc_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void msc_analysis_free(msc_analysis_t *a)
+{
+    if (!a) return;
+    msc__livemap_release(&a->live);
+    for (size_t i = 0; i < a->nmarks; i++) msc_free(a->marks[i].label);
+    for (uint32_t i = 0; i < a->nthread_names; i++) msc_free(a->thread_names[i]);
+    msc_free(a->thread_names);
+    msc_free(a->marks);
+    msc_free(a->samples);
+    msc_free(a->stacks);
+    msc_free(a);
+}
+
+static stack_acc_t *stack_of(msc_analysis_t *a, uint32_t node)
+{
+    if (node >= a->nstacks) {
+        uint32_t n = a->nstacks ? a->nstacks : 1024;
+        while (n <= node) n *= 2;
+        stack_acc_t *grown = msc_realloc(a->stacks, sizeof(stack_acc_t) * n);
+        if (!grown) return NULL;
+        memset(grown + a->nstacks, 0, sizeof(stack_acc_t) * (n - a->nstacks));
+        a->stacks = grown;
+        a->nstacks = n;
+    }
+    stack_acc_t *s = &a->stacks[node];
+    if (s->stamp != a->epoch) {
+        s->peak_bytes = s->live_bytes;
+        s->peak_count = s->live_count;
+        s->stamp = a->epoch;
+    }
+    return s;
+}
+
+static int bucket_of(uint64_t size)
+{
+    int b = size ? 64 - __builtin_clzll(size) : 0;
+    return b < MSC_HISTOGRAM_BUCKETS ? b : MSC_HISTOGRAM_BUCKETS - 1;
+}
+
+static void release(msc_analysis_t *a, const msc_live_t *block)
+{
+    stack_acc_t *s = stack_of(a, block->stack); /* exists: it was allocated */
+    s->live_bytes -= block->size;
+    s->live_count--;
+    a->sum.current_bytes -= block->size;
+    a->sum.frees++;
+}
+
+static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack)
+{
+    msc_live_t old;
+    stack_acc_t *s = stack_of(a, stack);
+    if (!s) return MSC_ENOMEM;
+    int rc = msc__livemap_put(&a->live, addr, size, stack, &old);
+    if (rc < 0) return rc;
+    if (rc == 1) release(a, &old); /* its free was never seen */
+    s = &a->stacks[stack];
+    s->live_bytes += size;
+    s->live_count++;
+    s->total_bytes += size;
+    s->total_count++;
+    a->sum.allocations++;
+    a->sum.total_allocated_bytes += size;
+    a->sum.current_bytes += size;
+    int b = bucket_of(size);
+    a->sum.histogram_count[b]++;
+    a->sum.histogram_bytes[b] += size;
+    if (a->sum.current_bytes > a->sum.peak_bytes) {
+        a->sum.peak_bytes = a->sum.current_bytes;
+        a->sum.peak_time_ns = a->now_ns;
+        a->sum.peak_allocations = a->live.count;
+        a->epoch++;
+    }
+    return 0;
+}
+
+static void free_block(msc_analysis_t *a, uint64_t addr)
+{
+    msc_live_t block;
+    if (msc__livemap_take(&a->live, addr, &block)) release(a, &block);
+    else a->sum.unmatched_frees++;
+}
+
+static int add_sample(msc_analysis_t *a, uint64_t rss)
+{
+    if (a->nsamples == a->cap_samples) {
+        size_t cap = a->cap_samples ? a->cap_samples * 2 : 1024;
+        msc_sample_t *s = msc_realloc(a->samples, cap * sizeof(*s));
+        if (!s) return MSC_ENOMEM;
+        a->samples = s;
+        a->cap_samples = cap;
+    }
+    a->samples[a->nsamples++] = (msc_sample_t){a->now_ns, a->sum.current_bytes, rss};
+    if (rss > a->sum.peak_rss_bytes) a->sum.peak_rss_bytes = rss;
+    return 0;
+}
+
+static char *copy_text(const msc_event_t *ev)
+{
+    char *s = msc_malloc(ev->text_len + 1);
+    if (!s) return NULL;
+    memcpy(s, ev->text, ev->text_len);
+    s[ev->text_len] = 0;
+    return s;
+}
+
+static int add_mark(msc_analysis_t *a, const msc_event_t *ev)
+{
+    if (a->nmarks == a->cap_marks) {
+        size_t cap = a->cap_marks ? a->cap_marks * 2 : 16;
+        msc_mark_t *m = msc_realloc(a->marks, cap * sizeof(*m));
+        if (!m) return MSC_ENOMEM;
+        a->marks = m;
+        a->cap_marks = cap;
+    }
+    char *label = copy_text(ev);
+    if (!label) return MSC_ENOMEM;
+    a->marks[a->nmarks++] = (msc_mark_t){a->now_ns, label};
+    return 0;
+}
+
+static int name_thread(msc_analysis_t *a, const msc_event_t *ev)
+{
+    uint32_t t = ev->thread;
+    if (t >= a->nthread_names) {
+        uint32_t n = t + 16;
+        char **names = msc_realloc(a->thread_names, n * sizeof(char *));
+        if (!names) return MSC_ENOMEM;
+        memset(names + a->nthread_names, 0, (n - a->nthread_names) * sizeof(char *));
+        a->thread_names = names;
+        a->nthread_names = n;
+    }
+    if (t + 1 > a->sum.threads) a->sum.threads = t + 1;
+    if (ev->text_len == 0 && a->thread_names[t]) return 0;
+    char *name = copy_text(ev);
+    if (!name) return MSC_ENOMEM;
+    msc_free(a->thread_names[t]);
+    a->thread_names[t] = name;
+    return 0;
+}
+
+static void count_gc(msc_analysis_t *a, const msc_event_t *ev)
+{
+    msc_gc_stats_t *g = &a->sum.gc[ev->value[0] < 3 ? ev->value[0] : 2];
+    g->runs++;
+    g->pause_ns += ev->value[1];
+    if (ev->value[1] > g->max_pause_ns) g->max_pause_ns = ev->value[1];
+    g->collected += ev->value[2];
+    g->uncollectable += ev->value[3];
+}
+
+int msc_analysis_event(void *analysis, const msc_event_t *ev)
+{
+    msc_analysis_t *a = analysis;
+    a->now_ns = ev->time_ns;
+    if (ev->thread + 1 > a->sum.threads) a->sum.threads = ev->thread + 1;
+    switch (ev->kind) {
+    case MSC_REC_ALLOC: return allocate(a, ev->addr, ev->size, ev->stack);
+    case MSC_REC_FREE: free_block(a, ev->addr); return 0;
+    case MSC_REC_REALLOC:
+        if (ev->old_addr) free_block(a, ev->old_addr);
+        return allocate(a, ev->addr, ev->size, ev->stack);
+    case MSC_REC_SAMPLE: return add_sample(a, ev->value[0]);
+    case MSC_REC_MARK: return add_mark(a, ev);
+    case MSC_REC_THREAD_INFO: return name_thread(a, ev);
+    case MSC_REC_GC: count_gc(a, ev); return 0;
+    case MSC_REC_LOST: a->sum.lost_events += ev->value[0]; return 0;
+    default: return 0;
+    }
+}
+
+void msc_analysis_finish(msc_analysis_t *a)
+{
+    a->sum.leaked_bytes = a->sum.current_bytes;
+    a->sum.leaked_allocations = a->live.count;
+    a->finished = 1;
+}
+
+const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a)
+{
+    return &a->sum;
+}
+
+uint32_t msc_analysis_nodes(const msc_analysis_t *a)
+{
+    return a->nstacks;
+}
+
+msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node)
+{
+    msc_node_values_t v = {0, 0};
+    if (node >= a->nstacks) return v;
+    const stack_acc_t *s = &a->stacks[node];
+    switch (view) {
+    case MSC_VIEW_PEAK:
+        v.bytes = s->stamp == a->epoch ? s->peak_bytes : s->live_bytes;
+        v.count = s->stamp == a->epoch ? s->peak_count : s->live_count;
+        break;
+    case MSC_VIEW_EXIT:
+        v.bytes = s->live_bytes;
+        v.count = s->live_count;
+        break;
+    default:
+        v.bytes = s->total_bytes;
+        v.count = s->total_count;
+        break;
+    }
+    return v;
+}
+
+const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n)
+{
+    *n = a->nsamples;
+    return a->samples;
+}
+
+const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n)
+{
+    *n = a->nmarks;
+    return a->marks;
+}
+
+const char *msc_analysis_thread_name(const msc_analysis_t *a, uint32_t thread)
+{
+    return thread < a->nthread_names && a->thread_names[thread] ? a->thread_names[thread] : "";
+}
+
+typedef struct progress_ctx {
+    msc_analysis_t *a;
+    msc_replay_t *r;
+    uint64_t countdown;
+    void (*progress)(uint64_t done, uint64_t total, void *arg);
+    void *arg;
+} progress_ctx_t;
+
+static int event_with_progress(void *arg, const msc_event_t *ev)
+{
+    progress_ctx_t *p = arg;
+    if (--p->countdown == 0) {
+        p->countdown = 1u << 20;
+        p->progress(msc_replay_offset(p->r), msc_replay_file_size(p->r), p->arg);
+    }
+    return msc_analysis_event(p->a, ev);
+}
+
+msc_analysis_t *msc_analyse_file(const char *path, msc_replay_t **replay, int *err,
+                                 msc_error_info_t *info,
+                                 void (*progress)(uint64_t done, uint64_t total, void *arg),
+                                 void *arg)
+{
+    *replay = msc_replay_open(path, 0, err, info);
+    if (!*replay) return NULL;
+    msc_analysis_t *a = msc_analysis_new();
+    if (!a) {
+        *err = MSC_ENOMEM;
+        info->what = "out of memory";
+        msc_replay_free(*replay);
+        *replay = NULL;
+        return NULL;
+    }
+    progress_ctx_t p = {a, *replay, 1u << 20, progress, arg};
+    *err = progress ? msc_replay_run(*replay, event_with_progress, &p, info)
+                    : msc_replay_run(*replay, msc_analysis_event, a, info);
+    if (*err && *err != MSC_ETRUNCATED) {
+        if (*err == MSC_ENOMEM) info->what = "out of memory";
+        msc_analysis_free(a);
+        msc_replay_free(*replay);
+        *replay = NULL;
+        return NULL;
+    }
+    msc_analysis_finish(a);
+    return a;
+}

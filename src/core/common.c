@@ -1,0 +1,79 @@
+/* The allocator pair behind every core allocation, and error strings. The
+ * recorder swaps in CPython's untraced raw allocator (so the recorder's own
+ * tables are never recorded), tests swap in one that fails on demand. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memscope/common.h"
+
+static void *libc_malloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc(size);
+}
+
+static void *libc_realloc(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    return realloc(ptr, size);
+}
+
+static void libc_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+static msc_allocator_t allocator = {libc_malloc, libc_realloc, libc_free, NULL};
+
+void msc_set_allocator(const msc_allocator_t *a)
+{
+    static const msc_allocator_t libc = {libc_malloc, libc_realloc, libc_free, NULL};
+    allocator = a ? *a : libc;
+}
+
+void *msc_malloc(size_t size)
+{
+    return allocator.malloc(allocator.ctx, size ? size : 1);
+}
+
+void *msc_calloc(size_t n, size_t size)
+{
+    if (size && n > (size_t)-1 / size) return NULL;
+    void *p = msc_malloc(n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+void *msc_realloc(void *ptr, size_t size)
+{
+    return allocator.realloc(allocator.ctx, ptr, size ? size : 1);
+}
+
+void msc_free(void *ptr)
+{
+    if (ptr) allocator.free(allocator.ctx, ptr);
+}
+
+char *msc_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = msc_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+const char *msc_strerror(int err)
+{
+    switch (err) {
+    case MSC_OK: return "success";
+    case MSC_ENOMEM: return "out of memory";
+    case MSC_EIO: return "input/output error";
+    case MSC_EEXIST: return "file exists (use --force to replace it)";
+    case MSC_EFORMAT: return "not a memscope capture";
+    case MSC_ECORRUPT: return "corrupt data";
+    case MSC_ETRUNCATED: return "truncated";
+    case MSC_EUSAGE: return "invalid argument";
+    default: return "unknown error";
+    }
+}

@@ -1,0 +1,78 @@
+/* Shared inside src/core and src/report only: little-endian field access and
+ * the bounded varint reader every parser uses. Nothing here is public API. */
+#ifndef MEMSCOPE_INTERNAL_H
+#define MEMSCOPE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memscope/common.h"
+
+static inline void msc__put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void msc__put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint16_t msc__get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t msc__get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+/* A bounded cursor over untrusted bytes. Reads past the end set err and
+ * return 0, so a parser can read a whole record and check once. */
+typedef struct msc_cursor {
+    const uint8_t *p;
+    const uint8_t *end;
+    int err;               /* 0 or MSC_ETRUNCATED / MSC_ECORRUPT */
+} msc_cursor_t;
+
+static inline uint64_t msc__get_varint(msc_cursor_t *c)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (c->p >= c->end) {
+            c->err = c->err ? c->err : MSC_ETRUNCATED;
+            return 0;
+        }
+        uint8_t b = *c->p++;
+        v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) return v;
+    }
+    c->err = c->err ? c->err : MSC_ECORRUPT;
+    return 0;
+}
+
+static inline uint8_t msc__get_byte(msc_cursor_t *c)
+{
+    if (c->p >= c->end) {
+        c->err = c->err ? c->err : MSC_ETRUNCATED;
+        return 0;
+    }
+    return *c->p++;
+}
+
+/* Borrows n bytes from the cursor, or NULL (and err) if fewer remain. */
+static inline const uint8_t *msc__get_bytes(msc_cursor_t *c, uint64_t n)
+{
+    if ((uint64_t)(c->end - c->p) < n) {
+        c->err = c->err ? c->err : MSC_ETRUNCATED;
+        return NULL;
+    }
+    const uint8_t *p = c->p;
+    c->p += n;
+    return p;
+}
+
+#endif

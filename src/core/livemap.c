@@ -1,0 +1,82 @@
+/* The live-allocation map (livemap.h): the analyser's only structure whose
+ * size follows the program's live heap rather than its distinct stacks. */
+#include <string.h>
+
+#include "internal.h"
+#include "livemap.h"
+
+static inline size_t slot_of(uint64_t addr, size_t mask)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+}
+
+int msc__livemap_init(msc_livemap_t *m)
+{
+    m->mask = (1u << 16) - 1;
+    m->count = 0;
+    m->slots = msc_calloc(m->mask + 1, sizeof(msc_live_t));
+    return m->slots ? 0 : MSC_ENOMEM;
+}
+
+void msc__livemap_release(msc_livemap_t *m)
+{
+    msc_free(m->slots);
+    m->slots = NULL;
+}
+
+static int grow(msc_livemap_t *m)
+{
+    size_t mask = m->mask * 2 + 1;
+    msc_live_t *slots = msc_calloc(mask + 1, sizeof(msc_live_t));
+    if (!slots) return MSC_ENOMEM;
+    for (size_t i = 0; i <= m->mask; i++) {
+        if (!m->slots[i].addr) continue;
+        size_t j = slot_of(m->slots[i].addr, mask);
+        while (slots[j].addr) j = (j + 1) & mask;
+        slots[j] = m->slots[i];
+    }
+    msc_free(m->slots);
+    m->slots = slots;
+    m->mask = mask;
+    return 0;
+}
+
+int msc__livemap_put(msc_livemap_t *m, uint64_t addr, uint64_t size, uint32_t stack,
+                     msc_live_t *old)
+{
+    if ((m->count + 1) * 2 > m->mask + 1 && grow(m) < 0) return MSC_ENOMEM;
+    size_t i = slot_of(addr, m->mask);
+    for (; m->slots[i].addr; i = (i + 1) & m->mask) {
+        if (m->slots[i].addr == addr) {
+            *old = m->slots[i];
+            m->slots[i].size = size;
+            m->slots[i].stack = stack;
+            return 1;
+        }
+    }
+    m->slots[i] = (msc_live_t){addr, size, stack, 0};
+    m->count++;
+    return 0;
+}
+
+int msc__livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out)
+{
+    size_t i = slot_of(addr, m->mask);
+    for (;; i = (i + 1) & m->mask) {
+        if (!m->slots[i].addr) return 0;
+        if (m->slots[i].addr == addr) break;
+    }
+    *out = m->slots[i];
+    /* Backward shift: pull later members of the probe run into the hole. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & m->mask; m->slots[j].addr; j = (j + 1) & m->mask) {
+        size_t home = slot_of(m->slots[j].addr, m->mask);
+        if (((j - home) & m->mask) >= ((j - hole) & m->mask)) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    m->slots[hole].addr = 0;
+    m->count--;
+    return 1;
+}

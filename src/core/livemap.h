@@ -1,0 +1,35 @@
+/* The live-allocation map: address -> (size, stack) for every block
+ * allocated and not yet freed. Open addressing with linear probing and
+ * backward-shift deletion, so lookups never wade through tombstones and the
+ * table stays at most half full. Address 0 marks an empty slot. */
+#ifndef MEMSCOPE_LIVEMAP_H
+#define MEMSCOPE_LIVEMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct msc_live {
+    uint64_t addr;
+    uint64_t size;
+    uint32_t stack;
+    uint32_t unused;
+} msc_live_t;
+
+typedef struct msc_livemap {
+    msc_live_t *slots;
+    size_t mask;
+    size_t count;
+} msc_livemap_t;
+
+int msc__livemap_init(msc_livemap_t *m);
+void msc__livemap_release(msc_livemap_t *m);
+
+/* Inserts or replaces addr. On replace, *old receives the previous entry and
+ * 1 is returned; 0 for a new entry; MSC_ENOMEM if the table cannot grow. */
+int msc__livemap_put(msc_livemap_t *m, uint64_t addr, uint64_t size, uint32_t stack,
+                     msc_live_t *old);
+
+/* Removes addr into *out: 1 if it was live, 0 if not. */
+int msc__livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out);
+
+#endif

@@ -1,0 +1,435 @@
+/* Replay of a capture: decodes and validates every record and delivers the
+ * events in program order. The main stream is delivered as it is read; side
+ * records wait in a FIFO until the main stream reaches their SYNC position
+ * (docs/format.md, "Ordering"), which the writer bounds to about one flush.
+ * Stream-local stack node ids are mapped to the global trie in msc_symbols. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "memscope/reader.h"
+
+typedef struct stream_state {
+    msc_delta_t delta;         /* the encoder's delta state, mirrored */
+    uint32_t *node_map;        /* local node id -> global; [0] = 0 */
+    uint32_t nodes;            /* local ids defined so far, including 0 */
+    uint32_t cap;
+    uint32_t thread;           /* current thread index */
+    uint64_t position;         /* side: main position of the last SYNC */
+} stream_state_t;
+
+typedef struct pending {
+    uint64_t position;         /* deliver before main record number position */
+    msc_event_t ev;
+    char *text;                /* owned copy of ev.text */
+} pending_t;
+
+struct msc_replay {
+    int fd;
+    int flags;
+    uint64_t file_size;
+    msc_header_t header;
+    msc_chunk_reader_t chunks;
+    msc_symbols_t *sym;
+    stream_state_t st[MSC_STREAM_COUNT];
+    uint64_t main_records;     /* main records decoded so far */
+    pending_t *queue;          /* side events waiting for their position, FIFO */
+    size_t qhead, qtail, qcap;
+    uint64_t now;              /* latest time seen, ns */
+    uint64_t events;
+    uint64_t duration;
+    int complete;
+};
+
+msc_replay_t *msc_replay_open(const char *path, int flags, int *err, msc_error_info_t *info)
+{
+    uint8_t head[MSC_FILE_HEADER_FIXED + 65536];
+    size_t used;
+    struct stat sb;
+
+    info->offset = 0;
+    info->what = "out of memory";
+    *err = MSC_ENOMEM;
+    msc_replay_t *r = msc_calloc(1, sizeof(*r));
+    if (!r) goto fail_alloc;
+    r->flags = flags;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        *err = MSC_EIO;
+        info->what = NULL; /* errno says why */
+        goto fail_open;
+    }
+    if (fstat(r->fd, &sb) == 0) r->file_size = (uint64_t)sb.st_size;
+    if (S_ISDIR(sb.st_mode)) {
+        *err = MSC_EFORMAT;
+        info->what = "is a directory";
+        goto fail_header;
+    }
+    ssize_t n = pread(r->fd, head, sizeof(head), 0);
+    if (n < 0) {
+        *err = MSC_EIO;
+        info->what = NULL;
+        goto fail_header;
+    }
+    *err = msc__header_decode(head, (size_t)n, &r->header, &used, info);
+    if (*err == MSC_ETRUNCATED && (size_t)n == sizeof(head)) {
+        *err = MSC_ECORRUPT;
+        info->what = "file header too long";
+    }
+    if (*err) goto fail_header;
+    *err = MSC_ENOMEM;
+    info->what = "out of memory";
+    r->sym = msc_symbols_new(r->header.python_hexversion);
+    if (!r->sym) goto fail_symbols;
+    if (msc_chunk_reader_init(&r->chunks, r->fd, used, MSC_STREAM_COUNT - 1)) goto fail_chunks;
+    *err = 0;
+    return r;
+
+fail_chunks:
+    msc_symbols_free(r->sym);
+fail_symbols:
+    msc_header_release(&r->header);
+fail_header:
+    close(r->fd);
+fail_open:
+    msc_free(r);
+fail_alloc:
+    return NULL;
+}
+
+void msc_replay_free(msc_replay_t *r)
+{
+    if (!r) return;
+    for (size_t i = r->qhead; i < r->qtail; i++) msc_free(r->queue[i].text);
+    msc_free(r->queue);
+    for (int i = 0; i < MSC_STREAM_COUNT; i++) msc_free(r->st[i].node_map);
+    msc_chunk_reader_release(&r->chunks);
+    msc_symbols_free(r->sym);
+    msc_header_release(&r->header);
+    close(r->fd);
+    msc_free(r);
+}
+
+const msc_header_t *msc_replay_header(const msc_replay_t *r)
+{
+    return &r->header;
+}
+
+const msc_symbols_t *msc_replay_symbols(const msc_replay_t *r)
+{
+    return r->sym;
+}
+
+uint64_t msc_replay_offset(const msc_replay_t *r)
+{
+    return r->chunks.offset;
+}
+
+uint64_t msc_replay_file_size(const msc_replay_t *r)
+{
+    return r->file_size;
+}
+
+int msc_replay_complete(const msc_replay_t *r)
+{
+    return r->complete;
+}
+
+uint64_t msc_replay_duration_ns(const msc_replay_t *r)
+{
+    return r->complete ? r->duration : r->now;
+}
+
+uint64_t msc_replay_events(const msc_replay_t *r)
+{
+    return r->events;
+}
+
+/*
+ * Delivery and the side queue.
+ */
+
+static int deliver(msc_replay_t *r, msc_event_t *ev, msc_event_fn fn, void *arg)
+{
+    if (ev->kind == MSC_REC_SAMPLE || ev->kind == MSC_REC_GC || ev->kind == MSC_REC_MARK) {
+        if (ev->time_ns > r->now) r->now = ev->time_ns;
+    }
+    ev->time_ns = r->now;
+    r->events++;
+    return fn(arg, ev);
+}
+
+static int drain(msc_replay_t *r, msc_event_fn fn, void *arg)
+{
+    while (r->qhead < r->qtail && r->queue[r->qhead].position <= r->main_records) {
+        pending_t *p = &r->queue[r->qhead++];
+        int rc = deliver(r, &p->ev, fn, arg);
+        msc_free(p->text);
+        p->text = NULL;
+        if (rc) return rc;
+    }
+    if (r->qhead == r->qtail) r->qhead = r->qtail = 0;
+    return 0;
+}
+
+static int enqueue(msc_replay_t *r, uint64_t position, const msc_event_t *ev)
+{
+    if (r->qtail == r->qcap) {
+        if (r->qhead > 0) {
+            memmove(r->queue, r->queue + r->qhead, (r->qtail - r->qhead) * sizeof(pending_t));
+            r->qtail -= r->qhead;
+            r->qhead = 0;
+        }
+        if (r->qtail == r->qcap) {
+            size_t cap = r->qcap ? r->qcap * 2 : 256;
+            pending_t *q = msc_realloc(r->queue, cap * sizeof(pending_t));
+            if (!q) return MSC_ENOMEM;
+            r->queue = q;
+            r->qcap = cap;
+        }
+    }
+    pending_t *p = &r->queue[r->qtail];
+    p->position = position;
+    p->ev = *ev;
+    p->text = NULL;
+    if (ev->text_len) {
+        p->text = msc_malloc(ev->text_len);
+        if (!p->text) return MSC_ENOMEM;
+        memcpy(p->text, ev->text, ev->text_len);
+        p->ev.text = p->text;
+    }
+    r->qtail++;
+    return 0;
+}
+
+/*
+ * Record decoding.
+ */
+
+static int map_node(msc_replay_t *r, stream_state_t *st, uint64_t distance, uint64_t code_id,
+                    uint64_t offset)
+{
+    uint32_t id = st->nodes ? st->nodes : 1;
+    if (distance == 0 || distance > id || code_id >= MSC_MAX_IDS || offset > UINT32_MAX)
+        return MSC_ECORRUPT;
+    if (st->nodes == 0) st->nodes = 1; /* local node 0 is the root */
+    if (id >= MSC_MAX_IDS) return MSC_ECORRUPT;
+    if (id >= st->cap) {
+        uint32_t cap = st->cap ? st->cap * 2 : 1024;
+        uint32_t *map = msc_realloc(st->node_map, sizeof(uint32_t) * cap);
+        if (!map) return MSC_ENOMEM;
+        map[0] = 0;
+        st->node_map = map;
+        st->cap = cap;
+    }
+    int64_t global = msc_symbols_add_node(r->sym, st->node_map[id - distance], (uint32_t)code_id,
+                                          (uint32_t)offset);
+    if (global < 0) return (int)global;
+    st->node_map[id] = (uint32_t)global;
+    st->nodes = id + 1;
+    st->delta.node = id;
+    return 0;
+}
+
+static uint64_t get_addr(msc_cursor_t *c, uint8_t tag, uint64_t *last)
+{
+    int64_t d = msc_unzigzag(msc__get_varint(c));
+    *last += (tag & MSC_FLAG_ALIGNED) ? (uint64_t)d * 16 : (uint64_t)d;
+    return *last;
+}
+
+static int get_stack(msc_cursor_t *c, uint8_t tag, stream_state_t *st, uint32_t *out)
+{
+    if (!(tag & MSC_FLAG_SAME_STACK))
+        st->delta.stack += (uint32_t)msc_unzigzag(msc__get_varint(c));
+    uint32_t local = st->delta.stack;
+    if (local != 0 && local >= st->nodes) return MSC_ECORRUPT;
+    *out = local ? st->node_map[local] : 0;
+    return 0;
+}
+
+static const uint8_t *get_text(msc_cursor_t *c, uint32_t *len, uint32_t max)
+{
+    uint64_t n = msc__get_varint(c);
+    if (n > max) {
+        c->err = MSC_ECORRUPT;
+        return NULL;
+    }
+    *len = (uint32_t)n;
+    return msc__get_bytes(c, n);
+}
+
+/* Decodes one record into ev. Returns 1 when ev is an event to deliver, 0
+ * when the record only changed replay state, or a negative MSC_E code with
+ * *what naming the record. */
+static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev,
+                  const char **what)
+{
+    stream_state_t *st = &r->st[stream];
+    uint8_t tag = msc__get_byte(c);
+    int kind = MSC_TAG_KIND(tag), err = 0;
+    ev->kind = (uint8_t)kind;
+    ev->thread = st->thread;
+    ev->text_len = 0;
+
+    switch (kind) {
+    case MSC_REC_ALLOC:
+        *what = "malformed ALLOC record";
+        ev->domain = MSC_TAG_DOMAIN(tag);
+        ev->addr = get_addr(c, tag, &st->delta.addr);
+        ev->size = msc__get_varint(c);
+        err = get_stack(c, tag, st, &ev->stack);
+        break;
+    case MSC_REC_FREE:
+        *what = "malformed FREE record";
+        ev->domain = MSC_TAG_DOMAIN(tag);
+        ev->addr = get_addr(c, tag, &st->delta.addr);
+        break;
+    case MSC_REC_REALLOC:
+        *what = "malformed REALLOC record";
+        ev->domain = MSC_TAG_DOMAIN(tag);
+        st->delta.addr += (uint64_t)msc_unzigzag(msc__get_varint(c));
+        ev->old_addr = st->delta.addr;
+        ev->addr = get_addr(c, tag, &st->delta.addr);
+        ev->size = msc__get_varint(c);
+        err = get_stack(c, tag, st, &ev->stack);
+        break;
+    case MSC_REC_NODE: {
+        *what = "malformed NODE record";
+        uint64_t distance = msc__get_varint(c), code = msc__get_varint(c);
+        uint64_t offset = msc__get_varint(c);
+        if (!c->err) err = map_node(r, st, distance, code, offset);
+        return err ? err : (c->err ? c->err : 0);
+    }
+    case MSC_REC_CODE: {
+        *what = "malformed CODE record";
+        uint64_t id = msc__get_varint(c), file = msc__get_varint(c);
+        uint64_t name = msc__get_varint(c), line = msc__get_varint(c);
+        uint32_t n;
+        const uint8_t *table = get_text(c, &n, MSC_MAX_LINETABLE);
+        if (c->err) return c->err;
+        if (id >= MSC_MAX_IDS || file >= MSC_MAX_IDS || name >= MSC_MAX_IDS || line > UINT32_MAX)
+            return MSC_ECORRUPT;
+        return msc_symbols_add_code(r->sym, (uint32_t)id, (uint32_t)file, (uint32_t)name,
+                                    (uint32_t)line, table, n);
+    }
+    case MSC_REC_STRING: {
+        *what = "malformed STRING record";
+        uint64_t id = msc__get_varint(c);
+        uint32_t n;
+        const uint8_t *bytes = get_text(c, &n, MSC_MAX_STRING);
+        if (c->err) return c->err;
+        if (id >= MSC_MAX_IDS) return MSC_ECORRUPT;
+        return msc_symbols_add_string(r->sym, (uint32_t)id, bytes, n);
+    }
+    case MSC_REC_THREAD: {
+        *what = "malformed THREAD record";
+        uint64_t t = msc__get_varint(c);
+        if (t >= MSC_MAX_IDS) return MSC_ECORRUPT;
+        st->thread = (uint32_t)t;
+        return c->err;
+    }
+    case MSC_REC_THREAD_INFO: {
+        *what = "malformed THREAD_INFO record";
+        uint64_t t = msc__get_varint(c);
+        ev->value[0] = msc__get_varint(c);
+        ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
+        if (t >= MSC_MAX_IDS) return MSC_ECORRUPT;
+        ev->thread = (uint32_t)t;
+        break;
+    }
+    case MSC_REC_SAMPLE:
+        *what = "malformed SAMPLE record";
+        st->delta.time += msc__get_varint(c);
+        ev->time_ns = st->delta.time;
+        ev->value[0] = msc__get_varint(c);
+        break;
+    case MSC_REC_GC:
+        *what = "malformed GC record";
+        st->delta.time += msc__get_varint(c);
+        ev->time_ns = st->delta.time;
+        for (int i = 0; i < 4; i++) ev->value[i] = msc__get_varint(c);
+        break;
+    case MSC_REC_MARK:
+        *what = "malformed MARK record";
+        st->delta.time += msc__get_varint(c);
+        ev->time_ns = st->delta.time;
+        ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
+        break;
+    case MSC_REC_SYNC:
+        *what = "malformed SYNC record";
+        if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
+        st->position += msc__get_varint(c);
+        return c->err;
+    case MSC_REC_LOST:
+        *what = "malformed LOST record";
+        ev->value[0] = msc__get_varint(c);
+        ev->value[1] = msc__get_varint(c);
+        break;
+    case MSC_REC_TRAILER:
+        *what = "malformed TRAILER record";
+        r->duration = msc__get_varint(c);
+        msc__get_varint(c);
+        r->complete = !c->err;
+        return c->err;
+    default:
+        *what = "unknown record kind";
+        return MSC_ECORRUPT;
+    }
+    if (c->err) return c->err == MSC_ETRUNCATED ? MSC_ECORRUPT : c->err;
+    return err ? err : 1;
+}
+
+static int replay_chunk(msc_replay_t *r, const msc_chunk_t *ch, msc_event_fn fn, void *arg,
+                        msc_error_info_t *info)
+{
+    msc_cursor_t c = {ch->data, ch->data + ch->len, 0};
+    msc_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    while (c.p < c.end) {
+        const char *what = "malformed record";
+        int rc;
+        if (ch->stream == MSC_STREAM_MAIN) {
+            if (r->qhead < r->qtail && (rc = drain(r, fn, arg))) return rc;
+            rc = decode(r, MSC_STREAM_MAIN, &c, &ev, &what);
+            r->main_records++;
+            if (rc == 1 && (rc = deliver(r, &ev, fn, arg))) return rc;
+        } else {
+            rc = decode(r, MSC_STREAM_SIDE, &c, &ev, &what);
+            if (rc == 1) {
+                uint64_t pos = r->st[MSC_STREAM_SIDE].position;
+                if (pos > r->main_records || r->qhead < r->qtail) rc = enqueue(r, pos, &ev);
+                else if ((rc = deliver(r, &ev, fn, arg))) return rc;
+            }
+        }
+        if (rc < 0) {
+            info->offset = ch->offset;
+            info->what = rc == MSC_ENOMEM ? "out of memory" : what;
+            return rc == MSC_ETRUNCATED ? MSC_ECORRUPT : rc;
+        }
+    }
+    return r->qhead < r->qtail ? drain(r, fn, arg) : 0;
+}
+
+int msc_replay_run(msc_replay_t *r, msc_event_fn fn, void *arg, msc_error_info_t *info)
+{
+    msc_chunk_t ch;
+    int rc;
+    while ((rc = msc_chunk_next(&r->chunks, &ch, info)) == 1) {
+        rc = replay_chunk(r, &ch, fn, arg, info);
+        if (rc) return rc;
+    }
+    if (rc == MSC_ETRUNCATED && (r->flags & MSC_REPLAY_FOLLOW)) return 0;
+    if (rc == 0 || rc == MSC_ETRUNCATED) {
+        if (!(r->flags & MSC_REPLAY_FOLLOW)) {
+            /* End of the capture: whatever is still waiting was recorded
+             * after the last main record. */
+            r->main_records = UINT64_MAX;
+            int drc = drain(r, fn, arg);
+            if (drc) return drc;
+        }
+    }
+    return rc;
+}

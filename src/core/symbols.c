@@ -1,0 +1,264 @@
+/* Symbol tables of a capture: strings and code objects indexed by the ids
+ * the recorder gave them, and the global stack trie that replay maps every
+ * stream's nodes onto. Node lookups are open addressing on (parent, code,
+ * offset). Lines are decoded lazily, once per node, from the code object's
+ * CPython 3.11 location table (Objects/locations.md in CPython's source). */
+#include <string.h>
+
+#include "internal.h"
+#include "memscope/format.h"
+#include "memscope/symbols.h"
+
+typedef struct code {
+    uint32_t file_id;
+    uint32_t name_id;
+    uint32_t first_line;
+    uint32_t table_len;
+    uint8_t *table;            /* owned copy of co_linetable */
+    int known;
+} code_t;
+
+typedef struct node {
+    uint32_t parent;
+    uint32_t code_id;
+    uint32_t offset;           /* instruction offset in code units */
+    uint32_t line;             /* decoded line + 1; 0 = not decoded yet */
+    uint32_t depth;
+} node_t;
+
+struct msc_symbols {
+    char **strings;            /* by id; NULL when never defined */
+    uint32_t nstrings;
+    code_t *codes;             /* by id */
+    uint32_t ncodes;
+    node_t *nodes;             /* node 0 is the root */
+    uint32_t nnodes, cap_nodes;
+    uint32_t *index;           /* open addressing: node id or 0 */
+    uint32_t index_mask;
+    uint32_t hexversion;
+};
+
+static const char unknown[] = "<unknown>";
+static const char no_python[] = "<no Python frame>";
+
+msc_symbols_t *msc_symbols_new(uint32_t python_hexversion)
+{
+    msc_symbols_t *s = msc_calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->hexversion = python_hexversion;
+    s->cap_nodes = 1024;
+    s->nodes = msc_calloc(s->cap_nodes, sizeof(node_t));
+    s->index_mask = 2047;
+    s->index = msc_calloc(s->index_mask + 1, sizeof(uint32_t));
+    if (!s->nodes || !s->index) {
+        msc_symbols_free(s);
+        return NULL;
+    }
+    s->nnodes = 1;
+    return s;
+}
+
+void msc_symbols_free(msc_symbols_t *s)
+{
+    if (!s) return;
+    for (uint32_t i = 0; i < s->nstrings; i++) msc_free(s->strings[i]);
+    for (uint32_t i = 0; i < s->ncodes; i++) msc_free(s->codes[i].table);
+    msc_free(s->strings);
+    msc_free(s->codes);
+    msc_free(s->nodes);
+    msc_free(s->index);
+    msc_free(s);
+}
+
+/* Grows *arr (of elem-sized items, *n of them) to hold index id. Ids are
+ * dense in practice; MSC_MAX_IDS bounds what a corrupt file can ask for. */
+static int grow_to(void **arr, uint32_t *n, uint32_t id, size_t elem)
+{
+    if (id < *n) return 0;
+    if (id >= MSC_MAX_IDS) return MSC_ECORRUPT;
+    uint32_t cap = *n ? *n : 64;
+    while (cap <= id) cap *= 2;
+    uint8_t *grown = msc_realloc(*arr, (size_t)cap * elem);
+    if (!grown) return MSC_ENOMEM;
+    memset(grown + (size_t)*n * elem, 0, (size_t)(cap - *n) * elem);
+    *arr = grown;
+    *n = cap;
+    return 0;
+}
+
+int msc_symbols_add_string(msc_symbols_t *s, uint32_t id, const uint8_t *bytes, size_t n)
+{
+    int err = grow_to((void **)&s->strings, &s->nstrings, id, sizeof(char *));
+    if (err) return err;
+    char *copy = msc_malloc(n + 1);
+    if (!copy) return MSC_ENOMEM;
+    memcpy(copy, bytes, n);
+    copy[n] = 0;
+    msc_free(s->strings[id]);
+    s->strings[id] = copy;
+    return 0;
+}
+
+int msc_symbols_add_code(msc_symbols_t *s, uint32_t id, uint32_t file_id, uint32_t name_id,
+                         uint32_t first_line, const uint8_t *linetable, size_t n)
+{
+    int err = grow_to((void **)&s->codes, &s->ncodes, id, sizeof(code_t));
+    if (err) return err;
+    uint8_t *table = msc_malloc(n);
+    if (!table) return MSC_ENOMEM;
+    memcpy(table, linetable, n);
+    code_t *c = &s->codes[id];
+    msc_free(c->table);
+    *c = (code_t){file_id, name_id, first_line, (uint32_t)n, table, 1};
+    return 0;
+}
+
+static uint32_t node_hash(uint32_t parent, uint32_t code_id, uint32_t offset)
+{
+    uint64_t h = ((uint64_t)parent * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)code_id << 32 | offset);
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int rehash(msc_symbols_t *s)
+{
+    uint32_t mask = s->index_mask * 2 + 1;
+    uint32_t *index = msc_calloc((size_t)mask + 1, sizeof(uint32_t));
+    if (!index) return MSC_ENOMEM;
+    for (uint32_t id = 1; id < s->nnodes; id++) {
+        node_t *n = &s->nodes[id];
+        uint32_t i = node_hash(n->parent, n->code_id, n->offset) & mask;
+        while (index[i]) i = (i + 1) & mask;
+        index[i] = id;
+    }
+    msc_free(s->index);
+    s->index = index;
+    s->index_mask = mask;
+    return 0;
+}
+
+int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id,
+                             uint32_t offset)
+{
+    if (parent >= s->nnodes) return MSC_ECORRUPT;
+    uint32_t i = node_hash(parent, code_id, offset) & s->index_mask;
+    for (uint32_t id; (id = s->index[i]); i = (i + 1) & s->index_mask) {
+        node_t *n = &s->nodes[id];
+        if (n->parent == parent && n->code_id == code_id && n->offset == offset) return id;
+    }
+    if (s->nnodes >= MSC_MAX_IDS) return MSC_ECORRUPT;
+    if (s->nnodes == s->cap_nodes) {
+        node_t *grown = msc_realloc(s->nodes, sizeof(node_t) * (size_t)s->cap_nodes * 2);
+        if (!grown) return MSC_ENOMEM;
+        s->nodes = grown;
+        s->cap_nodes *= 2;
+    }
+    uint32_t id = s->nnodes++;
+    s->nodes[id] = (node_t){parent, code_id, offset, 0, s->nodes[parent].depth + 1};
+    s->index[i] = id;
+    if ((uint64_t)s->nnodes * 2 > s->index_mask) {
+        int err = rehash(s);
+        if (err) return err;
+    }
+    return id;
+}
+
+uint32_t msc_symbols_nodes(const msc_symbols_t *s)
+{
+    return s->nnodes;
+}
+
+uint32_t msc_symbols_parent(const msc_symbols_t *s, uint32_t node)
+{
+    return node < s->nnodes ? s->nodes[node].parent : 0;
+}
+
+uint32_t msc_symbols_depth(const msc_symbols_t *s, uint32_t node)
+{
+    return node < s->nnodes ? s->nodes[node].depth : 0;
+}
+
+const char *msc_symbols_string(const msc_symbols_t *s, uint32_t id)
+{
+    return id < s->nstrings && s->strings[id] ? s->strings[id] : unknown;
+}
+
+void msc_symbols_frame(msc_symbols_t *s, uint32_t node, msc_frame_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->file = out->function = node == 0 ? no_python : unknown;
+    if (node == 0 || node >= s->nnodes) return;
+    node_t *n = &s->nodes[node];
+    out->code_id = n->code_id;
+    if (n->code_id >= s->ncodes || !s->codes[n->code_id].known) return;
+    code_t *c = &s->codes[n->code_id];
+    if (!n->line) n->line = 1 + msc_linetable_line(c->table, c->table_len, c->first_line, n->offset);
+    out->file = msc_symbols_string(s, c->file_id);
+    out->function = msc_symbols_string(s, c->name_id);
+    out->file_id = c->file_id;
+    out->function_id = c->name_id;
+    out->line = n->line - 1;
+}
+
+/*
+ * CPython 3.11 location table. Each entry starts with a byte 1CCCCLLL: C is
+ * the entry's code, L+1 its length in code units. Codes: 15 no location;
+ * 14 long form (signed line delta, end-line delta, column+1, end column+1);
+ * 13 no columns (signed line delta); 10..12 one line, delta code-10, then two
+ * column bytes; 0..9 short form, same line, one column byte. Varints here are
+ * 6 bits per byte with 0x40 as the continuation bit; signed ones keep the
+ * sign in bit 0.
+ */
+
+static uint32_t lt_varint(msc_cursor_t *c)
+{
+    uint32_t v = 0;
+    for (unsigned shift = 0; shift < 32; shift += 6) {
+        uint8_t b = msc__get_byte(c);
+        v |= (uint32_t)(b & 63) << shift;
+        if (!(b & 64)) break;
+    }
+    return v;
+}
+
+static int32_t lt_svarint(msc_cursor_t *c)
+{
+    uint32_t u = lt_varint(c);
+    return (u & 1) ? -(int32_t)(u >> 1) : (int32_t)(u >> 1);
+}
+
+uint32_t msc_linetable_line(const uint8_t *table, size_t n, uint32_t first_line,
+                            uint32_t offset)
+{
+    msc_cursor_t c = {table, table + n, 0};
+    int64_t line = first_line;
+    uint64_t start = 0;
+    while (c.p < c.end && !c.err) {
+        uint8_t first = msc__get_byte(&c);
+        if (!(first & 0x80)) return 0; /* not an entry start: malformed table */
+        int code = (first >> 3) & 15;
+        uint64_t end = start + (first & 7) + 1;
+        int has_line = 1;
+        if (code == 15) {
+            has_line = 0;
+        } else if (code == 14) {
+            line += lt_svarint(&c);
+            lt_varint(&c);
+            lt_varint(&c);
+            lt_varint(&c);
+        } else if (code == 13) {
+            line += lt_svarint(&c);
+        } else if (code >= 10) {
+            line += code - 10;
+            msc__get_byte(&c);
+            msc__get_byte(&c);
+        } else {
+            msc__get_byte(&c);
+        }
+        if (offset >= start && offset < end)
+            return has_line && line > 0 && line <= UINT32_MAX ? (uint32_t)line : 0;
+        start = end;
+    }
+    return 0;
+}

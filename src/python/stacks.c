@@ -1,0 +1,268 @@
+/* Stack capture: the recorder's per-allocation work besides the record
+ * itself. The walk reads only the calling thread's own frame chain (safe
+ * without the GIL, since only the thread itself pushes and pops its frames),
+ * fuses a one-multiply hash into the walk, and looks the stack up in a
+ * direct-mapped cache verified against the trie. Line numbers are not
+ * computed here: each code object's line table is written once and the
+ * analyser decodes (code, offset) pairs. */
+#include "stacks.h"
+
+#include "memscope/common.h"
+#include "memscope/encode.h"
+
+#define CACHE_SIZE (1u << 16)
+
+/* Code objects are named by an id kept in their co_extra slot, tagged with
+ * the capture's session so a second capture names them again. */
+static Py_ssize_t extra_index = -1;
+static uint64_t session;
+static uint32_t next_code_id;
+
+/* Interned strings (file names, qualified names) of the current capture. */
+typedef struct name_entry {
+    uint64_t hash;
+    uint32_t id;
+    uint32_t len;
+    char *text;
+} name_entry_t;
+
+static name_entry_t *names;
+static uint32_t names_mask, names_count;
+
+int msc_names_init(Py_ssize_t index, uint64_t new_session)
+{
+    msc_names_release();
+    extra_index = index;
+    session = new_session;
+    next_code_id = 1;
+    names_mask = 1023;
+    names = msc_calloc(names_mask + 1, sizeof(name_entry_t));
+    return names ? 0 : -1;
+}
+
+void msc_names_release(void)
+{
+    for (uint32_t i = 0; names && i <= names_mask; i++) msc_free(names[i].text);
+    msc_free(names);
+    names = NULL;
+    names_count = 0;
+}
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    return h | 1;
+}
+
+static int names_grow(void)
+{
+    uint32_t mask = names_mask * 2 + 1;
+    name_entry_t *grown = msc_calloc((size_t)mask + 1, sizeof(name_entry_t));
+    if (!grown) return -1;
+    for (uint32_t i = 0; i <= names_mask; i++) {
+        if (!names[i].hash) continue;
+        uint32_t j = (uint32_t)names[i].hash & mask;
+        while (grown[j].hash) j = (j + 1) & mask;
+        grown[j] = names[i];
+    }
+    msc_free(names);
+    names = grown;
+    names_mask = mask;
+    return 0;
+}
+
+/*  STRING | 0110 | id | length | bytes |   Returns the id, or 0 on failure. */
+static uint32_t intern_name(const msc_capture_ctx_t *ctx, const char *s, size_t n)
+{
+    if (n > MSC_MAX_STRING) n = MSC_MAX_STRING;
+    uint64_t h = hash_bytes(s, n);
+    uint32_t i = (uint32_t)h & names_mask;
+    for (; names[i].hash; i = (i + 1) & names_mask)
+        if (names[i].hash == h && names[i].len == n && memcmp(names[i].text, s, n) == 0)
+            return names[i].id;
+    char *copy = msc_malloc(n + 1);
+    uint8_t *p = copy ? msc_stream_reserve(ctx->sink, ctx->stream, n + 32) : NULL;
+    if (!p) {
+        msc_free(copy);
+        return 0;
+    }
+    memcpy(copy, s, n);
+    uint32_t id = ++names_count;
+    names[i] = (name_entry_t){h, id, (uint32_t)n, copy};
+    *p++ = MSC_REC_STRING;
+    p = msc_put_varint(p, id);
+    msc_stream_commit(ctx->stream, msc_put_bytes(p, s, n), 1);
+    if (names_count * 2 > names_mask && names_grow() < 0) return 0;
+    return id;
+}
+
+static const char *utf8_of(PyObject *s, Py_ssize_t *n)
+{
+    const char *text = PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, n) : NULL;
+    if (!text) {
+        PyErr_Clear();
+        *n = 1;
+        return "?";
+    }
+    return text;
+}
+
+/*  CODE | 0101 | code id | file string id | name string id | first line |
+ *       | line table length | co_linetable bytes |
+ *  Returns the new id, or 0 (unknown) when it cannot be named. GIL held. */
+static uint32_t register_code(const msc_capture_ctx_t *ctx, PyCodeObject *co)
+{
+    Py_ssize_t flen, nlen;
+    const char *file = utf8_of(co->co_filename, &flen);
+    uint32_t file_id = intern_name(ctx, file, (size_t)flen);
+    const char *name = utf8_of(co->co_qualname, &nlen);
+    uint32_t name_id = intern_name(ctx, name, (size_t)nlen);
+    if (!file_id || !name_id) return 0;
+
+    const char *table = PyBytes_AS_STRING(co->co_linetable);
+    size_t tlen = (size_t)PyBytes_GET_SIZE(co->co_linetable);
+    if (tlen > MSC_MAX_LINETABLE) tlen = 0;
+    uint8_t *p = msc_stream_reserve(ctx->sink, ctx->stream, tlen + 64);
+    if (!p) return 0;
+    uint32_t id = next_code_id++;
+    *p++ = MSC_REC_CODE;
+    p = msc_put_varint(p, id);
+    p = msc_put_varint(p, file_id);
+    p = msc_put_varint(p, name_id);
+    p = msc_put_varint(p, (uint64_t)(co->co_firstlineno > 0 ? co->co_firstlineno : 0));
+    msc_stream_commit(ctx->stream, msc_put_bytes(p, table, tlen), 1);
+
+    uintptr_t tagged = (uintptr_t)(session << 32 | id);
+    if (_PyCode_SetExtra((PyObject *)co, extra_index, (void *)tagged) < 0) PyErr_Clear();
+    return id;
+}
+
+static inline uint32_t code_id_of(const msc_capture_ctx_t *ctx, PyCodeObject *co)
+{
+    uintptr_t tagged = (uintptr_t)msc_code_extra(co, extra_index);
+    if (tagged >> 32 == session && tagged) return (uint32_t)tagged;
+    return ctx->can_register ? register_code(ctx, co) : 0;
+}
+
+/*
+ * The trie.
+ */
+
+int msc_trie_init(msc_trie_t *t, uint32_t max_depth)
+{
+    memset(t, 0, sizeof(*t));
+    t->cap = 4096;
+    t->count = 1;
+    t->index_mask = 8191;
+    t->nodes = msc_calloc(t->cap, sizeof(msc_trie_node_t));
+    t->index = msc_calloc(t->index_mask + 1, sizeof(uint32_t));
+    t->cache = msc_calloc(CACHE_SIZE, sizeof(msc_stack_cache_entry_t));
+    t->scratch = msc_calloc(max_depth + 1, sizeof(msc_frame_key_t));
+    if (!t->nodes || !t->index || !t->cache || !t->scratch) {
+        msc_trie_release(t);
+        return -1;
+    }
+    return 0;
+}
+
+void msc_trie_release(msc_trie_t *t)
+{
+    msc_free(t->nodes);
+    msc_free(t->index);
+    msc_free(t->cache);
+    msc_free(t->scratch);
+    memset(t, 0, sizeof(*t));
+}
+
+static inline uint32_t node_slot(uint32_t parent, uint32_t code_id, uint32_t offset)
+{
+    uint64_t h = ((uint64_t)parent << 32 | code_id) * 0x9E3779B97F4A7C15ull ^ offset;
+    return (uint32_t)((h * 0xBF58476D1CE4E5B9ull) >> 32);
+}
+
+static int trie_grow(msc_trie_t *t)
+{
+    if (t->count == t->cap) {
+        msc_trie_node_t *nodes = msc_realloc(t->nodes, sizeof(*nodes) * t->cap * 2);
+        if (!nodes) return -1;
+        t->nodes = nodes;
+        t->cap *= 2;
+    }
+    if (t->count * 2 < t->index_mask) return 0;
+    uint32_t mask = t->index_mask * 2 + 1;
+    uint32_t *index = msc_calloc((size_t)mask + 1, sizeof(uint32_t));
+    if (!index) return -1;
+    for (uint32_t id = 1; id < t->count; id++) {
+        msc_trie_node_t *n = &t->nodes[id];
+        uint32_t i = node_slot(n->parent, n->code_id, n->offset) & mask;
+        while (index[i]) i = (i + 1) & mask;
+        index[i] = id;
+    }
+    msc_free(t->index);
+    t->index = index;
+    t->index_mask = mask;
+    return 0;
+}
+
+/* The child of parent for (code, offset), written as a NODE record when
+ * new; -1 when the sink or memory refuses. */
+static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t parent,
+                          msc_frame_key_t k)
+{
+    uint32_t i = node_slot(parent, k.code_id, k.offset) & t->index_mask;
+    for (uint32_t id; (id = t->index[i]); i = (i + 1) & t->index_mask) {
+        msc_trie_node_t *n = &t->nodes[id];
+        if (n->parent == parent && n->code_id == k.code_id && n->offset == k.offset) return id;
+    }
+    uint8_t *p = msc_stream_reserve(ctx->sink, ctx->stream, MSC_REC_MAX);
+    if (!p || trie_grow(t) < 0) return -1;
+    uint32_t id = t->count++;
+    t->nodes[id] = (msc_trie_node_t){parent, k.code_id, k.offset};
+    i = node_slot(parent, k.code_id, k.offset) & t->index_mask;
+    while (t->index[i]) i = (i + 1) & t->index_mask;
+    t->index[i] = id;
+    msc_stream_commit(ctx->stream, msc_enc_node(p, &ctx->stream->delta, parent, k.code_id, k.offset),
+                      1);
+    return id;
+}
+
+static int verify(const msc_trie_t *t, uint32_t leaf, const msc_frame_key_t *keys, uint32_t n)
+{
+    uint32_t node = leaf;
+    for (uint32_t i = 0; i < n; i++) {
+        const msc_trie_node_t *tn = &t->nodes[node];
+        if (node == 0 || tn->code_id != keys[i].code_id || tn->offset != keys[i].offset) return 0;
+        node = tn->parent;
+    }
+    return node == 0;
+}
+
+int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts)
+{
+    msc_frame_key_t *keys = t->scratch;
+    uint32_t n = 0;
+    uint64_t h = 0;
+    for (msc_pyframe_t *f = msc_frame_first(ts); f && f != ctx->root; f = msc_frame_previous(f)) {
+        if (msc_frame_incomplete(f)) continue;
+        if (n == ctx->max_depth) {
+            keys[n++] = (msc_frame_key_t){0, 0}; /* marks a truncated stack */
+            break;
+        }
+        uint32_t code_id = code_id_of(ctx, msc_frame_code(f)), offset = msc_frame_offset(f);
+        keys[n++] = (msc_frame_key_t){code_id, offset};
+        h = (((h << 5) | (h >> 59)) ^ ((uint64_t)code_id << 32 | offset)) * 0x517cc1b727220a95ull;
+    }
+    if (n == 0) return 0;
+    h ^= n;
+    msc_stack_cache_entry_t *e = &t->cache[(h ^ (h >> 32)) & (CACHE_SIZE - 1)];
+    if (e->hash == h && e->depth == n && verify(t, e->leaf, keys, n)) return e->leaf;
+
+    int64_t node = 0;
+    for (uint32_t i = n; i-- > 0;) {
+        node = trie_child(t, ctx, (uint32_t)node, keys[i]);
+        if (node < 0) return -1;
+    }
+    *e = (msc_stack_cache_entry_t){h, (uint32_t)node, n};
+    return node;
+}

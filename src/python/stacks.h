@@ -1,0 +1,59 @@
+/* Stack capture for the recorder: walks the calling thread's own frames,
+ * names each code object once (CODE and STRING records), and interns the
+ * stack into a prefix trie whose new nodes are written as NODE records. A
+ * direct-mapped cache from a hash of the whole stack to its leaf node makes a
+ * repeated stack cost one walk and one verification. */
+#ifndef MEMSCOPE_STACKS_H
+#define MEMSCOPE_STACKS_H
+
+#include "frames.h"
+#include "memscope/sink.h"
+
+typedef struct msc_frame_key {
+    uint32_t code_id;          /* 0 = unknown code object or truncated stack */
+    uint32_t offset;           /* instruction offset in code units */
+} msc_frame_key_t;
+
+typedef struct msc_trie_node {
+    uint32_t parent;
+    uint32_t code_id;
+    uint32_t offset;
+} msc_trie_node_t;
+
+typedef struct msc_stack_cache_entry {
+    uint64_t hash;
+    uint32_t leaf;
+    uint32_t depth;
+} msc_stack_cache_entry_t;
+
+/* One trie per stream; its node ids are that stream's NODE ids. */
+typedef struct msc_trie {
+    msc_trie_node_t *nodes;    /* by id; node 0 is the root */
+    uint32_t count;
+    uint32_t cap;
+    uint32_t *index;           /* open addressing over nodes: id or 0 */
+    uint32_t index_mask;
+    msc_stack_cache_entry_t *cache;
+    msc_frame_key_t *scratch;  /* max_depth + 1 frames */
+} msc_trie_t;
+
+int msc_trie_init(msc_trie_t *t, uint32_t max_depth);
+void msc_trie_release(msc_trie_t *t);
+
+typedef struct msc_capture_ctx {
+    msc_sink_t *sink;
+    msc_stream_t *stream;      /* where NODE (and CODE/STRING) records go */
+    msc_pyframe_t *root;       /* stop below this frame (the launcher's), or NULL */
+    uint32_t max_depth;
+    int can_register;          /* GIL held: unnamed code objects may be named */
+} msc_capture_ctx_t;
+
+/* The leaf node of the current stack of ts (0 for no Python frames), or -1
+ * when the sink refused a record (recording has failed). */
+int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts);
+
+/* Code and string naming state for one capture. GIL held. */
+int msc_names_init(Py_ssize_t extra_index, uint64_t session);
+void msc_names_release(void);
+
+#endif

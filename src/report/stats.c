@@ -1,0 +1,149 @@
+/* `memscope stats`: the one-screen summary of a capture (peak, totals,
+ * leaks, GC, size histogram, top sites at the peak), as text or JSON. */
+#include <string.h>
+
+#include "memscope/report.h"
+#include "report.h"
+
+static double seconds(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+static void json_header(const msc_report_ctx_t *ctx, FILE *out)
+{
+    const msc_header_t *h = msc_replay_header(ctx->replay);
+    fputs("\"python_version\": ", out);
+    msc_json_string(out, h->python_version);
+    fprintf(out, ", \"pid\": %llu, \"argv\": [", (unsigned long long)h->pid);
+    for (int i = 0; i < h->argc; i++) {
+        if (i) fputs(", ", out);
+        msc_json_string(out, h->argv[i]);
+    }
+    fprintf(out, "], \"complete\": %s, ", msc_replay_complete(ctx->replay) ? "true" : "false");
+}
+
+static void json_histogram(const msc_summary_t *s, FILE *out)
+{
+    fputs("\"histogram\": [", out);
+    int first = 1;
+    for (int b = 0; b < MSC_HISTOGRAM_BUCKETS; b++) {
+        if (!s->histogram_count[b]) continue;
+        uint64_t lo = b ? 1ull << (b - 1) : 0, hi = b ? (1ull << b) - 1 : 0;
+        fprintf(out, "%s{\"min_bytes\": %llu, \"max_bytes\": %llu, \"allocations\": %llu, "
+                     "\"bytes\": %llu}",
+                first ? "" : ", ", (unsigned long long)lo, (unsigned long long)hi,
+                (unsigned long long)s->histogram_count[b], (unsigned long long)s->histogram_bytes[b]);
+        first = 0;
+    }
+    fputs("], \"gc\": [", out);
+    for (int g = 0; g < 3; g++)
+        fprintf(out, "%s{\"generation\": %d, \"runs\": %llu, \"pause_s\": %.6f, "
+                     "\"collected\": %llu, \"uncollectable\": %llu}",
+                g ? ", " : "", g, (unsigned long long)s->gc[g].runs, seconds(s->gc[g].pause_ns),
+                (unsigned long long)s->gc[g].collected, (unsigned long long)s->gc[g].uncollectable);
+    fputs("]", out);
+}
+
+static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *top, size_t n)
+{
+    const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
+    fputs("{", out);
+    json_header(ctx, out);
+    fprintf(out,
+            "\"peak_bytes\": %llu, \"peak_time_s\": %.6f, \"peak_allocations\": %llu, "
+            "\"peak_rss_bytes\": %llu, \"total_allocated_bytes\": %llu, \"allocations\": %llu, "
+            "\"frees\": %llu, \"leaked_bytes\": %llu, \"leaked_allocations\": %llu, "
+            "\"duration_s\": %.6f, \"threads\": %u, \"lost_events\": %llu, ",
+            (unsigned long long)s->peak_bytes, seconds(s->peak_time_ns),
+            (unsigned long long)s->peak_allocations, (unsigned long long)s->peak_rss_bytes,
+            (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
+            (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
+            (unsigned long long)s->leaked_allocations,
+            seconds(msc_replay_duration_ns(ctx->replay)), s->threads,
+            (unsigned long long)s->lost_events);
+    json_histogram(s, out);
+    fputs(", \"top\": [", out);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", {" : "{", out);
+        msc__json_location(out, &top->rows[i]);
+        fprintf(out, ", \"bytes\": %llu, \"allocations\": %llu}",
+                (unsigned long long)top->rows[i].bytes, (unsigned long long)top->rows[i].count);
+    }
+    fputs("]}\n", out);
+    return ferror(out) ? MSC_EIO : 0;
+}
+
+static void text_histogram(const msc_summary_t *s, FILE *out)
+{
+    uint64_t most = 0;
+    for (int b = 0; b < MSC_HISTOGRAM_BUCKETS; b++)
+        if (s->histogram_count[b] > most) most = s->histogram_count[b];
+    if (!most) return;
+    fputs("\nAllocation sizes:\n", out);
+    for (int b = 0; b < MSC_HISTOGRAM_BUCKETS; b++) {
+        if (!s->histogram_count[b]) continue;
+        char hi[32], cnt[32], bytes[32];
+        msc__bytes(b ? (1ull << b) - 1 : 0, hi, sizeof(hi));
+        int bar = (int)(40.0 * (double)s->histogram_count[b] / (double)most + 0.5);
+        fprintf(out, "  <= %-10s %13s  %10s  ", hi, msc__count(s->histogram_count[b], cnt, 32),
+                msc__bytes(s->histogram_bytes[b], bytes, 32));
+        for (int i = 0; i < bar; i++) fputs("\u2587", out);
+        fputc('\n', out);
+    }
+}
+
+static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *top, size_t n)
+{
+    const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
+    const msc_header_t *h = msc_replay_header(ctx->replay);
+    char a[32], b[32], c[32];
+    fprintf(out, "Capture:          %s (Python %s, pid %llu)\n", ctx->path, h->python_version,
+            (unsigned long long)h->pid);
+    fputs("Command:          ", out);
+    for (int i = 0; i < h->argc; i++) fprintf(out, "%s%s", i ? " " : "", h->argv[i]);
+    fprintf(out, "\nDuration:         %.3f s%s, %u thread%s\n",
+            seconds(msc_replay_duration_ns(ctx->replay)),
+            msc_replay_complete(ctx->replay) ? "" : " (capture incomplete)", s->threads,
+            s->threads == 1 ? "" : "s");
+    fprintf(out, "Peak heap:        %s at %.3f s (%s blocks live)\n", msc__bytes(s->peak_bytes, a, 32),
+            seconds(s->peak_time_ns), msc__count(s->peak_allocations, b, 32));
+    if (s->peak_rss_bytes) fprintf(out, "Peak RSS:         %s\n", msc__bytes(s->peak_rss_bytes, a, 32));
+    fprintf(out, "Total allocated:  %s in %s allocations, %s frees\n",
+            msc__bytes(s->total_allocated_bytes, a, 32), msc__count(s->allocations, b, 32),
+            msc__count(s->frees, c, 32));
+    fprintf(out, "Leaked at exit:   %s in %s blocks\n", msc__bytes(s->leaked_bytes, a, 32),
+            msc__count(s->leaked_allocations, b, 32));
+    if (s->lost_events) fprintf(out, "Lost events:      %llu\n", (unsigned long long)s->lost_events);
+    for (int g = 0; g < 3; g++) {
+        if (!s->gc[g].runs) continue;
+        fprintf(out, "GC generation %d:  %llu runs, %.2f ms total pause (max %.2f ms), "
+                     "%llu collected, %llu uncollectable\n",
+                g, (unsigned long long)s->gc[g].runs, (double)s->gc[g].pause_ns / 1e6,
+                (double)s->gc[g].max_pause_ns / 1e6, (unsigned long long)s->gc[g].collected,
+                (unsigned long long)s->gc[g].uncollectable);
+    }
+    text_histogram(s, out);
+    if (n) fputs("\nTop allocation sites at peak:\n", out);
+    for (size_t i = 0; i < n; i++) {
+        const msc_row_t *r = &top->rows[i];
+        double pct = top->total_bytes ? 100.0 * (double)r->bytes / (double)top->total_bytes : 0;
+        fprintf(out, "  %10s %5.1f%%  ", msc__bytes(r->bytes, a, 32), pct);
+        msc__location(out, r);
+        fputc('\n', out);
+    }
+    return ferror(out) ? MSC_EIO : 0;
+}
+
+int msc_report_stats(const msc_report_ctx_t *ctx, FILE *out, int json, size_t top)
+{
+    msc_rows_t rows;
+    msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay);
+    int err = msc_aggregate(ctx->analysis, sym, MSC_VIEW_PEAK, MSC_BY_LINE, 0, NULL, &rows);
+    if (err) return err;
+    size_t n = 0;
+    while (n < rows.n && n < top && rows.rows[n].bytes) n++;
+    err = json ? stats_json(ctx, out, &rows, n) : stats_text(ctx, out, &rows, n);
+    msc_rows_release(&rows);
+    return err;
+}

@@ -1,0 +1,67 @@
+/* `memscope table`: allocation sites ranked by bytes for one view (peak,
+ * exit, total), grouped by line, function or file of the allocating frame. */
+#include "memscope/report.h"
+#include "report.h"
+
+static const char *group_name(msc_group_t g)
+{
+    return g == MSC_BY_FUNCTION ? "function" : g == MSC_BY_FILE ? "file" : "line";
+}
+
+static const char *view_title(msc_view_t v)
+{
+    switch (v) {
+    case MSC_VIEW_PEAK: return "Live at peak";
+    case MSC_VIEW_EXIT: return "Leaked at exit";
+    default: return "Total allocated";
+    }
+}
+
+static void table_json(FILE *out, const msc_table_options_t *opt, const msc_rows_t *rows, size_t n)
+{
+    fprintf(out, "{\"view\": \"%s\", \"by\": \"%s\", \"total_bytes\": %llu, \"total_rows\": %zu, "
+                 "\"rows\": [",
+            msc_view_name(opt->view), group_name(opt->group),
+            (unsigned long long)rows->total_bytes, rows->n);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", {" : "{", out);
+        msc__json_location(out, &rows->rows[i]);
+        fprintf(out, ", \"bytes\": %llu, \"allocations\": %llu}",
+                (unsigned long long)rows->rows[i].bytes, (unsigned long long)rows->rows[i].count);
+    }
+    fputs("]}\n", out);
+}
+
+static void table_text(const msc_report_ctx_t *ctx, FILE *out, const msc_table_options_t *opt,
+                       const msc_rows_t *rows, size_t n)
+{
+    char a[32], b[32];
+    const char *bold = ctx->color ? "\033[1m" : "", *reset = ctx->color ? "\033[0m" : "";
+    fprintf(out, "%s%s, by %s%s: %s in %zu %s%s\n\n", bold, view_title(opt->view),
+            group_name(opt->group), reset, msc__bytes(rows->total_bytes, a, 32), rows->n,
+            group_name(opt->group), rows->n == 1 ? "" : "s");
+    fprintf(out, "%12s %7s %12s  %s\n", "Bytes", "%", "Allocations", "Location");
+    for (size_t i = 0; i < n; i++) {
+        const msc_row_t *r = &rows->rows[i];
+        double pct = rows->total_bytes ? 100.0 * (double)r->bytes / (double)rows->total_bytes : 0;
+        fprintf(out, "%12s %6.1f%% %12s  ", msc__bytes(r->bytes, a, 32), pct,
+                msc__count(r->count, b, 32));
+        msc__location(out, r);
+        fputc('\n', out);
+    }
+    if (n < rows->n) fprintf(out, "... %zu more (use --limit)\n", rows->n - n);
+}
+
+int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
+                     const msc_table_options_t *opt)
+{
+    msc_rows_t rows;
+    msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay);
+    int err = msc_aggregate(ctx->analysis, sym, opt->view, opt->group, 0, NULL, &rows);
+    if (err) return err;
+    size_t n = opt->limit && opt->limit < rows.n ? opt->limit : rows.n;
+    if (json) table_json(out, opt, &rows, n);
+    else table_text(ctx, out, opt, &rows, n);
+    msc_rows_release(&rows);
+    return ferror(out) ? MSC_EIO : 0;
+}

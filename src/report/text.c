@@ -1,0 +1,80 @@
+/* Small helpers every report writer shares: JSON string escaping (every
+ * string from the traced program is escaped, whatever bytes it holds), byte
+ * sizes for people, and view names. */
+#include <stdio.h>
+
+#include "memscope/report.h"
+#include "report.h"
+
+void msc_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+            else fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+const char *msc_view_name(msc_view_t v)
+{
+    switch (v) {
+    case MSC_VIEW_PEAK: return "peak";
+    case MSC_VIEW_EXIT: return "exit";
+    default: return "total";
+    }
+}
+
+const char *msc__bytes(uint64_t bytes, char *buf, size_t n)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0) snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+    else snprintf(buf, n, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+const char *msc__count(uint64_t v, char *buf, size_t n)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 2 < n; i++) {
+        if (i > 0 && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+void msc__location(FILE *out, const msc_row_t *r)
+{
+    if (r->line) fprintf(out, "%s:%u", r->file, r->line);
+    else fputs(r->file, out);
+    if (r->function) fprintf(out, " in %s", r->function);
+}
+
+void msc__json_location(FILE *out, const msc_row_t *r)
+{
+    fputs("\"file\": ", out);
+    msc_json_string(out, r->file);
+    fputs(", \"function\": ", out);
+    if (r->function) msc_json_string(out, r->function);
+    else fputs("null", out);
+    fprintf(out, ", \"line\": ");
+    if (r->line) fprintf(out, "%u", r->line);
+    else fputs("null", out);
+}
