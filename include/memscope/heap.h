@@ -1,0 +1,210 @@
+/* Heap snapshots: the live object graph of a Python process as the heap
+ * walker (src/python/heapwalk.c) saw it, held in flat arrays so that ten
+ * million objects fit in a few hundred megabytes; the snapshot file that
+ * stores it (docs/format.md, "Heap snapshot files"); and the analyses that
+ * answer "what is in the heap and who keeps it alive": partitions by kind,
+ * the dominator tree with retained sizes, shortest reference paths from the
+ * roots, and the cycles the collector would free.
+ *
+ * Node 0 is always the synthetic root; its edges name the real roots
+ * ("sys.modules", a thread's frames, objects only the collector knows of). */
+#ifndef MEMSCOPE_HEAP_H
+#define MEMSCOPE_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "memscope/chunk.h"
+#include "memscope/common.h"
+
+#define MSC_HEAP_MAGIC "MEMHEAP"           /* 8 bytes with its terminating NUL */
+#define MSC_HEAP_VERSION 1
+#define MSC_HEAP_MAX_NODES (1u << 30)      /* more nodes than this is corrupt */
+#define MSC_HEAP_MAX_PREVIEW 40            /* bytes of a str/bytes kept as preview */
+
+enum msc_heap_flag {
+    MSC_HEAP_GC_TRACKED = 1,   /* the collector tracks it (gc.is_tracked) */
+    MSC_HEAP_SYNTHETIC = 2,    /* not a Python object: the root, an interpreter frame, an
+                                  instance's inline attribute values */
+    MSC_HEAP_FLAGS_ALL = 3,
+};
+
+/* An edge label is 0 (none), a string id (a name: attribute, dict key,
+ * local variable, "__dict__"), or MSC_HEAP_LABEL_INDEX | i (a list or tuple
+ * index). */
+#define MSC_HEAP_LABEL_INDEX 0x80000000u
+
+typedef struct msc_heap_type {
+    uint32_t name;             /* string id: the type's name, e.g. "dict", "Foo" */
+    uint32_t module;           /* string id: "builtins", "__main__", "collections" */
+} msc_heap_type_t;
+
+typedef struct msc_heap {
+    uint32_t node_count;
+    uint32_t node_cap;
+    uint64_t *addr;            /* id() of the object (address); unique per node */
+    uint64_t *size;            /* bytes, as sys.getsizeof counts them */
+    uint32_t *type;            /* index into types */
+    uint32_t *refcnt;          /* reference count (saturated at UINT32_MAX) */
+    uint32_t *preview;         /* string id of a short preview (str, bytes, names), 0 none */
+    uint8_t *flags;            /* enum msc_heap_flag */
+
+    uint64_t edge_count;
+    uint64_t edge_cap;
+    uint64_t *edge_start;      /* node i's edges are [edge_start[i], edge_start[i + 1]) */
+    uint32_t *edge_to;         /* target node */
+    uint32_t *edge_label;      /* see MSC_HEAP_LABEL_INDEX */
+    uint32_t edges_of;         /* node whose edges are being added (builder) */
+    uint32_t *late_to;         /* root edges added after node 0's list closed (builder) */
+    uint32_t *late_label;
+    uint64_t late_count, late_cap;
+
+    msc_heap_type_t *types;
+    uint32_t type_count;
+    uint32_t type_cap;
+
+    char *blob;                /* string bytes, each followed by a NUL */
+    uint64_t blob_len;
+    uint64_t blob_cap;
+    uint64_t *str_off;         /* string i is blob[str_off[i] .. str_off[i + 1] - 1) */
+    uint32_t string_count;     /* string 0 is "" */
+    uint32_t string_cap;
+    uint32_t *str_slots;       /* intern table: string id + 1, 0 empty */
+    uint32_t str_mask;
+
+    uint32_t *node_slots;      /* address table: node index + 1, 0 empty */
+    uint64_t node_mask;
+
+    uint64_t pid;              /* process the snapshot was taken in */
+    uint64_t time_ns;          /* wall clock, ns since the Unix epoch */
+    uint32_t python_hexversion;
+} msc_heap_t;
+
+/* Building (the walker and the file reader). The heap starts with the root
+ * node 0, string 0 ("") and no types. Returns NULL on out-of-memory;
+ * msc_heap_free(NULL) is a no-op. */
+msc_heap_t *msc_heap_new(void);
+void msc_heap_free(msc_heap_t *h);
+
+/* Interns n bytes (a NUL inside is kept), sets *id: 0 or MSC_ENOMEM. */
+int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id);
+static inline const char *msc_heap_string(const msc_heap_t *h, uint32_t id, size_t *len)
+{
+    if (len) *len = (size_t)(h->str_off[id + 1] - h->str_off[id] - 1);
+    return h->blob + h->str_off[id];
+}
+
+int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *index);
+
+/* Adds a node for an address not yet present (callers look up first) and
+ * sets *index: 0, MSC_ENOMEM, or MSC_ECORRUPT past MSC_HEAP_MAX_NODES. */
+int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size,
+                      uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index);
+
+/* Node index of addr, or UINT32_MAX. */
+uint32_t msc_heap_find(const msc_heap_t *h, uint64_t addr);
+
+/* Adds an edge from -> to. Edges are added grouped by source in increasing
+ * node order (from >= every earlier from): 0, MSC_ENOMEM or MSC_EUSAGE. */
+int msc_heap_add_edge(msc_heap_t *h, uint32_t from, uint32_t to, uint32_t label);
+
+/* Adds an edge from the root at any time: roots found late (objects only
+ * the collector knew of) join node 0's list in msc_heap_finish(). */
+int msc_heap_add_root_edge(msc_heap_t *h, uint32_t to, uint32_t label);
+
+/* Closes the edge lists of the remaining nodes and merges late root edges.
+ * Call once, after the last edge: 0 or MSC_ENOMEM. The heap is then
+ * read-only for the analyses below. */
+int msc_heap_finish(msc_heap_t *h);
+
+/* "Foo" for builtins, else "module.Foo"; into buf (always terminated). */
+const char *msc_heap_type_name(const msc_heap_t *h, uint32_t type, char *buf, size_t n);
+
+/* Snapshot files. msc_heap_write: 0 or MSC_EIO / MSC_ENOMEM. msc_heap_read
+ * validates everything and returns NULL with *err and *info (byte offset,
+ * what) on any defect; the caller frees the heap with msc_heap_free(). */
+int msc_heap_write(const msc_heap_t *h, int fd);
+msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info);
+
+#endif
+
+/* Partitions: the heap grouped by kind (type, with dicts named after the
+ * object that owns them as __dict__: "dict of Foo", "dict (no owner)"), by
+ * type, by the module that defines the type, or by size class. Interpreter
+ * frames and the root, which are not objects, are left out. */
+enum msc_heap_by {
+    MSC_HEAP_BY_KIND = 0,
+    MSC_HEAP_BY_TYPE = 1,
+    MSC_HEAP_BY_MODULE = 2,
+    MSC_HEAP_BY_SIZE = 3,
+};
+
+typedef struct msc_heap_row {
+    char *name;                /* owned: "str", "dict of __main__.Foo", "builtins", "33..64" */
+    uint64_t count;
+    uint64_t bytes;
+} msc_heap_row_t;
+
+typedef struct msc_heap_partition {
+    msc_heap_row_t *rows;      /* owned; sorted by bytes, descending */
+    size_t len;
+    uint64_t total_count;
+    uint64_t total_bytes;
+    int by;                    /* enum msc_heap_by */
+} msc_heap_partition_t;
+
+/* Fills *p (caller releases with msc_heap_partition_release): 0, MSC_ENOMEM
+ * or MSC_EUSAGE for an unknown by. */
+int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p);
+void msc_heap_partition_release(msc_heap_partition_t *p);
+
+/* "kind", "type", "module" or "size" to enum msc_heap_by; MSC_EUSAGE else. */
+int msc_heap_by_parse(const char *name);
+
+/* Whether node v counts as an object in partitions and totals. */
+static inline int msc_heap_is_object(const msc_heap_t *h, uint32_t v)
+{
+    return v != 0 && !((h->flags[v] & MSC_HEAP_SYNTHETIC) && h->size[v] == 0);
+}
+
+/* For each node, the node that owns it as its "__dict__" (UINT32_MAX when
+ * none); caller frees with msc_free(). NULL on out-of-memory. */
+uint32_t *msc_heap_dict_owners(const msc_heap_t *h);
+
+/* The kind of node v (see partitions) into buf, given dict owners. */
+const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
+                          size_t n);
+
+/* Report writers (src/report/heap*.c). Each writes to out and returns 0 or
+ * MSC_EIO. */
+
+/* heapy's table: "Partition of a set of N objects. Total size = B bytes."
+ * then Index Count % Size % Cumulative % Kind, at most limit rows (0: all). */
+int msc_heap_write_partition(FILE *out, const msc_heap_partition_t *p, size_t limit);
+
+/* What changed between two partitions of the same kind, row by row
+ * (objgraph's show_growth, heapy's relative heap). */
+typedef struct msc_heap_change {
+    char *name;                /* owned */
+    uint64_t count;            /* in the newer partition */
+    uint64_t bytes;
+    int64_t count_delta;       /* newer minus older */
+    int64_t bytes_delta;
+} msc_heap_change_t;
+
+typedef struct msc_heap_diff {
+    msc_heap_change_t *rows;   /* owned; only rows that changed, largest increase first */
+    size_t len;
+    int64_t count_delta;       /* whole heap */
+    int64_t bytes_delta;
+} msc_heap_diff_t;
+
+/* Fills *d from older to newer, sorted by count_delta (by_count) or by
+ * bytes_delta: 0 or MSC_ENOMEM. Release with msc_heap_diff_release. */
+int msc_heap_diff(const msc_heap_partition_t *older, const msc_heap_partition_t *newer,
+                  int by_count, msc_heap_diff_t *d);
+void msc_heap_diff_release(msc_heap_diff_t *d);
+
+/* Copies a partition (for keeping one to diff against later): 0 or MSC_ENOMEM. */
+int msc_heap_partition_copy(const msc_heap_partition_t *p, msc_heap_partition_t *copy);

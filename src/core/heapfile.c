@@ -1,0 +1,382 @@
+/* Heap snapshot files: a small header, then the graph as records in the
+ * chunk framing every memscope file shares (chunk.h), so a damaged file is
+ * caught by its checksums. Layout in docs/format.md, "Heap snapshot files".
+ *
+ * The reader trusts nothing: every id is checked against what came before,
+ * every edge target against the final node count, and every count in the
+ * END record against what was read. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "memscope/encode.h"
+#include "memscope/heap.h"
+
+#define HEADER_FIXED 16            /* magic, version, body length */
+#define HEADER_MAX_BODY 4096
+#define EDGES_PER_RECORD 1024
+#define RECORD_MAX (16 + 10 + (1u << 16)) /* the longest record: a STRING */
+#define MAX_STRING (1u << 16)
+
+enum heap_key {
+    KEY_PID = 1,               /* varint */
+    KEY_TIME_NS = 2,           /* varint, ns since the Unix epoch */
+    KEY_HEXVERSION = 3,        /* varint, sys.hexversion of the walked process */
+};
+
+enum heap_record {
+    REC_STRING = 1,
+    REC_TYPE = 2,
+    REC_NODE = 3,
+    REC_EDGES = 4,
+    REC_END = 5,
+};
+
+/* Strings 0 ("") and 1 ("<roots>"), type 0 and node 0 exist in every heap
+ * (msc_heap_new); the file carries node 0 (for its edges) but not them. */
+#define FIRST_STRING 2
+#define FIRST_TYPE 1
+
+typedef struct writer {
+    msc_chunk_writer_t chunks;
+    uint8_t *buf;              /* payload of the chunk being filled */
+    size_t len;
+    uint64_t last_addr;        /* address of the previous NODE record */
+} writer_t;
+
+static int flush_if(writer_t *w, size_t need)
+{
+    if (w->len + need <= MSC_CHUNK_MAX_RAW) return 0;
+    int rc = msc_chunk_write(&w->chunks, 0, w->buf, w->len);
+    w->len = 0;
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return MSC_EIO;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static uint8_t *put_field(uint8_t *p, unsigned key, uint64_t value)
+{
+    uint8_t tmp[10];
+    p = msc_put_varint(p, key);
+    return msc_put_bytes(p, tmp, (size_t)(msc_put_varint(tmp, value) - tmp));
+}
+
+/*  | "MEMHEAP\0" | u32 version | u32 body length | body: (key, length, bytes)... | */
+static int write_header(const msc_heap_t *h, int fd)
+{
+    uint8_t head[HEADER_FIXED + 64], *p = head + HEADER_FIXED;
+    p = put_field(p, KEY_PID, h->pid);
+    p = put_field(p, KEY_TIME_NS, h->time_ns);
+    p = put_field(p, KEY_HEXVERSION, h->python_hexversion);
+    memcpy(head, MSC_HEAP_MAGIC, 8);
+    msc__put_u32(head + 8, MSC_HEAP_VERSION);
+    msc__put_u32(head + 12, (uint32_t)(p - head - HEADER_FIXED));
+    return write_all(fd, head, (size_t)(p - head));
+}
+
+/*  STRING | 1 | length (varint) | bytes |                (id = previous + 1)
+ *  TYPE   | 2 | name string id | module string id |     (id = previous + 1)  */
+static int write_tables(writer_t *w, const msc_heap_t *h)
+{
+    for (uint32_t id = FIRST_STRING; id < h->string_count; id++) {
+        size_t n;
+        const char *s = msc_heap_string(h, id, &n);
+        if (flush_if(w, 16 + n) < 0) return MSC_EIO;
+        uint8_t *p = w->buf + w->len;
+        *p++ = REC_STRING;
+        p = msc_put_bytes(p, s, n);
+        w->len = (size_t)(p - w->buf);
+    }
+    for (uint32_t t = FIRST_TYPE; t < h->type_count; t++) {
+        if (flush_if(w, 32) < 0) return MSC_EIO;
+        uint8_t *p = w->buf + w->len;
+        *p++ = REC_TYPE;
+        p = msc_put_varint(p, h->types[t].name);
+        p = msc_put_varint(p, h->types[t].module);
+        w->len = (size_t)(p - w->buf);
+    }
+    return 0;
+}
+
+/*  NODE  | 3 | addr delta (zigzag) | type | size | refcnt | u8 flags | preview | edge count |
+ *  EDGES | 4 | n (1..1024) | n x (target - source (zigzag), label) |
+ *  A node's edges follow its NODE record in as many EDGES records as needed. */
+static int write_node(writer_t *w, const msc_heap_t *h, uint32_t v)
+{
+    uint64_t first = h->edge_start[v], end = h->edge_start[v + 1];
+    if (flush_if(w, 80) < 0) return MSC_EIO;
+    uint8_t *p = w->buf + w->len;
+    *p++ = REC_NODE;
+    p = msc_put_varint(p, msc_zigzag((int64_t)(h->addr[v] - w->last_addr)));
+    w->last_addr = h->addr[v];
+    p = msc_put_varint(p, h->type[v]);
+    p = msc_put_varint(p, h->size[v]);
+    p = msc_put_varint(p, h->refcnt[v]);
+    *p++ = h->flags[v];
+    p = msc_put_varint(p, h->preview[v]);
+    p = msc_put_varint(p, end - first);
+    w->len = (size_t)(p - w->buf);
+    for (uint64_t e = first; e < end; e += EDGES_PER_RECORD) {
+        uint64_t n = end - e < EDGES_PER_RECORD ? end - e : EDGES_PER_RECORD;
+        if (flush_if(w, 16 + n * 15) < 0) return MSC_EIO;
+        p = w->buf + w->len;
+        *p++ = REC_EDGES;
+        p = msc_put_varint(p, n);
+        for (uint64_t k = e; k < e + n; k++) {
+            p = msc_put_varint(p, msc_zigzag((int64_t)h->edge_to[k] - (int64_t)v));
+            p = msc_put_varint(p, h->edge_label[k]);
+        }
+        w->len = (size_t)(p - w->buf);
+    }
+    return 0;
+}
+
+/*  END | 5 | nodes | edges | strings | types |   (the counts the reader must have seen) */
+static int write_end(writer_t *w, const msc_heap_t *h)
+{
+    if (flush_if(w, 48) < 0) return MSC_EIO;
+    uint8_t *p = w->buf + w->len;
+    *p++ = REC_END;
+    p = msc_put_varint(p, h->node_count);
+    p = msc_put_varint(p, h->edge_count);
+    p = msc_put_varint(p, h->string_count);
+    p = msc_put_varint(p, h->type_count);
+    w->len = (size_t)(p - w->buf);
+    return msc_chunk_write(&w->chunks, 0, w->buf, w->len);
+}
+
+int msc_heap_write(const msc_heap_t *h, int fd)
+{
+    writer_t w = {0};
+    int rc = write_header(h, fd);
+    if (rc < 0) return rc;
+    rc = msc_chunk_writer_init(&w.chunks, fd, 3);
+    if (rc < 0) return rc;
+    w.buf = msc_malloc(MSC_CHUNK_MAX_RAW);
+    if (!w.buf) {
+        rc = MSC_ENOMEM;
+        goto done;
+    }
+    rc = write_tables(&w, h);
+    for (uint32_t v = 0; rc == 0 && v < h->node_count; v++) rc = write_node(&w, h, v);
+    if (rc == 0) rc = write_end(&w, h);
+done:
+    msc_free(w.buf);
+    msc_chunk_writer_release(&w.chunks);
+    return rc;
+}
+
+/* Reading. */
+
+typedef struct reader {
+    msc_heap_t *h;
+    msc_error_info_t *info;
+    uint64_t at;               /* file offset of the chunk being parsed */
+    uint64_t last_addr;
+    uint32_t nodes_read;       /* NODE records so far (node 0 included) */
+    uint64_t edges_due;        /* edges the current node still expects */
+    int ended;                 /* END seen */
+} reader_t;
+
+static int fail(reader_t *r, const char *what, int err)
+{
+    r->info->offset = r->at;
+    r->info->what = what;
+    return err;
+}
+
+static int read_header(int fd, msc_heap_t *h, uint64_t *body_end, msc_error_info_t *info)
+{
+    uint8_t head[HEADER_FIXED + HEADER_MAX_BODY];
+    ssize_t n;
+    do n = pread(fd, head, sizeof(head), 0);
+    while (n < 0 && errno == EINTR);
+    info->offset = 0;
+    info->what = "read error";
+    if (n < 0) return MSC_EIO;
+    info->what = "file too short for a heap snapshot header";
+    if (n < HEADER_FIXED) return n >= 8 && memcmp(head, MSC_HEAP_MAGIC, 8) ? MSC_EFORMAT
+                                                                        : MSC_ETRUNCATED;
+    info->what = "not a memscope heap snapshot (bad magic)";
+    if (memcmp(head, MSC_HEAP_MAGIC, 8) != 0) return MSC_EFORMAT;
+    info->offset = 8;
+    info->what = "unsupported heap snapshot version";
+    if (msc__get_u32(head + 8) != MSC_HEAP_VERSION) return MSC_EFORMAT;
+    uint32_t body = msc__get_u32(head + 12);
+    info->offset = 12;
+    info->what = "absurd header length";
+    if (body > HEADER_MAX_BODY) return MSC_ECORRUPT;
+    info->what = "file ends inside the header";
+    if ((uint64_t)n < HEADER_FIXED + (uint64_t)body) return MSC_ETRUNCATED;
+    msc_cursor_t c = {head + HEADER_FIXED, head + HEADER_FIXED + body, 0};
+    while (c.p < c.end && !c.err) {
+        uint64_t key = msc__get_varint(&c), len = msc__get_varint(&c);
+        const uint8_t *v = msc__get_bytes(&c, len);
+        if (!v) break;
+        msc_cursor_t f = {v, v + len, 0};
+        uint64_t value = msc__get_varint(&f);
+        if (key == KEY_PID) h->pid = value;
+        else if (key == KEY_TIME_NS) h->time_ns = value;
+        else if (key == KEY_HEXVERSION) h->python_hexversion = (uint32_t)value;
+    }
+    info->offset = HEADER_FIXED;
+    info->what = "malformed header field";
+    if (c.err) return MSC_ECORRUPT;
+    *body_end = HEADER_FIXED + body;
+    return 0;
+}
+
+static int read_string(reader_t *r, msc_cursor_t *c)
+{
+    uint64_t n = msc__get_varint(c);
+    if (n > MAX_STRING) return fail(r, "absurd string length", MSC_ECORRUPT);
+    const uint8_t *s = msc__get_bytes(c, n);
+    if (!s) return fail(r, "string record cut short", MSC_ECORRUPT);
+    uint32_t id, expect = r->h->string_count;
+    if (msc_heap_intern(r->h, (const char *)s, n, &id) < 0)
+        return fail(r, "out of memory", MSC_ENOMEM);
+    if (id != expect) return fail(r, "duplicate string", MSC_ECORRUPT);
+    return 0;
+}
+
+static int read_type(reader_t *r, msc_cursor_t *c)
+{
+    uint64_t name = msc__get_varint(c), module = msc__get_varint(c);
+    if (c->err) return fail(r, "type record cut short", MSC_ECORRUPT);
+    if (name >= r->h->string_count || module >= r->h->string_count)
+        return fail(r, "type names an unknown string", MSC_ECORRUPT);
+    uint32_t t;
+    if (msc_heap_add_type(r->h, (uint32_t)name, (uint32_t)module, &t) < 0)
+        return fail(r, "out of memory", MSC_ENOMEM);
+    return 0;
+}
+
+static int read_node(reader_t *r, msc_cursor_t *c)
+{
+    msc_heap_t *h = r->h;
+    if (r->edges_due) return fail(r, "node record before the previous node's edges", MSC_ECORRUPT);
+    uint64_t addr = r->last_addr + (uint64_t)msc_unzigzag(msc__get_varint(c));
+    uint64_t type = msc__get_varint(c), size = msc__get_varint(c), refcnt = msc__get_varint(c);
+    uint8_t flags = msc__get_byte(c);
+    uint64_t preview = msc__get_varint(c), edges = msc__get_varint(c);
+    if (c->err) return fail(r, "node record cut short", MSC_ECORRUPT);
+    if (type >= h->type_count) return fail(r, "node of an unknown type", MSC_ECORRUPT);
+    if (preview >= h->string_count || refcnt > UINT32_MAX || (flags & ~MSC_HEAP_FLAGS_ALL))
+        return fail(r, "malformed node record", MSC_ECORRUPT);
+    r->last_addr = addr;
+    r->edges_due = edges;
+    if (r->nodes_read++ == 0) {
+        if (addr != 0 || type != 0) return fail(r, "first node is not the root", MSC_ECORRUPT);
+        return 0;
+    }
+    if (type == 0 || msc_heap_find(h, addr) != UINT32_MAX)
+        return fail(r, "two nodes with one address", MSC_ECORRUPT);
+    uint32_t v;
+    int rc = msc_heap_add_node(h, addr, (uint32_t)type, size, (uint32_t)refcnt, flags,
+                               (uint32_t)preview, &v);
+    if (rc == MSC_ECORRUPT) return fail(r, "too many nodes", rc);
+    return rc < 0 ? fail(r, "out of memory", rc) : 0;
+}
+
+static int read_edges(reader_t *r, msc_cursor_t *c)
+{
+    msc_heap_t *h = r->h;
+    uint64_t n = msc__get_varint(c);
+    if (c->err || n == 0 || n > EDGES_PER_RECORD || n > r->edges_due)
+        return fail(r, "edge record with a wrong count", MSC_ECORRUPT);
+    uint32_t from = h->node_count - 1;
+    for (uint64_t k = 0; k < n; k++) {
+        int64_t to = (int64_t)from + msc_unzigzag(msc__get_varint(c));
+        uint64_t label = msc__get_varint(c);
+        if (c->err) return fail(r, "edge record cut short", MSC_ECORRUPT);
+        if (to < 0 || to >= MSC_HEAP_MAX_NODES)
+            return fail(r, "edge to an impossible node", MSC_ECORRUPT);
+        if (label > UINT32_MAX ||
+            (!(label & MSC_HEAP_LABEL_INDEX) && label >= h->string_count))
+            return fail(r, "edge names an unknown string", MSC_ECORRUPT);
+        int rc = msc_heap_add_edge(h, from, (uint32_t)to, (uint32_t)label);
+        if (rc < 0) return fail(r, "out of memory", rc);
+    }
+    r->edges_due -= n;
+    return 0;
+}
+
+static int read_end(reader_t *r, msc_cursor_t *c)
+{
+    msc_heap_t *h = r->h;
+    uint64_t nodes = msc__get_varint(c), edges = msc__get_varint(c);
+    uint64_t strings = msc__get_varint(c), types = msc__get_varint(c);
+    if (c->err) return fail(r, "end record cut short", MSC_ECORRUPT);
+    if (r->edges_due || r->nodes_read == 0 || nodes != h->node_count ||
+        edges != h->edge_count || strings != h->string_count || types != h->type_count)
+        return fail(r, "end record does not match the records before it", MSC_ECORRUPT);
+    if (msc_heap_finish(h) < 0) return fail(r, "out of memory", MSC_ENOMEM);
+    for (uint64_t e = 0; e < h->edge_count; e++)
+        if (h->edge_to[e] >= h->node_count)
+            return fail(r, "edge to a node that does not exist", MSC_ECORRUPT);
+    r->ended = 1;
+    return 0;
+}
+
+static int parse_chunk(reader_t *r, const uint8_t *data, size_t len)
+{
+    msc_cursor_t c = {data, data + len, 0};
+    while (c.p < c.end) {
+        if (r->ended) return fail(r, "data after the end record", MSC_ECORRUPT);
+        int rc, kind = *c.p++;
+        switch (kind) {
+        case REC_STRING: rc = read_string(r, &c); break;
+        case REC_TYPE: rc = read_type(r, &c); break;
+        case REC_NODE: rc = read_node(r, &c); break;
+        case REC_EDGES: rc = read_edges(r, &c); break;
+        case REC_END: rc = read_end(r, &c); break;
+        default: rc = fail(r, "unknown record kind", MSC_ECORRUPT);
+        }
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info)
+{
+    msc_heap_t *h = msc_heap_new();
+    msc_chunk_reader_t chunks;
+    uint64_t body_end = 0;
+    reader_t r = {h, info, 0, 0, 0, 0, 0};
+    *err = MSC_ENOMEM;
+    info->offset = 0;
+    info->what = "out of memory";
+    if (!h) return NULL;
+    if ((*err = read_header(fd, h, &body_end, info)) < 0) goto fail_header;
+    if ((*err = msc_chunk_reader_init(&chunks, fd, body_end, 0)) < 0) goto fail_header;
+    for (;;) {
+        msc_chunk_t ck;
+        int rc = msc_chunk_next(&chunks, &ck, info);
+        if (rc < 0) *err = rc;
+        if (rc <= 0) break;
+        r.at = ck.offset;
+        if ((*err = parse_chunk(&r, ck.data, ck.len)) < 0) break;
+    }
+    if (*err == 0 && !r.ended) {
+        *err = MSC_ETRUNCATED;
+        info->offset = chunks.offset;
+        info->what = "file ends before the end record";
+    }
+    msc_chunk_reader_release(&chunks);
+    if (*err < 0) goto fail_header;
+    return h;
+fail_header:
+    msc_heap_free(h);
+    return NULL;
+}

@@ -1,0 +1,295 @@
+/* The in-memory heap graph (msc_heap_t): growable node columns, edges in
+ * compressed-row form, an intern table for names and previews, and an
+ * address table so the walker and the analyses can go from id() to node.
+ * Both hash tables store only indices and compare against the columns, so
+ * ten million objects cost four bytes of table each. */
+#include <stdio.h>
+#include <string.h>
+
+#include "memscope/heap.h"
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
+    return (uint32_t)mix64(h);
+}
+
+/* Doubles *cap (at least to need) and reallocates *p of elem-sized items. */
+static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
+{
+    if (need <= *cap) return 0;
+    uint64_t n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    if (n > (uint64_t)SIZE_MAX / elem) return MSC_ENOMEM;
+    void *q = msc_realloc(*p, (size_t)(n * elem));
+    if (!q) return MSC_ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int grow32(void **p, uint32_t *cap, uint64_t need, size_t elem)
+{
+    uint64_t c = *cap;
+    int rc = grow(p, &c, need, elem);
+    *cap = (uint32_t)(c > UINT32_MAX ? UINT32_MAX : c);
+    return rc;
+}
+
+msc_heap_t *msc_heap_new(void)
+{
+    msc_heap_t *h = msc_calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    uint32_t empty, root_type, root;
+    if (msc_heap_intern(h, "", 0, &empty) < 0) goto fail;
+    uint32_t name;
+    if (msc_heap_intern(h, "<roots>", 7, &name) < 0) goto fail;
+    if (msc_heap_add_type(h, name, empty, &root_type) < 0) goto fail;
+    if (msc_heap_add_node(h, 0, root_type, 0, 0, MSC_HEAP_SYNTHETIC, 0, &root) < 0) goto fail;
+    h->edge_start[0] = 0;
+    return h;
+fail:
+    msc_heap_free(h);
+    return NULL;
+}
+
+void msc_heap_free(msc_heap_t *h)
+{
+    if (!h) return;
+    msc_free(h->addr);
+    msc_free(h->size);
+    msc_free(h->type);
+    msc_free(h->refcnt);
+    msc_free(h->preview);
+    msc_free(h->flags);
+    msc_free(h->edge_start);
+    msc_free(h->edge_to);
+    msc_free(h->edge_label);
+    msc_free(h->late_to);
+    msc_free(h->late_label);
+    msc_free(h->types);
+    msc_free(h->blob);
+    msc_free(h->str_off);
+    msc_free(h->str_slots);
+    msc_free(h->node_slots);
+    msc_free(h);
+}
+
+static int rehash_strings(msc_heap_t *h)
+{
+    uint32_t cap = h->str_mask ? (h->str_mask + 1) * 2 : 1024;
+    uint32_t *slots = msc_calloc(cap, sizeof(*slots));
+    if (!slots) return MSC_ENOMEM;
+    for (uint32_t id = 0; id < h->string_count; id++) {
+        size_t n;
+        const char *s = msc_heap_string(h, id, &n);
+        uint32_t i = hash_bytes(s, n) & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = id + 1;
+    }
+    msc_free(h->str_slots);
+    h->str_slots = slots;
+    h->str_mask = cap - 1;
+    return 0;
+}
+
+int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
+{
+    if ((uint64_t)h->string_count * 2 >= h->str_mask && rehash_strings(h) < 0)
+        return MSC_ENOMEM;
+    uint32_t i = hash_bytes(s, n) & h->str_mask;
+    for (; h->str_slots[i]; i = (i + 1) & h->str_mask) {
+        size_t m;
+        const char *t = msc_heap_string(h, h->str_slots[i] - 1, &m);
+        if (m == n && memcmp(s, t, n) == 0) {
+            *id = h->str_slots[i] - 1;
+            return 0;
+        }
+    }
+    if (h->string_count >= MSC_HEAP_MAX_NODES) return MSC_ENOMEM;
+    if (grow((void **)&h->blob, &h->blob_cap, h->blob_len + n + 1, 1) < 0 ||
+        grow32((void **)&h->str_off, &h->string_cap, (uint64_t)h->string_count + 2,
+               sizeof(*h->str_off)) < 0)
+        return MSC_ENOMEM;
+    memcpy(h->blob + h->blob_len, s, n);
+    h->blob[h->blob_len + n] = 0;
+    h->str_off[h->string_count] = h->blob_len;
+    h->blob_len += n + 1;
+    h->str_off[h->string_count + 1] = h->blob_len;
+    *id = h->string_count++;
+    h->str_slots[i] = *id + 1;
+    return 0;
+}
+
+int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *index)
+{
+    if (h->type_count >= MSC_HEAP_MAX_NODES) return MSC_ENOMEM;
+    if (grow32((void **)&h->types, &h->type_cap, (uint64_t)h->type_count + 1,
+               sizeof(*h->types)) < 0)
+        return MSC_ENOMEM;
+    h->types[h->type_count].name = name;
+    h->types[h->type_count].module = module;
+    *index = h->type_count++;
+    return 0;
+}
+
+static int grow_nodes(msc_heap_t *h)
+{
+    uint64_t n = h->node_cap ? (uint64_t)h->node_cap * 2 : 1024;
+    if (n > MSC_HEAP_MAX_NODES) n = MSC_HEAP_MAX_NODES;
+#define COLUMN(field)                                                                      \
+    do {                                                                                   \
+        void *q = msc_realloc(h->field, (size_t)n * sizeof(*h->field));                    \
+        if (!q) return MSC_ENOMEM;                                                         \
+        h->field = q;                                                                      \
+    } while (0)
+    COLUMN(addr);
+    COLUMN(size);
+    COLUMN(type);
+    COLUMN(refcnt);
+    COLUMN(preview);
+    COLUMN(flags);
+#undef COLUMN
+    void *q = msc_realloc(h->edge_start, (size_t)(n + 1) * sizeof(*h->edge_start));
+    if (!q) return MSC_ENOMEM;
+    h->edge_start = q;
+    h->node_cap = (uint32_t)n;
+    return 0;
+}
+
+static int rehash_nodes(msc_heap_t *h)
+{
+    uint64_t cap = h->node_mask ? (h->node_mask + 1) * 2 : 4096;
+    uint32_t *slots = msc_calloc((size_t)cap, sizeof(*slots));
+    if (!slots) return MSC_ENOMEM;
+    for (uint32_t v = 0; v < h->node_count; v++) {
+        uint64_t i = mix64(h->addr[v]) & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = v + 1;
+    }
+    msc_free(h->node_slots);
+    h->node_slots = slots;
+    h->node_mask = cap - 1;
+    return 0;
+}
+
+uint32_t msc_heap_find(const msc_heap_t *h, uint64_t addr)
+{
+    if (!h->node_slots) return UINT32_MAX;
+    for (uint64_t i = mix64(addr) & h->node_mask; h->node_slots[i];
+         i = (i + 1) & h->node_mask) {
+        uint32_t v = h->node_slots[i] - 1;
+        if (h->addr[v] == addr) return v;
+    }
+    return UINT32_MAX;
+}
+
+int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size,
+                      uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index)
+{
+    if (h->node_count >= MSC_HEAP_MAX_NODES) return MSC_ECORRUPT;
+    if (h->node_count >= h->node_cap && grow_nodes(h) < 0) return MSC_ENOMEM;
+    /* The address table stays at most half full: probes stay short. */
+    if ((uint64_t)(h->node_count + 1) * 2 > h->node_mask && rehash_nodes(h) < 0)
+        return MSC_ENOMEM;
+    uint32_t v = h->node_count++;
+    h->addr[v] = addr;
+    h->size[v] = size;
+    h->type[v] = type;
+    h->refcnt[v] = refcnt;
+    h->preview[v] = preview;
+    h->flags[v] = flags;
+    uint64_t i = mix64(addr) & h->node_mask;
+    while (h->node_slots[i]) i = (i + 1) & h->node_mask;
+    h->node_slots[i] = v + 1;
+    *index = v;
+    return 0;
+}
+
+/* Closes the edge lists of nodes edges_of .. upto - 1 (all before upto). */
+static void close_lists(msc_heap_t *h, uint32_t upto)
+{
+    while (h->edges_of < upto) h->edge_start[++h->edges_of] = h->edge_count;
+}
+
+int msc_heap_add_edge(msc_heap_t *h, uint32_t from, uint32_t to, uint32_t label)
+{
+    if (from < h->edges_of || from >= h->node_count) return MSC_EUSAGE;
+    close_lists(h, from);
+    if (h->edge_count >= h->edge_cap) {
+        uint64_t cap = h->edge_cap;
+        if (grow((void **)&h->edge_to, &cap, h->edge_count + 1, sizeof(uint32_t)) < 0)
+            return MSC_ENOMEM;
+        uint64_t cap2 = h->edge_cap;
+        if (grow((void **)&h->edge_label, &cap2, h->edge_count + 1, sizeof(uint32_t)) < 0)
+            return MSC_ENOMEM;
+        h->edge_cap = cap;
+    }
+    h->edge_to[h->edge_count] = to;
+    h->edge_label[h->edge_count] = label;
+    h->edge_count++;
+    return 0;
+}
+
+int msc_heap_add_root_edge(msc_heap_t *h, uint32_t to, uint32_t label)
+{
+    if (h->late_count >= h->late_cap) {
+        uint64_t cap = h->late_cap, cap2 = h->late_cap;
+        if (grow((void **)&h->late_to, &cap, h->late_count + 1, sizeof(uint32_t)) < 0 ||
+            grow((void **)&h->late_label, &cap2, h->late_count + 1, sizeof(uint32_t)) < 0)
+            return MSC_ENOMEM;
+        h->late_cap = cap;
+    }
+    h->late_to[h->late_count] = to;
+    h->late_label[h->late_count++] = label;
+    return 0;
+}
+
+/* Moves every list after the root's up by the late root edges and puts
+ * them at the end of the root's list: one pass, once per heap. */
+static int merge_late(msc_heap_t *h)
+{
+    uint64_t n = h->late_count, total = h->edge_count + n, cap = h->edge_cap, cap2 = h->edge_cap;
+    if (grow((void **)&h->edge_to, &cap, total, sizeof(uint32_t)) < 0 ||
+        grow((void **)&h->edge_label, &cap2, total, sizeof(uint32_t)) < 0)
+        return MSC_ENOMEM;
+    h->edge_cap = cap;
+    uint64_t at = h->edge_start[1], tail = h->edge_count - at;
+    memmove(h->edge_to + at + n, h->edge_to + at, tail * sizeof(uint32_t));
+    memmove(h->edge_label + at + n, h->edge_label + at, tail * sizeof(uint32_t));
+    memcpy(h->edge_to + at, h->late_to, n * sizeof(uint32_t));
+    memcpy(h->edge_label + at, h->late_label, n * sizeof(uint32_t));
+    for (uint32_t v = 1; v <= h->node_count; v++) h->edge_start[v] += n;
+    h->edge_count = total;
+    msc_free(h->late_to);
+    msc_free(h->late_label);
+    h->late_to = h->late_label = NULL;
+    h->late_count = h->late_cap = 0;
+    return 0;
+}
+
+int msc_heap_finish(msc_heap_t *h)
+{
+    close_lists(h, h->node_count);
+    return h->late_count ? merge_late(h) : 0;
+}
+
+const char *msc_heap_type_name(const msc_heap_t *h, uint32_t type, char *buf, size_t n)
+{
+    const char *name = msc_heap_string(h, h->types[type].name, NULL);
+    size_t mlen;
+    const char *module = msc_heap_string(h, h->types[type].module, &mlen);
+    if (mlen == 0 || strcmp(module, "builtins") == 0) snprintf(buf, n, "%s", name);
+    else snprintf(buf, n, "%s.%s", module, name);
+    return buf;
+}

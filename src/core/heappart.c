@@ -1,0 +1,163 @@
+/* Partitions of a heap snapshot, guppy/heapy's view: each object gets a
+ * key (its kind, type, defining module or size class), rows sum count and
+ * bytes per key, and the table is sorted by bytes. A dict's kind names the
+ * object that holds it as __dict__, which is how heapy tells the memory of
+ * a class's instances apart from other dicts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memscope/heap.h"
+
+#define SIZE_CLASSES 64
+
+uint32_t *msc_heap_dict_owners(const msc_heap_t *h)
+{
+    uint32_t *owner = msc_malloc((size_t)h->node_count * sizeof(*owner));
+    if (!owner) return NULL;
+    memset(owner, 0xFF, (size_t)h->node_count * sizeof(*owner));
+    uint32_t dict_label = UINT32_MAX;
+    for (uint32_t id = 0; id < h->string_count; id++) {
+        if (strcmp(msc_heap_string(h, id, NULL), "__dict__") == 0) dict_label = id;
+    }
+    if (dict_label == UINT32_MAX) return owner;
+    for (uint32_t u = 1; u < h->node_count; u++) {
+        for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
+            uint32_t t = h->edge_to[e];
+            if (h->edge_label[e] == dict_label && owner[t] == UINT32_MAX) owner[t] = u;
+        }
+    }
+    return owner;
+}
+
+static int is_dict_type(const msc_heap_t *h, uint32_t type)
+{
+    return strcmp(msc_heap_string(h, h->types[type].name, NULL), "dict") == 0 &&
+           strcmp(msc_heap_string(h, h->types[type].module, NULL), "builtins") == 0;
+}
+
+const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
+                          size_t n)
+{
+    if (!is_dict_type(h, h->type[v])) return msc_heap_type_name(h, h->type[v], buf, n);
+    if (owners[v] == UINT32_MAX) {
+        snprintf(buf, n, "dict (no owner)");
+        return buf;
+    }
+    char owner[400];
+    snprintf(buf, n, "dict of %s", msc_heap_type_name(h, h->type[owners[v]], owner, sizeof(owner)));
+    return buf;
+}
+
+/* The key of node v: an index into the row table, whose layout depends on
+ * by (types, then "dict of" each type, then "dict (no owner)"; or strings;
+ * or size classes). */
+static uint64_t key_of(const msc_heap_t *h, const uint32_t *owners, int by, uint32_t v)
+{
+    uint32_t t = h->type[v];
+    switch (by) {
+    case MSC_HEAP_BY_KIND:
+        if (!owners || !is_dict_type(h, t)) return t;
+        return owners[v] == UINT32_MAX ? 2ULL * h->type_count
+                                       : (uint64_t)h->type_count + h->type[owners[v]];
+    case MSC_HEAP_BY_TYPE: return t;
+    case MSC_HEAP_BY_MODULE: return h->types[t].module;
+    default: {
+        uint64_t s = h->size[v], c = 0;
+        while (c < SIZE_CLASSES - 1 && (1ULL << c) < s) c++;
+        return c;
+    }
+    }
+}
+
+static void key_name(const msc_heap_t *h, int by, uint64_t key, char *buf, size_t n)
+{
+    char tmp[400];
+    if (by == MSC_HEAP_BY_MODULE) snprintf(buf, n, "%s", msc_heap_string(h, (uint32_t)key, NULL));
+    else if (by == MSC_HEAP_BY_SIZE)
+        snprintf(buf, n, "%llu..%llu", key ? (1ULL << (key - 1)) + 1 : 0ULL, 1ULL << key);
+    else if (key < h->type_count) msc_heap_type_name(h, (uint32_t)key, buf, n);
+    else if (key == 2ULL * h->type_count) snprintf(buf, n, "dict (no owner)");
+    else snprintf(buf, n, "dict of %s",
+                  msc_heap_type_name(h, (uint32_t)(key - h->type_count), tmp, sizeof(tmp)));
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+    const msc_heap_row_t *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    if (x->count != y->count) return x->count < y->count ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+static uint64_t key_space(const msc_heap_t *h, int by)
+{
+    if (by == MSC_HEAP_BY_KIND) return 2ULL * h->type_count + 1;
+    if (by == MSC_HEAP_BY_TYPE) return h->type_count;
+    if (by == MSC_HEAP_BY_MODULE) return h->string_count;
+    return SIZE_CLASSES;
+}
+
+static int make_rows(const msc_heap_t *h, msc_heap_partition_t *p, const uint64_t *count,
+                     const uint64_t *bytes, uint64_t nkeys)
+{
+    size_t used = 0;
+    for (uint64_t k = 0; k < nkeys; k++) used += count[k] != 0;
+    p->rows = msc_calloc(used ? used : 1, sizeof(*p->rows));
+    if (!p->rows) return MSC_ENOMEM;
+    for (uint64_t k = 0; k < nkeys; k++) {
+        if (!count[k]) continue;
+        char name[512];
+        key_name(h, p->by, k, name, sizeof(name));
+        msc_heap_row_t *r = &p->rows[p->len];
+        if (!(r->name = msc_strdup(name))) return MSC_ENOMEM;
+        r->count = count[k];
+        r->bytes = bytes[k];
+        p->len++;
+    }
+    qsort(p->rows, p->len, sizeof(*p->rows), by_bytes);
+    return 0;
+}
+
+int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (by < MSC_HEAP_BY_KIND || by > MSC_HEAP_BY_SIZE) return MSC_EUSAGE;
+    p->by = by;
+    uint64_t nkeys = key_space(h, by);
+    uint32_t *owners = by == MSC_HEAP_BY_KIND ? msc_heap_dict_owners(h) : NULL;
+    uint64_t *count = msc_calloc((size_t)nkeys, sizeof(*count));
+    uint64_t *bytes = msc_calloc((size_t)nkeys, sizeof(*bytes));
+    int rc = MSC_ENOMEM;
+    if (!count || !bytes || (by == MSC_HEAP_BY_KIND && !owners)) goto done;
+    for (uint32_t v = 1; v < h->node_count; v++) {
+        if (!msc_heap_is_object(h, v)) continue;
+        uint64_t k = key_of(h, owners, by, v);
+        count[k]++;
+        bytes[k] += h->size[v];
+        p->total_count++;
+        p->total_bytes += h->size[v];
+    }
+    rc = make_rows(h, p, count, bytes, nkeys);
+done:
+    msc_free(owners);
+    msc_free(count);
+    msc_free(bytes);
+    if (rc < 0) msc_heap_partition_release(p);
+    return rc;
+}
+
+void msc_heap_partition_release(msc_heap_partition_t *p)
+{
+    for (size_t i = 0; p->rows && i < p->len; i++) msc_free(p->rows[i].name);
+    msc_free(p->rows);
+    memset(p, 0, sizeof(*p));
+}
+
+int msc_heap_by_parse(const char *name)
+{
+    static const char *const names[] = {"kind", "type", "module", "size"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return MSC_EUSAGE;
+}

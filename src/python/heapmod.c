@@ -1,0 +1,173 @@
+/* The heap functions of the _memscope module: each walks the live heap
+ * (heapwalk.c) and hands the graph to the core analyses and report
+ * writers; the Python package (memscope/heap.py) shapes the results. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "heapwalk.h"
+#include "pyparts.h"
+
+static int parse_by(const char *by)
+{
+    int b = msc_heap_by_parse(by);
+    if (b < 0) PyErr_Format(PyExc_ValueError, "by must be kind, type, module or size, not '%s'", by);
+    return b;
+}
+
+/* dump_heap(path) -> number of objects written. */
+static PyObject *py_dump_heap(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:dump_heap", PyUnicode_FSConverter, &path)) return NULL;
+    msc_heap_t *h = msc__heap_walk();
+    int rc = MSC_EIO, fd = -1;
+    if (h) {
+        Py_BEGIN_ALLOW_THREADS
+        fd = open(PyBytes_AS_STRING(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) rc = msc_heap_write(h, fd);
+        if (fd >= 0 && close(fd) < 0 && rc == 0) rc = MSC_EIO;
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *result = NULL;
+    if (!h) {
+        /* the walk set the exception */
+    } else if (fd < 0 || rc == MSC_EIO) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    } else if (rc < 0) {
+        PyErr_SetString(PyExc_MemoryError, msc_strerror(rc));
+    } else {
+        uint32_t objects = 0;
+        for (uint32_t v = 0; v < h->node_count; v++) objects += msc_heap_is_object(h, v);
+        result = PyLong_FromUnsignedLong(objects);
+    }
+    msc_heap_free(h);
+    Py_DECREF(path);
+    return result;
+}
+
+/* heapy's table of p as a str, at most limit rows. */
+static PyObject *partition_table(const msc_heap_partition_t *p, Py_ssize_t limit)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = MSC_ENOMEM;
+    FILE *out = open_memstream(&text, &len);
+    if (out) {
+        rc = msc_heap_write_partition(out, p, limit > 0 ? (size_t)limit : 0);
+        if (fclose(out) != 0) rc = MSC_ENOMEM;
+    }
+    PyObject *table = rc == 0 ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace")
+                              : PyErr_NoMemory();
+    free(text);
+    return table;
+}
+
+static PyObject *partition_result(const msc_heap_partition_t *p, Py_ssize_t limit)
+{
+    PyObject *rows = PyList_New((Py_ssize_t)p->len);
+    if (!rows) return NULL;
+    for (size_t i = 0; i < p->len; i++) {
+        PyObject *row = Py_BuildValue("(sKK)", p->rows[i].name,
+                                      (unsigned long long)p->rows[i].count,
+                                      (unsigned long long)p->rows[i].bytes);
+        if (!row) {
+            Py_DECREF(rows);
+            return NULL;
+        }
+        PyList_SET_ITEM(rows, (Py_ssize_t)i, row);
+    }
+    PyObject *table = partition_table(p, limit);
+    if (!table) {
+        Py_DECREF(rows);
+        return NULL;
+    }
+    return Py_BuildValue("(KKNN)", (unsigned long long)p->total_count,
+                         (unsigned long long)p->total_bytes, rows, table);
+}
+
+/* heap_partition(by='kind', limit=10) -> (count, bytes, rows, table): the
+ * live heap grouped, rows (name, count, bytes) sorted by bytes, and heapy's
+ * table of the first limit rows. The walk and the grouping happen before
+ * any result object is made, so the results do not count themselves. */
+static PyObject *py_heap_partition(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *by_name = "kind";
+    Py_ssize_t limit = 10;
+    if (!PyArg_ParseTuple(args, "|sn:heap_partition", &by_name, &limit)) return NULL;
+    int by = parse_by(by_name);
+    if (by < 0) return NULL;
+    msc_heap_t *h = msc__heap_walk();
+    if (!h) return NULL;
+    msc_heap_partition_t p;
+    int rc = msc_heap_partition(h, by, &p);
+    msc_heap_free(h);
+    if (rc < 0) return PyErr_NoMemory();
+    PyObject *result = partition_result(&p, limit);
+    msc_heap_partition_release(&p);
+    return result;
+}
+
+/* The partition by type at the previous heap_growth() call, kept in C
+ * memory so that remembering it adds nothing to the heap; the GIL guards it. */
+static msc_heap_partition_t growth_last;
+
+static PyObject *growth_result(const msc_heap_diff_t *d, Py_ssize_t limit)
+{
+    PyObject *rows = PyList_New(0);
+    for (size_t i = 0; rows && i < d->len && PyList_GET_SIZE(rows) < limit; i++) {
+        const msc_heap_change_t *c = &d->rows[i];
+        if (c->count_delta <= 0) break;
+        PyObject *row = Py_BuildValue("(sKL)", c->name, (unsigned long long)c->count,
+                                      (long long)c->count_delta);
+        if (!row || PyList_Append(rows, row) < 0) Py_CLEAR(rows);
+        Py_XDECREF(row);
+    }
+    return rows;
+}
+
+/* heap_growth(limit=10) -> [(type, count, increase)]: the types whose count
+ * went up since the previous call, most first (objgraph's show_growth). */
+static PyObject *py_heap_growth(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_ssize_t limit = 10;
+    if (!PyArg_ParseTuple(args, "|n:heap_growth", &limit)) return NULL;
+    msc_heap_t *h = msc__heap_walk();
+    if (!h) return NULL;
+    msc_heap_partition_t now;
+    msc_heap_diff_t d;
+    int rc = msc_heap_partition(h, MSC_HEAP_BY_TYPE, &now);
+    msc_heap_free(h);
+    if (rc < 0) return PyErr_NoMemory();
+    if (msc_heap_diff(&growth_last, &now, 1, &d) < 0) {
+        msc_heap_partition_release(&now);
+        return PyErr_NoMemory();
+    }
+    msc_heap_partition_release(&growth_last);
+    growth_last = now;
+    PyObject *result = growth_result(&d, limit);
+    msc_heap_diff_release(&d);
+    return result;
+}
+
+static PyMethodDef heap_methods[] = {
+    {"heap_growth", py_heap_growth, METH_VARARGS,
+     "heap_growth(limit=10) -> [(type, count, increase)] since the previous call."},
+    {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path): write a heap snapshot file."},
+    {"heap_partition", py_heap_partition, METH_VARARGS,
+     "heap_partition(by='kind', limit=10) -> (count, bytes, rows, table)."},
+    {NULL, NULL, 0, NULL},
+};
+
+int msc_py_heap_init(PyObject *module)
+{
+    return PyModule_AddFunctions(module, heap_methods);
+}

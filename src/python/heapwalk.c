@@ -1,0 +1,600 @@
+/* The heap walker: a breadth-first walk of the live object graph through
+ * each type's tp_traverse, from the interpreter's roots (sys.modules, the
+ * builtins, every thread's frames and state) and then from every object the
+ * collector tracks that the roots did not reach. Objects the collector does
+ * not track (str, int, float, bytes) are found inside the containers.
+ *
+ * It measures without disturbing: no Python object is created for
+ * bookkeeping (the graph lives in core's malloc'd columns), instance
+ * dictionaries that CPython keeps as inline values are read in place rather
+ * than materialised, and sizes come from each type's C __sizeof__, never
+ * from a Python override. Internal headers give the frame and GC layouts. */
+#define PY_SSIZE_T_CLEAN
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <internal/pycore_dict.h>
+#include <internal/pycore_frame.h>
+#include <internal/pycore_interp.h>
+#include <internal/pycore_object.h>
+#include <structmember.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "heapwalk.h"
+
+#define MAX_LABELS 64              /* members remembered per type for edge names */
+#define MAX_VALUES 256             /* inline attribute values routed through "dict of" */
+
+/* What the walker knows about one type, computed on first sight. */
+typedef struct type_info {
+    PyTypeObject *tp;          /* key; NULL for an empty slot */
+    uint32_t index;            /* heap type index */
+    PyCFunction sizeof_fn;     /* the C __sizeof__ to call, NULL for object's rule */
+    Py_ssize_t preheader;      /* GC head and managed-dict pointers sys.getsizeof adds */
+    uint16_t nlabels;
+    Py_ssize_t label_off[MAX_LABELS]; /* offsets of object pointers named below */
+    uint32_t label_id[MAX_LABELS];
+} type_info_t;
+
+/* An instance whose attributes are inline values: the synthetic node of
+ * those values, processed later, needs its owner back. */
+typedef struct owner {
+    uint32_t node;
+    PyObject *obj;
+} owner_t;
+
+typedef struct walker {
+    msc_heap_t *h;
+    type_info_t *types;        /* open addressing on the type pointer */
+    size_t types_mask;
+    size_t types_used;
+    owner_t *owners;           /* in increasing node order */
+    size_t owners_len, owners_cap, owners_next;
+    uint32_t current;          /* node whose referents are being visited */
+    const type_info_t *cur_type;
+    PyObject *cur_obj;
+    PyObject *skip[MAX_VALUES]; /* referents reported through the values node instead */
+    int nskip;
+    uint8_t used[MAX_LABELS];  /* member labels already given to an edge */
+    uint32_t t_frame, t_dict;  /* types of synthetic nodes */
+    uint32_t l_key, l_dict, l_stack, l_value;
+    PyObject *s_sizeof, *s_module;
+    int err;                   /* first core error */
+} walker_t;
+
+static const char *const func_fields[] = {"__code__", "__globals__", "__builtins__",
+                                          "__name__", "__qualname__", "__defaults__",
+                                          "__kwdefaults__", "__doc__", "__dict__",
+                                          "__closure__", "__module__", "__annotations__"};
+
+static uint32_t intern_c(walker_t *w, const char *s, size_t n)
+{
+    uint32_t id = 0;
+    if (!w->err && msc_heap_intern(w->h, s, n, &id) < 0) w->err = MSC_ENOMEM;
+    return id;
+}
+
+/* UTF-8 of at most max bytes of a str, cut at a character boundary,
+ * computed from the string's own storage so no UTF-8 cache is attached. */
+static size_t utf8_prefix(PyObject *s, char *out, size_t max)
+{
+    if (!PyUnicode_Check(s) || PyUnicode_READY(s) < 0) return 0;
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+    size_t n = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        char b[4];
+        size_t k;
+        if (c < 0x80) b[0] = (char)c, k = 1;
+        else if (c < 0x800) b[0] = (char)(0xC0 | c >> 6), b[1] = (char)(0x80 | (c & 63)), k = 2;
+        else if (c < 0x10000 && (c < 0xD800 || c > 0xDFFF))
+            b[0] = (char)(0xE0 | c >> 12), b[1] = (char)(0x80 | ((c >> 6) & 63)),
+            b[2] = (char)(0x80 | (c & 63)), k = 3;
+        else if (c >= 0x10000)
+            b[0] = (char)(0xF0 | c >> 18), b[1] = (char)(0x80 | ((c >> 12) & 63)),
+            b[2] = (char)(0x80 | ((c >> 6) & 63)), b[3] = (char)(0x80 | (c & 63)), k = 4;
+        else b[0] = '?', k = 1; /* a lone surrogate */
+        if (n + k > max) break;
+        memcpy(out + n, b, k);
+        n += k;
+    }
+    return n;
+}
+
+static uint32_t intern_str(walker_t *w, PyObject *s, size_t max)
+{
+    char buf[256];
+    size_t n = utf8_prefix(s, buf, max < sizeof(buf) ? max : sizeof(buf));
+    return intern_c(w, buf, n);
+}
+
+/* The C __sizeof__ sys.getsizeof would reach, skipping Python-level
+ * overrides (calling those would run the program's code); NULL means
+ * object.__sizeof__, whose rule is computed inline. */
+static PyCFunction find_sizeof(walker_t *w, PyTypeObject *tp)
+{
+    PyObject *mro = tp->tp_mro;
+    if (!mro || !PyTuple_Check(mro)) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(base) || base == (PyObject *)&PyBaseObject_Type) continue;
+        PyObject *dict = ((PyTypeObject *)base)->tp_dict;
+        PyObject *d = dict ? PyDict_GetItemWithError(dict, w->s_sizeof) : NULL;
+        if (!d) {
+            PyErr_Clear();
+            continue;
+        }
+        if (Py_IS_TYPE(d, &PyMethodDescr_Type)) {
+            PyMethodDef *m = ((PyMethodDescrObject *)d)->d_method;
+            if ((m->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O |
+                                METH_KEYWORDS | METH_METHOD)) == METH_NOARGS)
+                return m->ml_meth;
+        }
+    }
+    return NULL;
+}
+
+static void add_label(type_info_t *ti, Py_ssize_t offset, uint32_t id)
+{
+    if (ti->nlabels < MAX_LABELS) {
+        ti->label_off[ti->nlabels] = offset;
+        ti->label_id[ti->nlabels++] = id;
+    }
+}
+
+/* Which pointer fields of a type's instances have names: members (slots
+ * included) of the type and its bases, the instance dict, and the fields
+ * of functions and cells that are only reachable through getters. */
+static void find_labels(walker_t *w, type_info_t *ti, PyTypeObject *tp)
+{
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) add_label(ti, MANAGED_DICT_OFFSET, w->l_dict);
+    else if (tp->tp_dictoffset > 0) add_label(ti, tp->tp_dictoffset, w->l_dict);
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        add_label(ti, offsetof(PyObject, ob_type), intern_c(w, "__class__", 9));
+    for (PyTypeObject *b = tp; b; b = b->tp_base) {
+        for (PyMemberDef *m = b->tp_members; m && m->name; m++)
+            if (m->type == T_OBJECT || m->type == T_OBJECT_EX)
+                add_label(ti, m->offset, intern_c(w, m->name, strlen(m->name)));
+    }
+    if (PyType_IsSubtype(tp, &PyFunction_Type)) {
+        static const Py_ssize_t offs[] = {
+            offsetof(PyFunctionObject, func_code),     offsetof(PyFunctionObject, func_globals),
+            offsetof(PyFunctionObject, func_builtins), offsetof(PyFunctionObject, func_name),
+            offsetof(PyFunctionObject, func_qualname), offsetof(PyFunctionObject, func_defaults),
+            offsetof(PyFunctionObject, func_kwdefaults), offsetof(PyFunctionObject, func_doc),
+            offsetof(PyFunctionObject, func_dict),     offsetof(PyFunctionObject, func_closure),
+            offsetof(PyFunctionObject, func_module),   offsetof(PyFunctionObject, func_annotations)};
+        for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+            add_label(ti, offs[i], intern_c(w, func_fields[i], strlen(func_fields[i])));
+    }
+    if (tp == &PyCell_Type)
+        add_label(ti, offsetof(PyCellObject, ob_ref), intern_c(w, "cell_contents", 13));
+    if (PyType_IsSubtype(tp, &PyType_Type))
+        add_label(ti, offsetof(PyTypeObject, tp_bases), intern_c(w, "__bases__", 9));
+}
+
+/* The type's entry in the heap's type table: qualified name and module. */
+static uint32_t type_index(walker_t *w, PyTypeObject *tp)
+{
+    char buf[512];
+    uint32_t name, module, index = 0;
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        name = intern_str(w, ((PyHeapTypeObject *)tp)->ht_qualname, sizeof(buf));
+        PyObject *mod = tp->tp_dict ? PyDict_GetItemWithError(tp->tp_dict, w->s_module) : NULL;
+        if (!mod) PyErr_Clear();
+        module = mod && PyUnicode_Check(mod) ? intern_str(w, mod, sizeof(buf)) : 0;
+    } else {
+        const char *dot = strrchr(tp->tp_name, '.');
+        name = intern_c(w, dot ? dot + 1 : tp->tp_name, strlen(dot ? dot + 1 : tp->tp_name));
+        module = dot ? intern_c(w, tp->tp_name, (size_t)(dot - tp->tp_name))
+                     : intern_c(w, "builtins", 8);
+    }
+    if (!w->err && msc_heap_add_type(w->h, name, module, &index) < 0) w->err = MSC_ENOMEM;
+    return index;
+}
+
+static int grow_types(walker_t *w)
+{
+    size_t cap = w->types_mask ? (w->types_mask + 1) * 2 : 256;
+    type_info_t *t = calloc(cap, sizeof(*t));
+    if (!t) return -1;
+    for (size_t i = 0; w->types && i <= w->types_mask; i++) {
+        if (!w->types[i].tp) continue;
+        size_t j = ((uintptr_t)w->types[i].tp >> 4) & (cap - 1);
+        while (t[j].tp) j = (j + 1) & (cap - 1);
+        t[j] = w->types[i];
+    }
+    free(w->types);
+    w->types = t;
+    w->types_mask = cap - 1;
+    return 0;
+}
+
+static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
+{
+    size_t i = ((uintptr_t)tp >> 4) & w->types_mask;
+    for (; w->types[i].tp; i = (i + 1) & w->types_mask)
+        if (w->types[i].tp == tp) return &w->types[i];
+    if ((w->types_used + 1) * 2 > w->types_mask) {
+        if (grow_types(w) < 0) {
+            w->err = MSC_ENOMEM;
+            return NULL;
+        }
+        return type_info(w, tp);
+    }
+    type_info_t *ti = &w->types[i];
+    memset(ti, 0, sizeof(*ti));
+    ti->index = type_index(w, tp);
+    ti->sizeof_fn = find_sizeof(w, tp);
+    ti->preheader = (PyType_IS_GC(tp) ? (Py_ssize_t)sizeof(PyGC_Head) : 0) +
+                    ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) ? 2 * (Py_ssize_t)sizeof(void *) : 0);
+    find_labels(w, ti, tp);
+    ti->tp = tp;
+    w->types_used++;
+    return ti;
+}
+
+/* sys.getsizeof(o), computed without running Python code. */
+static uint64_t object_size(PyObject *o, const type_info_t *ti)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    Py_ssize_t size = -1;
+    if (ti->sizeof_fn) {
+        PyObject *r = ti->sizeof_fn(o, NULL);
+        if (r && PyLong_Check(r)) size = PyLong_AsSsize_t(r);
+        Py_XDECREF(r);
+        if (size < 0) PyErr_Clear();
+    }
+    if (size < 0) size = tp->tp_basicsize + (tp->tp_itemsize > 0 ? Py_SIZE(o) * tp->tp_itemsize : 0);
+    return (uint64_t)(size + ti->preheader);
+}
+
+static uint32_t preview_of(walker_t *w, PyObject *o)
+{
+    if (PyUnicode_Check(o)) return intern_str(w, o, MSC_HEAP_MAX_PREVIEW);
+    if (PyBytes_Check(o)) {
+        Py_ssize_t n = PyBytes_GET_SIZE(o);
+        return intern_c(w, PyBytes_AS_STRING(o), n < MSC_HEAP_MAX_PREVIEW ? (size_t)n
+                                                                           : MSC_HEAP_MAX_PREVIEW);
+    }
+    if (PyType_Check(o)) {
+        const char *name = ((PyTypeObject *)o)->tp_name;
+        return intern_c(w, name, strlen(name));
+    }
+    if (PyFunction_Check(o)) return intern_str(w, ((PyFunctionObject *)o)->func_qualname, 200);
+    if (PyCode_Check(o)) return intern_str(w, ((PyCodeObject *)o)->co_qualname, 200);
+    if (PyModule_Check(o)) {
+        PyObject *dict = PyModule_GetDict(o);
+        PyObject *name = dict ? PyDict_GetItemWithError(dict, &_Py_ID(__name__)) : NULL;
+        if (!name) PyErr_Clear();
+        return name ? intern_str(w, name, 200) : 0;
+    }
+    return 0;
+}
+
+/* The node of object o, added (sized, named, previewed) on first sight. */
+static uint32_t node_of(walker_t *w, PyObject *o)
+{
+    uint32_t v = msc_heap_find(w->h, (uint64_t)(uintptr_t)o);
+    if (v != UINT32_MAX || w->err) return v == UINT32_MAX ? 0 : v;
+    const type_info_t *ti = type_info(w, Py_TYPE(o));
+    if (!ti) return 0;
+    Py_ssize_t rc = Py_REFCNT(o);
+    uint8_t flags = PyObject_IS_GC(o) && PyObject_GC_IsTracked(o) ? MSC_HEAP_GC_TRACKED : 0;
+    int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)o, ti->index, object_size(o, ti),
+                                rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc, flags,
+                                preview_of(w, o), &v);
+    if (err < 0 && !w->err) w->err = err;
+    return err < 0 ? 0 : v;
+}
+
+static void edge_to(walker_t *w, PyObject *o, uint32_t label)
+{
+    uint32_t v = node_of(w, o);
+    if (!w->err && msc_heap_add_edge(w->h, w->current, v, label) < 0) w->err = MSC_ENOMEM;
+}
+
+static uint32_t index_label(Py_ssize_t i)
+{
+    return MSC_HEAP_LABEL_INDEX | (uint32_t)(i & 0x7FFFFFFF);
+}
+
+/* tp_traverse's callback: names the edge when the referent sits in a
+ * known field, and leaves out values already reported through the
+ * instance's inline-values node. */
+static int visit(PyObject *r, void *arg)
+{
+    walker_t *w = arg;
+    for (int i = 0; i < w->nskip; i++) {
+        if (w->skip[i] == r) {
+            w->skip[i] = NULL;
+            return 0;
+        }
+    }
+    uint32_t label = 0;
+    const type_info_t *ti = w->cur_type;
+    for (int k = 0; k < ti->nlabels; k++) {
+        if (!w->used[k] && *(PyObject **)((char *)w->cur_obj + ti->label_off[k]) == r) {
+            w->used[k] = 1;
+            label = ti->label_id[k];
+            break;
+        }
+    }
+    edge_to(w, r, label);
+    return w->err ? -1 : 0;
+}
+
+static uint32_t key_label(walker_t *w, PyObject *key)
+{
+    if (PyUnicode_Check(key)) return intern_str(w, key, 128);
+    if (PyLong_CheckExact(key)) {
+        int overflow;
+        long long k = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (!overflow && !PyErr_Occurred()) {
+            char buf[32];
+            return intern_c(w, buf, (size_t)snprintf(buf, sizeof(buf), "[%lld]", k));
+        }
+        PyErr_Clear();
+    }
+    return w->l_value;
+}
+
+static void walk_dict(walker_t *w, PyObject *o)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (!w->err && PyDict_Next(o, &pos, &key, &value)) {
+        edge_to(w, key, w->l_key);
+        edge_to(w, value, key_label(w, key));
+    }
+}
+
+static void walk_items(walker_t *w, PyObject **items, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n && !w->err; i++)
+        if (items[i]) edge_to(w, items[i], index_label(i));
+}
+
+/* An instance whose attributes CPython 3.11 keeps as inline values (no dict
+ * object yet): one synthetic "dict" node stands for them, so the heap reads
+ * as the program sees it ("dict of Foo"), sized as the values array. */
+static void inline_values(walker_t *w, PyObject *o)
+{
+    PyDictValues *values = *_PyObject_ValuesPointer(o);
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
+    if (!values || !keys) return;
+    Py_ssize_t slots = keys->dk_nentries + keys->dk_usable;
+    uint64_t bytes = ((uint8_t *)values)[-1] + (uint64_t)slots * sizeof(PyObject *);
+    uint32_t v;
+    int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)values, w->t_dict, bytes, 1,
+                                MSC_HEAP_SYNTHETIC, 0, &v);
+    if (err == 0 && w->owners_len == w->owners_cap) {
+        size_t cap = w->owners_cap ? w->owners_cap * 2 : 1024;
+        owner_t *p = realloc(w->owners, cap * sizeof(*p));
+        if (!p) err = MSC_ENOMEM;
+        else w->owners = p, w->owners_cap = cap;
+    }
+    if (err < 0 || msc_heap_add_edge(w->h, w->current, v, w->l_dict) < 0) {
+        w->err = err < 0 ? err : MSC_ENOMEM;
+        return;
+    }
+    w->owners[w->owners_len++] = (owner_t){v, o};
+    for (Py_ssize_t i = 0; i < keys->dk_nentries && w->nskip < MAX_VALUES; i++)
+        if (values->values[i]) w->skip[w->nskip++] = values->values[i];
+}
+
+static void walk_values(walker_t *w, uint32_t v)
+{
+    while (w->owners_next < w->owners_len && w->owners[w->owners_next].node < v) w->owners_next++;
+    if (w->owners_next >= w->owners_len || w->owners[w->owners_next].node != v) return;
+    PyObject *o = w->owners[w->owners_next++].obj;
+    PyDictValues *values = *_PyObject_ValuesPointer(o);
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < keys->dk_nentries && !w->err; i++)
+        if (values->values[i])
+            edge_to(w, values->values[i], intern_str(w, entries[i].me_key, 128));
+}
+
+static void named_edges(walker_t *w, PyObject *const *fields, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n && !w->err; i++)
+        if (fields[i]) edge_to(w, fields[i], intern_c(w, names[i], strlen(names[i])));
+}
+
+static uint32_t frame_preview(walker_t *w, _PyInterpreterFrame *f)
+{
+    char buf[512], name[200], file[200];
+    PyCodeObject *code = f->f_code;
+    name[utf8_prefix(code->co_qualname, name, sizeof(name) - 1)] = 0;
+    file[utf8_prefix(code->co_filename, file, sizeof(file) - 1)] = 0;
+    int line = PyCode_Addr2Line(code, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT));
+    int n = snprintf(buf, sizeof(buf), "%s (%s:%d)", name, file, line);
+    return intern_c(w, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+static uint32_t frame_node(walker_t *w, _PyInterpreterFrame *f)
+{
+    uint32_t v = msc_heap_find(w->h, (uint64_t)(uintptr_t)f);
+    if (v != UINT32_MAX || w->err) return v == UINT32_MAX ? 0 : v;
+    int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)f, w->t_frame, 0, 1,
+                                MSC_HEAP_SYNTHETIC, frame_preview(w, f), &v);
+    if (err < 0) w->err = err;
+    return v;
+}
+
+/* An interpreter frame: its function, code, namespaces, and the locals
+ * (named) and value stack (unnamed) in localsplus. */
+static void walk_frame(walker_t *w, _PyInterpreterFrame *f)
+{
+    static const char *const names[] = {"f_func", "f_code", "f_globals", "f_builtins",
+                                        "f_locals", "frame_obj"};
+    PyObject *fields[] = {(PyObject *)f->f_func, (PyObject *)f->f_code, f->f_globals,
+                          f->f_builtins, f->f_locals, (PyObject *)f->frame_obj};
+    named_edges(w, fields, names, sizeof(fields) / sizeof(fields[0]));
+    PyCodeObject *code = f->f_code;
+    int top = f->stacktop;
+    if (top < 0 || top > code->co_nlocalsplus + code->co_stacksize) top = code->co_nlocalsplus;
+    for (int i = 0; i < top && !w->err; i++) {
+        PyObject *o = f->localsplus[i];
+        if (!o) continue;
+        uint32_t label = w->l_stack;
+        if (i < code->co_nlocalsplus)
+            label = intern_str(w, PyTuple_GET_ITEM(code->co_localsplusnames, i), 128);
+        edge_to(w, o, label);
+    }
+}
+
+/* Static types are not traversed by the collector, but they hold their
+ * dict, mro and bases like any class. */
+static void walk_static_type(walker_t *w, PyTypeObject *t)
+{
+    static const char *const names[] = {"__dict__", "__mro__", "__bases__", "__base__"};
+    PyObject *fields[] = {t->tp_dict, t->tp_mro, t->tp_bases, (PyObject *)t->tp_base};
+    named_edges(w, fields, names, sizeof(fields) / sizeof(fields[0]));
+}
+
+static void walk_object(walker_t *w, PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    if (PyDict_CheckExact(o)) return walk_dict(w, o);
+    if (PyType_Check(o) && !(((PyTypeObject *)o)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return walk_static_type(w, (PyTypeObject *)o);
+    if (PyList_CheckExact(o)) return walk_items(w, ((PyListObject *)o)->ob_item, Py_SIZE(o));
+    if (PyTuple_CheckExact(o)) return walk_items(w, ((PyTupleObject *)o)->ob_item, Py_SIZE(o));
+    if (!PyType_IS_GC(tp) || !tp->tp_traverse || (tp->tp_is_gc && !tp->tp_is_gc(o))) return;
+    w->cur_type = type_info(w, tp);
+    if (!w->cur_type) return;
+    w->cur_obj = o;
+    w->nskip = 0;
+    memset(w->used, 0, sizeof(w->used));
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) inline_values(w, o);
+    if (!w->err) tp->tp_traverse(o, visit, w);
+}
+
+static void walk_node(walker_t *w, uint32_t v)
+{
+    w->current = v;
+    void *p = (void *)(uintptr_t)w->h->addr[v];
+    if (!(w->h->flags[v] & MSC_HEAP_SYNTHETIC)) walk_object(w, p);
+    else if (w->h->type[v] == w->t_frame) walk_frame(w, p);
+    else if (w->h->type[v] == w->t_dict) walk_values(w, v);
+}
+
+static void root(walker_t *w, PyObject *o, const char *label)
+{
+    if (o && !w->err) edge_to(w, o, intern_c(w, label, strlen(label)));
+}
+
+/* The roots: the import system's tables, the builtins, and for every
+ * thread its frames and its state (thread-local dict, the exception being
+ * handled, the contextvars context). */
+static void add_roots(walker_t *w)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    w->current = 0;
+    root(w, interp->modules, "sys.modules");
+    root(w, interp->sysdict, "sys.__dict__");
+    root(w, interp->builtins, "builtins");
+    root(w, interp->importlib, "importlib");
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts && !w->err;
+         ts = PyThreadState_Next(ts)) {
+        char label[64];
+        snprintf(label, sizeof(label), "thread %lu", ts->thread_id);
+        for (_PyInterpreterFrame *f = ts->cframe ? ts->cframe->current_frame : NULL;
+             f && !w->err; f = f->previous) {
+            uint32_t v = frame_node(w, f);
+            if (!w->err && msc_heap_add_edge(w->h, 0, v, intern_c(w, label, strlen(label))) < 0)
+                w->err = MSC_ENOMEM;
+        }
+        root(w, ts->dict, "thread dict");
+        root(w, ts->async_exc, "thread pending exception");
+        root(w, ts->context, "thread context");
+        root(w, ts->exc_info ? ts->exc_info->exc_value : NULL, "thread handled exception");
+    }
+}
+
+static void walk_pending(walker_t *w, uint32_t *next)
+{
+    while (*next < w->h->node_count && !w->err) walk_node(w, (*next)++);
+}
+
+/* Objects the collector tracks that no root reached: held only from C
+ * (extension state, static types' caches) or unreachable garbage. Each
+ * becomes a root, and what it reaches is walked before the next, so only
+ * the first of a group is a root. */
+static void add_unreached(walker_t *w, uint32_t *next)
+{
+    struct _gc_runtime_state *gc = &PyInterpreterState_Get()->gc;
+    PyGC_Head *lists[NUM_GENERATIONS + 1];
+    for (int g = 0; g < NUM_GENERATIONS; g++) lists[g] = &gc->generations[g].head;
+    lists[NUM_GENERATIONS] = &gc->permanent_generation.head;
+    uint32_t label = intern_c(w, "gc (no root reaches it)", 23);
+    for (int g = 0; g <= NUM_GENERATIONS && !w->err; g++) {
+        for (PyGC_Head *p = _PyGCHead_NEXT(lists[g]); p != lists[g] && !w->err;
+             p = _PyGCHead_NEXT(p)) {
+            PyObject *o = (PyObject *)(p + 1);
+            if (msc_heap_find(w->h, (uint64_t)(uintptr_t)o) != UINT32_MAX) continue;
+            uint32_t v = node_of(w, o);
+            if (!w->err && msc_heap_add_root_edge(w->h, v, label) < 0) w->err = MSC_ENOMEM;
+            walk_pending(w, next);
+        }
+    }
+}
+
+static int walker_init(walker_t *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->h = msc_heap_new();
+    if (!w->h || grow_types(w) < 0) return -1;
+    w->s_sizeof = &_Py_ID(__sizeof__);
+    w->s_module = &_Py_ID(__module__);
+    uint32_t empty = 0, frame_name = intern_c(w, "<frame>", 7);
+    if (!w->err && msc_heap_add_type(w->h, frame_name, empty, &w->t_frame) < 0) return -1;
+    const type_info_t *dict = type_info(w, &PyDict_Type);
+    if (!dict) return -1;
+    w->t_dict = dict->index;
+    w->l_key = intern_c(w, "<key>", 5);
+    w->l_dict = intern_c(w, "__dict__", 8);
+    w->l_stack = intern_c(w, "<stack>", 7);
+    w->l_value = intern_c(w, "<value>", 7);
+    return w->err ? -1 : 0;
+}
+
+static void walker_release(walker_t *w)
+{
+    free(w->types);
+    free(w->owners);
+}
+
+msc_heap_t *msc__heap_walk(void)
+{
+    walker_t w;
+    uint32_t next = 1;
+    /* A collection in the middle would free objects the walk has seen. */
+    int gc_was_enabled = PyGC_Disable();
+    if (walker_init(&w) == 0) {
+        w.h->pid = (uint64_t)getpid();
+        w.h->time_ns = (uint64_t)time(NULL) * 1000000000ULL;
+        w.h->python_hexversion = PY_VERSION_HEX;
+        add_roots(&w);
+        walk_pending(&w, &next);
+        add_unreached(&w, &next);
+        if (!w.err && msc_heap_finish(w.h) < 0) w.err = MSC_ENOMEM;
+    } else if (!w.err) {
+        w.err = MSC_ENOMEM;
+    }
+    if (gc_was_enabled) PyGC_Enable();
+    walker_release(&w);
+    if (w.err) {
+        msc_heap_free(w.h);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    return w.h;
+}

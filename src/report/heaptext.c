@@ -1,0 +1,38 @@
+/* Text reports of heap snapshots: guppy/heapy's partition table, which
+ * users of hpy().heap() already know how to read, with counts and sizes
+ * exact for the whole heap, untracked objects included. */
+#include "memscope/heap.h"
+
+static const char *heading(int by)
+{
+    switch (by) {
+    case MSC_HEAP_BY_TYPE: return "Type";
+    case MSC_HEAP_BY_MODULE: return "Module";
+    case MSC_HEAP_BY_SIZE: return "Size class (bytes)";
+    default: return "Kind (class / dict of class)";
+    }
+}
+
+static int percent(uint64_t part, uint64_t whole)
+{
+    return whole ? (int)(part * 100 / whole) : 0;
+}
+
+int msc_heap_write_partition(FILE *out, const msc_heap_partition_t *p, size_t limit)
+{
+    size_t shown = limit && limit < p->len ? limit : p->len;
+    uint64_t cumulative = 0;
+    fprintf(out, "Partition of a set of %llu objects. Total size = %llu bytes.\n",
+            (unsigned long long)p->total_count, (unsigned long long)p->total_bytes);
+    fprintf(out, " Index    Count   %%       Size   %% Cumulative   %% %s\n", heading(p->by));
+    for (size_t i = 0; i < shown; i++) {
+        const msc_heap_row_t *r = &p->rows[i];
+        cumulative += r->bytes;
+        fprintf(out, "%6zu %8llu %3d %10llu %3d %10llu %3d %s\n", i,
+                (unsigned long long)r->count, percent(r->count, p->total_count),
+                (unsigned long long)r->bytes, percent(r->bytes, p->total_bytes),
+                (unsigned long long)cumulative, percent(cumulative, p->total_bytes), r->name);
+    }
+    if (shown < p->len) fprintf(out, "<%zu more rows>\n", p->len - shown);
+    return ferror(out) ? MSC_EIO : 0;
+}
