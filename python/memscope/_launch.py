@@ -122,12 +122,23 @@ def _start(opts, path, root=0):
 
 
 def _follow_fork(opts):
+    """Each forked child records to OUTPUT.PID. Children often end with
+    os._exit(), which skips atexit: the child's os._exit finishes the capture
+    first, then exits as asked."""
+    real_exit = os._exit
+
+    def exit_after_finishing(status):
+        _finish(None)
+        real_exit(status)
+
     def child():
         _finish.pid = os.getpid()
         try:
             _start(dict(opts, force=True), f"{opts['output']}.{os.getpid()}")
         except OSError as e:
             print(f"memscope: warning: not recording child {os.getpid()}: {e}", file=sys.stderr)
+            return
+        os._exit = exit_after_finishing
 
     os.register_at_fork(after_in_child=child)
 
