@@ -208,3 +208,43 @@ void msc_heap_diff_release(msc_heap_diff_t *d);
 
 /* Copies a partition (for keeping one to diff against later): 0 or MSC_ENOMEM. */
 int msc_heap_partition_copy(const msc_heap_partition_t *p, msc_heap_partition_t *copy);
+
+/* The dominator tree: v's immediate dominator is the last object every
+ * path from the root to v goes through, and v's retained size is what
+ * would be freed if v went: its own size plus that of every object it
+ * dominates. Computed with semi-NCA (Lengauer-Tarjan's semidominators,
+ * then nearest common ancestors), near-linear in nodes and edges. */
+typedef struct msc_heap_dom {
+    uint32_t *idom;            /* owned; per node, UINT32_MAX when no path from the root */
+    uint64_t *retained;        /* owned; per node, bytes */
+    uint32_t *order;           /* owned; reachable nodes in depth-first preorder */
+    uint32_t reachable;        /* length of order */
+} msc_heap_dom_t;
+
+int msc_heap_dominators(const msc_heap_t *h, msc_heap_dom_t *d);
+void msc_heap_dom_release(msc_heap_dom_t *d);
+
+/* Shortest reference paths from the root (breadth-first): for each node
+ * the node and edge label it is first reached by. */
+typedef struct msc_heap_paths {
+    uint32_t *parent;          /* owned; UINT32_MAX when unreachable, 0's parent is 0 */
+    uint32_t *label;           /* owned; label of the edge parent -> node */
+} msc_heap_paths_t;
+
+int msc_heap_paths(const msc_heap_t *h, msc_heap_paths_t *p);
+void msc_heap_paths_release(msc_heap_paths_t *p);
+
+/* The path to v as one Python-like expression, e.g.
+ * "sys.modules['app'].__dict__['cache'][3]", into buf (always terminated,
+ * shortened in the middle when long). */
+const char *msc_heap_path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                               char *buf, size_t n);
+
+/* Formats an edge label as it follows its parent: "['key']", ".name", "[3]". */
+const char *msc_heap_label_text(const msc_heap_t *h, uint32_t parent, uint32_t label, char *buf,
+                                size_t n);
+
+/* Nodes of the type whose display name (msc_heap_type_name) is name, or
+ * whose short name (after the last dot) is name; NULL on out-of-memory,
+ * *count 0 when none. Caller frees with msc_free(). */
+uint32_t *msc_heap_find_type(const msc_heap_t *h, const char *name, uint32_t *count);

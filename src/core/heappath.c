@@ -1,0 +1,136 @@
+/* Reference paths in a heap graph: a breadth-first search from the root
+ * gives every object its shortest chain of references (objgraph's
+ * find_backref_chain, for all objects at once), and the chain is written
+ * the way a Python programmer would reach the object:
+ * sys.modules['app'].__dict__['cache'][3]. */
+#include <stdio.h>
+#include <string.h>
+
+#include "memscope/heap.h"
+
+int msc_heap_paths(const msc_heap_t *h, msc_heap_paths_t *p)
+{
+    size_t n = h->node_count;
+    p->parent = msc_malloc(n * sizeof(uint32_t));
+    p->label = msc_malloc(n * sizeof(uint32_t));
+    uint32_t *queue = msc_malloc(n * sizeof(uint32_t));
+    if (!p->parent || !p->label || !queue) {
+        msc_free(queue);
+        msc_heap_paths_release(p);
+        return MSC_ENOMEM;
+    }
+    memset(p->parent, 0xFF, n * sizeof(uint32_t));
+    size_t head = 0, tail = 0;
+    p->parent[0] = 0;
+    p->label[0] = 0;
+    queue[tail++] = 0;
+    while (head < tail) {
+        uint32_t u = queue[head++];
+        for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
+            uint32_t t = h->edge_to[e];
+            if (p->parent[t] != UINT32_MAX) continue;
+            p->parent[t] = u;
+            p->label[t] = h->edge_label[e];
+            queue[tail++] = t;
+        }
+    }
+    msc_free(queue);
+    return 0;
+}
+
+void msc_heap_paths_release(msc_heap_paths_t *p)
+{
+    msc_free(p->parent);
+    msc_free(p->label);
+    p->parent = p->label = NULL;
+}
+
+static int type_is(const msc_heap_t *h, uint32_t v, const char *name)
+{
+    return strcmp(msc_heap_string(h, h->types[h->type[v]].name, NULL), name) == 0;
+}
+
+const char *msc_heap_label_text(const msc_heap_t *h, uint32_t parent, uint32_t label, char *buf,
+                                size_t n)
+{
+    if (label & MSC_HEAP_LABEL_INDEX) {
+        snprintf(buf, n, "[%u]", label & ~MSC_HEAP_LABEL_INDEX);
+        return buf;
+    }
+    const char *name = msc_heap_string(h, label, NULL);
+    if (parent == 0) snprintf(buf, n, "%s", name);
+    else if (label == 0) snprintf(buf, n, "->");
+    else if (name[0] == '[' || name[0] == '<') snprintf(buf, n, "%s", name);
+    else if (h->flags[parent] & MSC_HEAP_SYNTHETIC && !type_is(h, parent, "dict"))
+        snprintf(buf, n, ":%s", name); /* a frame's local variable */
+    else if (type_is(h, parent, "dict")) snprintf(buf, n, "['%s']", name);
+    else snprintf(buf, n, ".%s", name);
+    return buf;
+}
+
+/* Appends s to buf[*len..n), keeping room for the terminator. */
+static void append(char *buf, size_t n, size_t *len, const char *s)
+{
+    size_t k = strlen(s);
+    if (*len + k >= n) k = n - 1 - *len;
+    memcpy(buf + *len, s, k);
+    *len += k;
+    buf[*len] = 0;
+}
+
+#define MAX_STEPS 4096
+
+const char *msc_heap_path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                               char *buf, size_t n)
+{
+    uint32_t steps[MAX_STEPS];
+    size_t count = 0, len = 0;
+    buf[0] = 0;
+    if (p->parent[v] == UINT32_MAX) {
+        append(buf, n, &len, "(no path from a root)");
+        return buf;
+    }
+    for (uint32_t x = v; x != 0 && count < MAX_STEPS; x = p->parent[x]) steps[count++] = x;
+    for (size_t i = count; i-- > 0;) {
+        char part[300];
+        uint32_t x = steps[i], parent = p->parent[x];
+        if (count > 24 && i == count - 13) {
+            append(buf, n, &len, "...");
+            i = 12; /* long chains keep 12 steps at each end */
+            continue;
+        }
+        if (parent != 0 && (h->flags[parent] & MSC_HEAP_SYNTHETIC) && !type_is(h, parent, "dict")) {
+            snprintf(part, sizeof(part), " %s", msc_heap_string(h, h->preview[parent], NULL));
+            append(buf, n, &len, part);
+        }
+        append(buf, n, &len, msc_heap_label_text(h, parent, p->label[x], part, sizeof(part)));
+    }
+    return buf;
+}
+
+static uint8_t *matching_types(const msc_heap_t *h, const char *name)
+{
+    uint8_t *match = msc_calloc(h->type_count ? h->type_count : 1, 1);
+    for (uint32_t t = 0; match && t < h->type_count; t++) {
+        char full[512];
+        msc_heap_type_name(h, t, full, sizeof(full));
+        const char *dot = strrchr(full, '.');
+        match[t] = strcmp(full, name) == 0 || (dot && strcmp(dot + 1, name) == 0);
+    }
+    return match;
+}
+
+uint32_t *msc_heap_find_type(const msc_heap_t *h, const char *name, uint32_t *count)
+{
+    uint8_t *match = matching_types(h, name);
+    uint32_t *out = NULL;
+    *count = 0;
+    if (!match) return NULL;
+    for (uint32_t v = 1; v < h->node_count; v++) *count += match[h->type[v]] && msc_heap_is_object(h, v);
+    out = msc_malloc(((size_t)*count + 1) * sizeof(uint32_t));
+    *count = 0;
+    for (uint32_t v = 1; out && v < h->node_count; v++)
+        if (match[h->type[v]] && msc_heap_is_object(h, v)) out[(*count)++] = v;
+    msc_free(match);
+    return out;
+}

@@ -1,0 +1,250 @@
+/* Heap graph tests: dominators and retained sizes against the brute-force
+ * definition on random small graphs, a cache that retains its entries,
+ * snapshot files that round-trip and reject every truncation and damaged
+ * byte, partitions with owned dicts, and shortest paths. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "memscope/heap.h"
+
+static uint32_t str(msc_heap_t *h, const char *s)
+{
+    uint32_t id = 0;
+    CHECK_EQ(msc_heap_intern(h, s, strlen(s), &id), 0);
+    return id;
+}
+
+static uint32_t type(msc_heap_t *h, const char *name)
+{
+    uint32_t t = 0;
+    CHECK_EQ(msc_heap_add_type(h, str(h, name), str(h, "builtins"), &t), 0);
+    return t;
+}
+
+/* A heap of n objects (plus the root) of type t with the given sizes. */
+static msc_heap_t *nodes(int n, uint32_t *t, const uint64_t *sizes)
+{
+    msc_heap_t *h = msc_heap_new();
+    *t = type(h, "object");
+    for (int i = 1; i <= n; i++) {
+        uint32_t v;
+        CHECK_EQ(msc_heap_add_node(h, 0x1000 + 16 * (uint64_t)i, *t, sizes[i], 1, 0, 0, &v), 0);
+        CHECK_EQ(v, i);
+    }
+    return h;
+}
+
+/* Nodes reachable from the root when node skip is removed. */
+static void reach(const msc_heap_t *h, uint32_t skip, uint8_t *seen)
+{
+    uint32_t stack[64], depth = 0;
+    memset(seen, 0, h->node_count);
+    seen[0] = 1;
+    stack[depth++] = 0;
+    while (depth) {
+        uint32_t u = stack[--depth];
+        for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
+            uint32_t t = h->edge_to[e];
+            if (t == skip || seen[t]) continue;
+            seen[t] = 1;
+            stack[depth++] = t;
+        }
+    }
+}
+
+static void test_retained_brute_force(void)
+{
+    srand(7);
+    for (int round = 0; round < 500; round++) {
+        int n = 1 + rand() % 11;
+        uint64_t sizes[13];
+        uint32_t t;
+        for (int i = 0; i <= n; i++) sizes[i] = i ? 1 + (uint64_t)(rand() % 100) : 0;
+        msc_heap_t *h = nodes(n, &t, sizes);
+        for (int u = 0; u <= n; u++)
+            for (int k = rand() % 4; k > 0; k--)
+                CHECK_EQ(msc_heap_add_edge(h, (uint32_t)u, (uint32_t)(1 + rand() % n), 0), 0);
+        CHECK_EQ(msc_heap_finish(h), 0);
+        msc_heap_dom_t d;
+        CHECK_EQ(msc_heap_dominators(h, &d), 0);
+        uint8_t all[13], without[13];
+        reach(h, UINT32_MAX, all);
+        for (uint32_t v = 1; v <= (uint32_t)n; v++) {
+            if (!all[v]) {
+                CHECK_EQ(d.idom[v], UINT32_MAX);
+                continue;
+            }
+            reach(h, v, without);
+            uint64_t freed = 0;
+            for (uint32_t x = 1; x <= (uint32_t)n; x++) freed += all[x] && !without[x] ? sizes[x] : 0;
+            CHECK_EQ(d.retained[v], freed); /* v itself is among the freed */
+        }
+        msc_heap_dom_release(&d);
+        msc_heap_free(h);
+    }
+}
+
+/* root -> module dict -> cache list -> 1000 entries, each also holding a
+ * shared str the module dict holds too: the list retains the entries only. */
+static msc_heap_t *cache_heap(void)
+{
+    msc_heap_t *h = msc_heap_new();
+    uint32_t tdict = type(h, "dict"), tlist = type(h, "list"), tfoo, tstr = type(h, "str");
+    CHECK_EQ(msc_heap_add_type(h, str(h, "Entry"), str(h, "app"), &tfoo), 0);
+    uint32_t mod, cache, shared, v;
+    CHECK_EQ(msc_heap_add_node(h, 0x10, tdict, 1000, 1, MSC_HEAP_GC_TRACKED, 0, &mod), 0);
+    CHECK_EQ(msc_heap_add_node(h, 0x20, tlist, 8056, 1, MSC_HEAP_GC_TRACKED, 0, &cache), 0);
+    CHECK_EQ(msc_heap_add_node(h, 0x30, tstr, 60, 1001, 0, str(h, "shared"), &shared), 0);
+    CHECK_EQ(msc_heap_add_edge(h, 0, mod, str(h, "sys.modules")), 0);
+    CHECK_EQ(msc_heap_add_edge(h, mod, cache, str(h, "cache")), 0);
+    CHECK_EQ(msc_heap_add_edge(h, mod, shared, str(h, "name")), 0);
+    for (uint32_t i = 0; i < 1000; i++) {
+        CHECK_EQ(msc_heap_add_node(h, 0x1000 + 64 * (uint64_t)i, tfoo, 48, 1, 1, 0, &v), 0);
+        CHECK_EQ(msc_heap_add_edge(h, cache, v, MSC_HEAP_LABEL_INDEX | i), 0);
+    }
+    uint32_t label = str(h, "tag");
+    for (uint32_t i = 0; i < 1000; i++) CHECK_EQ(msc_heap_add_edge(h, 4 + i, shared, label), 0);
+    CHECK_EQ(msc_heap_finish(h), 0);
+    return h;
+}
+
+static void test_cache_retains_entries(void)
+{
+    msc_heap_t *h = cache_heap();
+    msc_heap_dom_t d;
+    CHECK_EQ(msc_heap_dominators(h, &d), 0);
+    CHECK_EQ(d.retained[2], 8056 + 1000 * 48);
+    CHECK_EQ(d.retained[1], 1000 + 60 + 8056 + 1000 * 48);
+    CHECK_EQ(d.idom[3], 1);
+    CHECK_EQ(d.idom[500], 2);
+    msc_heap_paths_t p;
+    CHECK_EQ(msc_heap_paths(h, &p), 0);
+    char buf[256];
+    CHECK(strcmp(msc_heap_path_text(h, &p, 4 + 7, buf, sizeof(buf)), "sys.modules['cache'][7]") == 0);
+    uint32_t count = 0, *found = msc_heap_find_type(h, "Entry", &count);
+    CHECK_EQ(count, 1000);
+    CHECK_EQ(found[0], 4);
+    msc_free(found);
+    msc_heap_paths_release(&p);
+    msc_heap_dom_release(&d);
+    msc_heap_free(h);
+}
+
+static int write_tmp(const msc_heap_t *h, char *path)
+{
+    strcpy(path, "/tmp/memscope-test-heap-XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK_EQ(msc_heap_write(h, fd), 0);
+    return fd;
+}
+
+static void test_file_round_trip(void)
+{
+    msc_heap_t *h = cache_heap();
+    h->pid = 4242;
+    char path[64];
+    int fd = write_tmp(h, path);
+    int err;
+    msc_error_info_t info;
+    msc_heap_t *r = msc_heap_read(fd, &err, &info);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_EQ(r->pid, 4242);
+        CHECK_EQ(r->node_count, h->node_count);
+        CHECK_EQ(r->edge_count, h->edge_count);
+        CHECK(memcmp(r->size, h->size, h->node_count * sizeof(uint64_t)) == 0);
+        CHECK(memcmp(r->addr, h->addr, h->node_count * sizeof(uint64_t)) == 0);
+        CHECK(memcmp(r->edge_to, h->edge_to, h->edge_count * sizeof(uint32_t)) == 0);
+        CHECK(memcmp(r->edge_label, h->edge_label, h->edge_count * sizeof(uint32_t)) == 0);
+        CHECK(memcmp(r->edge_start, h->edge_start, (h->node_count + 1) * sizeof(uint64_t)) == 0);
+        CHECK_EQ(msc_heap_find(r, 0x1000 + 64 * 5), 9);
+    }
+    msc_heap_free(r);
+    /* Every truncation is an error, never a crash; so is every damaged byte. */
+    off_t size = lseek(fd, 0, SEEK_END);
+    uint8_t *bytes = malloc((size_t)size);
+    CHECK_EQ(pread(fd, bytes, (size_t)size, 0), size);
+    for (off_t cut = 0; cut < size; cut += 1 + cut / 16) {
+        CHECK_EQ(ftruncate(fd, cut), 0);
+        CHECK(msc_heap_read(fd, &err, &info) == NULL && err < 0 && info.what != NULL);
+    }
+    for (off_t at = 0; at < size; at += 3) {
+        CHECK_EQ(ftruncate(fd, 0), 0);
+        bytes[at] ^= 0x5A;
+        CHECK_EQ(pwrite(fd, bytes, (size_t)size, 0), size);
+        bytes[at] ^= 0x5A;
+        msc_heap_t *bad = msc_heap_read(fd, &err, &info);
+        /* The header's own fields (pid, time) may change harmlessly. */
+        CHECK(bad == NULL || at < 16 + (off_t)bytes[12]);
+        msc_heap_free(bad);
+    }
+    free(bytes);
+    close(fd);
+    unlink(path);
+    msc_heap_free(h);
+}
+
+static void test_partition_kinds(void)
+{
+    msc_heap_t *h = msc_heap_new();
+    uint32_t tdict = type(h, "dict"), tfoo, v, owner;
+    CHECK_EQ(msc_heap_add_type(h, str(h, "Foo"), str(h, "app"), &tfoo), 0);
+    uint32_t dict_label = str(h, "__dict__");
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ(msc_heap_add_node(h, 0x100 + 32 * (uint64_t)i, tfoo, 56, 1, 1, 0, &owner), 0);
+        CHECK_EQ(msc_heap_add_node(h, 0x2000 + 32 * (uint64_t)i, tdict, 104, 1, 1, 0, &v), 0);
+        CHECK_EQ(msc_heap_add_edge(h, owner, v, dict_label), 0);
+    }
+    CHECK_EQ(msc_heap_add_node(h, 0x9000, tdict, 232, 1, 1, 0, &v), 0);
+    CHECK_EQ(msc_heap_finish(h), 0);
+    msc_heap_partition_t p;
+    CHECK_EQ(msc_heap_partition(h, MSC_HEAP_BY_KIND, &p), 0);
+    CHECK_EQ(p.len, 3);
+    CHECK_EQ(p.total_count, 21);
+    CHECK_EQ(p.total_bytes, 10 * 56 + 10 * 104 + 232);
+    CHECK(strcmp(p.rows[0].name, "dict of app.Foo") == 0 && p.rows[0].count == 10);
+    CHECK(strcmp(p.rows[1].name, "app.Foo") == 0);
+    CHECK(strcmp(p.rows[2].name, "dict (no owner)") == 0 && p.rows[2].bytes == 232);
+    msc_heap_partition_t q;
+    CHECK_EQ(msc_heap_partition(h, MSC_HEAP_BY_TYPE, &q), 0);
+    msc_heap_diff_t d;
+    CHECK_EQ(msc_heap_diff(&q, &p, 0, &d), 0);
+    CHECK_EQ(d.count_delta, 0);
+    CHECK(d.len == 3 && strcmp(d.rows[0].name, "dict of app.Foo") == 0);
+    msc_heap_diff_release(&d);
+    msc_heap_partition_release(&q);
+    msc_heap_partition_release(&p);
+    msc_heap_free(h);
+}
+
+/* A million objects in one chain: no recursion anywhere. */
+static void test_deep_chain(void)
+{
+    msc_heap_t *h = msc_heap_new();
+    uint32_t t = type(h, "node"), v;
+    const uint32_t n = 1000000;
+    for (uint32_t i = 1; i <= n; i++) {
+        CHECK(msc_heap_add_node(h, 16 * (uint64_t)i, t, 1, 1, 0, 0, &v) == 0);
+        if (msc_heap_add_edge(h, i - 1, i, 0) != 0) CHECK(0);
+    }
+    CHECK_EQ(msc_heap_finish(h), 0);
+    msc_heap_dom_t d;
+    CHECK_EQ(msc_heap_dominators(h, &d), 0);
+    CHECK_EQ(d.retained[1], n);
+    CHECK_EQ(d.idom[n], n - 1);
+    msc_heap_dom_release(&d);
+    msc_heap_free(h);
+}
+
+int main(void)
+{
+    test_retained_brute_force();
+    test_cache_retains_entries();
+    test_file_round_trip();
+    test_partition_kinds();
+    test_deep_chain();
+    return check_done("heap");
+}
