@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""Recorder overhead benchmark: memscope against tracemalloc and memory_profiler.
+
+Runs every workload in ``bench/workloads`` uninstrumented and under each
+profiling mode, N times interleaved, and reports the median slowdown of each
+mode as a ratio to the uninstrumented run, two ways:
+
+* whole process: wall time of the subprocess, start-up and exit included;
+* in process: the work section's own ``time.perf_counter`` time, printed by
+  the workload (``bench-elapsed``), which isolates per-allocation overhead.
+
+It also reports memscope's capture size per event and the analyser's speed
+(``memscope stats --json`` on a capture of tens of millions of events), and
+with ``--write-readme`` replaces the results block of the "Recorder overhead"
+section of ``bench/README.md``. Example::
+
+    python3 bench/run_recorder.py --reps 3 --write-readme
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+WORKLOAD_DIR = os.path.join(BENCH_DIR, "workloads")
+README = os.path.join(BENCH_DIR, "README.md")
+BEGIN_MARK = "<!-- recorder-overhead results: begin (written by bench/run_recorder.py) -->"
+END_MARK = "<!-- recorder-overhead results: end -->"
+
+WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
+             "threaded", "large_peak", "deep_stacks"]
+MODES = ["plain", "memscope", "tm1", "tm25", "mprof"]
+MODE_LABELS = {
+    "plain": "uninstrumented",
+    "memscope": "memscope exact",
+    "tm1": "-X tracemalloc=1",
+    "tm25": "-X tracemalloc=25",
+    "mprof": "memory_profiler @profile",
+}
+ELAPSED_RE = re.compile(r"^bench-elapsed ([0-9.]+) checksum=(\S+)$", re.M)
+
+
+class RunFailed(Exception):
+    """A workload process exited abnormally or printed no timing line."""
+
+
+def mode_command(mode, args, script, capture):
+    """Return (argv, extra environment) that runs ``script`` under ``mode``."""
+    py = args.python
+    if mode == "plain":
+        return [py, script], {}
+    if mode == "memscope":
+        return ([args.memscope, "run", "-o", capture, "--force", script],
+                {"MEMSCOPE_PYTHON": py})
+    if mode == "tm1":
+        return [py, "-X", "tracemalloc=1", script], {}
+    if mode == "tm25":
+        return [py, "-X", "tracemalloc=25", script], {}
+    if mode == "mprof":
+        return [py, "-m", "memory_profiler", script], {}
+    raise ValueError(mode)
+
+
+def run_once(mode, workload, args, capture, scale=None):
+    """Run one workload under one mode; return (wall s, work s, checksum)."""
+    script = os.path.join(WORKLOAD_DIR, workload + ".py")
+    argv, extra = mode_command(mode, args, script, capture)
+    env = dict(os.environ, **extra)
+    env.pop("PYTHONTRACEMALLOC", None)
+    if scale is not None:
+        env["BENCH_SCALE"] = str(scale)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=env, cwd=WORKLOAD_DIR, timeout=args.timeout)
+    wall = time.perf_counter() - start
+    err = proc.stderr.decode(errors="replace")
+    found = ELAPSED_RE.search(err)
+    if proc.returncode != 0 or not found:
+        tail = " | ".join(err.strip().splitlines()[-3:])
+        raise RunFailed(f"{workload}/{mode}: exit {proc.returncode}: {tail}")
+    return wall, float(found.group(1)), found.group(2)
+
+
+def run_suite(args, tmpdir):
+    """Run all (rep, workload, mode) combinations; return results and failures."""
+    results = {(w, m): {"wall": [], "work": [], "checksum": set()}
+               for w in args.workloads for m in args.modes}
+    failures = []
+    for rep in range(args.reps):
+        for w in args.workloads:
+            # Rotate the mode order each repetition so no mode always runs
+            # right after the same neighbour (cache and frequency effects).
+            k = rep % len(args.modes)
+            for m in args.modes[k:] + args.modes[:k]:
+                capture = os.path.join(tmpdir, f"{w}.msc")
+                for attempt in range(1 + args.retries):
+                    try:
+                        wall, work, checksum = run_once(m, w, args, capture)
+                    except (RunFailed, subprocess.TimeoutExpired) as exc:
+                        failures.append(str(exc))
+                        print(f"  FAILED ({attempt + 1}): {exc}", file=sys.stderr)
+                        continue
+                    r = results[(w, m)]
+                    r["wall"].append(wall)
+                    r["work"].append(work)
+                    r["checksum"].add(checksum)
+                    print(f"rep {rep + 1}/{args.reps} {w:15s} {m:9s} wall {wall:7.3f} s"
+                          f"  work {work:7.3f} s", file=sys.stderr)
+                    break
+    return results, failures
+
+
+def memscope_stats(args, capture):
+    """Return (stats dict, seconds) from ``memscope stats --json``."""
+    start = time.perf_counter()
+    out = subprocess.run([args.memscope, "stats", capture, "--json"], check=True,
+                         stdout=subprocess.PIPE).stdout
+    return json.loads(out), time.perf_counter() - start
+
+
+def capture_sizes(args, tmpdir):
+    """Return {workload: (events, bytes)} for the last memscope capture of each."""
+    sizes = {}
+    for w in args.workloads:
+        capture = os.path.join(tmpdir, f"{w}.msc")
+        if os.path.exists(capture):
+            stats, _ = memscope_stats(args, capture)
+            sizes[w] = (stats["allocations"] + stats["frees"], os.path.getsize(capture))
+    return sizes
+
+
+def analyser_speed(args, tmpdir, sizes):
+    """Record a capture of at least ``--analyser-events`` events and time stats on it."""
+    w = args.analyser_workload
+    capture = os.path.join(tmpdir, "analyser.msc")
+    if w in sizes:
+        base_events = sizes[w][0]
+    else:
+        first = os.path.join(tmpdir, f"{w}.msc")
+        run_once("memscope", w, args, first)
+        stats, _ = memscope_stats(args, first)
+        base_events = stats["allocations"] + stats["frees"]
+    scale = max(1.0, math.ceil(10 * args.analyser_events / base_events) / 10)
+    for _ in range(1 + args.retries):
+        try:
+            run_once("memscope", w, args, capture, scale=scale)
+            break
+        except RunFailed as exc:
+            print(f"  FAILED: {exc}", file=sys.stderr)
+    times, cpu = [], []
+    for _ in range(args.analyser_reps):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stats, secs = memscope_stats(args, capture)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(secs)
+        cpu.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    events = stats["allocations"] + stats["frees"]
+    return {"workload": w, "scale": scale, "events": events,
+            "bytes": os.path.getsize(capture), "seconds": statistics.median(times),
+            "cpu_seconds": statistics.median(cpu),
+            "events_per_s": events / statistics.median(times)}
+
+
+def geomean(values):
+    """Geometric mean of positive numbers."""
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def ratio_table(args, results, key):
+    """Markdown table of median ratios to the uninstrumented run for ``key``."""
+    modes = [m for m in args.modes if m != "plain"]
+    head = "| workload | uninstrumented (s) | " + " | ".join(MODE_LABELS[m] for m in modes) + " |"
+    lines = [head, "|" + "---|" * (len(modes) + 2)]
+    per_mode = {m: [] for m in modes}
+    for w in args.workloads:
+        if not results[(w, "plain")][key]:
+            lines.append(f"| {w} | failed |" + " |" * len(modes))
+            continue
+        base = statistics.median(results[(w, "plain")][key])
+        cells = []
+        for m in modes:
+            samples = results[(w, m)][key]
+            if not samples:
+                cells.append("failed")
+                continue
+            ratio = statistics.median(samples) / base
+            per_mode[m].append(ratio)
+            cells.append(f"{ratio:.2f}x")
+        lines.append(f"| {w} | {base:.3f} | " + " | ".join(cells) + " |")
+    lines.append("| **geometric mean** | | " + " | ".join(
+        f"**{geomean(per_mode[m]):.2f}x**" if per_mode[m] else "n/a" for m in modes) + " |")
+    return "\n".join(lines), per_mode
+
+
+def target_lines(args, results, sizes, analyser):
+    """Markdown bullets saying whether each target is met, and by how much."""
+    out = []
+    ms, tm = [], []
+    for w in args.workloads:
+        if results[(w, "memscope")]["work"] and results[(w, "tm1")]["work"]:
+            base = statistics.median(results[(w, "plain")]["work"])
+            ms.append((w, statistics.median(results[(w, "memscope")]["work"]) / base))
+            tm.append(statistics.median(results[(w, "tm1")]["work"]) / base)
+    if ms:
+        worst = min(((t - 1) / max(r - 1, 1e-9), w) for (w, r), t in zip(ms, tm))
+        met = worst[0] >= 2
+        out.append(f"- memscope overhead at least 2x smaller than `-X tracemalloc=1` on every "
+                   f"workload (in process): {'met' if met else 'MISSED'}; smallest factor "
+                   f"{worst[0]:.2f}x on {worst[1]}.")
+        g = geomean([r for _, r in ms])
+        out.append(f"- geometric-mean slowdown <= 1.6x (in process): "
+                   f"{'met' if g <= 1.6 else 'MISSED'} at {g:.2f}x"
+                   + ("" if g <= 1.6 else f" ({(g - 1) / 0.6:.2f}x the allowed overhead)") + ".")
+    if sizes:
+        events = sum(e for e, _ in sizes.values())
+        size = sum(b for _, b in sizes.values())
+        bpe = size / events
+        out.append(f"- capture <= 3 bytes per event: {'met' if bpe <= 3 else 'MISSED'} at "
+                   f"{bpe:.2f} bytes/event over all workloads.")
+    if analyser:
+        eps = analyser["events_per_s"] / 1e6
+        out.append(f"- analyser >= 20 M events/s on one core: {'met' if eps >= 20 else 'MISSED'} "
+                   f"at {eps:.1f} M events/s"
+                   + ("" if eps >= 20 else f" ({20 / eps:.2f}x too slow)") + ".")
+    return "\n".join(out)
+
+
+def machine_line(args):
+    """One line describing the machine, interpreter and memscope commit."""
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    py = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
+                        stdout=subprocess.PIPE, text=True).stdout.strip()
+    commit = subprocess.run(["git", "-C", REPO_DIR, "rev-parse", "--short", "HEAD"],
+                            stdout=subprocess.PIPE, text=True).stdout.strip()
+    return (f"{cpu}, {os.cpu_count()} CPUs; {args.python} (Python {py}); memscope at "
+            f"{commit}; {time.strftime('%Y-%m-%d')}")
+
+
+def report(args, results, failures, sizes, analyser, command):
+    """Return the markdown results block."""
+    parts = [f"Command: `{command}`", "", f"Machine: {machine_line(args)}. Median of "
+             f"{args.reps} interleaved runs per cell; ratios are to the same workload "
+             f"uninstrumented.", ""]
+    table, _ = ratio_table(args, results, "work")
+    parts += ["**In process** (the workload's own timer around its work section; "
+              "this is the per-allocation overhead):", "", table, ""]
+    table, _ = ratio_table(args, results, "wall")
+    parts += ["**Whole process** (subprocess wall time, interpreter and profiler "
+              "start-up and exit included; memscope's includes its launcher and "
+              "the final flush of the capture):", "", table, ""]
+    if sizes:
+        rows = ["| workload | events | capture bytes | bytes/event |", "|---|---|---|---|"]
+        for w, (events, size) in sizes.items():
+            rows.append(f"| {w} | {events:,} | {size:,} | {size / events:.2f} |")
+        parts += ["**Capture size** (events = allocations + frees from "
+                  "`memscope stats --json`):", "", "\n".join(rows), ""]
+    if analyser:
+        a = analyser
+        parts += [f"**Analyser**: `memscope stats --json` (single-threaded) read a "
+                  f"{a['bytes'] / 1e6:.0f} MB capture of {a['events'] / 1e6:.1f} M events "
+                  f"({a['workload']} at BENCH_SCALE={a['scale']}) in {a['seconds']:.2f} s "
+                  f"wall, {a['cpu_seconds']:.2f} s CPU: **{a['events_per_s'] / 1e6:.1f} M "
+                  f"events/s** (median of {args.analyser_reps}).", ""]
+    parts += ["Targets:", "", target_lines(args, results, sizes, analyser), ""]
+    mismatched = [w for w in args.workloads
+                  if len(set().union(*(results[(w, m)]["checksum"] for m in args.modes))) > 1]
+    if mismatched:
+        parts += [f"Checksums differ between modes for: {', '.join(mismatched)}.", ""]
+    if failures:
+        parts += [f"Failed runs ({len(failures)}, each retried):", ""]
+        parts += [f"- `{f}`" for f in failures] + [""]
+    return "\n".join(parts)
+
+
+def write_readme(block):
+    """Replace (or add) the results block of the Recorder overhead section."""
+    text = open(README).read() if os.path.exists(README) else "# memscope benchmarks\n"
+    new = f"{BEGIN_MARK}\n{block}\n{END_MARK}"
+    if BEGIN_MARK in text and END_MARK in text:
+        head, rest = text.split(BEGIN_MARK, 1)
+        text = head + new + rest.split(END_MARK, 1)[1]
+    else:
+        if "## Recorder overhead" not in text:
+            text = text.rstrip("\n") + "\n\n## Recorder overhead\n"
+        text = text.rstrip("\n") + "\n\n" + new + "\n"
+    with open(README, "w") as f:
+        f.write(text)
+
+
+def parse_args():
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--reps", type=int, default=3, help="runs per (workload, mode)")
+    p.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
+    p.add_argument("--modes", nargs="+", default=MODES, choices=MODES)
+    p.add_argument("--python", default="/usr/bin/python3",
+                   help="the one interpreter used by every mode")
+    p.add_argument("--memscope", default=os.path.join(REPO_DIR, "bin", "memscope"))
+    p.add_argument("--retries", type=int, default=2, help="extra attempts after a failed run")
+    p.add_argument("--timeout", type=float, default=900, help="seconds per run")
+    p.add_argument("--analyser-events", type=float, default=30e6,
+                   help="minimum events in the capture timed for analyser speed")
+    p.add_argument("--analyser-workload", default="json_roundtrip", choices=WORKLOADS)
+    p.add_argument("--analyser-reps", type=int, default=3)
+    p.add_argument("--no-analyser", action="store_true")
+    p.add_argument("--write-readme", action="store_true",
+                   help="write the results into bench/README.md")
+    args = p.parse_args()
+    if "plain" not in args.modes:
+        args.modes.insert(0, "plain")
+    return args
+
+
+def main():
+    """Run the suite and print (and optionally save) the report."""
+    args = parse_args()
+    command = "python3 bench/run_recorder.py " + " ".join(sys.argv[1:])
+    with tempfile.TemporaryDirectory(prefix="memscope-bench-") as tmpdir:
+        results, failures = run_suite(args, tmpdir)
+        sizes = capture_sizes(args, tmpdir) if "memscope" in args.modes else {}
+        analyser = None if args.no_analyser else analyser_speed(args, tmpdir, sizes)
+    block = report(args, results, failures, sizes, analyser, command.strip())
+    print(block)
+    if args.write_readme:
+        write_readme(block)
+
+
+if __name__ == "__main__":
+    main()
