@@ -248,3 +248,24 @@ const char *msc_heap_label_text(const msc_heap_t *h, uint32_t parent, uint32_t l
  * whose short name (after the last dot) is name; NULL on out-of-memory,
  * *count 0 when none. Caller frees with msc_free(). */
 uint32_t *msc_heap_find_type(const msc_heap_t *h, const char *name, uint32_t *count);
+
+/* Bytes each type retains: the retained sizes of its instances that no
+ * other instance of the same type dominates (so nothing counts twice).
+ * by_type has h->type_count entries: 0 or MSC_ENOMEM. */
+int msc_heap_type_retained(const msc_heap_t *h, const msc_heap_dom_t *d, uint64_t *by_type);
+
+/* What retains the most (Eclipse MAT's dominator view): leak suspects (an
+ * object or a type retaining at least 10% of the heap, the object being
+ * the deepest such one on its chain), then the types and the objects
+ * retaining the most, each object with its path from a root. */
+int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
+                            const msc_heap_paths_t *p, size_t limit);
+
+/* The reference chain from a root to node v, one step a line. */
+int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v);
+
+/* A diff as a table: Count, +Count, Size, +Size, Kind (at most limit rows). */
+int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);
+
+/* One line describing node v: kind, address and preview. */
+const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);

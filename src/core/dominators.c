@@ -163,3 +163,60 @@ void msc_heap_dom_release(msc_heap_dom_t *d)
     msc_free(d->order);
     memset(d, 0, sizeof(*d));
 }
+
+/* Children of each node in the dominator tree, in CSR form. */
+static int dom_children(const msc_heap_t *h, const msc_heap_dom_t *d, uint32_t **start,
+                        uint32_t **child)
+{
+    size_t n = h->node_count;
+    *start = msc_calloc(n + 1, sizeof(uint32_t));
+    *child = msc_malloc(n * sizeof(uint32_t));
+    if (!*start || !*child) return MSC_ENOMEM;
+    for (uint32_t i = 1; i < d->reachable; i++) (*start)[d->idom[d->order[i]] + 1]++;
+    for (size_t v = 0; v < n; v++) (*start)[v + 1] += (*start)[v];
+    uint32_t *next = msc_malloc((n + 1) * sizeof(uint32_t));
+    if (!next) return MSC_ENOMEM;
+    memcpy(next, *start, (n + 1) * sizeof(uint32_t));
+    for (uint32_t i = 1; i < d->reachable; i++) {
+        uint32_t v = d->order[i];
+        (*child)[next[d->idom[v]]++] = v;
+    }
+    msc_free(next);
+    return 0;
+}
+
+int msc_heap_type_retained(const msc_heap_t *h, const msc_heap_dom_t *d, uint64_t *by_type)
+{
+    uint32_t *start = NULL, *child = NULL, *stack = NULL, *active = NULL, *cursor = NULL;
+    int rc = dom_children(h, d, &start, &child);
+    stack = msc_malloc((size_t)h->node_count * sizeof(uint32_t));
+    cursor = msc_malloc((size_t)h->node_count * sizeof(uint32_t));
+    active = msc_calloc(h->type_count ? h->type_count : 1, sizeof(uint32_t));
+    if (rc < 0 || !stack || !cursor || !active) rc = MSC_ENOMEM;
+    memset(by_type, 0, (size_t)h->type_count * sizeof(uint64_t));
+    /* Depth-first over the dominator tree, counting per type how many of
+     * the current node's dominators are of that type. */
+    uint32_t depth = 0;
+    if (rc == 0) {
+        stack[depth] = 0;
+        cursor[depth++] = start[0];
+    }
+    while (depth) {
+        uint32_t u = stack[depth - 1];
+        if (cursor[depth - 1] == start[u + 1]) {
+            if (u) active[h->type[u]]--;
+            depth--;
+            continue;
+        }
+        uint32_t v = child[cursor[depth - 1]++];
+        if (active[h->type[v]]++ == 0 && msc_heap_is_object(h, v)) by_type[h->type[v]] += d->retained[v];
+        stack[depth] = v;
+        cursor[depth++] = start[v];
+    }
+    msc_free(start);
+    msc_free(child);
+    msc_free(stack);
+    msc_free(cursor);
+    msc_free(active);
+    return rc;
+}

@@ -1,6 +1,7 @@
 /* Reference paths in a heap graph: a breadth-first search from the root
- * gives every object its shortest chain of references (objgraph's
- * find_backref_chain, for all objects at once), and the chain is written
+ * gives every object its shortest chain of references from the first
+ * root that reaches it (objgraph's find_backref_chain, for all objects at
+ * once), and the chain is written
  * the way a Python programmer would reach the object:
  * sys.modules['app'].__dict__['cache'][3]. */
 #include <stdio.h>
@@ -20,18 +21,27 @@ int msc_heap_paths(const msc_heap_t *h, msc_heap_paths_t *p)
         return MSC_ENOMEM;
     }
     memset(p->parent, 0xFF, n * sizeof(uint32_t));
+    /* Each root's reach is searched in full before the next root's, so a
+     * path starts at the first root that reaches the object (sys.modules
+     * before a thread's frames): the name a programmer would use. */
     size_t head = 0, tail = 0;
     p->parent[0] = 0;
     p->label[0] = 0;
-    queue[tail++] = 0;
-    while (head < tail) {
-        uint32_t u = queue[head++];
-        for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
-            uint32_t t = h->edge_to[e];
-            if (p->parent[t] != UINT32_MAX) continue;
-            p->parent[t] = u;
-            p->label[t] = h->edge_label[e];
-            queue[tail++] = t;
+    for (uint64_t r = h->edge_start[0]; r < h->edge_start[1]; r++) {
+        uint32_t first = h->edge_to[r];
+        if (p->parent[first] != UINT32_MAX) continue;
+        p->parent[first] = 0;
+        p->label[first] = h->edge_label[r];
+        queue[tail++] = first;
+        while (head < tail) {
+            uint32_t u = queue[head++];
+            for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
+                uint32_t t = h->edge_to[e];
+                if (p->parent[t] != UINT32_MAX) continue;
+                p->parent[t] = u;
+                p->label[t] = h->edge_label[e];
+                queue[tail++] = t;
+            }
         }
     }
     msc_free(queue);

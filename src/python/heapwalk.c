@@ -428,14 +428,15 @@ static uint32_t frame_node(walker_t *w, _PyInterpreterFrame *f)
     return v;
 }
 
-/* An interpreter frame: its function, code, namespaces, and the locals
+/* An interpreter frame: its function, code, locals namespace, and the locals
  * (named) and value stack (unnamed) in localsplus. */
 static void walk_frame(walker_t *w, _PyInterpreterFrame *f)
 {
-    static const char *const names[] = {"f_func", "f_code", "f_globals", "f_builtins",
-                                        "f_locals", "frame_obj"};
-    PyObject *fields[] = {(PyObject *)f->f_func, (PyObject *)f->f_code, f->f_globals,
-                          f->f_builtins, f->f_locals, (PyObject *)f->frame_obj};
+    /* f_globals and f_builtins are borrowed (the function holds them), so
+     * they are not edges: a frame does not keep its module alive. */
+    static const char *const names[] = {"f_func", "f_code", "f_locals", "frame_obj"};
+    PyObject *fields[] = {(PyObject *)f->f_func, (PyObject *)f->f_code, f->f_locals,
+                          (PyObject *)f->frame_obj};
     named_edges(w, fields, names, sizeof(fields) / sizeof(fields[0]));
     PyCodeObject *code = f->f_code;
     int top = f->stacktop;

@@ -36,3 +36,19 @@ int msc_heap_write_partition(FILE *out, const msc_heap_partition_t *p, size_t li
     if (shown < p->len) fprintf(out, "<%zu more rows>\n", p->len - shown);
     return ferror(out) ? MSC_EIO : 0;
 }
+
+int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit)
+{
+    size_t shown = limit && limit < d->len ? limit : d->len;
+    fprintf(out, "Change: %+lld objects, %+lld bytes.\n", (long long)d->count_delta,
+            (long long)d->bytes_delta);
+    fprintf(out, "    Count     +Count        Size       +Size  Kind\n");
+    for (size_t i = 0; i < shown; i++) {
+        const msc_heap_change_t *c = &d->rows[i];
+        fprintf(out, "%9llu %+10lld %11llu %+11lld  %s\n", (unsigned long long)c->count,
+                (long long)c->count_delta, (unsigned long long)c->bytes,
+                (long long)c->bytes_delta, c->name);
+    }
+    if (shown < d->len) fprintf(out, "<%zu more rows>\n", d->len - shown);
+    return ferror(out) ? MSC_EIO : 0;
+}

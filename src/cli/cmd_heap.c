@@ -1,0 +1,198 @@
+/* memscope heap FILE ...: reports on a heap snapshot file (written by
+ * memscope.dump_heap): heapy's partition table, what retains the most,
+ * the reference chain to an object, and what grew since an older
+ * snapshot. Reading is all core (heapfile.c); this file parses options,
+ * picks the report and turns errors into one line and exit code 2. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "memscope/heap.h"
+
+static int run(int argc, char **argv);
+
+const cli_command_t cli_cmd_heap = {
+    "heap", run, "heap snapshots: partitions, retained sizes, reference paths, growth",
+    "usage: memscope heap FILE [--by kind|type|module|size] [--limit N]\n"
+    "       memscope heap FILE --retained [--limit N]\n"
+    "       memscope heap FILE --path-to ID|TYPE\n"
+    "       memscope heap FILE --diff OLD [--limit N]\n\n"
+    "Report on a heap snapshot written by memscope.dump_heap(path).\n\n"
+    "options:\n"
+    "  --by KEY        partition table (default: kind). kind names dicts after\n"
+    "                  their owner: 'dict of Foo', 'dict (no owner)'\n"
+    "  --retained      leak suspects and what retains the most (dominator tree)\n"
+    "  --path-to X     shortest reference chain from a root to object X (an id\n"
+    "                  as printed by id(), decimal or 0x hex) or to the first\n"
+    "                  object of type X\n"
+    "  --diff OLD      what grew since the snapshot OLD, by kind\n"
+    "  --limit N       rows to show (default 20)\n\n"
+    "examples:\n"
+    "  memscope heap app.heap --by kind\n"
+    "  memscope heap app.heap --retained --limit 10\n"
+    "  memscope heap app.heap --path-to Session\n"
+    "  memscope heap after.heap --diff before.heap\n"};
+
+enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF };
+
+typedef struct options {
+    enum mode mode;
+    int by;
+    uint64_t limit;
+    const char *target;        /* --path-to */
+    const char *older;         /* --diff */
+    const char *file;
+} options_t;
+
+/* Reads a snapshot or prints the one-line reason: NULL then. */
+static msc_heap_t *load(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("cannot read '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    int err;
+    msc_error_info_t info = {0, NULL};
+    msc_heap_t *h = msc_heap_read(fd, &err, &info);
+    close(fd);
+    if (!h)
+        cli_error("cannot read '%s': %s at byte %llu", path, info.what ? info.what : msc_strerror(err),
+                  (unsigned long long)info.offset);
+    return h;
+}
+
+static int parse(int argc, char **argv, options_t *o)
+{
+    static const struct option longopts[] = {
+        {"by", required_argument, NULL, 'b'},    {"limit", required_argument, NULL, 'n'},
+        {"retained", no_argument, NULL, 'r'},    {"path-to", required_argument, NULL, 'p'},
+        {"diff", required_argument, NULL, 'd'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, NULL, NULL};
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if ((o->by = msc_heap_by_parse(optarg)) < 0) {
+                cli_error("--by wants kind, type, module or size, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'n':
+            if (cli_parse_uint(optarg, &o->limit) < 0) {
+                cli_error("--limit wants a number, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r': o->mode = MODE_RETAINED; break;
+        case 'p': o->mode = MODE_PATH, o->target = optarg; break;
+        case 'd': o->mode = MODE_DIFF, o->older = optarg; break;
+        case 'h': return cli_usage(&cli_cmd_heap, stdout, EXIT_OK) - 1;
+        default: return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
+        }
+    }
+    if (optind != argc - 1) return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
+    o->file = argv[optind];
+    return 0;
+}
+
+/* The node --path-to names: an address, or the type's instance that is
+ * closest to a root. UINT32_MAX (with a message) when there is none. */
+static uint32_t find_target(const msc_heap_t *h, const msc_heap_paths_t *p, const char *target)
+{
+    char *end;
+    unsigned long long addr = strtoull(target, &end, 0);
+    if (*target >= '0' && *target <= '9' && *end == 0) {
+        uint32_t v = msc_heap_find(h, addr);
+        if (v == UINT32_MAX) cli_error("no object with id %s in the snapshot", target);
+        return v;
+    }
+    uint32_t count, best = UINT32_MAX, best_depth = UINT32_MAX;
+    uint32_t *found = msc_heap_find_type(h, target, &count);
+    for (uint32_t i = 0; found && i < count; i++) {
+        uint32_t depth = 0, v = found[i];
+        if (p->parent[v] == UINT32_MAX) continue;
+        for (uint32_t x = v; x && depth < best_depth; x = p->parent[x]) depth++;
+        if (depth < best_depth) best = found[i], best_depth = depth;
+    }
+    if (best == UINT32_MAX && count) best = found[0];
+    if (best == UINT32_MAX) cli_error("no object of type '%s' in the snapshot", target);
+    msc_free(found);
+    return best;
+}
+
+static int report_path(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_paths_t p;
+    if (msc_heap_paths(h, &p) < 0) return MSC_ENOMEM;
+    uint32_t v = find_target(h, &p, o->target);
+    int rc = v == UINT32_MAX ? 1 : msc_heap_write_path(stdout, h, &p, v);
+    msc_heap_paths_release(&p);
+    return rc;
+}
+
+static int report_retained(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_dom_t d;
+    msc_heap_paths_t p;
+    if (msc_heap_dominators(h, &d) < 0) return MSC_ENOMEM;
+    int rc = msc_heap_paths(h, &p);
+    if (rc == 0) rc = msc_heap_write_retained(stdout, h, &d, &p, (size_t)o->limit);
+    if (rc == 0) msc_heap_paths_release(&p);
+    msc_heap_dom_release(&d);
+    return rc;
+}
+
+static int report_diff(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_t *old = load(o->older);
+    if (!old) return 1;
+    msc_heap_partition_t a, b;
+    msc_heap_diff_t d;
+    int rc = msc_heap_partition(old, MSC_HEAP_BY_KIND, &a);
+    msc_heap_free(old);
+    if (rc < 0) return rc;
+    if ((rc = msc_heap_partition(h, MSC_HEAP_BY_KIND, &b)) == 0) {
+        if ((rc = msc_heap_diff(&a, &b, 0, &d)) == 0) {
+            rc = msc_heap_write_diff(stdout, &d, (size_t)o->limit);
+            msc_heap_diff_release(&d);
+        }
+        msc_heap_partition_release(&b);
+    }
+    msc_heap_partition_release(&a);
+    return rc;
+}
+
+static int report_partition(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_partition_t p;
+    int rc = msc_heap_partition(h, o->by, &p);
+    if (rc < 0) return rc;
+    rc = msc_heap_write_partition(stdout, &p, (size_t)o->limit);
+    msc_heap_partition_release(&p);
+    return rc;
+}
+
+static int run(int argc, char **argv)
+{
+    options_t o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    msc_heap_t *h = load(o.file);
+    if (!h) return EXIT_USAGE;
+    switch (o.mode) {
+    case MODE_RETAINED: rc = report_retained(h, &o); break;
+    case MODE_PATH: rc = report_path(h, &o); break;
+    case MODE_DIFF: rc = report_diff(h, &o); break;
+    default: rc = report_partition(h, &o); break;
+    }
+    msc_heap_free(h);
+    if (rc < 0) cli_error("cannot write the report: %s", msc_strerror(rc));
+    return rc ? EXIT_USAGE : EXIT_OK;
+}
