@@ -301,6 +301,7 @@ static uint8_t *refill_main(msc_sink_t *s, msc_stream_t *st, size_t need)
             b = buf_new(cap);
         }
         if (b) {
+            b->next = NULL;
             atomic_store(&b->committed, 0);
             b->taken = 0;
             s->buffered += cap;
@@ -471,8 +472,8 @@ int msc_sink_close(msc_sink_t *s, uint64_t duration_ns)
     int err = atomic_load(&s->failed);
     if (close(s->fd) < 0 && !err) err = MSC_EIO;
     if (s->statm_fd >= 0) close(s->statm_fd);
-    free_list(s->main.buf);
-    free_list(s->side.buf);
+    msc_free(s->main.buf); /* the writer has written and unlinked every other buffer */
+    msc_free(s->side.buf);
     free_list(s->spare);
     pthread_cond_destroy(&s->done);
     pthread_cond_destroy(&s->wake);
