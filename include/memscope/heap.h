@@ -269,3 +269,8 @@ int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);
 
 /* One line describing node v: kind, address and preview. */
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);
+
+/* Sum of the sizes of what v reaches, not entering modules, classes
+ * (edges named "__class__", objects of type "type" or "module"), as
+ * Pympler's asizeof counts an object with everything it holds. */
+uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint32_t *queue);

@@ -18,7 +18,8 @@ from typing import IO, NamedTuple, Optional
 
 from memscope import _memscope
 
-__all__ = ["Partition", "Row", "dump_heap", "growth", "heap", "most_common_types"]
+__all__ = ["Chain", "Partition", "Row", "backrefs", "dump_heap", "gc_report", "growth", "heap",
+           "most_common_types", "retained_size", "sizeof"]
 
 
 STDOUT = object()  # the default file: sys.stdout as it is at the time of the call
@@ -137,3 +138,119 @@ def dump_heap(path: str) -> int:
         $ memscope heap app.heap --retained --limit 10
     """
     return _memscope.dump_heap(str(path))
+
+
+class Chain:
+    """The shortest chain of references from a root to an object.
+
+    ``str(chain)`` is the chain as Python would reach the object;
+    ``chain.steps`` the ``(edge, description)`` pairs from the root down;
+    ``chain.objects`` the live objects on the way (``None`` for interpreter
+    frames and inline attribute values, which are not objects)::
+
+        >>> print(memscope.backrefs(leaked))
+        sys.modules['app'].__dict__['cache'][3]
+    """
+
+    def __init__(self, path: str, chain: list):
+        self.path = path
+        self.steps = [(label, what) for label, what, _ in chain]
+        self.objects = [obj for _, _, obj in chain]
+
+    def __str__(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"<memscope.Chain {self.path}>"
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+def backrefs(obj: object, max_depth: int = 20) -> Optional[Chain]:
+    """The shortest reference chain from a root to ``obj`` (objgraph's
+    ``find_backref_chain``), or ``None`` when it is longer than
+    ``max_depth`` or no root reaches it. Roots are tried in order:
+    ``sys.modules`` first, then the threads' frames::
+
+        >>> chain = memscope.backrefs(leaked)
+        >>> str(chain)
+        "sys.modules['app'].__dict__['cache'][3]"
+    """
+    info = _memscope.heap_inspect(obj)
+    if not info["chain"] or len(info["chain"]) > max_depth:
+        return None
+    return Chain(info["path"], info["chain"])
+
+
+def retained_size(obj: object) -> int:
+    """Bytes that would be freed if ``obj`` went away: its size plus
+    everything only it keeps alive (its subtree in the dominator tree)::
+
+        >>> cache = [bytes(1000) for _ in range(100)]
+        >>> memscope.retained_size(cache) >= 100 * 1000
+        True
+    """
+    return _memscope.heap_inspect(obj)["retained"]
+
+
+def sizeof(obj: object, deep: bool = False) -> int:
+    """``sys.getsizeof(obj)`` computed without running Python code, or with
+    ``deep=True`` the size of everything ``obj`` reaches, not entering
+    modules and classes (Pympler's ``asizeof``)::
+
+        >>> memscope.sizeof([b"x" * 100] * 3, deep=True)
+        221
+    """
+    info = _memscope.heap_inspect(obj)
+    return info["deep"] if deep else info["size"]
+
+
+_gc_pauses: list[float] = []
+_gc_started: list[float] = []
+
+
+def _time_collection(phase: str, info: dict) -> None:
+    import time
+    if phase == "start":
+        _gc_started[:] = [time.perf_counter()]
+    elif _gc_started:
+        _gc_pauses.append(time.perf_counter() - _gc_started.pop())
+
+
+def gc_report(file: Optional[IO[str]] = STDOUT) -> dict:
+    """The garbage collector's state: per generation the collections,
+    objects collected and uncollectable, current counts and thresholds;
+    ``gc.garbage``; and the pause times of collections seen since the first
+    ``gc_report()`` call (which starts timing them)::
+
+        >>> memscope.gc_report()
+        gen  collections  collected  uncollectable  count  threshold
+          0          215       1820              0    112        700
+        ...
+    """
+    import gc
+    if _time_collection not in gc.callbacks:
+        gc.callbacks.append(_time_collection)
+    stats = gc.get_stats()
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    report = {
+        "generations": [dict(stats[g], count=counts[g], threshold=thresholds[g])
+                        for g in range(len(stats))],
+        "garbage": len(gc.garbage),
+        "enabled": gc.isenabled(),
+        "pauses": len(_gc_pauses),
+        "pause_total_s": sum(_gc_pauses),
+        "pause_max_s": max(_gc_pauses, default=0.0),
+    }
+    file = _resolve(file)
+    if file is not None:
+        file.write("gen  collections  collected  uncollectable  count  threshold\n")
+        for g, gen in enumerate(report["generations"]):
+            file.write(f"{g:3} {gen['collections']:12} {gen['collected']:10} "
+                       f"{gen['uncollectable']:14} {gen['count']:6} {gen['threshold']:10}\n")
+        file.write(f"gc.garbage: {report['garbage']} objects; collector "
+                   f"{'enabled' if report['enabled'] else 'disabled'}\n")
+        file.write(f"pauses timed: {report['pauses']}, total {report['pause_total_s'] * 1e3:.2f} ms, "
+                   f"longest {report['pause_max_s'] * 1e3:.2f} ms\n")
+    return report

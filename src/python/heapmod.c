@@ -115,6 +115,66 @@ static PyObject *py_heap_partition(PyObject *self, PyObject *args)
     return result;
 }
 
+/* The chain of (label, description, object or None) from a root to v;
+ * objects are alive (the GIL has been held since the walk). */
+static PyObject *chain_of(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
+{
+    PyObject *chain = PyList_New(0);
+    for (uint32_t x = v; chain && x != 0 && p->parent[x] != UINT32_MAX; x = p->parent[x]) {
+        char label[300], what[600];
+        PyObject *obj = h->flags[x] & MSC_HEAP_SYNTHETIC ? Py_None
+                                                         : (PyObject *)(uintptr_t)h->addr[x];
+        PyObject *step = Py_BuildValue(
+            "(ssO)", msc_heap_label_text(h, p->parent[x], p->label[x], label, sizeof(label)),
+            msc_heap_describe(h, x, what, sizeof(what)), obj);
+        if (!step || PyList_Insert(chain, 0, step) < 0) Py_CLEAR(chain);
+        Py_XDECREF(step);
+    }
+    return chain;
+}
+
+static PyObject *inspect_result(const msc_heap_t *h, uint32_t v)
+{
+    msc_heap_dom_t d;
+    msc_heap_paths_t p;
+    uint8_t *seen = malloc(h->node_count);
+    uint32_t *queue = malloc((size_t)h->node_count * sizeof(uint32_t));
+    PyObject *result = NULL;
+    if (!seen || !queue || msc_heap_dominators(h, &d) < 0) goto fail_dom;
+    if (msc_heap_paths(h, &p) < 0) goto fail_paths;
+    char path[4096];
+    PyObject *chain = chain_of(h, &p, v);
+    if (chain)
+        result = Py_BuildValue("{sKsKsKsssN}", "size", (unsigned long long)h->size[v], "retained",
+                               (unsigned long long)d.retained[v], "deep",
+                               (unsigned long long)msc_heap_deep_size(h, v, seen, queue), "path",
+                               msc_heap_path_text(h, &p, v, path, sizeof(path)), "chain", chain);
+    msc_heap_paths_release(&p);
+fail_paths:
+    msc_heap_dom_release(&d);
+fail_dom:
+    free(seen);
+    free(queue);
+    if (!result && !PyErr_Occurred()) PyErr_NoMemory();
+    return result;
+}
+
+/* heap_inspect(obj) -> {size, retained, deep, path, chain}: one walk of the
+ * heap, then obj's retained size (dominator tree), deep size, and its
+ * shortest reference chain from a root. */
+static PyObject *py_heap_inspect(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    msc_heap_t *h = msc__heap_walk();
+    if (!h) return NULL;
+    uint32_t v = msc_heap_find(h, (uint64_t)(uintptr_t)obj);
+    PyObject *result = v == UINT32_MAX ? PyErr_Format(PyExc_ValueError,
+                                                      "the object is not in the heap walk")
+                                       : inspect_result(h, v);
+    msc_heap_free(h);
+    return result;
+}
+
 /* The partition by type at the previous heap_growth() call, kept in C
  * memory so that remembering it adds nothing to the heap; the GIL guards it. */
 static msc_heap_partition_t growth_last;
@@ -159,6 +219,8 @@ static PyObject *py_heap_growth(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef heap_methods[] = {
+    {"heap_inspect", py_heap_inspect, METH_O,
+     "heap_inspect(obj) -> {size, retained, deep, path, chain}."},
     {"heap_growth", py_heap_growth, METH_VARARGS,
      "heap_growth(limit=10) -> [(type, count, increase)] since the previous call."},
     {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path): write a heap snapshot file."},

@@ -492,6 +492,27 @@ static void root(walker_t *w, PyObject *o, const char *label)
     if (o && !w->err) edge_to(w, o, intern_c(w, label, strlen(label)));
 }
 
+/* A thread's frames, outermost first: a path through a local variable then
+ * names the program's own frame rather than the innermost one that merely
+ * passed the object along (such as the heap API's own call). */
+static void thread_frames(walker_t *w, _PyInterpreterFrame *top, uint32_t label)
+{
+    size_t n = 0;
+    for (_PyInterpreterFrame *f = top; f; f = f->previous) n++;
+    _PyInterpreterFrame **frames = malloc((n ? n : 1) * sizeof(*frames));
+    if (!frames) {
+        w->err = MSC_ENOMEM;
+        return;
+    }
+    n = 0;
+    for (_PyInterpreterFrame *f = top; f; f = f->previous) frames[n++] = f;
+    while (n-- > 0 && !w->err) {
+        uint32_t v = frame_node(w, frames[n]);
+        if (!w->err && msc_heap_add_edge(w->h, 0, v, label) < 0) w->err = MSC_ENOMEM;
+    }
+    free(frames);
+}
+
 /* The roots: the import system's tables, the builtins, and for every
  * thread its frames and its state (thread-local dict, the exception being
  * handled, the contextvars context). */
@@ -507,12 +528,8 @@ static void add_roots(walker_t *w)
          ts = PyThreadState_Next(ts)) {
         char label[64];
         snprintf(label, sizeof(label), "thread %lu", ts->thread_id);
-        for (_PyInterpreterFrame *f = ts->cframe ? ts->cframe->current_frame : NULL;
-             f && !w->err; f = f->previous) {
-            uint32_t v = frame_node(w, f);
-            if (!w->err && msc_heap_add_edge(w->h, 0, v, intern_c(w, label, strlen(label))) < 0)
-                w->err = MSC_ENOMEM;
-        }
+        thread_frames(w, ts->cframe ? ts->cframe->current_frame : NULL,
+                      intern_c(w, label, strlen(label)));
         root(w, ts->dict, "thread dict");
         root(w, ts->async_exc, "thread pending exception");
         root(w, ts->context, "thread context");

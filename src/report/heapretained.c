@@ -13,19 +13,31 @@ static double pct(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+/* Previews are program data: anything not printable ASCII (NUL, escapes
+ * that would drive the terminal) is shown as \xNN. UTF-8 text is kept. */
+static void escape(const char *s, size_t len, char *out, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len && k + 5 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F || c == '\'')
+            k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
+        else out[k++] = (char)c;
+    }
+    out[k] = 0;
+}
+
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n)
 {
-    char type[400];
+    char type[400], preview[4 * MSC_HEAP_MAX_PREVIEW + 200];
     size_t plen;
-    const char *preview = msc_heap_string(h, h->preview[v], &plen);
+    const char *raw = msc_heap_string(h, h->preview[v], &plen);
+    escape(raw, plen, preview, sizeof(preview));
     msc_heap_type_name(h, h->type[v], type, sizeof(type));
     if (v == 0) snprintf(buf, n, "<roots>");
-    else if (plen) snprintf(buf, n, "%s at 0x%llx '%.*s'", type, (unsigned long long)h->addr[v],
-                            (int)plen, preview);
+    else if (plen) snprintf(buf, n, "%s at 0x%llx '%s'", type, (unsigned long long)h->addr[v],
+                            preview);
     else snprintf(buf, n, "%s at 0x%llx", type, (unsigned long long)h->addr[v]);
-    /* Previews are program data: keep control characters out of the terminal. */
-    for (char *c = buf; *c; c++)
-        if ((unsigned char)*c < 0x20) *c = '?';
     return buf;
 }
 

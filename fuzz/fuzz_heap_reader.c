@@ -1,0 +1,67 @@
+/* libFuzzer harness for the heap snapshot reader: any bytes either read
+ * back as a valid heap or fail with an error and an offset; a heap that
+ * reads back then goes through every analysis (partitions, dominators,
+ * paths, type retention) and the reports, which must hold on it too.
+ * Input starting with 'R' is framed as records inside valid header and
+ * chunks, so the record parser sees mutations the checksums would stop. */
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "memscope/heap.h"
+
+static void analyse(const msc_heap_t *h, FILE *sink)
+{
+    for (int by = MSC_HEAP_BY_KIND; by <= MSC_HEAP_BY_SIZE; by++) {
+        msc_heap_partition_t p;
+        if (msc_heap_partition(h, by, &p) == 0) {
+            msc_heap_write_partition(sink, &p, 5);
+            msc_heap_partition_release(&p);
+        }
+    }
+    msc_heap_dom_t d;
+    msc_heap_paths_t paths;
+    if (msc_heap_dominators(h, &d) < 0) return;
+    if (msc_heap_paths(h, &paths) == 0) {
+        msc_heap_write_retained(sink, h, &d, &paths, 5);
+        msc_heap_write_path(sink, h, &paths, h->node_count - 1);
+        msc_heap_paths_release(&paths);
+    }
+    msc_heap_dom_release(&d);
+}
+
+static int frame_records(int fd, const uint8_t *records, size_t n)
+{
+    static const uint8_t header[16] = {'M', 'E', 'M', 'H', 'E', 'A', 'P', 0, 1, 0, 0, 0, 0, 0, 0, 0};
+    msc_chunk_writer_t w;
+    if (write(fd, header, sizeof(header)) != (ssize_t)sizeof(header)) return -1;
+    if (msc_chunk_writer_init(&w, fd, 1) < 0) return -1;
+    int rc = n <= MSC_CHUNK_MAX_RAW ? msc_chunk_write(&w, 0, records, n) : -1;
+    msc_chunk_writer_release(&w);
+    return rc;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int fd = memfd_create("heap", 0);
+    if (fd < 0) return 0;
+    int ok = size && data[0] == 'R' ? frame_records(fd, data + 1, size - 1) == 0
+                                     : write(fd, data, size) == (ssize_t)size;
+    if (ok) {
+        int err;
+        msc_error_info_t info;
+        msc_heap_t *h = msc_heap_read(fd, &err, &info);
+        if (h) {
+            FILE *sink = fopen("/dev/null", "w");
+            if (sink) {
+                analyse(h, sink);
+                fclose(sink);
+            }
+            msc_heap_free(h);
+        } else if (!info.what || err >= 0) {
+            __builtin_trap(); /* a failure must say what and where */
+        }
+    }
+    close(fd);
+    return 0;
+}
