@@ -12,8 +12,10 @@ or from code::
         work()
 """
 from memscope._api import Tracker, get_traced_memory, mark, profile
-from memscope.heap import dump_heap, growth, heap, most_common_types
+from memscope.heap import (backrefs, dump_heap, gc_report, growth, heap, most_common_types,
+                           retained_size, sizeof)
 
 __all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
-__all__ += ["dump_heap", "growth", "heap", "most_common_types"]
+__all__ += ["backrefs", "dump_heap", "gc_report", "growth", "heap", "most_common_types",
+            "retained_size", "sizeof"]
 __version__ = "0.1.0"
