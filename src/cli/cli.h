@@ -24,6 +24,7 @@ typedef struct cli_command {
 } cli_command_t;
 
 extern const cli_command_t cli_cmd_run, cli_cmd_stats, cli_cmd_table, cli_cmd_lines;
+extern const cli_command_t cli_cmd_heap;
 
 /* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
