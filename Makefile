@@ -42,13 +42,26 @@ PY_OBJ   := $(PY_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 LIB      := $(BUILD)/libmemscope.a
+ifeq ($(SANITIZE),1)
+# A separate tree (CLI, package and extension) so both builds can coexist:
+# tests pick it with MEMSCOPE_BUILD=build-asan.
+CLI      := $(BUILD)/bin/memscope
+PKG_PY   := $(patsubst python/%,$(BUILD)/python/%,$(wildcard python/memscope/*.py))
+EXT      := $(BUILD)/python/memscope/_memscope$(EXT_SUFFIX)
+else
 CLI      := bin/memscope
+PKG_PY   :=
 EXT      := python/memscope/_memscope$(EXT_SUFFIX)
+endif
 
 ALL_CFLAGS = $(BASE) $(WARN) $(CFLAGS) $(SAN)
 
 .PHONY: all test test-c test-py clean fuzz
-all: $(CLI) $(EXT)
+all: $(CLI) $(EXT) $(PKG_PY)
+
+$(BUILD)/python/memscope/%.py: python/memscope/%.py
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,10 +76,11 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(CLI): $(CLI_OBJ) $(LIB)
-	@mkdir -p bin
+	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(LIB) $(LIBS)
 
 $(EXT): $(PY_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -shared -o $@ $(PY_OBJ) $(LIB) $(LIBS)
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(LIB)

@@ -157,7 +157,7 @@ int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view,
         msc_free(t.rows);
         return err;
     }
-    qsort(t.rows, t.n, sizeof(msc_row_t), by_bytes_desc);
+    if (t.n) qsort(t.rows, t.n, sizeof(msc_row_t), by_bytes_desc);
     out->rows = t.rows;
     out->n = t.n;
     return 0;

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "python"))
+# MEMSCOPE_BUILD names a sanitizer build tree (build-asan) with its own CLI
+# and package; by default the checkout's bin/ and python/.
+_BUILD = os.environ.get("MEMSCOPE_BUILD")
+_TREE = ROOT / _BUILD if _BUILD else ROOT
+sys.path.insert(0, str(_TREE / "python"))
 
-CLI = ROOT / "bin" / "memscope"
+CLI = _TREE / "bin" / "memscope"
 
 
 def memscope(*args, check=True, env=None, **kw):
