@@ -168,18 +168,25 @@ static int add_mark(msc_analysis_t *a, const msc_event_t *ev)
     return 0;
 }
 
+/* Thread indexes are dense, but a capture's may reach 2^28: the name table
+ * is indexed directly, so threads past this keep no name rather than let
+ * one record size it at gigabytes. */
+#define MAX_NAMED_THREADS (1u << 20)
+
 static int name_thread(msc_analysis_t *a, const msc_event_t *ev)
 {
     uint32_t t = ev->thread;
+    if (t + 1 > a->sum.threads) a->sum.threads = t + 1;
+    if (t >= MAX_NAMED_THREADS) return 0;
     if (t >= a->nthread_names) {
-        uint32_t n = t + 16;
+        uint32_t n = a->nthread_names ? a->nthread_names : 16;
+        while (n <= t) n *= 2;
         char **names = msc_realloc(a->thread_names, n * sizeof(char *));
         if (!names) return MSC_ENOMEM;
         memset(names + a->nthread_names, 0, (n - a->nthread_names) * sizeof(char *));
         a->thread_names = names;
         a->nthread_names = n;
     }
-    if (t + 1 > a->sum.threads) a->sum.threads = t + 1;
     if (ev->text_len == 0 && a->thread_names[t]) return 0;
     char *name = copy_text(ev);
     if (!name) return MSC_ENOMEM;

@@ -29,8 +29,10 @@ typedef struct node {
 struct msc_symbols {
     char **strings;            /* by id; NULL when never defined */
     uint32_t nstrings;
+    uint32_t strings_defined;  /* distinct string ids defined so far */
     code_t *codes;             /* by id */
     uint32_t ncodes;
+    uint32_t codes_defined;    /* distinct code ids defined so far */
     node_t *nodes;             /* node 0 is the root */
     uint32_t nnodes, cap_nodes;
     uint32_t *index;           /* open addressing: node id or 0 */
@@ -70,12 +72,18 @@ void msc_symbols_free(msc_symbols_t *s)
     msc_free(s);
 }
 
-/* Grows *arr (of elem-sized items, *n of them) to hold index id. Ids are
- * dense in practice; MSC_MAX_IDS bounds what a corrupt file can ask for. */
-static int grow_to(void **arr, uint32_t *n, uint32_t id, size_t elem)
+/* Ids the recorder hands out are dense and each is defined as soon as it is
+ * handed out; only the two streams' buffering lets a later id arrive before
+ * earlier ones. An id this far beyond what is defined so far is corrupt. */
+#define ID_SLACK (1u << 18)
+
+/* Grows *arr (of elem-sized items, *n of them) to hold index id. Bounding id
+ * by the count defined keeps a table proportional to what the file holds:
+ * MSC_MAX_IDS alone would let one record ask for gigabytes. */
+static int grow_to(void **arr, uint32_t *n, uint32_t id, size_t elem, uint32_t defined)
 {
     if (id < *n) return 0;
-    if (id >= MSC_MAX_IDS) return MSC_ECORRUPT;
+    if (id >= MSC_MAX_IDS || id > 2 * (uint64_t)defined + ID_SLACK) return MSC_ECORRUPT;
     uint32_t cap = *n ? *n : 64;
     while (cap <= id) cap *= 2;
     uint8_t *grown = msc_realloc(*arr, (size_t)cap * elem);
@@ -88,12 +96,13 @@ static int grow_to(void **arr, uint32_t *n, uint32_t id, size_t elem)
 
 int msc_symbols_add_string(msc_symbols_t *s, uint32_t id, const uint8_t *bytes, size_t n)
 {
-    int err = grow_to((void **)&s->strings, &s->nstrings, id, sizeof(char *));
+    int err = grow_to((void **)&s->strings, &s->nstrings, id, sizeof(char *), s->strings_defined);
     if (err) return err;
     char *copy = msc_malloc(n + 1);
     if (!copy) return MSC_ENOMEM;
     memcpy(copy, bytes, n);
     copy[n] = 0;
+    if (!s->strings[id]) s->strings_defined++;
     msc_free(s->strings[id]);
     s->strings[id] = copy;
     return 0;
@@ -102,12 +111,13 @@ int msc_symbols_add_string(msc_symbols_t *s, uint32_t id, const uint8_t *bytes, 
 int msc_symbols_add_code(msc_symbols_t *s, uint32_t id, uint32_t file_id, uint32_t name_id,
                          uint32_t first_line, const uint8_t *linetable, size_t n)
 {
-    int err = grow_to((void **)&s->codes, &s->ncodes, id, sizeof(code_t));
+    int err = grow_to((void **)&s->codes, &s->ncodes, id, sizeof(code_t), s->codes_defined);
     if (err) return err;
     uint8_t *table = msc_malloc(n);
     if (!table) return MSC_ENOMEM;
     memcpy(table, linetable, n);
     code_t *c = &s->codes[id];
+    if (!c->known) s->codes_defined++;
     msc_free(c->table);
     *c = (code_t){file_id, name_id, first_line, (uint32_t)n, table, 1};
     return 0;
