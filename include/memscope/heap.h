@@ -73,7 +73,7 @@ typedef struct msc_heap {
     uint32_t *str_slots;       /* intern table: string id + 1, 0 empty */
     uint32_t str_mask;
 
-    uint32_t *node_slots;      /* address table: node index + 1, 0 empty */
+    uint64_t *node_slots;      /* address table: (node index + 1) << 32 | hash tag, 0 empty */
     uint64_t node_mask;
 
     uint64_t pid;              /* process the snapshot was taken in */

@@ -26,7 +26,7 @@ static PyObject *py_dump_heap(PyObject *self, PyObject *args)
     (void)self;
     PyObject *path;
     if (!PyArg_ParseTuple(args, "O&:dump_heap", PyUnicode_FSConverter, &path)) return NULL;
-    msc_heap_t *h = msc__heap_walk();
+    msc_heap_t *h = msc__heap_walk(1);
     int rc = MSC_EIO, fd = -1;
     if (h) {
         Py_BEGIN_ALLOW_THREADS
@@ -104,7 +104,7 @@ static PyObject *py_heap_partition(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "|sn:heap_partition", &by_name, &limit)) return NULL;
     int by = parse_by(by_name);
     if (by < 0) return NULL;
-    msc_heap_t *h = msc__heap_walk();
+    msc_heap_t *h = msc__heap_walk(0);
     if (!h) return NULL;
     msc_heap_partition_t p;
     int rc = msc_heap_partition(h, by, &p);
@@ -165,7 +165,7 @@ fail_dom:
 static PyObject *py_heap_inspect(PyObject *self, PyObject *obj)
 {
     (void)self;
-    msc_heap_t *h = msc__heap_walk();
+    msc_heap_t *h = msc__heap_walk(1);
     if (!h) return NULL;
     uint32_t v = msc_heap_find(h, (uint64_t)(uintptr_t)obj);
     PyObject *result = v == UINT32_MAX ? PyErr_Format(PyExc_ValueError,
@@ -200,7 +200,7 @@ static PyObject *py_heap_growth(PyObject *self, PyObject *args)
     (void)self;
     Py_ssize_t limit = 10;
     if (!PyArg_ParseTuple(args, "|n:heap_growth", &limit)) return NULL;
-    msc_heap_t *h = msc__heap_walk();
+    msc_heap_t *h = msc__heap_walk(0);
     if (!h) return NULL;
     msc_heap_partition_t now;
     msc_heap_diff_t d;

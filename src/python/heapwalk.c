@@ -28,11 +28,16 @@
 #define MAX_LABELS 64              /* members remembered per type for edge names */
 #define MAX_VALUES 256             /* inline attribute values routed through "dict of" */
 
+/* How an object of a type is sized: the common builtins inline, with the
+ * formula of their own __sizeof__, the rest by calling it. */
+enum sizer { SIZE_CALL, SIZE_OBJECT, SIZE_STR, SIZE_INT };
+
 /* What the walker knows about one type, computed on first sight. */
 typedef struct type_info {
     PyTypeObject *tp;          /* key; NULL for an empty slot */
     uint32_t index;            /* heap type index */
     PyCFunction sizeof_fn;     /* the C __sizeof__ to call, NULL for object's rule */
+    enum sizer sizer;
     Py_ssize_t preheader;      /* GC head and managed-dict pointers sys.getsizeof adds */
     uint16_t nlabels;
     Py_ssize_t label_off[MAX_LABELS]; /* offsets of object pointers named below */
@@ -59,6 +64,7 @@ typedef struct walker {
     PyObject *skip[MAX_VALUES]; /* referents reported through the values node instead */
     int nskip;
     uint8_t used[MAX_LABELS];  /* member labels already given to an edge */
+    int previews;              /* keep str/bytes/name previews (files, reports) */
     uint32_t t_frame, t_dict;  /* types of synthetic nodes */
     uint32_t l_key, l_dict, l_stack, l_value;
     PyObject *s_sizeof, *s_module;
@@ -231,6 +237,8 @@ static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
     memset(ti, 0, sizeof(*ti));
     ti->index = type_index(w, tp);
     ti->sizeof_fn = find_sizeof(w, tp);
+    ti->sizer = !ti->sizeof_fn ? SIZE_OBJECT : tp == &PyUnicode_Type ? SIZE_STR
+              : tp == &PyLong_Type ? SIZE_INT : SIZE_CALL;
     ti->preheader = (PyType_IS_GC(tp) ? (Py_ssize_t)sizeof(PyGC_Head) : 0) +
                     ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) ? 2 * (Py_ssize_t)sizeof(void *) : 0);
     find_labels(w, ti, tp);
@@ -239,12 +247,20 @@ static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
     return ti;
 }
 
-/* sys.getsizeof(o), computed without running Python code. */
+/* sys.getsizeof(o), computed without running Python code. The inline
+ * cases repeat CPython 3.11's unicode and int __sizeof__ for the common
+ * shapes (compact ASCII without a wchar_t copy; any int), which are most
+ * of a heap; every other case calls the type's C __sizeof__. */
 static uint64_t object_size(PyObject *o, const type_info_t *ti)
 {
     PyTypeObject *tp = Py_TYPE(o);
     Py_ssize_t size = -1;
-    if (ti->sizeof_fn) {
+    if (ti->sizer == SIZE_STR && PyUnicode_IS_COMPACT_ASCII(o) && !((PyASCIIObject *)o)->wstr)
+        return sizeof(PyASCIIObject) + (uint64_t)PyUnicode_GET_LENGTH(o) + 1;
+    if (ti->sizer == SIZE_INT)
+        return offsetof(PyLongObject, ob_digit) +
+               (uint64_t)Py_MAX(Py_ABS(Py_SIZE(o)), 1) * sizeof(digit);
+    if (ti->sizer != SIZE_OBJECT) {
         PyObject *r = ti->sizeof_fn(o, NULL);
         if (r && PyLong_Check(r)) size = PyLong_AsSsize_t(r);
         Py_XDECREF(r);
@@ -256,6 +272,7 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
 
 static uint32_t preview_of(walker_t *w, PyObject *o)
 {
+    if (!w->previews) return 0;
     if (PyUnicode_Check(o)) return intern_str(w, o, MSC_HEAP_MAX_PREVIEW);
     if (PyBytes_Check(o)) {
         Py_ssize_t n = PyBytes_GET_SIZE(o);
@@ -590,13 +607,15 @@ static void walker_release(walker_t *w)
     free(w->owners);
 }
 
-msc_heap_t *msc__heap_walk(void)
+msc_heap_t *msc__heap_walk(int previews)
 {
     walker_t w;
     uint32_t next = 1;
     /* A collection in the middle would free objects the walk has seen. */
     int gc_was_enabled = PyGC_Disable();
-    if (walker_init(&w) == 0) {
+    int ok = walker_init(&w) == 0;
+    w.previews = previews;
+    if (ok) {
         w.h->pid = (uint64_t)getpid();
         w.h->time_ns = (uint64_t)time(NULL) * 1000000000ULL;
         w.h->python_hexversion = PY_VERSION_HEX;

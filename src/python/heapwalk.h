@@ -8,9 +8,11 @@
 #include "memscope/heap.h"
 
 /* Walks every object reachable from the interpreter's roots and every
- * object the collector tracks. Holds the GIL throughout and runs no Python
- * code of the program. Returns a finished heap (caller frees with
- * msc_heap_free) or NULL with an exception set. */
-msc_heap_t *msc__heap_walk(void);
+ * object the collector tracks, with str/bytes/name previews when previews
+ * is nonzero (files and reports want them, partitions do not). Holds the
+ * GIL throughout and runs no Python code of the program. Returns a
+ * finished heap (caller frees with msc_heap_free) or NULL with an
+ * exception set. */
+msc_heap_t *msc__heap_walk(int previews);
 
 #endif
