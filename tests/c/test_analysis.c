@@ -1,0 +1,483 @@
+/* The analyser on hand-made event sequences: the live map against a
+ * reference array under random inserts and deletes, peak / exit / total per
+ * stack (including the epoch trick that settles peak values lazily), the
+ * summary and size histogram, and folding stacks into rows by line,
+ * function and file, exclusive and inclusive, with recursion counted once.
+ * Every allocation is also failed in turn: MSC_ENOMEM comes back and
+ * nothing leaks. */
+#include "capture_util.h"
+#include "check.h"
+#include "livemap.h"
+#include "memscope/aggregate.h"
+#include "memscope/analysis.h"
+
+/*
+ * Live map.
+ */
+
+static void test_livemap_basics(void)
+{
+    msc_livemap_t m;
+    msc_live_t old;
+    CHECK_EQ(msc__livemap_init(&m), 0);
+    CHECK_EQ(msc__livemap_put(&m, 0x1000, 10, 1, &old), 0);
+    CHECK_EQ(msc__livemap_put(&m, 0x2000, 20, 2, &old), 0);
+    CHECK_EQ(msc__livemap_put(&m, 0x1000, 11, 3, &old), 1);
+    CHECK_EQ(old.addr, 0x1000);
+    CHECK_EQ(old.size, 10);
+    CHECK_EQ(old.stack, 1);
+    CHECK_EQ(m.count, 2);
+    CHECK_EQ(msc__livemap_take(&m, 0x1000, &old), 1);
+    CHECK_EQ(old.size, 11);
+    CHECK_EQ(old.stack, 3);
+    CHECK_EQ(msc__livemap_take(&m, 0x1000, &old), 0);
+    CHECK_EQ(msc__livemap_take(&m, 0x3000, &old), 0);
+    CHECK_EQ(m.count, 1);
+
+    /* Growth keeps every entry. */
+    size_t mask = m.mask;
+    for (uint64_t i = 1; i <= 200000; i++) msc__livemap_put(&m, i * 16 + 0x10000, i, (uint32_t)i, &old);
+    CHECK(m.mask > mask);
+    CHECK((m.count + 1) * 2 <= m.mask + 1);
+    int lost = 0;
+    for (uint64_t i = 1; i <= 200000; i++)
+        if (msc__livemap_take(&m, i * 16 + 0x10000, &old) != 1 || old.size != i) lost++;
+    CHECK_EQ(lost, 0);
+    CHECK_EQ(m.count, 1);
+    msc__livemap_release(&m);
+}
+
+/* Random inserts, replaces and deletes over a small address range (long
+ * probe runs, many wrap-arounds), checked against a plain array. */
+static void test_livemap_random(void)
+{
+    enum { RANGE = 40000, OPS = 1500000 };
+    static uint64_t size[RANGE];   /* 0 = absent */
+    static uint32_t stack[RANGE];
+    msc_livemap_t m;
+    msc_live_t got;
+    CHECK_EQ(msc__livemap_init(&m), 0);
+    uint64_t seed = 7;
+    size_t present = 0;
+    int wrong = 0;
+    for (int op = 0; op < OPS; op++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t k = (uint32_t)((seed >> 33) % RANGE);
+        /* Even keys 16-aligned, like most heap blocks; odd keys 8 past. */
+        uint64_t addr = (uint64_t)(k + 1) * 16 + (k & 1) * 8;
+        int insert = (seed >> 20) % 100 < (op < OPS / 2 ? 60 : 40);
+        if (insert) {
+            uint64_t s = (seed >> 40) + 1;
+            int rc = msc__livemap_put(&m, addr, s, (uint32_t)op, &got);
+            if (rc != (size[k] != 0) || (rc == 1 && (got.size != size[k] || got.stack != stack[k])))
+                wrong++;
+            if (!size[k]) present++;
+            size[k] = s;
+            stack[k] = (uint32_t)op;
+        } else {
+            int rc = msc__livemap_take(&m, addr, &got);
+            if (rc != (size[k] != 0) || (rc == 1 && (got.size != size[k] || got.stack != stack[k])))
+                wrong++;
+            if (size[k]) present--;
+            size[k] = 0;
+        }
+        if (m.count != present) wrong++;
+    }
+    CHECK_EQ(wrong, 0);
+    /* The table holds exactly what the reference holds. */
+    int missing = 0;
+    size_t occupied = 0;
+    for (size_t i = 0; i <= m.mask; i++) {
+        uint64_t a = m.slots[i].addr;
+        if (!a) continue;
+        occupied++;
+        uint32_t k = (uint32_t)((a >> 4) - 1);
+        if (k >= RANGE || size[k] != m.slots[i].size || stack[k] != m.slots[i].stack) missing++;
+    }
+    CHECK_EQ(occupied, present);
+    CHECK_EQ(missing, 0);
+    msc__livemap_release(&m);
+}
+
+/*
+ * Analysis on hand-made events.
+ */
+
+static msc_event_t ev_of(int kind, uint64_t addr, uint64_t size, uint32_t stack)
+{
+    msc_event_t e;
+    memset(&e, 0, sizeof(e));
+    e.kind = (uint8_t)kind;
+    e.addr = addr;
+    e.size = size;
+    e.stack = stack;
+    return e;
+}
+
+static int feed(msc_analysis_t *a, int kind, uint64_t addr, uint64_t size, uint32_t stack,
+                uint64_t time)
+{
+    msc_event_t e = ev_of(kind, addr, size, stack);
+    e.time_ns = time;
+    return msc_analysis_event(a, &e);
+}
+
+static int realloc_event(msc_analysis_t *a, uint64_t old_addr, uint64_t addr, uint64_t size,
+                         uint32_t stack)
+{
+    msc_event_t e = ev_of(MSC_REC_REALLOC, addr, size, stack);
+    e.old_addr = old_addr;
+    return msc_analysis_event(a, &e);
+}
+
+#define NODE_BYTES(a, view, node) (msc_analysis_node(a, view, node).bytes)
+#define NODE_COUNT(a, view, node) (msc_analysis_node(a, view, node).count)
+
+static void test_peak_and_epochs(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 100, 1, 10), 0);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x200, 200, 2, 20), 0); /* peak 300 at 20 */
+    CHECK_EQ(feed(a, MSC_REC_FREE, 0x100, 0, 0, 30), 0);    /* stack 1 changes after the peak */
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x300, 50, 1, 40), 0);
+    CHECK_EQ(feed(a, MSC_REC_FREE, 0xDEAD0, 0, 0, 45), 0);  /* never allocated */
+    msc_analysis_finish(a);
+    const msc_summary_t *s = msc_analysis_summary(a);
+    CHECK_EQ(s->peak_bytes, 300);
+    CHECK_EQ(s->peak_time_ns, 20);
+    CHECK_EQ(s->peak_allocations, 2);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 1), 100);  /* its stamped copy */
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 2), 200);  /* unchanged since: its live value */
+    CHECK_EQ(NODE_COUNT(a, MSC_VIEW_PEAK, 1), 1);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 1), 50);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_TOTAL, 1), 150);
+    CHECK_EQ(NODE_COUNT(a, MSC_VIEW_TOTAL, 1), 2);
+    CHECK_EQ(s->unmatched_frees, 1);
+    CHECK_EQ(s->frees, 1);
+    CHECK_EQ(s->allocations, 3);
+    CHECK_EQ(s->total_allocated_bytes, 350);
+    CHECK_EQ(s->leaked_bytes, 250);
+    CHECK_EQ(s->leaked_allocations, 2);
+
+    /* A higher peak later: every stack's peak value moves to it. */
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x400, 1000, 3, 50), 0); /* 1250 */
+    CHECK_EQ(feed(a, MSC_REC_FREE, 0x200, 0, 0, 60), 0);
+    CHECK_EQ(feed(a, MSC_REC_FREE, 0x400, 0, 0, 70), 0);
+    msc_analysis_finish(a);
+    CHECK_EQ(s->peak_bytes, 1250);
+    CHECK_EQ(s->peak_time_ns, 50);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 1), 50);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 2), 200);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 3), 1000);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 2), 0);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 3), 0);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 999), 0);
+    CHECK_EQ(s->leaked_bytes, 50);
+    CHECK_EQ(s->leaked_allocations, 1);
+
+    /* The peak view sums to the peak. */
+    uint64_t sum = 0;
+    for (uint32_t n = 0; n < msc_analysis_nodes(a); n++) sum += NODE_BYTES(a, MSC_VIEW_PEAK, n);
+    CHECK_EQ(sum, 1250);
+    msc_analysis_free(a);
+}
+
+static void test_realloc_and_reuse(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    CHECK_EQ(realloc_event(a, 0, 0x100, 10, 1), 0);        /* realloc(NULL, 10) */
+    CHECK_EQ(realloc_event(a, 0x100, 0x200, 30, 2), 0);    /* moves and grows */
+    CHECK_EQ(realloc_event(a, 0x200, 0x200, 5, 2), 0);     /* shrinks in place */
+    CHECK_EQ(realloc_event(a, 0x999, 0x300, 7, 1), 0);     /* from an unknown block */
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x300, 8, 3, 0), 0);   /* its free was lost */
+    msc_analysis_finish(a);
+    const msc_summary_t *s = msc_analysis_summary(a);
+    CHECK_EQ(s->allocations, 5);
+    CHECK_EQ(s->frees, 3);
+    CHECK_EQ(s->unmatched_frees, 1);
+    CHECK_EQ(s->current_bytes, 13);
+    CHECK_EQ(s->leaked_allocations, 2);
+    CHECK_EQ(s->peak_bytes, 30);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 1), 0);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 2), 5);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 3), 8);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 2), 30);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_TOTAL, 1), 17);
+    msc_analysis_free(a);
+}
+
+static void test_histogram_and_other_events(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    const uint64_t sizes[] = {0, 1, 2, 3, 4, 7, 8, 1ull << 46, (1ull << 47) + 1, 1ull << 60};
+    const int buckets[] = {0, 1, 2, 2, 3, 3, 4, 47, 47, 47};
+    for (int i = 0; i < 10; i++) feed(a, MSC_REC_ALLOC, 0x1000 + 16 * (uint64_t)i, sizes[i], 0, 0);
+    const msc_summary_t *s = msc_analysis_summary(a);
+    uint64_t want_count[MSC_HISTOGRAM_BUCKETS] = {0}, want_bytes[MSC_HISTOGRAM_BUCKETS] = {0};
+    for (int i = 0; i < 10; i++) {
+        want_count[buckets[i]]++;
+        want_bytes[buckets[i]] += sizes[i];
+    }
+    int wrong = 0;
+    for (int b = 0; b < MSC_HISTOGRAM_BUCKETS; b++)
+        if (s->histogram_count[b] != want_count[b] || s->histogram_bytes[b] != want_bytes[b]) wrong++;
+    CHECK_EQ(wrong, 0);
+
+    msc_event_t e = ev_of(MSC_REC_SAMPLE, 0, 0, 0);
+    e.time_ns = 500;
+    e.value[0] = 1 << 20;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    e.value[0] = 1 << 10;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    size_t n;
+    const msc_sample_t *samples = msc_analysis_samples(a, &n);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(samples[0].time_ns, 500);
+    CHECK_EQ(samples[0].rss_bytes, 1 << 20);
+    CHECK_EQ(samples[0].heap_bytes, s->current_bytes);
+    CHECK_EQ(s->peak_rss_bytes, 1 << 20);
+
+    e = ev_of(MSC_REC_MARK, 0, 0, 0);
+    e.time_ns = 600;
+    e.text = "label, not terminated here";
+    e.text_len = 5;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    const msc_mark_t *marks = msc_analysis_marks(a, &n);
+    CHECK_EQ(n, 1);
+    CHECK(n == 1 && strcmp(marks[0].label, "label") == 0 && marks[0].time_ns == 600);
+
+    e = ev_of(MSC_REC_THREAD_INFO, 0, 0, 0);
+    e.thread = 3;
+    e.text = "worker";
+    e.text_len = 6;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    e.text_len = 0; /* a later nameless record keeps the name */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK(strcmp(msc_analysis_thread_name(a, 3), "worker") == 0);
+    CHECK(strcmp(msc_analysis_thread_name(a, 2), "") == 0);
+    CHECK(strcmp(msc_analysis_thread_name(a, 100000), "") == 0);
+    CHECK_EQ(s->threads, 4);
+    e.thread = (1u << 28) - 1; /* counted, but not given a 2 GiB name table */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(s->threads, 1u << 28);
+
+    const uint64_t gc[][4] = {{0, 10, 1, 0}, {0, 30, 2, 1}, {2, 5, 3, 0}, {9, 7, 4, 0}};
+    for (int i = 0; i < 4; i++) {
+        e = ev_of(MSC_REC_GC, 0, 0, 0);
+        memcpy(e.value, gc[i], sizeof(e.value));
+        CHECK_EQ(msc_analysis_event(a, &e), 0);
+    }
+    CHECK_EQ(s->gc[0].runs, 2);
+    CHECK_EQ(s->gc[0].pause_ns, 40);
+    CHECK_EQ(s->gc[0].max_pause_ns, 30);
+    CHECK_EQ(s->gc[0].collected, 3);
+    CHECK_EQ(s->gc[0].uncollectable, 1);
+    CHECK_EQ(s->gc[2].runs, 2); /* generations above 2 count as 2 */
+    CHECK_EQ(s->gc[2].collected, 7);
+    CHECK_EQ(s->gc[1].runs, 0);
+
+    e = ev_of(MSC_REC_LOST, 0, 0, 0);
+    e.value[0] = 12;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(s->lost_events, 24);
+    msc_analysis_free(a);
+}
+
+/*
+ * Aggregation. Frames: f (a.py, from line 10), g (a.py, 20), h (b.py, 30);
+ * each code's offset k is at its first line + k.
+ */
+
+typedef struct fixture {
+    msc_symbols_t *sym;
+    msc_analysis_t *a;
+    uint32_t n[8];
+} fixture_t;
+
+static int fixture_init(fixture_t *fx)
+{
+    static const uint8_t table[] = {0x80, 0x00, 0xE8, 0x02, 0xE8, 0x02};
+    memset(fx, 0, sizeof(*fx));
+    fx->sym = msc_symbols_new(0x030B00F0);
+    fx->a = msc_analysis_new();
+    if (!fx->sym || !fx->a) return MSC_ENOMEM;
+    const char *names[] = {"", "a.py", "b.py", "f", "g", "h"};
+    for (uint32_t i = 1; i < 6; i++) {
+        int err = msc_symbols_add_string(fx->sym, i, (const uint8_t *)names[i], strlen(names[i]));
+        if (err) return err;
+    }
+    const uint32_t code[][3] = {{1, 3, 10}, {1, 4, 20}, {2, 5, 30}};
+    for (uint32_t c = 0; c < 3; c++) {
+        int err = msc_symbols_add_code(fx->sym, c + 1, code[c][0], code[c][1], code[c][2], table,
+                                       sizeof(table));
+        if (err) return err;
+    }
+    /* n1 f:10; n2 g:21 under f; n3 h:30 under g; n4 g:22 under f;
+     * n5, n6: f:10 under f:10 under f:10 (recursion). */
+    const uint32_t nodes[][3] = {{0, 1, 0}, {1, 2, 1}, {2, 3, 0}, {1, 2, 2}, {1, 1, 0}, {5, 1, 0}};
+    for (int i = 0; i < 6; i++) {
+        int64_t id = msc_symbols_add_node(fx->sym, fx->n[nodes[i][0]], nodes[i][1], nodes[i][2]);
+        if (id < 0) return (int)id;
+        fx->n[i + 1] = (uint32_t)id;
+    }
+    const uint64_t allocs[][3] = {{3, 100, 0}, {4, 40, 1}, {2, 7, 0}, {6, 1000, 1}, {0, 5, 0}};
+    for (int i = 0; i < 5; i++) {
+        int err = feed(fx->a, MSC_REC_ALLOC, 0x1000 * (uint64_t)(i + 1), allocs[i][1],
+                       fx->n[allocs[i][0]], 0);
+        if (err) return err;
+    }
+    /* The ones marked 1 are freed: gone at exit, still in the peak. */
+    for (int i = 0; i < 5; i++)
+        if (allocs[i][2]) feed(fx->a, MSC_REC_FREE, 0x1000 * (uint64_t)(i + 1), 0, 0, 0);
+    msc_analysis_finish(fx->a);
+    return 0;
+}
+
+static void fixture_release(fixture_t *fx)
+{
+    msc_analysis_free(fx->a);
+    msc_symbols_free(fx->sym);
+}
+
+typedef struct want_row {
+    const char *file, *function;
+    uint32_t line;
+    uint64_t bytes, count;
+} want_row_t;
+
+static void check_rows(fixture_t *fx, msc_view_t view, msc_group_t group, int inclusive,
+                       const char *only, const want_row_t *want, size_t n, uint64_t total)
+{
+    msc_rows_t rows;
+    CHECK_EQ(msc_aggregate(fx->a, fx->sym, view, group, inclusive, only, &rows), 0);
+    CHECK_EQ(rows.n, n);
+    CHECK_EQ(rows.total_bytes, total);
+    for (size_t i = 0; i < n && i < rows.n; i++) {
+        const msc_row_t *r = &rows.rows[i];
+        int ok = strcmp(r->file, want[i].file) == 0 && r->line == want[i].line &&
+                 r->bytes == want[i].bytes && r->count == want[i].count &&
+                 (want[i].function ? r->function && strcmp(r->function, want[i].function) == 0
+                                   : r->function == NULL);
+        if (!ok)
+            fprintf(stderr, "row %zu: %s %s %u %llu %llu\n", i, r->file,
+                    r->function ? r->function : "-", r->line, (unsigned long long)r->bytes,
+                    (unsigned long long)r->count);
+        CHECK(ok);
+    }
+    msc_rows_release(&rows);
+}
+
+#define ROWS(...) ((const want_row_t[]){__VA_ARGS__}), \
+                  sizeof((const want_row_t[]){__VA_ARGS__}) / sizeof(want_row_t)
+
+static void test_aggregate(void)
+{
+    fixture_t fx;
+    CHECK_EQ(fixture_init(&fx), 0);
+    const char *nop = "<no Python frame>";
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 0, NULL,
+               ROWS({"a.py", "f", 10, 1000, 1}, {"b.py", "h", 30, 100, 1}, {"a.py", "g", 22, 40, 1},
+                    {"a.py", "g", 21, 7, 1}, {nop, nop, 0, 5, 1}),
+               1152);
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_FUNCTION, 0, NULL,
+               ROWS({"a.py", "f", 0, 1000, 1}, {"b.py", "h", 0, 100, 1}, {"a.py", "g", 0, 47, 2},
+                    {nop, nop, 0, 5, 1}),
+               1152);
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_FILE, 0, NULL,
+               ROWS({"a.py", NULL, 0, 1047, 3}, {"b.py", NULL, 0, 100, 1}, {nop, NULL, 0, 5, 1}),
+               1152);
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_SOURCE_LINE, 0, NULL,
+               ROWS({"a.py", NULL, 10, 1000, 1}, {"b.py", NULL, 30, 100, 1},
+                    {"a.py", NULL, 22, 40, 1}, {"a.py", NULL, 21, 7, 1}, {nop, NULL, 0, 5, 1}),
+               1152);
+
+    /* Inclusive: each stack once per key on it, recursion included. */
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 1, NULL,
+               ROWS({"a.py", "f", 10, 1147, 4}, {"a.py", "g", 21, 107, 2}, {"b.py", "h", 30, 100, 1},
+                    {"a.py", "g", 22, 40, 1}, {nop, nop, 0, 5, 1}),
+               1152);
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_FUNCTION, 1, NULL,
+               ROWS({"a.py", "f", 0, 1147, 4}, {"a.py", "g", 0, 147, 3}, {"b.py", "h", 0, 100, 1},
+                    {nop, nop, 0, 5, 1}),
+               1152);
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_FILE, 1, NULL,
+               ROWS({"a.py", NULL, 0, 1147, 4}, {"b.py", NULL, 0, 100, 1}, {nop, NULL, 0, 5, 1}),
+               1152);
+
+    /* One file only: each stack goes to its innermost frame in that file. */
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 0, "/src/a.py",
+               ROWS({"a.py", "f", 10, 1000, 1}, {"a.py", "g", 21, 107, 2}, {"a.py", "g", 22, 40, 1}),
+               1152);
+    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 0, "b.py", ROWS({"b.py", "h", 30, 100, 1}), 1152);
+
+    /* Views: the frees after the peak leave 112 bytes at exit. */
+    check_rows(&fx, MSC_VIEW_EXIT, MSC_BY_FILE, 0, NULL,
+               ROWS({"b.py", NULL, 0, 100, 1}, {"a.py", NULL, 0, 7, 1}, {nop, NULL, 0, 5, 1}), 112);
+    check_rows(&fx, MSC_VIEW_PEAK, MSC_BY_FILE, 0, NULL,
+               ROWS({"a.py", NULL, 0, 1047, 3}, {"b.py", NULL, 0, 100, 1}, {nop, NULL, 0, 5, 1}),
+               1152);
+    fixture_release(&fx);
+
+    CHECK(msc_same_file("a.py", "a.py"));
+    CHECK(msc_same_file("/src/pkg/a.py", "pkg/a.py"));
+    CHECK(msc_same_file("a.py", "/src/a.py"));
+    CHECK(!msc_same_file("/src/xa.py", "a.py"));
+    CHECK(!msc_same_file("a.py", "b.py"));
+    CHECK(!msc_same_file("", "a.py"));
+}
+
+/* Fails each allocation in turn; every failure comes back as MSC_ENOMEM
+ * (or NULL from a constructor) and frees what was built. */
+static void test_out_of_memory(void)
+{
+    int failed = 0, done = 0;
+    for (long at = 1; !done && at < 2000; at++) {
+        fixture_t fx;
+        tc_use_allocator(at, 0);
+        int err = fixture_init(&fx);
+        msc_rows_t rows = {0};
+        if (!err) err = msc_aggregate(fx.a, fx.sym, MSC_VIEW_TOTAL, MSC_BY_LINE, 1, NULL, &rows);
+        long refused = tc_ctl.refused;
+        msc_rows_release(&rows);
+        fixture_release(&fx);
+        msc_set_allocator(NULL);
+        CHECK_EQ(tc_ctl.live, 0);
+        if (refused) {
+            CHECK_EQ(err, MSC_ENOMEM);
+            failed++;
+        } else {
+            CHECK_EQ(err, 0);
+            CHECK_EQ(rows.total_bytes, 1152);
+            done = 1;
+        }
+    }
+    CHECK(done);
+    CHECK(failed >= 10);
+
+    /* Live map growth failing leaves the map as it was. */
+    msc_livemap_t m;
+    msc_live_t old;
+    CHECK_EQ(msc__livemap_init(&m), 0);
+    size_t grow_at = (m.mask + 1) / 2;
+    for (uint64_t i = 1; i <= grow_at; i++) msc__livemap_put(&m, i * 16, i, 0, &old);
+    tc_use_allocator(1, 0);
+    CHECK_EQ(msc__livemap_put(&m, (grow_at + 1) * 16, 1, 0, &old), MSC_ENOMEM);
+    msc_set_allocator(NULL);
+    CHECK_EQ(m.count, grow_at);
+    CHECK_EQ(msc__livemap_take(&m, 16, &old), 1);
+    CHECK_EQ(old.size, 1);
+    msc__livemap_release(&m);
+}
+
+int main(void)
+{
+    test_livemap_basics();
+    test_livemap_random();
+    test_peak_and_epochs();
+    test_realloc_and_reuse();
+    test_histogram_and_other_events();
+    test_aggregate();
+    test_out_of_memory();
+    return check_done("analysis");
+}
