@@ -47,11 +47,19 @@ static inline uint32_t msc_frame_offset(msc_pyframe_t *f)
 }
 
 /* Frames between their push and first RESUME are not yet running code: they
- * have no meaningful offset (CPython's _PyFrame_IsIncomplete, gh-96612). */
+ * have no meaningful offset (CPython's _PyFrame_IsIncomplete, gh-96612).
+ * Generator frames are always complete; a generator's frame only runs
+ * from its first RESUME on, so the offset test alone gives the same answer
+ * for every frame on a running stack. */
 static inline int msc_frame_incomplete(msc_pyframe_t *f)
 {
     return f->owner != FRAME_OWNED_BY_GENERATOR &&
            f->prev_instr < _PyCode_CODE(f->f_code) + f->f_code->_co_firsttraceable;
+}
+
+static inline int msc_frame_offset_incomplete(PyCodeObject *co, uint32_t offset)
+{
+    return (int32_t)offset < co->_co_firsttraceable;
 }
 
 /* co_extra points at this (Objects/codeobject.c, private but fixed in 3.11). */

@@ -432,7 +432,7 @@ static int first_start(void)
     }
     msc_allocator_t raw = {raw_malloc, raw_realloc, raw_free, &R.hooks[MSC_DOMAIN_RAW]};
     msc_set_allocator(&raw);
-    R.extra_index = _PyEval_RequestCodeExtraIndex(NULL);
+    R.extra_index = _PyEval_RequestCodeExtraIndex(msc_code_died);
     if (R.extra_index < 0) {
         PyErr_SetString(PyExc_RuntimeError, "memscope: no free code-object extra slot");
         return -1;

@@ -1,16 +1,16 @@
 /* Stack capture: the recorder's per-allocation work besides the record
  * itself. The walk reads only the calling thread's own frame chain (safe
  * without the GIL, since only the thread itself pushes and pops its frames),
- * fuses a one-multiply hash into the walk, and looks the stack up in a
- * direct-mapped cache verified against the trie. Line numbers are not
+ * reading only the frames themselves, then compares the stack, outermost
+ * frame first, with the last one resolved by code pointer and offset; only
+ * frames from where they part are checked for completeness, named and looked
+ * up in the trie. Line numbers are not
  * computed here: each code object's line table is written once and the
  * analyser decodes (code, offset) pairs. */
 #include "stacks.h"
 
 #include "memscope/common.h"
 #include "memscope/encode.h"
-
-#define CACHE_SIZE (1u << 16)
 
 /* Code objects are named by an id kept in their co_extra slot, tagged with
  * the capture's session so a second capture names them again. */
@@ -28,6 +28,13 @@ typedef struct name_entry {
 
 static name_entry_t *names;
 static uint32_t names_mask, names_count;
+
+_Atomic uint64_t msc_code_deaths;
+
+void msc_code_died(void *extra)
+{
+    if (extra) atomic_fetch_add_explicit(&msc_code_deaths, 1, memory_order_relaxed);
+}
 
 int msc_names_init(Py_ssize_t index, uint64_t new_session)
 {
@@ -157,9 +164,9 @@ int msc_trie_init(msc_trie_t *t, uint32_t max_depth)
     t->index_mask = 8191;
     t->nodes = msc_calloc(t->cap, sizeof(msc_trie_node_t));
     t->index = msc_calloc(t->index_mask + 1, sizeof(uint32_t));
-    t->cache = msc_calloc(CACHE_SIZE, sizeof(msc_stack_cache_entry_t));
-    t->scratch = msc_calloc(max_depth + 1, sizeof(msc_frame_key_t));
-    if (!t->nodes || !t->index || !t->cache || !t->scratch) {
+    t->scratch = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
+    t->path = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
+    if (!t->nodes || !t->index || !t->scratch || !t->path) {
         msc_trie_release(t);
         return -1;
     }
@@ -170,8 +177,8 @@ void msc_trie_release(msc_trie_t *t)
 {
     msc_free(t->nodes);
     msc_free(t->index);
-    msc_free(t->cache);
     msc_free(t->scratch);
+    msc_free(t->path);
     memset(t, 0, sizeof(*t));
 }
 
@@ -227,42 +234,57 @@ static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t 
     return id;
 }
 
-static int verify(const msc_trie_t *t, uint32_t leaf, const msc_frame_key_t *keys, uint32_t n)
+/* Resolves raw[i] (a frame of the stack being captured) below parent into
+ * path[i]; -1 when the sink refuses a NODE record. */
+static int64_t resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t parent,
+                       const msc_raw_frame_t *raw, msc_raw_frame_t *out)
 {
-    uint32_t node = leaf;
-    for (uint32_t i = 0; i < n; i++) {
-        const msc_trie_node_t *tn = &t->nodes[node];
-        if (node == 0 || tn->code_id != keys[i].code_id || tn->offset != keys[i].offset) return 0;
-        node = tn->parent;
+    msc_frame_key_t k = {0, 0};
+    *out = *raw;
+    if (raw->code) {
+        if (msc_frame_offset_incomplete(raw->code, raw->offset)) {
+            out->node = parent; /* not running yet: no frame of its own */
+            return parent;
+        }
+        k = (msc_frame_key_t){code_id_of(ctx, raw->code), raw->offset};
+        if (!k.code_id) out->code = NULL; /* unnamed: never trust a match */
     }
-    return node == 0;
+    int64_t node = trie_child(t, ctx, parent, k);
+    out->node = (uint32_t)node;
+    return node;
 }
 
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts)
 {
-    msc_frame_key_t *keys = t->scratch;
+    msc_raw_frame_t *raw = t->scratch;
     uint32_t n = 0;
-    uint64_t h = 0;
     for (msc_pyframe_t *f = msc_frame_first(ts); f && f != ctx->root; f = msc_frame_previous(f)) {
-        if (msc_frame_incomplete(f)) continue;
         if (n == ctx->max_depth) {
-            keys[n++] = (msc_frame_key_t){0, 0}; /* marks a truncated stack */
+            raw[n++] = (msc_raw_frame_t){NULL, 0, 0}; /* marks a truncated stack */
             break;
         }
-        uint32_t code_id = code_id_of(ctx, msc_frame_code(f)), offset = msc_frame_offset(f);
-        keys[n++] = (msc_frame_key_t){code_id, offset};
-        h = (((h << 5) | (h >> 59)) ^ ((uint64_t)code_id << 32 | offset)) * 0x517cc1b727220a95ull;
+        raw[n++] = (msc_raw_frame_t){msc_frame_code(f), msc_frame_offset(f), 0};
     }
-    if (n == 0) return 0;
-    h ^= n;
-    msc_stack_cache_entry_t *e = &t->cache[(h ^ (h >> 32)) & (CACHE_SIZE - 1)];
-    if (e->hash == h && e->depth == n && verify(t, e->leaf, keys, n)) return e->leaf;
 
-    int64_t node = 0;
-    for (uint32_t i = n; i-- > 0;) {
-        node = trie_child(t, ctx, (uint32_t)node, keys[i]);
-        if (node < 0) return -1;
+    uint64_t deaths = atomic_load_explicit(&msc_code_deaths, memory_order_relaxed);
+    if (deaths != t->path_epoch) {
+        t->path_len = 0;
+        t->path_epoch = deaths;
     }
-    *e = (msc_stack_cache_entry_t){h, (uint32_t)node, n};
+    /* Frames shared with the last stack, from the outermost in. */
+    uint32_t same = 0;
+    while (same < n && same < t->path_len && t->path[same].code &&
+           raw[n - 1 - same].code == t->path[same].code &&
+           raw[n - 1 - same].offset == t->path[same].offset)
+        same++;
+    int64_t node = same ? t->path[same - 1].node : 0;
+    for (uint32_t i = same; i < n; i++) {
+        node = resolve(t, ctx, (uint32_t)node, &raw[n - 1 - i], &t->path[i]);
+        if (node < 0) {
+            t->path_len = i;
+            return -1;
+        }
+    }
+    t->path_len = n;
     return node;
 }

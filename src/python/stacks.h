@@ -1,12 +1,15 @@
 /* Stack capture for the recorder: walks the calling thread's own frames,
  * names each code object once (CODE and STRING records), and interns the
- * stack into a prefix trie whose new nodes are written as NODE records. A
- * direct-mapped cache from a hash of the whole stack to its leaf node makes a
- * repeated stack cost one walk and one verification. */
+ * stack into a prefix trie whose new nodes are written as NODE records.
+ * Consecutive stacks share most of their frames, so the trie keeps the last
+ * path it resolved: a new stack reuses the node ids of the root-side frames
+ * it has in common with it and looks up only the frames that differ. */
 #ifndef MEMSCOPE_STACKS_H
 #define MEMSCOPE_STACKS_H
 
 #include "frames.h"
+
+#include <stdatomic.h>
 #include "memscope/sink.h"
 
 typedef struct msc_frame_key {
@@ -14,17 +17,18 @@ typedef struct msc_frame_key {
     uint32_t offset;           /* instruction offset in code units */
 } msc_frame_key_t;
 
+/* A frame as the walk sees it: no code-object field is read to get it. */
+typedef struct msc_raw_frame {
+    PyCodeObject *code;        /* NULL marks a truncated stack */
+    uint32_t offset;
+    uint32_t node;             /* in a resolved path: the trie node of this prefix */
+} msc_raw_frame_t;
+
 typedef struct msc_trie_node {
     uint32_t parent;
     uint32_t code_id;
     uint32_t offset;
 } msc_trie_node_t;
-
-typedef struct msc_stack_cache_entry {
-    uint64_t hash;
-    uint32_t leaf;
-    uint32_t depth;
-} msc_stack_cache_entry_t;
 
 /* One trie per stream; its node ids are that stream's NODE ids. */
 typedef struct msc_trie {
@@ -33,8 +37,11 @@ typedef struct msc_trie {
     uint32_t cap;
     uint32_t *index;           /* open addressing over nodes: id or 0 */
     uint32_t index_mask;
-    msc_stack_cache_entry_t *cache;
-    msc_frame_key_t *scratch;  /* max_depth + 1 frames */
+    msc_raw_frame_t *scratch;  /* the stack being captured, innermost first */
+    msc_raw_frame_t *path;     /* the last stack resolved, outermost first; a frame
+                                  that cannot be trusted to match has code NULL */
+    uint32_t path_len;
+    uint64_t path_epoch;       /* msc_code_deaths when path was resolved */
 } msc_trie_t;
 
 int msc_trie_init(msc_trie_t *t, uint32_t max_depth);
@@ -51,6 +58,11 @@ typedef struct msc_capture_ctx {
 /* The leaf node of the current stack of ts (0 for no Python frames), or -1
  * when the sink refused a record (recording has failed). */
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts);
+
+/* Counts deaths of code objects we named: a path resolved before a death may
+ * hold a pointer that a new code object now reuses. */
+extern _Atomic uint64_t msc_code_deaths;
+void msc_code_died(void *extra);
 
 /* Code and string naming state for one capture. GIL held. */
 int msc_names_init(Py_ssize_t extra_index, uint64_t session);

@@ -321,3 +321,24 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
         assert "Traceback" not in proc.stderr
     assert memscope("--help").stdout.startswith("usage: memscope")
     assert "examples:" in memscope("table", "--help").stdout
+
+
+def test_dynamic_code_objects_are_told_apart(run_script):
+    """Code objects made and freed in a loop reuse addresses; each allocation
+    must still be charged to the code that made it."""
+    capture, _ = run_script(textwrap.dedent("""\
+        keep = []
+        for i in range(400):
+            ns = {}
+            src = "def f(n):\\n    return bytearray(n)\\n"
+            exec(compile(src, "gen%d.py" % (i % 2), "exec"), ns)
+            keep.append(ns["f"](1000 + i))
+            del ns
+        """))
+    rows = table(capture, at="total")
+    for parity in (0, 1):
+        # each call: a bytearray object (56 bytes) and its buffer (n + 1)
+        data = sum(56 + 1000 + i + 1 for i in range(parity, 400, 2))
+        got = sum(r["bytes"] for r in rows
+                  if r["file"] == f"gen{parity}.py" and r["function"] == "f")
+        assert got == data, (parity, got, data)
