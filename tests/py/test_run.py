@@ -342,3 +342,70 @@ def test_dynamic_code_objects_are_told_apart(run_script):
         got = sum(r["bytes"] for r in rows
                   if r["file"] == f"gen{parity}.py" and r["function"] == "f")
         assert got == data, (parity, got, data)
+
+
+def test_allocations_made_without_the_gil_balance(run_script):
+    """zlib compresses with the GIL released and allocates through the RAW
+    domain: those events must carry the thread's Python stack and pair up
+    with their frees."""
+    capture, _ = run_script(textwrap.dedent("""\
+        import os, threading, zlib
+        data = os.urandom(1 << 20)
+        def squeeze():
+            for _ in range(3):
+                zlib.compress(data, 9)
+        threads = [threading.Thread(target=squeeze) for _ in range(2)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        """))
+    total = [r for r in table(capture, at="total") if r["line"] == 5]
+    assert sum(r["allocations"] for r in total) >= 6 * 4  # deflate state and windows, per call
+    assert sum(r["bytes"] for r in total) >= 6 * 256 * 1024
+    assert line_bytes(table(capture, at="exit"), 5) == 0
+
+
+def test_daemon_threads_allocating_through_shutdown(run_script):
+    capture, proc = run_script(textwrap.dedent("""\
+        import threading
+        def churn():
+            while True:
+                x = [str(i) for i in range(100)]
+        for _ in range(3):
+            threading.Thread(target=churn, daemon=True).start()
+        big = bytearray(5_000_000)
+        print("main done")
+        """))
+    assert proc.returncode == 0 and proc.stdout == "main done\n"
+    assert stats(capture)["peak_bytes"] >= 5_000_000
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", mount],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    yield mount
+    subprocess.run(["umount", mount])
+
+
+def test_disk_full_stops_recording_and_the_program_runs_on(tiny_disk, tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""\
+        import sys
+        total = 0
+        for i in range(1_000_000):
+            total += len(bytes(i % 4099))
+        print("total", total)
+        sys.exit(4)
+        """))
+    proc = memscope("run", "-o", tiny_disk / "cap.msc", script, check=False)
+    assert proc.returncode == 4
+    assert proc.stdout == "total %d\n" % sum(i % 4099 for i in range(1_000_000))
+    assert proc.stderr.count("recording stopped") == 1
+    assert "Traceback" not in proc.stderr
+    read = memscope("stats", tiny_disk / "cap.msc", "--json")  # what fit reads back
+    assert "warning" in read.stderr
+    assert json.loads(read.stdout)["allocations"] > 1000
