@@ -12,10 +12,12 @@ or from code::
         work()
 """
 from memscope._api import Tracker, get_traced_memory, mark, profile
+from memscope._snapshot import Filter, Snapshot, take_snapshot
 from memscope.heap import (backrefs, dump_heap, gc_report, growth, heap, most_common_types,
                            retained_size, sizeof)
 
 __all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
+__all__ += ["Filter", "Snapshot", "take_snapshot"]
 __all__ += ["backrefs", "dump_heap", "gc_report", "growth", "heap", "most_common_types",
             "retained_size", "sizeof"]
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from typing import Callable, Optional, Tuple
 
-from memscope import _memscope
+from memscope import _follow, _memscope
 
 __all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
 
@@ -67,26 +67,16 @@ def mark(label: str) -> None:
     _memscope.mark(str(label))
 
 
-_follow = {"path": None, "capture": None}
-_follow_lock = threading.Lock()
-
-
 def get_traced_memory() -> Tuple[int, int]:
     """(current, peak) bytes traced since recording started, like
     ``tracemalloc.get_traced_memory()``; (0, 0) when not recording.
 
     Each call reads only what was recorded since the previous one.
     """
-    path = _memscope.recording()
-    if path is None:
+    capture = _follow.advanced()
+    if capture is None:
         return (0, 0)
-    _memscope.flush()
-    with _follow_lock:
-        if _follow["path"] != path:
-            _follow["path"], _follow["capture"] = path, _memscope.Capture(path, follow=True)
-        capture = _follow["capture"]
-        capture.advance()
-        s = capture.summary()
+    s = capture.summary()
     return (s["current_bytes"], s["peak_bytes"])
 
 

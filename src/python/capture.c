@@ -159,7 +159,55 @@ static PyObject *capture_table(capture_t *self, PyObject *args, PyObject *kw)
     return list;
 }
 
+static PyObject *stack_frames(msc_symbols_t *sym, uint32_t node)
+{
+    PyObject *frames = PyList_New(0);
+    for (; frames && node; node = msc_symbols_parent(sym, node)) {
+        msc_frame_t f;
+        msc_symbols_frame(sym, node, &f);
+        PyObject *frame = Py_BuildValue("(ssI)", f.file, f.function, f.line);
+        if (!frame || PyList_Append(frames, frame) < 0) Py_CLEAR(frames);
+        Py_XDECREF(frame);
+    }
+    if (!frames) return NULL;
+    PyObject *t = PyList_AsTuple(frames);
+    Py_DECREF(frames);
+    return t;
+}
+
+static PyObject *capture_stacks(capture_t *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"at", NULL};
+    static const char *views[] = {"peak", "exit", "total"};
+    const char *at = "exit";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|s", kwlist, &at)) return NULL;
+    int view = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(at, views[i]) == 0) view = i;
+    if (view < 0) {
+        PyErr_SetString(PyExc_ValueError, "at must be peak, exit or total");
+        return NULL;
+    }
+    msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(self->replay);
+    PyObject *list = PyList_New(0);
+    uint32_t n = msc_analysis_nodes(self->analysis);
+    for (uint32_t node = 0; list && node < n; node++) {
+        msc_node_values_t v = msc_analysis_node(self->analysis, (msc_view_t)view, node);
+        if (!v.bytes && !v.count) continue;
+        PyObject *frames = stack_frames(sym, node);
+        PyObject *item = frames ? Py_BuildValue("(NKK)", frames, (unsigned long long)v.bytes,
+                                                (unsigned long long)v.count)
+                                : NULL;
+        if (!item || PyList_Append(list, item) < 0) Py_CLEAR(list);
+        Py_XDECREF(item);
+    }
+    return list;
+}
+
 static PyMethodDef capture_methods[] = {
+    {"stacks", (PyCFunction)(void (*)(void))capture_stacks, METH_VARARGS | METH_KEYWORDS,
+     "stacks(at='exit') -> [(frames, bytes, count)]: every stack with memory in a view;\n"
+     "frames are (file, function, line), innermost first"},
     {"advance", (PyCFunction)capture_advance, METH_NOARGS,
      "advance() -> bool: read what was written since; True if the file ends mid-chunk"},
     {"summary", (PyCFunction)capture_summary, METH_NOARGS, "summary() -> dict of totals"},
