@@ -153,7 +153,10 @@ def main():
     _restore_environment()
     try:
         code, globals_ = _prepare(prog)
-    except (OSError, SyntaxError, ImportError) as e:
+    except SyntaxError as e:
+        sys.excepthook(type(e), e.with_traceback(None), None)  # as the interpreter reports it
+        raise SystemExit(1)
+    except (OSError, ImportError) as e:
         print(f"memscope: cannot run {prog[0] if prog[0][0] != '-' else prog[1]!r}: {e}",
               file=sys.stderr)
         raise SystemExit(2)

@@ -409,3 +409,30 @@ def test_disk_full_stops_recording_and_the_program_runs_on(tiny_disk, tmp_path):
     read = memscope("stats", tiny_disk / "cap.msc", "--json")  # what fit reads back
     assert "warning" in read.stderr
     assert json.loads(read.stdout)["allocations"] > 1000
+
+
+@pytest.mark.parametrize("source, status", [
+    ("def f():\n    raise KeyboardInterrupt\nf()\n", -signal.SIGINT),
+    ("x = (1,\n", 1),
+])
+def test_interrupt_and_syntax_error_end_as_without_memscope(run_script, tmp_path, source, status):
+    capture, proc = run_script(source, check=False)
+    plain = subprocess.run([sys.executable, tmp_path / "prog.py"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert proc.returncode == plain.returncode == status
+    assert proc.stderr.split("memscope: capture written")[0] == plain.stderr
+
+
+def test_coroutines_keep_their_lines(run_script):
+    capture, _ = run_script(textwrap.dedent("""\
+        import asyncio
+        async def fetch(i):
+            await asyncio.sleep(0)
+            return bytearray(1_000_000)
+        async def main():
+            return await asyncio.gather(*(fetch(i) for i in range(5)))
+        results = asyncio.run(main())
+        """))
+    rows = table(capture)
+    assert 5_000_000 <= line_bytes(rows, 4) <= 5_001_000
+    assert any(r["function"] == "fetch" and r["line"] == 4 for r in rows)
