@@ -149,7 +149,7 @@ def analyser_speed(args, tmpdir, sizes):
         run_once("memscope", w, args, first)
         stats, _ = memscope_stats(args, first)
         base_events = stats["allocations"] + stats["frees"]
-    scale = max(1.0, math.ceil(10 * args.analyser_events / base_events) / 10)
+    scale = max(1.0, math.ceil(10 * 1.15 * args.analyser_events / base_events) / 10)
     for _ in range(1 + args.retries):
         try:
             run_once("memscope", w, args, capture, scale=scale)
@@ -205,8 +205,9 @@ def target_lines(args, results, sizes, analyser):
     """Markdown bullets saying whether each target is met, and by how much."""
     out = []
     ms, tm = [], []
+    empty = {"work": []}
     for w in args.workloads:
-        if results[(w, "memscope")]["work"] and results[(w, "tm1")]["work"]:
+        if results.get((w, "memscope"), empty)["work"] and results.get((w, "tm1"), empty)["work"]:
             base = statistics.median(results[(w, "plain")]["work"])
             ms.append((w, statistics.median(results[(w, "memscope")]["work"]) / base))
             tm.append(statistics.median(results[(w, "tm1")]["work"]) / base)
@@ -244,10 +245,17 @@ def machine_line(args):
         pass
     py = subprocess.run([args.python, "-c", "import sys; print(sys.version.split()[0])"],
                         stdout=subprocess.PIPE, text=True).stdout.strip()
-    commit = subprocess.run(["git", "-C", REPO_DIR, "rev-parse", "--short", "HEAD"],
-                            stdout=subprocess.PIPE, text=True).stdout.strip()
-    return (f"{cpu}, {os.cpu_count()} CPUs; {args.python} (Python {py}); memscope at "
-            f"{commit}; {time.strftime('%Y-%m-%d')}")
+    label = args.build_label
+    if not label:
+        git = ["git", "-C", REPO_DIR]
+        label = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
+                               stdout=subprocess.PIPE, text=True).stdout.strip()
+        dirty = subprocess.run(git + ["status", "--porcelain", "--", "src", "include"],
+                               stdout=subprocess.PIPE, text=True).stdout.strip()
+        label += " with uncommitted changes in src/ or include/" if dirty else ""
+    return (f"{cpu}, {os.cpu_count()} CPUs (1-minute load average {args.load_start:.1f} "
+            f"at start, {os.getloadavg()[0]:.1f} at end); {args.python} (Python {py}); "
+            f"memscope {label}; {time.strftime('%Y-%m-%d')}")
 
 
 def report(args, results, failures, sizes, analyser, command):
@@ -310,6 +318,8 @@ def parse_args():
     p.add_argument("--python", default="/usr/bin/python3",
                    help="the one interpreter used by every mode")
     p.add_argument("--memscope", default=os.path.join(REPO_DIR, "bin", "memscope"))
+    p.add_argument("--build-label", default="",
+                   help="how the memscope under test was built (default: this repo's commit)")
     p.add_argument("--retries", type=int, default=2, help="extra attempts after a failed run")
     p.add_argument("--timeout", type=float, default=900, help="seconds per run")
     p.add_argument("--analyser-events", type=float, default=30e6,
@@ -328,6 +338,7 @@ def parse_args():
 def main():
     """Run the suite and print (and optionally save) the report."""
     args = parse_args()
+    args.load_start = os.getloadavg()[0]
     command = "python3 bench/run_recorder.py " + " ".join(sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="memscope-bench-") as tmpdir:
         results, failures = run_suite(args, tmpdir)
