@@ -1,0 +1,80 @@
+/* The call tree: per-stack values (one view of an analysis, or a snapshot of
+ * what was live at one moment) folded into a tree of frames, the shape every
+ * flame graph, call-tree listing and stack export draws. Trie nodes that name
+ * the same frame (file, function, line) under the same parent merge into one
+ * tree node, so two instructions of one line are one box. Inverted, the tree
+ * starts at the allocating frames and grows towards the callers (who
+ * allocates most at the leaves).
+ *
+ * Tree node 0 is the root ("all"); a parent's id is smaller than its
+ * children's. Frame strings are borrowed from the capture's symbols: free the
+ * tree before them. */
+#ifndef MEMSCOPE_TREE_H
+#define MEMSCOPE_TREE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "memscope/analysis.h"
+#include "memscope/report.h"
+#include "memscope/symbols.h"
+
+/* The value of one stack (named by its leaf node). */
+typedef struct msc_stack_value {
+    uint32_t stack;
+    uint64_t bytes;
+    uint64_t count;
+} msc_stack_value_t;
+
+typedef struct msc_tree_node {
+    uint32_t parent;           /* 0 for the root's children (and the root) */
+    uint32_t depth;            /* 0 for the root */
+    const char *file;          /* borrowed; "" for the root */
+    const char *function;      /* borrowed; "all" for the root */
+    uint32_t line;             /* 0 when unknown */
+    uint64_t bytes;            /* inclusive: this frame and everything under it */
+    uint64_t count;            /* inclusive allocation count */
+    uint64_t self_bytes;       /* allocated in this frame itself */
+    uint64_t self_count;
+} msc_tree_node_t;
+
+typedef struct msc_tree msc_tree_t;
+
+enum msc_tree_flags {
+    MSC_TREE_INVERTED = 1,     /* allocating frames at the top, callers below */
+};
+
+/* Builds the tree of n stack values. Allocations with no Python stack
+ * (stack 0) appear as a frame "<no Python frame>" with an empty file.
+ * Returns NULL on OOM; free with msc_tree_free. */
+msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
+                         int flags);
+/* The tree of one view of a finished analysis. */
+msc_tree_t *msc_tree_of_view(msc_symbols_t *sym, const msc_analysis_t *a, msc_view_t view,
+                             int flags);
+void msc_tree_free(msc_tree_t *t);
+
+uint32_t msc_tree_size(const msc_tree_t *t);            /* node ids are 0..size-1 */
+uint32_t msc_tree_max_depth(const msc_tree_t *t);       /* of the deepest node */
+const msc_tree_node_t *msc_tree_node(const msc_tree_t *t, uint32_t id);
+/* A node's children, largest bytes first; borrowed, valid until the tree is
+ * freed. */
+const uint32_t *msc_tree_children(const msc_tree_t *t, uint32_t id, uint32_t *n);
+
+/* The non-zero values of one view, for msc_tree_new and the exports that
+ * want stacks rather than a tree. Caller frees *out with msc_free. */
+int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out,
+                     size_t *n);
+
+typedef struct msc_tree_options {
+    msc_view_t view;
+    uint32_t max_depth;        /* frames below the root shown; 0 = all */
+    double min_percent;        /* hide frames under this share of the total */
+    int inverted;
+} msc_tree_options_t;
+
+/* `memscope tree`: the call tree as indented text with bytes and
+ * percentages; ANSI colours when ctx->color. */
+int msc_report_tree(const msc_report_ctx_t *ctx, FILE *out, const msc_tree_options_t *opt);
+
+#endif

@@ -1,0 +1,102 @@
+/* memscope export FILE --format F -o OUT: one view of a capture in a format
+ * other tools read (folded stacks, speedscope, the JSON call tree). */
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "memscope/export.h"
+
+static int run(int argc, char **argv);
+
+const cli_command_t cli_cmd_export = {
+    "export", run, "write a view as collapsed stacks, speedscope or a JSON call tree",
+    "usage: memscope export FILE --format collapsed|speedscope|json [--at peak|exit|total]\n"
+    "                            [-o OUT]\n\n"
+    "Write one view of a capture in a format other tools read:\n"
+    "  collapsed    folded stacks, \"outer;inner;leaf BYTES\" per line, for\n"
+    "               flamegraph.pl, inferno and friends\n"
+    "  speedscope   a file for https://www.speedscope.app (unit: bytes)\n"
+    "  json         the whole call tree with bytes and allocation counts\n"
+    "               (schema in docs/reports.md)\n\n"
+    "options:\n"
+    "  --format F             the output format (required)\n"
+    "  --at peak|exit|total   live at the peak (default), leaked at exit, or\n"
+    "                         everything allocated\n"
+    "  -o, --output OUT       write to OUT instead of standard output\n\n"
+    "examples:\n"
+    "  memscope export run.msc --format collapsed | flamegraph.pl > peak.svg\n"
+    "  memscope export run.msc --format speedscope --at total -o run.speedscope.json\n"
+    "  memscope export run.msc --format json --at exit -o leaks.json\n"};
+
+static int parse_format(const char *text, msc_export_format_t *out)
+{
+    static const char *names[] = {"collapsed", "speedscope", "json"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (msc_export_format_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int write_export(cli_capture_t *cap, const char *output, msc_export_format_t format,
+                        msc_view_t view)
+{
+    FILE *out = output ? fopen(output, "wb") : stdout;
+    if (!out) {
+        cli_error("cannot write '%s': %s", output, strerror(errno));
+        return EXIT_USAGE;
+    }
+    msc_report_ctx_t ctx = cli_report_ctx(cap, out);
+    int err = msc_export(&ctx, out, format, view);
+    if (output && fclose(out) != 0 && !err) err = MSC_EIO;
+    if (err) {
+        cli_error("cannot write '%s': %s", output ? output : "standard output",
+                  err == MSC_EIO ? strerror(errno) : msc_strerror(err));
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'}, {"at", required_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    msc_export_format_t format = MSC_EXPORT_COLLAPSED;
+    msc_view_t view = MSC_VIEW_PEAK;
+    const char *output = NULL;
+    int have_format = 0, c;
+    while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (parse_format(optarg, &format) == 0) {
+                have_format = 1;
+                break;
+            }
+            cli_error("--format wants collapsed, speedscope or json, not '%s'", optarg);
+            return EXIT_USAGE;
+        case 'a':
+            if (cli_parse_view(optarg, &view) == 0) break;
+            cli_error("--at wants peak, exit or total, not '%s'", optarg);
+            return EXIT_USAGE;
+        case 'o': output = optarg; break;
+        case 'h': return cli_usage(&cli_cmd_export, stdout, EXIT_OK);
+        default: return cli_usage(&cli_cmd_export, stderr, EXIT_USAGE);
+        }
+    }
+    if (optind != argc - 1) return cli_usage(&cli_cmd_export, stderr, EXIT_USAGE);
+    if (!have_format) {
+        cli_error("export needs --format collapsed, speedscope or json");
+        return EXIT_USAGE;
+    }
+    cli_capture_t cap;
+    int rc = cli_capture_open(&cap, argv[optind]);
+    if (rc) return rc;
+    rc = write_export(&cap, output, format, view);
+    cli_capture_close(&cap);
+    return rc;
+}

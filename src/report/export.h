@@ -1,0 +1,18 @@
+/* Shared inside src/report by the export writers (export.h is the public
+ * side): one function per format, dispatched by msc_export. */
+#ifndef MEMSCOPE_REPORT_EXPORT_H
+#define MEMSCOPE_REPORT_EXPORT_H
+
+#include <stdio.h>
+
+#include "memscope/report.h"
+#include "memscope/tree.h"
+
+int msc__export_collapsed(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view);
+int msc__export_speedscope(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view);
+
+/* {"function": ..., "file": ..., "line": ...} fields of a tree node (no
+ * braces); the root and the no-stack frame have a null file and line. */
+void msc__json_frame(FILE *out, const msc_tree_node_t *x);
+
+#endif

@@ -1,0 +1,172 @@
+/* The call tree on a hand-made stack trie: inclusive and self values,
+ * recursion kept as nested frames, instructions of one line merged into one
+ * frame, the no-Python-frame stack, children largest first, the inverted
+ * tree (allocating frames first), and every allocation failed in turn. */
+#include "capture_util.h"
+#include "check.h"
+#include "memscope/tree.h"
+
+/* Frames: f (a.py, from line 10), g (a.py, 20), h (b.py, 30), each offset k
+ * at its first line + k; k (b.py) has no line table, so every offset of it
+ * is line 0 and its nodes merge. */
+typedef struct fixture {
+    msc_symbols_t *sym;
+    uint32_t n[9];
+    msc_stack_value_t v[7];
+} fixture_t;
+
+static int fixture_init(fixture_t *fx)
+{
+    static const uint8_t table[] = {0x80, 0x00, 0xE8, 0x02, 0xE8, 0x02};
+    memset(fx, 0, sizeof(*fx));
+    fx->sym = msc_symbols_new(0x030B00F0);
+    if (!fx->sym) return MSC_ENOMEM;
+    const char *names[] = {"", "a.py", "b.py", "f", "g", "h", "k"};
+    for (uint32_t i = 1; i < 7; i++) {
+        int err = msc_symbols_add_string(fx->sym, i, (const uint8_t *)names[i], strlen(names[i]));
+        if (err) return err;
+    }
+    const uint32_t code[][4] = {{1, 3, 10, 6}, {1, 4, 20, 6}, {2, 5, 30, 6}, {2, 6, 40, 0}};
+    for (uint32_t c = 0; c < 4; c++) {
+        int err = msc_symbols_add_code(fx->sym, c + 1, code[c][0], code[c][1], code[c][2], table,
+                                       code[c][3]);
+        if (err) return err;
+    }
+    /* n1 f:10; n2 g:21 under f; n3 h:30 under g; n4 g:22 under f; n5, n6:
+     * f:10 under f:10 under f:10 (recursion); n7, n8: k at two offsets. */
+    const uint32_t nodes[][3] = {{0, 1, 0}, {1, 2, 1}, {2, 3, 0}, {1, 2, 2},
+                                 {1, 1, 0}, {5, 1, 0}, {1, 4, 0}, {1, 4, 2}};
+    for (int i = 0; i < 8; i++) {
+        int64_t id = msc_symbols_add_node(fx->sym, fx->n[nodes[i][0]], nodes[i][1], nodes[i][2]);
+        if (id < 0) return (int)id;
+        fx->n[i + 1] = (uint32_t)id;
+    }
+    const uint64_t values[][2] = {{3, 100}, {4, 40}, {2, 7}, {6, 1000}, {0, 5}, {7, 3}, {8, 4}};
+    for (int i = 0; i < 7; i++)
+        fx->v[i] = (msc_stack_value_t){fx->n[values[i][0]], values[i][1], 1};
+    return 0;
+}
+
+/* The child of parent at rank i (largest first); checks its frame. */
+static uint32_t child(const msc_tree_t *t, uint32_t parent, uint32_t i, const char *function,
+                      uint32_t line, uint64_t bytes)
+{
+    uint32_t n;
+    const uint32_t *kids = msc_tree_children(t, parent, &n);
+    CHECK(i < n);
+    if (i >= n) return 0;
+    const msc_tree_node_t *x = msc_tree_node(t, kids[i]);
+    int ok = strcmp(x->function, function) == 0 && x->line == line && x->bytes == bytes &&
+             x->parent == parent;
+    if (!ok)
+        fprintf(stderr, "child %u of %u: %s:%u %llu\n", i, parent, x->function, x->line,
+                (unsigned long long)x->bytes);
+    CHECK(ok);
+    return kids[i];
+}
+
+static uint32_t nchildren(const msc_tree_t *t, uint32_t node)
+{
+    uint32_t n;
+    msc_tree_children(t, node, &n);
+    return n;
+}
+
+static void test_upright(void)
+{
+    fixture_t fx;
+    CHECK_EQ(fixture_init(&fx), 0);
+    msc_tree_t *t = msc_tree_new(fx.sym, fx.v, 7, 0);
+    CHECK(t != NULL);
+    const msc_tree_node_t *root = msc_tree_node(t, 0);
+    CHECK_EQ(root->bytes, 1159);
+    CHECK_EQ(root->count, 7);
+    CHECK_EQ(root->self_bytes, 0);
+    CHECK_EQ(nchildren(t, 0), 2);
+    uint32_t f = child(t, 0, 0, "f", 10, 1154);
+    uint32_t none = child(t, 0, 1, "<no Python frame>", 0, 5);
+    CHECK_EQ(nchildren(t, none), 0);
+    CHECK_EQ(nchildren(t, f), 4);
+    uint32_t f2 = child(t, f, 0, "f", 10, 1000);
+    uint32_t f3 = child(t, f2, 0, "f", 10, 1000);
+    CHECK_EQ(msc_tree_node(t, f3)->self_bytes, 1000);
+    CHECK_EQ(msc_tree_node(t, f3)->depth, 3);
+    uint32_t g = child(t, f, 1, "g", 21, 107);
+    CHECK_EQ(msc_tree_node(t, g)->self_bytes, 7);
+    CHECK_EQ(msc_tree_node(t, g)->count, 2);
+    child(t, g, 0, "h", 30, 100);
+    child(t, f, 2, "g", 22, 40);
+    uint32_t k = child(t, f, 3, "k", 0, 7); /* two instructions, one frame */
+    CHECK_EQ(msc_tree_node(t, k)->count, 2);
+    CHECK_EQ(strcmp(msc_tree_node(t, k)->file, "b.py"), 0);
+    CHECK_EQ(msc_tree_max_depth(t), 3);
+    for (uint32_t i = 1; i < msc_tree_size(t); i++) CHECK(msc_tree_node(t, i)->parent < i);
+    msc_tree_free(t);
+
+    /* No values: only the root. */
+    t = msc_tree_new(fx.sym, fx.v, 0, 0);
+    CHECK_EQ(msc_tree_size(t), 1);
+    CHECK_EQ(msc_tree_node(t, 0)->bytes, 0);
+    msc_tree_free(t);
+    msc_symbols_free(fx.sym);
+}
+
+static void test_inverted(void)
+{
+    fixture_t fx;
+    CHECK_EQ(fixture_init(&fx), 0);
+    msc_tree_t *t = msc_tree_new(fx.sym, fx.v, 7, MSC_TREE_INVERTED);
+    CHECK(t != NULL);
+    CHECK_EQ(msc_tree_node(t, 0)->bytes, 1159);
+    CHECK_EQ(nchildren(t, 0), 6);
+    uint32_t f = child(t, 0, 0, "f", 10, 1000);
+    child(t, child(t, f, 0, "f", 10, 1000), 0, "f", 10, 1000);
+    uint32_t h = child(t, 0, 1, "h", 30, 100);
+    uint32_t g = child(t, h, 0, "g", 21, 100);
+    uint32_t outer = child(t, g, 0, "f", 10, 100);
+    CHECK_EQ(msc_tree_node(t, outer)->self_bytes, 100); /* the outermost caller */
+    CHECK_EQ(msc_tree_node(t, h)->self_bytes, 0);
+    child(t, 0, 2, "g", 22, 40);
+    child(t, 0, 3, "k", 0, 7); /* count 2 ranks it before g:21's 7 bytes in 1 */
+    child(t, child(t, 0, 4, "g", 21, 7), 0, "f", 10, 7);
+    child(t, 0, 5, "<no Python frame>", 0, 5);
+    msc_tree_free(t);
+    msc_symbols_free(fx.sym);
+}
+
+static void test_out_of_memory(void)
+{
+    fixture_t fx;
+    CHECK_EQ(fixture_init(&fx), 0);
+    for (int flags = 0; flags <= MSC_TREE_INVERTED; flags++) {
+        int failed = 0, done = 0;
+        for (long at = 1; !done && at < 200; at++) {
+            tc_use_allocator(at, 0);
+            msc_tree_t *t = msc_tree_new(fx.sym, fx.v, 7, flags);
+            long refused = tc_ctl.refused;
+            uint64_t bytes = t ? msc_tree_node(t, 0)->bytes : 0;
+            msc_tree_free(t);
+            msc_set_allocator(NULL);
+            CHECK_EQ(tc_ctl.live, 0);
+            if (refused) {
+                CHECK(t == NULL);
+                failed++;
+            } else {
+                CHECK_EQ(bytes, 1159);
+                done = 1;
+            }
+        }
+        CHECK(done);
+        CHECK(failed >= 4);
+    }
+    msc_symbols_free(fx.sym);
+}
+
+int main(void)
+{
+    test_upright();
+    test_inverted();
+    test_out_of_memory();
+    tc_cleanup();
+    return check_done("tree");
+}
