@@ -25,7 +25,7 @@ typedef struct cli_command {
 
 extern const cli_command_t cli_cmd_run, cli_cmd_stats, cli_cmd_table, cli_cmd_lines;
 extern const cli_command_t cli_cmd_heap;
-extern const cli_command_t cli_cmd_tree, cli_cmd_export;
+extern const cli_command_t cli_cmd_tree, cli_cmd_export, cli_cmd_diff;
 
 /* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

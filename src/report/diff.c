@@ -1,0 +1,106 @@
+/* `memscope diff`: the sites whose memory changed between two captures,
+ * biggest growth first, as a table for people or one JSON object for CI,
+ * with the view's totals before and after and whether the growth passed
+ * the --fail-over threshold. */
+#include <inttypes.h>
+
+#include "memscope/diff.h"
+#include "memscope/report.h"
+#include "report.h"
+
+static const char *group_name(msc_group_t g)
+{
+    return g == MSC_BY_FUNCTION ? "function" : g == MSC_BY_FILE ? "file" : "line";
+}
+
+static const char *status_name(msc_diff_status_t s)
+{
+    static const char *names[] = {"changed", "moved", "new", "gone"};
+    return names[s];
+}
+
+/* "+1.5 MiB" / "-512 B" / "0 B". */
+static const char *signed_bytes(int64_t v, char *buf, size_t n)
+{
+    char b[32];
+    uint64_t mag = v < 0 ? (uint64_t)-v : (uint64_t)v;
+    snprintf(buf, n, "%s%s", v > 0 ? "+" : v < 0 ? "-" : "", msc__bytes(mag, b, sizeof(b)));
+    return buf;
+}
+
+static double percent(int64_t delta, uint64_t base)
+{
+    return base ? 100.0 * (double)delta / (double)base : 0;
+}
+
+static void diff_json(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt)
+{
+    int64_t delta = (int64_t)d->after_total - (int64_t)d->before_total;
+    fprintf(out, "{\"view\": \"%s\", \"by\": \"%s\", \"before\": {\"path\": ",
+            msc_view_name(opt->view), group_name(opt->group));
+    msc_json_string(out, opt->before_path);
+    fprintf(out, ", \"total_bytes\": %" PRIu64 "}, \"after\": {\"path\": ", d->before_total);
+    msc_json_string(out, opt->after_path);
+    fprintf(out, ", \"total_bytes\": %" PRIu64 "}, \"delta_bytes\": %" PRId64 ", ", d->after_total,
+            delta);
+    if (d->before_total) fprintf(out, "\"delta_percent\": %.3f, ", percent(delta, d->before_total));
+    else fputs("\"delta_percent\": null, ", out);
+    fputs("\"fail_over\": ", out);
+    if (opt->fail_over) msc_json_string(out, opt->fail_over);
+    else fputs("null", out);
+    fprintf(out, ", \"exceeded\": %s, \"rows\": [", opt->exceeded ? "true" : "false");
+    for (size_t i = 0; i < d->n; i++) {
+        const msc_diff_row_t *r = &d->rows[i];
+        msc_row_t loc = {r->file, r->function, r->line, 0, 0};
+        fputs(i ? ",\n{" : "\n{", out);
+        msc__json_location(out, &loc);
+        fputs(", \"line_before\": ", out);
+        if (r->line_before) fprintf(out, "%u", r->line_before);
+        else fputs("null", out);
+        fprintf(out, ", \"status\": \"%s\", \"before_bytes\": %" PRIu64 ", \"after_bytes\": %" PRIu64
+                     ", \"delta_bytes\": %" PRId64 ", \"before_allocations\": %" PRIu64
+                     ", \"after_allocations\": %" PRIu64 "}",
+                status_name(r->status), r->before_bytes, r->after_bytes, r->delta_bytes,
+                r->before_count, r->after_count);
+    }
+    fputs("]}\n", out);
+}
+
+static void diff_text(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt)
+{
+    static const char *titles[] = {"Live at peak", "Leaked at exit", "Total allocated"};
+    char a[32], b[32], c[32];
+    int64_t delta = (int64_t)d->after_total - (int64_t)d->before_total;
+    const char *bold = opt->color ? "\033[1m" : "", *reset = opt->color ? "\033[0m" : "";
+    fprintf(out, "%s%s, by %s%s: %s -> %s (%s", bold, titles[opt->view], group_name(opt->group),
+            reset, msc__bytes(d->before_total, a, 32), msc__bytes(d->after_total, b, 32),
+            signed_bytes(delta, c, 32));
+    if (d->before_total) fprintf(out, ", %+.1f%%", percent(delta, d->before_total));
+    fprintf(out, ")\n  before: %s\n  after:  %s\n\n", opt->before_path, opt->after_path);
+    if (!d->n) {
+        fputs("No site changed.\n", out);
+        return;
+    }
+    size_t n = opt->limit && opt->limit < d->n ? opt->limit : d->n;
+    fprintf(out, "%12s %12s %12s  %s\n", "Before", "After", "Change", "Location");
+    for (size_t i = 0; i < n; i++) {
+        const msc_diff_row_t *r = &d->rows[i];
+        const char *hue = !opt->color ? "" : r->delta_bytes > 0 ? "\033[31m" : "\033[32m";
+        msc_row_t loc = {r->file, r->function, r->line, 0, 0};
+        fprintf(out, "%12s %12s %s%12s%s  ", msc__bytes(r->before_bytes, a, 32),
+                msc__bytes(r->after_bytes, b, 32), hue, signed_bytes(r->delta_bytes, c, 32),
+                reset);
+        msc__location(out, &loc);
+        if (r->status == MSC_DIFF_MOVED) fprintf(out, " (was line %u)", r->line_before);
+        else if (r->status != MSC_DIFF_SAME_SITE) fprintf(out, " (%s)", status_name(r->status));
+        fputc('\n', out);
+    }
+    if (n < d->n) fprintf(out, "... %zu more (use --limit)\n", d->n - n);
+}
+
+int msc_report_diff(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt, int json)
+{
+    if (json) diff_json(out, d, opt);
+    else diff_text(out, d, opt);
+    return ferror(out) ? MSC_EIO : 0;
+}
