@@ -1,7 +1,7 @@
 /* libFuzzer harness for the heap snapshot reader: any bytes either read
  * back as a valid heap or fail with an error and an offset; a heap that
  * reads back then goes through every analysis (partitions, dominators,
- * paths, type retention) and the reports, which must hold on it too.
+ * paths, type retention, cycles) and the reports, which must hold on it too.
  * Input starting with 'R' is framed as records inside valid header and
  * chunks, so the record parser sees mutations the checksums would stop. */
 #include <stdio.h>
@@ -18,6 +18,11 @@ static void analyse(const msc_heap_t *h, FILE *sink)
             msc_heap_write_partition(sink, &p, 5);
             msc_heap_partition_release(&p);
         }
+    }
+    msc_heap_cycles_t c;
+    if (msc_heap_cycles(h, &c) == 0) {
+        msc_heap_write_cycles(sink, h, &c, 5);
+        msc_heap_cycles_release(&c);
     }
     msc_heap_dom_t d;
     msc_heap_paths_t paths;

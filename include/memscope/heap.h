@@ -176,6 +176,37 @@ uint32_t *msc_heap_dict_owners(const msc_heap_t *h);
 const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
                           size_t n);
 
+/* Reference cycles the collector would free: the objects no root reaches
+ * and nothing outside them holds (a tracked object whose reference count
+ * exceeds the references other unreached objects make to it is held from
+ * C, and so is all it reaches), split into strongly connected components.
+ * Cycles are grouped by the kinds of objects in them; each group names the
+ * reference to make weak so that reference counting alone frees it. */
+typedef struct msc_heap_cycle_group {
+    char *kinds;               /* owned: "__main__.Node, dict of __main__.Node, list" */
+    uint64_t cycles;           /* components with these kinds */
+    uint64_t objects;          /* their members */
+    uint64_t bytes;
+    uint32_t example;          /* a member of the largest such component */
+    char *weaken;              /* owned: "__main__.Node.parent"; NULL when no one
+                                  reference of the example breaks every cycle in it */
+    uint32_t weaken_refs;      /* references of that name inside the example */
+    int weakrefable;           /* whether its targets are instances of a class (which
+                                  weakref.ref accepts) rather than builtin containers */
+} msc_heap_cycle_group_t;
+
+typedef struct msc_heap_cycles {
+    msc_heap_cycle_group_t *groups; /* owned; sorted by bytes, descending */
+    size_t len;
+    uint64_t garbage_objects;  /* everything the collector would free, cycles or not */
+    uint64_t garbage_bytes;
+    uint64_t cycle_count;      /* components in all groups */
+} msc_heap_cycles_t;
+
+/* Fills *c (release with msc_heap_cycles_release): 0 or MSC_ENOMEM. */
+int msc_heap_cycles(const msc_heap_t *h, msc_heap_cycles_t *c);
+void msc_heap_cycles_release(msc_heap_cycles_t *c);
+
 /* Report writers (src/report/heap*.c). Each writes to out and returns 0 or
  * MSC_EIO. */
 
@@ -266,6 +297,11 @@ int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *
 
 /* A diff as a table: Count, +Count, Size, +Size, Kind (at most limit rows). */
 int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);
+
+/* The cycles report: garbage totals, then one row per group (cycles,
+ * objects, bytes, kinds) with an example and the reference to weaken. */
+int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
+                          size_t limit);
 
 /* One line describing node v: kind, address and preview. */
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);

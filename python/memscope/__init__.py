@@ -13,11 +13,11 @@ or from code::
 """
 from memscope._api import Tracker, get_traced_memory, mark, profile
 from memscope._snapshot import Filter, Snapshot, take_snapshot
-from memscope.heap import (backrefs, dump_heap, gc_report, growth, heap, most_common_types,
-                           retained_size, sizeof)
+from memscope.heap import (backrefs, cycles, dump_heap, gc_report, growth, heap,
+                           most_common_types, retained_size, sizeof)
 
 __all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
 __all__ += ["Filter", "Snapshot", "take_snapshot"]
-__all__ += ["backrefs", "dump_heap", "gc_report", "growth", "heap", "most_common_types",
+__all__ += ["backrefs", "cycles", "dump_heap", "gc_report", "growth", "heap", "most_common_types",
             "retained_size", "sizeof"]
 __version__ = "0.1.0"

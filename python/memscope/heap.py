@@ -18,8 +18,8 @@ from typing import IO, NamedTuple, Optional
 
 from memscope import _memscope
 
-__all__ = ["Chain", "Partition", "Row", "backrefs", "dump_heap", "gc_report", "growth", "heap",
-           "most_common_types", "retained_size", "sizeof"]
+__all__ = ["Chain", "Partition", "Row", "backrefs", "cycles", "dump_heap", "gc_report", "growth",
+           "heap", "most_common_types", "retained_size", "sizeof"]
 
 
 STDOUT = object()  # the default file: sys.stdout as it is at the time of the call
@@ -204,6 +204,29 @@ def sizeof(obj: object, deep: bool = False) -> int:
     """
     info = _memscope.heap_inspect(obj)
     return info["deep"] if deep else info["size"]
+
+
+def cycles(limit: int = 10, file: Optional[IO[str]] = STDOUT) -> dict:
+    """The reference cycles the collector would free now, grouped by the
+    kinds of objects in them, each group with the reference to make a
+    ``weakref`` so that the objects go as soon as they are unused.
+
+    Returns ``{"garbage_objects", "garbage_bytes", "cycles", "groups"}``;
+    each group has ``kinds``, ``cycles``, ``objects``, ``bytes``,
+    ``example`` (a description), ``example_id`` (its ``id()``), ``weaken``
+    (``"module.Class.attribute"`` or ``None``) and ``weaken_refs``. It
+    only looks: nothing is collected, and no garbage is kept alive::
+
+        >>> root = Node(1); root.add_child(Node(2)); del root
+        >>> memscope.cycles()["groups"][0]["weaken"]
+        '__main__.Node.parent'
+    """
+    report = _memscope.heap_cycles(limit)
+    file = _resolve(file)
+    if file is not None:
+        file.write(report["table"])
+    del report["table"]
+    return report
 
 
 _gc_pauses: list[float] = []

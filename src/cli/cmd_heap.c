@@ -20,7 +20,8 @@ const cli_command_t cli_cmd_heap = {
     "usage: memscope heap FILE [--by kind|type|module|size] [--limit N]\n"
     "       memscope heap FILE --retained [--limit N]\n"
     "       memscope heap FILE --path-to ID|TYPE\n"
-    "       memscope heap FILE --diff OLD [--limit N]\n\n"
+    "       memscope heap FILE --diff OLD [--limit N]\n"
+    "       memscope heap FILE --cycles [--limit N]\n\n"
     "Report on a heap snapshot written by memscope.dump_heap(path).\n\n"
     "options:\n"
     "  --by KEY        partition table (default: kind). kind names dicts after\n"
@@ -30,14 +31,17 @@ const cli_command_t cli_cmd_heap = {
     "                  as printed by id(), decimal or 0x hex) or to the first\n"
     "                  object of type X\n"
     "  --diff OLD      what grew since the snapshot OLD, by kind\n"
+    "  --cycles        reference cycles the collector would free, grouped by\n"
+    "                  the kinds in them, with the reference to make weak\n"
     "  --limit N       rows to show (default 20)\n\n"
     "examples:\n"
     "  memscope heap app.heap --by kind\n"
     "  memscope heap app.heap --retained --limit 10\n"
     "  memscope heap app.heap --path-to Session\n"
-    "  memscope heap after.heap --diff before.heap\n"};
+    "  memscope heap after.heap --diff before.heap\n"
+    "  memscope heap app.heap --cycles\n"};
 
-enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF };
+enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES };
 
 typedef struct options {
     enum mode mode;
@@ -72,6 +76,7 @@ static int parse(int argc, char **argv, options_t *o)
         {"by", required_argument, NULL, 'b'},    {"limit", required_argument, NULL, 'n'},
         {"retained", no_argument, NULL, 'r'},    {"path-to", required_argument, NULL, 'p'},
         {"diff", required_argument, NULL, 'd'},  {"help", no_argument, NULL, 'h'},
+        {"cycles", no_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -93,6 +98,7 @@ static int parse(int argc, char **argv, options_t *o)
         case 'r': o->mode = MODE_RETAINED; break;
         case 'p': o->mode = MODE_PATH, o->target = optarg; break;
         case 'd': o->mode = MODE_DIFF, o->older = optarg; break;
+        case 'c': o->mode = MODE_CYCLES; break;
         case 'h': return cli_usage(&cli_cmd_heap, stdout, EXIT_OK) - 1;
         default: return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
         }
@@ -169,6 +175,16 @@ static int report_diff(const msc_heap_t *h, const options_t *o)
     return rc;
 }
 
+static int report_cycles(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_cycles_t c;
+    int rc = msc_heap_cycles(h, &c);
+    if (rc < 0) return rc;
+    rc = msc_heap_write_cycles(stdout, h, &c, (size_t)o->limit);
+    msc_heap_cycles_release(&c);
+    return rc;
+}
+
 static int report_partition(const msc_heap_t *h, const options_t *o)
 {
     msc_heap_partition_t p;
@@ -190,6 +206,7 @@ static int run(int argc, char **argv)
     case MODE_RETAINED: rc = report_retained(h, &o); break;
     case MODE_PATH: rc = report_path(h, &o); break;
     case MODE_DIFF: rc = report_diff(h, &o); break;
+    case MODE_CYCLES: rc = report_cycles(h, &o); break;
     default: rc = report_partition(h, &o); break;
     }
     msc_heap_free(h);

@@ -218,11 +218,66 @@ static PyObject *py_heap_growth(PyObject *self, PyObject *args)
     return result;
 }
 
+static PyObject *cycle_groups(const msc_heap_t *h, const msc_heap_cycles_t *c)
+{
+    PyObject *groups = PyList_New(0);
+    for (size_t i = 0; groups && i < c->len; i++) {
+        const msc_heap_cycle_group_t *g = &c->groups[i];
+        char what[600];
+        PyObject *row = Py_BuildValue(
+            "{sssKsKsKsKsssssIsO}", "kinds", g->kinds, "cycles", (unsigned long long)g->cycles,
+            "objects", (unsigned long long)g->objects, "bytes", (unsigned long long)g->bytes,
+            "example_id", (unsigned long long)h->addr[g->example], "example",
+            msc_heap_describe(h, g->example, what, sizeof(what)), "weaken", g->weaken,
+            "weaken_refs", g->weaken_refs, "weakrefable", g->weakrefable ? Py_True : Py_False);
+        if (!row || PyList_Append(groups, row) < 0) Py_CLEAR(groups);
+        Py_XDECREF(row);
+    }
+    return groups;
+}
+
+/* heap_cycles(limit=10) -> {garbage_objects, garbage_bytes, cycles, groups,
+ * table}: the reference cycles the collector would free now, grouped by
+ * the kinds in them, each group with the reference to make weak. Objects
+ * are named by id and description, not returned, so that asking does not
+ * keep the garbage alive. */
+static PyObject *py_heap_cycles(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_ssize_t limit = 10;
+    if (!PyArg_ParseTuple(args, "|n:heap_cycles", &limit)) return NULL;
+    msc_heap_t *h = msc__heap_walk(1);
+    if (!h) return NULL;
+    msc_heap_cycles_t c;
+    char *text = NULL;
+    size_t len = 0;
+    PyObject *result = NULL;
+    if (msc_heap_cycles(h, &c) < 0) goto fail_cycles;
+    FILE *out = open_memstream(&text, &len);
+    int rc = out ? msc_heap_write_cycles(out, h, &c, limit > 0 ? (size_t)limit : 0) : MSC_ENOMEM;
+    if (out && fclose(out) != 0) rc = MSC_ENOMEM;
+    PyObject *groups = rc == 0 ? cycle_groups(h, &c) : NULL;
+    if (groups)
+        result = Py_BuildValue("{sKsKsKsNss#}", "garbage_objects",
+                               (unsigned long long)c.garbage_objects, "garbage_bytes",
+                               (unsigned long long)c.garbage_bytes, "cycles",
+                               (unsigned long long)c.cycle_count, "groups", groups, "table", text,
+                               (Py_ssize_t)len);
+    free(text);
+    msc_heap_cycles_release(&c);
+fail_cycles:
+    msc_heap_free(h);
+    if (!result && !PyErr_Occurred()) PyErr_NoMemory();
+    return result;
+}
+
 static PyMethodDef heap_methods[] = {
     {"heap_inspect", py_heap_inspect, METH_O,
      "heap_inspect(obj) -> {size, retained, deep, path, chain}."},
     {"heap_growth", py_heap_growth, METH_VARARGS,
      "heap_growth(limit=10) -> [(type, count, increase)] since the previous call."},
+    {"heap_cycles", py_heap_cycles, METH_VARARGS,
+     "heap_cycles(limit=10) -> {garbage_objects, garbage_bytes, cycles, groups, table}."},
     {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path): write a heap snapshot file."},
     {"heap_partition", py_heap_partition, METH_VARARGS,
      "heap_partition(by='kind', limit=10) -> (count, bytes, rows, table)."},

@@ -239,6 +239,46 @@ static void test_deep_chain(void)
     msc_heap_free(h);
 }
 
+/* The seeds' parent/child cycle, unreached and held by nothing else, is
+ * garbage with Node.parent as the reference to weaken; the same shape
+ * with one reference from outside the snapshot (C code) is not. */
+static void test_cycles(void)
+{
+    msc_heap_t *h = msc_heap_new();
+    uint32_t node_t, dict_t = type(h, "dict"), list_t = type(h, "list"), v;
+    CHECK_EQ(msc_heap_add_type(h, str(h, "Node"), str(h, "app"), &node_t), 0);
+    uint32_t types[] = {node_t, dict_t, list_t, node_t, dict_t, node_t, dict_t};
+    uint32_t refcnt[] = {1, 1, 1, 1, 1, 2, 1};
+    for (uint32_t i = 0; i < 7; i++)
+        CHECK_EQ(msc_heap_add_node(h, 0x1000 + 64 * (uint64_t)i, types[i], 100, refcnt[i],
+                                   MSC_HEAP_GC_TRACKED, 0, &v), 0);
+    uint32_t gc = str(h, "gc (no root reaches it)"), dict = str(h, "__dict__");
+    CHECK_EQ(msc_heap_add_root_edge(h, 1, gc), 0);
+    CHECK_EQ(msc_heap_add_root_edge(h, 6, gc), 0);
+    CHECK_EQ(msc_heap_add_edge(h, 1, 2, dict), 0);                   /* root.__dict__ */
+    CHECK_EQ(msc_heap_add_edge(h, 2, 3, str(h, "children")), 0);
+    CHECK_EQ(msc_heap_add_edge(h, 3, 4, MSC_HEAP_LABEL_INDEX | 0), 0);
+    CHECK_EQ(msc_heap_add_edge(h, 4, 5, dict), 0);                   /* child.__dict__ */
+    CHECK_EQ(msc_heap_add_edge(h, 5, 1, str(h, "parent")), 0);
+    CHECK_EQ(msc_heap_add_edge(h, 6, 7, dict), 0);                   /* held from C */
+    CHECK_EQ(msc_heap_add_edge(h, 7, 6, str(h, "me")), 0);
+    CHECK_EQ(msc_heap_finish(h), 0);
+    msc_heap_cycles_t c;
+    CHECK_EQ(msc_heap_cycles(h, &c), 0);
+    CHECK_EQ(c.garbage_objects, 5);
+    CHECK_EQ(c.cycle_count, 1);
+    CHECK_EQ(c.len, 1);
+    if (c.len == 1) {
+        CHECK(strcmp(c.groups[0].kinds, "list, app.Node, dict of app.Node") == 0);
+        CHECK(c.groups[0].weaken && strcmp(c.groups[0].weaken, "app.Node.parent") == 0);
+        CHECK_EQ(c.groups[0].weaken_refs, 1);
+        CHECK_EQ(c.groups[0].weakrefable, 1);
+        CHECK_EQ(c.groups[0].bytes, 500);
+    }
+    msc_heap_cycles_release(&c);
+    msc_heap_free(h);
+}
+
 int main(void)
 {
     test_retained_brute_force();
@@ -246,5 +286,6 @@ int main(void)
     test_file_round_trip();
     test_partition_kinds();
     test_deep_chain();
+    test_cycles();
     return check_done("heap");
 }
