@@ -60,6 +60,8 @@ typedef struct msc_summary {
     uint64_t unmatched_frees;      /* frees of blocks allocated before recording */
     uint64_t lost_events;
     uint64_t peak_rss_bytes;
+    uint64_t sample_bytes;         /* 0 exact; else figures are estimates from samples
+                                      one per this many bytes on average */
     uint32_t threads;
     msc_gc_stats_t gc[3];
     uint64_t histogram_count[MSC_HISTOGRAM_BUCKETS];
@@ -70,6 +72,10 @@ typedef struct msc_analysis msc_analysis_t;
 
 msc_analysis_t *msc_analysis_new(void);
 void msc_analysis_free(msc_analysis_t *a);
+
+/* For a sampled capture (header mode MSC_MODE_SAMPLED): weigh every block
+ * by its sampling probability. Call before the first event. */
+void msc_analysis_set_sampling(msc_analysis_t *a, uint64_t sample_bytes);
 
 /* msc_event_fn: returns 0, or MSC_ENOMEM (negative) to stop the replay. */
 int msc_analysis_event(void *analysis, const msc_event_t *ev);

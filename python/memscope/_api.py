@@ -26,9 +26,11 @@ class Tracker:
 
     then ``memscope stats load.msc``. Only one Tracker records at a time.
     ``max_depth`` caps the frames kept per stack; ``force`` replaces an
-    existing file (never replaced otherwise). ``native`` and ``sample`` are
-    reserved for native-stack and sampled recording, which this version does
-    not provide.
+    existing file (never replaced otherwise). ``sample=R`` records one
+    allocation per R bytes on average instead of every one (R = 512 * 1024
+    costs little more than not recording); the reports then show unbiased
+    estimates. ``native`` is reserved for native stacks, which this version
+    does not record.
     """
 
     def __init__(self, path: "str | os.PathLike[str]", native: bool = False,
@@ -36,15 +38,17 @@ class Tracker:
                  force: bool = False) -> None:
         if native:
             raise ValueError("native recording is not available in this version of memscope")
-        if sample is not None:
-            raise ValueError("sampled recording is not available in this version of memscope")
+        if sample is not None and sample < 1:
+            raise ValueError("sample must be a positive number of bytes")
         self.path = os.fspath(path)
+        self.sample = sample or 0
         self.max_depth = max_depth
         self.force = force
         self._reader = None
 
     def start(self) -> "Tracker":
-        _memscope.start(self.path, list(sys.argv), max_depth=self.max_depth, force=self.force)
+        _memscope.start(self.path, list(sys.argv), max_depth=self.max_depth, force=self.force,
+                        sample=self.sample)
         _memscope.thread_started(threading.current_thread().name)
         return self
 

@@ -23,13 +23,15 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _parse(argv):
-    opts = {"output": None, "depth": 128, "force": False, "follow_fork": False}
+    opts = {"output": None, "depth": 128, "force": False, "follow_fork": False, "sample": 0}
     i = 0
     while argv[i] != "--":
         if argv[i] == "--output":
             opts["output"], i = argv[i + 1], i + 2
         elif argv[i] == "--depth":
             opts["depth"], i = int(argv[i + 1]), i + 2
+        elif argv[i] == "--sample":
+            opts["sample"], i = int(argv[i + 1]), i + 2
         elif argv[i] == "--force":
             opts["force"], i = True, i + 1
         elif argv[i] == "--follow-fork":
@@ -117,7 +119,7 @@ def _start(opts, path, root=0):
     """Starts recording; root=2 hides the frames from our caller down."""
     gc.callbacks.append(_memscope.gc_callback)
     _memscope.start(path, list(sys.argv), max_depth=opts["depth"], force=opts["force"],
-                    root=root)
+                    root=root, sample=opts["sample"])
     _memscope.thread_started(threading.current_thread().name)
 
 

@@ -18,7 +18,7 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_run = {
     "run", run, "run a Python program and record its allocations",
-    "usage: memscope run [-o FILE] [--force] [--depth N] [--follow-fork]\n"
+    "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--follow-fork]\n"
     "                    (script.py | -m module | -c code) [args ...]\n\n"
     "Run a program as `python3 script.py args` would (same sys.argv, stdin,\n"
     "stdout, exit code, signals) and record every allocation it makes through\n"
@@ -28,12 +28,16 @@ const cli_command_t cli_cmd_run = {
     "                     an existing file is never replaced without --force\n"
     "  --force            replace an existing capture\n"
     "  --depth N          keep at most N frames per stack (default 128)\n"
+    "  --sample BYTES     record one allocation per BYTES allocated, on average\n"
+    "                     (e.g. 512KiB), instead of every one: low overhead for\n"
+    "                     production; reports show unbiased estimates\n"
     "  --follow-fork      record forked children too, each to FILE.PID\n\n"
     "environment:\n"
     "  MEMSCOPE_PYTHON    the interpreter to run (default python3)\n\n"
     "examples:\n"
     "  memscope run pipeline.py --rows 100000\n"
     "  memscope run -o before.msc -m mypkg.cli serve\n"
+    "  memscope run --sample 512KiB -o prod.msc service.py\n"
     "  memscope run -c 'import json; json.loads(\"[1]\" * 1)'\n"};
 
 /* The folder holding the memscope package: next to this binary when it is
@@ -67,6 +71,7 @@ static void default_output(const char *target, char *out, size_t n)
 typedef struct run_options {
     const char *output;
     const char *depth;
+    char sample[32];           /* bytes, as a decimal string; "0" = every event */
     int force;
     int follow_fork;
 } run_options_t;
@@ -77,10 +82,11 @@ static int parse(int argc, char **argv, run_options_t *o)
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"depth", required_argument, NULL, 'd'},  {"follow-fork", no_argument, NULL, 'F'},
+        {"sample", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
-    uint64_t depth;
+    uint64_t depth, sample;
     while ((c = getopt_long(argc, argv, "+o:hmc", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o->output = optarg; break;
@@ -92,6 +98,13 @@ static int parse(int argc, char **argv, run_options_t *o)
                 return -1;
             }
             o->depth = optarg;
+            break;
+        case 's':
+            if (cli_parse_size(optarg, &sample) < 0 || sample < 1) {
+                cli_error("--sample wants a size in bytes such as 512KiB, not '%s'", optarg);
+                return -1;
+            }
+            snprintf(o->sample, sizeof(o->sample), "%llu", (unsigned long long)sample);
             break;
         case 'm':
         case 'c': optind--; return 0; /* the program starts here */
@@ -114,7 +127,7 @@ static int check_output(const char *path, int force)
 
 static int run(int argc, char **argv)
 {
-    run_options_t o = {NULL, "128", 0, 0};
+    run_options_t o = {NULL, "128", "0", 0, 0};
     int rc = parse(argc, argv, &o);
     if (rc) return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
                           : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);
@@ -152,7 +165,7 @@ static int run(int argc, char **argv)
     if (old) setenv("MEMSCOPE_PYTHONPATH", old, 1); /* the launcher puts it back */
     setenv("PYTHONPATH", pythonpath, 1);
 
-    char **args = calloc((size_t)nprog + 12, sizeof(char *));
+    char **args = calloc((size_t)nprog + 14, sizeof(char *));
     if (!args) return EXIT_USAGE;
     int n = 0;
     args[n++] = (char *)python;
@@ -162,6 +175,8 @@ static int run(int argc, char **argv)
     args[n++] = output;
     args[n++] = "--depth";
     args[n++] = (char *)o.depth;
+    args[n++] = "--sample";
+    args[n++] = o.sample;
     if (o.force) args[n++] = "--force";
     if (o.follow_fork) args[n++] = "--follow-fork";
     args[n++] = "--";

@@ -3,7 +3,13 @@
  * "epoch"; a new high-water mark only bumps the epoch, and a stack copies its
  * current value into the peak slot the first time it changes after a peak.
  * So each event is O(1), and at the end a stack's value at the peak is its
- * stamped copy if it changed since, else its current value. */
+ * stamped copy if it changed since, else its current value.
+ *
+ * A sampled capture's blocks are unbiased one by one before anything is
+ * added up: a block of S bytes was sampled with probability
+ * p = 1 - e^-((S+1)/R), so it stands for 1/p blocks and S/p bytes (the
+ * estimator of tcmalloc, jemalloc and Go's heap profiles). */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -25,6 +31,7 @@ struct msc_analysis {
     stack_acc_t *stacks;       /* by global node id */
     uint32_t nstacks;
     uint64_t epoch;            /* bumped at every new high-water mark */
+    uint64_t live_blocks;      /* blocks live now (weighted when sampled) */
     uint64_t now_ns;
     msc_summary_t sum;
     msc_sample_t *samples;
@@ -35,6 +42,11 @@ struct msc_analysis {
     uint32_t nthread_names;
     int finished;
 };
+
+void msc_analysis_set_sampling(msc_analysis_t *a, uint64_t sample_bytes)
+{
+    a->sum.sample_bytes = sample_bytes;
+}
 
 msc_analysis_t *msc_analysis_new(void)
 {
@@ -90,34 +102,49 @@ static void release(msc_analysis_t *a, const msc_live_t *block)
 {
     stack_acc_t *s = stack_of(a, block->stack); /* exists: it was allocated */
     s->live_bytes -= block->size;
-    s->live_count--;
+    s->live_count -= block->count;
     a->sum.current_bytes -= block->size;
-    a->sum.frees++;
+    a->live_blocks -= block->count;
+    a->sum.frees += block->count;
+}
+
+/* What a recorded block of size bytes stands for. */
+static msc_live_t weigh(const msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack)
+{
+    msc_live_t b = {addr, size, stack, 1};
+    if (a->sum.sample_bytes) {
+        double w = 1.0 / -expm1(-((double)size + 1.0) / (double)a->sum.sample_bytes);
+        double blocks = round(w);
+        b.size = (uint64_t)llround((double)size * w);
+        b.count = blocks < 1 ? 1 : blocks > UINT32_MAX ? UINT32_MAX : (uint32_t)blocks;
+    }
+    return b;
 }
 
 static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack)
 {
-    msc_live_t old;
+    msc_live_t old, b = weigh(a, addr, size, stack);
     stack_acc_t *s = stack_of(a, stack);
     if (!s) return MSC_ENOMEM;
-    int rc = msc__livemap_put(&a->live, addr, size, stack, &old);
+    int rc = msc__livemap_put(&a->live, &b, &old);
     if (rc < 0) return rc;
     if (rc == 1) release(a, &old); /* its free was never seen */
     s = &a->stacks[stack];
-    s->live_bytes += size;
-    s->live_count++;
-    s->total_bytes += size;
-    s->total_count++;
-    a->sum.allocations++;
-    a->sum.total_allocated_bytes += size;
-    a->sum.current_bytes += size;
-    int b = bucket_of(size);
-    a->sum.histogram_count[b]++;
-    a->sum.histogram_bytes[b] += size;
+    s->live_bytes += b.size;
+    s->live_count += b.count;
+    s->total_bytes += b.size;
+    s->total_count += b.count;
+    a->sum.allocations += b.count;
+    a->sum.total_allocated_bytes += b.size;
+    a->sum.current_bytes += b.size;
+    a->live_blocks += b.count;
+    int bucket = bucket_of(size);
+    a->sum.histogram_count[bucket] += b.count;
+    a->sum.histogram_bytes[bucket] += b.size;
     if (a->sum.current_bytes > a->sum.peak_bytes) {
         a->sum.peak_bytes = a->sum.current_bytes;
         a->sum.peak_time_ns = a->now_ns;
-        a->sum.peak_allocations = a->live.count;
+        a->sum.peak_allocations = a->live_blocks;
         a->epoch++;
     }
     return 0;
@@ -228,7 +255,7 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
 void msc_analysis_finish(msc_analysis_t *a)
 {
     a->sum.leaked_bytes = a->sum.current_bytes;
-    a->sum.leaked_allocations = a->live.count;
+    a->sum.leaked_allocations = a->live_blocks;
     a->finished = 1;
 }
 
@@ -314,6 +341,8 @@ msc_analysis_t *msc_analyse_file(const char *path, msc_replay_t **replay, int *e
         *replay = NULL;
         return NULL;
     }
+    const msc_header_t *h = msc_replay_header(*replay);
+    if (h->mode == MSC_MODE_SAMPLED) msc_analysis_set_sampling(a, h->sample_bytes);
     progress_ctx_t p = {a, *replay, 1u << 20, progress, arg};
     *err = progress ? msc_replay_run(*replay, event_with_progress, &p, info)
                     : msc_replay_run(*replay, msc_analysis_event, a, info);

@@ -41,20 +41,18 @@ static int grow(msc_livemap_t *m)
     return 0;
 }
 
-int msc__livemap_put(msc_livemap_t *m, uint64_t addr, uint64_t size, uint32_t stack,
-                     msc_live_t *old)
+int msc__livemap_put(msc_livemap_t *m, const msc_live_t *block, msc_live_t *old)
 {
     if ((m->count + 1) * 2 > m->mask + 1 && grow(m) < 0) return MSC_ENOMEM;
-    size_t i = slot_of(addr, m->mask);
+    size_t i = slot_of(block->addr, m->mask);
     for (; m->slots[i].addr; i = (i + 1) & m->mask) {
-        if (m->slots[i].addr == addr) {
+        if (m->slots[i].addr == block->addr) {
             *old = m->slots[i];
-            m->slots[i].size = size;
-            m->slots[i].stack = stack;
+            m->slots[i] = *block;
             return 1;
         }
     }
-    m->slots[i] = (msc_live_t){addr, size, stack, 0};
+    m->slots[i] = *block;
     m->count++;
     return 0;
 }

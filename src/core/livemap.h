@@ -10,9 +10,9 @@
 
 typedef struct msc_live {
     uint64_t addr;
-    uint64_t size;
+    uint64_t size;             /* bytes this block stands for */
     uint32_t stack;
-    uint32_t unused;
+    uint32_t count;            /* blocks it stands for: 1, or a sample's weight */
 } msc_live_t;
 
 typedef struct msc_livemap {
@@ -26,8 +26,7 @@ void msc__livemap_release(msc_livemap_t *m);
 
 /* Inserts or replaces addr. On replace, *old receives the previous entry and
  * 1 is returned; 0 for a new entry; MSC_ENOMEM if the table cannot grow. */
-int msc__livemap_put(msc_livemap_t *m, uint64_t addr, uint64_t size, uint32_t stack,
-                     msc_live_t *old);
+int msc__livemap_put(msc_livemap_t *m, const msc_live_t *block, msc_live_t *old);
 
 /* Removes addr into *out: 1 if it was live, 0 if not. */
 int msc__livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out);

@@ -47,6 +47,8 @@ static int capture_init(capture_t *self, PyObject *args, PyObject *kw)
         PyErr_NoMemory();
         return -1;
     }
+    const msc_header_t *h = msc_replay_header(self->replay);
+    if (h->mode == MSC_MODE_SAMPLED) msc_analysis_set_sampling(self->analysis, h->sample_bytes);
     return 0;
 }
 

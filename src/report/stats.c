@@ -54,14 +54,15 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             "\"peak_bytes\": %llu, \"peak_time_s\": %.6f, \"peak_allocations\": %llu, "
             "\"peak_rss_bytes\": %llu, \"total_allocated_bytes\": %llu, \"allocations\": %llu, "
             "\"frees\": %llu, \"leaked_bytes\": %llu, \"leaked_allocations\": %llu, "
-            "\"duration_s\": %.6f, \"threads\": %u, \"lost_events\": %llu, ",
+            "\"duration_s\": %.6f, \"threads\": %u, \"lost_events\": %llu, "
+            "\"sample_bytes\": %llu, ",
             (unsigned long long)s->peak_bytes, seconds(s->peak_time_ns),
             (unsigned long long)s->peak_allocations, (unsigned long long)s->peak_rss_bytes,
             (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
             (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
             (unsigned long long)s->leaked_allocations,
             seconds(msc_replay_duration_ns(ctx->replay)), s->threads,
-            (unsigned long long)s->lost_events);
+            (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes);
     json_histogram(s, out);
     fputs(", \"top\": [", out);
     for (size_t i = 0; i < n; i++) {
@@ -109,6 +110,10 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     fprintf(out, "Peak heap:        %s at %.3f s (%s blocks live)\n", msc__bytes(s->peak_bytes, a, 32),
             seconds(s->peak_time_ns), msc__count(s->peak_allocations, b, 32));
     if (s->peak_rss_bytes) fprintf(out, "Peak RSS:         %s\n", msc__bytes(s->peak_rss_bytes, a, 32));
+    if (s->sample_bytes)
+        fprintf(out, "Sampled:          one allocation per %s on average; heap figures are "
+                     "estimates\n",
+                msc__bytes(s->sample_bytes, a, 32));
     fprintf(out, "Total allocated:  %s in %s allocations, %s frees\n",
             msc__bytes(s->total_allocated_bytes, a, 32), msc__count(s->allocations, b, 32),
             msc__count(s->frees, c, 32));

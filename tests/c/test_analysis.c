@@ -20,9 +20,9 @@ static void test_livemap_basics(void)
     msc_livemap_t m;
     msc_live_t old;
     CHECK_EQ(msc__livemap_init(&m), 0);
-    CHECK_EQ(msc__livemap_put(&m, 0x1000, 10, 1, &old), 0);
-    CHECK_EQ(msc__livemap_put(&m, 0x2000, 20, 2, &old), 0);
-    CHECK_EQ(msc__livemap_put(&m, 0x1000, 11, 3, &old), 1);
+    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){0x1000, 10, 1, 1}, &old), 0);
+    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){0x2000, 20, 2, 1}, &old), 0);
+    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){0x1000, 11, 3, 1}, &old), 1);
     CHECK_EQ(old.addr, 0x1000);
     CHECK_EQ(old.size, 10);
     CHECK_EQ(old.stack, 1);
@@ -36,7 +36,7 @@ static void test_livemap_basics(void)
 
     /* Growth keeps every entry. */
     size_t mask = m.mask;
-    for (uint64_t i = 1; i <= 200000; i++) msc__livemap_put(&m, i * 16 + 0x10000, i, (uint32_t)i, &old);
+    for (uint64_t i = 1; i <= 200000; i++) msc__livemap_put(&m, &(msc_live_t){i * 16 + 0x10000, i, (uint32_t)i, 1}, &old);
     CHECK(m.mask > mask);
     CHECK((m.count + 1) * 2 <= m.mask + 1);
     int lost = 0;
@@ -68,7 +68,7 @@ static void test_livemap_random(void)
         int insert = (seed >> 20) % 100 < (op < OPS / 2 ? 60 : 40);
         if (insert) {
             uint64_t s = (seed >> 40) + 1;
-            int rc = msc__livemap_put(&m, addr, s, (uint32_t)op, &got);
+            int rc = msc__livemap_put(&m, &(msc_live_t){addr, s, (uint32_t)op, 1}, &got);
             if (rc != (size[k] != 0) || (rc == 1 && (got.size != size[k] || got.stack != stack[k])))
                 wrong++;
             if (!size[k]) present++;
@@ -460,9 +460,9 @@ static void test_out_of_memory(void)
     msc_live_t old;
     CHECK_EQ(msc__livemap_init(&m), 0);
     size_t grow_at = (m.mask + 1) / 2;
-    for (uint64_t i = 1; i <= grow_at; i++) msc__livemap_put(&m, i * 16, i, 0, &old);
+    for (uint64_t i = 1; i <= grow_at; i++) msc__livemap_put(&m, &(msc_live_t){i * 16, i, 0, 1}, &old);
     tc_use_allocator(1, 0);
-    CHECK_EQ(msc__livemap_put(&m, (grow_at + 1) * 16, 1, 0, &old), MSC_ENOMEM);
+    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){(grow_at + 1) * 16, 1, 0, 1}, &old), MSC_ENOMEM);
     msc_set_allocator(NULL);
     CHECK_EQ(m.count, grow_at);
     CHECK_EQ(msc__livemap_take(&m, 16, &old), 1);

@@ -1,0 +1,321 @@
+/* The allocator wrappers: every malloc, calloc, realloc and free of the RAW,
+ * MEM and OBJ domains is forwarded to the allocator it replaced and recorded
+ * with its Python stack (every one in exact mode; one per R bytes on average
+ * in sampled mode).
+ *
+ * Events made while holding the GIL (all MEM/OBJ ones, and RAW ones from the
+ * GIL holder) go to the sink's main stream with no lock: the GIL serialises
+ * them. RAW events from threads without the GIL go to the side stream under
+ * its mutex. msc__busy is set around every wrapped call and all recorder
+ * work, so allocations made by the allocator itself (pymalloc falling back to
+ * RAW) or by the recorder are never recorded. A free is recorded before the
+ * real free and an allocation after the real one, which orders the reuse of
+ * an address across threads (docs/format.md, "Ordering"). */
+#include "recorder.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sampling.h"
+
+struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER, .extra_index = -1};
+#define R msc__rec
+
+__thread int msc__busy __attribute__((tls_model("initial-exec")));
+static __thread uint32_t t_thread __attribute__((tls_model("initial-exec")));
+static __thread uint64_t t_session __attribute__((tls_model("initial-exec")));
+static __thread int64_t t_countdown __attribute__((tls_model("initial-exec")));
+static __thread uint64_t t_rng __attribute__((tls_model("initial-exec")));
+
+void msc__stop_recording(void)
+{
+    atomic_store(&R.active, 0);
+}
+
+/*  THREAD_INFO | 1000 | thread index | native id | name |   (side stream) */
+void msc__emit_thread_info(uint32_t index, const char *name, size_t n)
+{
+    if (!R.sink) return;
+    msc_stream_t *st = msc_sink_side_lock(R.sink);
+    uint8_t *p = msc_stream_reserve(R.sink, st, MSC_REC_MAX + n);
+    if (p) {
+        *p++ = MSC_REC_THREAD_INFO;
+        p = msc_put_varint(p, index);
+        p = msc_put_varint(p, (uint64_t)syscall(SYS_gettid));
+        msc_stream_commit(st, msc_put_bytes(p, name, n), 1);
+    }
+    msc_sink_side_unlock(R.sink);
+}
+
+uint32_t msc__thread_index(void)
+{
+    if (__builtin_expect(t_session == R.session, 1)) return t_thread;
+    t_session = R.session;
+    t_thread = atomic_fetch_add(&R.threads, 1);
+    t_rng = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&t_rng ^
+             R.session) | 1;
+    if (R.sample_bytes) t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
+    msc__emit_thread_info(t_thread, "", 0);
+    return t_thread;
+}
+
+uint8_t *msc__main_cursor(msc_stream_t *st, uint32_t *nrec, size_t need)
+{
+    uint8_t *p = msc_stream_reserve(R.sink, st, MSC_REC_MAX + need);
+    if (!p) return NULL;
+    uint32_t thread = msc__thread_index();
+    if (thread != st->thread) {
+        p = msc_enc_thread(p, thread);
+        st->thread = thread;
+        (*nrec)++;
+    }
+    return p;
+}
+
+/*
+ * Sampled mode.
+ */
+
+/* Whether an allocation of n bytes is sampled: the thread's countdown of
+ * bytes crosses zero (tcmalloc's "requested plus one" lets empty requests be
+ * sampled too), then a fresh gap is drawn. */
+static inline int sample_hit(size_t n)
+{
+    msc__thread_index();
+    t_countdown -= n >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)n + 1;
+    if (t_countdown > 0) return 0;
+    t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
+    return 1;
+}
+
+/* Whether to record the allocation of p: always in exact mode; in sampled
+ * mode if sampled, remembering p so its free is recorded too. */
+static inline int keep_alloc(void *p, size_t n)
+{
+    return !R.sample_bytes || (sample_hit(n) && msc_sampled_add((uintptr_t)p, n) == 0);
+}
+
+static inline int keep_free(void *p)
+{
+    return !R.sample_bytes ||
+           (msc_sampled_maybe((uintptr_t)p) && msc_sampled_take((uintptr_t)p, NULL));
+}
+
+/*
+ * Recording.
+ */
+
+static int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
+{
+    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1};
+    return msc_stack_capture(&R.main_trie, &ctx, ts);
+}
+
+static void record_main_alloc(PyThreadState *ts, int domain, void *p, size_t n)
+{
+    msc_stream_t *st = R.main;
+    int64_t stack = main_stack(st, ts);
+    uint32_t nrec = 1;
+    uint8_t *w = stack < 0 ? NULL : msc__main_cursor(st, &nrec, MSC_REC_MAX);
+    if (!w) {
+        msc__stop_recording();
+        return;
+    }
+    msc_stream_commit(st, msc_enc_alloc(w, &st->delta, domain, (uintptr_t)p, n, (uint32_t)stack),
+                      nrec);
+}
+
+static void record_main_free(int domain, void *p)
+{
+    msc_stream_t *st = R.main;
+    uint32_t nrec = 1;
+    uint8_t *w = msc__main_cursor(st, &nrec, MSC_REC_MAX);
+    if (!w) {
+        msc__stop_recording();
+        return;
+    }
+    msc_stream_commit(st, msc_enc_free(w, &st->delta, domain, (uintptr_t)p), nrec);
+}
+
+/* Without the GIL: the side stream, under side_mutex, which also keeps the
+ * sink alive until stop has taken it. ts may be NULL (a thread that never
+ * ran Python). */
+static void record_side(PyThreadState *ts, int domain, void *p, size_t n, int is_free)
+{
+    pthread_mutex_lock(&R.side_mutex);
+    if (!atomic_load(&R.active)) {
+        pthread_mutex_unlock(&R.side_mutex);
+        return;
+    }
+    uint32_t thread = msc__thread_index();
+    msc_stream_t *st = msc_sink_side_lock(R.sink);
+    msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0};
+    int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
+    uint8_t *w = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, 2 * MSC_REC_MAX);
+    if (w) {
+        uint32_t nrec = 1;
+        if (thread != st->thread) {
+            w = msc_enc_thread(w, thread);
+            st->thread = thread;
+            nrec++;
+        }
+        if (is_free) w = msc_enc_free(w, &st->delta, domain, (uintptr_t)p);
+        else w = msc_enc_alloc(w, &st->delta, domain, (uintptr_t)p, n, (uint32_t)stack);
+        msc_stream_commit(st, w, nrec);
+    }
+    msc_sink_side_unlock(R.sink);
+    pthread_mutex_unlock(&R.side_mutex);
+    if (!w) msc__stop_recording();
+}
+
+/* Which stream an event of this domain belongs to: MEM and OBJ are called
+ * with the GIL held by contract; RAW is the main stream only when this
+ * thread is the GIL holder. Returns the thread state for the stack. */
+static inline PyThreadState *gil_state(int domain, int *holds_gil)
+{
+    PyThreadState *holder = msc_tstate_gil();
+    if (domain != MSC_DOMAIN_RAW) {
+        *holds_gil = 1;
+        return holder;
+    }
+    PyThreadState *mine = PyGILState_GetThisThreadState();
+    *holds_gil = mine && mine == holder;
+    return mine;
+}
+
+static void on_alloc(int domain, void *p, size_t n)
+{
+    int holds_gil;
+    PyThreadState *ts = gil_state(domain, &holds_gil);
+    if (holds_gil) record_main_alloc(ts, domain, p, n);
+    else record_side(ts, domain, p, n, 0);
+}
+
+static void on_free(int domain, void *p)
+{
+    int holds_gil;
+    PyThreadState *ts = gil_state(domain, &holds_gil);
+    if (holds_gil) record_main_free(domain, p);
+    else record_side(ts, domain, p, 0, 1);
+}
+
+/*  One REALLOC record under the GIL. Its position is claimed before the
+ *  real call frees old, so an address handed to a GIL-less thread right
+ *  after is ordered after this record; a failed call fills the claimed
+ *  position with a no-op THREAD record. */
+static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
+{
+    msc_stream_t *st = R.main;
+    int64_t stack = main_stack(st, ts);
+    uint32_t nrec = 0;
+    uint8_t *w = stack < 0 ? NULL : msc__main_cursor(st, &nrec, MSC_REC_MAX);
+    if (!w) {
+        msc__stop_recording();
+        return h->orig.realloc(h->orig.ctx, old, n);
+    }
+    msc_stream_commit(st, w, nrec + 1);
+    void *p = h->orig.realloc(h->orig.ctx, old, n);
+    w = st->pos;
+    if (p)
+        w = msc_enc_realloc(w, &st->delta, h->domain, (uintptr_t)old, (uintptr_t)p, n,
+                            (uint32_t)stack);
+    else w = msc_enc_thread(w, st->thread);
+    msc_stream_commit(st, w, 0);
+    return p;
+}
+
+/* A realloc of a live block recorded as its free before the call and the
+ * new block after it: the side stream's way (its position is read per
+ * record) and sampled mode's (either end may be unsampled). Exact mode
+ * cannot restore a block whose realloc failed; that takes running out of
+ * memory, which stops recording anyway. */
+static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
+{
+    uint64_t old_size = 0;
+    int was = keep_free(old);
+    if (R.sample_bytes && was) msc_sampled_take((uintptr_t)old, &old_size);
+    if (was) on_free(domain, old);
+    void *p = h->orig.realloc(h->orig.ctx, old, n);
+    if (p && keep_alloc(p, n)) on_alloc(domain, p, n);
+    else if (!p && was && R.sample_bytes && msc_sampled_add((uintptr_t)old, old_size) == 0)
+        on_alloc(domain, old, old_size);
+    return p;
+}
+
+/*
+ * The wrappers.
+ */
+
+static void *hook_malloc(void *ctx, size_t n)
+{
+    msc_hook_t *h = ctx;
+    if (msc__busy) return h->orig.malloc(h->orig.ctx, n);
+    msc__busy = 1;
+    void *p = h->orig.malloc(h->orig.ctx, n);
+    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(p, n))
+        on_alloc(h->domain, p, n);
+    msc__busy = 0;
+    return p;
+}
+
+static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    msc_hook_t *h = ctx;
+    if (msc__busy) return h->orig.calloc(h->orig.ctx, nelem, elsize);
+    msc__busy = 1;
+    void *p = h->orig.calloc(h->orig.ctx, nelem, elsize);
+    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) &&
+        keep_alloc(p, nelem * elsize))
+        on_alloc(h->domain, p, nelem * elsize);
+    msc__busy = 0;
+    return p;
+}
+
+static void *hook_realloc(void *ctx, void *old, size_t n)
+{
+    msc_hook_t *h = ctx;
+    if (msc__busy) return h->orig.realloc(h->orig.ctx, old, n);
+    msc__busy = 1;
+    void *p;
+    if (!atomic_load_explicit(&R.active, memory_order_relaxed)) {
+        p = h->orig.realloc(h->orig.ctx, old, n);
+    } else if (!old) {
+        p = h->orig.realloc(h->orig.ctx, old, n);
+        if (p && keep_alloc(p, n)) on_alloc(h->domain, p, n);
+    } else {
+        int holds_gil;
+        PyThreadState *ts = gil_state(h->domain, &holds_gil);
+        p = holds_gil && !R.sample_bytes ? realloc_main(h, ts, old, n)
+                                         : realloc_split(h, h->domain, old, n);
+    }
+    msc__busy = 0;
+    return p;
+}
+
+static void hook_free(void *ctx, void *p)
+{
+    msc_hook_t *h = ctx;
+    if (msc__busy || !p) {
+        h->orig.free(h->orig.ctx, p);
+        return;
+    }
+    msc__busy = 1;
+    if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p))
+        on_free(h->domain, p);
+    h->orig.free(h->orig.ctx, p);
+    msc__busy = 0;
+}
+
+/* RAW last: once it is wrapped, GIL-less threads can enter the wrappers. */
+void msc__hooks_install(void)
+{
+    static const PyMemAllocatorDomain order[] = {PYMEM_DOMAIN_OBJ, PYMEM_DOMAIN_MEM,
+                                                 PYMEM_DOMAIN_RAW};
+    static const int ours[] = {MSC_DOMAIN_OBJ, MSC_DOMAIN_MEM, MSC_DOMAIN_RAW};
+    for (int i = 0; i < 3; i++) {
+        msc_hook_t *h = &R.hooks[ours[i]];
+        PyMemAllocatorEx wrapper = {h, hook_malloc, hook_calloc, hook_realloc, hook_free};
+        PyMem_SetAllocator(order[i], &wrapper);
+    }
+    R.installed = 1;
+}
