@@ -47,9 +47,12 @@ void msc__emit_thread_info(uint32_t index, const char *name, size_t n)
     msc_sink_side_unlock(R.sink);
 }
 
-uint32_t msc__thread_index(void)
+#define HOT static inline __attribute__((always_inline))
+
+/* A thread's first event in a capture: its index, THREAD_INFO, and its
+ * sampling countdown. */
+static __attribute__((noinline)) uint32_t thread_start(void)
 {
-    if (__builtin_expect(t_session == R.session, 1)) return t_thread;
     t_session = R.session;
     t_thread = atomic_fetch_add(&R.threads, 1);
     t_rng = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&t_rng ^
@@ -59,17 +62,32 @@ uint32_t msc__thread_index(void)
     return t_thread;
 }
 
-uint8_t *msc__main_cursor(msc_stream_t *st, uint32_t *nrec, size_t need)
+HOT uint32_t thread_index(void)
+{
+    return __builtin_expect(t_session == R.session, 1) ? t_thread : thread_start();
+}
+
+uint32_t msc__thread_index(void)
+{
+    return thread_index();
+}
+
+HOT uint8_t *main_cursor(msc_stream_t *st, uint32_t *nrec, size_t need)
 {
     uint8_t *p = msc_stream_reserve(R.sink, st, MSC_REC_MAX + need);
     if (!p) return NULL;
-    uint32_t thread = msc__thread_index();
+    uint32_t thread = thread_index();
     if (thread != st->thread) {
         p = msc_enc_thread(p, thread);
         st->thread = thread;
         (*nrec)++;
     }
     return p;
+}
+
+uint8_t *msc__main_cursor(msc_stream_t *st, uint32_t *nrec, size_t need)
+{
+    return main_cursor(st, nrec, need);
 }
 
 /*
@@ -81,7 +99,7 @@ uint8_t *msc__main_cursor(msc_stream_t *st, uint32_t *nrec, size_t need)
  * sampled too), then a fresh gap is drawn. */
 static inline int sample_hit(size_t n)
 {
-    msc__thread_index();
+    thread_index();
     t_countdown -= n >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)n + 1;
     if (t_countdown > 0) return 0;
     t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
@@ -105,18 +123,18 @@ static inline int keep_free(void *p)
  * Recording.
  */
 
-static int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
+HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
 {
     msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1};
     return msc_stack_capture(&R.main_trie, &ctx, ts);
 }
 
-static void record_main_alloc(PyThreadState *ts, int domain, void *p, size_t n)
+HOT void record_main_alloc(PyThreadState *ts, int domain, void *p, size_t n)
 {
     msc_stream_t *st = R.main;
     int64_t stack = main_stack(st, ts);
     uint32_t nrec = 1;
-    uint8_t *w = stack < 0 ? NULL : msc__main_cursor(st, &nrec, MSC_REC_MAX);
+    uint8_t *w = stack < 0 ? NULL : main_cursor(st, &nrec, MSC_REC_MAX);
     if (!w) {
         msc__stop_recording();
         return;
@@ -125,11 +143,11 @@ static void record_main_alloc(PyThreadState *ts, int domain, void *p, size_t n)
                       nrec);
 }
 
-static void record_main_free(int domain, void *p)
+HOT void record_main_free(int domain, void *p)
 {
     msc_stream_t *st = R.main;
     uint32_t nrec = 1;
-    uint8_t *w = msc__main_cursor(st, &nrec, MSC_REC_MAX);
+    uint8_t *w = main_cursor(st, &nrec, MSC_REC_MAX);
     if (!w) {
         msc__stop_recording();
         return;
@@ -140,14 +158,15 @@ static void record_main_free(int domain, void *p)
 /* Without the GIL: the side stream, under side_mutex, which also keeps the
  * sink alive until stop has taken it. ts may be NULL (a thread that never
  * ran Python). */
-static void record_side(PyThreadState *ts, int domain, void *p, size_t n, int is_free)
+static __attribute__((noinline)) void record_side(PyThreadState *ts, int domain, void *p,
+                                                  size_t n, int is_free)
 {
     pthread_mutex_lock(&R.side_mutex);
     if (!atomic_load(&R.active)) {
         pthread_mutex_unlock(&R.side_mutex);
         return;
     }
-    uint32_t thread = msc__thread_index();
+    uint32_t thread = thread_index();
     msc_stream_t *st = msc_sink_side_lock(R.sink);
     msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
@@ -171,7 +190,7 @@ static void record_side(PyThreadState *ts, int domain, void *p, size_t n, int is
 /* Which stream an event of this domain belongs to: MEM and OBJ are called
  * with the GIL held by contract; RAW is the main stream only when this
  * thread is the GIL holder. Returns the thread state for the stack. */
-static inline PyThreadState *gil_state(int domain, int *holds_gil)
+HOT PyThreadState *gil_state(int domain, int *holds_gil)
 {
     PyThreadState *holder = msc_tstate_gil();
     if (domain != MSC_DOMAIN_RAW) {
@@ -183,7 +202,7 @@ static inline PyThreadState *gil_state(int domain, int *holds_gil)
     return mine;
 }
 
-static void on_alloc(int domain, void *p, size_t n)
+HOT void on_alloc(int domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
@@ -191,7 +210,7 @@ static void on_alloc(int domain, void *p, size_t n)
     else record_side(ts, domain, p, n, 0);
 }
 
-static void on_free(int domain, void *p)
+HOT void on_free(int domain, void *p)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
@@ -208,7 +227,7 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
     msc_stream_t *st = R.main;
     int64_t stack = main_stack(st, ts);
     uint32_t nrec = 0;
-    uint8_t *w = stack < 0 ? NULL : msc__main_cursor(st, &nrec, MSC_REC_MAX);
+    uint8_t *w = stack < 0 ? NULL : main_cursor(st, &nrec, MSC_REC_MAX);
     if (!w) {
         msc__stop_recording();
         return h->orig.realloc(h->orig.ctx, old, n);
