@@ -303,6 +303,15 @@ int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);
 int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
                           size_t limit);
 
+/* objgraph's show_refs / show_backrefs as Graphviz DOT: the objects within
+ * depth references of the start nodes (what they refer to, or with
+ * backrefs what refers to them, up to the roots), each a box with its
+ * kind, size and preview, each edge with its name. At most 20 edges a
+ * node and 400 nodes are drawn; the rest is counted in a "+N more" node.
+ * Every label is escaped, so program data cannot break out of it. */
+int msc_heap_write_dot(FILE *out, const msc_heap_t *h, const uint32_t *start, size_t nstart,
+                       unsigned depth, int backrefs);
+
 /* One line describing node v: kind, address and preview. */
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);
 

@@ -19,7 +19,7 @@ from typing import IO, NamedTuple, Optional
 from memscope import _memscope
 
 __all__ = ["Chain", "Partition", "Row", "backrefs", "cycles", "dump_heap", "gc_report", "growth",
-           "heap", "most_common_types", "retained_size", "sizeof"]
+           "heap", "most_common_types", "retained_size", "show_backrefs", "show_refs", "sizeof"]
 
 
 STDOUT = object()  # the default file: sys.stdout as it is at the time of the call
@@ -227,6 +227,40 @@ def cycles(limit: int = 10, file: Optional[IO[str]] = STDOUT) -> dict:
         file.write(report["table"])
     del report["table"]
     return report
+
+
+def show_refs(obj: object, path: str, max_depth: int = 3, backrefs: bool = False) -> str:
+    """Draws ``obj`` and what it refers to, ``max_depth`` references deep,
+    into ``path`` (objgraph's ``show_refs``): ``.dot`` is the Graphviz
+    source, ``.svg``, ``.png`` or ``.pdf`` a picture rendered by
+    Graphviz's ``dot``. Returns ``path``::
+
+        >>> memscope.show_refs(config, "config.svg")
+        'config.svg'
+    """
+    import subprocess
+    source = _memscope.heap_dot(obj, max_depth, backrefs)
+    path = str(path)
+    fmt = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    if fmt == "dot":
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+    elif fmt in ("svg", "png", "pdf"):
+        subprocess.run(["dot", f"-T{fmt}", "-o", path], input=source.encode(), check=True)
+    else:
+        raise ValueError(f"path must end in .dot, .svg, .png or .pdf, not {path!r}")
+    return path
+
+
+def show_backrefs(obj: object, path: str, max_depth: int = 3) -> str:
+    """Draws what refers to ``obj``, up to ``max_depth`` references back
+    towards the roots, into ``path`` (objgraph's ``show_backrefs``); the
+    formats are those of ``show_refs``::
+
+        >>> memscope.show_backrefs(leaked, "leak.svg")
+        'leak.svg'
+    """
+    return show_refs(obj, path, max_depth, backrefs=True)
 
 
 _gc_pauses: list[float] = []

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -21,7 +22,8 @@ const cli_command_t cli_cmd_heap = {
     "       memscope heap FILE --retained [--limit N]\n"
     "       memscope heap FILE --path-to ID|TYPE\n"
     "       memscope heap FILE --diff OLD [--limit N]\n"
-    "       memscope heap FILE --cycles [--limit N]\n\n"
+    "       memscope heap FILE --cycles [--limit N]\n"
+    "       memscope heap FILE --graph ID|TYPE [--depth N] [--backrefs] -o OUT\n\n"
     "Report on a heap snapshot written by memscope.dump_heap(path).\n\n"
     "options:\n"
     "  --by KEY        partition table (default: kind). kind names dicts after\n"
@@ -33,21 +35,32 @@ const cli_command_t cli_cmd_heap = {
     "  --diff OLD      what grew since the snapshot OLD, by kind\n"
     "  --cycles        reference cycles the collector would free, grouped by\n"
     "                  the kinds in them, with the reference to make weak\n"
+    "  --graph X       picture of object X (an id, or the instance of type X\n"
+    "                  closest to a root) and what it refers to, as objgraph's\n"
+    "                  show_refs; with --backrefs what refers to it, up to the\n"
+    "                  roots (show_backrefs). Drawn by Graphviz's dot\n"
+    "  --depth N       references to follow from X (default 3)\n"
+    "  -o OUT          the picture: OUT.svg, OUT.png or OUT.pdf, or OUT.dot for\n"
+    "                  the Graphviz source\n"
     "  --limit N       rows to show (default 20)\n\n"
     "examples:\n"
     "  memscope heap app.heap --by kind\n"
     "  memscope heap app.heap --retained --limit 10\n"
     "  memscope heap app.heap --path-to Session\n"
     "  memscope heap after.heap --diff before.heap\n"
-    "  memscope heap app.heap --cycles\n"};
+    "  memscope heap app.heap --cycles\n"
+    "  memscope heap app.heap --graph Session --backrefs -o session.svg\n"};
 
-enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES };
+enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_GRAPH };
 
 typedef struct options {
     enum mode mode;
     int by;
     uint64_t limit;
-    const char *target;        /* --path-to */
+    const char *target;        /* --path-to, --graph */
+    uint64_t depth;            /* --graph */
+    int backrefs;
+    const char *output;        /* -o */
     const char *older;         /* --diff */
     const char *file;
 } options_t;
@@ -76,12 +89,14 @@ static int parse(int argc, char **argv, options_t *o)
         {"by", required_argument, NULL, 'b'},    {"limit", required_argument, NULL, 'n'},
         {"retained", no_argument, NULL, 'r'},    {"path-to", required_argument, NULL, 'p'},
         {"diff", required_argument, NULL, 'd'},  {"help", no_argument, NULL, 'h'},
-        {"cycles", no_argument, NULL, 'c'},
+        {"cycles", no_argument, NULL, 'c'},     {"graph", required_argument, NULL, 'g'},
+        {"depth", required_argument, NULL, 'D'}, {"backrefs", no_argument, NULL, 'B'},
+        {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, NULL, NULL};
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, NULL, NULL, NULL};
+    while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if ((o->by = msc_heap_by_parse(optarg)) < 0) {
@@ -99,11 +114,24 @@ static int parse(int argc, char **argv, options_t *o)
         case 'p': o->mode = MODE_PATH, o->target = optarg; break;
         case 'd': o->mode = MODE_DIFF, o->older = optarg; break;
         case 'c': o->mode = MODE_CYCLES; break;
+        case 'g': o->mode = MODE_GRAPH, o->target = optarg; break;
+        case 'B': o->backrefs = 1; break;
+        case 'o': o->output = optarg; break;
+        case 'D':
+            if (cli_parse_uint(optarg, &o->depth) < 0 || o->depth > 100) {
+                cli_error("--depth wants a number up to 100, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': return cli_usage(&cli_cmd_heap, stdout, EXIT_OK) - 1;
         default: return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
         }
     }
     if (optind != argc - 1) return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
+    if (o->mode == MODE_GRAPH && !o->output) {
+        cli_error("--graph needs -o OUT (.svg, .png, .pdf or .dot)");
+        return EXIT_USAGE;
+    }
     o->file = argv[optind];
     return 0;
 }
@@ -185,6 +213,63 @@ static int report_cycles(const msc_heap_t *h, const options_t *o)
     return rc;
 }
 
+/* Runs `dot -T<format> -o out` with its standard input as the returned
+ * stream; *pid is the child. NULL (after a message) when it cannot start. */
+static FILE *start_dot(const char *format, const char *out, pid_t *pid)
+{
+    int fds[2];
+    if (pipe(fds) < 0 || (*pid = fork()) < 0) {
+        cli_error("cannot run 'dot': %s", strerror(errno));
+        return NULL;
+    }
+    if (*pid == 0) {
+        dup2(fds[0], 0);
+        close(fds[0]);
+        close(fds[1]);
+        char type[32];
+        snprintf(type, sizeof(type), "-T%s", format);
+        execlp("dot", "dot", type, "-o", out, (char *)NULL);
+        fprintf(stderr, "memscope: cannot run 'dot' (Graphviz): %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(fds[0]);
+    return fdopen(fds[1], "w");
+}
+
+static int write_graph(const msc_heap_t *h, const options_t *o, uint32_t v)
+{
+    const char *ext = strrchr(o->output, '.');
+    if (!ext || (strcmp(ext, ".dot") && strcmp(ext, ".svg") && strcmp(ext, ".png") &&
+                 strcmp(ext, ".pdf"))) {
+        cli_error("-o wants a name ending in .svg, .png, .pdf or .dot, not '%s'", o->output);
+        return 1;
+    }
+    pid_t pid = 0;
+    FILE *out = strcmp(ext, ".dot") == 0 ? fopen(o->output, "w") : start_dot(ext + 1, o->output, &pid);
+    if (!out) {
+        if (!pid) cli_error("cannot write '%s': %s", o->output, strerror(errno));
+        return 1;
+    }
+    int rc = msc_heap_write_dot(out, h, &v, 1, (unsigned)o->depth, o->backrefs);
+    if (fclose(out) != 0 && rc == 0) rc = MSC_EIO;
+    int status = 0;
+    if (pid && (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))) {
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 127)
+            cli_error("dot could not render '%s'", o->output);
+        return 1;
+    }
+    return rc;
+}
+
+static int report_graph(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_paths_t p;
+    if (msc_heap_paths(h, &p) < 0) return MSC_ENOMEM;
+    uint32_t v = find_target(h, &p, o->target);
+    msc_heap_paths_release(&p);
+    return v == UINT32_MAX ? 1 : write_graph(h, o, v);
+}
+
 static int report_partition(const msc_heap_t *h, const options_t *o)
 {
     msc_heap_partition_t p;
@@ -207,6 +292,7 @@ static int run(int argc, char **argv)
     case MODE_PATH: rc = report_path(h, &o); break;
     case MODE_DIFF: rc = report_diff(h, &o); break;
     case MODE_CYCLES: rc = report_cycles(h, &o); break;
+    case MODE_GRAPH: rc = report_graph(h, &o); break;
     default: rc = report_partition(h, &o); break;
     }
     msc_heap_free(h);

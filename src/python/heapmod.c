@@ -271,6 +271,33 @@ fail_cycles:
     return result;
 }
 
+/* heap_dot(obj, depth=3, backrefs=False) -> str: the Graphviz source of
+ * obj and what it refers to (or what refers to it), as objgraph's
+ * show_refs and show_backrefs draw them. */
+static PyObject *py_heap_dot(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *obj;
+    unsigned int depth = 3;
+    int backrefs = 0;
+    if (!PyArg_ParseTuple(args, "O|Ip:heap_dot", &obj, &depth, &backrefs)) return NULL;
+    msc_heap_t *h = msc__heap_walk(1);
+    if (!h) return NULL;
+    uint32_t v = msc_heap_find(h, (uint64_t)(uintptr_t)obj);
+    PyObject *result = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = v == UINT32_MAX ? NULL : open_memstream(&text, &len);
+    int rc = out ? msc_heap_write_dot(out, h, &v, 1, depth, backrefs) : MSC_ENOMEM;
+    if (out && fclose(out) != 0) rc = MSC_ENOMEM;
+    if (v == UINT32_MAX) PyErr_SetString(PyExc_ValueError, "the object is not in the heap walk");
+    else if (rc < 0) PyErr_NoMemory();
+    else result = PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace");
+    free(text);
+    msc_heap_free(h);
+    return result;
+}
+
 static PyMethodDef heap_methods[] = {
     {"heap_inspect", py_heap_inspect, METH_O,
      "heap_inspect(obj) -> {size, retained, deep, path, chain}."},
@@ -278,6 +305,8 @@ static PyMethodDef heap_methods[] = {
      "heap_growth(limit=10) -> [(type, count, increase)] since the previous call."},
     {"heap_cycles", py_heap_cycles, METH_VARARGS,
      "heap_cycles(limit=10) -> {garbage_objects, garbage_bytes, cycles, groups, table}."},
+    {"heap_dot", py_heap_dot, METH_VARARGS,
+     "heap_dot(obj, depth=3, backrefs=False) -> str: Graphviz DOT of obj's references."},
     {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path): write a heap snapshot file."},
     {"heap_partition", py_heap_partition, METH_VARARGS,
      "heap_partition(by='kind', limit=10) -> (count, bytes, rows, table)."},
