@@ -1,7 +1,10 @@
 # memscope build: the analyser library (src/core, src/report), the CLI binary
 # (src/cli -> bin/memscope) and the CPython extension (src/python ->
 # python/memscope/_memscope*.so). Plain GNU make; every folder's sources are
-# picked up by wildcard, so adding a file needs no edit here.
+# picked up by wildcard, so adding a file needs no edit here. Two sources are
+# generated into $(BUILD)/gen: the HTML report's assets (web/ as C arrays,
+# so the report is one self-contained file) and the pprof encoder (protoc-c
+# from src/report/pprof.proto).
 #
 #   make                 build everything
 #   make test            build, then run the C and Python test suites
@@ -11,13 +14,15 @@
 #   libzstd   chunk compression in the capture writer and reader
 #   libxxhash chunk checksums (XXH32), fast enough to verify every chunk
 #   pthread   the capture writer thread
+#   protobuf-c the pprof export's encoder (profile.proto messages)
+#   zlib      gzip of the pprof export, which pprof readers expect
 
 PYTHON   ?= python3
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 BASE     := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iinclude
-LIBS     := -lzstd -lxxhash -lpthread -lm
+LIBS     := -lzstd -lxxhash -lpthread -lm -lprotobuf-c -lz
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan
@@ -36,7 +41,9 @@ PY_SRC   := $(wildcard src/python/*.c)
 TEST_SRC := $(wildcard tests/c/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+WEB      := web/report.html web/report.css web/report.js
+GEN_SRC  := $(BUILD)/gen/web_assets.c $(BUILD)/gen/pprof.pb-c.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 PY_OBJ   := $(PY_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
@@ -66,6 +73,26 @@ $(BUILD)/python/memscope/%.py: python/memscope/%.py
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# Each web/ file becomes a NUL-terminated array msc__web_<name>_<ext>.
+$(BUILD)/gen/web_assets.c: $(WEB)
+	@mkdir -p $(dir $@)
+	@set -e; for f in $(WEB); do \
+	    echo "const char msc__web_$$(basename $$f | tr . _)[] = {"; \
+	    od -An -v -tx1 $$f | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    echo "0};"; \
+	done > $@
+
+$(BUILD)/gen/pprof.pb-c.c $(BUILD)/gen/pprof.pb-c.h: src/report/pprof.proto
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=src/report --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(BASE) $(CFLAGS) $(SAN) -c $< -o $@
+
+# The pprof writer includes the generated header.
+$(BUILD)/src/report/pprof.o: $(BUILD)/gen/pprof.pb-c.h
+$(BUILD)/src/report/pprof.o: ALL_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/src/python/%.o: src/python/%.c
 	@mkdir -p $(dir $@)
@@ -98,12 +125,12 @@ test: test-c test-py
 # libFuzzer harnesses for every parser of files we did not write: build with
 # clang, run each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
-fuzz:
+fuzz: $(GEN_SRC)
 	@mkdir -p build-fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
 	    clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
-	        -o build-fuzz/$$n $$f $(LIB_SRC) $(LIBS); \
+	        -I$(BUILD)/gen -o build-fuzz/$$n $$f $(LIB_SRC) $(GEN_SRC) $(LIBS); \
 	    mkdir -p build-fuzz/corpus-$$n; \
 	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n fuzz/seeds; \
 	done

@@ -12,6 +12,12 @@ packages=(
     python3-memory-profiler python3-objgraph python3-numpy  # comparisons in tests and benchmarks
     graphviz                     # heap graph pictures
     clang libclang-rt-14-dev     # the fuzzers
+    libprotobuf-c-dev protobuf-c-compiler  # the pprof export's encoder and its generator
+    zlib1g-dev                   # gzip of the pprof export
+    protobuf-compiler            # protoc --decode checks pprof files in the tests
+    librsvg2-bin                 # rsvg-convert: `memscope timeline -o plot.png`
+    nodejs npm                   # the browser tests' runner (playwright-core, from npm)
+    chromium                     # the browser the HTML report is tested in
 )
 
 missing=()

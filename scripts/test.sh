@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test: the C tests, the Python tests, then
-# both again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Builds everything and runs every test: the C tests, the Python tests, the
+# HTML report in chromium, then the C and Python tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -9,6 +10,10 @@ PY=/usr/bin/python3   # Debian's interpreter: it has pytest, numpy, objgraph
 make -j2 PYTHON=$PY
 make test-c PYTHON=$PY
 $PY -m pytest -q tests/py
+
+echo "== HTML report in a browser =="
+npm ci --no-audit --no-fund --loglevel=error
+node tests/browser/run.mjs
 
 echo "== again under ASan+UBSan =="
 make -j2 PYTHON=$PY SANITIZE=1

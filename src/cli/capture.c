@@ -9,15 +9,9 @@
 
 #include "cli.h"
 
-typedef struct bar {
-    const char *path;
-    time_t started;
-    int shown;
-} bar_t;
-
-static void draw(uint64_t done, uint64_t total, void *arg)
+void cli_bar_draw(uint64_t done, uint64_t total, void *arg)
 {
-    bar_t *b = arg;
+    cli_bar_t *b = arg;
     time_t now = time(NULL);
     if (!total || now - b->started < 1) return; /* quiet for short work */
     double frac = (double)done / (double)total;
@@ -25,22 +19,28 @@ static void draw(uint64_t done, uint64_t total, void *arg)
     double eta = frac > 0 ? (double)(now - b->started) * (1 - frac) / frac : 0;
     char got[32], all[32];
     int width = 30, filled = (int)(frac * width);
-    fprintf(stderr, "\rreading %s [", b->path);
+    fprintf(stderr, "\r%s %s [", b->what, b->path);
     for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
     fprintf(stderr, "] %s / %s, %3.0f%%, eta %.0fs  ", cli_format_bytes(done, got, 32),
             cli_format_bytes(total, all, 32), frac * 100, eta);
     b->shown = 1;
 }
 
+void cli_bar_clear(cli_bar_t *b)
+{
+    if (b->shown) fputs("\r\033[K", stderr);
+    b->shown = 0;
+}
+
 int cli_capture_open(cli_capture_t *c, const char *path)
 {
     msc_error_info_t info = {0, NULL};
     int err;
-    bar_t bar = {path, time(NULL), 0};
+    cli_bar_t bar = {"reading", path, time(NULL), 0};
     int tty = isatty(2);
     c->path = path;
-    c->analysis = msc_analyse_file(path, &c->replay, &err, &info, tty ? draw : NULL, &bar);
-    if (bar.shown) fputs("\r\033[K", stderr);
+    c->analysis = msc_analyse_file(path, &c->replay, &err, &info, tty ? cli_bar_draw : NULL, &bar);
+    cli_bar_clear(&bar);
     if (!c->analysis) {
         if (err == MSC_EIO && !info.what)
             cli_error("cannot read '%s': %s", path, strerror(errno));

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "memscope/analysis.h"
 #include "memscope/reader.h"
@@ -26,6 +27,7 @@ typedef struct cli_command {
 extern const cli_command_t cli_cmd_run, cli_cmd_stats, cli_cmd_table, cli_cmd_lines;
 extern const cli_command_t cli_cmd_heap;
 extern const cli_command_t cli_cmd_tree, cli_cmd_export, cli_cmd_diff;
+extern const cli_command_t cli_cmd_report, cli_cmd_flamegraph, cli_cmd_timeline;
 
 /* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,6 +50,17 @@ const char *cli_format_bytes(uint64_t bytes, char *buf, size_t n);
 /* Whether stdout/stderr should be coloured (TTY and NO_COLOR unset). */
 int cli_color(FILE *f);
 
+/* A progress bar on stderr for work over a file: what, bytes done of the
+ * total and an ETA; silent for the first second (capture.c). */
+typedef struct cli_bar {
+    const char *what;          /* "reading" */
+    const char *path;
+    time_t started;
+    int shown;                 /* drawn at least once: clear it when done */
+} cli_bar_t;
+void cli_bar_draw(uint64_t done, uint64_t total, void *bar);
+void cli_bar_clear(cli_bar_t *bar);
+
 /* A capture replayed into an analysis (capture.c). */
 typedef struct cli_capture {
     const char *path;
@@ -59,6 +72,13 @@ typedef struct cli_capture {
 int cli_capture_open(cli_capture_t *c, const char *path);
 void cli_capture_close(cli_capture_t *c);
 msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out);
+
+/* Opens output (stdout when NULL), calls write, closes it; EXIT_OK, or
+ * EXIT_USAGE after saying what failed (cmd_export.c). */
+int cli_write_output(const char *output, int (*write)(FILE *out, void *arg), void *arg);
+
+/* FILE.msc -> FILE<suffix>, malloc'd; NULL on OOM (cmd_report.c). */
+char *cli_default_output(const char *capture, const char *suffix);
 
 /* Parses --at and --by values; 0 or -1. */
 int cli_parse_view(const char *text, msc_view_t *out);

@@ -1,5 +1,6 @@
 /* memscope export FILE --format F -o OUT: one view of a capture in a format
- * other tools read (folded stacks, speedscope, the JSON call tree). */
+ * other tools read (folded stacks, speedscope, the JSON call tree, pprof).
+ * Also the output-file helper every file-writing command uses. */
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
@@ -40,23 +41,35 @@ static int parse_format(const char *text, msc_export_format_t *out)
     return -1;
 }
 
-static int write_export(cli_capture_t *cap, const char *output, msc_export_format_t format,
-                        msc_view_t view)
+int cli_write_output(const char *output, int (*write)(FILE *out, void *arg), void *arg)
 {
     FILE *out = output ? fopen(output, "wb") : stdout;
     if (!out) {
         cli_error("cannot write '%s': %s", output, strerror(errno));
         return EXIT_USAGE;
     }
-    msc_report_ctx_t ctx = cli_report_ctx(cap, out);
-    int err = msc_export(&ctx, out, format, view);
+    int err = write(out, arg);
     if (output && fclose(out) != 0 && !err) err = MSC_EIO;
+    if (!output && fflush(out) != 0 && !err) err = MSC_EIO;
     if (err) {
         cli_error("cannot write '%s': %s", output ? output : "standard output",
                   err == MSC_EIO ? strerror(errno) : msc_strerror(err));
         return EXIT_USAGE;
     }
     return EXIT_OK;
+}
+
+typedef struct job {
+    cli_capture_t *cap;
+    msc_export_format_t format;
+    msc_view_t view;
+} job_t;
+
+static int write_export(FILE *out, void *arg)
+{
+    job_t *job = arg;
+    msc_report_ctx_t ctx = cli_report_ctx(job->cap, out);
+    return msc_export(&ctx, out, job->format, job->view);
 }
 
 static int run(int argc, char **argv)
@@ -96,7 +109,8 @@ static int run(int argc, char **argv)
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind]);
     if (rc) return rc;
-    rc = write_export(&cap, output, format, view);
+    job_t job = {&cap, format, view};
+    rc = cli_write_output(output, write_export, &job);
     cli_capture_close(&cap);
     return rc;
 }

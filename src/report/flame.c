@@ -1,0 +1,303 @@
+/* The data side of the HTML flame graphs: escaping program strings for a
+ * <script> block and for markup, the frame table every tree of a report
+ * shares, and the size cap. A tree is cut to its largest frames by a
+ * best-first walk from the root (a max-heap on bytes), which keeps every
+ * kept frame's callers; each kept frame's other children become one
+ * "other" node, so the graph still adds up and the file stays small
+ * whatever the capture. */
+#include <string.h>
+
+#include "memscope/common.h"
+#include "html.h"
+
+/* Bytes of s to write, at most max, not splitting a UTF-8 character. */
+static size_t cut(const char *s, size_t max, int *cut_short)
+{
+    size_t n = strlen(s);
+    *cut_short = n > max;
+    if (n <= max) return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+    return max;
+}
+
+void msc__html_json_string(FILE *out, const char *s, size_t max)
+{
+    int short_;
+    size_t n = cut(s, max, &short_);
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c == '<' || c == '>' || c == '&') fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputs(short_ ? "\u2026\"" : "\"", out);
+}
+
+void msc__html_text(FILE *out, const char *s, size_t max)
+{
+    int short_;
+    size_t n = cut(s, max, &short_);
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        default: fputc((unsigned char)s[i] < 0x20 ? ' ' : s[i], out);
+        }
+    }
+    if (short_) fputs("\u2026", out);
+}
+
+#define MAX_NAME 240               /* bytes of a function or file name kept */
+
+typedef struct frame {
+    const char *function, *file;   /* borrowed from the symbols */
+    uint32_t line;
+} frame_t;
+
+struct msc_frames {
+    frame_t *frames;
+    uint32_t n, cap;
+    uint32_t *slots;               /* frame index + 1; 0 = empty */
+    size_t mask;
+    size_t bytes, budget;          /* string bytes held, and allowed */
+};
+
+msc_frames_t *msc__frames_new(size_t budget)
+{
+    msc_frames_t *f = msc_calloc(1, sizeof(*f));
+    if (!f) return NULL;
+    f->mask = 4095;
+    f->slots = msc_calloc(f->mask + 1, sizeof(uint32_t));
+    if (!f->slots) {
+        msc_free(f);
+        return NULL;
+    }
+    f->budget = budget;
+    return f;
+}
+
+void msc__frames_free(msc_frames_t *f)
+{
+    if (!f) return;
+    msc_free(f->frames);
+    msc_free(f->slots);
+    msc_free(f);
+}
+
+static size_t slot_of(const msc_frames_t *f, const frame_t *x)
+{
+    uint64_t h = ((uintptr_t)x->function * 31 ^ (uintptr_t)x->file ^ x->line) *
+                 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 24) & f->mask;
+    while (f->slots[i]) {
+        const frame_t *e = &f->frames[f->slots[i] - 1];
+        if (e->function == x->function && e->file == x->file && e->line == x->line) break;
+        i = (i + 1) & f->mask;
+    }
+    return i;
+}
+
+/* Bytes msc__html_json_string writes for s (escapes included). */
+static size_t written_size(const char *s)
+{
+    size_t n = 2;
+    for (size_t i = 0; s[i] && i < MAX_NAME; i++) {
+        unsigned char c = (unsigned char)s[i];
+        n += c < 0x20 || c == '<' || c == '>' || c == '&' ? 6 : c == '"' || c == '\\' ? 2 : 1;
+    }
+    return n + 3;
+}
+
+static int grow_frames(msc_frames_t *f)
+{
+    uint32_t cap = f->cap ? f->cap * 2 : 1024;
+    frame_t *frames = msc_realloc(f->frames, (size_t)cap * sizeof(frame_t));
+    if (!frames) return MSC_ENOMEM;
+    f->frames = frames;
+    f->cap = cap;
+    return 0;
+}
+
+static int grow_slots(msc_frames_t *f)
+{
+    size_t mask = f->mask * 2 + 1;
+    uint32_t *slots = msc_calloc(mask + 1, sizeof(uint32_t));
+    if (!slots) return MSC_ENOMEM;
+    msc_free(f->slots);
+    f->slots = slots;
+    f->mask = mask;
+    for (uint32_t k = 0; k < f->n; k++) f->slots[slot_of(f, &f->frames[k])] = k + 1;
+    return 0;
+}
+
+int64_t msc__frame_index(msc_frames_t *f, const char *function, const char *file, uint32_t line)
+{
+    frame_t x = {function, file, line};
+    size_t i = slot_of(f, &x);
+    if (f->slots[i]) return f->slots[i] - 1;
+    size_t size = written_size(function) + written_size(file) + 12;
+    if (f->bytes + size > f->budget) return -1;
+    if (f->n == f->cap && grow_frames(f) < 0) return -2;
+    if ((f->n + 1) * 2 > f->mask) {
+        if (grow_slots(f) < 0) return -2;
+        i = slot_of(f, &x);
+    }
+    f->frames[f->n] = x;
+    f->slots[i] = ++f->n;
+    f->bytes += size;
+    return f->n - 1;
+}
+
+void msc__frames_write(FILE *out, const msc_frames_t *f)
+{
+    fputc('[', out);
+    for (uint32_t k = 0; k < f->n; k++) {
+        fputs(k ? ",\n[" : "[", out);
+        msc__html_json_string(out, f->frames[k].function, MAX_NAME);
+        fputc(',', out);
+        msc__html_json_string(out, f->frames[k].file, MAX_NAME);
+        fprintf(out, ",%u]", f->frames[k].line);
+    }
+    fputc(']', out);
+}
+
+/* A binary max-heap of tree nodes by bytes. */
+typedef struct heap {
+    const msc_tree_t *tree;
+    uint32_t *ids;
+    size_t n;
+} heap_t;
+
+static uint64_t weight(const heap_t *h, size_t i)
+{
+    return msc_tree_node(h->tree, h->ids[i])->bytes;
+}
+
+static void heap_push(heap_t *h, uint32_t id)
+{
+    size_t i = h->n++;
+    h->ids[i] = id;
+    while (i && weight(h, (i - 1) / 2) < weight(h, i)) {
+        uint32_t t = h->ids[i];
+        h->ids[i] = h->ids[(i - 1) / 2];
+        h->ids[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static uint32_t heap_pop(heap_t *h)
+{
+    uint32_t top = h->ids[0];
+    h->ids[0] = h->ids[--h->n];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && weight(h, l) > weight(h, m)) m = l;
+        if (r < h->n && weight(h, r) > weight(h, m)) m = r;
+        if (m == i) break;
+        uint32_t t = h->ids[i];
+        h->ids[i] = h->ids[m];
+        h->ids[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* Chooses the kept nodes: kept[id] = frame index + 1, 0 for merged. */
+static int choose(const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
+                  uint32_t min_share, uint32_t *kept)
+{
+    heap_t h = {t, msc_malloc((size_t)msc_tree_size(t) * sizeof(uint32_t)), 0};
+    if (!h.ids) return MSC_ENOMEM;
+    uint64_t floor = msc_tree_node(t, 0)->bytes / (min_share ? min_share : 1);
+    uint32_t taken = 0;
+    heap_push(&h, 0);
+    while (h.n && taken < max_nodes) {
+        uint32_t id = heap_pop(&h);
+        const msc_tree_node_t *x = msc_tree_node(t, id);
+        if (id && x->bytes < floor) break; /* every node left is smaller */
+        int64_t k = msc__frame_index(frames, x->function, x->file, x->line);
+        if (k == -2) {
+            msc_free(h.ids);
+            return MSC_ENOMEM;
+        }
+        if (k < 0) continue;
+        kept[id] = (uint32_t)k + 1;
+        taken++;
+        uint32_t n;
+        const uint32_t *kids = msc_tree_children(t, id, &n);
+        for (uint32_t i = 0; i < n; i++) heap_push(&h, kids[i]);
+    }
+    msc_free(h.ids);
+    return 0;
+}
+
+static void write_other(FILE *out, const msc_tree_t *t, const uint32_t *kids, uint32_t n,
+                        const uint32_t *kept, int wrote)
+{
+    uint64_t bytes = 0, count = 0;
+    uint32_t merged = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (kept[kids[i]]) continue;
+        bytes += msc_tree_node(t, kids[i])->bytes;
+        count += msc_tree_node(t, kids[i])->count;
+        merged++;
+    }
+    if (merged)
+        fprintf(out, "%s[-%u,%llu,%llu]", wrote ? "," : "", merged, (unsigned long long)bytes,
+                (unsigned long long)count);
+}
+
+static void open_node(FILE *out, const msc_tree_t *t, uint32_t id, const uint32_t *kept, int comma)
+{
+    const msc_tree_node_t *x = msc_tree_node(t, id);
+    fprintf(out, "%s[%u,%llu,%llu,[", comma ? "," : "", kept[id] - 1,
+            (unsigned long long)x->bytes, (unsigned long long)x->count);
+}
+
+/* Writes the kept nodes depth-first through an explicit stack. */
+static int write_kept(FILE *out, const msc_tree_t *t, const uint32_t *kept)
+{
+    typedef struct item {
+        uint32_t node, next;
+        int wrote;             /* a child has been written */
+    } item_t;
+    item_t *stack = msc_malloc(((size_t)msc_tree_max_depth(t) + 1) * sizeof(item_t));
+    if (!stack) return MSC_ENOMEM;
+    size_t top = 0;
+    stack[top++] = (item_t){0, 0, 0};
+    open_node(out, t, 0, kept, 0);
+    while (top) {
+        item_t *it = &stack[top - 1];
+        uint32_t n;
+        const uint32_t *kids = msc_tree_children(t, it->node, &n);
+        while (it->next < n && !kept[kids[it->next]]) it->next++;
+        if (it->next == n) {
+            write_other(out, t, kids, n, kept, it->wrote);
+            fputs("]]", out);
+            top--;
+            continue;
+        }
+        uint32_t child = kids[it->next++];
+        open_node(out, t, child, kept, it->wrote);
+        it->wrote = 1;
+        stack[top++] = (item_t){child, 0, 0};
+    }
+    msc_free(stack);
+    return 0;
+}
+
+int msc__flame_write(FILE *out, const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
+                     uint32_t min_share)
+{
+    uint32_t *kept = msc_calloc(msc_tree_size(t), sizeof(uint32_t));
+    if (!kept) return MSC_ENOMEM;
+    int err = choose(t, frames, max_nodes, min_share, kept);
+    if (!err && !kept[0]) err = MSC_ENOMEM; /* even the root found no room */
+    if (!err) err = write_kept(out, t, kept);
+    msc_free(kept);
+    return err;
+}

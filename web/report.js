@@ -1,0 +1,396 @@
+// memscope report page: renders the JSON the C writer embeds in
+// #memscope-data (summary, timeline, flame graphs, moments, tables). Every
+// string from the profiled program reaches the page through textContent or
+// an SVG text node, never as markup, so a function named like an HTML tag
+// shows as text.
+(function () {
+  "use strict";
+
+  const data = JSON.parse(document.getElementById("memscope-data").textContent);
+  const frames = data.frames;
+  const SVG = "http://www.w3.org/2000/svg";
+  const VIEW_TITLES = { peak: "Live at peak", exit: "Leaked at exit", total: "Total allocated" };
+
+  function el(tag, props, text) {
+    const e = document.createElement(tag);
+    Object.assign(e, props || {});
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function bytes(n) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let u = 0;
+    while (n >= 1024 && u < units.length - 1) { n /= 1024; u++; }
+    return u ? n.toFixed(1) + " " + units[u] : n + " B";
+  }
+
+  function count(n) {
+    return n.toLocaleString("en-US");
+  }
+
+  function percent(part, whole) {
+    return whole ? (100 * part / whole).toFixed(1) + "%" : "0.0%";
+  }
+
+  function location(f) {
+    if (!f.file) return "";
+    return f.line ? f.file + ":" + f.line : f.file;
+  }
+
+  // Nested [frame, bytes, count, children] arrays into linked nodes. A
+  // negative frame is "other": that many smaller frames merged.
+  function build(raw, parent, depth) {
+    const f = raw[0] >= 0 ? frames[raw[0]] : null;
+    const node = {
+      name: f ? f[0] : "other (" + (-raw[0]) + " smaller frames)",
+      file: f ? f[1] : "", line: f ? f[2] : 0, other: raw[0] < 0,
+      bytes: raw[1], count: raw[2], parent: parent, depth: depth, children: [],
+    };
+    for (const kid of raw[3] || []) node.children.push(build(kid, node, depth + 1));
+    return node;
+  }
+
+  /* ---- summary ---------------------------------------------------------- */
+
+  function renderSummary() {
+    const s = data.summary;
+    const words = data.command.length ? data.command.join(" ") : data.capture;
+    document.title = "memscope: " + words;
+    document.getElementById("title").textContent =
+      data.kind === "flamegraph" ? "memscope flame graph" : "memscope report";
+    document.getElementById("command").textContent =
+      words + "  (Python " + data.python_version + ", pid " + data.pid + ")" +
+      (data.complete ? "" : "  capture incomplete");
+    const cards = [
+      ["peak_bytes", "peak heap", bytes(s.peak_bytes) + " at " + s.peak_time_s.toFixed(2) + " s"],
+      ["peak_rss_bytes", "peak RSS", bytes(s.peak_rss_bytes)],
+      ["total_allocated_bytes", "total allocated", bytes(s.total_allocated_bytes)],
+      ["allocations", "allocations", count(s.allocations)],
+      ["leaked_bytes", "leaked at exit", bytes(s.leaked_bytes) + " in " +
+        count(s.leaked_allocations) + " blocks"],
+      ["duration_s", "duration", s.duration_s.toFixed(2) + " s"],
+    ];
+    const box = document.getElementById("summary");
+    for (const [key, label, value] of cards) {
+      const card = el("div", { className: "card" });
+      card.dataset.key = key;
+      card.append(el("div", { className: "value" }, value), el("div", { className: "label" }, label));
+      box.append(card);
+    }
+  }
+
+  /* ---- flame graph ------------------------------------------------------ */
+
+  const flame = {
+    view: "peak", moment: null, inverted: false, query: "",
+    root: null, zoom: null, total: 0,
+  };
+  const flameBox = document.getElementById("flame");
+  const tooltip = document.getElementById("tooltip");
+  const ROW = 18;
+
+  function flameData() {
+    if (flame.moment !== null) return data.moments[flame.moment].flame;
+    return data.flames[flame.view + (flame.inverted ? "_inverted" : "")] ||
+      data.flames[Object.keys(data.flames)[0]];
+  }
+
+  function flameTitle() {
+    if (flame.moment !== null) {
+      const m = data.moments[flame.moment];
+      return "Live at " + m.time_s.toFixed(2) + " s (" + bytes(m.heap_bytes) + ")";
+    }
+    return VIEW_TITLES[flame.view] + (flame.inverted ? ", inverted" : "");
+  }
+
+  function matches(node) {
+    const q = flame.query.toLowerCase();
+    return q !== "" && !node.other &&
+      (node.name.toLowerCase().includes(q) || node.file.toLowerCase().includes(q));
+  }
+
+  function hue(name) {
+    let h = 0;
+    for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+    return "hsl(" + (10 + h % 40) + ", " + (60 + h % 25) + "%, " + (55 + h % 15) + "%)";
+  }
+
+  function maxDepth(node) {
+    let d = node.depth;
+    for (const k of node.children) d = Math.max(d, maxDepth(k));
+    return d;
+  }
+
+  function showFlame() {
+    flame.root = build(flameData(), null, 0);
+    flame.zoom = flame.root;
+    flame.total = flame.root.bytes;
+    document.getElementById("flame-title").textContent = flameTitle();
+    renderFlame();
+    updateViewButtons();
+  }
+
+  function frameDiv(node, left, width, top) {
+    const d = el("div", { className: "frame" }, node.depth === 0 ? "all" : node.name);
+    if (node.other) d.classList.add("other");
+    if (matches(node)) d.classList.add("match");
+    d.style.left = left + "%";
+    d.style.width = width + "%";
+    d.style.top = top + "px";
+    if (!node.other) d.style.background = hue(node.name);
+    d.dataset.depth = node.depth;
+    d.dataset.bytes = node.bytes;
+    d._node = node;
+    return d;
+  }
+
+  // The zoomed node spans the width; its callers sit beside it full width,
+  // its descendants are laid out in proportion to their bytes.
+  function renderFlame() {
+    flameBox.textContent = "";
+    const zoom = flame.zoom;
+    const deepest = maxDepth(zoom);
+    const upright = !flame.inverted || flame.moment !== null;
+    const top = (depth) => (upright ? deepest - depth : depth) * ROW;
+    flameBox.style.height = (deepest + 1) * ROW + "px";
+    for (let a = zoom.parent; a; a = a.parent) {
+      const d = frameDiv(a, 0, 100, top(a.depth));
+      d.classList.add("ancestor");
+      flameBox.append(d);
+    }
+    const scale = zoom.bytes ? 100 / zoom.bytes : 0;
+    const place = (node, left) => {
+      const width = node.bytes * scale;
+      if (width < 0.05 && node !== zoom) return;
+      flameBox.append(frameDiv(node, left, Math.max(width, 0.05), top(node.depth)));
+      let x = left;
+      for (const k of node.children) {
+        place(k, x);
+        x += k.bytes * scale;
+      }
+    };
+    place(zoom, 0);
+    const q = flame.query;
+    const found = q ? matchedBytes(flame.root) : 0;
+    document.getElementById("search-result").textContent =
+      q ? "matched " + bytes(found) + " (" + percent(found, flame.total) + ")" : "";
+  }
+
+  // Bytes under matching frames, each counted once (the outermost match).
+  function matchedBytes(node) {
+    if (matches(node)) return node.bytes;
+    let sum = 0;
+    for (const k of node.children) sum += matchedBytes(k);
+    return sum;
+  }
+
+  function showTooltip(ev, node) {
+    const lines = [node.depth === 0 ? "all" : node.name];
+    if (location(node)) lines.push(location(node));
+    lines.push(bytes(node.bytes) + " (" + node.bytes.toLocaleString("en-US") + " bytes), " +
+      percent(node.bytes, flame.total));
+    lines.push(count(node.count) + " allocations");
+    tooltip.textContent = lines.join("\n");
+    tooltip.hidden = false;
+    tooltip.style.left = Math.min(ev.clientX + 12, window.innerWidth - 320) + "px";
+    tooltip.style.top = ev.clientY + 14 + "px";
+  }
+
+  flameBox.addEventListener("mousemove", (ev) => {
+    const node = ev.target._node;
+    if (node) showTooltip(ev, node);
+    else tooltip.hidden = true;
+  });
+  flameBox.addEventListener("mouseleave", () => { tooltip.hidden = true; });
+  flameBox.addEventListener("click", (ev) => {
+    const node = ev.target._node;
+    if (!node || node.other) return;
+    flame.zoom = node;
+    renderFlame();
+  });
+  document.getElementById("reset-zoom").addEventListener("click", () => {
+    flame.zoom = flame.root;
+    renderFlame();
+  });
+  document.getElementById("search").addEventListener("input", (ev) => {
+    flame.query = ev.target.value;
+    renderFlame();
+  });
+  document.getElementById("invert").addEventListener("change", (ev) => {
+    flame.inverted = ev.target.checked;
+    flame.moment = null;
+    showFlame();
+  });
+
+  function updateViewButtons() {
+    for (const b of document.querySelectorAll("#views button")) {
+      b.classList.toggle("active", flame.moment === null && b.dataset.view === flame.view);
+    }
+  }
+
+  function renderViewButtons() {
+    const box = document.getElementById("views");
+    for (const view of ["peak", "exit", "total"]) {
+      if (!data.flames[view] && !data.flames[view + "_inverted"]) continue;
+      const b = el("button", { type: "button", className: "tab" }, VIEW_TITLES[view]);
+      b.dataset.view = view;
+      b.addEventListener("click", () => {
+        flame.view = view;
+        flame.moment = null;
+        showFlame();
+      });
+      box.append(b);
+    }
+    if (data.kind === "flamegraph") {
+      const only = Object.keys(data.flames)[0];
+      flame.view = only.replace("_inverted", "");
+      flame.inverted = only.endsWith("_inverted");
+      document.getElementById("invert").parentElement.hidden = true;
+    }
+  }
+
+  /* ---- timeline --------------------------------------------------------- */
+
+  function renderTimeline() {
+    const points = data.timeline;
+    const s = data.summary;
+    const W = 1000, H = 240, L = 64, R = 12, T = 14, B = 26;
+    const end = Math.max(s.duration_s, s.peak_time_s, points.length ? points[points.length - 1][0] : 0) || 1;
+    let top = s.peak_bytes;
+    for (const p of points) top = Math.max(top, p[1], p[2]);
+    top = top || 1;
+    const x = (t) => L + (W - L - R) * t / end;
+    const y = (v) => T + (H - T - B) * (1 - v / top);
+    const box = svg("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none" });
+    box.append(svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }));
+    box.append(svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }));
+    box.append(svg("text", { x: 4, y: T + 8 }, bytes(top)));
+    box.append(svg("text", { x: 4, y: H - B }, "0"));
+    box.append(svg("text", { x: W - R - 40, y: H - 6 }, end.toFixed(2) + " s"));
+    const line = (index, color, label) => {
+      if (!points.length) return;
+      const d = points.map((p, i) => (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(p[index]).toFixed(1));
+      box.append(svg("path", { d: d.join(" "), fill: "none", stroke: color, "stroke-width": 1.5 }, undefined));
+      box.lastChild.append(svg("title", {}, label));
+    };
+    line(2, "var(--rss)", "RSS");
+    line(1, "var(--heap)", "heap in use");
+    for (const t of data.gc_s) {
+      box.append(svg("line", { x1: x(t), x2: x(t), y1: H - B, y2: H - B + 5, stroke: "var(--muted)" }));
+    }
+    for (const [t, label] of data.marks) {
+      box.append(svg("line", { x1: x(t), x2: x(t), y1: T, y2: H - B, stroke: "var(--muted)",
+        "stroke-dasharray": "3 3" }));
+      box.append(svg("text", { class: "mark-label", x: Math.min(x(t) + 3, W - R - 90), y: T + 10 },
+        label));
+    }
+    const peak = svg("circle", { id: "peak-marker", cx: x(s.peak_time_s), cy: y(s.peak_bytes), r: 5,
+      fill: "var(--accent)" });
+    peak.append(svg("title", {}, "peak " + bytes(s.peak_bytes) + " at " + s.peak_time_s.toFixed(3) + " s"));
+    box.append(peak);
+    box.append(svg("text", { x: Math.min(x(s.peak_time_s) + 8, W - 120), y: y(s.peak_bytes) + 4 },
+      "peak " + bytes(s.peak_bytes)));
+    const cursor = svg("line", { x1: -10, x2: -10, y1: T, y2: H - B, stroke: "var(--accent)" });
+    box.append(cursor);
+    box.addEventListener("click", (ev) => {
+      const r = box.getBoundingClientRect();
+      const t = ((ev.clientX - r.left) * W / r.width - L) / (W - L - R) * end;
+      cursor.setAttribute("x1", x(t));
+      cursor.setAttribute("x2", x(t));
+      pickMoment(Math.max(0, t));
+    });
+    document.getElementById("timeline").append(box);
+  }
+
+  // The peak is a moment too, and the exact one: a click nearer to it than
+  // to any snapshot shows the peak's flame graph.
+  function pickMoment(t) {
+    let best = null, gap = Math.abs(t - data.summary.peak_time_s);
+    data.moments.forEach((m, i) => {
+      if (Math.abs(m.time_s - t) < gap) { best = i; gap = Math.abs(m.time_s - t); }
+    });
+    flame.moment = best;
+    if (best === null) flame.view = "peak";
+    flame.inverted = false;
+    document.getElementById("invert").checked = false;
+    showFlame();
+  }
+
+  /* ---- tables ----------------------------------------------------------- */
+
+  const table = { view: "peak", group: "line", key: "bytes", descending: true };
+
+  function renderTable() {
+    const rows = data.tables[table.view][table.group].map((r) => {
+      const f = frames[r[0]];
+      const where = table.group === "file" ? f[1] : table.group === "function" || !f[2]
+        ? f[0] + "  " + f[1] : f[0] + "  " + f[1] + ":" + f[2];
+      return { where: where, bytes: r[1], count: r[2] };
+    });
+    const total = data.tables[table.view].line.reduce((s, r) => s + r[1], 0);
+    rows.sort((a, b) => {
+      const c = table.key === "where" ? a.where.localeCompare(b.where) : a[table.key] - b[table.key];
+      return table.descending ? -c : c;
+    });
+    const t = document.getElementById("table");
+    t.textContent = "";
+    const head = el("tr");
+    for (const [key, label, cls] of [["where", "Location", ""], ["bytes", "Bytes", "num"],
+      ["bytes", "%", "num"], ["count", "Allocations", "num"]]) {
+      const th = el("th", { className: cls }, label + (table.key === key && label !== "%" ?
+        (table.descending ? " \u25be" : " \u25b4") : ""));
+      th.dataset.key = key;
+      th.addEventListener("click", () => {
+        table.descending = table.key === key ? !table.descending : key !== "where";
+        table.key = key;
+        renderTable();
+      });
+      head.append(th);
+    }
+    t.append(head);
+    for (const r of rows) {
+      const tr = el("tr");
+      tr.append(el("td", { className: "loc" }, r.where), el("td", { className: "num" }, bytes(r.bytes)),
+        el("td", { className: "num" }, percent(r.bytes, total)),
+        el("td", { className: "num" }, count(r.count)));
+      t.append(tr);
+    }
+  }
+
+  function tabs(boxId, options, state, key) {
+    const box = document.getElementById(boxId);
+    for (const [value, label] of options) {
+      const b = el("button", { type: "button", className: "tab" }, label);
+      b.addEventListener("click", () => {
+        state[key] = value;
+        for (const o of box.children) o.classList.toggle("active", o === b);
+        renderTable();
+      });
+      if (state[key] === value) b.classList.add("active");
+      box.append(b);
+    }
+  }
+
+  /* ---- page ------------------------------------------------------------- */
+
+  renderSummary();
+  renderViewButtons();
+  if (data.kind === "report") {
+    renderTimeline();
+    tabs("table-views", [["peak", "at peak"], ["exit", "at exit"], ["total", "in total"]], table, "view");
+    tabs("table-groups", [["line", "by line"], ["function", "by function"], ["file", "by file"]], table, "group");
+    renderTable();
+  } else {
+    document.getElementById("timeline-section").hidden = true;
+    document.getElementById("tables-section").hidden = true;
+  }
+  showFlame();
+})();
