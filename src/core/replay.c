@@ -261,6 +261,90 @@ static const uint8_t *get_text(msc_cursor_t *c, uint32_t *len, uint32_t max)
     return msc__get_bytes(c, n);
 }
 
+static const char *const malformed[] = {
+    [MSC_REC_ALLOC] = "malformed ALLOC record",
+    [MSC_REC_FREE] = "malformed FREE record",
+    [MSC_REC_REALLOC] = "malformed REALLOC record",
+    [MSC_REC_NODE] = "malformed NODE record",
+    [MSC_REC_CODE] = "malformed CODE record",
+    [MSC_REC_STRING] = "malformed STRING record",
+    [MSC_REC_THREAD] = "malformed THREAD record",
+    [MSC_REC_THREAD_INFO] = "malformed THREAD_INFO record",
+    [MSC_REC_SAMPLE] = "malformed SAMPLE record",
+    [MSC_REC_GC] = "malformed GC record",
+    [MSC_REC_MARK] = "malformed MARK record",
+    [MSC_REC_SYNC] = "malformed SYNC record",
+    [MSC_REC_LOST] = "malformed LOST record",
+    [MSC_REC_TRAILER] = "malformed TRAILER record",
+};
+
+/* ALLOC, FREE, REALLOC. */
+static int decode_block(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_event_t *ev)
+{
+    int kind = MSC_TAG_KIND(tag);
+    ev->domain = MSC_TAG_DOMAIN(tag);
+    if (kind == MSC_REC_REALLOC) {
+        st->delta.addr += (uint64_t)msc_unzigzag(msc__get_varint(c));
+        ev->old_addr = st->delta.addr;
+    }
+    ev->addr = get_addr(c, tag, &st->delta.addr);
+    if (kind == MSC_REC_FREE) return 0;
+    ev->size = msc__get_varint(c);
+    return get_stack(c, tag, st, &ev->stack);
+}
+
+/* NODE, CODE, STRING, THREAD: they change replay state, deliver nothing. */
+static int decode_table(msc_replay_t *r, stream_state_t *st, int kind, msc_cursor_t *c)
+{
+    uint64_t id = msc__get_varint(c);
+    if (kind == MSC_REC_THREAD) {
+        st->thread = (uint32_t)id;
+        return c->err ? c->err : id >= MSC_MAX_IDS ? MSC_ECORRUPT : 0;
+    }
+    if (kind == MSC_REC_NODE) {
+        uint64_t code = msc__get_varint(c), offset = msc__get_varint(c);
+        return c->err ? c->err : map_node(r, st, id, code, offset);
+    }
+    if (kind == MSC_REC_STRING) {
+        uint32_t n;
+        const uint8_t *bytes = get_text(c, &n, MSC_MAX_STRING);
+        if (c->err) return c->err;
+        return id >= MSC_MAX_IDS ? MSC_ECORRUPT : msc_symbols_add_string(r->sym, (uint32_t)id, bytes, n);
+    }
+    uint64_t file = msc__get_varint(c), name = msc__get_varint(c), line = msc__get_varint(c);
+    uint32_t n;
+    const uint8_t *table = get_text(c, &n, MSC_MAX_LINETABLE);
+    if (c->err) return c->err;
+    if (id >= MSC_MAX_IDS || file >= MSC_MAX_IDS || name >= MSC_MAX_IDS || line > UINT32_MAX)
+        return MSC_ECORRUPT;
+    return msc_symbols_add_code(r->sym, (uint32_t)id, (uint32_t)file, (uint32_t)name,
+                                (uint32_t)line, table, n);
+}
+
+/* THREAD_INFO, SAMPLE, GC, MARK, LOST: events with no address. */
+static int decode_info(stream_state_t *st, int kind, msc_cursor_t *c, msc_event_t *ev)
+{
+    if (kind == MSC_REC_THREAD_INFO) {
+        uint64_t t = msc__get_varint(c);
+        ev->value[0] = msc__get_varint(c);
+        ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
+        ev->thread = (uint32_t)t;
+        return t >= MSC_MAX_IDS ? MSC_ECORRUPT : 0;
+    }
+    if (kind == MSC_REC_LOST) {
+        ev->value[0] = msc__get_varint(c);
+        ev->value[1] = msc__get_varint(c);
+        return 0;
+    }
+    st->delta.time += msc__get_varint(c);
+    ev->time_ns = st->delta.time;
+    if (kind == MSC_REC_SAMPLE) ev->value[0] = msc__get_varint(c);
+    else if (kind == MSC_REC_GC)
+        for (int i = 0; i < 4; i++) ev->value[i] = msc__get_varint(c);
+    else ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
+    return 0;
+}
+
 /* Decodes one record into ev. Returns 1 when ev is an event to deliver, 0
  * when the record only changed replay state, or a negative MSC_E code with
  * *what naming the record. */
@@ -269,114 +353,35 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev,
 {
     stream_state_t *st = &r->st[stream];
     uint8_t tag = msc__get_byte(c);
-    int kind = MSC_TAG_KIND(tag), err = 0;
+    int kind = MSC_TAG_KIND(tag), err;
     ev->kind = (uint8_t)kind;
     ev->thread = st->thread;
     ev->text_len = 0;
+    *what = kind && kind <= MSC_REC_TRAILER ? malformed[kind] : "unknown record kind";
 
     switch (kind) {
     case MSC_REC_ALLOC:
-        *what = "malformed ALLOC record";
-        ev->domain = MSC_TAG_DOMAIN(tag);
-        ev->addr = get_addr(c, tag, &st->delta.addr);
-        ev->size = msc__get_varint(c);
-        err = get_stack(c, tag, st, &ev->stack);
-        break;
     case MSC_REC_FREE:
-        *what = "malformed FREE record";
-        ev->domain = MSC_TAG_DOMAIN(tag);
-        ev->addr = get_addr(c, tag, &st->delta.addr);
-        break;
-    case MSC_REC_REALLOC:
-        *what = "malformed REALLOC record";
-        ev->domain = MSC_TAG_DOMAIN(tag);
-        st->delta.addr += (uint64_t)msc_unzigzag(msc__get_varint(c));
-        ev->old_addr = st->delta.addr;
-        ev->addr = get_addr(c, tag, &st->delta.addr);
-        ev->size = msc__get_varint(c);
-        err = get_stack(c, tag, st, &ev->stack);
-        break;
-    case MSC_REC_NODE: {
-        *what = "malformed NODE record";
-        uint64_t distance = msc__get_varint(c), code = msc__get_varint(c);
-        uint64_t offset = msc__get_varint(c);
-        if (!c->err) err = map_node(r, st, distance, code, offset);
-        return err ? err : (c->err ? c->err : 0);
-    }
-    case MSC_REC_CODE: {
-        *what = "malformed CODE record";
-        uint64_t id = msc__get_varint(c), file = msc__get_varint(c);
-        uint64_t name = msc__get_varint(c), line = msc__get_varint(c);
-        uint32_t n;
-        const uint8_t *table = get_text(c, &n, MSC_MAX_LINETABLE);
-        if (c->err) return c->err;
-        if (id >= MSC_MAX_IDS || file >= MSC_MAX_IDS || name >= MSC_MAX_IDS || line > UINT32_MAX)
-            return MSC_ECORRUPT;
-        return msc_symbols_add_code(r->sym, (uint32_t)id, (uint32_t)file, (uint32_t)name,
-                                    (uint32_t)line, table, n);
-    }
-    case MSC_REC_STRING: {
-        *what = "malformed STRING record";
-        uint64_t id = msc__get_varint(c);
-        uint32_t n;
-        const uint8_t *bytes = get_text(c, &n, MSC_MAX_STRING);
-        if (c->err) return c->err;
-        if (id >= MSC_MAX_IDS) return MSC_ECORRUPT;
-        return msc_symbols_add_string(r->sym, (uint32_t)id, bytes, n);
-    }
-    case MSC_REC_THREAD: {
-        *what = "malformed THREAD record";
-        uint64_t t = msc__get_varint(c);
-        if (t >= MSC_MAX_IDS) return MSC_ECORRUPT;
-        st->thread = (uint32_t)t;
-        return c->err;
-    }
-    case MSC_REC_THREAD_INFO: {
-        *what = "malformed THREAD_INFO record";
-        uint64_t t = msc__get_varint(c);
-        ev->value[0] = msc__get_varint(c);
-        ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
-        if (t >= MSC_MAX_IDS) return MSC_ECORRUPT;
-        ev->thread = (uint32_t)t;
-        break;
-    }
+    case MSC_REC_REALLOC: err = decode_block(st, tag, c, ev); break;
+    case MSC_REC_NODE:
+    case MSC_REC_CODE:
+    case MSC_REC_STRING:
+    case MSC_REC_THREAD: return decode_table(r, st, kind, c);
+    case MSC_REC_THREAD_INFO:
     case MSC_REC_SAMPLE:
-        *what = "malformed SAMPLE record";
-        st->delta.time += msc__get_varint(c);
-        ev->time_ns = st->delta.time;
-        ev->value[0] = msc__get_varint(c);
-        break;
     case MSC_REC_GC:
-        *what = "malformed GC record";
-        st->delta.time += msc__get_varint(c);
-        ev->time_ns = st->delta.time;
-        for (int i = 0; i < 4; i++) ev->value[i] = msc__get_varint(c);
-        break;
     case MSC_REC_MARK:
-        *what = "malformed MARK record";
-        st->delta.time += msc__get_varint(c);
-        ev->time_ns = st->delta.time;
-        ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
-        break;
+    case MSC_REC_LOST: err = decode_info(st, kind, c, ev); break;
     case MSC_REC_SYNC:
-        *what = "malformed SYNC record";
         if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
         st->position += msc__get_varint(c);
         return c->err;
-    case MSC_REC_LOST:
-        *what = "malformed LOST record";
-        ev->value[0] = msc__get_varint(c);
-        ev->value[1] = msc__get_varint(c);
-        break;
     case MSC_REC_TRAILER:
-        *what = "malformed TRAILER record";
         r->duration = msc__get_varint(c);
         msc__get_varint(c);
         r->complete = !c->err;
         return c->err;
-    default:
-        *what = "unknown record kind";
-        return MSC_ECORRUPT;
+    default: return MSC_ECORRUPT;
     }
     if (c->err) return c->err == MSC_ETRUNCATED ? MSC_ECORRUPT : c->err;
     return err ? err : 1;

@@ -372,12 +372,40 @@ static int open_output(const msc_sink_options_t *opt, int *sys_errno)
     return fd;
 }
 
+/* Locks, condition variables and the writer thread; 0 or an errno value
+ * (nothing left to undo). */
+static int start_writer(msc_sink_t *s)
+{
+    sigset_t all, old;
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_mutex_init(&s->side_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&s->done, NULL);
+
+    /* The writer thread inherits a fully blocked mask: signals belong to the
+     * traced program's threads, never to ours. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&s->writer, NULL, writer_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        pthread_cond_destroy(&s->done);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->side_lock);
+        pthread_mutex_destroy(&s->qlock);
+    }
+    return rc;
+}
+
 msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, int *err,
                           int *sys_errno)
 {
     uint8_t header[MSC_FILE_HEADER_FIXED + 4096];
     size_t header_len;
-    sigset_t all, old;
     *sys_errno = 0;
 
     *err = msc_header_encode(h, header, sizeof(header), &header_len);
@@ -407,21 +435,7 @@ msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, 
     s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     s->page_size = sysconf(_SC_PAGESIZE);
     s->t0 = mono_ns();
-    pthread_mutex_init(&s->qlock, NULL);
-    pthread_mutex_init(&s->side_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->wake, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_cond_init(&s->done, NULL);
-
-    /* The writer thread inherits a fully blocked mask: signals belong to the
-     * traced program's threads, never to ours. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&s->writer, NULL, writer_main, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = start_writer(s);
     if (rc) {
         *sys_errno = rc;
         *err = MSC_EIO;
@@ -431,10 +445,6 @@ msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, 
     return s;
 
 fail_thread:
-    pthread_cond_destroy(&s->done);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->side_lock);
-    pthread_mutex_destroy(&s->qlock);
     if (s->statm_fd >= 0) close(s->statm_fd);
 fail_write:
     msc_chunk_writer_release(&s->chunks);
