@@ -1,7 +1,8 @@
 /* libFuzzer harness for the heap snapshot reader: any bytes either read
  * back as a valid heap or fail with an error and an offset; a heap that
  * reads back then goes through every analysis (partitions, dominators,
- * paths, type retention, cycles, pictures) and the reports, which must hold on it too.
+ * paths, type retention, cycles, pictures, DevTools export) and the
+ * reports, which must hold on it too.
  * Input starting with 'R' is framed as records inside valid header and
  * chunks, so the record parser sees mutations the checksums would stop. */
 #include <stdio.h>
@@ -27,6 +28,7 @@ static void analyse(const msc_heap_t *h, FILE *sink)
     uint32_t last = h->node_count - 1;
     msc_heap_write_dot(sink, h, &last, 1, 3, 0);
     msc_heap_write_dot(sink, h, &last, 1, 3, 1);
+    msc_heap_write_heapsnapshot(sink, h);
     msc_heap_dom_t d;
     msc_heap_paths_t paths;
     if (msc_heap_dominators(h, &d) < 0) return;

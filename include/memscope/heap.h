@@ -312,6 +312,14 @@ int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_
 int msc_heap_write_dot(FILE *out, const msc_heap_t *h, const uint32_t *start, size_t nstart,
                        unsigned depth, int backrefs);
 
+/* The snapshot as Chrome DevTools' .heapsnapshot JSON (the Memory tab's
+ * "Load"): snapshot.meta describes seven node fields (type, name, id,
+ * self_size, edge_count, trace_node_id, detachedness) and three edge
+ * fields (type, name_or_index, to_node); nodes and edges are flat number
+ * arrays, to_node an offset into nodes, and names index strings. Node 0
+ * is the root; str is "string", numbers "number", functions "closure". */
+int msc_heap_write_heapsnapshot(FILE *out, const msc_heap_t *h);
+
 /* One line describing node v: kind, address and preview. */
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);
 

@@ -23,7 +23,8 @@ const cli_command_t cli_cmd_heap = {
     "       memscope heap FILE --path-to ID|TYPE\n"
     "       memscope heap FILE --diff OLD [--limit N]\n"
     "       memscope heap FILE --cycles [--limit N]\n"
-    "       memscope heap FILE --graph ID|TYPE [--depth N] [--backrefs] -o OUT\n\n"
+    "       memscope heap FILE --graph ID|TYPE [--depth N] [--backrefs] -o OUT\n"
+    "       memscope heap FILE --export heapsnapshot -o OUT.heapsnapshot\n\n"
     "Report on a heap snapshot written by memscope.dump_heap(path).\n\n"
     "options:\n"
     "  --by KEY        partition table (default: kind). kind names dicts after\n"
@@ -40,8 +41,11 @@ const cli_command_t cli_cmd_heap = {
     "                  show_refs; with --backrefs what refers to it, up to the\n"
     "                  roots (show_backrefs). Drawn by Graphviz's dot\n"
     "  --depth N       references to follow from X (default 3)\n"
+    "  --export heapsnapshot\n"
+    "                  write the snapshot as Chrome DevTools' .heapsnapshot JSON\n"
+    "                  to OUT (open it in the browser's Memory tab: Load)\n"
     "  -o OUT          the picture: OUT.svg, OUT.png or OUT.pdf, or OUT.dot for\n"
-    "                  the Graphviz source\n"
+    "                  the Graphviz source; with --export, the JSON file\n"
     "  --limit N       rows to show (default 20)\n\n"
     "examples:\n"
     "  memscope heap app.heap --by kind\n"
@@ -49,9 +53,10 @@ const cli_command_t cli_cmd_heap = {
     "  memscope heap app.heap --path-to Session\n"
     "  memscope heap after.heap --diff before.heap\n"
     "  memscope heap app.heap --cycles\n"
-    "  memscope heap app.heap --graph Session --backrefs -o session.svg\n"};
+    "  memscope heap app.heap --graph Session --backrefs -o session.svg\n"
+    "  memscope heap app.heap --export heapsnapshot -o app.heapsnapshot\n"};
 
-enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_GRAPH };
+enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_GRAPH, MODE_EXPORT };
 
 typedef struct options {
     enum mode mode;
@@ -91,7 +96,7 @@ static int parse(int argc, char **argv, options_t *o)
         {"diff", required_argument, NULL, 'd'},  {"help", no_argument, NULL, 'h'},
         {"cycles", no_argument, NULL, 'c'},     {"graph", required_argument, NULL, 'g'},
         {"depth", required_argument, NULL, 'D'}, {"backrefs", no_argument, NULL, 'B'},
-        {"output", required_argument, NULL, 'o'},
+        {"output", required_argument, NULL, 'o'}, {"export", required_argument, NULL, 'x'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -117,6 +122,13 @@ static int parse(int argc, char **argv, options_t *o)
         case 'g': o->mode = MODE_GRAPH, o->target = optarg; break;
         case 'B': o->backrefs = 1; break;
         case 'o': o->output = optarg; break;
+        case 'x':
+            if (strcmp(optarg, "heapsnapshot") != 0) {
+                cli_error("--export wants heapsnapshot, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            o->mode = MODE_EXPORT;
+            break;
         case 'D':
             if (cli_parse_uint(optarg, &o->depth) < 0 || o->depth > 100) {
                 cli_error("--depth wants a number up to 100, not '%s'", optarg);
@@ -130,6 +142,10 @@ static int parse(int argc, char **argv, options_t *o)
     if (optind != argc - 1) return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
     if (o->mode == MODE_GRAPH && !o->output) {
         cli_error("--graph needs -o OUT (.svg, .png, .pdf or .dot)");
+        return EXIT_USAGE;
+    }
+    if (o->mode == MODE_EXPORT && !o->output) {
+        cli_error("--export needs -o OUT");
         return EXIT_USAGE;
     }
     o->file = argv[optind];
@@ -270,6 +286,18 @@ static int report_graph(const msc_heap_t *h, const options_t *o)
     return v == UINT32_MAX ? 1 : write_graph(h, o, v);
 }
 
+static int report_export(const msc_heap_t *h, const options_t *o)
+{
+    FILE *out = fopen(o->output, "w");
+    if (!out) {
+        cli_error("cannot write '%s': %s", o->output, strerror(errno));
+        return 1;
+    }
+    int rc = msc_heap_write_heapsnapshot(out, h);
+    if (fclose(out) != 0 && rc == 0) rc = MSC_EIO;
+    return rc;
+}
+
 static int report_partition(const msc_heap_t *h, const options_t *o)
 {
     msc_heap_partition_t p;
@@ -293,6 +321,7 @@ static int run(int argc, char **argv)
     case MODE_DIFF: rc = report_diff(h, &o); break;
     case MODE_CYCLES: rc = report_cycles(h, &o); break;
     case MODE_GRAPH: rc = report_graph(h, &o); break;
+    case MODE_EXPORT: rc = report_export(h, &o); break;
     default: rc = report_partition(h, &o); break;
     }
     msc_heap_free(h);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "memscope/heap.h"
+#include "utf8.h"
 
 #define MAX_FANOUT 20              /* references drawn from one object */
 #define MAX_NODES 400              /* objects drawn in one picture */
@@ -21,21 +22,11 @@ typedef struct graph {
     uint32_t *pred, *pred_label;
 } graph_t;
 
-/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
-    if (s[0] >= 0xF5 || len > n) return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return len;
-}
-
 static void escape(FILE *out, const char *text, size_t n)
 {
     const unsigned char *s = (const unsigned char *)text;
     for (size_t i = 0; i < n; i++) {
-        size_t k = s[i] >= 0x80 ? utf8_len(s + i, n - i) : 0;
+        size_t k = s[i] >= 0x80 ? msc__utf8_len(s + i, n - i) : 0;
         if (k) {
             fwrite(s + i, 1, k, out);
             i += k - 1;
