@@ -4,6 +4,9 @@
  *               line, for flamegraph.pl, inferno and friends
  *   speedscope  the speedscope JSON file format, one "sampled" profile in bytes
  *   json        the whole call tree with bytes and counts (docs/reports.md)
+ *   pprof       gzipped perftools.profiles.Profile with alloc_objects,
+ *               alloc_space (everything allocated), inuse_objects and
+ *               inuse_space (live at the peak, or at exit for the other views)
  *
  * Writers return 0, MSC_ENOMEM or MSC_EIO (output failed). */
 #ifndef MEMSCOPE_EXPORT_H
@@ -17,9 +20,10 @@ typedef enum msc_export_format {
     MSC_EXPORT_COLLAPSED = 0,
     MSC_EXPORT_SPEEDSCOPE = 1,
     MSC_EXPORT_JSON = 2,
+    MSC_EXPORT_PPROF = 3,
 } msc_export_format_t;
 
-/* Writes view of ctx's capture to out in format. */
+/* Writes view of ctx's capture to out in format (pprof: see above). */
 int msc_export(const msc_report_ctx_t *ctx, FILE *out, msc_export_format_t format,
                msc_view_t view);
 

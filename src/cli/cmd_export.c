@@ -11,15 +11,19 @@
 static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_export = {
-    "export", run, "write a view as collapsed stacks, speedscope or a JSON call tree",
-    "usage: memscope export FILE --format collapsed|speedscope|json [--at peak|exit|total]\n"
-    "                            [-o OUT]\n\n"
+    "export", run, "write a view as collapsed stacks, speedscope, JSON or pprof",
+    "usage: memscope export FILE --format collapsed|speedscope|json|pprof\n"
+    "                            [--at peak|exit|total] [-o OUT]\n\n"
     "Write one view of a capture in a format other tools read:\n"
     "  collapsed    folded stacks, \"outer;inner;leaf BYTES\" per line, for\n"
     "               flamegraph.pl, inferno and friends\n"
     "  speedscope   a file for https://www.speedscope.app (unit: bytes)\n"
     "  json         the whole call tree with bytes and allocation counts\n"
-    "               (schema in docs/reports.md)\n\n"
+    "               (schema in docs/reports.md)\n"
+    "  pprof        gzipped profile.proto for go tool pprof, Pyroscope, Parca:\n"
+    "               alloc_objects/alloc_space (everything allocated) and\n"
+    "               inuse_objects/inuse_space (live at the peak with --at peak,\n"
+    "               the default; at exit otherwise)\n\n"
     "options:\n"
     "  --format F             the output format (required)\n"
     "  --at peak|exit|total   live at the peak (default), leaked at exit, or\n"
@@ -28,12 +32,13 @@ const cli_command_t cli_cmd_export = {
     "examples:\n"
     "  memscope export run.msc --format collapsed | flamegraph.pl > peak.svg\n"
     "  memscope export run.msc --format speedscope --at total -o run.speedscope.json\n"
-    "  memscope export run.msc --format json --at exit -o leaks.json\n"};
+    "  memscope export run.msc --format json --at exit -o leaks.json\n"
+    "  memscope export run.msc --format pprof -o run.pb.gz && go tool pprof -top run.pb.gz\n"};
 
 static int parse_format(const char *text, msc_export_format_t *out)
 {
-    static const char *names[] = {"collapsed", "speedscope", "json"};
-    for (int i = 0; i < 3; i++)
+    static const char *names[] = {"collapsed", "speedscope", "json", "pprof"};
+    for (int i = 0; i < 4; i++)
         if (strcmp(text, names[i]) == 0) {
             *out = (msc_export_format_t)i;
             return 0;
@@ -90,7 +95,7 @@ static int run(int argc, char **argv)
                 have_format = 1;
                 break;
             }
-            cli_error("--format wants collapsed, speedscope or json, not '%s'", optarg);
+            cli_error("--format wants collapsed, speedscope, json or pprof, not '%s'", optarg);
             return EXIT_USAGE;
         case 'a':
             if (cli_parse_view(optarg, &view) == 0) break;
@@ -103,7 +108,7 @@ static int run(int argc, char **argv)
     }
     if (optind != argc - 1) return cli_usage(&cli_cmd_export, stderr, EXIT_USAGE);
     if (!have_format) {
-        cli_error("export needs --format collapsed, speedscope or json");
+        cli_error("export needs --format collapsed, speedscope, json or pprof");
         return EXIT_USAGE;
     }
     cli_capture_t cap;

@@ -79,6 +79,7 @@ int msc_export(const msc_report_ctx_t *ctx, FILE *out, msc_export_format_t forma
     case MSC_EXPORT_COLLAPSED: return msc__export_collapsed(ctx, out, view);
     case MSC_EXPORT_SPEEDSCOPE: return msc__export_speedscope(ctx, out, view);
     case MSC_EXPORT_JSON: return export_json(ctx, out, view);
+    case MSC_EXPORT_PPROF: return msc__export_pprof(ctx, out, view);
     default: return MSC_EUSAGE;
     }
 }

@@ -10,6 +10,7 @@
 
 int msc__export_collapsed(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view);
 int msc__export_speedscope(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view);
+int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view);
 
 /* {"function": ..., "file": ..., "line": ...} fields of a tree node (no
  * braces); the root and the no-stack frame have a null file and line. */

@@ -1,6 +1,7 @@
 """memscope tree and memscope export: the call tree in the terminal, folded
 stacks, speedscope and the JSON call tree, each checked against what
 `memscope stats` says about the same capture."""
+import gzip
 import json
 import os
 import pty
@@ -9,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, memscope
+from conftest import CLI, ROOT, memscope
 
 PROGRAM = """\
 def big():
@@ -175,3 +176,47 @@ def test_export_usage_errors(capture, tmp_path):
     for cmd in ("tree", "export"):
         help_text = memscope(cmd, "--help").stdout
         assert "examples:" in help_text
+
+
+def decode_pprof(path):
+    """The profile as protoc prints it, decoded against our profile.proto."""
+    raw = gzip.decompress(path.read_bytes())
+    proc = subprocess.run(["protoc", f"--proto_path={ROOT / 'src' / 'report'}",
+                           "--decode", "perftools.profiles.Profile", "pprof.proto"],
+                          input=raw, capture_output=True, check=True)
+    return proc.stdout.decode()
+
+
+def pprof_totals(text):
+    """Sums each sample type's values over the samples; the string table."""
+    totals, strings, values, in_sample = [0, 0, 0, 0], [], [], False
+    for line in text.splitlines():
+        if line == "sample {":
+            in_sample, values = True, []
+        elif line == "}" and in_sample:
+            in_sample = False
+            totals = [t + v for t, v in zip(totals, values)]
+        elif in_sample and line.strip().startswith("value:"):
+            values.append(int(line.split(":")[1]))
+        elif line.startswith("string_table:"):
+            strings.append(json.loads(line.split(":", 1)[1]))
+    return totals, strings
+
+
+def test_pprof_decodes_and_adds_up(capture, tmp_path):
+    s = stats(capture)
+    out = tmp_path / "prof.pb.gz"
+    memscope("export", capture, "--format", "pprof", "-o", out)
+    assert out.read_bytes()[:2] == b"\x1f\x8b"  # gzip
+    text = decode_pprof(out)
+    totals, strings = pprof_totals(text)
+    assert totals == [s["allocations"], s["total_allocated_bytes"], s["peak_allocations"],
+                      s["peak_bytes"]]
+    assert strings[0] == ""
+    assert strings[1:7] == ["alloc_objects", "count", "alloc_space", "bytes", "inuse_objects",
+                            "inuse_space"]
+    assert "big.<locals>.<listcomp>" in strings and any(x.endswith("prog.py") for x in strings)
+    assert "function {" in text and "location {" in text and "line: 2" in text
+    memscope("export", capture, "--format", "pprof", "--at", "exit", "-o", out)
+    totals, _ = pprof_totals(decode_pprof(out))
+    assert totals[2:] == [s["leaked_allocations"], s["leaked_bytes"]]
