@@ -23,7 +23,8 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _parse(argv):
-    opts = {"output": None, "depth": 128, "force": False, "follow_fork": False, "sample": 0}
+    opts = {"output": None, "depth": 128, "force": False, "follow_fork": False, "sample": 0,
+            "heap_at_exit": None, "heap_on_signal": None}
     i = 0
     while argv[i] != "--":
         if argv[i] == "--output":
@@ -36,6 +37,8 @@ def _parse(argv):
             opts["force"], i = True, i + 1
         elif argv[i] == "--follow-fork":
             opts["follow_fork"], i = True, i + 1
+        elif argv[i] in ("--heap-at-exit", "--heap-on-signal"):
+            opts[argv[i][2:].replace("-", "_")], i = argv[i + 1], i + 2
         else:
             raise SystemExit(f"memscope: internal launcher option {argv[i]!r}")
     return opts, argv[i + 1:]
@@ -145,6 +148,30 @@ def _follow_fork(opts):
     os.register_at_fork(after_in_child=child)
 
 
+def _dump_heap(path):
+    """A heap snapshot for `memscope heap`; a failure warns, never stops
+    the program."""
+    try:
+        _memscope.dump_heap(path)
+    except (OSError, MemoryError) as e:
+        print(f"memscope: warning: no heap snapshot: {e}", file=sys.stderr)
+        return
+    print(f"memscope: heap snapshot written to '{path}'\n  memscope heap {path}",
+          file=sys.stderr)
+
+
+def _heap_on_signal(path):
+    """Each SIGUSR2 writes PATH.1, PATH.2, ...: the handler runs in the main
+    thread between bytecodes, where the heap is consistent."""
+    count = [0]
+
+    def dump(signum, frame):
+        count[0] += 1
+        _dump_heap(f"{path}.{count[0]}")
+
+    signal.signal(signal.SIGUSR2, dump)
+
+
 def _die_of_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGINT)
@@ -172,8 +199,14 @@ def main():
     except OSError as e:
         print(f"memscope: cannot write capture: {e}", file=sys.stderr)
         raise SystemExit(2)
+    if opts["heap_on_signal"]:
+        _heap_on_signal(opts["heap_on_signal"])
     try:
-        exec(code, globals_)
+        try:
+            exec(code, globals_)
+        finally:
+            if opts["heap_at_exit"]:  # the program's heap, before any teardown
+                _dump_heap(opts["heap_at_exit"])
     except SystemExit:
         raise
     except BaseException as e:

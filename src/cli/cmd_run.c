@@ -19,6 +19,7 @@ static int run(int argc, char **argv);
 const cli_command_t cli_cmd_run = {
     "run", run, "run a Python program and record its allocations",
     "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--follow-fork]\n"
+    "                    [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
     "                    (script.py | -m module | -c code) [args ...]\n\n"
     "Run a program as `python3 script.py args` would (same sys.argv, stdin,\n"
     "stdout, exit code, signals) and record every allocation it makes through\n"
@@ -31,13 +32,20 @@ const cli_command_t cli_cmd_run = {
     "  --sample BYTES     record one allocation per BYTES allocated, on average\n"
     "                     (e.g. 512KiB), instead of every one: low overhead for\n"
     "                     production; reports show unbiased estimates\n"
-    "  --follow-fork      record forked children too, each to FILE.PID\n\n"
+    "  --follow-fork      record forked children too, each to FILE.PID\n"
+    "  --heap-at-exit PATH\n"
+    "                     write a heap snapshot to PATH when the program's main\n"
+    "                     module finishes, before interpreter teardown\n"
+    "  --heap-on-signal PATH\n"
+    "                     write a heap snapshot on each SIGUSR2: PATH.1, PATH.2, ...\n"
+    "                     (read them with memscope heap)\n\n"
     "environment:\n"
     "  MEMSCOPE_PYTHON    the interpreter to run (default python3)\n\n"
     "examples:\n"
     "  memscope run pipeline.py --rows 100000\n"
     "  memscope run -o before.msc -m mypkg.cli serve\n"
     "  memscope run --sample 512KiB -o prod.msc service.py\n"
+    "  memscope run --heap-on-signal svc.heap service.py   (then: kill -USR2 PID)\n"
     "  memscope run -c 'import json; json.loads(\"[1]\" * 1)'\n"};
 
 /* The folder holding the memscope package: next to this binary when it is
@@ -74,6 +82,8 @@ typedef struct run_options {
     char sample[32];           /* bytes, as a decimal string; "0" = every event */
     int force;
     int follow_fork;
+    const char *heap_at_exit;  /* heap snapshot paths, NULL when not asked */
+    const char *heap_on_signal;
 } run_options_t;
 
 /* Options end at the program: the script, or -m/-c with their argument. */
@@ -83,6 +93,8 @@ static int parse(int argc, char **argv, run_options_t *o)
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"depth", required_argument, NULL, 'd'},  {"follow-fork", no_argument, NULL, 'F'},
         {"sample", required_argument, NULL, 's'},
+        {"heap-at-exit", required_argument, NULL, 'H'},
+        {"heap-on-signal", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
@@ -92,6 +104,8 @@ static int parse(int argc, char **argv, run_options_t *o)
         case 'o': o->output = optarg; break;
         case 'f': o->force = 1; break;
         case 'F': o->follow_fork = 1; break;
+        case 'H': o->heap_at_exit = optarg; break;
+        case 'S': o->heap_on_signal = optarg; break;
         case 'd':
             if (cli_parse_uint(optarg, &depth) < 0 || depth < 1 || depth > 4096) {
                 cli_error("--depth wants a number from 1 to 4096, not '%s'", optarg);
@@ -127,7 +141,7 @@ static int check_output(const char *path, int force)
 
 static int run(int argc, char **argv)
 {
-    run_options_t o = {NULL, "128", "0", 0, 0};
+    run_options_t o = {NULL, "128", "0", 0, 0, NULL, NULL};
     int rc = parse(argc, argv, &o);
     if (rc) return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
                           : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);
@@ -165,7 +179,7 @@ static int run(int argc, char **argv)
     if (old) setenv("MEMSCOPE_PYTHONPATH", old, 1); /* the launcher puts it back */
     setenv("PYTHONPATH", pythonpath, 1);
 
-    char **args = calloc((size_t)nprog + 14, sizeof(char *));
+    char **args = calloc((size_t)nprog + 18, sizeof(char *));
     if (!args) return EXIT_USAGE;
     int n = 0;
     args[n++] = (char *)python;
@@ -179,6 +193,8 @@ static int run(int argc, char **argv)
     args[n++] = o.sample;
     if (o.force) args[n++] = "--force";
     if (o.follow_fork) args[n++] = "--follow-fork";
+    if (o.heap_at_exit) args[n++] = "--heap-at-exit", args[n++] = (char *)o.heap_at_exit;
+    if (o.heap_on_signal) args[n++] = "--heap-on-signal", args[n++] = (char *)o.heap_on_signal;
     args[n++] = "--";
     for (int i = 0; i < nprog; i++) args[n++] = prog[i];
     execvp(python, args);
