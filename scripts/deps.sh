@@ -16,9 +16,12 @@ packages=(
     zlib1g-dev                   # gzip of the pprof export
     protobuf-compiler            # protoc --decode checks pprof files in the tests
     librsvg2-bin                 # rsvg-convert: `memscope timeline -o plot.png`
-    nodejs npm                   # the browser tests' runner (playwright-core, from npm)
+    nodejs                       # runs the browser tests (playwright-core, from npm)
     chromium                     # the browser the HTML report is tested in
 )
+# npm: Debian ships it as its own package; Node.js builds from elsewhere
+# bundle it in theirs (and conflict with Debian's), so only when missing.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
