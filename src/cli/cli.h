@@ -77,6 +77,9 @@ msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out);
  * EXIT_USAGE after saying what failed (cmd_export.c). */
 int cli_write_output(const char *output, int (*write)(FILE *out, void *arg), void *arg);
 
+/* Parses "FILE [-o OUT]" (and --help): -1 to go on with argv[optind] as
+ * FILE, or the exit code to return (cmd_report.c). */
+int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, const char **output);
 /* FILE.msc -> FILE<suffix>, malloc'd; NULL on OOM (cmd_report.c). */
 char *cli_default_output(const char *capture, const char *suffix);
 

@@ -1,7 +1,8 @@
 /* memscope report FILE [-o OUT]: the one-file HTML report. Two passes over
  * the capture: the analysis (cli_capture_open), then the snapshots of what
  * was live at moments along the timeline; both show a progress bar on a
- * terminal. Also the default output name every HTML-writing command uses. */
+ * terminal. Also what the file-writing commands share: the default output
+ * name, and parsing "FILE [-o OUT]". */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,23 +78,30 @@ static void say_written(const char *path)
                cli_format_bytes((uint64_t)st.st_size, size, sizeof(size)));
 }
 
-static int run(int argc, char **argv)
+int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, const char **output)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *output = NULL;
     int c;
+    *output = NULL;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': output = optarg; break;
-        case 'h': return cli_usage(&cli_cmd_report, stdout, EXIT_OK);
-        default: return cli_usage(&cli_cmd_report, stderr, EXIT_USAGE);
+        case 'o': *output = optarg; break;
+        case 'h': return cli_usage(cmd, stdout, EXIT_OK);
+        default: return cli_usage(cmd, stderr, EXIT_USAGE);
         }
     }
-    if (optind != argc - 1) return cli_usage(&cli_cmd_report, stderr, EXIT_USAGE);
+    return optind == argc - 1 ? -1 : cli_usage(cmd, stderr, EXIT_USAGE);
+}
+
+static int run(int argc, char **argv)
+{
+    const char *output;
+    int done = cli_parse_file_output(argc, argv, &cli_cmd_report, &output);
+    if (done >= 0) return done;
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind]);
     if (rc) return rc;

@@ -2,7 +2,6 @@
  * over time as a picture, the `mprof plot` figure as a file. PNG goes
  * through rsvg-convert (librsvg), which draws the same SVG. */
 #include <errno.h>
-#include <getopt.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,21 +92,9 @@ static int draw(cli_capture_t *cap, const char *output)
 
 static int run(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *output = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': output = optarg; break;
-        case 'h': return cli_usage(&cli_cmd_timeline, stdout, EXIT_OK);
-        default: return cli_usage(&cli_cmd_timeline, stderr, EXIT_USAGE);
-        }
-    }
-    if (optind != argc - 1) return cli_usage(&cli_cmd_timeline, stderr, EXIT_USAGE);
+    const char *output;
+    int done = cli_parse_file_output(argc, argv, &cli_cmd_timeline, &output);
+    if (done >= 0) return done;
     if (!output || !(ends_with(output, ".svg") || ends_with(output, ".png") ||
                      ends_with(output, ".html"))) {
         cli_error("timeline needs -o OUT ending in .svg, .png or .html");
