@@ -110,7 +110,7 @@ $(EXT): $(PY_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -shared -o $@ $(PY_OBJ) $(LIB) $(LIBS)
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/check.h $(LIB)
+$(BUILD)/tests/%: tests/c/%.c $(wildcard tests/c/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc/core -o $@ $< $(LIB) $(LIBS)
 

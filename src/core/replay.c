@@ -289,6 +289,7 @@ static int decode_block(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_ev
     }
     ev->addr = get_addr(c, tag, &st->delta.addr);
     if (kind == MSC_REC_FREE) return 0;
+    if (ev->addr == 0) return MSC_ECORRUPT; /* no allocator hands out address 0 */
     ev->size = msc__get_varint(c);
     return get_stack(c, tag, st, &ev->stack);
 }
