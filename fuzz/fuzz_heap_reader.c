@@ -4,7 +4,8 @@
  * paths, type retention, cycles, pictures, DevTools export) and the
  * reports, which must hold on it too.
  * Input starting with 'R' is framed as records inside valid header and
- * chunks, so the record parser sees mutations the checksums would stop. */
+ * chunks of the newest version (allocation sites included), so the record
+ * parser sees mutations the checksums would stop. */
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -42,7 +43,7 @@ static void analyse(const msc_heap_t *h, FILE *sink)
 
 static int frame_records(int fd, const uint8_t *records, size_t n)
 {
-    static const uint8_t header[16] = {'M', 'E', 'M', 'H', 'E', 'A', 'P', 0, 1, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t header[16] = {'M', 'E', 'M', 'H', 'E', 'A', 'P', 0, MSC_HEAP_VERSION, 0, 0, 0, 0, 0, 0, 0};
     msc_chunk_writer_t w;
     if (write(fd, header, sizeof(header)) != (ssize_t)sizeof(header)) return -1;
     if (msc_chunk_writer_init(&w, fd, 1) < 0) return -1;

@@ -91,6 +91,12 @@ const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a);
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node);
 uint32_t msc_analysis_nodes(const msc_analysis_t *a);
 
+/* The live block that starts at addr, as replayed so far: 1 with *size
+ * (bytes it stands for) and *stack (leaf node) set, 0 when no recorded
+ * block that is still live starts there (allocated before recording, or
+ * not sampled). Joins a heap snapshot's objects to their allocation. */
+int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, uint32_t *stack);
+
 /* The timeline (one sample per RSS sample, ~10 ms) and marks; borrowed. */
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n);
 const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n);

@@ -19,7 +19,7 @@
 #include "memscope/common.h"
 
 #define MSC_HEAP_MAGIC "MEMHEAP"           /* 8 bytes with its terminating NUL */
-#define MSC_HEAP_VERSION 1
+#define MSC_HEAP_VERSION 2                 /* 1: no allocation sites; still read */
 #define MSC_HEAP_MAX_NODES (1u << 30)      /* more nodes than this is corrupt */
 #define MSC_HEAP_MAX_PREVIEW 40            /* bytes of a str/bytes kept as preview */
 
@@ -49,6 +49,8 @@ typedef struct msc_heap {
     uint32_t *refcnt;          /* reference count (saturated at UINT32_MAX) */
     uint32_t *preview;         /* string id of a short preview (str, bytes, names), 0 none */
     uint8_t *flags;            /* enum msc_heap_flag */
+    uint32_t *site;            /* string id of where node v was allocated ("file:line in
+                                  function"), 0 unknown; NULL when no site is known */
 
     uint64_t edge_count;
     uint64_t edge_cap;
@@ -120,6 +122,16 @@ int msc_heap_finish(msc_heap_t *h);
 
 /* "Foo" for builtins, else "module.Foo"; into buf (always terminated). */
 const char *msc_heap_type_name(const msc_heap_t *h, uint32_t type, char *buf, size_t n);
+
+/* Allocation sites: for each node v with block[v] != 0 (the address where
+ * the allocator handed out the object's memory, pre-header included), the
+ * innermost frame of the stack that allocated the block, if the analysis
+ * of the capture recorded while the objects were created knows it as live.
+ * Fills h->site; 0 or MSC_ENOMEM. The heap must be finished. */
+struct msc_analysis;
+struct msc_symbols;
+int msc_heap_join_sites(msc_heap_t *h, const uint64_t *block, const struct msc_analysis *a,
+                        struct msc_symbols *sym);
 
 /* Snapshot files. msc_heap_write: 0 or MSC_EIO / MSC_ENOMEM. msc_heap_read
  * validates everything and returns NULL with *err and *info (byte offset,

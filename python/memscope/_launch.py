@@ -18,6 +18,7 @@ import threading
 import types
 
 from memscope import _memscope
+from memscope.heap import dump_heap
 
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -152,7 +153,7 @@ def _dump_heap(path):
     """A heap snapshot for `memscope heap`; a failure warns, never stops
     the program."""
     try:
-        _memscope.dump_heap(path)
+        dump_heap(path)
     except (OSError, MemoryError) as e:
         print(f"memscope: warning: no heap snapshot: {e}", file=sys.stderr)
         return

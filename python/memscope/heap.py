@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import IO, NamedTuple, Optional
 
-from memscope import _memscope
+from memscope import _follow, _memscope
 
 __all__ = ["Chain", "Partition", "Row", "backrefs", "cycles", "dump_heap", "gc_report", "growth",
            "heap", "most_common_types", "retained_size", "show_backrefs", "show_refs", "sizeof"]
@@ -136,8 +136,22 @@ def dump_heap(path: str) -> int:
         48477
         $ memscope heap app.heap --by kind
         $ memscope heap app.heap --retained --limit 10
+
+    While the allocation recorder runs (``memscope.Tracker``, ``memscope
+    run``), each object allocated since it started also carries the line
+    that allocated it, which ``--retained`` prints under each suspect.
     """
-    return _memscope.dump_heap(str(path))
+    return _memscope.dump_heap(str(path), _recording_capture())
+
+
+def _recording_capture():
+    """The capture being recorded, replayed up to now; None when nothing is
+    recorded or the capture cannot be read (the snapshot then has no
+    allocation sites, which is all a failure here may cost)."""
+    try:
+        return _follow.advanced()
+    except (OSError, ValueError):
+        return None
 
 
 class Chain:

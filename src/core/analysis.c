@@ -291,6 +291,15 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
     return v;
 }
 
+int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, uint32_t *stack)
+{
+    msc_live_t b;
+    if (!msc__livemap_find(&a->live, addr, &b)) return 0;
+    *size = b.size;
+    *stack = b.stack;
+    return 1;
+}
+
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n)
 {
     *n = a->nsamples;

@@ -16,6 +16,7 @@
 #define HEADER_FIXED 16            /* magic, version, body length */
 #define HEADER_MAX_BODY 4096
 #define EDGES_PER_RECORD 1024
+#define SITES_PER_RECORD 1024
 #define RECORD_MAX (16 + 10 + (1u << 16)) /* the longest record: a STRING */
 #define MAX_STRING (1u << 16)
 
@@ -31,6 +32,7 @@ enum heap_record {
     REC_NODE = 3,
     REC_EDGES = 4,
     REC_END = 5,
+    REC_SITES = 6,             /* version 2 on */
 };
 
 /* Strings 0 ("") and 1 ("<roots>"), type 0 and node 0 exist in every heap
@@ -142,6 +144,30 @@ static int write_node(writer_t *w, const msc_heap_t *h, uint32_t v)
     return 0;
 }
 
+/*  SITES | 6 | n (1..1024) | n x (node - previous site's node (>= 1, first from 0), site string id) |
+ *  Written after the last node, only for nodes whose allocation site is known. */
+static int write_sites(writer_t *w, const msc_heap_t *h)
+{
+    uint32_t v = 1, prev = 0;
+    while (h->site) {
+        uint32_t n = 0, end = v;
+        for (; end < h->node_count && n < SITES_PER_RECORD; end++) n += h->site[end] != 0;
+        if (!n) return 0;
+        if (flush_if(w, 16 + (size_t)n * 10) < 0) return MSC_EIO;
+        uint8_t *p = w->buf + w->len;
+        *p++ = REC_SITES;
+        p = msc_put_varint(p, n);
+        for (; v < end; v++) {
+            if (!h->site[v]) continue;
+            p = msc_put_varint(p, v - prev);
+            p = msc_put_varint(p, h->site[v]);
+            prev = v;
+        }
+        w->len = (size_t)(p - w->buf);
+    }
+    return 0;
+}
+
 /*  END | 5 | nodes | edges | strings | types |   (the counts the reader must have seen) */
 static int write_end(writer_t *w, const msc_heap_t *h)
 {
@@ -170,6 +196,7 @@ int msc_heap_write(const msc_heap_t *h, int fd)
     }
     rc = write_tables(&w, h);
     for (uint32_t v = 0; rc == 0 && v < h->node_count; v++) rc = write_node(&w, h, v);
+    if (rc == 0) rc = write_sites(&w, h);
     if (rc == 0) rc = write_end(&w, h);
 done:
     msc_free(w.buf);
@@ -186,6 +213,8 @@ typedef struct reader {
     uint64_t last_addr;
     uint32_t nodes_read;       /* NODE records so far (node 0 included) */
     uint64_t edges_due;        /* edges the current node still expects */
+    uint32_t version;          /* of the file: SITES records only from 2 on */
+    uint32_t last_site;        /* node of the previous site; nonzero once SITES began */
     int ended;                 /* END seen */
 } reader_t;
 
@@ -196,7 +225,8 @@ static int fail(reader_t *r, const char *what, int err)
     return err;
 }
 
-static int read_header(int fd, msc_heap_t *h, uint64_t *body_end, msc_error_info_t *info)
+static int read_header(int fd, msc_heap_t *h, uint64_t *body_end, uint32_t *version_out,
+                       msc_error_info_t *info)
 {
     uint8_t head[HEADER_FIXED + HEADER_MAX_BODY];
     ssize_t n;
@@ -212,7 +242,9 @@ static int read_header(int fd, msc_heap_t *h, uint64_t *body_end, msc_error_info
     if (memcmp(head, MSC_HEAP_MAGIC, 8) != 0) return MSC_EFORMAT;
     info->offset = 8;
     info->what = "unsupported heap snapshot version";
-    if (msc__get_u32(head + 8) != MSC_HEAP_VERSION) return MSC_EFORMAT;
+    uint32_t version = msc__get_u32(head + 8);
+    if (version < 1 || version > MSC_HEAP_VERSION) return MSC_EFORMAT;
+    *version_out = version;
     uint32_t body = msc__get_u32(head + 12);
     info->offset = 12;
     info->what = "absurd header length";
@@ -266,6 +298,7 @@ static int read_node(reader_t *r, msc_cursor_t *c)
 {
     msc_heap_t *h = r->h;
     if (r->edges_due) return fail(r, "node record before the previous node's edges", MSC_ECORRUPT);
+    if (r->last_site) return fail(r, "node record after the allocation sites", MSC_ECORRUPT);
     uint64_t addr = r->last_addr + (uint64_t)msc_unzigzag(msc__get_varint(c));
     uint64_t type = msc__get_varint(c), size = msc__get_varint(c), refcnt = msc__get_varint(c);
     uint8_t flags = msc__get_byte(c);
@@ -312,6 +345,28 @@ static int read_edges(reader_t *r, msc_cursor_t *c)
     return 0;
 }
 
+static int read_sites(reader_t *r, msc_cursor_t *c)
+{
+    msc_heap_t *h = r->h;
+    if (r->version < 2) return fail(r, "allocation sites in a version 1 snapshot", MSC_ECORRUPT);
+    uint64_t n = msc__get_varint(c);
+    if (c->err || n == 0 || n > SITES_PER_RECORD || r->edges_due)
+        return fail(r, "site record with a wrong count", MSC_ECORRUPT);
+    if (!h->site && !(h->site = msc_calloc(h->node_count, sizeof(uint32_t))))
+        return fail(r, "out of memory", MSC_ENOMEM);
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t delta = msc__get_varint(c), id = msc__get_varint(c);
+        if (c->err) return fail(r, "site record cut short", MSC_ECORRUPT);
+        if (delta == 0 || delta >= h->node_count - r->last_site)
+            return fail(r, "site of a node that does not exist", MSC_ECORRUPT);
+        if (id == 0 || id >= h->string_count)
+            return fail(r, "site names an unknown string", MSC_ECORRUPT);
+        r->last_site += (uint32_t)delta;
+        h->site[r->last_site] = (uint32_t)id;
+    }
+    return 0;
+}
+
 static int read_end(reader_t *r, msc_cursor_t *c)
 {
     msc_heap_t *h = r->h;
@@ -340,6 +395,7 @@ static int parse_chunk(reader_t *r, const uint8_t *data, size_t len)
         case REC_TYPE: rc = read_type(r, &c); break;
         case REC_NODE: rc = read_node(r, &c); break;
         case REC_EDGES: rc = read_edges(r, &c); break;
+        case REC_SITES: rc = read_sites(r, &c); break;
         case REC_END: rc = read_end(r, &c); break;
         default: rc = fail(r, "unknown record kind", MSC_ECORRUPT);
         }
@@ -353,12 +409,12 @@ msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info)
     msc_heap_t *h = msc_heap_new();
     msc_chunk_reader_t chunks;
     uint64_t body_end = 0;
-    reader_t r = {h, info, 0, 0, 0, 0, 0};
+    reader_t r = {.h = h, .info = info};
     *err = MSC_ENOMEM;
     info->offset = 0;
     info->what = "out of memory";
     if (!h) return NULL;
-    if ((*err = read_header(fd, h, &body_end, info)) < 0) goto fail_header;
+    if ((*err = read_header(fd, h, &body_end, &r.version, info)) < 0) goto fail_header;
     if ((*err = msc_chunk_reader_init(&chunks, fd, body_end, 0)) < 0) goto fail_header;
     for (;;) {
         msc_chunk_t ck;

@@ -73,6 +73,7 @@ void msc_heap_free(msc_heap_t *h)
     msc_free(h->refcnt);
     msc_free(h->preview);
     msc_free(h->flags);
+    msc_free(h->site);
     msc_free(h->edge_start);
     msc_free(h->edge_to);
     msc_free(h->edge_label);

@@ -57,6 +57,18 @@ int msc__livemap_put(msc_livemap_t *m, const msc_live_t *block, msc_live_t *old)
     return 0;
 }
 
+int msc__livemap_find(const msc_livemap_t *m, uint64_t addr, msc_live_t *out)
+{
+    if (!addr) return 0;
+    for (size_t i = slot_of(addr, m->mask); m->slots[i].addr; i = (i + 1) & m->mask) {
+        if (m->slots[i].addr == addr) {
+            *out = m->slots[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int msc__livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out)
 {
     size_t i = slot_of(addr, m->mask);

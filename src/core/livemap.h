@@ -28,6 +28,10 @@ void msc__livemap_release(msc_livemap_t *m);
  * 1 is returned; 0 for a new entry; MSC_ENOMEM if the table cannot grow. */
 int msc__livemap_put(msc_livemap_t *m, const msc_live_t *block, msc_live_t *old);
 
+/* Copies the entry of addr into *out without removing it: 1 if addr is
+ * live, 0 if not. */
+int msc__livemap_find(const msc_livemap_t *m, uint64_t addr, msc_live_t *out);
+
 /* Removes addr into *out: 1 if it was live, 0 if not. */
 int msc__livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out);
 

@@ -231,6 +231,20 @@ static PyTypeObject capture_type = {
     .tp_methods = capture_methods,
 };
 
+int msc_py_capture_parts(PyObject *obj, const struct msc_analysis **analysis,
+                         struct msc_symbols **symbols)
+{
+    if (!PyObject_TypeCheck(obj, &capture_type)) {
+        PyErr_Format(PyExc_TypeError, "expected a Capture, not %.100s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    capture_t *c = (capture_t *)obj;
+    *analysis = c->analysis;
+    /* Line numbers are decoded lazily into the table, hence not const. */
+    *symbols = (msc_symbols_t *)msc_replay_symbols(c->replay);
+    return 0;
+}
+
 int msc_py_capture_init(PyObject *module)
 {
     if (PyType_Ready(&capture_type) < 0) return -1;

@@ -20,29 +20,53 @@ static int parse_by(const char *by)
     return b;
 }
 
-/* dump_heap(path) -> number of objects written. */
+/* Names each object's allocation site from capture (a Capture following
+ * the recording in progress). Runs right after the walk, before any Python
+ * code, so every object node is still the live object at its address. */
+static int join_sites(msc_heap_t *h, PyObject *capture)
+{
+    const struct msc_analysis *a;
+    struct msc_symbols *sym;
+    if (msc_py_capture_parts(capture, &a, &sym) < 0) return -1;
+    uint64_t *block = calloc(h->node_count, sizeof(uint64_t));
+    if (!block) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t v = 1; v < h->node_count; v++) {
+        if (h->flags[v] & MSC_HEAP_SYNTHETIC) continue;
+        block[v] = msc__object_block((PyObject *)(uintptr_t)h->addr[v]);
+    }
+    int rc = msc_heap_join_sites(h, block, a, sym);
+    free(block);
+    if (rc < 0) PyErr_NoMemory();
+    return rc < 0 ? -1 : 0;
+}
+
+static int write_heap(const msc_heap_t *h, PyObject *path)
+{
+    int rc = MSC_EIO, fd;
+    Py_BEGIN_ALLOW_THREADS
+    fd = open(PyBytes_AS_STRING(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) rc = msc_heap_write(h, fd);
+    if (fd >= 0 && close(fd) < 0 && rc == 0) rc = MSC_EIO;
+    Py_END_ALLOW_THREADS
+    if (fd < 0 || rc == MSC_EIO) PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    else if (rc < 0) PyErr_SetString(PyExc_MemoryError, msc_strerror(rc));
+    return rc < 0 || fd < 0 ? -1 : 0;
+}
+
+/* dump_heap(path, capture=None) -> number of objects written. With a
+ * Capture of the recording in progress (advanced just before), each object
+ * whose allocation was recorded carries its allocation site. */
 static PyObject *py_dump_heap(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *path;
-    if (!PyArg_ParseTuple(args, "O&:dump_heap", PyUnicode_FSConverter, &path)) return NULL;
+    PyObject *path, *capture = Py_None, *result = NULL;
+    if (!PyArg_ParseTuple(args, "O&|O:dump_heap", PyUnicode_FSConverter, &path, &capture))
+        return NULL;
     msc_heap_t *h = msc__heap_walk(1);
-    int rc = MSC_EIO, fd = -1;
-    if (h) {
-        Py_BEGIN_ALLOW_THREADS
-        fd = open(PyBytes_AS_STRING(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0) rc = msc_heap_write(h, fd);
-        if (fd >= 0 && close(fd) < 0 && rc == 0) rc = MSC_EIO;
-        Py_END_ALLOW_THREADS
-    }
-    PyObject *result = NULL;
-    if (!h) {
-        /* the walk set the exception */
-    } else if (fd < 0 || rc == MSC_EIO) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-    } else if (rc < 0) {
-        PyErr_SetString(PyExc_MemoryError, msc_strerror(rc));
-    } else {
+    if (h && (capture == Py_None || join_sites(h, capture) == 0) && write_heap(h, path) == 0) {
         uint32_t objects = 0;
         for (uint32_t v = 0; v < h->node_count; v++) objects += msc_heap_is_object(h, v);
         result = PyLong_FromUnsignedLong(objects);
@@ -307,7 +331,7 @@ static PyMethodDef heap_methods[] = {
      "heap_cycles(limit=10) -> {garbage_objects, garbage_bytes, cycles, groups, table}."},
     {"heap_dot", py_heap_dot, METH_VARARGS,
      "heap_dot(obj, depth=3, backrefs=False) -> str: Graphviz DOT of obj's references."},
-    {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path): write a heap snapshot file."},
+    {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path, capture=None): write a heap snapshot file."},
     {"heap_partition", py_heap_partition, METH_VARARGS,
      "heap_partition(by='kind', limit=10) -> (count, bytes, rows, table)."},
     {NULL, NULL, 0, NULL},

@@ -221,6 +221,29 @@ static int grow_types(walker_t *w)
     return 0;
 }
 
+/* The bytes before an object of type tp in its block (3.11's
+ * _PyType_PreHeaderSize), which sys.getsizeof counts. */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+static Py_ssize_t preheader_of(PyTypeObject *tp)
+{
+    return (PyType_IS_GC(tp) ? (Py_ssize_t)sizeof(PyGC_Head) : 0) +
+           ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) ? 2 * (Py_ssize_t)sizeof(void *) : 0);
+}
+#else
+#error "memscope's heap walker supports CPython 3.11; add this version's object layout here"
+#endif
+
+/* 3.11 recycles exact floats, tuples, lists and dicts through free lists
+ * the allocator never sees, so the recorded block at such an object may be
+ * an earlier object's: no block is claimed for them. */
+uint64_t msc__object_block(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    if (tp == &PyFloat_Type || tp == &PyTuple_Type || tp == &PyList_Type || tp == &PyDict_Type)
+        return 0;
+    return (uint64_t)(uintptr_t)o - (uint64_t)preheader_of(tp);
+}
+
 static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
 {
     size_t i = ((uintptr_t)tp >> 4) & w->types_mask;
@@ -239,8 +262,7 @@ static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
     ti->sizeof_fn = find_sizeof(w, tp);
     ti->sizer = !ti->sizeof_fn ? SIZE_OBJECT : tp == &PyUnicode_Type ? SIZE_STR
               : tp == &PyLong_Type ? SIZE_INT : SIZE_CALL;
-    ti->preheader = (PyType_IS_GC(tp) ? (Py_ssize_t)sizeof(PyGC_Head) : 0) +
-                    ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) ? 2 * (Py_ssize_t)sizeof(void *) : 0);
+    ti->preheader = preheader_of(tp);
     find_labels(w, ti, tp);
     ti->tp = tp;
     w->types_used++;

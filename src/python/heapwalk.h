@@ -7,6 +7,13 @@
 
 #include "memscope/heap.h"
 
+/* Where the allocator's block holding o starts: o minus the pre-header
+ * CPython puts before objects of its type (the GC head, managed-dict
+ * words), since the allocation recorder saw that address, not o; 0 for the
+ * types CPython reuses through free lists, whose recorded block may be
+ * another object's. */
+uint64_t msc__object_block(PyObject *o);
+
 /* Walks every object reachable from the interpreter's roots and every
  * object the collector tracks, with str/bytes/name previews when previews
  * is nonzero (files and reports want them, partitions do not). Holds the

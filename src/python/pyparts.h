@@ -9,4 +9,12 @@ int msc_py_recorder_init(PyObject *module);
 int msc_py_capture_init(PyObject *module);
 int msc_py_heap_init(PyObject *module);
 
+/* The analysis and symbols of a _memscope.Capture, borrowed for as long as
+ * the caller holds a reference to it: 0, or -1 with TypeError when obj is
+ * not a Capture. */
+struct msc_analysis;
+struct msc_symbols;
+int msc_py_capture_parts(PyObject *obj, const struct msc_analysis **analysis,
+                         struct msc_symbols **symbols);
+
 #endif

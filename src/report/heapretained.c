@@ -1,6 +1,7 @@
 /* Who keeps memory alive: the retained-size report (leak suspects, types
- * and objects retaining the most, each with its path from a root) and the
- * reference chain to one object (objgraph's find_backref_chain). */
+ * and objects retaining the most, each with its path from a root and, when
+ * the snapshot was taken while recording, the line that allocated it) and
+ * the reference chain to one object (objgraph's find_backref_chain). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,50 @@ const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t
     return buf;
 }
 
+typedef struct ranked {
+    uint64_t key;
+    uint32_t id;
+} ranked_t;
+
+/* "allocated at file:line in function" under an entry, when known. */
+static void write_site(FILE *out, const msc_heap_t *h, uint32_t v, const char *indent,
+                       const char *what)
+{
+    if (h->site && h->site[v])
+        fprintf(out, "%s%sallocated at %s\n", indent, what, msc_heap_string(h, h->site[v], NULL));
+}
+
+/* A suspect's own site, or else (CPython recycles dicts and lists without
+ * the allocator seeing it) that of the nearest object dominating it. */
+static void write_holder_site(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d, uint32_t v)
+{
+    char what[600], via[700];
+    uint32_t x = v;
+    while (h->site && x != 0 && x != UINT32_MAX && !h->site[x]) x = d->idom[x];
+    if (x == v || x == 0 || x == UINT32_MAX) {
+        write_site(out, h, v, "     ", "");
+        return;
+    }
+    snprintf(via, sizeof(via), "held by %s, ", msc_heap_describe(h, x, what, sizeof(what)));
+    write_site(out, h, x, "     ", via);
+}
+
+/* The site most members of a suspect group share (Boyer-Moore majority
+ * vote, then a count), printed with how many of them it allocated. */
+static void write_group_site(FILE *out, const msc_heap_t *h, const ranked_t *g, uint32_t n)
+{
+    uint32_t best = 0, votes = 0, count = 0;
+    if (!h->site) return;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t s = h->site[g[i].id];
+        if (!votes) best = s;
+        votes += s == best ? 1 : (uint32_t)-1;
+    }
+    for (uint32_t i = 0; i < n; i++) count += best && h->site[g[i].id] == best;
+    if (count)
+        fprintf(out, "     %u of them allocated at %s\n", count, msc_heap_string(h, best, NULL));
+}
+
 static uint64_t heap_bytes(const msc_heap_t *h)
 {
     uint64_t total = 0;
@@ -68,14 +113,11 @@ static void write_suspect_objects(FILE *out, const msc_heap_t *h, const msc_heap
                 ++*found, msc_heap_describe(h, v, what, sizeof(what)),
                 (unsigned long long)d->retained[v], pct(d->retained[v], total),
                 msc_heap_path_text(h, p, v, path, sizeof(path)));
+        write_holder_site(out, h, d, v);
     }
     msc_free(big_child);
 }
 
-typedef struct ranked {
-    uint64_t key;
-    uint32_t id;
-} ranked_t;
 
 static int by_key(const void *a, const void *b)
 {
@@ -108,6 +150,8 @@ static int write_suspect_groups(FILE *out, const msc_heap_t *h, const msc_heap_d
                 msc_heap_type_name(h, h->type[g[i].id], type, sizeof(type)),
                 msc_heap_describe(h, dom, holder, sizeof(holder)), (unsigned long long)sum,
                 pct(sum, total), msc_heap_path_text(h, p, dom, path, sizeof(path)));
+        write_group_site(out, h, g + i, j - i);
+        write_site(out, h, dom, "     ", "the holder was ");
     }
     msc_free(g);
     return 0;
@@ -155,6 +199,7 @@ static int write_objects(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d
                 pct(rank[i].key, total), (unsigned long long)h->size[v],
                 msc_heap_describe(h, v, what, sizeof(what)), "",
                 msc_heap_path_text(h, p, v, path, sizeof(path)));
+        write_site(out, h, v, "                                ", "");
     }
     msc_free(rank);
     return 0;
