@@ -145,6 +145,13 @@ static void test_file_round_trip(void)
 {
     msc_heap_t *h = cache_heap();
     h->pid = 4242;
+    /* Allocation sites on a few nodes, as msc_heap_join_sites leaves them. */
+    uint32_t site_a, site_b;
+    h->site = msc_calloc(h->node_count, sizeof(uint32_t));
+    CHECK_EQ(msc_heap_intern(h, "app.py:12 in build", 18, &site_a), 0);
+    CHECK_EQ(msc_heap_intern(h, "app.py:14 in build", 18, &site_b), 0);
+    h->site[1] = site_a;
+    for (uint32_t v = 3; v < h->node_count; v += 2) h->site[v] = site_b;
     char path[64];
     int fd = write_tmp(h, path);
     int err;
@@ -161,6 +168,7 @@ static void test_file_round_trip(void)
         CHECK(memcmp(r->edge_label, h->edge_label, h->edge_count * sizeof(uint32_t)) == 0);
         CHECK(memcmp(r->edge_start, h->edge_start, (h->node_count + 1) * sizeof(uint64_t)) == 0);
         CHECK_EQ(msc_heap_find(r, 0x1000 + 64 * 5), 9);
+        CHECK(r->site && memcmp(r->site, h->site, h->node_count * sizeof(uint32_t)) == 0);
     }
     msc_heap_free(r);
     /* Every truncation is an error, never a crash; so is every damaged byte. */
