@@ -83,7 +83,7 @@ int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, const
 /* FILE.msc -> FILE<suffix>, malloc'd; NULL on OOM (cmd_report.c). */
 char *cli_default_output(const char *capture, const char *suffix);
 
-/* Parses --at and --by values; 0 or -1. */
+/* Parses --at and --by values: 0, or -1 after saying what is wrong. */
 int cli_parse_view(const char *text, msc_view_t *out);
 int cli_parse_group(const char *text, msc_group_t *out);
 

@@ -108,13 +108,11 @@ static int run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
-            if (cli_parse_view(optarg, &opt.view) == 0) break;
-            cli_error("--at wants peak, exit or total, not '%s'", optarg);
-            return EXIT_USAGE;
+            if (cli_parse_view(optarg, &opt.view) < 0) return EXIT_USAGE;
+            break;
         case 'b':
-            if (cli_parse_group(optarg, &opt.group) == 0) break;
-            cli_error("--by wants line, function or file, not '%s'", optarg);
-            return EXIT_USAGE;
+            if (cli_parse_group(optarg, &opt.group) < 0) return EXIT_USAGE;
+            break;
         case 'l':
             if (cli_parse_uint(optarg, &rows) < 0) {
                 cli_error("--limit wants a number, not '%s'", optarg);

@@ -98,9 +98,8 @@ static int run(int argc, char **argv)
             cli_error("--format wants collapsed, speedscope, json or pprof, not '%s'", optarg);
             return EXIT_USAGE;
         case 'a':
-            if (cli_parse_view(optarg, &view) == 0) break;
-            cli_error("--at wants peak, exit or total, not '%s'", optarg);
-            return EXIT_USAGE;
+            if (cli_parse_view(optarg, &view) < 0) return EXIT_USAGE;
+            break;
         case 'o': output = optarg; break;
         case 'h': return cli_usage(&cli_cmd_export, stdout, EXIT_OK);
         default: return cli_usage(&cli_cmd_export, stderr, EXIT_USAGE);

@@ -51,9 +51,8 @@ static int run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
-            if (cli_parse_view(optarg, &job.view) == 0) break;
-            cli_error("--at wants peak, exit or total, not '%s'", optarg);
-            return EXIT_USAGE;
+            if (cli_parse_view(optarg, &job.view) < 0) return EXIT_USAGE;
+            break;
         case 'i': job.inverted = 1; break;
         case 'o': output = optarg; break;
         case 'h': return cli_usage(&cli_cmd_flamegraph, stdout, EXIT_OK);

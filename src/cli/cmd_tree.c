@@ -48,9 +48,8 @@ static int run(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
-            if (cli_parse_view(optarg, &opt.view) == 0) break;
-            cli_error("--at wants peak, exit or total, not '%s'", optarg);
-            return EXIT_USAGE;
+            if (cli_parse_view(optarg, &opt.view) < 0) return EXIT_USAGE;
+            break;
         case 'd':
             if (cli_parse_uint(optarg, &depth) < 0 || depth > UINT32_MAX) {
                 cli_error("--depth wants a number, not '%s'", optarg);

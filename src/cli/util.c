@@ -104,6 +104,7 @@ int cli_parse_view(const char *text, msc_view_t *out)
             *out = (msc_view_t)i;
             return 0;
         }
+    cli_error("--at wants peak, exit or total, not '%s'", text);
     return -1;
 }
 
@@ -115,5 +116,6 @@ int cli_parse_group(const char *text, msc_group_t *out)
             *out = (msc_group_t)i;
             return 0;
         }
+    cli_error("--by wants line, function or file, not '%s'", text);
     return -1;
 }
