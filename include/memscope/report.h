@@ -38,6 +38,9 @@ int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
 int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
                      uint32_t first, uint32_t last);
 
+/* "12.3 MiB" (binary units) into buf; returns buf. */
+const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n);
+
 /* JSON helpers shared by the writers. */
 void msc_json_string(FILE *out, const char *s);
 const char *msc_view_name(msc_view_t v);

@@ -21,8 +21,8 @@ void cli_bar_draw(uint64_t done, uint64_t total, void *arg)
     int width = 30, filled = (int)(frac * width);
     fprintf(stderr, "\r%s %s [", b->what, b->path);
     for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
-    fprintf(stderr, "] %s / %s, %3.0f%%, eta %.0fs  ", cli_format_bytes(done, got, 32),
-            cli_format_bytes(total, all, 32), frac * 100, eta);
+    fprintf(stderr, "] %s / %s, %3.0f%%, eta %.0fs  ", msc_format_bytes(done, got, 32),
+            msc_format_bytes(total, all, 32), frac * 100, eta);
     b->shown = 1;
 }
 

@@ -84,7 +84,7 @@ static int compare(cli_capture_t cap[2], msc_diff_report_t *opt, const threshold
     }
     if (!opt->exceeded) return EXIT_OK;
     char grew[32];
-    cli_format_bytes(d.after_total - d.before_total, grew, sizeof(grew));
+    msc_format_bytes(d.after_total - d.before_total, grew, sizeof(grew));
     cli_error("%s grew by %s, past --fail-over %s", opt->view == MSC_VIEW_PEAK ? "the peak"
                                                     : opt->view == MSC_VIEW_EXIT
                                                         ? "memory leaked at exit"

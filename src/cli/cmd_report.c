@@ -75,7 +75,7 @@ static void say_written(const char *path)
     char size[32];
     if (stat(path, &st) == 0)
         printf("memscope: report written to '%s' (%s)\n", path,
-               cli_format_bytes((uint64_t)st.st_size, size, sizeof(size)));
+               msc_format_bytes((uint64_t)st.st_size, size, sizeof(size)));
 }
 
 int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, const char **output)

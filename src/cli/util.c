@@ -1,5 +1,5 @@
 /* Helpers every subcommand shares: messages in one voice, size and number
- * parsing, human-readable bytes, colour detection. */
+ * parsing, colour detection. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -74,20 +74,6 @@ int cli_parse_size(const char *text, uint64_t *out)
         }
     }
     return -1;
-}
-
-const char *cli_format_bytes(uint64_t bytes, char *buf, size_t n)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0) snprintf(buf, n, "%llu B", (unsigned long long)bytes);
-    else snprintf(buf, n, "%.1f %s", v, units[u]);
-    return buf;
 }
 
 int cli_color(FILE *f)

@@ -24,7 +24,7 @@ static const char *signed_bytes(int64_t v, char *buf, size_t n)
 {
     char b[32];
     uint64_t mag = v < 0 ? (uint64_t)-v : (uint64_t)v;
-    snprintf(buf, n, "%s%s", v > 0 ? "+" : v < 0 ? "-" : "", msc__bytes(mag, b, sizeof(b)));
+    snprintf(buf, n, "%s%s", v > 0 ? "+" : v < 0 ? "-" : "", msc_format_bytes(mag, b, sizeof(b)));
     return buf;
 }
 
@@ -73,7 +73,7 @@ static void diff_text(FILE *out, const msc_diff_t *d, const msc_diff_report_t *o
     int64_t delta = (int64_t)d->after_total - (int64_t)d->before_total;
     const char *bold = opt->color ? "\033[1m" : "", *reset = opt->color ? "\033[0m" : "";
     fprintf(out, "%s%s, by %s%s: %s -> %s (%s", bold, titles[opt->view], group_name(opt->group),
-            reset, msc__bytes(d->before_total, a, 32), msc__bytes(d->after_total, b, 32),
+            reset, msc_format_bytes(d->before_total, a, 32), msc_format_bytes(d->after_total, b, 32),
             signed_bytes(delta, c, 32));
     if (d->before_total) fprintf(out, ", %+.1f%%", percent(delta, d->before_total));
     fprintf(out, ")\n  before: %s\n  after:  %s\n\n", opt->before_path, opt->after_path);
@@ -87,8 +87,8 @@ static void diff_text(FILE *out, const msc_diff_t *d, const msc_diff_report_t *o
         const msc_diff_row_t *r = &d->rows[i];
         const char *hue = !opt->color ? "" : r->delta_bytes > 0 ? "\033[31m" : "\033[32m";
         msc_row_t loc = {r->file, r->function, r->line, 0, 0};
-        fprintf(out, "%12s %12s %s%12s%s  ", msc__bytes(r->before_bytes, a, 32),
-                msc__bytes(r->after_bytes, b, 32), hue, signed_bytes(r->delta_bytes, c, 32),
+        fprintf(out, "%12s %12s %s%12s%s  ", msc_format_bytes(r->before_bytes, a, 32),
+                msc_format_bytes(r->after_bytes, b, 32), hue, signed_bytes(r->delta_bytes, c, 32),
                 reset);
         msc__location(out, &loc);
         if (r->status == MSC_DIFF_MOVED) fprintf(out, " (was line %u)", r->line_before);

@@ -52,7 +52,7 @@ static int collect(const msc_report_ctx_t *ctx, const char *source, msc_view_t v
 static void cell(FILE *out, uint64_t bytes)
 {
     char buf[32];
-    if (bytes) fprintf(out, " %11s", msc__bytes(bytes, buf, sizeof(buf)));
+    if (bytes) fprintf(out, " %11s", msc_format_bytes(bytes, buf, sizeof(buf)));
     else fprintf(out, " %11s", "");
 }
 

@@ -7,8 +7,6 @@
 
 #include "memscope/aggregate.h"
 
-/* "12.3 MiB" into buf. */
-const char *msc__bytes(uint64_t bytes, char *buf, size_t n);
 /* "1,234,567" into buf. */
 const char *msc__count(uint64_t v, char *buf, size_t n);
 /* "file:line in function" for a row. */

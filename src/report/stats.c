@@ -85,10 +85,10 @@ static void text_histogram(const msc_summary_t *s, FILE *out)
     for (int b = 0; b < MSC_HISTOGRAM_BUCKETS; b++) {
         if (!s->histogram_count[b]) continue;
         char hi[32], cnt[32], bytes[32];
-        msc__bytes(b ? (1ull << b) - 1 : 0, hi, sizeof(hi));
+        msc_format_bytes(b ? (1ull << b) - 1 : 0, hi, sizeof(hi));
         int bar = (int)(40.0 * (double)s->histogram_count[b] / (double)most + 0.5);
         fprintf(out, "  <= %-10s %13s  %10s  ", hi, msc__count(s->histogram_count[b], cnt, 32),
-                msc__bytes(s->histogram_bytes[b], bytes, 32));
+                msc_format_bytes(s->histogram_bytes[b], bytes, 32));
         for (int i = 0; i < bar; i++) fputs("\u2587", out);
         fputc('\n', out);
     }
@@ -107,17 +107,17 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             seconds(msc_replay_duration_ns(ctx->replay)),
             msc_replay_complete(ctx->replay) ? "" : " (capture incomplete)", s->threads,
             s->threads == 1 ? "" : "s");
-    fprintf(out, "Peak heap:        %s at %.3f s (%s blocks live)\n", msc__bytes(s->peak_bytes, a, 32),
+    fprintf(out, "Peak heap:        %s at %.3f s (%s blocks live)\n", msc_format_bytes(s->peak_bytes, a, 32),
             seconds(s->peak_time_ns), msc__count(s->peak_allocations, b, 32));
-    if (s->peak_rss_bytes) fprintf(out, "Peak RSS:         %s\n", msc__bytes(s->peak_rss_bytes, a, 32));
+    if (s->peak_rss_bytes) fprintf(out, "Peak RSS:         %s\n", msc_format_bytes(s->peak_rss_bytes, a, 32));
     if (s->sample_bytes)
         fprintf(out, "Sampled:          one allocation per %s on average; heap figures are "
                      "estimates\n",
-                msc__bytes(s->sample_bytes, a, 32));
+                msc_format_bytes(s->sample_bytes, a, 32));
     fprintf(out, "Total allocated:  %s in %s allocations, %s frees\n",
-            msc__bytes(s->total_allocated_bytes, a, 32), msc__count(s->allocations, b, 32),
+            msc_format_bytes(s->total_allocated_bytes, a, 32), msc__count(s->allocations, b, 32),
             msc__count(s->frees, c, 32));
-    fprintf(out, "Leaked at exit:   %s in %s blocks\n", msc__bytes(s->leaked_bytes, a, 32),
+    fprintf(out, "Leaked at exit:   %s in %s blocks\n", msc_format_bytes(s->leaked_bytes, a, 32),
             msc__count(s->leaked_allocations, b, 32));
     if (s->lost_events) fprintf(out, "Lost events:      %llu\n", (unsigned long long)s->lost_events);
     for (int g = 0; g < 3; g++) {
@@ -133,7 +133,7 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     for (size_t i = 0; i < n; i++) {
         const msc_row_t *r = &top->rows[i];
         double pct = top->total_bytes ? 100.0 * (double)r->bytes / (double)top->total_bytes : 0;
-        fprintf(out, "  %10s %5.1f%%  ", msc__bytes(r->bytes, a, 32), pct);
+        fprintf(out, "  %10s %5.1f%%  ", msc_format_bytes(r->bytes, a, 32), pct);
         msc__location(out, r);
         fputc('\n', out);
     }

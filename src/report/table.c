@@ -38,13 +38,13 @@ static void table_text(const msc_report_ctx_t *ctx, FILE *out, const msc_table_o
     char a[32], b[32];
     const char *bold = ctx->color ? "\033[1m" : "", *reset = ctx->color ? "\033[0m" : "";
     fprintf(out, "%s%s, by %s%s: %s in %zu %s%s\n\n", bold, view_title(opt->view),
-            group_name(opt->group), reset, msc__bytes(rows->total_bytes, a, 32), rows->n,
+            group_name(opt->group), reset, msc_format_bytes(rows->total_bytes, a, 32), rows->n,
             group_name(opt->group), rows->n == 1 ? "" : "s");
     fprintf(out, "%12s %7s %12s  %s\n", "Bytes", "%", "Allocations", "Location");
     for (size_t i = 0; i < n; i++) {
         const msc_row_t *r = &rows->rows[i];
         double pct = rows->total_bytes ? 100.0 * (double)r->bytes / (double)rows->total_bytes : 0;
-        fprintf(out, "%12s %6.1f%% %12s  ", msc__bytes(r->bytes, a, 32), pct,
+        fprintf(out, "%12s %6.1f%% %12s  ", msc_format_bytes(r->bytes, a, 32), pct,
                 msc__count(r->count, b, 32));
         msc__location(out, r);
         fputc('\n', out);

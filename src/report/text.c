@@ -33,7 +33,7 @@ const char *msc_view_name(msc_view_t v)
     }
 }
 
-const char *msc__bytes(uint64_t bytes, char *buf, size_t n)
+const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)bytes;

@@ -75,7 +75,7 @@ static void axes(const plot_t *p)
         double y = py(p, v * 1048576);
         fprintf(p->out, "<path d=\"M%d %.1f H%d\" stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
                         "text-anchor=\"end\">%s</text>\n",
-                LEFT, y, W - RIGHT, LEFT - 6, y + 4, msc__bytes((uint64_t)(v * 1048576), b, 32));
+                LEFT, y, W - RIGHT, LEFT - 6, y + 4, msc_format_bytes((uint64_t)(v * 1048576), b, 32));
     }
     double tstep = tick_step(p->end_s);
     for (double t = 0; t <= p->end_s * 1.0001; t += tstep)
@@ -153,7 +153,7 @@ int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out, const msc_te
     fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"#b3261e\"/>"
                  "<text x=\"%.1f\" y=\"%.1f\">peak %s at %.2f s</text>\n</svg>\n",
             x, y, x + 8 > W - 180 ? x - 180 : x + 8, y - 6,
-            msc__bytes(s->peak_bytes, b, sizeof(b)), (double)s->peak_time_ns / 1e9);
+            msc_format_bytes(s->peak_bytes, b, sizeof(b)), (double)s->peak_time_ns / 1e9);
     msc_free(pts);
     return ferror(out) ? MSC_EIO : 0;
 }

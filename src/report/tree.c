@@ -37,7 +37,7 @@ static void print_node(const walk_t *w, const msc_tree_node_t *x, int last)
     double pct = share(x->bytes, w->total);
     const char *hot = !w->color ? "" : pct >= 50 ? "\033[31m" : pct >= 10 ? "\033[33m" : "";
     const char *dim = w->color ? "\033[2m" : "", *reset = w->color ? "\033[0m" : "";
-    fprintf(w->out, "%s%6.1f%% %10s%s  ", hot, pct, msc__bytes(x->bytes, b, sizeof(b)), reset);
+    fprintf(w->out, "%s%6.1f%% %10s%s  ", hot, pct, msc_format_bytes(x->bytes, b, sizeof(b)), reset);
     guides(w, x->depth, last);
     fputs(x->function, w->out);
     if (x->line) fprintf(w->out, "  %s%s:%u%s", dim, x->file, x->line, reset);
@@ -49,7 +49,7 @@ static void print_folded(const walk_t *w, uint32_t depth, uint32_t n, uint64_t b
 {
     char b[32];
     const char *dim = w->color ? "\033[2m" : "", *reset = w->color ? "\033[0m" : "";
-    fprintf(w->out, "%6.1f%% %10s  ", share(bytes, w->total), msc__bytes(bytes, b, sizeof(b)));
+    fprintf(w->out, "%6.1f%% %10s  ", share(bytes, w->total), msc_format_bytes(bytes, b, sizeof(b)));
     guides(w, depth, 1);
     fprintf(w->out, "%s%u more frame%s under %.1f%%%s\n", dim, n, n == 1 ? "" : "s",
             w->opt->min_percent, reset);
@@ -114,7 +114,7 @@ int msc_report_tree(const msc_report_ctx_t *ctx, FILE *out, const msc_tree_optio
     if (!err) {
         fprintf(out, "%s%s%s: %s in %s allocations%s\n\n", ctx->color ? "\033[1m" : "",
                 view_title(opt->view), ctx->color ? "\033[0m" : "",
-                msc__bytes(root->bytes, b, sizeof(b)), msc__count(root->count, c, sizeof(c)),
+                msc_format_bytes(root->bytes, b, sizeof(b)), msc__count(root->count, c, sizeof(c)),
                 opt->inverted ? " (inverted: allocating frames first)" : "");
         print_node(&w, root, 1);
         err = walk_tree(&w);
