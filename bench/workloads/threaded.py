@@ -8,14 +8,16 @@ recorder sees events from six threads plus the main one.
 import queue
 import random
 import threading
+import time
 
-from _harness import main, profile
+from _harness import add_thread_cpu, main, profile
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR")
 
 
 def produce(seed, n, out):
     """Generate and parse ``n`` log lines; put them on ``out`` in batches."""
+    start = time.thread_time()
     rng = random.Random(seed)
     batch = []
     for i in range(n):
@@ -28,13 +30,16 @@ def produce(seed, n, out):
             out.put(batch)
             batch = []
     out.put(batch)
+    add_thread_cpu(time.thread_time() - start)
 
 
 def consume(inbox, summary):
     """Aggregate batches from ``inbox`` into ``summary`` until a None arrives."""
+    start = time.thread_time()
     while True:
         batch = inbox.get()
         if batch is None:
+            add_thread_cpu(time.thread_time() - start)
             return
         for rec in batch:
             key = (rec["service"], rec["level"])
