@@ -319,9 +319,13 @@ def write_readme(block):
         head, rest = text.split(BEGIN_MARK, 1)
         text = head + new + rest.split(END_MARK, 1)[1]
     else:
+        # At the end of our own section, before whatever section follows it.
         if "## Recorder overhead" not in text:
             text = text.rstrip("\n") + "\n\n## Recorder overhead\n"
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
+        start = text.index("## Recorder overhead")
+        end = text.find("\n## ", start)
+        end = len(text) if end < 0 else end + 1
+        text = text[:end].rstrip("\n") + "\n\n" + new + "\n\n" + text[end:].lstrip("\n")
     with open(README, "w") as f:
         f.write(text)
 
