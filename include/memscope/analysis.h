@@ -80,9 +80,10 @@ void msc_analysis_set_sampling(msc_analysis_t *a, uint64_t sample_bytes);
 /* msc_event_fn: returns 0, or MSC_ENOMEM (negative) to stop the replay. */
 int msc_analysis_event(void *analysis, const msc_event_t *ev);
 
-/* Settles the per-stack peak values; call once the replay has ended (or
- * whenever a consistent view of a growing capture is wanted). */
-void msc_analysis_finish(msc_analysis_t *a);
+/* Applies every event received and settles the totals; call once the
+ * replay has ended (or whenever a consistent view of a growing capture is
+ * wanted). 0, or MSC_ENOMEM. */
+int msc_analysis_finish(msc_analysis_t *a);
 
 const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a);
 

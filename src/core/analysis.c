@@ -8,7 +8,13 @@
  * A sampled capture's blocks are unbiased one by one before anything is
  * added up: a block of S bytes was sampled with probability
  * p = 1 - e^-((S+1)/R), so it stands for 1/p blocks and S/p bytes (the
- * estimator of tcmalloc, jemalloc and Go's heap profiles). */
+ * estimator of tcmalloc, jemalloc and Go's heap profiles).
+ *
+ * Each block event needs one random probe of the live map, which on a big
+ * heap misses the cache. Block events therefore wait in a short queue: the
+ * probe's cache line is prefetched when an event arrives and the event is
+ * applied LOOKAHEAD events later, in order; any other event, and finish,
+ * first applies everything queued. */
 #include <math.h>
 #include <string.h>
 
@@ -26,8 +32,18 @@ typedef struct stack_acc {
     uint64_t stamp;
 } stack_acc_t;
 
+#define LOOKAHEAD 8
+
+typedef struct block_event {
+    uint8_t kind;              /* ALLOC, FREE or REALLOC */
+    uint32_t stack;
+    uint64_t addr, old_addr, size, time_ns;
+} block_event_t;
+
 struct msc_analysis {
     msc_livemap_t live;
+    block_event_t queue[LOOKAHEAD]; /* block events not applied yet, oldest at head */
+    unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id */
     uint32_t nstacks;
     uint64_t epoch;            /* bumped at every new high-water mark */
@@ -232,17 +248,46 @@ static void count_gc(msc_analysis_t *a, const msc_event_t *ev)
     g->uncollectable += ev->value[3];
 }
 
+static int apply_block(msc_analysis_t *a, const block_event_t *b)
+{
+    a->now_ns = b->time_ns;
+    switch (b->kind) {
+    case MSC_REC_ALLOC: return allocate(a, b->addr, b->size, b->stack);
+    case MSC_REC_FREE: free_block(a, b->addr); return 0;
+    default:
+        if (b->old_addr) free_block(a, b->old_addr);
+        return allocate(a, b->addr, b->size, b->stack);
+    }
+}
+
+/* Applies queued block events until at most keep remain; 0 or MSC_ENOMEM. */
+static int drain_blocks(msc_analysis_t *a, unsigned keep)
+{
+    while (a->qlen > keep) {
+        int err = apply_block(a, &a->queue[a->qhead]);
+        a->qhead = (a->qhead + 1) % LOOKAHEAD;
+        a->qlen--;
+        if (err) return err;
+    }
+    return 0;
+}
+
 int msc_analysis_event(void *analysis, const msc_event_t *ev)
 {
     msc_analysis_t *a = analysis;
-    a->now_ns = ev->time_ns;
     if (ev->thread + 1 > a->sum.threads) a->sum.threads = ev->thread + 1;
+    if (ev->kind == MSC_REC_ALLOC || ev->kind == MSC_REC_FREE || ev->kind == MSC_REC_REALLOC) {
+        int err = drain_blocks(a, LOOKAHEAD - 1);
+        msc__livemap_prefetch(&a->live, ev->addr);
+        if (ev->kind == MSC_REC_REALLOC) msc__livemap_prefetch(&a->live, ev->old_addr);
+        a->queue[(a->qhead + a->qlen++) % LOOKAHEAD] =
+            (block_event_t){ev->kind, ev->stack, ev->addr, ev->old_addr, ev->size, ev->time_ns};
+        return err;
+    }
+    int err = drain_blocks(a, 0);
+    if (err) return err;
+    a->now_ns = ev->time_ns;
     switch (ev->kind) {
-    case MSC_REC_ALLOC: return allocate(a, ev->addr, ev->size, ev->stack);
-    case MSC_REC_FREE: free_block(a, ev->addr); return 0;
-    case MSC_REC_REALLOC:
-        if (ev->old_addr) free_block(a, ev->old_addr);
-        return allocate(a, ev->addr, ev->size, ev->stack);
     case MSC_REC_SAMPLE: return add_sample(a, ev->value[0]);
     case MSC_REC_MARK: return add_mark(a, ev);
     case MSC_REC_THREAD_INFO: return name_thread(a, ev);
@@ -252,11 +297,13 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
     }
 }
 
-void msc_analysis_finish(msc_analysis_t *a)
+int msc_analysis_finish(msc_analysis_t *a)
 {
+    int err = drain_blocks(a, 0);
     a->sum.leaked_bytes = a->sum.current_bytes;
     a->sum.leaked_allocations = a->live_blocks;
     a->finished = 1;
+    return err;
 }
 
 const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a)
@@ -362,6 +409,13 @@ msc_analysis_t *msc_analyse_file(const char *path, msc_replay_t **replay, int *e
         *replay = NULL;
         return NULL;
     }
-    msc_analysis_finish(a);
+    if (msc_analysis_finish(a) < 0) {
+        *err = MSC_ENOMEM;
+        info->what = "out of memory";
+        msc_analysis_free(a);
+        msc_replay_free(*replay);
+        *replay = NULL;
+        return NULL;
+    }
     return a;
 }

@@ -21,6 +21,17 @@ typedef struct msc_livemap {
     size_t count;
 } msc_livemap_t;
 
+static inline size_t msc__livemap_slot(uint64_t addr, size_t mask)
+{
+    return (size_t)(((addr >> 4) * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+}
+
+/* Starts loading addr's first slot into the cache, for a lookup soon. */
+static inline void msc__livemap_prefetch(const msc_livemap_t *m, uint64_t addr)
+{
+    __builtin_prefetch(&m->slots[msc__livemap_slot(addr, m->mask)]);
+}
+
 int msc__livemap_init(msc_livemap_t *m);
 void msc__livemap_release(msc_livemap_t *m);
 

@@ -23,6 +23,8 @@ typedef struct pass {
 
 static int snapshot(pass_t *p)
 {
+    int err = msc_analysis_finish(p->analysis); /* apply every event so far */
+    if (err) return err;
     msc_moment_t *m = &p->out->moments[p->out->n];
     uint32_t nodes = msc_analysis_nodes(p->analysis);
     size_t live = 0;

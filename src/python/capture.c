@@ -69,7 +69,7 @@ static PyObject *capture_advance(capture_t *self, PyObject *unused)
     err = msc_replay_run(self->replay, msc_analysis_event, self->analysis, &info);
     Py_END_ALLOW_THREADS
     if (err && err != MSC_ETRUNCATED) return read_error(self->path, err, &info);
-    msc_analysis_finish(self->analysis);
+    if (msc_analysis_finish(self->analysis) < 0) return PyErr_NoMemory();
     return PyBool_FromLong(err == MSC_ETRUNCATED);
 }
 

@@ -212,6 +212,7 @@ static void test_histogram_and_other_events(void)
     const uint64_t sizes[] = {0, 1, 2, 3, 4, 7, 8, 1ull << 46, (1ull << 47) + 1, 1ull << 60};
     const int buckets[] = {0, 1, 2, 2, 3, 3, 4, 47, 47, 47};
     for (int i = 0; i < 10; i++) feed(a, MSC_REC_ALLOC, 0x1000 + 16 * (uint64_t)i, sizes[i], 0, 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
     const msc_summary_t *s = msc_analysis_summary(a);
     uint64_t want_count[MSC_HISTOGRAM_BUCKETS] = {0}, want_bytes[MSC_HISTOGRAM_BUCKETS] = {0};
     for (int i = 0; i < 10; i++) {
@@ -330,8 +331,7 @@ static int fixture_init(fixture_t *fx)
     /* The ones marked 1 are freed: gone at exit, still in the peak. */
     for (int i = 0; i < 5; i++)
         if (allocs[i][2]) feed(fx->a, MSC_REC_FREE, 0x1000 * (uint64_t)(i + 1), 0, 0, 0);
-    msc_analysis_finish(fx->a);
-    return 0;
+    return msc_analysis_finish(fx->a);
 }
 
 static void fixture_release(fixture_t *fx)
