@@ -43,6 +43,8 @@ int cli_is_help(const char *arg);
 int cli_parse_size(const char *text, uint64_t *out);
 /* Parses a non-negative integer; 0 or -1. */
 int cli_parse_uint(const char *text, uint64_t *out);
+/* The same for an option's value: 0, or -1 after saying what is wrong. */
+int cli_option_uint(const char *option, const char *text, uint64_t *out);
 
 /* "12.3 MiB" style, into buf. */
 const char *cli_format_bytes(uint64_t bytes, char *buf, size_t n);

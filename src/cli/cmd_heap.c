@@ -110,10 +110,7 @@ static int parse(int argc, char **argv, options_t *o)
             }
             break;
         case 'n':
-            if (cli_parse_uint(optarg, &o->limit) < 0) {
-                cli_error("--limit wants a number, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
+            if (cli_option_uint("--limit", optarg, &o->limit) < 0) return EXIT_USAGE;
             break;
         case 'r': o->mode = MODE_RETAINED; break;
         case 'p': o->mode = MODE_PATH, o->target = optarg; break;

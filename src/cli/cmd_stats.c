@@ -34,10 +34,7 @@ static int run(int argc, char **argv)
         switch (c) {
         case 'j': json = 1; break;
         case 't':
-            if (cli_parse_uint(optarg, &top) < 0) {
-                cli_error("--top wants a number, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
+            if (cli_option_uint("--top", optarg, &top) < 0) return EXIT_USAGE;
             break;
         case 'h': return cli_usage(&cli_cmd_stats, stdout, EXIT_OK);
         default: return cli_usage(&cli_cmd_stats, stderr, EXIT_USAGE);

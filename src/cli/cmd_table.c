@@ -42,10 +42,7 @@ static int run(int argc, char **argv)
             if (cli_parse_group(optarg, &opt.group) < 0) return EXIT_USAGE;
             break;
         case 'l':
-            if (cli_parse_uint(optarg, &limit) < 0) {
-                cli_error("--limit wants a number, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
+            if (cli_option_uint("--limit", optarg, &limit) < 0) return EXIT_USAGE;
             opt.limit = (size_t)limit;
             break;
         case 'j': json = 1; break;

@@ -50,6 +50,13 @@ int cli_parse_uint(const char *text, uint64_t *out)
     return 0;
 }
 
+int cli_option_uint(const char *option, const char *text, uint64_t *out)
+{
+    if (cli_parse_uint(text, out) == 0) return 0;
+    cli_error("%s wants a number, not '%s'", option, text);
+    return -1;
+}
+
 int cli_parse_size(const char *text, uint64_t *out)
 {
     static const struct {
