@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "livemap.h"
+#include "memscope/livemap.h"
 #include "memscope/analysis.h"
 
 typedef struct stack_acc {
@@ -68,7 +68,7 @@ msc_analysis_t *msc_analysis_new(void)
 {
     msc_analysis_t *a = msc_calloc(1, sizeof(*a));
     if (!a) return NULL;
-    if (msc__livemap_init(&a->live) < 0) {
+    if (msc_livemap_init(&a->live) < 0) {
         msc_free(a);
         return NULL;
     }
@@ -78,7 +78,7 @@ msc_analysis_t *msc_analysis_new(void)
 void msc_analysis_free(msc_analysis_t *a)
 {
     if (!a) return;
-    msc__livemap_release(&a->live);
+    msc_livemap_release(&a->live);
     for (size_t i = 0; i < a->nmarks; i++) msc_free(a->marks[i].label);
     for (uint32_t i = 0; i < a->nthread_names; i++) msc_free(a->thread_names[i]);
     msc_free(a->thread_names);
@@ -142,7 +142,7 @@ static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t st
     msc_live_t old, b = weigh(a, addr, size, stack);
     stack_acc_t *s = stack_of(a, stack);
     if (!s) return MSC_ENOMEM;
-    int rc = msc__livemap_put(&a->live, &b, &old);
+    int rc = msc_livemap_put(&a->live, &b, &old);
     if (rc < 0) return rc;
     if (rc == 1) release(a, &old); /* its free was never seen */
     s = &a->stacks[stack];
@@ -169,7 +169,7 @@ static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t st
 static void free_block(msc_analysis_t *a, uint64_t addr)
 {
     msc_live_t block;
-    if (msc__livemap_take(&a->live, addr, &block)) release(a, &block);
+    if (msc_livemap_take(&a->live, addr, &block)) release(a, &block);
     else a->sum.unmatched_frees++;
 }
 
@@ -278,8 +278,8 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
     if (ev->thread + 1 > a->sum.threads) a->sum.threads = ev->thread + 1;
     if (ev->kind == MSC_REC_ALLOC || ev->kind == MSC_REC_FREE || ev->kind == MSC_REC_REALLOC) {
         int err = drain_blocks(a, LOOKAHEAD - 1);
-        msc__livemap_prefetch(&a->live, ev->addr);
-        if (ev->kind == MSC_REC_REALLOC) msc__livemap_prefetch(&a->live, ev->old_addr);
+        msc_livemap_prefetch(&a->live, ev->addr);
+        if (ev->kind == MSC_REC_REALLOC) msc_livemap_prefetch(&a->live, ev->old_addr);
         a->queue[(a->qhead + a->qlen++) % LOOKAHEAD] =
             (block_event_t){ev->kind, ev->stack, ev->addr, ev->old_addr, ev->size, ev->time_ns};
         return err;
@@ -341,7 +341,7 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
 int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, uint32_t *stack)
 {
     msc_live_t b;
-    if (!msc__livemap_find(&a->live, addr, &b)) return 0;
+    if (!msc_livemap_find(&a->live, addr, &b)) return 0;
     *size = b.size;
     *stack = b.stack;
     return 1;

@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
-#include "livemap.h"
+#include "memscope/livemap.h"
 
 #define HUGE_PAGE (2u << 20)
 
@@ -22,7 +22,7 @@ static void advise_huge_pages(void *p, size_t n)
 }
 
 
-int msc__livemap_init(msc_livemap_t *m)
+int msc_livemap_init(msc_livemap_t *m)
 {
     m->mask = (1u << 16) - 1;
     m->count = 0;
@@ -30,7 +30,7 @@ int msc__livemap_init(msc_livemap_t *m)
     return m->slots ? 0 : MSC_ENOMEM;
 }
 
-void msc__livemap_release(msc_livemap_t *m)
+void msc_livemap_release(msc_livemap_t *m)
 {
     msc_free(m->slots);
     m->slots = NULL;
@@ -46,7 +46,7 @@ static int grow(msc_livemap_t *m)
     memset(slots, 0, bytes);
     for (size_t i = 0; i <= m->mask; i++) {
         if (!m->slots[i].addr) continue;
-        size_t j = msc__livemap_slot(m->slots[i].addr, mask);
+        size_t j = msc_livemap_slot(m->slots[i].addr, mask);
         while (slots[j].addr) j = (j + 1) & mask;
         slots[j] = m->slots[i];
     }
@@ -56,10 +56,10 @@ static int grow(msc_livemap_t *m)
     return 0;
 }
 
-int msc__livemap_put(msc_livemap_t *m, const msc_live_t *block, msc_live_t *old)
+int msc_livemap_put(msc_livemap_t *m, const msc_live_t *block, msc_live_t *old)
 {
     if ((m->count + 1) * 2 > m->mask + 1 && grow(m) < 0) return MSC_ENOMEM;
-    size_t i = msc__livemap_slot(block->addr, m->mask);
+    size_t i = msc_livemap_slot(block->addr, m->mask);
     for (; m->slots[i].addr; i = (i + 1) & m->mask) {
         if (m->slots[i].addr == block->addr) {
             *old = m->slots[i];
@@ -72,10 +72,10 @@ int msc__livemap_put(msc_livemap_t *m, const msc_live_t *block, msc_live_t *old)
     return 0;
 }
 
-int msc__livemap_find(const msc_livemap_t *m, uint64_t addr, msc_live_t *out)
+int msc_livemap_find(const msc_livemap_t *m, uint64_t addr, msc_live_t *out)
 {
     if (!addr) return 0;
-    for (size_t i = msc__livemap_slot(addr, m->mask); m->slots[i].addr; i = (i + 1) & m->mask) {
+    for (size_t i = msc_livemap_slot(addr, m->mask); m->slots[i].addr; i = (i + 1) & m->mask) {
         if (m->slots[i].addr == addr) {
             *out = m->slots[i];
             return 1;
@@ -84,9 +84,9 @@ int msc__livemap_find(const msc_livemap_t *m, uint64_t addr, msc_live_t *out)
     return 0;
 }
 
-int msc__livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out)
+int msc_livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out)
 {
-    size_t i = msc__livemap_slot(addr, m->mask);
+    size_t i = msc_livemap_slot(addr, m->mask);
     for (;; i = (i + 1) & m->mask) {
         if (!m->slots[i].addr) return 0;
         if (m->slots[i].addr == addr) break;
@@ -95,7 +95,7 @@ int msc__livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out)
     /* Backward shift: pull later members of the probe run into the hole. */
     size_t hole = i;
     for (size_t j = (i + 1) & m->mask; m->slots[j].addr; j = (j + 1) & m->mask) {
-        size_t home = msc__livemap_slot(m->slots[j].addr, m->mask);
+        size_t home = msc_livemap_slot(m->slots[j].addr, m->mask);
         if (((j - home) & m->mask) >= ((j - hole) & m->mask)) {
             m->slots[hole] = m->slots[j];
             hole = j;

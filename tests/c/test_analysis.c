@@ -7,7 +7,7 @@
  * nothing leaks. */
 #include "capture_util.h"
 #include "check.h"
-#include "livemap.h"
+#include "memscope/livemap.h"
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
 
@@ -19,32 +19,32 @@ static void test_livemap_basics(void)
 {
     msc_livemap_t m;
     msc_live_t old;
-    CHECK_EQ(msc__livemap_init(&m), 0);
-    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){0x1000, 10, 1, 1}, &old), 0);
-    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){0x2000, 20, 2, 1}, &old), 0);
-    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){0x1000, 11, 3, 1}, &old), 1);
+    CHECK_EQ(msc_livemap_init(&m), 0);
+    CHECK_EQ(msc_livemap_put(&m, &(msc_live_t){0x1000, 10, 1, 1}, &old), 0);
+    CHECK_EQ(msc_livemap_put(&m, &(msc_live_t){0x2000, 20, 2, 1}, &old), 0);
+    CHECK_EQ(msc_livemap_put(&m, &(msc_live_t){0x1000, 11, 3, 1}, &old), 1);
     CHECK_EQ(old.addr, 0x1000);
     CHECK_EQ(old.size, 10);
     CHECK_EQ(old.stack, 1);
     CHECK_EQ(m.count, 2);
-    CHECK_EQ(msc__livemap_take(&m, 0x1000, &old), 1);
+    CHECK_EQ(msc_livemap_take(&m, 0x1000, &old), 1);
     CHECK_EQ(old.size, 11);
     CHECK_EQ(old.stack, 3);
-    CHECK_EQ(msc__livemap_take(&m, 0x1000, &old), 0);
-    CHECK_EQ(msc__livemap_take(&m, 0x3000, &old), 0);
+    CHECK_EQ(msc_livemap_take(&m, 0x1000, &old), 0);
+    CHECK_EQ(msc_livemap_take(&m, 0x3000, &old), 0);
     CHECK_EQ(m.count, 1);
 
     /* Growth keeps every entry. */
     size_t mask = m.mask;
-    for (uint64_t i = 1; i <= 200000; i++) msc__livemap_put(&m, &(msc_live_t){i * 16 + 0x10000, i, (uint32_t)i, 1}, &old);
+    for (uint64_t i = 1; i <= 200000; i++) msc_livemap_put(&m, &(msc_live_t){i * 16 + 0x10000, i, (uint32_t)i, 1}, &old);
     CHECK(m.mask > mask);
     CHECK((m.count + 1) * 2 <= m.mask + 1);
     int lost = 0;
     for (uint64_t i = 1; i <= 200000; i++)
-        if (msc__livemap_take(&m, i * 16 + 0x10000, &old) != 1 || old.size != i) lost++;
+        if (msc_livemap_take(&m, i * 16 + 0x10000, &old) != 1 || old.size != i) lost++;
     CHECK_EQ(lost, 0);
     CHECK_EQ(m.count, 1);
-    msc__livemap_release(&m);
+    msc_livemap_release(&m);
 }
 
 /* Random inserts, replaces and deletes over a small address range (long
@@ -56,7 +56,7 @@ static void test_livemap_random(void)
     static uint32_t stack[RANGE];
     msc_livemap_t m;
     msc_live_t got;
-    CHECK_EQ(msc__livemap_init(&m), 0);
+    CHECK_EQ(msc_livemap_init(&m), 0);
     uint64_t seed = 7;
     size_t present = 0;
     int wrong = 0;
@@ -68,14 +68,14 @@ static void test_livemap_random(void)
         int insert = (seed >> 20) % 100 < (op < OPS / 2 ? 60 : 40);
         if (insert) {
             uint64_t s = (seed >> 40) + 1;
-            int rc = msc__livemap_put(&m, &(msc_live_t){addr, s, (uint32_t)op, 1}, &got);
+            int rc = msc_livemap_put(&m, &(msc_live_t){addr, s, (uint32_t)op, 1}, &got);
             if (rc != (size[k] != 0) || (rc == 1 && (got.size != size[k] || got.stack != stack[k])))
                 wrong++;
             if (!size[k]) present++;
             size[k] = s;
             stack[k] = (uint32_t)op;
         } else {
-            int rc = msc__livemap_take(&m, addr, &got);
+            int rc = msc_livemap_take(&m, addr, &got);
             if (rc != (size[k] != 0) || (rc == 1 && (got.size != size[k] || got.stack != stack[k])))
                 wrong++;
             if (size[k]) present--;
@@ -96,7 +96,7 @@ static void test_livemap_random(void)
     }
     CHECK_EQ(occupied, present);
     CHECK_EQ(missing, 0);
-    msc__livemap_release(&m);
+    msc_livemap_release(&m);
 }
 
 /*
@@ -458,16 +458,16 @@ static void test_out_of_memory(void)
     /* Live map growth failing leaves the map as it was. */
     msc_livemap_t m;
     msc_live_t old;
-    CHECK_EQ(msc__livemap_init(&m), 0);
+    CHECK_EQ(msc_livemap_init(&m), 0);
     size_t grow_at = (m.mask + 1) / 2;
-    for (uint64_t i = 1; i <= grow_at; i++) msc__livemap_put(&m, &(msc_live_t){i * 16, i, 0, 1}, &old);
+    for (uint64_t i = 1; i <= grow_at; i++) msc_livemap_put(&m, &(msc_live_t){i * 16, i, 0, 1}, &old);
     tc_use_allocator(1, 0);
-    CHECK_EQ(msc__livemap_put(&m, &(msc_live_t){(grow_at + 1) * 16, 1, 0, 1}, &old), MSC_ENOMEM);
+    CHECK_EQ(msc_livemap_put(&m, &(msc_live_t){(grow_at + 1) * 16, 1, 0, 1}, &old), MSC_ENOMEM);
     msc_set_allocator(NULL);
     CHECK_EQ(m.count, grow_at);
-    CHECK_EQ(msc__livemap_take(&m, 16, &old), 1);
+    CHECK_EQ(msc_livemap_take(&m, 16, &old), 1);
     CHECK_EQ(old.size, 1);
-    msc__livemap_release(&m);
+    msc_livemap_release(&m);
 }
 
 int main(void)
