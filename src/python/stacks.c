@@ -159,14 +159,10 @@ static inline uint32_t code_id_of(const msc_capture_ctx_t *ctx, PyCodeObject *co
 int msc_trie_init(msc_trie_t *t, uint32_t max_depth)
 {
     memset(t, 0, sizeof(*t));
-    t->cap = 4096;
-    t->count = 1;
-    t->index_mask = 8191;
-    t->nodes = msc_calloc(t->cap, sizeof(msc_trie_node_t));
-    t->index = msc_calloc(t->index_mask + 1, sizeof(uint32_t));
+    t->nodes = msc_symbols_new(PY_VERSION_HEX);
     t->scratch = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
     t->path = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
-    if (!t->nodes || !t->index || !t->scratch || !t->path) {
+    if (!t->nodes || !t->scratch || !t->path) {
         msc_trie_release(t);
         return -1;
     }
@@ -175,60 +171,23 @@ int msc_trie_init(msc_trie_t *t, uint32_t max_depth)
 
 void msc_trie_release(msc_trie_t *t)
 {
-    msc_free(t->nodes);
-    msc_free(t->index);
+    msc_symbols_free(t->nodes);
     msc_free(t->scratch);
     msc_free(t->path);
     memset(t, 0, sizeof(*t));
 }
 
-static inline uint32_t node_slot(uint32_t parent, uint32_t code_id, uint32_t offset)
-{
-    uint64_t h = ((uint64_t)parent << 32 | code_id) * 0x9E3779B97F4A7C15ull ^ offset;
-    return (uint32_t)((h * 0xBF58476D1CE4E5B9ull) >> 32);
-}
-
-static int trie_grow(msc_trie_t *t)
-{
-    if (t->count == t->cap) {
-        msc_trie_node_t *nodes = msc_realloc(t->nodes, sizeof(*nodes) * t->cap * 2);
-        if (!nodes) return -1;
-        t->nodes = nodes;
-        t->cap *= 2;
-    }
-    if (t->count * 2 < t->index_mask) return 0;
-    uint32_t mask = t->index_mask * 2 + 1;
-    uint32_t *index = msc_calloc((size_t)mask + 1, sizeof(uint32_t));
-    if (!index) return -1;
-    for (uint32_t id = 1; id < t->count; id++) {
-        msc_trie_node_t *n = &t->nodes[id];
-        uint32_t i = node_slot(n->parent, n->code_id, n->offset) & mask;
-        while (index[i]) i = (i + 1) & mask;
-        index[i] = id;
-    }
-    msc_free(t->index);
-    t->index = index;
-    t->index_mask = mask;
-    return 0;
-}
-
 /* The child of parent for (code, offset), written as a NODE record when
- * new; -1 when the sink or memory refuses. */
+ * new; -1 when memory or the sink refuses (recording then stops, so a node
+ * interned without its record is never referred to). */
 static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t parent,
                           msc_frame_key_t k)
 {
-    uint32_t i = node_slot(parent, k.code_id, k.offset) & t->index_mask;
-    for (uint32_t id; (id = t->index[i]); i = (i + 1) & t->index_mask) {
-        msc_trie_node_t *n = &t->nodes[id];
-        if (n->parent == parent && n->code_id == k.code_id && n->offset == k.offset) return id;
-    }
+    uint32_t known = msc_symbols_nodes(t->nodes);
+    int64_t id = msc_symbols_add_node(t->nodes, parent, k.code_id, k.offset);
+    if (id < 0 || (uint32_t)id < known) return id < 0 ? -1 : id;
     uint8_t *p = msc_stream_reserve(ctx->sink, ctx->stream, MSC_REC_MAX);
-    if (!p || trie_grow(t) < 0) return -1;
-    uint32_t id = t->count++;
-    t->nodes[id] = (msc_trie_node_t){parent, k.code_id, k.offset};
-    i = node_slot(parent, k.code_id, k.offset) & t->index_mask;
-    while (t->index[i]) i = (i + 1) & t->index_mask;
-    t->index[i] = id;
+    if (!p) return -1;
     msc_stream_commit(ctx->stream, msc_enc_node(p, &ctx->stream->delta, parent, k.code_id, k.offset),
                       1);
     return id;

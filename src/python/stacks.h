@@ -11,6 +11,7 @@
 
 #include <stdatomic.h>
 #include "memscope/sink.h"
+#include "memscope/symbols.h"
 
 typedef struct msc_frame_key {
     uint32_t code_id;          /* 0 = unknown code object or truncated stack */
@@ -24,19 +25,10 @@ typedef struct msc_raw_frame {
     uint32_t node;             /* in a resolved path: the trie node of this prefix */
 } msc_raw_frame_t;
 
-typedef struct msc_trie_node {
-    uint32_t parent;
-    uint32_t code_id;
-    uint32_t offset;
-} msc_trie_node_t;
-
 /* One trie per stream; its node ids are that stream's NODE ids. */
 typedef struct msc_trie {
-    msc_trie_node_t *nodes;    /* by id; node 0 is the root */
-    uint32_t count;
-    uint32_t cap;
-    uint32_t *index;           /* open addressing over nodes: id or 0 */
-    uint32_t index_mask;
+    msc_symbols_t *nodes;      /* (parent, code id, offset) -> id: the analyser's stack
+                                  trie, the same interning a reader does */
     msc_raw_frame_t *scratch;  /* the stack being captured, innermost first */
     msc_raw_frame_t *path;     /* the last stack resolved, outermost first; a frame
                                   that cannot be trusted to match has code NULL */
