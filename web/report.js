@@ -292,20 +292,29 @@
       box.append(svg("text", { class: "mark-label", x: Math.min(x(t) + 3, W - R - 90), y: T + 10 },
         label));
     }
+    const cursor = svg("line", { x1: -10, x2: -10, y1: T, y2: H - B, stroke: "var(--accent)" });
+    const showAt = (t) => {
+      cursor.setAttribute("x1", x(t));
+      cursor.setAttribute("x2", x(t));
+      pickMoment(t);
+    };
     const peak = svg("circle", { id: "peak-marker", cx: x(s.peak_time_s), cy: y(s.peak_bytes), r: 5,
       fill: "var(--accent)" });
     peak.append(svg("title", {}, "peak " + bytes(s.peak_bytes) + " at " + s.peak_time_s.toFixed(3) + " s"));
+    peak.addEventListener("click", (ev) => {
+      ev.stopPropagation(); // exactly the peak, not the moment under the pixel
+      showAt(s.peak_time_s);
+    });
     box.append(peak);
-    box.append(svg("text", { x: Math.min(x(s.peak_time_s) + 8, W - 120), y: y(s.peak_bytes) + 4 },
-      "peak " + bytes(s.peak_bytes)));
-    const cursor = svg("line", { x1: -10, x2: -10, y1: T, y2: H - B, stroke: "var(--accent)" });
+    // The label sits beside the marker, on its left near the right edge,
+    // and never takes the marker's clicks.
+    const right = x(s.peak_time_s) > W - 130;
+    box.append(svg("text", { x: x(s.peak_time_s) + (right ? -8 : 8), y: y(s.peak_bytes) + 4,
+      "text-anchor": right ? "end" : "start", "pointer-events": "none" }, "peak " + bytes(s.peak_bytes)));
     box.append(cursor);
     box.addEventListener("click", (ev) => {
       const r = box.getBoundingClientRect();
-      const t = ((ev.clientX - r.left) * W / r.width - L) / (W - L - R) * end;
-      cursor.setAttribute("x1", x(t));
-      cursor.setAttribute("x2", x(t));
-      pickMoment(Math.max(0, t));
+      showAt(Math.max(0, ((ev.clientX - r.left) * W / r.width - L) / (W - L - R) * end));
     });
     document.getElementById("timeline").append(box);
   }
