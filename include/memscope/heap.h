@@ -14,12 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "memscope/chunk.h"
 #include "memscope/common.h"
 
 #define MSC_HEAP_MAGIC "MEMHEAP"           /* 8 bytes with its terminating NUL */
-#define MSC_HEAP_VERSION 2                 /* 1: no allocation sites; still read */
+#define MSC_HEAP_VERSION 3                 /* 1: no allocation sites; 2: strings unique;
+                                              both still read */
 #define MSC_HEAP_MAX_NODES (1u << 30)      /* more nodes than this is corrupt */
 #define MSC_HEAP_MAX_PREVIEW 40            /* bytes of a str/bytes kept as preview */
 
@@ -72,10 +74,12 @@ typedef struct msc_heap {
     uint64_t *str_off;         /* string i is blob[str_off[i] .. str_off[i + 1] - 1) */
     uint32_t string_count;     /* string 0 is "" */
     uint32_t string_cap;
-    uint32_t *str_slots;       /* intern table: string id + 1, 0 empty */
+    uint64_t *str_slots;       /* intern table: (string id + 1) << 32 | hash tag, 0 empty */
     uint32_t str_mask;
+    uint32_t str_used;         /* strings in the intern table */
 
-    uint64_t *node_slots;      /* address table: (node index + 1) << 32 | hash tag, 0 empty */
+    uint64_t *node_slots;      /* address table: (node index + 1) << 32 | hash tag, 0 empty;
+                                  NULL until msc_heap_index() */
     uint64_t node_mask;
 
     uint64_t pid;              /* process the snapshot was taken in */
@@ -89,8 +93,16 @@ typedef struct msc_heap {
 msc_heap_t *msc_heap_new(void);
 void msc_heap_free(msc_heap_t *h);
 
-/* Interns n bytes (a NUL inside is kept), sets *id: 0 or MSC_ENOMEM. */
+/* Interns n bytes (a NUL inside is kept), sets *id to the string interned
+ * before with those bytes, else to a new one: 0 or MSC_ENOMEM. Strings added
+ * by msc_heap_add_string (and so all strings read from a file) are not
+ * looked at. */
 int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id);
+
+/* Adds n bytes as a new string whether or not it is already there (the
+ * previews of a heap's strings are mostly unique, and looking each up
+ * would cost a cache miss apiece): 0 or MSC_ENOMEM. */
+int msc_heap_add_string(msc_heap_t *h, const char *s, size_t n, uint32_t *id);
 static inline const char *msc_heap_string(const msc_heap_t *h, uint32_t id, size_t *len)
 {
     if (len) *len = (size_t)(h->str_off[id + 1] - h->str_off[id] - 1);
@@ -99,12 +111,38 @@ static inline const char *msc_heap_string(const msc_heap_t *h, uint32_t id, size
 
 int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *index);
 
-/* Adds a node for an address not yet present (callers look up first) and
- * sets *index: 0, MSC_ENOMEM, or MSC_ECORRUPT past MSC_HEAP_MAX_NODES. */
+/* The edge labels that read text ("__dict__", "__class__"): one byte per
+ * string id, 1 for each string with those bytes (a name can have several
+ * ids, since previews are not interned); caller frees with msc_free(). NULL
+ * on out-of-memory. Test an edge with msc_heap_label_in(). */
+uint8_t *msc_heap_label_set(const msc_heap_t *h, const char *text);
+static inline int msc_heap_label_in(const uint8_t *set, uint32_t label)
+{
+    return !(label & MSC_HEAP_LABEL_INDEX) && set[label];
+}
+
+/* The same test for one edge, without the set. */
+static inline int msc_heap_label_is(const msc_heap_t *h, uint32_t label, const char *text)
+{
+    return !(label & MSC_HEAP_LABEL_INDEX) && strcmp(msc_heap_string(h, label, NULL), text) == 0;
+}
+
+/* Makes room for nodes and edges in all, so that a builder who can guess
+ * the heap's size grows its columns once instead of copying them at every
+ * doubling: 0 or MSC_ENOMEM. */
+int msc_heap_reserve(msc_heap_t *h, uint32_t nodes, uint64_t edges);
+
+/* Adds a node for an address not yet present and sets *index: 0, MSC_ENOMEM, or MSC_ECORRUPT past MSC_HEAP_MAX_NODES. */
 int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size,
                       uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index);
 
-/* Node index of addr, or UINT32_MAX. */
+/* Builds the address table msc_heap_find() answers from, over the nodes
+ * added so far (adding nodes does not maintain it, so a walk pays for no
+ * table it does not use): 0, MSC_ENOMEM, or MSC_ECORRUPT when two nodes
+ * share an address. */
+int msc_heap_index(msc_heap_t *h);
+
+/* Node index of addr, or UINT32_MAX (also before msc_heap_index()). */
 uint32_t msc_heap_find(const msc_heap_t *h, uint64_t addr);
 
 /* Adds an edge from -> to. Edges are added grouped by source in increasing

@@ -1,10 +1,16 @@
-/* The allocator pair behind every core allocation, and error strings. The
+/* The allocator pair behind every core allocation, huge-page advice for
+ * the big tables, and error strings. The
  * recorder swaps in CPython's untraced raw allocator (so the recorder's own
  * tables are never recorded), tests swap in one that fails on demand. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "internal.h"
 #include "memscope/common.h"
+
+#define HUGE_PAGE (2u << 20)
 
 static void *libc_malloc(void *ctx, size_t size)
 {
@@ -61,6 +67,14 @@ char *msc_strdup(const char *s)
     char *d = msc_malloc(n);
     if (d) memcpy(d, s, n);
     return d;
+}
+
+void msc__advise_huge_pages(void *p, size_t n)
+{
+    if (n < 2 * HUGE_PAGE) return;
+    uintptr_t start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t end = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
 }
 
 const char *msc_strerror(int err)

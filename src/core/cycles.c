@@ -26,13 +26,6 @@ typedef struct scan {
     uint64_t *cursor;          /* scratch, node_count long */
 } scan_t;
 
-static uint32_t find_string(const msc_heap_t *h, const char *text)
-{
-    for (uint32_t id = 0; id < h->string_count; id++)
-        if (strcmp(msc_heap_string(h, id, NULL), text) == 0) return id;
-    return NONE;
-}
-
 /* Marks everything reachable from the queued nodes; returns the new tail. */
 static size_t flood(const msc_heap_t *h, uint8_t *mark, uint32_t *queue, size_t head, size_t tail)
 {
@@ -55,7 +48,6 @@ static size_t flood(const msc_heap_t *h, uint8_t *mark, uint32_t *queue, size_t 
 static int mark_garbage(scan_t *s)
 {
     const msc_heap_t *h = s->h;
-    uint32_t gc_label = find_string(h, "gc (no root reaches it)");
     uint32_t *inref = msc_calloc(h->node_count, sizeof(uint32_t));
     if (!inref) return MSC_ENOMEM;
     uint8_t *live = s->garbage; /* filled as "live", inverted at the end */
@@ -63,7 +55,8 @@ static int mark_garbage(scan_t *s)
     size_t tail = 0;
     live[0] = 1;
     for (uint64_t e = h->edge_start[0]; e < h->edge_start[1]; e++)
-        if (h->edge_label[e] != gc_label && !live[h->edge_to[e]])
+        if (!msc_heap_label_is(h, h->edge_label[e], "gc (no root reaches it)") &&
+            !live[h->edge_to[e]])
             live[h->edge_to[e]] = 1, queue[tail++] = h->edge_to[e];
     tail = flood(h, live, queue, 0, tail);
     for (uint32_t u = 1; u < h->node_count; u++)

@@ -275,10 +275,9 @@ static int read_string(reader_t *r, msc_cursor_t *c)
     if (n > MAX_STRING) return fail(r, "absurd string length", MSC_ECORRUPT);
     const uint8_t *s = msc__get_bytes(c, n);
     if (!s) return fail(r, "string record cut short", MSC_ECORRUPT);
-    uint32_t id, expect = r->h->string_count;
-    if (msc_heap_intern(r->h, (const char *)s, n, &id) < 0)
+    uint32_t id;
+    if (msc_heap_add_string(r->h, (const char *)s, n, &id) < 0)
         return fail(r, "out of memory", MSC_ENOMEM);
-    if (id != expect) return fail(r, "duplicate string", MSC_ECORRUPT);
     return 0;
 }
 
@@ -313,8 +312,7 @@ static int read_node(reader_t *r, msc_cursor_t *c)
         if (addr != 0 || type != 0) return fail(r, "first node is not the root", MSC_ECORRUPT);
         return 0;
     }
-    if (type == 0 || msc_heap_find(h, addr) != UINT32_MAX)
-        return fail(r, "two nodes with one address", MSC_ECORRUPT);
+    if (type == 0) return fail(r, "a second root node", MSC_ECORRUPT);
     uint32_t v;
     int rc = msc_heap_add_node(h, addr, (uint32_t)type, size, (uint32_t)refcnt, flags,
                                (uint32_t)preview, &v);
@@ -377,6 +375,9 @@ static int read_end(reader_t *r, msc_cursor_t *c)
         edges != h->edge_count || strings != h->string_count || types != h->type_count)
         return fail(r, "end record does not match the records before it", MSC_ECORRUPT);
     if (msc_heap_finish(h) < 0) return fail(r, "out of memory", MSC_ENOMEM);
+    int rc = msc_heap_index(h);
+    if (rc == MSC_ECORRUPT) return fail(r, "two nodes with one address", rc);
+    if (rc < 0) return fail(r, "out of memory", rc);
     for (uint64_t e = 0; e < h->edge_count; e++)
         if (h->edge_to[e] >= h->node_count)
             return fail(r, "edge to a node that does not exist", MSC_ECORRUPT);

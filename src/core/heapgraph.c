@@ -1,12 +1,14 @@
 /* The in-memory heap graph (msc_heap_t): growable node columns, edges in
  * compressed-row form, an intern table for names and previews, and an
- * address table so the walker and the analyses can go from id() to node.
+ * address table, built on demand, so the analyses can go from id() to node.
  * Both hash tables store indices (and the address table a hash tag) and
  * compare against the columns, so the tables stay small at ten million
  * objects. */
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
+#include "internal.h"
 #include "memscope/heap.h"
 
 static uint64_t mix64(uint64_t x)
@@ -18,11 +20,9 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 33);
 }
 
-static uint32_t hash_bytes(const char *s, size_t n)
+static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
-    return (uint32_t)mix64(h);
+    return XXH3_64bits(s, n);
 }
 
 /* Doubles *cap (at least to need) and reallocates *p of elem-sized items. */
@@ -34,6 +34,7 @@ static int grow(void **p, uint64_t *cap, uint64_t need, size_t elem)
     if (n > (uint64_t)SIZE_MAX / elem) return MSC_ENOMEM;
     void *q = msc_realloc(*p, (size_t)(n * elem));
     if (!q) return MSC_ENOMEM;
+    msc__advise_huge_pages(q, (size_t)(n * elem)); /* the part not yet touched faults in less */
     *p = q;
     *cap = n;
     return 0;
@@ -87,17 +88,25 @@ void msc_heap_free(msc_heap_t *h)
     msc_free(h);
 }
 
+/* A string slot holds the string id and 32 bits of its hash, so a probe
+ * reads the string's bytes only on a likely match. */
+static uint64_t string_slot(uint64_t hash, uint32_t id)
+{
+    return (uint64_t)(id + 1) << 32 | (hash >> 32);
+}
+
 static int rehash_strings(msc_heap_t *h)
 {
     uint32_t cap = h->str_mask ? (h->str_mask + 1) * 2 : 1024;
-    uint32_t *slots = msc_calloc(cap, sizeof(*slots));
+    uint64_t *slots = msc_calloc(cap, sizeof(*slots));
     if (!slots) return MSC_ENOMEM;
-    for (uint32_t id = 0; id < h->string_count; id++) {
+    for (uint32_t j = 0; h->str_slots && j <= h->str_mask; j++) {
+        if (!h->str_slots[j]) continue;
         size_t n;
-        const char *s = msc_heap_string(h, id, &n);
-        uint32_t i = hash_bytes(s, n) & (cap - 1);
+        const char *s = msc_heap_string(h, (uint32_t)(h->str_slots[j] >> 32) - 1, &n);
+        uint32_t i = (uint32_t)hash_bytes(s, n) & (cap - 1);
         while (slots[i]) i = (i + 1) & (cap - 1);
-        slots[i] = id + 1;
+        slots[i] = h->str_slots[j];
     }
     msc_free(h->str_slots);
     h->str_slots = slots;
@@ -107,17 +116,30 @@ static int rehash_strings(msc_heap_t *h)
 
 int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
 {
-    if ((uint64_t)h->string_count * 2 >= h->str_mask && rehash_strings(h) < 0)
+    if ((uint64_t)h->str_used * 2 >= h->str_mask && rehash_strings(h) < 0)
         return MSC_ENOMEM;
-    uint32_t i = hash_bytes(s, n) & h->str_mask;
+    uint64_t hash = hash_bytes(s, n);
+    uint32_t i = (uint32_t)hash & h->str_mask;
     for (; h->str_slots[i]; i = (i + 1) & h->str_mask) {
+        uint64_t slot = h->str_slots[i];
+        if ((uint32_t)slot != (uint32_t)(hash >> 32)) continue;
         size_t m;
-        const char *t = msc_heap_string(h, h->str_slots[i] - 1, &m);
+        const char *t = msc_heap_string(h, (uint32_t)(slot >> 32) - 1, &m);
         if (m == n && memcmp(s, t, n) == 0) {
-            *id = h->str_slots[i] - 1;
+            *id = (uint32_t)(slot >> 32) - 1;
             return 0;
         }
     }
+    int rc = msc_heap_add_string(h, s, n, id);
+    if (rc == 0) {
+        h->str_slots[i] = string_slot(hash, *id);
+        h->str_used++;
+    }
+    return rc;
+}
+
+int msc_heap_add_string(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
+{
     if (h->string_count >= MSC_HEAP_MAX_NODES) return MSC_ENOMEM;
     if (grow((void **)&h->blob, &h->blob_cap, h->blob_len + n + 1, 1) < 0 ||
         grow32((void **)&h->str_off, &h->string_cap, (uint64_t)h->string_count + 2,
@@ -129,8 +151,16 @@ int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
     h->blob_len += n + 1;
     h->str_off[h->string_count + 1] = h->blob_len;
     *id = h->string_count++;
-    h->str_slots[i] = *id + 1;
     return 0;
+}
+
+uint8_t *msc_heap_label_set(const msc_heap_t *h, const char *text)
+{
+    uint8_t *set = msc_malloc(h->string_count);
+    if (!set) return NULL;
+    for (uint32_t id = 0; id < h->string_count; id++)
+        set[id] = strcmp(msc_heap_string(h, id, NULL), text) == 0;
+    return set;
 }
 
 int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *index)
@@ -145,14 +175,14 @@ int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *i
     return 0;
 }
 
-static int grow_nodes(msc_heap_t *h)
+/* Grows the node columns to n nodes. */
+static int grow_nodes(msc_heap_t *h, uint64_t n)
 {
-    uint64_t n = h->node_cap ? (uint64_t)h->node_cap * 2 : 1024;
-    if (n > MSC_HEAP_MAX_NODES) n = MSC_HEAP_MAX_NODES;
 #define COLUMN(field)                                                                      \
     do {                                                                                   \
         void *q = msc_realloc(h->field, (size_t)n * sizeof(*h->field));                    \
         if (!q) return MSC_ENOMEM;                                                         \
+        msc__advise_huge_pages(q, (size_t)n * sizeof(*h->field));                          \
         h->field = q;                                                                      \
     } while (0)
     COLUMN(addr);
@@ -166,6 +196,19 @@ static int grow_nodes(msc_heap_t *h)
     if (!q) return MSC_ENOMEM;
     h->edge_start = q;
     h->node_cap = (uint32_t)n;
+    return 0;
+}
+
+int msc_heap_reserve(msc_heap_t *h, uint32_t nodes, uint64_t edges)
+{
+    if (nodes > MSC_HEAP_MAX_NODES) nodes = MSC_HEAP_MAX_NODES;
+    if (nodes > h->node_cap && grow_nodes(h, nodes) < 0) return MSC_ENOMEM;
+    if (edges <= h->edge_cap) return 0;
+    uint64_t cap = h->edge_cap, cap2 = h->edge_cap;
+    if (grow((void **)&h->edge_to, &cap, edges, sizeof(uint32_t)) < 0 ||
+        grow((void **)&h->edge_label, &cap2, edges, sizeof(uint32_t)) < 0)
+        return MSC_ENOMEM;
+    h->edge_cap = cap;
     return 0;
 }
 
@@ -184,15 +227,19 @@ static void place(uint64_t *slots, uint64_t mask, uint64_t hash, uint32_t v)
     slots[i] = slot_of(hash, v);
 }
 
-static int rehash_nodes(msc_heap_t *h)
+int msc_heap_index(msc_heap_t *h)
 {
-    uint64_t cap = h->node_mask ? (h->node_mask + 1) * 2 : 4096;
+    uint64_t cap = 4096;
+    while (cap < (uint64_t)h->node_count * 2) cap *= 2;
     uint64_t *slots = msc_calloc((size_t)cap, sizeof(*slots));
     if (!slots) return MSC_ENOMEM;
-    for (uint32_t v = 0; v < h->node_count; v++) place(slots, cap - 1, mix64(h->addr[v]), v);
     msc_free(h->node_slots);
     h->node_slots = slots;
     h->node_mask = cap - 1;
+    for (uint32_t v = 0; v < h->node_count; v++) {
+        if (msc_heap_find(h, h->addr[v]) != UINT32_MAX) return MSC_ECORRUPT;
+        place(slots, cap - 1, mix64(h->addr[v]), v);
+    }
     return 0;
 }
 
@@ -213,10 +260,10 @@ int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size
                       uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index)
 {
     if (h->node_count >= MSC_HEAP_MAX_NODES) return MSC_ECORRUPT;
-    if (h->node_count >= h->node_cap && grow_nodes(h) < 0) return MSC_ENOMEM;
-    /* The address table stays at most half full: probes stay short. */
-    if ((uint64_t)(h->node_count + 1) * 2 > h->node_mask && rehash_nodes(h) < 0)
-        return MSC_ENOMEM;
+    if (h->node_count >= h->node_cap) {
+        uint64_t n = h->node_cap ? (uint64_t)h->node_cap * 2 : 1024;
+        if (grow_nodes(h, n < MSC_HEAP_MAX_NODES ? n : MSC_HEAP_MAX_NODES) < 0) return MSC_ENOMEM;
+    }
     uint32_t v = h->node_count++;
     h->addr[v] = addr;
     h->size[v] = size;
@@ -224,7 +271,6 @@ int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size
     h->refcnt[v] = refcnt;
     h->preview[v] = preview;
     h->flags[v] = flags;
-    place(h->node_slots, h->node_mask, mix64(addr), v);
     *index = v;
     return 0;
 }

@@ -14,19 +14,21 @@
 uint32_t *msc_heap_dict_owners(const msc_heap_t *h)
 {
     uint32_t *owner = msc_malloc((size_t)h->node_count * sizeof(*owner));
-    if (!owner) return NULL;
-    memset(owner, 0xFF, (size_t)h->node_count * sizeof(*owner));
-    uint32_t dict_label = UINT32_MAX;
-    for (uint32_t id = 0; id < h->string_count; id++) {
-        if (strcmp(msc_heap_string(h, id, NULL), "__dict__") == 0) dict_label = id;
+    uint8_t *dict_label = msc_heap_label_set(h, "__dict__");
+    if (!owner || !dict_label) {
+        msc_free(owner);
+        msc_free(dict_label);
+        return NULL;
     }
-    if (dict_label == UINT32_MAX) return owner;
+    memset(owner, 0xFF, (size_t)h->node_count * sizeof(*owner));
     for (uint32_t u = 1; u < h->node_count; u++) {
         for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
             uint32_t t = h->edge_to[e];
-            if (h->edge_label[e] == dict_label && owner[t] == UINT32_MAX) owner[t] = u;
+            if (msc_heap_label_in(dict_label, h->edge_label[e]) && owner[t] == UINT32_MAX)
+                owner[t] = u;
         }
     }
+    msc_free(dict_label);
     return owner;
 }
 
@@ -52,12 +54,13 @@ const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t 
 /* The key of node v: an index into the row table, whose layout depends on
  * by (types, then "dict of" each type, then "dict (no owner)"; or strings;
  * or size classes). */
-static uint64_t key_of(const msc_heap_t *h, const uint32_t *owners, int by, uint32_t v)
+static uint64_t key_of(const msc_heap_t *h, const uint32_t *owners, uint32_t dict_type, int by,
+                       uint32_t v)
 {
     uint32_t t = h->type[v];
     switch (by) {
     case MSC_HEAP_BY_KIND:
-        if (!owners || !is_dict_type(h, t)) return t;
+        if (!owners || t != dict_type) return t;
         return owners[v] == UINT32_MAX ? 2ULL * h->type_count
                                        : (uint64_t)h->type_count + h->type[owners[v]];
     case MSC_HEAP_BY_TYPE: return t;
@@ -130,9 +133,12 @@ int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p)
     uint64_t *bytes = msc_calloc((size_t)nkeys, sizeof(*bytes));
     int rc = MSC_ENOMEM;
     if (!count || !bytes || (by == MSC_HEAP_BY_KIND && !owners)) goto done;
+    uint32_t dict_type = UINT32_MAX;
+    for (uint32_t t = 0; t < h->type_count; t++)
+        if (is_dict_type(h, t)) dict_type = t;
     for (uint32_t v = 1; v < h->node_count; v++) {
         if (!msc_heap_is_object(h, v)) continue;
-        uint64_t k = key_of(h, owners, by, v);
+        uint64_t k = key_of(h, owners, dict_type, by, v);
         count[k]++;
         bytes[k] += h->size[v];
         p->total_count++;

@@ -152,9 +152,6 @@ static int is_shared(const msc_heap_t *h, uint32_t v)
 
 uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint32_t *queue)
 {
-    uint32_t class_label = UINT32_MAX;
-    for (uint32_t id = 0; id < h->string_count && class_label == UINT32_MAX; id++)
-        if (strcmp(msc_heap_string(h, id, NULL), "__class__") == 0) class_label = id;
     size_t head = 0, tail = 0;
     uint64_t total = 0;
     memset(seen, 0, h->node_count);
@@ -165,7 +162,8 @@ uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint
         total += h->size[u];
         for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
             uint32_t t = h->edge_to[e];
-            if (seen[t] || h->edge_label[e] == class_label || is_shared(h, t)) continue;
+            if (seen[t] || is_shared(h, t) || msc_heap_label_is(h, h->edge_label[e], "__class__"))
+                continue;
             seen[t] = 1;
             queue[tail++] = t;
         }

@@ -1,5 +1,6 @@
-/* Shared inside src/core and src/report only: little-endian field access and
- * the bounded varint reader every parser uses. Nothing here is public API. */
+/* Shared inside src/core and src/report only: little-endian field access,
+ * the bounded varint reader every parser uses, and huge-page advice. Nothing
+ * here is public API. */
 #ifndef MEMSCOPE_INTERNAL_H
 #define MEMSCOPE_INTERNAL_H
 
@@ -74,5 +75,11 @@ static inline const uint8_t *msc__get_bytes(msc_cursor_t *c, uint64_t n)
     c->p += n;
     return p;
 }
+
+/* A big table probed at random misses the TLB on most probes without huge
+ * pages, and faults in 4 KiB at a time as it fills. Advises the 2 MiB-aligned
+ * part of [p, p + n) (when it is at least 4 MiB); the kernel may ignore it,
+ * nothing depends on it. */
+void msc__advise_huge_pages(void *p, size_t n);
 
 #endif

@@ -2,25 +2,9 @@
  * size follows the program's live heap rather than its distinct stacks. */
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "internal.h"
 #include "memscope/livemap.h"
-
-#define HUGE_PAGE (2u << 20)
-
-/* A big table is probed at random, one miss per event: without huge pages
- * most of those misses also miss the TLB. Advise the 2 MiB-aligned part of
- * the (page-backed) allocation; the kernel may ignore it, nothing depends
- * on it. */
-static void advise_huge_pages(void *p, size_t n)
-{
-    if (n < 2 * HUGE_PAGE) return;
-    uintptr_t start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    uintptr_t end = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
-    if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
-}
-
 
 int msc_livemap_init(msc_livemap_t *m)
 {
@@ -42,7 +26,7 @@ static int grow(msc_livemap_t *m)
     size_t bytes = (mask + 1) * sizeof(msc_live_t);
     msc_live_t *slots = msc_malloc(bytes);
     if (!slots) return MSC_ENOMEM;
-    advise_huge_pages(slots, bytes); /* before the first touch faults pages in */
+    msc__advise_huge_pages(slots, bytes); /* before the first touch faults pages in */
     memset(slots, 0, bytes);
     for (size_t i = 0; i <= m->mask; i++) {
         if (!m->slots[i].addr) continue;

@@ -183,6 +183,17 @@ fail_dom:
     return result;
 }
 
+/* The node of obj in a walked heap, or UINT32_MAX with an exception set. */
+static uint32_t object_node(msc_heap_t *h, PyObject *obj)
+{
+    int rc = msc_heap_index(h);
+    uint32_t v = rc < 0 ? UINT32_MAX : msc_heap_find(h, (uint64_t)(uintptr_t)obj);
+    if (rc == MSC_ENOMEM) PyErr_NoMemory();
+    else if (rc < 0) PyErr_SetString(PyExc_SystemError, "the heap walk saw one address twice");
+    else if (v == UINT32_MAX) PyErr_SetString(PyExc_ValueError, "the object is not in the heap walk");
+    return v;
+}
+
 /* heap_inspect(obj) -> {size, retained, deep, path, chain}: one walk of the
  * heap, then obj's retained size (dominator tree), deep size, and its
  * shortest reference chain from a root. */
@@ -191,10 +202,8 @@ static PyObject *py_heap_inspect(PyObject *self, PyObject *obj)
     (void)self;
     msc_heap_t *h = msc__heap_walk(1);
     if (!h) return NULL;
-    uint32_t v = msc_heap_find(h, (uint64_t)(uintptr_t)obj);
-    PyObject *result = v == UINT32_MAX ? PyErr_Format(PyExc_ValueError,
-                                                      "the object is not in the heap walk")
-                                       : inspect_result(h, v);
+    uint32_t v = object_node(h, obj);
+    PyObject *result = v == UINT32_MAX ? NULL : inspect_result(h, v);
     msc_heap_free(h);
     return result;
 }
@@ -307,16 +316,15 @@ static PyObject *py_heap_dot(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O|Ip:heap_dot", &obj, &depth, &backrefs)) return NULL;
     msc_heap_t *h = msc__heap_walk(1);
     if (!h) return NULL;
-    uint32_t v = msc_heap_find(h, (uint64_t)(uintptr_t)obj);
+    uint32_t v = object_node(h, obj);
     PyObject *result = NULL;
     char *text = NULL;
     size_t len = 0;
     FILE *out = v == UINT32_MAX ? NULL : open_memstream(&text, &len);
     int rc = out ? msc_heap_write_dot(out, h, &v, 1, depth, backrefs) : MSC_ENOMEM;
     if (out && fclose(out) != 0) rc = MSC_ENOMEM;
-    if (v == UINT32_MAX) PyErr_SetString(PyExc_ValueError, "the object is not in the heap walk");
-    else if (rc < 0) PyErr_NoMemory();
-    else result = PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace");
+    if (v != UINT32_MAX && rc < 0) PyErr_NoMemory();
+    else if (v != UINT32_MAX) result = PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace");
     free(text);
     msc_heap_free(h);
     return result;

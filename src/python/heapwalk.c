@@ -16,6 +16,7 @@
 #include <internal/pycore_frame.h>
 #include <internal/pycore_interp.h>
 #include <internal/pycore_object.h>
+#include <internal/pycore_pymem.h>
 #include <structmember.h>
 
 #include <stdlib.h>
@@ -51,8 +52,30 @@ typedef struct owner {
     PyObject *obj;
 } owner_t;
 
+/* Which objects the walk has reached: node index + 1 for every 16-byte
+ * slot of address space, in 64 KiB pages found through a small hash table
+ * of page numbers. Objects and frames are at least 16 bytes and never
+ * overlap, so each has a slot of its own; and objects made together sit
+ * together, so the lookups of a walk through them stay in cache, where a
+ * hash of each address would miss on nearly every edge. */
+#define SEEN_PAGE_SHIFT 16
+#define SEEN_SLOT_SHIFT 4
+#define SEEN_SLOTS (1u << (SEEN_PAGE_SHIFT - SEEN_SLOT_SHIFT))
+
+typedef struct seen_page {
+    uintptr_t number;          /* address >> SEEN_PAGE_SHIFT */
+    uint32_t *slots;           /* SEEN_SLOTS entries; NULL for an empty table slot */
+} seen_page_t;
+
+typedef struct seen {
+    seen_page_t *pages;        /* open addressing on the page number */
+    size_t mask, used;
+    seen_page_t last;          /* the page of the previous lookup */
+} seen_t;
+
 typedef struct walker {
     msc_heap_t *h;
+    seen_t seen;
     type_info_t *types;        /* open addressing on the type pointer */
     size_t types_mask;
     size_t types_used;
@@ -64,7 +87,7 @@ typedef struct walker {
     PyObject *skip[MAX_VALUES]; /* referents reported through the values node instead */
     int nskip;
     uint8_t used[MAX_LABELS];  /* member labels already given to an edge */
-    int previews;              /* keep str/bytes/name previews (files, reports) */
+    int detail;                /* previews, and dict keys and locals naming edges */
     uint32_t t_frame, t_dict;  /* types of synthetic nodes */
     uint32_t l_key, l_dict, l_stack, l_value;
     PyObject *s_sizeof, *s_module;
@@ -117,6 +140,14 @@ static uint32_t intern_str(walker_t *w, PyObject *s, size_t max)
     char buf[256];
     size_t n = utf8_prefix(s, buf, max < sizeof(buf) ? max : sizeof(buf));
     return intern_c(w, buf, n);
+}
+
+/* A str or bytes object's preview: its own string, not interned. */
+static uint32_t preview_string(walker_t *w, const char *s, size_t n)
+{
+    uint32_t id = 0;
+    if (!w->err && msc_heap_add_string(w->h, s, n, &id) < 0) w->err = MSC_ENOMEM;
+    return id;
 }
 
 /* The C __sizeof__ sys.getsizeof would reach, skipping Python-level
@@ -294,12 +325,15 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
 
 static uint32_t preview_of(walker_t *w, PyObject *o)
 {
-    if (!w->previews) return 0;
-    if (PyUnicode_Check(o)) return intern_str(w, o, MSC_HEAP_MAX_PREVIEW);
+    if (!w->detail) return 0;
+    if (PyUnicode_Check(o)) {
+        char buf[MSC_HEAP_MAX_PREVIEW];
+        return preview_string(w, buf, utf8_prefix(o, buf, sizeof(buf)));
+    }
     if (PyBytes_Check(o)) {
         Py_ssize_t n = PyBytes_GET_SIZE(o);
-        return intern_c(w, PyBytes_AS_STRING(o), n < MSC_HEAP_MAX_PREVIEW ? (size_t)n
-                                                                           : MSC_HEAP_MAX_PREVIEW);
+        return preview_string(w, PyBytes_AS_STRING(o),
+                              n < MSC_HEAP_MAX_PREVIEW ? (size_t)n : MSC_HEAP_MAX_PREVIEW);
     }
     if (PyType_Check(o)) {
         const char *name = ((PyTypeObject *)o)->tp_name;
@@ -316,11 +350,64 @@ static uint32_t preview_of(walker_t *w, PyObject *o)
     return 0;
 }
 
+static int seen_grow(seen_t *s)
+{
+    size_t cap = s->mask ? (s->mask + 1) * 2 : 64;
+    seen_page_t *t = calloc(cap, sizeof(*t));
+    if (!t) return -1;
+    for (size_t i = 0; s->pages && i <= s->mask; i++) {
+        if (!s->pages[i].slots) continue;
+        size_t j = (size_t)(s->pages[i].number * 0x9E3779B97F4A7C15ULL) >> 7 & (cap - 1);
+        while (t[j].slots) j = (j + 1) & (cap - 1);
+        t[j] = s->pages[i];
+    }
+    free(s->pages);
+    s->pages = t;
+    s->mask = cap - 1;
+    return 0;
+}
+
+/* The page of address p's slot, made when create is set; NULL when absent
+ * (or out of memory, with create). */
+static uint32_t *seen_page(seen_t *s, uintptr_t p, int create)
+{
+    uintptr_t number = p >> SEEN_PAGE_SHIFT;
+    if (s->last.slots && s->last.number == number) return s->last.slots;
+    size_t i = (size_t)(number * 0x9E3779B97F4A7C15ULL) >> 7 & s->mask;
+    for (; s->pages[i].slots; i = (i + 1) & s->mask) {
+        if (s->pages[i].number == number) return (s->last = s->pages[i]).slots;
+    }
+    if (!create) return NULL;
+    if ((s->used + 1) * 2 > s->mask) {
+        if (seen_grow(s) < 0) return NULL;
+        return seen_page(s, p, create);
+    }
+    uint32_t *slots = calloc(SEEN_SLOTS, sizeof(*slots));
+    if (!slots) return NULL;
+    s->pages[i] = (seen_page_t){number, slots};
+    s->used++;
+    return (s->last = s->pages[i]).slots;
+}
+
+static uint32_t *seen_slot(seen_t *s, const void *p, int create)
+{
+    uint32_t *page = seen_page(s, (uintptr_t)p, create);
+    return page ? &page[(uintptr_t)p >> SEEN_SLOT_SHIFT & (SEEN_SLOTS - 1)] : NULL;
+}
+
+static void seen_release(seen_t *s)
+{
+    for (size_t i = 0; s->pages && i <= s->mask; i++) free(s->pages[i].slots);
+    free(s->pages);
+}
+
 /* The node of object o, added (sized, named, previewed) on first sight. */
 static uint32_t node_of(walker_t *w, PyObject *o)
 {
-    uint32_t v = msc_heap_find(w->h, (uint64_t)(uintptr_t)o);
-    if (v != UINT32_MAX || w->err) return v == UINT32_MAX ? 0 : v;
+    uint32_t *slot = seen_slot(&w->seen, o, 1);
+    if (!slot) w->err = MSC_ENOMEM;
+    if (w->err || *slot) return w->err ? 0 : *slot - 1;
+    uint32_t v;
     const type_info_t *ti = type_info(w, Py_TYPE(o));
     if (!ti) return 0;
     Py_ssize_t rc = Py_REFCNT(o);
@@ -329,7 +416,9 @@ static uint32_t node_of(walker_t *w, PyObject *o)
                                 rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc, flags,
                                 preview_of(w, o), &v);
     if (err < 0 && !w->err) w->err = err;
-    return err < 0 ? 0 : v;
+    if (err < 0) return 0;
+    *slot = v + 1;
+    return v;
 }
 
 static void edge_to(walker_t *w, PyObject *o, uint32_t label)
@@ -370,6 +459,7 @@ static int visit(PyObject *r, void *arg)
 
 static uint32_t key_label(walker_t *w, PyObject *key)
 {
+    if (!w->detail) return 0;
     if (PyUnicode_Check(key)) return intern_str(w, key, 128);
     if (PyLong_CheckExact(key)) {
         int overflow;
@@ -437,7 +527,7 @@ static void walk_values(walker_t *w, uint32_t v)
     PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
     for (Py_ssize_t i = 0; i < keys->dk_nentries && !w->err; i++)
         if (values->values[i])
-            edge_to(w, values->values[i], intern_str(w, entries[i].me_key, 128));
+            edge_to(w, values->values[i], key_label(w, entries[i].me_key));
 }
 
 static void named_edges(walker_t *w, PyObject *const *fields, const char *const *names, size_t n)
@@ -459,11 +549,13 @@ static uint32_t frame_preview(walker_t *w, _PyInterpreterFrame *f)
 
 static uint32_t frame_node(walker_t *w, _PyInterpreterFrame *f)
 {
-    uint32_t v = msc_heap_find(w->h, (uint64_t)(uintptr_t)f);
-    if (v != UINT32_MAX || w->err) return v == UINT32_MAX ? 0 : v;
+    uint32_t *slot = seen_slot(&w->seen, f, 1), v = 0;
+    if (!slot) w->err = MSC_ENOMEM;
+    if (w->err || *slot) return w->err ? 0 : *slot - 1;
     int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)f, w->t_frame, 0, 1,
                                 MSC_HEAP_SYNTHETIC, frame_preview(w, f), &v);
     if (err < 0) w->err = err;
+    else *slot = v + 1;
     return v;
 }
 
@@ -484,7 +576,7 @@ static void walk_frame(walker_t *w, _PyInterpreterFrame *f)
         PyObject *o = f->localsplus[i];
         if (!o) continue;
         uint32_t label = w->l_stack;
-        if (i < code->co_nlocalsplus)
+        if (i < code->co_nlocalsplus && w->detail)
             label = intern_str(w, PyTuple_GET_ITEM(code->co_localsplusnames, i), 128);
         edge_to(w, o, label);
     }
@@ -596,7 +688,8 @@ static void add_unreached(walker_t *w, uint32_t *next)
         for (PyGC_Head *p = _PyGCHead_NEXT(lists[g]); p != lists[g] && !w->err;
              p = _PyGCHead_NEXT(p)) {
             PyObject *o = (PyObject *)(p + 1);
-            if (msc_heap_find(w->h, (uint64_t)(uintptr_t)o) != UINT32_MAX) continue;
+            const uint32_t *slot = seen_slot(&w->seen, o, 0);
+            if (slot && *slot) continue;
             uint32_t v = node_of(w, o);
             if (!w->err && msc_heap_add_root_edge(w->h, v, label) < 0) w->err = MSC_ENOMEM;
             walk_pending(w, next);
@@ -608,7 +701,7 @@ static int walker_init(walker_t *w)
 {
     memset(w, 0, sizeof(*w));
     w->h = msc_heap_new();
-    if (!w->h || grow_types(w) < 0) return -1;
+    if (!w->h || grow_types(w) < 0 || seen_grow(&w->seen) < 0) return -1;
     w->s_sizeof = &_Py_ID(__sizeof__);
     w->s_module = &_Py_ID(__module__);
     uint32_t empty = 0, frame_name = intern_c(w, "<frame>", 7);
@@ -627,17 +720,24 @@ static void walker_release(walker_t *w)
 {
     free(w->types);
     free(w->owners);
+    seen_release(&w->seen);
 }
 
-msc_heap_t *msc__heap_walk(int previews)
+msc_heap_t *msc__heap_walk(int detail)
 {
     walker_t w;
     uint32_t next = 1;
     /* A collection in the middle would free objects the walk has seen. */
     int gc_was_enabled = PyGC_Disable();
     int ok = walker_init(&w) == 0;
-    w.previews = previews;
+    w.detail = detail;
     if (ok) {
+        /* Nearly every object is one of the allocator's blocks: a guess at
+         * the heap's size that spares the columns their doublings. */
+        Py_ssize_t blocks = _Py_GetAllocatedBlocks();
+        uint64_t guess = blocks > 0 ? (uint64_t)blocks + (uint64_t)blocks / 8 : 0;
+        if (msc_heap_reserve(w.h, guess < UINT32_MAX ? (uint32_t)guess : UINT32_MAX, guess) < 0)
+            w.err = MSC_ENOMEM;
         w.h->pid = (uint64_t)getpid();
         w.h->time_ns = (uint64_t)time(NULL) * 1000000000ULL;
         w.h->python_hexversion = PY_VERSION_HEX;

@@ -147,6 +147,9 @@ static void test_file_round_trip(void)
     h->pid = 4242;
     /* Allocation sites on a few nodes, as msc_heap_join_sites leaves them. */
     uint32_t site_a, site_b;
+    /* Previews are not interned: equal ones are separate strings. */
+    CHECK_EQ(msc_heap_add_string(h, "same", 4, &h->preview[3]), 0);
+    CHECK_EQ(msc_heap_add_string(h, "same", 4, &h->preview[4]), 0);
     h->site = msc_calloc(h->node_count, sizeof(uint32_t));
     CHECK_EQ(msc_heap_intern(h, "app.py:12 in build", 18, &site_a), 0);
     CHECK_EQ(msc_heap_intern(h, "app.py:14 in build", 18, &site_b), 0);
@@ -168,6 +171,8 @@ static void test_file_round_trip(void)
         CHECK(memcmp(r->edge_label, h->edge_label, h->edge_count * sizeof(uint32_t)) == 0);
         CHECK(memcmp(r->edge_start, h->edge_start, (h->node_count + 1) * sizeof(uint64_t)) == 0);
         CHECK_EQ(msc_heap_find(r, 0x1000 + 64 * 5), 9);
+        CHECK_EQ(r->string_count, h->string_count);
+        CHECK(memcmp(r->preview, h->preview, h->node_count * sizeof(uint32_t)) == 0);
         CHECK(r->site && memcmp(r->site, h->site, h->node_count * sizeof(uint32_t)) == 0);
     }
     msc_heap_free(r);
@@ -198,9 +203,12 @@ static void test_file_round_trip(void)
 static void test_partition_kinds(void)
 {
     msc_heap_t *h = msc_heap_new();
-    uint32_t tdict = type(h, "dict"), tfoo, v, owner;
+    uint32_t tdict = type(h, "dict"), tfoo, v, owner, preview;
     CHECK_EQ(msc_heap_add_type(h, str(h, "Foo"), str(h, "app"), &tfoo), 0);
+    /* A str object "__dict__" met first: its preview is not the label. */
+    CHECK_EQ(msc_heap_add_string(h, "__dict__", 8, &preview), 0);
     uint32_t dict_label = str(h, "__dict__");
+    CHECK(dict_label != preview);
     for (int i = 0; i < 10; i++) {
         CHECK_EQ(msc_heap_add_node(h, 0x100 + 32 * (uint64_t)i, tfoo, 56, 1, 1, 0, &owner), 0);
         CHECK_EQ(msc_heap_add_node(h, 0x2000 + 32 * (uint64_t)i, tdict, 104, 1, 1, 0, &v), 0);
@@ -225,6 +233,22 @@ static void test_partition_kinds(void)
     msc_heap_diff_release(&d);
     msc_heap_partition_release(&q);
     msc_heap_partition_release(&p);
+    msc_heap_free(h);
+}
+
+/* The address table is built on demand and refuses a repeated address. */
+static void test_address_index(void)
+{
+    uint32_t t;
+    uint64_t sizes[4] = {0, 16, 16, 16};
+    msc_heap_t *h = nodes(3, &t, sizes);
+    CHECK_EQ(msc_heap_find(h, 0x1020), UINT32_MAX);
+    CHECK_EQ(msc_heap_index(h), 0);
+    CHECK_EQ(msc_heap_find(h, 0x1020), 2);
+    CHECK_EQ(msc_heap_find(h, 0x1028), UINT32_MAX);
+    uint32_t v;
+    CHECK_EQ(msc_heap_add_node(h, 0x1020, t, 16, 1, 0, 0, &v), 0);
+    CHECK_EQ(msc_heap_index(h), MSC_ECORRUPT);
     msc_heap_free(h);
 }
 
@@ -293,6 +317,7 @@ int main(void)
     test_cache_retains_entries();
     test_file_round_trip();
     test_partition_kinds();
+    test_address_index();
     test_deep_chain();
     test_cycles();
     return check_done("heap");
