@@ -187,7 +187,9 @@ int msc_heap_write(const msc_heap_t *h, int fd)
     writer_t w = {0};
     int rc = write_header(h, fd);
     if (rc < 0) return rc;
-    rc = msc_chunk_writer_init(&w.chunks, fd, 3);
+    /* zstd level 1: the program is paused while its heap is written, and
+     * level 3 costs a fifth more time for 5-8% smaller files. */
+    rc = msc_chunk_writer_init(&w.chunks, fd, 1);
     if (rc < 0) return rc;
     w.buf = msc_malloc(MSC_CHUNK_MAX_RAW);
     if (!w.buf) {

@@ -111,6 +111,11 @@ static uint32_t intern_c(walker_t *w, const char *s, size_t n)
 static size_t utf8_prefix(PyObject *s, char *out, size_t max)
 {
     if (!PyUnicode_Check(s) || PyUnicode_READY(s) < 0) return 0;
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        size_t n = (size_t)PyUnicode_GET_LENGTH(s) < max ? (size_t)PyUnicode_GET_LENGTH(s) : max;
+        memcpy(out, PyUnicode_DATA(s), n);
+        return n;
+    }
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
     Py_ssize_t len = PyUnicode_GET_LENGTH(s);
