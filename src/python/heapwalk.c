@@ -17,6 +17,7 @@
 #include <internal/pycore_interp.h>
 #include <internal/pycore_object.h>
 #include <internal/pycore_pymem.h>
+#include <internal/pycore_tuple.h>
 #include <structmember.h>
 
 #include <stdlib.h>
@@ -269,14 +270,29 @@ static Py_ssize_t preheader_of(PyTypeObject *tp)
 #error "memscope's heap walker supports CPython 3.11; add this version's object layout here"
 #endif
 
-/* 3.11 recycles exact floats, tuples, lists and dicts through free lists
- * the allocator never sees, so the recorded block at such an object may be
- * an earlier object's: no block is claimed for them. */
+/* 3.11 recycles exact floats, tuples shorter than PyTuple_MAXSAVESIZE,
+ * lists and dicts through free lists the allocator never sees, so the
+ * recorded block at such an object may be an earlier object's. A list or
+ * dict is named instead by the storage it grew itself: a list's item array,
+ * a dict's values array or hash table (keys tables of the smallest size
+ * with str keys are recycled too, and not claimed). */
+#define DICT_LOG_MINSIZE 3 /* dictobject.c's PyDict_LOG_MINSIZE */
+
+static uint64_t dict_block(PyDictObject *d)
+{
+    if (d->ma_values) return (uint64_t)(uintptr_t)d->ma_values - ((uint8_t *)d->ma_values)[-1];
+    PyDictKeysObject *k = d->ma_keys;
+    if (k->dk_log2_size < DICT_LOG_MINSIZE) return 0; /* the static empty table */
+    if (k->dk_log2_size == DICT_LOG_MINSIZE && k->dk_kind == DICT_KEYS_UNICODE) return 0;
+    return (uint64_t)(uintptr_t)k;
+}
+
 uint64_t msc__object_block(PyObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
-    if (tp == &PyFloat_Type || tp == &PyTuple_Type || tp == &PyList_Type || tp == &PyDict_Type)
-        return 0;
+    if (tp == &PyList_Type) return (uint64_t)(uintptr_t)((PyListObject *)o)->ob_item;
+    if (tp == &PyDict_Type) return dict_block((PyDictObject *)o);
+    if (tp == &PyFloat_Type || (tp == &PyTuple_Type && Py_SIZE(o) < PyTuple_MAXSAVESIZE)) return 0;
     return (uint64_t)(uintptr_t)o - (uint64_t)preheader_of(tp);
 }
 

@@ -55,17 +55,31 @@ static void write_site(FILE *out, const msc_heap_t *h, uint32_t v, const char *i
         fprintf(out, "%s%sallocated at %s\n", indent, what, msc_heap_string(h, h->site[v], NULL));
 }
 
-/* A suspect's own site, or else (CPython recycles dicts and lists without
- * the allocator seeing it) that of the nearest object dominating it. */
+/* Whether node v is an exact builtin list or dict, whose site is where
+ * its storage (item array, hash table) was last allocated: CPython
+ * recycles the objects themselves without the allocator seeing it. */
+static int site_is_storage(const msc_heap_t *h, uint32_t v)
+{
+    const msc_heap_type_t *t = &h->types[h->type[v]];
+    const char *name = msc_heap_string(h, t->name, NULL);
+    return strcmp(msc_heap_string(h, t->module, NULL), "builtins") == 0 &&
+           (strcmp(name, "list") == 0 || strcmp(name, "dict") == 0);
+}
+
+/* A suspect's own site; for a list or dict (whose site is its storage's)
+ * or an object without one, also that of the nearest object dominating
+ * it: who made the container, next to what filled it. */
 static void write_holder_site(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d, uint32_t v)
 {
     char what[600], via[700];
-    uint32_t x = v;
-    while (h->site && x != 0 && x != UINT32_MAX && !h->site[x]) x = d->idom[x];
-    if (x == v || x == 0 || x == UINT32_MAX) {
-        write_site(out, h, v, "     ", "");
-        return;
+    int storage = site_is_storage(h, v);
+    if (h->site && h->site[v]) {
+        write_site(out, h, v, "     ", storage ? "storage " : "");
+        if (!storage) return;
     }
+    uint32_t x = d->idom[v];
+    while (h->site && x != 0 && x != UINT32_MAX && !h->site[x]) x = d->idom[x];
+    if (x == 0 || x == UINT32_MAX) return;
     snprintf(via, sizeof(via), "held by %s, ", msc_heap_describe(h, x, what, sizeof(what)));
     write_site(out, h, x, "     ", via);
 }
