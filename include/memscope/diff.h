@@ -2,7 +2,9 @@
  * (msc_aggregate) of BEFORE and AFTER matched by file, function and line;
  * sites left over in a function present on both sides are then paired by
  * rank (largest with largest), so a site whose line moved because code
- * above it changed still compares with itself. What CI gates on. */
+ * above it changed still compares with itself; and a program run from
+ * another checkout has its files matched by their path inside it. What CI
+ * gates on. */
 #ifndef MEMSCOPE_DIFF_H
 #define MEMSCOPE_DIFF_H
 

@@ -92,6 +92,21 @@ def test_sites_whose_line_moved_still_match(tmp_path):
     assert all(r["line"] is None for r in by_function["rows"])
 
 
+def test_runs_from_two_checkouts_match(tmp_path):
+    """CI builds before and after in different directories: the program's
+    files still match, and only the extra line shows."""
+    (tmp_path / "ci-1" / "app").mkdir(parents=True)
+    (tmp_path / "ci-2" / "app").mkdir(parents=True)
+    before = record(tmp_path / "ci-1" / "app", "before", PROGRAM)
+    after = record(tmp_path / "ci-2" / "app", "after", PROGRAM, "--extra")
+    doc = json.loads(memscope("diff", before, after, "--json", "--at", "total").stdout)
+    assert doc["rows"][0]["status"] == "new" and doc["rows"][0]["line"] == 8
+    assert str(tmp_path / "ci-2" / "app" / "prog.py") == doc["rows"][0]["file"]
+    assert not [r for r in doc["rows"][1:] if r["status"] in ("new", "gone")
+                and abs(r["delta_bytes"]) > 1024 * 1024], doc["rows"]
+    assert memscope("diff", before, after, "--fail-over", "12MB", check=False).returncode == 0
+
+
 def test_diff_usage_errors(before_after, tmp_path):
     before, after = before_after
     for args in ([before], [before, after, "--fail-over", "lots"],
