@@ -1,7 +1,7 @@
 /* memscope heap FILE ...: reports on a heap snapshot file (written by
  * memscope.dump_heap): heapy's partition table, what retains the most,
- * the reference chain to an object, and what grew since an older
- * snapshot. Reading is all core (heapfile.c); this file parses options,
+ * the reference chain to an object, what grew since an older snapshot,
+ * cycles, duplicate strings and empty containers. Reading is all core (heapfile.c); this file parses options,
  * picks the report and turns errors into one line and exit code 2. */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,12 +17,14 @@
 static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_heap = {
-    "heap", run, "heap snapshots: partitions, retained sizes, reference paths, growth",
+    "heap", run, "heap snapshots: partitions, retained sizes, paths, growth, waste",
     "usage: memscope heap FILE [--by kind|type|module|size] [--limit N]\n"
     "       memscope heap FILE --retained [--limit N]\n"
     "       memscope heap FILE --path-to ID|TYPE\n"
     "       memscope heap FILE --diff OLD [--limit N]\n"
     "       memscope heap FILE --cycles [--limit N]\n"
+    "       memscope heap FILE --duplicates [--limit N]\n"
+    "       memscope heap FILE --empty [--limit N]\n"
     "       memscope heap FILE --graph ID|TYPE [--depth N] [--backrefs] -o OUT\n"
     "       memscope heap FILE --export heapsnapshot -o OUT.heapsnapshot\n\n"
     "Report on a heap snapshot written by memscope.dump_heap(path).\n\n"
@@ -36,6 +38,14 @@ const cli_command_t cli_cmd_heap = {
     "  --diff OLD      what grew since the snapshot OLD, by kind\n"
     "  --cycles        reference cycles the collector would free, grouped by\n"
     "                  the kinds in them, with the reference to make weak\n"
+    "  --duplicates    str and bytes values held in more than one copy (equal\n"
+    "                  contents, not the same object), by bytes wasted, with\n"
+    "                  what sys.intern() would save\n"
+    "  --empty         empty and mostly empty lists, dicts, sets and instance\n"
+    "                  dicts by kind ('dict of Foo'), with what __slots__, lazy\n"
+    "                  creation or right-sizing would save. Mostly empty: holds\n"
+    "                  less than a quarter of what its allocation takes before\n"
+    "                  growing, and a copy of it would be smaller"
     "  --graph X       picture of object X (an id, or the instance of type X\n"
     "                  closest to a root) and what it refers to, as objgraph's\n"
     "                  show_refs; with --backrefs what refers to it, up to the\n"
@@ -53,10 +63,15 @@ const cli_command_t cli_cmd_heap = {
     "  memscope heap app.heap --path-to Session\n"
     "  memscope heap after.heap --diff before.heap\n"
     "  memscope heap app.heap --cycles\n"
+    "  memscope heap app.heap --duplicates --limit 10\n"
+    "  memscope heap app.heap --empty\n"
     "  memscope heap app.heap --graph Session --backrefs -o session.svg\n"
     "  memscope heap app.heap --export heapsnapshot -o app.heapsnapshot\n"};
 
-enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_GRAPH, MODE_EXPORT };
+enum mode {
+    MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_DUPLICATES, MODE_EMPTY,
+    MODE_GRAPH, MODE_EXPORT
+};
 
 typedef struct options {
     enum mode mode;
@@ -97,6 +112,7 @@ static int parse(int argc, char **argv, options_t *o)
         {"cycles", no_argument, NULL, 'c'},     {"graph", required_argument, NULL, 'g'},
         {"depth", required_argument, NULL, 'D'}, {"backrefs", no_argument, NULL, 'B'},
         {"output", required_argument, NULL, 'o'}, {"export", required_argument, NULL, 'x'},
+        {"duplicates", no_argument, NULL, 'u'},  {"empty", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -116,6 +132,8 @@ static int parse(int argc, char **argv, options_t *o)
         case 'p': o->mode = MODE_PATH, o->target = optarg; break;
         case 'd': o->mode = MODE_DIFF, o->older = optarg; break;
         case 'c': o->mode = MODE_CYCLES; break;
+        case 'u': o->mode = MODE_DUPLICATES; break;
+        case 'e': o->mode = MODE_EMPTY; break;
         case 'g': o->mode = MODE_GRAPH, o->target = optarg; break;
         case 'B': o->backrefs = 1; break;
         case 'o': o->output = optarg; break;
@@ -274,6 +292,38 @@ static int write_graph(const msc_heap_t *h, const options_t *o, uint32_t v)
     return rc;
 }
 
+/* Whether the snapshot recorded what --duplicates and --empty read; says
+ * why not when it did not. */
+static int has_contents(const msc_heap_t *h, const options_t *o)
+{
+    if (!h->contents)
+        cli_error("'%s' records no string digests or container lengths: it was written by an "
+                  "older memscope; take the snapshot again", o->file);
+    return h->contents;
+}
+
+static int report_duplicates(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_dups_t d;
+    if (!has_contents(h, o)) return 1;
+    int rc = msc_heap_duplicates(h, &d);
+    if (rc < 0) return rc;
+    rc = msc_heap_write_duplicates(stdout, h, &d, (size_t)o->limit);
+    msc_heap_dups_release(&d);
+    return rc;
+}
+
+static int report_empty(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_empty_t e;
+    if (!has_contents(h, o)) return 1;
+    int rc = msc_heap_empty(h, &e);
+    if (rc < 0) return rc;
+    rc = msc_heap_write_empty(stdout, &e, (size_t)o->limit);
+    msc_heap_empty_release(&e);
+    return rc;
+}
+
 static int report_graph(const msc_heap_t *h, const options_t *o)
 {
     msc_heap_paths_t p;
@@ -317,6 +367,8 @@ static int run(int argc, char **argv)
     case MODE_PATH: rc = report_path(h, &o); break;
     case MODE_DIFF: rc = report_diff(h, &o); break;
     case MODE_CYCLES: rc = report_cycles(h, &o); break;
+    case MODE_DUPLICATES: rc = report_duplicates(h, &o); break;
+    case MODE_EMPTY: rc = report_empty(h, &o); break;
     case MODE_GRAPH: rc = report_graph(h, &o); break;
     case MODE_EXPORT: rc = report_export(h, &o); break;
     default: rc = report_partition(h, &o); break;

@@ -15,8 +15,9 @@
 uint64_t msc__object_block(PyObject *o);
 
 /* Walks every object reachable from the interpreter's roots and every
- * object the collector tracks, with str/bytes/name previews when previews
- * is nonzero (files and reports want them, partitions do not). Holds the
+ * object the collector tracks, with str/bytes/name previews, content
+ * digests and container lengths when previews is nonzero (files and
+ * reports want them, partitions do not). Holds the
  * GIL throughout and runs no Python code of the program. Returns a
  * finished heap (caller frees with msc_heap_free) or NULL with an
  * exception set. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "memscope/heap.h"
+#include "report.h"
 
 #define SUSPECT_SHARE 10 /* percent of the heap that makes an object or type a suspect */
 
@@ -16,7 +17,7 @@ static double pct(uint64_t part, uint64_t whole)
 
 /* Previews are program data: anything not printable ASCII (NUL, escapes
  * that would drive the terminal) is shown as \xNN. UTF-8 text is kept. */
-static void escape(const char *s, size_t len, char *out, size_t n)
+void msc__heap_escape(const char *s, size_t len, char *out, size_t n)
 {
     size_t k = 0;
     for (size_t i = 0; i < len && k + 5 < n; i++) {
@@ -33,7 +34,7 @@ const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t
     char type[400], preview[4 * MSC_HEAP_MAX_PREVIEW + 200];
     size_t plen;
     const char *raw = msc_heap_string(h, h->preview[v], &plen);
-    escape(raw, plen, preview, sizeof(preview));
+    msc__heap_escape(raw, plen, preview, sizeof(preview));
     msc_heap_type_name(h, h->type[v], type, sizeof(type));
     if (v == 0) snprintf(buf, n, "<roots>");
     else if (plen) snprintf(buf, n, "%s at 0x%llx '%s'", type, (unsigned long long)h->addr[v],

@@ -13,5 +13,12 @@ const char *msc__count(uint64_t v, char *buf, size_t n);
 void msc__location(FILE *out, const msc_row_t *r);
 /* "\"file\": ..., \"function\": ..., \"line\": ..." for a row. */
 void msc__json_location(FILE *out, const msc_row_t *r);
+/* A JSON string of n bytes of program data: escapes, and U+FFFD for bytes
+ * that are not UTF-8 (text.c). */
+void msc__json_bytes(FILE *out, const char *s, size_t n);
+/* A heap preview for a terminal, into out: bytes that are not printable
+ * (NUL, escapes that would drive the terminal) and quotes as \xNN; UTF-8
+ * text kept (heapretained.c). */
+void msc__heap_escape(const char *s, size_t len, char *out, size_t n);
 
 #endif

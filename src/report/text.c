@@ -5,6 +5,7 @@
 
 #include "memscope/report.h"
 #include "report.h"
+#include "utf8.h"
 
 void msc_json_string(FILE *out, const char *s)
 {
@@ -20,6 +21,21 @@ void msc_json_string(FILE *out, const char *s)
             if (*p < 0x20) fprintf(out, "\\u%04x", *p);
             else fputc(*p, out);
         }
+    }
+    fputc('"', out);
+}
+
+void msc__json_bytes(FILE *out, const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = msc__utf8_len(s + i, n - i);
+        if (k > 1) fwrite(s + i, 1, k, out), i += k - 1;
+        else if (k == 0) fputs("\\ufffd", out);
+        else if (s[i] == '"' || s[i] == '\\') fprintf(out, "\\%c", s[i]);
+        else if (s[i] < 0x20 || s[i] == 0x7F) fprintf(out, "\\u%04x", s[i]);
+        else fputc(s[i], out);
     }
     fputc('"', out);
 }
