@@ -293,17 +293,20 @@ int msc_heap_duplicates(const msc_heap_t *h, msc_heap_dups_t *d);
 void msc_heap_dups_release(msc_heap_dups_t *d);
 
 /* Empty and mostly empty containers (lists, dicts, sets, frozensets and
- * instance attribute values), by kind. A container is empty when it holds
- * nothing: all its bytes would be saved by not creating it until needed.
- * It is mostly empty when it holds something, fewer than a quarter of the
- * items its allocation takes before it must grow (length * 4 < capacity
- * in items), and a right-sized container of its kind holding the same
- * items (what CPython makes when copying it) would be smaller; the
- * difference is the saving. Sizes follow CPython 3.11's rules. Needs
- * h->contents. */
+ * instance attribute values), by kind. A container is mostly empty when it
+ * holds fewer than a quarter of the items its allocation takes before it
+ * must grow (length * 4 < room), and a right-sized container of its kind
+ * holding the same items would be smaller (what CPython makes when
+ * copying it: l.copy(), dict(d), set(s); for no items, an empty one); the
+ * difference is the saving. Otherwise it is empty when it holds nothing:
+ * it is as small as an empty one gets, and all its bytes would be saved by
+ * not creating it until needed. A dict emptied by pops is thus mostly
+ * empty (it keeps its table), a fresh {} empty. Sizes follow CPython
+ * 3.11's rules. Needs h->contents. */
 typedef struct msc_heap_empty_row {
     char *kind;                /* owned: "list", "dict of __main__.Foo" */
-    uint32_t example;          /* the container of this kind that would save the most */
+    uint32_t example;          /* the container of this kind that would save the most (for
+                                  inline attribute values, the instance holding them) */
     uint64_t empty;            /* containers holding nothing */
     uint64_t empty_bytes;
     uint64_t mostly_empty;
@@ -327,11 +330,15 @@ int msc_heap_empty(const msc_heap_t *h, msc_heap_empty_t *e);
 void msc_heap_empty_release(msc_heap_empty_t *e);
 
 /* Report writers (src/report/heap*.c). Each writes to out and returns 0 or
- * MSC_EIO. */
+ * MSC_EIO (or MSC_ENOMEM). Every report has a twin, msc_heap_write_*_json,
+ * that writes one JSON object with the same numbers (docs/reports.md,
+ * "Heap snapshots"): snake_case keys, sizes in bytes, each object as
+ * {"id", "type", "preview"}, and the same rows as the text for a limit. */
 
 /* heapy's table: "Partition of a set of N objects. Total size = B bytes."
  * then Index Count % Size % Cumulative % Kind, at most limit rows (0: all). */
 int msc_heap_write_partition(FILE *out, const msc_heap_partition_t *p, size_t limit);
+int msc_heap_write_partition_json(FILE *out, const msc_heap_partition_t *p, size_t limit);
 
 /* What changed between two partitions of the same kind, row by row
  * (objgraph's show_growth, heapy's relative heap). */
@@ -410,17 +417,24 @@ int msc_heap_type_retained(const msc_heap_t *h, const msc_heap_dom_t *d, uint64_
  * retaining the most, each object with its path from a root. */
 int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
                             const msc_heap_paths_t *p, size_t limit);
+int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
+                                 const msc_heap_paths_t *p, size_t limit);
 
 /* The reference chain from a root to node v, one step a line. */
 int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v);
+int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
+                             uint32_t v);
 
 /* A diff as a table: Count, +Count, Size, +Size, Kind (at most limit rows). */
 int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);
+int msc_heap_write_diff_json(FILE *out, const msc_heap_diff_t *d, size_t limit);
 
 /* The cycles report: garbage totals, then one row per group (cycles,
  * objects, bytes, kinds) with an example and the reference to weaken. */
 int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
                           size_t limit);
+int msc_heap_write_cycles_json(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
+                               size_t limit);
 
 /* objgraph's show_refs / show_backrefs as Graphviz DOT: the objects within
  * depth references of the start nodes (what they refer to, or with
@@ -445,11 +459,15 @@ int msc_heap_write_heapsnapshot(FILE *out, const msc_heap_t *h);
  * interning would save. */
 int msc_heap_write_duplicates(FILE *out, const msc_heap_t *h, const msc_heap_dups_t *d,
                               size_t limit);
+int msc_heap_write_duplicates_json(FILE *out, const msc_heap_t *h, const msc_heap_dups_t *d,
+                                   size_t limit);
 
 /* The empty containers report: totals, then per kind the empty and mostly
  * empty containers with their bytes and the saving (at most limit rows),
  * advice for the first rows, and what following it would save. */
 int msc_heap_write_empty(FILE *out, const msc_heap_empty_t *e, size_t limit);
+int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_empty_t *e,
+                              size_t limit);
 
 /* One line describing node v: kind, address and preview. */
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);

@@ -2,14 +2,15 @@
  * separate copies (with the interning advice that folds them), and
  * containers that are empty or mostly empty, by kind (with what to change:
  * __slots__, creating the container when first needed, or copying it once
- * it has shrunk). Each table ends with what the advice would save. */
+ * it has shrunk). Each table ends with what the advice would save. Both
+ * also as JSON. */
 #include <string.h>
 
 #include "memscope/heap.h"
 #include "memscope/report.h"
 #include "report.h"
 
-#define ADVISED_ROWS 3             /* rows of the empty report that get a line of advice */
+#define ADVISED_ROWS 3 /* rows of the empty report that get a line of advice */
 
 /* A copy's value as Python would write it ('text' or b'bytes'), from its
  * preview: at most the first MSC_HEAP_MAX_PREVIEW bytes. */
@@ -42,8 +43,10 @@ int msc_heap_write_duplicates(FILE *out, const msc_heap_t *h, const msc_heap_dup
         fprintf(out, "No str or bytes value is held in more than one copy.\n");
         return ferror(out) ? MSC_EIO : 0;
     }
-    fprintf(out, "Duplicate str and bytes: %s values held %s times; the copies beyond one each "
-                 "hold %s.\n\n", msc__count(d->len, a, sizeof(a)),
+    fprintf(out,
+            "Duplicate str and bytes: %s value%s held %s times; the copies beyond one each "
+            "hold %s.\n\n",
+            msc__count(d->len, a, sizeof(a)), d->len == 1 ? "" : "s",
             msc__count(d->copies, b, sizeof(b)), msc_format_bytes(d->wasted, c, sizeof(c)));
     fprintf(out, "%10s %12s %12s  %-6s %s\n", "Copies", "Each", "Wasted", "Type",
             "Value (its first bytes)");
@@ -72,8 +75,9 @@ static void write_advice(FILE *out, const msc_heap_empty_row_t *r)
         fprintf(out, "%s empty %s: create them when first needed (None until then)\n",
                 msc__count(r->empty, n, sizeof(n)), r->kind);
     if (r->mostly_empty)
-        fprintf(out, "%s mostly empty %s: copy each once it has shrunk (a table never shrinks "
-                     "by itself); right-sizing saves %s\n",
+        fprintf(out,
+                "%s mostly empty %s: replace each with a copy once it has shrunk "
+                "(clear() when it holds nothing); right-sizing saves %s\n",
                 msc__count(r->mostly_empty, n, sizeof(n)), r->kind,
                 msc_format_bytes(r->saving - r->empty_bytes, bytes, sizeof(bytes)));
 }
@@ -84,7 +88,8 @@ int msc_heap_write_empty(FILE *out, const msc_heap_empty_t *e, size_t limit)
     char a[32], b[32], c[32], d[32], s[32];
     fprintf(out, "Containers: %s looked at; %s empty (%s), %s mostly empty (%s).\n",
             msc__count(e->containers, a, sizeof(a)), msc__count(e->empty, b, sizeof(b)),
-            msc_format_bytes(e->empty_bytes, c, sizeof(c)), msc__count(e->mostly_empty, d, sizeof(d)),
+            msc_format_bytes(e->empty_bytes, c, sizeof(c)),
+            msc__count(e->mostly_empty, d, sizeof(d)),
             msc_format_bytes(e->mostly_empty_bytes, s, sizeof(s)));
     if (!e->len) return ferror(out) ? MSC_EIO : 0;
     fprintf(out, "\n%10s %12s %13s %12s %12s  %s\n", "Empty", "Bytes", "Mostly empty", "Bytes",
@@ -99,8 +104,60 @@ int msc_heap_write_empty(FILE *out, const msc_heap_empty_t *e, size_t limit)
     }
     if (shown < e->len) fprintf(out, "<%zu more kinds>\n", e->len - shown);
     fputc('\n', out);
-    for (size_t i = 0; i < shown && i < ADVISED_ROWS; i++) write_advice(out, &e->rows[i]);
+    for (size_t i = 0; i < shown && i < ADVISED_ROWS; i++)
+        write_advice(out, &e->rows[i]);
     fprintf(out, "Not creating the empty ones and right-sizing the others would save %s.\n",
             msc_format_bytes(e->saving, a, sizeof(a)));
+    return ferror(out) ? MSC_EIO : 0;
+}
+
+int msc_heap_write_duplicates_json(FILE *out, const msc_heap_t *h, const msc_heap_dups_t *d,
+                                   size_t limit)
+{
+    static const char *const totals[] = {"copies", "wasted_bytes"};
+    static const char *const fields[] = {"copies", "bytes_each", "wasted_bytes"};
+    size_t shown = limit && limit < d->len ? limit : d->len;
+    fprintf(out, "{\"values\": %zu", d->len);
+    msc__json_uints(out, totals, (uint64_t[]){d->copies, d->wasted}, 2);
+    fputs(", \"rows\": [", out);
+    for (size_t i = 0; i < shown; i++) {
+        const msc_heap_dup_t *g = &d->groups[i];
+        char type[64];
+        size_t n;
+        const char *preview = msc_heap_string(h, h->preview[g->example], &n);
+        fputs(i ? ",\n  {\"type\": " : "\n  {\"type\": ", out);
+        msc__json_text(out, msc_heap_type_name(h, g->type, type, sizeof(type)));
+        fputs(", \"preview\": ", out);
+        msc__json_bytes(out, preview, n);
+        msc__json_uints(out, fields, (uint64_t[]){g->copies, g->size, g->wasted}, 3);
+        fputs(", \"example\": ", out);
+        msc__heap_json_object(out, h, g->example);
+        fputc('}', out);
+    }
+    fputs("]}\n", out);
+    return ferror(out) ? MSC_EIO : 0;
+}
+
+int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_empty_t *e,
+                              size_t limit)
+{
+    static const char *const fields[] = {"empty", "empty_bytes", "mostly_empty",
+                                         "mostly_empty_bytes", "saving_bytes"};
+    size_t shown = limit && limit < e->len ? limit : e->len;
+    fprintf(out, "{\"containers\": %llu", (unsigned long long)e->containers);
+    msc__json_uints(out, fields, (uint64_t[]){e->empty, e->empty_bytes, e->mostly_empty,
+                                              e->mostly_empty_bytes, e->saving}, 5);
+    fprintf(out, ", \"total_rows\": %zu, \"rows\": [", e->len);
+    for (size_t i = 0; i < shown; i++) {
+        const msc_heap_empty_row_t *r = &e->rows[i];
+        fputs(i ? ",\n  {\"kind\": " : "\n  {\"kind\": ", out);
+        msc__json_text(out, r->kind);
+        msc__json_uints(out, fields, (uint64_t[]){r->empty, r->empty_bytes, r->mostly_empty,
+                                                  r->mostly_empty_bytes, r->saving}, 5);
+        fputs(", \"example\": ", out);
+        msc__heap_json_object(out, h, r->example);
+        fputc('}', out);
+    }
+    fputs("]}\n", out);
     return ferror(out) ? MSC_EIO : 0;
 }

@@ -2,6 +2,7 @@
  * string from the traced program is escaped, whatever bytes it holds), byte
  * sizes for people, and view names. */
 #include <stdio.h>
+#include <string.h>
 
 #include "memscope/report.h"
 #include "report.h"
@@ -38,6 +39,17 @@ void msc__json_bytes(FILE *out, const char *text, size_t n)
         else fputc(s[i], out);
     }
     fputc('"', out);
+}
+
+void msc__json_text(FILE *out, const char *s)
+{
+    msc__json_bytes(out, s, strlen(s));
+}
+
+void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, ", \"%s\": %llu", keys[i], (unsigned long long)values[i]);
 }
 
 const char *msc_view_name(msc_view_t v)
