@@ -71,7 +71,8 @@ static void write_nodes(FILE *out, const msc_heap_t *h)
 static void edge_kind(const msc_heap_t *h, uint32_t from, uint32_t label, uint64_t k,
                       int *type, uint64_t *name)
 {
-    const char *text = msc_heap_string(h, label & ~MSC_HEAP_LABEL_INDEX, NULL);
+    /* A list index is no string id: only a name's text is looked up. */
+    const char *text = label & MSC_HEAP_LABEL_INDEX ? "" : msc_heap_string(h, label, NULL);
     *name = label;
     if (label & MSC_HEAP_LABEL_INDEX) *type = E_ELEMENT, *name = label & ~MSC_HEAP_LABEL_INDEX;
     else if (label == 0) *type = E_HIDDEN, *name = k;
