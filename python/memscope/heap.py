@@ -268,9 +268,13 @@ def duplicates(limit: Optional[int] = 10, file: Optional[IO[str]] = STDOUT) -> l
 
         >>> names = ["".join(["user", "name"]) for _ in range(1000)]
         >>> memscope.duplicates(limit=1)
-        Duplicate str and bytes: 1 values held 1,000 times; ...
-        >>> memscope.duplicates(file=None)[0].copies
-        1000
+        Duplicate str and bytes: 466 values held 2,134 times; the copies beyond one ...
+        <BLANKLINE>
+            Copies         Each       Wasted  Type   Value (its first bytes)
+             1,000         57 B     55.6 KiB  str    'username'
+        ...
+        >>> memscope.duplicates(file=None)[0][:3]
+        ('str', 'username', 1000)
     """
     rows, table = _memscope.heap_duplicates(limit or 0)
     file = _resolve(file)

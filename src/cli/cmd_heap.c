@@ -46,7 +46,7 @@ const cli_command_t cli_cmd_heap = {
     "                  dicts by kind ('dict of Foo'), with what __slots__, lazy\n"
     "                  creation or right-sizing would save. Mostly empty: holds\n"
     "                  less than a quarter of what its allocation takes before\n"
-    "                  growing, and a copy of it would be smaller"
+    "                  growing, and a copy of it would be smaller\n"
     "  --graph X       picture of object X (an id, or the instance of type X\n"
     "                  closest to a root) and what it refers to, as objgraph's\n"
     "                  show_refs; with --backrefs what refers to it, up to the\n"

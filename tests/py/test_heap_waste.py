@@ -50,8 +50,10 @@ truth = {
     "interned": interned[0], "touched_bytes": touched_bytes,
     "empty_lists": len(empty_lists), "empty_list_bytes": sum(map(sys.getsizeof, empty_lists)),
     "presized_bytes": sys.getsizeof(presized),
-    "popped_bytes": sys.getsizeof(popped), "popped_saving": sys.getsizeof(popped) - sys.getsizeof(dict(popped)),
-    "sparse_bytes": sys.getsizeof(sparse), "sparse_saving": sys.getsizeof(sparse) - sys.getsizeof(dict(sparse)),
+    "popped_id": id(popped), "popped_bytes": sys.getsizeof(popped),
+    "popped_saving": sys.getsizeof(popped) - sys.getsizeof(dict(popped)),
+    "sparse_bytes": sys.getsizeof(sparse),
+    "sparse_saving": sys.getsizeof(sparse) - sys.getsizeof(dict(sparse)),
 }
 del empty_lists
 memscope.dump_heap(sys.argv[1])
@@ -75,7 +77,8 @@ def rows_of(text, first_column):
     """Table rows of the CLI's text, from the header line on, split into words."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.split()[:1] == [first_column])
-    return [line.split() for line in lines[start + 1:] if line.strip() and line[:10].strip()[:1].isdigit()]
+    return [line.split() for line in lines[start + 1:]
+            if line.strip() and line[:10].strip()[:1].isdigit()]
 
 
 def test_duplicates_names_the_string_and_its_exact_waste(snap):
@@ -89,7 +92,8 @@ def test_duplicates_names_the_string_and_its_exact_waste(snap):
     assert row["type"] == "str" and row["copies"] == 1000
     assert row["bytes_each"] == truth["str_size"]
     assert row["wasted_bytes"] == 999 * truth["str_size"]
-    blob = next(r for r in data["rows"] if r["type"] == "bytes" and r["copies"] == 500)
+    blob = next(r for r in data["rows"] if r["type"] == "bytes" and r["preview"].startswith("\x07"))
+    assert blob["copies"] == 500
     assert blob["bytes_each"] == truth["bytes_size"]
     assert blob["wasted_bytes"] == 499 * truth["bytes_size"]
     assert "sys.intern() or a dict of canonical values would save" in out
@@ -121,6 +125,7 @@ def test_dicts_that_shrank_are_mostly_empty(snap):
     path, truth = snap
     data = json.loads(cli("heap", path, "--empty", "--json", "--limit", "0").stdout)
     row = next(r for r in data["rows"] if r["kind"] == "dict (no owner)")
+    assert row["example"]["id"] == truth["popped_id"]      # the one that saves the most
     assert row["mostly_empty"] >= 2
     assert row["mostly_empty_bytes"] >= truth["popped_bytes"] + truth["sparse_bytes"]
     assert row["saving_bytes"] >= truth["popped_saving"] + truth["sparse_saving"]
@@ -135,6 +140,17 @@ def test_empty_text_gives_advice(snap):
     assert int(row[3].replace(",", "")) >= 2     # the mostly empty column
     assert out.rstrip().splitlines()[-1].startswith("Not creating the empty ones and "
                                                     "right-sizing the others would save ")
+
+
+def test_help_lists_the_reports():
+    out = cli("heap", "--help").stdout
+    lines = out.splitlines()
+    assert "memscope heap FILE --duplicates [--limit N] [--json]" in out
+    assert "memscope heap FILE --empty [--limit N] [--json]" in out
+    for option in ["--duplicates", "--empty", "--graph X", "--json"]:
+        assert any(line.startswith(f"  {option} ") for line in lines), option
+    assert "  memscope heap app.heap --duplicates --limit 10" in lines
+    assert all(len(line) <= 80 for line in lines)
 
 
 def test_old_snapshots_say_what_is_missing(tmp_path):
