@@ -1,16 +1,42 @@
 /* libFuzzer harness for the heap snapshot reader: any bytes either read
  * back as a valid heap or fail with an error and an offset; a heap that
  * reads back then goes through every analysis (partitions, dominators,
- * paths, type retention, cycles, pictures, DevTools export) and the
- * reports, which must hold on it too.
- * Input starting with 'R' is framed as records inside valid header and
- * chunks of the newest version (allocation sites included), so the record
- * parser sees mutations the checksums would stop. */
+ * paths, type retention, cycles, duplicates, empty containers, pictures,
+ * DevTools export) and the reports, text and JSON, which must hold on it
+ * too. Input starting with 'R' is framed as records inside valid header
+ * and chunks of the newest version (allocation sites, digests and
+ * containers included), so the record parser sees mutations the checksums
+ * would stop. */
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "memscope/heap.h"
+
+/* Duplicates, empty containers and a diff of the heap against itself. */
+static void analyse_waste(const msc_heap_t *h, FILE *sink)
+{
+    msc_heap_dups_t dups;
+    if (msc_heap_duplicates(h, &dups) == 0) {
+        msc_heap_write_duplicates(sink, h, &dups, 5);
+        msc_heap_write_duplicates_json(sink, h, &dups, 0);
+        msc_heap_dups_release(&dups);
+    }
+    msc_heap_empty_t e;
+    if (msc_heap_empty(h, &e) == 0) {
+        msc_heap_write_empty(sink, &e, 5);
+        msc_heap_write_empty_json(sink, h, &e, 0);
+        msc_heap_empty_release(&e);
+    }
+    msc_heap_partition_t p;
+    msc_heap_diff_t d;
+    if (msc_heap_partition(h, MSC_HEAP_BY_KIND, &p) < 0) return;
+    if (msc_heap_diff(&p, &p, 0, &d) == 0) {
+        msc_heap_write_diff_json(sink, &d, 5);
+        msc_heap_diff_release(&d);
+    }
+    msc_heap_partition_release(&p);
+}
 
 static void analyse(const msc_heap_t *h, FILE *sink)
 {
@@ -18,14 +44,17 @@ static void analyse(const msc_heap_t *h, FILE *sink)
         msc_heap_partition_t p;
         if (msc_heap_partition(h, by, &p) == 0) {
             msc_heap_write_partition(sink, &p, 5);
+            msc_heap_write_partition_json(sink, &p, 5);
             msc_heap_partition_release(&p);
         }
     }
     msc_heap_cycles_t c;
     if (msc_heap_cycles(h, &c) == 0) {
         msc_heap_write_cycles(sink, h, &c, 5);
+        msc_heap_write_cycles_json(sink, h, &c, 5);
         msc_heap_cycles_release(&c);
     }
+    analyse_waste(h, sink);
     uint32_t last = h->node_count - 1;
     msc_heap_write_dot(sink, h, &last, 1, 3, 0);
     msc_heap_write_dot(sink, h, &last, 1, 3, 1);
@@ -35,7 +64,9 @@ static void analyse(const msc_heap_t *h, FILE *sink)
     if (msc_heap_dominators(h, &d) < 0) return;
     if (msc_heap_paths(h, &paths) == 0) {
         msc_heap_write_retained(sink, h, &d, &paths, 5);
+        msc_heap_write_retained_json(sink, h, &d, &paths, 5);
         msc_heap_write_path(sink, h, &paths, h->node_count - 1);
+        msc_heap_write_path_json(sink, h, &paths, h->node_count - 1);
         msc_heap_paths_release(&paths);
     }
     msc_heap_dom_release(&d);

@@ -4,7 +4,8 @@
  * stores it (docs/format.md, "Heap snapshot files"); and the analyses that
  * answer "what is in the heap and who keeps it alive": partitions by kind,
  * the dominator tree with retained sizes, shortest reference paths from the
- * roots, and the cycles the collector would free.
+ * roots, the cycles the collector would free, and the memory held twice
+ * (duplicate str and bytes) or held empty (containers with little in them).
  *
  * Node 0 is always the synthetic root; its edges name the real roots
  * ("sys.modules", a thread's frames, objects only the collector knows of). */
@@ -20,8 +21,9 @@
 #include "memscope/common.h"
 
 #define MSC_HEAP_MAGIC "MEMHEAP"           /* 8 bytes with its terminating NUL */
-#define MSC_HEAP_VERSION 3                 /* 1: no allocation sites; 2: strings unique;
-                                              both still read */
+#define MSC_HEAP_VERSION 3                 /* 1: no allocation sites; 2: strings unique,
+                                              no digests or container lengths; both
+                                              still read */
 #define MSC_HEAP_MAX_NODES (1u << 30)      /* more nodes than this is corrupt */
 #define MSC_HEAP_MAX_PREVIEW 40            /* bytes of a str/bytes kept as preview */
 
@@ -42,6 +44,30 @@ typedef struct msc_heap_type {
     uint32_t module;           /* string id: "builtins", "__main__", "collections" */
 } msc_heap_type_t;
 
+/* How a container stores its items, which decides what its capacity counts
+ * and how a right-sized one would look (CPython's list, set and dict). */
+enum msc_heap_layout {
+    MSC_HEAP_LIST = 0,         /* an array of item pointers; capacity: allocated slots */
+    MSC_HEAP_SET = 1,          /* set or frozenset: a hash table of 16-byte entries;
+                                  capacity: table slots (8 when the table is inline) */
+    MSC_HEAP_DICT_STR = 2,     /* a dict with its own keys table of str keys only (16-byte
+                                  entries); capacity: hash slots, a power of two */
+    MSC_HEAP_DICT = 3,         /* a dict with its own keys table of any keys (24-byte
+                                  entries); capacity: hash slots, a power of two */
+    MSC_HEAP_DICT_SPLIT = 4,   /* an instance's values beside keys its class shares (a split
+                                  dict or inline attribute values); capacity: value slots */
+    MSC_HEAP_LAYOUTS = 5,
+};
+
+/* A container's length and capacity as the walker read them from the
+ * object's own fields. */
+typedef struct msc_heap_container {
+    uint32_t node;
+    uint8_t layout;            /* enum msc_heap_layout */
+    uint64_t length;           /* items held: len() */
+    uint64_t capacity;         /* slots allocated, as the layout counts them */
+} msc_heap_container_t;
+
 typedef struct msc_heap {
     uint32_t node_count;
     uint32_t node_cap;
@@ -53,6 +79,15 @@ typedef struct msc_heap {
     uint8_t *flags;            /* enum msc_heap_flag */
     uint32_t *site;            /* string id of where node v was allocated ("file:line in
                                   function"), 0 unknown; NULL when no site is known */
+    uint64_t *digest;          /* XXH3-64 of an exact str's or bytes' contents, 0 for other
+                                  nodes; NULL when no node has one (msc_heap_set_digest) */
+    uint32_t digest_cap;       /* entries allocated in digest */
+    int contents;              /* digests and container lengths were recorded: every exact
+                                  str and bytes has a digest, every list, dict, set and
+                                  frozenset a container entry */
+    struct msc_heap_container *containers; /* owned; in increasing node order */
+    uint32_t container_count;
+    uint32_t container_cap;
 
     uint64_t edge_count;
     uint64_t edge_cap;
@@ -145,6 +180,24 @@ int msc_heap_index(msc_heap_t *h);
 /* Node index of addr, or UINT32_MAX (also before msc_heap_index()). */
 uint32_t msc_heap_find(const msc_heap_t *h, uint64_t addr);
 
+/* Records the content digest of node v (an exact str or bytes; a digest
+ * that comes out 0 is stored as 1, since 0 means none): 0, MSC_ENOMEM, or
+ * MSC_EUSAGE for a node that does not exist. */
+int msc_heap_set_digest(msc_heap_t *h, uint32_t v, uint64_t digest);
+
+/* Node v's content digest, 0 when it has none. */
+static inline uint64_t msc_heap_digest(const msc_heap_t *h, uint32_t v)
+{
+    return h->digest && v < h->digest_cap ? h->digest[v] : 0;
+}
+
+/* Records node v as a container, in increasing node order: 0, MSC_ENOMEM,
+ * or MSC_EUSAGE (v not after the previous container or not a node, a
+ * layout out of range, a capacity of 2^48 slots or more, a hash table
+ * whose capacity is not a power of two, or a length above the capacity). */
+int msc_heap_add_container(msc_heap_t *h, uint32_t v, int layout, uint64_t length,
+                           uint64_t capacity);
+
 /* Adds an edge from -> to. Edges are added grouped by source in increasing
  * node order (from >= every earlier from): 0, MSC_ENOMEM or MSC_EUSAGE. */
 int msc_heap_add_edge(msc_heap_t *h, uint32_t from, uint32_t to, uint32_t label);
@@ -176,8 +229,6 @@ int msc_heap_join_sites(msc_heap_t *h, const uint64_t *block, const struct msc_a
  * what) on any defect; the caller frees the heap with msc_heap_free(). */
 int msc_heap_write(const msc_heap_t *h, int fd);
 msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info);
-
-#endif
 
 /* Partitions: the heap grouped by kind (type, with dicts named after the
  * object that owns them as __dict__: "dict of Foo", "dict (no owner)"), by
@@ -257,12 +308,75 @@ typedef struct msc_heap_cycles {
 int msc_heap_cycles(const msc_heap_t *h, msc_heap_cycles_t *c);
 void msc_heap_cycles_release(msc_heap_cycles_t *c);
 
+/* Duplicate str and bytes: objects of one type with equal contents (same
+ * digest and size) held as separate copies, which sys.intern() or a dict
+ * of canonical values would fold into one. Needs h->contents. */
+typedef struct msc_heap_dup {
+    uint32_t type;             /* str or bytes */
+    uint32_t example;          /* one of the copies (the first the walk reached) */
+    uint64_t copies;           /* at least 2 */
+    uint64_t size;             /* bytes of each copy */
+    uint64_t wasted;           /* (copies - 1) * size */
+} msc_heap_dup_t;
+
+typedef struct msc_heap_dups {
+    msc_heap_dup_t *groups;    /* owned; sorted by wasted, descending */
+    size_t len;
+    uint64_t copies;           /* copies in all groups */
+    uint64_t wasted;           /* bytes all groups hold beyond one copy each */
+} msc_heap_dups_t;
+
+/* Fills *d (release with msc_heap_dups_release): 0 or MSC_ENOMEM. */
+int msc_heap_duplicates(const msc_heap_t *h, msc_heap_dups_t *d);
+void msc_heap_dups_release(msc_heap_dups_t *d);
+
+/* Empty and mostly empty containers (lists, dicts, sets, frozensets and
+ * instance attribute values), by kind. A container is mostly empty when it
+ * holds fewer than a quarter of the items its allocation takes before it
+ * must grow (length * 4 < room), and a right-sized container of its kind
+ * holding the same items would be smaller (what CPython makes when
+ * copying it: l.copy(), dict(d), set(s); for no items, an empty one); the
+ * difference is the saving. Otherwise it is empty when it holds nothing:
+ * it is as small as an empty one gets, and all its bytes would be saved by
+ * not creating it until needed. A dict emptied by pops is thus mostly
+ * empty (it keeps its table), a fresh {} empty. Sizes follow CPython
+ * 3.11's rules. Needs h->contents. */
+typedef struct msc_heap_empty_row {
+    char *kind;                /* owned: "list", "dict of __main__.Foo" */
+    uint32_t example;          /* the container of this kind that would save the most (for
+                                  inline attribute values, the instance holding them) */
+    uint64_t empty;            /* containers holding nothing */
+    uint64_t empty_bytes;
+    uint64_t mostly_empty;
+    uint64_t mostly_empty_bytes;
+    uint64_t saving;           /* empty_bytes, plus what right-sizing the others saves */
+} msc_heap_empty_row_t;
+
+typedef struct msc_heap_empty {
+    msc_heap_empty_row_t *rows; /* owned; sorted by saving, descending */
+    size_t len;
+    uint64_t containers;       /* containers looked at */
+    uint64_t empty;            /* totals of the rows */
+    uint64_t empty_bytes;
+    uint64_t mostly_empty;
+    uint64_t mostly_empty_bytes;
+    uint64_t saving;
+} msc_heap_empty_t;
+
+/* Fills *e (release with msc_heap_empty_release): 0 or MSC_ENOMEM. */
+int msc_heap_empty(const msc_heap_t *h, msc_heap_empty_t *e);
+void msc_heap_empty_release(msc_heap_empty_t *e);
+
 /* Report writers (src/report/heap*.c). Each writes to out and returns 0 or
- * MSC_EIO. */
+ * MSC_EIO (or MSC_ENOMEM). Every report has a twin, msc_heap_write_*_json,
+ * that writes one JSON object with the same numbers (docs/reports.md,
+ * "Heap snapshots"): snake_case keys, sizes in bytes, each object as
+ * {"id", "type", "preview"}, and the same rows as the text for a limit. */
 
 /* heapy's table: "Partition of a set of N objects. Total size = B bytes."
  * then Index Count % Size % Cumulative % Kind, at most limit rows (0: all). */
 int msc_heap_write_partition(FILE *out, const msc_heap_partition_t *p, size_t limit);
+int msc_heap_write_partition_json(FILE *out, const msc_heap_partition_t *p, size_t limit);
 
 /* What changed between two partitions of the same kind, row by row
  * (objgraph's show_growth, heapy's relative heap). */
@@ -341,17 +455,24 @@ int msc_heap_type_retained(const msc_heap_t *h, const msc_heap_dom_t *d, uint64_
  * retaining the most, each object with its path from a root. */
 int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
                             const msc_heap_paths_t *p, size_t limit);
+int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
+                                 const msc_heap_paths_t *p, size_t limit);
 
 /* The reference chain from a root to node v, one step a line. */
 int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v);
+int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
+                             uint32_t v);
 
 /* A diff as a table: Count, +Count, Size, +Size, Kind (at most limit rows). */
 int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);
+int msc_heap_write_diff_json(FILE *out, const msc_heap_diff_t *d, size_t limit);
 
 /* The cycles report: garbage totals, then one row per group (cycles,
  * objects, bytes, kinds) with an example and the reference to weaken. */
 int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
                           size_t limit);
+int msc_heap_write_cycles_json(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
+                               size_t limit);
 
 /* objgraph's show_refs / show_backrefs as Graphviz DOT: the objects within
  * depth references of the start nodes (what they refer to, or with
@@ -370,6 +491,22 @@ int msc_heap_write_dot(FILE *out, const msc_heap_t *h, const uint32_t *start, si
  * is the root; str is "string", numbers "number", functions "closure". */
 int msc_heap_write_heapsnapshot(FILE *out, const msc_heap_t *h);
 
+/* The duplicates report: how many values are held more than once and what
+ * the extra copies hold, then per value its copies, the bytes of each, the
+ * bytes wasted, its type and first bytes (at most limit rows), and what
+ * interning would save. */
+int msc_heap_write_duplicates(FILE *out, const msc_heap_t *h, const msc_heap_dups_t *d,
+                              size_t limit);
+int msc_heap_write_duplicates_json(FILE *out, const msc_heap_t *h, const msc_heap_dups_t *d,
+                                   size_t limit);
+
+/* The empty containers report: totals, then per kind the empty and mostly
+ * empty containers with their bytes and the saving (at most limit rows),
+ * advice for the first rows, and what following it would save. */
+int msc_heap_write_empty(FILE *out, const msc_heap_empty_t *e, size_t limit);
+int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_empty_t *e,
+                              size_t limit);
+
 /* One line describing node v: kind, address and preview. */
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);
 
@@ -377,3 +514,5 @@ const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t
  * (edges named "__class__", objects of type "type" or "module"), as
  * Pympler's asizeof counts an object with everything it holds. */
 uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint32_t *queue);
+
+#endif

@@ -13,11 +13,13 @@ or from code::
 """
 from memscope._api import Tracker, get_traced_memory, mark, profile
 from memscope._snapshot import Filter, Snapshot, take_snapshot
-from memscope.heap import (backrefs, cycles, dump_heap, gc_report, growth, heap,
-                           most_common_types, retained_size, show_backrefs, show_refs, sizeof)
+from memscope.heap import (backrefs, cycles, dump_heap, duplicates, empty_containers, gc_report,
+                           growth, heap, most_common_types, retained_size, show_backrefs,
+                           show_refs, sizeof)
 
 __all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
 __all__ += ["Filter", "Snapshot", "take_snapshot"]
-__all__ += ["backrefs", "cycles", "dump_heap", "gc_report", "growth", "heap", "most_common_types",
-            "retained_size", "show_backrefs", "show_refs", "sizeof"]
+__all__ += ["backrefs", "cycles", "dump_heap", "duplicates", "empty_containers", "gc_report",
+            "growth", "heap", "most_common_types", "retained_size", "show_backrefs", "show_refs",
+            "sizeof"]
 __version__ = "0.1.0"

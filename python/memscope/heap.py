@@ -9,17 +9,20 @@ walks. This module shapes the results::
     >>> memscope.heap()                       # heapy's partition table
     >>> memscope.most_common_types(5)         # objgraph's, untracked objects too
     >>> memscope.growth()                     # what grew since the last call
+    >>> memscope.duplicates()                 # equal str/bytes held twice
+    >>> memscope.empty_containers()           # empty dicts, lists and sets by kind
     >>> memscope.dump_heap("app.heap")        # for `memscope heap app.heap ...`
 """
 from __future__ import annotations
 
 import sys
-from typing import IO, NamedTuple, Optional
+from typing import IO, NamedTuple, Optional, Union
 
 from memscope import _follow, _memscope
 
-__all__ = ["Chain", "Partition", "Row", "backrefs", "cycles", "dump_heap", "gc_report", "growth",
-           "heap", "most_common_types", "retained_size", "show_backrefs", "show_refs", "sizeof"]
+__all__ = ["Chain", "Duplicate", "EmptyContainers", "Partition", "Row", "backrefs", "cycles",
+           "dump_heap", "duplicates", "empty_containers", "gc_report", "growth", "heap",
+           "most_common_types", "retained_size", "show_backrefs", "show_refs", "sizeof"]
 
 
 STDOUT = object()  # the default file: sys.stdout as it is at the time of the call
@@ -241,6 +244,80 @@ def cycles(limit: int = 10, file: Optional[IO[str]] = STDOUT) -> dict:
         file.write(report["table"])
     del report["table"]
     return report
+
+
+class Duplicate(NamedTuple):
+    """A value held in more than one copy: the copies are separate objects
+    of one type (``str`` or ``bytes``) with equal contents."""
+    type: str
+    preview: Union[str, bytes]  # its first bytes (at most 40)
+    copies: int
+    size: int                   # bytes of each copy, as sys.getsizeof counts them
+    wasted: int                 # (copies - 1) * size
+    example_id: int             # id() of one copy
+
+
+def duplicates(limit: Optional[int] = 10, file: Optional[IO[str]] = STDOUT) -> list[Duplicate]:
+    """The ``str`` and ``bytes`` values the live heap holds in more than one
+    copy, most bytes wasted first (``limit`` of them, ``None`` for all).
+
+    Copies are equal contents in separate objects, compared exactly, not by
+    their first bytes; references to one object (an interned string) are
+    not copies. ``sys.intern()``, or a dict that hands out one canonical
+    object per value, would keep one::
+
+        >>> names = ["".join(["user", "name"]) for _ in range(1000)]
+        >>> memscope.duplicates(limit=1)
+        Duplicate str and bytes: 466 values held 2,134 times; the copies beyond one ...
+        <BLANKLINE>
+            Copies         Each       Wasted  Type   Value (its first bytes)
+             1,000         57 B     55.6 KiB  str    'username'
+        ...
+        >>> memscope.duplicates(file=None)[0][:3]
+        ('str', 'username', 1000)
+    """
+    rows, table = _memscope.heap_duplicates(limit or 0)
+    file = _resolve(file)
+    if file is not None:
+        file.write(table)
+    return [Duplicate(*row) for row in rows]
+
+
+class EmptyContainers(NamedTuple):
+    """The empty and mostly empty containers of one kind (``list``,
+    ``dict of module.Class``, ``set`` ...) and what changing them saves."""
+    kind: str
+    empty: int                  # containers holding nothing
+    empty_bytes: int
+    mostly_empty: int           # holding under a quarter of their room
+    mostly_empty_bytes: int
+    saving: int                 # empty_bytes plus what right-sizing the others saves
+    example_id: int             # id() of the one that would save the most (of its
+                                # instance, for attribute values kept inline)
+
+
+def empty_containers(limit: Optional[int] = 10,
+                     file: Optional[IO[str]] = STDOUT) -> list[EmptyContainers]:
+    """Lists, dicts, sets and instance dicts in the live heap that are empty
+    or mostly empty, by kind, largest saving first (``limit`` kinds,
+    ``None`` for all).
+
+    An empty container's bytes are saved by creating it only when needed
+    (or, for ``dict of Foo``, by ``__slots__``). A mostly empty one holds
+    less than a quarter of what its allocation takes before it must grow,
+    and a copy of it (``dict(d)``, ``set(s)``, ``l.copy()``) would be
+    smaller: CPython never shrinks a dict's or set's table when items go::
+
+        >>> class Point: pass
+        >>> points = [Point() for _ in range(10_000)]
+        >>> memscope.empty_containers(file=None)[0][:2]
+        ('dict of __main__.Point', 10000)
+    """
+    rows, table = _memscope.heap_empty(limit or 0)
+    file = _resolve(file)
+    if file is not None:
+        file.write(table)
+    return [EmptyContainers(*row) for row in rows]
 
 
 def show_refs(obj: object, path: str, max_depth: int = 3, backrefs: bool = False) -> str:

@@ -1,8 +1,9 @@
 /* memscope heap FILE ...: reports on a heap snapshot file (written by
  * memscope.dump_heap): heapy's partition table, what retains the most,
- * the reference chain to an object, and what grew since an older
- * snapshot. Reading is all core (heapfile.c); this file parses options,
- * picks the report and turns errors into one line and exit code 2. */
+ * the reference chain to an object, what grew since an older snapshot,
+ * cycles, duplicate strings and empty containers. Reading is all core
+ * (heapfile.c); this file parses options, picks the report (text or JSON)
+ * and turns errors into one line and exit code 2. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,12 +18,14 @@
 static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_heap = {
-    "heap", run, "heap snapshots: partitions, retained sizes, reference paths, growth",
-    "usage: memscope heap FILE [--by kind|type|module|size] [--limit N]\n"
-    "       memscope heap FILE --retained [--limit N]\n"
-    "       memscope heap FILE --path-to ID|TYPE\n"
-    "       memscope heap FILE --diff OLD [--limit N]\n"
-    "       memscope heap FILE --cycles [--limit N]\n"
+    "heap", run, "heap snapshots: partitions, retained sizes, paths, growth, waste",
+    "usage: memscope heap FILE [--by kind|type|module|size] [--limit N] [--json]\n"
+    "       memscope heap FILE --retained [--limit N] [--json]\n"
+    "       memscope heap FILE --path-to ID|TYPE [--json]\n"
+    "       memscope heap FILE --diff OLD [--limit N] [--json]\n"
+    "       memscope heap FILE --cycles [--limit N] [--json]\n"
+    "       memscope heap FILE --duplicates [--limit N] [--json]\n"
+    "       memscope heap FILE --empty [--limit N] [--json]\n"
     "       memscope heap FILE --graph ID|TYPE [--depth N] [--backrefs] -o OUT\n"
     "       memscope heap FILE --export heapsnapshot -o OUT.heapsnapshot\n\n"
     "Report on a heap snapshot written by memscope.dump_heap(path).\n\n"
@@ -36,6 +39,14 @@ const cli_command_t cli_cmd_heap = {
     "  --diff OLD      what grew since the snapshot OLD, by kind\n"
     "  --cycles        reference cycles the collector would free, grouped by\n"
     "                  the kinds in them, with the reference to make weak\n"
+    "  --duplicates    str and bytes values held in more than one copy (equal\n"
+    "                  contents, not the same object), by bytes wasted, with\n"
+    "                  what sys.intern() would save\n"
+    "  --empty         empty and mostly empty lists, dicts, sets and instance\n"
+    "                  dicts by kind ('dict of Foo'), with what __slots__, lazy\n"
+    "                  creation or right-sizing would save. Mostly empty: holds\n"
+    "                  less than a quarter of what its allocation takes before\n"
+    "                  growing, and a copy of it would be smaller\n"
     "  --graph X       picture of object X (an id, or the instance of type X\n"
     "                  closest to a root) and what it refers to, as objgraph's\n"
     "                  show_refs; with --backrefs what refers to it, up to the\n"
@@ -46,17 +57,25 @@ const cli_command_t cli_cmd_heap = {
     "                  to OUT (open it in the browser's Memory tab: Load)\n"
     "  -o OUT          the picture: OUT.svg, OUT.png or OUT.pdf, or OUT.dot for\n"
     "                  the Graphviz source; with --export, the JSON file\n"
-    "  --limit N       rows to show (default 20)\n\n"
+    "  --limit N       rows to show (default 20; 0 for all)\n"
+    "  --json          the report as one JSON object, the same rows and numbers\n"
+    "                  (docs/reports.md); not with --graph or --export\n\n"
     "examples:\n"
     "  memscope heap app.heap --by kind\n"
     "  memscope heap app.heap --retained --limit 10\n"
     "  memscope heap app.heap --path-to Session\n"
     "  memscope heap after.heap --diff before.heap\n"
     "  memscope heap app.heap --cycles\n"
+    "  memscope heap app.heap --duplicates --limit 10\n"
+    "  memscope heap app.heap --empty\n"
+    "  memscope heap app.heap --retained --json > retained.json\n"
     "  memscope heap app.heap --graph Session --backrefs -o session.svg\n"
     "  memscope heap app.heap --export heapsnapshot -o app.heapsnapshot\n"};
 
-enum mode { MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_GRAPH, MODE_EXPORT };
+enum mode {
+    MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_DUPLICATES, MODE_EMPTY,
+    MODE_GRAPH, MODE_EXPORT
+};
 
 typedef struct options {
     enum mode mode;
@@ -68,6 +87,7 @@ typedef struct options {
     const char *output;        /* -o */
     const char *older;         /* --diff */
     const char *file;
+    int json;                  /* --json: the report as one JSON object */
 } options_t;
 
 /* Reads a snapshot or prints the one-line reason: NULL then. */
@@ -97,10 +117,12 @@ static int parse(int argc, char **argv, options_t *o)
         {"cycles", no_argument, NULL, 'c'},     {"graph", required_argument, NULL, 'g'},
         {"depth", required_argument, NULL, 'D'}, {"backrefs", no_argument, NULL, 'B'},
         {"output", required_argument, NULL, 'o'}, {"export", required_argument, NULL, 'x'},
+        {"duplicates", no_argument, NULL, 'u'},  {"empty", no_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, NULL, NULL, NULL};
+    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, NULL, NULL, NULL, 0};
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -116,8 +138,11 @@ static int parse(int argc, char **argv, options_t *o)
         case 'p': o->mode = MODE_PATH, o->target = optarg; break;
         case 'd': o->mode = MODE_DIFF, o->older = optarg; break;
         case 'c': o->mode = MODE_CYCLES; break;
+        case 'u': o->mode = MODE_DUPLICATES; break;
+        case 'e': o->mode = MODE_EMPTY; break;
         case 'g': o->mode = MODE_GRAPH, o->target = optarg; break;
         case 'B': o->backrefs = 1; break;
+        case 'j': o->json = 1; break;
         case 'o': o->output = optarg; break;
         case 'x':
             if (strcmp(optarg, "heapsnapshot") != 0) {
@@ -143,6 +168,11 @@ static int parse(int argc, char **argv, options_t *o)
     }
     if (o->mode == MODE_EXPORT && !o->output) {
         cli_error("--export needs -o OUT");
+        return EXIT_USAGE;
+    }
+    if (o->json && (o->mode == MODE_GRAPH || o->mode == MODE_EXPORT)) {
+        cli_error("--json is for the reports, not for --%s", o->mode == MODE_GRAPH ? "graph"
+                                                                                  : "export");
         return EXIT_USAGE;
     }
     o->file = argv[optind];
@@ -179,7 +209,9 @@ static int report_path(const msc_heap_t *h, const options_t *o)
     msc_heap_paths_t p;
     if (msc_heap_paths(h, &p) < 0) return MSC_ENOMEM;
     uint32_t v = find_target(h, &p, o->target);
-    int rc = v == UINT32_MAX ? 1 : msc_heap_write_path(stdout, h, &p, v);
+    int rc = v == UINT32_MAX ? 1
+           : o->json       ? msc_heap_write_path_json(stdout, h, &p, v)
+                           : msc_heap_write_path(stdout, h, &p, v);
     msc_heap_paths_release(&p);
     return rc;
 }
@@ -190,7 +222,9 @@ static int report_retained(const msc_heap_t *h, const options_t *o)
     msc_heap_paths_t p;
     if (msc_heap_dominators(h, &d) < 0) return MSC_ENOMEM;
     int rc = msc_heap_paths(h, &p);
-    if (rc == 0) rc = msc_heap_write_retained(stdout, h, &d, &p, (size_t)o->limit);
+    if (rc == 0)
+        rc = (o->json ? msc_heap_write_retained_json : msc_heap_write_retained)(stdout, h, &d, &p,
+                                                                              (size_t)o->limit);
     if (rc == 0) msc_heap_paths_release(&p);
     msc_heap_dom_release(&d);
     return rc;
@@ -207,7 +241,8 @@ static int report_diff(const msc_heap_t *h, const options_t *o)
     if (rc < 0) return rc;
     if ((rc = msc_heap_partition(h, MSC_HEAP_BY_KIND, &b)) == 0) {
         if ((rc = msc_heap_diff(&a, &b, 0, &d)) == 0) {
-            rc = msc_heap_write_diff(stdout, &d, (size_t)o->limit);
+            rc = (o->json ? msc_heap_write_diff_json : msc_heap_write_diff)(stdout, &d,
+                                                                            (size_t)o->limit);
             msc_heap_diff_release(&d);
         }
         msc_heap_partition_release(&b);
@@ -221,7 +256,8 @@ static int report_cycles(const msc_heap_t *h, const options_t *o)
     msc_heap_cycles_t c;
     int rc = msc_heap_cycles(h, &c);
     if (rc < 0) return rc;
-    rc = msc_heap_write_cycles(stdout, h, &c, (size_t)o->limit);
+    rc = (o->json ? msc_heap_write_cycles_json : msc_heap_write_cycles)(stdout, h, &c,
+                                                                        (size_t)o->limit);
     msc_heap_cycles_release(&c);
     return rc;
 }
@@ -274,6 +310,40 @@ static int write_graph(const msc_heap_t *h, const options_t *o, uint32_t v)
     return rc;
 }
 
+/* Whether the snapshot recorded what --duplicates and --empty read; says
+ * why not when it did not. */
+static int has_contents(const msc_heap_t *h, const options_t *o)
+{
+    if (!h->contents)
+        cli_error("'%s' records no string digests or container lengths: it was written by an "
+                  "older memscope; take the snapshot again", o->file);
+    return h->contents;
+}
+
+static int report_duplicates(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_dups_t d;
+    if (!has_contents(h, o)) return 1;
+    int rc = msc_heap_duplicates(h, &d);
+    if (rc < 0) return rc;
+    rc = (o->json ? msc_heap_write_duplicates_json : msc_heap_write_duplicates)(stdout, h, &d,
+                                                                                (size_t)o->limit);
+    msc_heap_dups_release(&d);
+    return rc;
+}
+
+static int report_empty(const msc_heap_t *h, const options_t *o)
+{
+    msc_heap_empty_t e;
+    if (!has_contents(h, o)) return 1;
+    int rc = msc_heap_empty(h, &e);
+    if (rc < 0) return rc;
+    rc = o->json ? msc_heap_write_empty_json(stdout, h, &e, (size_t)o->limit)
+                 : msc_heap_write_empty(stdout, &e, (size_t)o->limit);
+    msc_heap_empty_release(&e);
+    return rc;
+}
+
 static int report_graph(const msc_heap_t *h, const options_t *o)
 {
     msc_heap_paths_t p;
@@ -300,7 +370,8 @@ static int report_partition(const msc_heap_t *h, const options_t *o)
     msc_heap_partition_t p;
     int rc = msc_heap_partition(h, o->by, &p);
     if (rc < 0) return rc;
-    rc = msc_heap_write_partition(stdout, &p, (size_t)o->limit);
+    rc = (o->json ? msc_heap_write_partition_json : msc_heap_write_partition)(stdout, &p,
+                                                                              (size_t)o->limit);
     msc_heap_partition_release(&p);
     return rc;
 }
@@ -317,6 +388,8 @@ static int run(int argc, char **argv)
     case MODE_PATH: rc = report_path(h, &o); break;
     case MODE_DIFF: rc = report_diff(h, &o); break;
     case MODE_CYCLES: rc = report_cycles(h, &o); break;
+    case MODE_DUPLICATES: rc = report_duplicates(h, &o); break;
+    case MODE_EMPTY: rc = report_empty(h, &o); break;
     case MODE_GRAPH: rc = report_graph(h, &o); break;
     case MODE_EXPORT: rc = report_export(h, &o); break;
     default: rc = report_partition(h, &o); break;

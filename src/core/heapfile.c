@@ -16,7 +16,7 @@
 #define HEADER_FIXED 16            /* magic, version, body length */
 #define HEADER_MAX_BODY 4096
 #define EDGES_PER_RECORD 1024
-#define SITES_PER_RECORD 1024
+#define ENTRIES_PER_RECORD 1024     /* in SITES, DIGESTS and CONTAINERS records */
 #define RECORD_MAX (16 + 10 + (1u << 16)) /* the longest record: a STRING */
 #define MAX_STRING (1u << 16)
 
@@ -24,6 +24,7 @@ enum heap_key {
     KEY_PID = 1,               /* varint */
     KEY_TIME_NS = 2,           /* varint, ns since the Unix epoch */
     KEY_HEXVERSION = 3,        /* varint, sys.hexversion of the walked process */
+    KEY_CONTENTS = 4,          /* varint, 1: digests and container lengths recorded */
 };
 
 enum heap_record {
@@ -33,6 +34,8 @@ enum heap_record {
     REC_EDGES = 4,
     REC_END = 5,
     REC_SITES = 6,             /* version 2 on */
+    REC_DIGESTS = 7,           /* version 3 on */
+    REC_CONTAINERS = 8,        /* version 3 on */
 };
 
 /* Strings 0 ("") and 1 ("<roots>"), type 0 and node 0 exist in every heap
@@ -81,6 +84,7 @@ static int write_header(const msc_heap_t *h, int fd)
     p = put_field(p, KEY_PID, h->pid);
     p = put_field(p, KEY_TIME_NS, h->time_ns);
     p = put_field(p, KEY_HEXVERSION, h->python_hexversion);
+    if (h->contents) p = put_field(p, KEY_CONTENTS, 1);
     memcpy(head, MSC_HEAP_MAGIC, 8);
     msc__put_u32(head + 8, MSC_HEAP_VERSION);
     msc__put_u32(head + 12, (uint32_t)(p - head - HEADER_FIXED));
@@ -144,26 +148,89 @@ static int write_node(writer_t *w, const msc_heap_t *h, uint32_t v)
     return 0;
 }
 
-/*  SITES | 6 | n (1..1024) | n x (node - previous site's node (>= 1, first from 0), site string id) |
- *  Written after the last node, only for nodes whose allocation site is known. */
-static int write_sites(writer_t *w, const msc_heap_t *h)
+/* Records written after the last node, each an entry list of a per-node
+ * property for the nodes that have it, in increasing node order:
+ *
+ *  KIND | n (1..1024) | n x (node - previous entry's node (varint, >= 1, first from 0), value) |
+ *
+ *  SITES      | 6 | value: site string id (varint) |
+ *  DIGESTS    | 7 | value: u64 content digest (little-endian, nonzero) |
+ *  CONTAINERS | 8 | value: u8 layout | length (varint) | capacity (varint) | */
+typedef struct tail_kind {
+    uint8_t record;
+    size_t entry_max;          /* bytes an entry takes at most */
+    uint64_t count;            /* entries to consider */
+    uint32_t (*node)(const msc_heap_t *h, uint64_t i); /* UINT32_MAX: nothing to write */
+    uint8_t *(*put)(uint8_t *p, const msc_heap_t *h, uint64_t i);
+} tail_kind_t;
+
+static int write_tail(writer_t *w, const msc_heap_t *h, const tail_kind_t *k)
 {
-    uint32_t v = 1, prev = 0;
-    while (h->site) {
-        uint32_t n = 0, end = v;
-        for (; end < h->node_count && n < SITES_PER_RECORD; end++) n += h->site[end] != 0;
+    uint32_t prev = 0;
+    for (uint64_t i = 0; i < k->count;) {
+        uint64_t end = i;
+        uint32_t n = 0;
+        for (; end < k->count && n < ENTRIES_PER_RECORD; end++) n += k->node(h, end) != UINT32_MAX;
         if (!n) return 0;
-        if (flush_if(w, 16 + (size_t)n * 10) < 0) return MSC_EIO;
+        if (flush_if(w, 16 + (size_t)n * (5 + k->entry_max)) < 0) return MSC_EIO;
         uint8_t *p = w->buf + w->len;
-        *p++ = REC_SITES;
+        *p++ = k->record;
         p = msc_put_varint(p, n);
-        for (; v < end; v++) {
-            if (!h->site[v]) continue;
+        for (; i < end; i++) {
+            uint32_t v = k->node(h, i);
+            if (v == UINT32_MAX) continue;
             p = msc_put_varint(p, v - prev);
-            p = msc_put_varint(p, h->site[v]);
+            p = k->put(p, h, i);
             prev = v;
         }
         w->len = (size_t)(p - w->buf);
+    }
+    return 0;
+}
+
+static uint32_t site_node(const msc_heap_t *h, uint64_t v)
+{
+    return v && h->site[v] ? (uint32_t)v : UINT32_MAX;
+}
+
+static uint8_t *put_site(uint8_t *p, const msc_heap_t *h, uint64_t v)
+{
+    return msc_put_varint(p, h->site[v]);
+}
+
+static uint32_t digest_node(const msc_heap_t *h, uint64_t v)
+{
+    return v && msc_heap_digest(h, (uint32_t)v) ? (uint32_t)v : UINT32_MAX;
+}
+
+static uint8_t *put_digest(uint8_t *p, const msc_heap_t *h, uint64_t v)
+{
+    msc__put_u64(p, msc_heap_digest(h, (uint32_t)v));
+    return p + 8;
+}
+
+static uint32_t container_node(const msc_heap_t *h, uint64_t i)
+{
+    return h->containers[i].node;
+}
+
+static uint8_t *put_container(uint8_t *p, const msc_heap_t *h, uint64_t i)
+{
+    *p++ = h->containers[i].layout;
+    p = msc_put_varint(p, h->containers[i].length);
+    return msc_put_varint(p, h->containers[i].capacity);
+}
+
+static int write_tails(writer_t *w, const msc_heap_t *h)
+{
+    const tail_kind_t kinds[] = {
+        {REC_SITES, 5, h->site ? h->node_count : 0, site_node, put_site},
+        {REC_DIGESTS, 8, h->digest ? h->node_count : 0, digest_node, put_digest},
+        {REC_CONTAINERS, 21, h->container_count, container_node, put_container},
+    };
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        int rc = write_tail(w, h, &kinds[k]);
+        if (rc < 0) return rc;
     }
     return 0;
 }
@@ -198,7 +265,7 @@ int msc_heap_write(const msc_heap_t *h, int fd)
     }
     rc = write_tables(&w, h);
     for (uint32_t v = 0; rc == 0 && v < h->node_count; v++) rc = write_node(&w, h, v);
-    if (rc == 0) rc = write_sites(&w, h);
+    if (rc == 0) rc = write_tails(&w, h);
     if (rc == 0) rc = write_end(&w, h);
 done:
     msc_free(w.buf);
@@ -215,8 +282,11 @@ typedef struct reader {
     uint64_t last_addr;
     uint32_t nodes_read;       /* NODE records so far (node 0 included) */
     uint64_t edges_due;        /* edges the current node still expects */
-    uint32_t version;          /* of the file: SITES records only from 2 on */
-    uint32_t last_site;        /* node of the previous site; nonzero once SITES began */
+    uint32_t version;          /* of the file: SITES from 2 on, DIGESTS and CONTAINERS from 3 */
+    int tail;                  /* a SITES, DIGESTS or CONTAINERS record was read: no more nodes */
+    uint32_t last_site;        /* node of the previous entry of each tail record kind */
+    uint32_t last_digest;
+    uint32_t last_container;
     int ended;                 /* END seen */
 } reader_t;
 
@@ -263,6 +333,7 @@ static int read_header(int fd, msc_heap_t *h, uint64_t *body_end, uint32_t *vers
         if (key == KEY_PID) h->pid = value;
         else if (key == KEY_TIME_NS) h->time_ns = value;
         else if (key == KEY_HEXVERSION) h->python_hexversion = (uint32_t)value;
+        else if (key == KEY_CONTENTS) h->contents = version >= 3 && value == 1;
     }
     info->offset = HEADER_FIXED;
     info->what = "malformed header field";
@@ -299,7 +370,8 @@ static int read_node(reader_t *r, msc_cursor_t *c)
 {
     msc_heap_t *h = r->h;
     if (r->edges_due) return fail(r, "node record before the previous node's edges", MSC_ECORRUPT);
-    if (r->last_site) return fail(r, "node record after the allocation sites", MSC_ECORRUPT);
+    if (r->tail) return fail(r, "node record after the nodes' sites, digests or containers",
+                             MSC_ECORRUPT);
     uint64_t addr = r->last_addr + (uint64_t)msc_unzigzag(msc__get_varint(c));
     uint64_t type = msc__get_varint(c), size = msc__get_varint(c), refcnt = msc__get_varint(c);
     uint8_t flags = msc__get_byte(c);
@@ -345,26 +417,84 @@ static int read_edges(reader_t *r, msc_cursor_t *c)
     return 0;
 }
 
+/* The entry count of a SITES, DIGESTS or CONTAINERS record, which the file
+ * version must know and which must come after the last node's edges. */
+static int tail_count(reader_t *r, msc_cursor_t *c, uint32_t since, uint64_t *n)
+{
+    if (r->version < since) return fail(r, "record kind newer than the snapshot's version",
+                                        MSC_ECORRUPT);
+    *n = msc__get_varint(c);
+    if (c->err || *n == 0 || *n > ENTRIES_PER_RECORD || r->edges_due)
+        return fail(r, "site, digest or container record with a wrong count", MSC_ECORRUPT);
+    r->tail = 1;
+    return 0;
+}
+
+/* The node of the next entry: the previous one's (*last) plus a delta
+ * that keeps it increasing and inside the heap. */
+static int tail_node(reader_t *r, msc_cursor_t *c, uint32_t *last)
+{
+    uint64_t delta = msc__get_varint(c);
+    if (c->err) return fail(r, "site, digest or container record cut short", MSC_ECORRUPT);
+    if (delta == 0 || delta >= r->h->node_count - *last)
+        return fail(r, "site, digest or container of a node that does not exist", MSC_ECORRUPT);
+    *last += (uint32_t)delta;
+    return 0;
+}
+
 static int read_sites(reader_t *r, msc_cursor_t *c)
 {
     msc_heap_t *h = r->h;
-    if (r->version < 2) return fail(r, "allocation sites in a version 1 snapshot", MSC_ECORRUPT);
-    uint64_t n = msc__get_varint(c);
-    if (c->err || n == 0 || n > SITES_PER_RECORD || r->edges_due)
-        return fail(r, "site record with a wrong count", MSC_ECORRUPT);
+    uint64_t n;
+    int rc = tail_count(r, c, 2, &n);
+    if (rc < 0) return rc;
     if (!h->site && !(h->site = msc_calloc(h->node_count, sizeof(uint32_t))))
         return fail(r, "out of memory", MSC_ENOMEM);
     for (uint64_t k = 0; k < n; k++) {
-        uint64_t delta = msc__get_varint(c), id = msc__get_varint(c);
+        if ((rc = tail_node(r, c, &r->last_site)) < 0) return rc;
+        uint64_t id = msc__get_varint(c);
         if (c->err) return fail(r, "site record cut short", MSC_ECORRUPT);
-        if (delta == 0 || delta >= h->node_count - r->last_site)
-            return fail(r, "site of a node that does not exist", MSC_ECORRUPT);
         if (id == 0 || id >= h->string_count)
             return fail(r, "site names an unknown string", MSC_ECORRUPT);
-        r->last_site += (uint32_t)delta;
         h->site[r->last_site] = (uint32_t)id;
     }
     return 0;
+}
+
+static int read_digests(reader_t *r, msc_cursor_t *c)
+{
+    msc_heap_t *h = r->h;
+    uint64_t n;
+    int rc = tail_count(r, c, 3, &n);
+    for (uint64_t k = 0; rc == 0 && k < n; k++) {
+        if ((rc = tail_node(r, c, &r->last_digest)) < 0) return rc;
+        const uint8_t *d = msc__get_bytes(c, 8);
+        if (!d) return fail(r, "digest record cut short", MSC_ECORRUPT);
+        uint64_t digest = msc__get_u64(d);
+        if (digest == 0 || (h->flags[r->last_digest] & MSC_HEAP_SYNTHETIC))
+            return fail(r, "malformed digest", MSC_ECORRUPT);
+        if (msc_heap_set_digest(h, r->last_digest, digest) < 0)
+            return fail(r, "out of memory", MSC_ENOMEM);
+    }
+    return rc;
+}
+
+static int read_containers(reader_t *r, msc_cursor_t *c)
+{
+    uint64_t n;
+    int rc = tail_count(r, c, 3, &n);
+    for (uint64_t k = 0; rc == 0 && k < n; k++) {
+        if ((rc = tail_node(r, c, &r->last_container)) < 0) return rc;
+        uint8_t layout = msc__get_byte(c);
+        uint64_t length = msc__get_varint(c), capacity = msc__get_varint(c);
+        if (c->err) return fail(r, "container record cut short", MSC_ECORRUPT);
+        rc = msc_heap_add_container(r->h, r->last_container, layout, length, capacity);
+        if (rc == MSC_EUSAGE)
+            return fail(r, "container with an impossible layout, length or capacity",
+                        MSC_ECORRUPT);
+        if (rc < 0) return fail(r, "out of memory", rc);
+    }
+    return rc;
 }
 
 static int read_end(reader_t *r, msc_cursor_t *c)
@@ -399,6 +529,8 @@ static int parse_chunk(reader_t *r, const uint8_t *data, size_t len)
         case REC_NODE: rc = read_node(r, &c); break;
         case REC_EDGES: rc = read_edges(r, &c); break;
         case REC_SITES: rc = read_sites(r, &c); break;
+        case REC_DIGESTS: rc = read_digests(r, &c); break;
+        case REC_CONTAINERS: rc = read_containers(r, &c); break;
         case REC_END: rc = read_end(r, &c); break;
         default: rc = fail(r, "unknown record kind", MSC_ECORRUPT);
         }

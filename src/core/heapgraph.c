@@ -1,6 +1,7 @@
 /* The in-memory heap graph (msc_heap_t): growable node columns, edges in
- * compressed-row form, an intern table for names and previews, and an
- * address table, built on demand, so the analyses can go from id() to node.
+ * compressed-row form, an intern table for names, an address table, built
+ * on demand, so the analyses can go from id() to node, and the contents the
+ * walker records beside the graph (digests, containers).
  * Both hash tables store indices (and the address table a hash tag) and
  * compare against the columns, so the tables stay small at ten million
  * objects. */
@@ -75,6 +76,8 @@ void msc_heap_free(msc_heap_t *h)
     msc_free(h->preview);
     msc_free(h->flags);
     msc_free(h->site);
+    msc_free(h->digest);
+    msc_free(h->containers);
     msc_free(h->edge_start);
     msc_free(h->edge_to);
     msc_free(h->edge_label);
@@ -351,4 +354,44 @@ const char *msc_heap_type_name(const msc_heap_t *h, uint32_t type, char *buf, si
     if (mlen == 0 || strcmp(module, "builtins") == 0) snprintf(buf, n, "%s", name);
     else snprintf(buf, n, "%s.%s", module, name);
     return buf;
+}
+
+int msc_heap_set_digest(msc_heap_t *h, uint32_t v, uint64_t digest)
+{
+    if (v >= h->node_count) return MSC_EUSAGE;
+    if (v >= h->digest_cap) {
+        /* Sized like the node columns, so nodes added later fit too. */
+        uint32_t cap = h->node_cap > v ? h->node_cap : v + 1;
+        uint64_t *q = msc_realloc(h->digest, (size_t)cap * sizeof(*q));
+        if (!q) return MSC_ENOMEM;
+        memset(q + h->digest_cap, 0, (size_t)(cap - h->digest_cap) * sizeof(*q));
+        h->digest = q;
+        h->digest_cap = cap;
+    }
+    h->digest[v] = digest ? digest : 1;
+    return 0;
+}
+
+/* Whether capacity is possible for the layout: hash tables have a power of
+ * two of slots, and nothing has 2^48 slots or more. */
+static int valid_capacity(int layout, uint64_t capacity)
+{
+    if (capacity >= 1ULL << 48) return 0;
+    if (layout == MSC_HEAP_LIST || layout == MSC_HEAP_DICT_SPLIT) return 1;
+    return capacity && !(capacity & (capacity - 1));
+}
+
+int msc_heap_add_container(msc_heap_t *h, uint32_t v, int layout, uint64_t length,
+                           uint64_t capacity)
+{
+    if (v == 0 || v >= h->node_count || layout < 0 || layout >= MSC_HEAP_LAYOUTS ||
+        length > capacity || !valid_capacity(layout, capacity) ||
+        (h->container_count && h->containers[h->container_count - 1].node >= v))
+        return MSC_EUSAGE;
+    if (grow32((void **)&h->containers, &h->container_cap, (uint64_t)h->container_count + 1,
+               sizeof(*h->containers)) < 0)
+        return MSC_ENOMEM;
+    h->containers[h->container_count++] =
+        (msc_heap_container_t){v, (uint8_t)layout, length, capacity};
+    return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "memscope/heap.h"
 
 #define SIZE_CLASSES 64
@@ -51,18 +52,46 @@ const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t 
     return buf;
 }
 
+uint32_t msc__heap_dict_type(const msc_heap_t *h)
+{
+    for (uint32_t t = 0; t < h->type_count; t++)
+        if (is_dict_type(h, t)) return t;
+    return UINT32_MAX;
+}
+
+/* Kinds are numbered: types, then "dict of" each type, then "dict (no
+ * owner)". */
+uint64_t msc__heap_kind_key(const msc_heap_t *h, const uint32_t *owners, uint32_t dict_type,
+                            uint32_t v)
+{
+    uint32_t t = h->type[v];
+    if (t != dict_type) return t;
+    return owners[v] == UINT32_MAX ? 2ULL * h->type_count
+                                   : (uint64_t)h->type_count + h->type[owners[v]];
+}
+
+uint64_t msc__heap_kind_keys(const msc_heap_t *h)
+{
+    return 2ULL * h->type_count + 1;
+}
+
+void msc__heap_kind_name(const msc_heap_t *h, uint64_t key, char *buf, size_t n)
+{
+    char tmp[400];
+    if (key < h->type_count) msc_heap_type_name(h, (uint32_t)key, buf, n);
+    else if (key == 2ULL * h->type_count) snprintf(buf, n, "dict (no owner)");
+    else snprintf(buf, n, "dict of %s",
+                  msc_heap_type_name(h, (uint32_t)(key - h->type_count), tmp, sizeof(tmp)));
+}
+
 /* The key of node v: an index into the row table, whose layout depends on
- * by (types, then "dict of" each type, then "dict (no owner)"; or strings;
- * or size classes). */
+ * by (kinds; or strings; or size classes). */
 static uint64_t key_of(const msc_heap_t *h, const uint32_t *owners, uint32_t dict_type, int by,
                        uint32_t v)
 {
     uint32_t t = h->type[v];
     switch (by) {
-    case MSC_HEAP_BY_KIND:
-        if (!owners || t != dict_type) return t;
-        return owners[v] == UINT32_MAX ? 2ULL * h->type_count
-                                       : (uint64_t)h->type_count + h->type[owners[v]];
+    case MSC_HEAP_BY_KIND: return msc__heap_kind_key(h, owners, dict_type, v);
     case MSC_HEAP_BY_TYPE: return t;
     case MSC_HEAP_BY_MODULE: return h->types[t].module;
     default: {
@@ -75,14 +104,10 @@ static uint64_t key_of(const msc_heap_t *h, const uint32_t *owners, uint32_t dic
 
 static void key_name(const msc_heap_t *h, int by, uint64_t key, char *buf, size_t n)
 {
-    char tmp[400];
     if (by == MSC_HEAP_BY_MODULE) snprintf(buf, n, "%s", msc_heap_string(h, (uint32_t)key, NULL));
     else if (by == MSC_HEAP_BY_SIZE)
         snprintf(buf, n, "%llu..%llu", key ? (1ULL << (key - 1)) + 1 : 0ULL, 1ULL << key);
-    else if (key < h->type_count) msc_heap_type_name(h, (uint32_t)key, buf, n);
-    else if (key == 2ULL * h->type_count) snprintf(buf, n, "dict (no owner)");
-    else snprintf(buf, n, "dict of %s",
-                  msc_heap_type_name(h, (uint32_t)(key - h->type_count), tmp, sizeof(tmp)));
+    else msc__heap_kind_name(h, key, buf, n);
 }
 
 static int by_bytes(const void *a, const void *b)
@@ -95,7 +120,7 @@ static int by_bytes(const void *a, const void *b)
 
 static uint64_t key_space(const msc_heap_t *h, int by)
 {
-    if (by == MSC_HEAP_BY_KIND) return 2ULL * h->type_count + 1;
+    if (by == MSC_HEAP_BY_KIND) return msc__heap_kind_keys(h);
     if (by == MSC_HEAP_BY_TYPE) return h->type_count;
     if (by == MSC_HEAP_BY_MODULE) return h->string_count;
     return SIZE_CLASSES;
@@ -133,9 +158,7 @@ int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p)
     uint64_t *bytes = msc_calloc((size_t)nkeys, sizeof(*bytes));
     int rc = MSC_ENOMEM;
     if (!count || !bytes || (by == MSC_HEAP_BY_KIND && !owners)) goto done;
-    uint32_t dict_type = UINT32_MAX;
-    for (uint32_t t = 0; t < h->type_count; t++)
-        if (is_dict_type(h, t)) dict_type = t;
+    uint32_t dict_type = msc__heap_dict_type(h);
     for (uint32_t v = 1; v < h->node_count; v++) {
         if (!msc_heap_is_object(h, v)) continue;
         uint64_t k = key_of(h, owners, dict_type, by, v);

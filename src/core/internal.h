@@ -20,6 +20,11 @@ static inline void msc__put_u32(uint8_t *p, uint32_t v)
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static inline void msc__put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
 static inline uint16_t msc__get_u16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | (p[1] << 8));
@@ -30,6 +35,22 @@ static inline uint32_t msc__get_u32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
            ((uint32_t)p[3] << 24);
 }
+
+static inline uint64_t msc__get_u64(const uint8_t *p)
+{
+    return (uint64_t)msc__get_u32(p) | (uint64_t)msc__get_u32(p + 4) << 32;
+}
+
+/* Kinds of heap nodes as partitions number them (heappart.c): the type
+ * index of builtins.dict (UINT32_MAX when none), the key of node v given
+ * its dict owners and that type, how many keys there are, and a key's name
+ * ("str", "dict of app.Foo", "dict (no owner)"). */
+struct msc_heap;
+uint32_t msc__heap_dict_type(const struct msc_heap *h);
+uint64_t msc__heap_kind_key(const struct msc_heap *h, const uint32_t *owners, uint32_t dict_type,
+                            uint32_t v);
+uint64_t msc__heap_kind_keys(const struct msc_heap *h);
+void msc__heap_kind_name(const struct msc_heap *h, uint64_t key, char *buf, size_t n);
 
 /* A bounded cursor over untrusted bytes. Reads past the end set err and
  * return 0, so a parser can read a whole record and check once. */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "heapwalk.h"
@@ -76,21 +77,29 @@ static PyObject *py_dump_heap(PyObject *self, PyObject *args)
     return result;
 }
 
-/* heapy's table of p as a str, at most limit rows. */
-static PyObject *partition_table(const msc_heap_partition_t *p, Py_ssize_t limit)
+/* A report as a str: what write prints for arg. */
+static PyObject *report_text(int (*write)(FILE *out, const void *arg), const void *arg)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = MSC_ENOMEM;
     FILE *out = open_memstream(&text, &len);
-    if (out) {
-        rc = msc_heap_write_partition(out, p, limit > 0 ? (size_t)limit : 0);
-        if (fclose(out) != 0) rc = MSC_ENOMEM;
-    }
-    PyObject *table = rc == 0 ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace")
-                              : PyErr_NoMemory();
+    int rc = out ? write(out, arg) : MSC_ENOMEM;
+    if (out && fclose(out) != 0) rc = MSC_ENOMEM;
+    PyObject *result = rc == 0 ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace")
+                               : PyErr_NoMemory();
     free(text);
-    return table;
+    return result;
+}
+
+typedef struct partition_report {
+    const msc_heap_partition_t *p;
+    size_t limit;
+} partition_report_t;
+
+static int write_partition(FILE *out, const void *arg)
+{
+    const partition_report_t *r = arg;
+    return msc_heap_write_partition(out, r->p, r->limit);
 }
 
 static PyObject *partition_result(const msc_heap_partition_t *p, Py_ssize_t limit)
@@ -107,7 +116,8 @@ static PyObject *partition_result(const msc_heap_partition_t *p, Py_ssize_t limi
         }
         PyList_SET_ITEM(rows, (Py_ssize_t)i, row);
     }
-    PyObject *table = partition_table(p, limit);
+    partition_report_t r = {p, limit > 0 ? (size_t)limit : 0};
+    PyObject *table = report_text(write_partition, &r);
     if (!table) {
         Py_DECREF(rows);
         return NULL;
@@ -304,6 +314,153 @@ fail_cycles:
     return result;
 }
 
+/* (type, preview, copies, size, wasted, example_id) for the first limit
+ * groups; a str's preview as str, a bytes' as bytes. */
+static PyObject *dup_rows(const msc_heap_t *h, const void *result, size_t limit)
+{
+    const msc_heap_dups_t *d = result;
+    PyObject *rows = PyList_New(0);
+    for (size_t i = 0; rows && i < d->len && (!limit || i < limit); i++) {
+        const msc_heap_dup_t *g = &d->groups[i];
+        char type[64];
+        size_t n;
+        const char *raw = msc_heap_string(h, h->preview[g->example], &n);
+        msc_heap_type_name(h, g->type, type, sizeof(type));
+        PyObject *preview = strcmp(type, "bytes") == 0
+                                ? PyBytes_FromStringAndSize(raw, (Py_ssize_t)n)
+                                : PyUnicode_DecodeUTF8(raw, (Py_ssize_t)n, "replace");
+        PyObject *row = preview ? Py_BuildValue("(sNKKKK)", type, preview,
+                                                (unsigned long long)g->copies,
+                                                (unsigned long long)g->size,
+                                                (unsigned long long)g->wasted,
+                                                (unsigned long long)h->addr[g->example])
+                                : NULL;
+        if (!row || PyList_Append(rows, row) < 0) Py_CLEAR(rows);
+        Py_XDECREF(row);
+    }
+    return rows;
+}
+
+/* (kind, empty, empty_bytes, mostly_empty, mostly_empty_bytes, saving,
+ * example_id) for the first limit kinds. */
+static PyObject *empty_rows(const msc_heap_t *h, const void *result, size_t limit)
+{
+    const msc_heap_empty_t *e = result;
+    PyObject *rows = PyList_New(0);
+    for (size_t i = 0; rows && i < e->len && (!limit || i < limit); i++) {
+        const msc_heap_empty_row_t *r = &e->rows[i];
+        PyObject *row = Py_BuildValue(
+            "(sKKKKKK)", r->kind, (unsigned long long)r->empty, (unsigned long long)r->empty_bytes,
+            (unsigned long long)r->mostly_empty, (unsigned long long)r->mostly_empty_bytes,
+            (unsigned long long)r->saving, (unsigned long long)h->addr[r->example]);
+        if (!row || PyList_Append(rows, row) < 0) Py_CLEAR(rows);
+        Py_XDECREF(row);
+    }
+    return rows;
+}
+
+/* The core's analyses and writers of the waste reports, behind one shape. */
+static int dups_analyse(const msc_heap_t *h, void *d)
+{
+    return msc_heap_duplicates(h, d);
+}
+
+static void dups_release(void *d)
+{
+    msc_heap_dups_release(d);
+}
+
+static int dups_write(FILE *out, const msc_heap_t *h, const void *d, size_t limit)
+{
+    return msc_heap_write_duplicates(out, h, d, limit);
+}
+
+static int empty_analyse(const msc_heap_t *h, void *e)
+{
+    return msc_heap_empty(h, e);
+}
+
+static void empty_release(void *e)
+{
+    msc_heap_empty_release(e);
+}
+
+static int empty_write(FILE *out, const msc_heap_t *h, const void *e, size_t limit)
+{
+    (void)h;
+    return msc_heap_write_empty(out, e, limit);
+}
+
+/* A report on what the live heap holds for nothing: analyse fills a
+ * result, rows shapes it for Python, write prints its table. */
+typedef struct waste_report {
+    int (*analyse)(const msc_heap_t *h, void *result);
+    void (*release)(void *result);
+    PyObject *(*rows)(const msc_heap_t *h, const void *result, size_t limit);
+    int (*write)(FILE *out, const msc_heap_t *h, const void *result, size_t limit);
+} waste_report_t;
+
+static const waste_report_t dups_report = {dups_analyse, dups_release, dup_rows, dups_write};
+static const waste_report_t empty_report = {empty_analyse, empty_release, empty_rows,
+                                            empty_write};
+
+typedef struct waste_table {
+    const waste_report_t *report;
+    const msc_heap_t *h;
+    const void *result;
+    size_t limit;
+} waste_table_t;
+
+static int write_waste(FILE *out, const void *arg)
+{
+    const waste_table_t *t = arg;
+    return t->report->write(out, t->h, t->result, t->limit);
+}
+
+/* Walks the heap and returns (rows, table) of one waste report, at most
+ * limit rows (0 all). The walk and the analysis come before any result
+ * object is made, so the results do not count themselves. */
+static PyObject *waste(const waste_report_t *report, Py_ssize_t limit)
+{
+    union {
+        msc_heap_dups_t dups;
+        msc_heap_empty_t empty;
+    } result;
+    msc_heap_t *h = msc__heap_walk(1);
+    if (!h) return NULL;
+    PyObject *out = NULL;
+    if (report->analyse(h, &result) == 0) {
+        waste_table_t t = {report, h, &result, limit > 0 ? (size_t)limit : 0};
+        PyObject *rows = report->rows(h, &result, t.limit);
+        PyObject *table = rows ? report_text(write_waste, &t) : NULL;
+        if (table) out = PyTuple_Pack(2, rows, table);
+        Py_XDECREF(rows);
+        Py_XDECREF(table);
+        report->release(&result);
+    }
+    msc_heap_free(h);
+    if (!out && !PyErr_Occurred()) PyErr_NoMemory();
+    return out;
+}
+
+/* heap_duplicates(limit=10) -> (rows, table): the str and bytes values the
+ * live heap holds in more than one copy, most bytes wasted first. */
+static PyObject *py_heap_duplicates(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_ssize_t limit = 10;
+    return PyArg_ParseTuple(args, "|n:heap_duplicates", &limit) ? waste(&dups_report, limit) : NULL;
+}
+
+/* heap_empty(limit=10) -> (rows, table): the live heap's empty and mostly
+ * empty containers by kind, largest saving first. */
+static PyObject *py_heap_empty(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_ssize_t limit = 10;
+    return PyArg_ParseTuple(args, "|n:heap_empty", &limit) ? waste(&empty_report, limit) : NULL;
+}
+
 /* heap_dot(obj, depth=3, backrefs=False) -> str: the Graphviz source of
  * obj and what it refers to (or what refers to it), as objgraph's
  * show_refs and show_backrefs draw them. */
@@ -339,6 +496,10 @@ static PyMethodDef heap_methods[] = {
      "heap_cycles(limit=10) -> {garbage_objects, garbage_bytes, cycles, groups, table}."},
     {"heap_dot", py_heap_dot, METH_VARARGS,
      "heap_dot(obj, depth=3, backrefs=False) -> str: Graphviz DOT of obj's references."},
+    {"heap_duplicates", py_heap_duplicates, METH_VARARGS,
+     "heap_duplicates(limit=10) -> (rows, table): str and bytes held in more than one copy."},
+    {"heap_empty", py_heap_empty, METH_VARARGS,
+     "heap_empty(limit=10) -> (rows, table): empty and mostly empty containers by kind."},
     {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path, capture=None): write a heap snapshot file."},
     {"heap_partition", py_heap_partition, METH_VARARGS,
      "heap_partition(by='kind', limit=10) -> (count, bytes, rows, table)."},

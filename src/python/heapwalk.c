@@ -8,7 +8,10 @@
  * bookkeeping (the graph lives in core's malloc'd columns), instance
  * dictionaries that CPython keeps as inline values are read in place rather
  * than materialised, and sizes come from each type's C __sizeof__, never
- * from a Python override. Internal headers give the frame and GC layouts. */
+ * from a Python override. Internal headers give the frame, GC and dict
+ * layouts. Reports that look at contents also get, read from each object's
+ * own fields, a digest of every str's and bytes' contents (to find equal
+ * copies) and every container's length and capacity (to find empty ones). */
 #define PY_SSIZE_T_CLEAN
 #define Py_BUILD_CORE 1
 #include <Python.h>
@@ -24,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "heapwalk.h"
 
@@ -88,7 +92,8 @@ typedef struct walker {
     PyObject *skip[MAX_VALUES]; /* referents reported through the values node instead */
     int nskip;
     uint8_t used[MAX_LABELS];  /* member labels already given to an edge */
-    int detail;                /* previews, and dict keys and locals naming edges */
+    int detail;                /* previews, content digests, container lengths, and dict
+                                  keys and locals naming edges (files, reports) */
     uint32_t t_frame, t_dict;  /* types of synthetic nodes */
     uint32_t l_key, l_dict, l_stack, l_value;
     PyObject *s_sizeof, *s_module;
@@ -510,6 +515,60 @@ static void walk_items(walker_t *w, PyObject **items, Py_ssize_t n)
         if (items[i]) edge_to(w, items[i], index_label(i));
 }
 
+static void add_container(walker_t *w, uint32_t v, int layout, uint64_t length, uint64_t capacity)
+{
+    int err = msc_heap_add_container(w->h, v, layout, length, capacity);
+    if (err < 0 && !w->err) w->err = err;
+}
+
+/* The value slots of a dict whose keys its class shares: what the dict's
+ * __sizeof__ counts (shared_keys_usable_size in 3.11). */
+static Py_ssize_t split_slots(PyDictKeysObject *keys)
+{
+    return keys->dk_nentries + keys->dk_usable;
+}
+
+static void add_digest(walker_t *w, uint32_t v, const void *data, size_t n, uint64_t seed)
+{
+    if (msc_heap_set_digest(w->h, v, XXH3_64bits_withSeed(data, n, seed)) < 0 && !w->err)
+        w->err = MSC_ENOMEM;
+}
+
+/* The contents the waste reports need, for the exact builtin types whose
+ * layout is known: a str is hashed in its canonical storage (the narrowest
+ * of 1, 2 or 4 bytes a character that fits it, so equal strs have equal
+ * bytes) seeded with that width; a container gives its length and
+ * capacity as its layout counts them (msc_heap_layout). */
+static void record_contents(walker_t *w, uint32_t v, PyObject *o)
+{
+    if (PyUnicode_CheckExact(o)) {
+        if (PyUnicode_READY(o) < 0) {
+            PyErr_Clear();
+            return;
+        }
+        int kind = PyUnicode_KIND(o);
+        add_digest(w, v, PyUnicode_DATA(o), (size_t)PyUnicode_GET_LENGTH(o) * (size_t)kind,
+                   (uint64_t)kind);
+    } else if (PyBytes_CheckExact(o)) {
+        add_digest(w, v, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o), 0);
+    } else if (PyList_CheckExact(o)) {
+        add_container(w, v, MSC_HEAP_LIST, (uint64_t)Py_SIZE(o),
+                      (uint64_t)((PyListObject *)o)->allocated);
+    } else if (PyAnySet_CheckExact(o)) {
+        PySetObject *set = (PySetObject *)o;
+        add_container(w, v, MSC_HEAP_SET, (uint64_t)set->used, (uint64_t)set->mask + 1);
+    } else if (PyDict_CheckExact(o)) {
+        PyDictObject *d = (PyDictObject *)o;
+        PyDictKeysObject *keys = d->ma_keys;
+        if (d->ma_values)
+            add_container(w, v, MSC_HEAP_DICT_SPLIT, (uint64_t)d->ma_used,
+                          (uint64_t)split_slots(keys));
+        else
+            add_container(w, v, DK_IS_UNICODE(keys) ? MSC_HEAP_DICT_STR : MSC_HEAP_DICT,
+                          (uint64_t)d->ma_used, (uint64_t)DK_SIZE(keys));
+    }
+}
+
 /* An instance whose attributes CPython 3.11 keeps as inline values (no dict
  * object yet): one synthetic "dict" node stands for them, so the heap reads
  * as the program sees it ("dict of Foo"), sized as the values array. */
@@ -518,7 +577,7 @@ static void inline_values(walker_t *w, PyObject *o)
     PyDictValues *values = *_PyObject_ValuesPointer(o);
     PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
     if (!values || !keys) return;
-    Py_ssize_t slots = keys->dk_nentries + keys->dk_usable;
+    Py_ssize_t slots = split_slots(keys);
     uint64_t bytes = ((uint8_t *)values)[-1] + (uint64_t)slots * sizeof(PyObject *);
     uint32_t v;
     int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)values, w->t_dict, bytes, 1,
@@ -546,9 +605,13 @@ static void walk_values(walker_t *w, uint32_t v)
     PyDictValues *values = *_PyObject_ValuesPointer(o);
     PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
     PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
-    for (Py_ssize_t i = 0; i < keys->dk_nentries && !w->err; i++)
-        if (values->values[i])
-            edge_to(w, values->values[i], key_label(w, entries[i].me_key));
+    uint64_t used = 0;
+    for (Py_ssize_t i = 0; i < keys->dk_nentries && !w->err; i++) {
+        if (!values->values[i]) continue;
+        used++;
+        edge_to(w, values->values[i], key_label(w, entries[i].me_key));
+    }
+    if (w->detail) add_container(w, v, MSC_HEAP_DICT_SPLIT, used, split_slots(keys));
 }
 
 static void named_edges(walker_t *w, PyObject *const *fields, const char *const *names, size_t n)
@@ -634,8 +697,10 @@ static void walk_node(walker_t *w, uint32_t v)
 {
     w->current = v;
     void *p = (void *)(uintptr_t)w->h->addr[v];
-    if (!(w->h->flags[v] & MSC_HEAP_SYNTHETIC)) walk_object(w, p);
-    else if (w->h->type[v] == w->t_frame) walk_frame(w, p);
+    if (!(w->h->flags[v] & MSC_HEAP_SYNTHETIC)) {
+        if (w->detail) record_contents(w, v, p);
+        walk_object(w, p);
+    } else if (w->h->type[v] == w->t_frame) walk_frame(w, p);
     else if (w->h->type[v] == w->t_dict) walk_values(w, v);
 }
 
@@ -762,6 +827,7 @@ msc_heap_t *msc__heap_walk(int detail)
         w.h->pid = (uint64_t)getpid();
         w.h->time_ns = (uint64_t)time(NULL) * 1000000000ULL;
         w.h->python_hexversion = PY_VERSION_HEX;
+        w.h->contents = detail;
         add_roots(&w);
         walk_pending(&w, &next);
         add_unreached(&w, &next);

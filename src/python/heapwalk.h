@@ -16,12 +16,13 @@ uint64_t msc__object_block(PyObject *o);
 
 /* Walks every object reachable from the interpreter's roots and every
  * object the collector tracks. With detail nonzero, nodes carry
- * str/bytes/name previews and edges the dict keys and local variable names
- * they go through (files, paths and pictures want them; partitions do not,
- * and name only "__dict__" edges). Holds the GIL throughout and runs no
- * Python code of the program. Returns a finished heap, without its address
- * table (see msc_heap_index), which the caller frees with msc_heap_free,
- * or NULL with an exception set. */
+ * str/bytes/name previews, content digests and container lengths, and
+ * edges the dict keys and local variable names they go through (files,
+ * paths, pictures and the waste reports want them; partitions do not, and
+ * name only "__dict__" edges). Holds the GIL throughout and runs no Python
+ * code of the program. Returns a finished heap, without its address table
+ * (see msc_heap_index), which the caller frees with msc_heap_free, or NULL
+ * with an exception set. */
 msc_heap_t *msc__heap_walk(int detail);
 
 #endif

@@ -2,8 +2,10 @@
  * reference cycles in it grouped by the kinds of objects they join, and
  * for each group the reference to make weak (weakref.ref, weakref.proxy,
  * or a WeakValueDictionary) so that reference counting frees the objects
- * as soon as they go out of use, without waiting for a collection. */
+ * as soon as they go out of use, without waiting for a collection. As text
+ * and as JSON. */
 #include "memscope/heap.h"
+#include "report.h"
 
 static void write_advice(FILE *out, const msc_heap_cycle_group_t *g)
 {
@@ -41,5 +43,30 @@ int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_
         write_advice(out, g);
     }
     if (shown < c->len) fprintf(out, "<%zu more groups>\n", c->len - shown);
+    return ferror(out) ? MSC_EIO : 0;
+}
+
+int msc_heap_write_cycles_json(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
+                               size_t limit)
+{
+    size_t shown = limit && limit < c->len ? limit : c->len;
+    fprintf(out, "{\"garbage_objects\": %llu, \"garbage_bytes\": %llu, \"cycles\": %llu, "
+                 "\"total_groups\": %zu, \"groups\": [", (unsigned long long)c->garbage_objects,
+            (unsigned long long)c->garbage_bytes, (unsigned long long)c->cycle_count, c->len);
+    for (size_t i = 0; i < shown; i++) {
+        const msc_heap_cycle_group_t *g = &c->groups[i];
+        fputs(i ? ",\n  {\"kinds\": " : "\n  {\"kinds\": ", out);
+        msc__json_text(out, g->kinds);
+        fprintf(out, ", \"cycles\": %llu, \"objects\": %llu, \"bytes\": %llu, \"example\": ",
+                (unsigned long long)g->cycles, (unsigned long long)g->objects,
+                (unsigned long long)g->bytes);
+        msc__heap_json_object(out, h, g->example);
+        fputs(", \"weaken\": ", out);
+        if (g->weaken) msc__json_text(out, g->weaken);
+        else fputs("null", out);
+        fprintf(out, ", \"weaken_refs\": %u, \"weakrefable\": %s}", g->weaken_refs,
+                g->weakrefable ? "true" : "false");
+    }
+    fputs("]}\n", out);
     return ferror(out) ? MSC_EIO : 0;
 }

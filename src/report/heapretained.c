@@ -1,11 +1,13 @@
 /* Who keeps memory alive: the retained-size report (leak suspects, types
  * and objects retaining the most, each with its path from a root and, when
  * the snapshot was taken while recording, the line that allocated it) and
- * the reference chain to one object (objgraph's find_backref_chain). */
+ * the reference chain to one object (objgraph's find_backref_chain), as
+ * text and as JSON. The findings are made once and rendered either way. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "memscope/heap.h"
+#include "report.h"
 
 #define SUSPECT_SHARE 10 /* percent of the heap that makes an object or type a suspect */
 
@@ -14,9 +16,20 @@ static double pct(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+#define MAX_STEPS 4096 /* references a path shows; a longer one loses those nearest the root */
+
+/* The nodes from v up to (not including) the root, v first: how many. */
+static size_t path_steps(const msc_heap_paths_t *p, uint32_t v, uint32_t *steps)
+{
+    size_t count = 0;
+    if (p->parent[v] == UINT32_MAX) return 0;
+    for (uint32_t x = v; x != 0 && count < MAX_STEPS; x = p->parent[x]) steps[count++] = x;
+    return count;
+}
+
 /* Previews are program data: anything not printable ASCII (NUL, escapes
  * that would drive the terminal) is shown as \xNN. UTF-8 text is kept. */
-static void escape(const char *s, size_t len, char *out, size_t n)
+void msc__heap_escape(const char *s, size_t len, char *out, size_t n)
 {
     size_t k = 0;
     for (size_t i = 0; i < len && k + 5 < n; i++) {
@@ -33,7 +46,7 @@ const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t
     char type[400], preview[4 * MSC_HEAP_MAX_PREVIEW + 200];
     size_t plen;
     const char *raw = msc_heap_string(h, h->preview[v], &plen);
-    escape(raw, plen, preview, sizeof(preview));
+    msc__heap_escape(raw, plen, preview, sizeof(preview));
     msc_heap_type_name(h, h->type[v], type, sizeof(type));
     if (v == 0) snprintf(buf, n, "<roots>");
     else if (plen) snprintf(buf, n, "%s at 0x%llx '%s'", type, (unsigned long long)h->addr[v],
@@ -47,12 +60,57 @@ typedef struct ranked {
     uint32_t id;
 } ranked_t;
 
-/* "allocated at file:line in function" under an entry, when known. */
-static void write_site(FILE *out, const msc_heap_t *h, uint32_t v, const char *indent,
-                       const char *what)
+/* A leak suspect: one object, or a group of objects of one type that one
+ * holder dominates, with the allocation site that explains it best. */
+typedef struct suspect {
+    uint32_t node;             /* the object, or the group's holder */
+    uint32_t type;             /* the members' type; UINT32_MAX for one object */
+    uint32_t count;            /* members (1 for one object) */
+    uint64_t retained;
+    uint32_t site_node;        /* one object: the node whose site is shown (itself or the
+                                  nearest holder that has one), UINT32_MAX none */
+    uint32_t holder_node;      /* one list or dict with a site of its own (its storage's):
+                                  the nearest holder with a site too, UINT32_MAX none */
+    uint32_t site;             /* a group: string id of its members' commonest site */
+    uint32_t site_count;       /* a group: members allocated there */
+} suspect_t;
+
+/* Everything the retained report shows, found once for both renderings. */
+typedef struct findings {
+    uint64_t total;            /* bytes of all objects */
+    suspect_t *suspects;
+    size_t suspect_count;
+    ranked_t *types;           /* by retained bytes; key 0 ends the useful part */
+    uint64_t *type_count;      /* objects per type */
+    ranked_t *objects;         /* reachable objects by retained bytes */
+    uint32_t object_count;
+} findings_t;
+
+static uint64_t heap_bytes(const msc_heap_t *h)
 {
-    if (h->site && h->site[v])
-        fprintf(out, "%s%sallocated at %s\n", indent, what, msc_heap_string(h, h->site[v], NULL));
+    uint64_t total = 0;
+    for (uint32_t v = 1; v < h->node_count; v++) total += msc_heap_is_object(h, v) ? h->size[v] : 0;
+    return total;
+}
+
+static int add_suspect(findings_t *f, suspect_t s)
+{
+    if ((f->suspect_count & (f->suspect_count + 1)) == 0) {
+        suspect_t *q = msc_realloc(f->suspects, (f->suspect_count * 2 + 1) * sizeof(*q));
+        if (!q) return MSC_ENOMEM;
+        f->suspects = q;
+    }
+    f->suspects[f->suspect_count++] = s;
+    return 0;
+}
+
+/* The nearest object from v up its dominators (v included) that has a
+ * site, UINT32_MAX none. */
+static uint32_t holder_with_site(const msc_heap_t *h, const msc_heap_dom_t *d, uint32_t v)
+{
+    uint32_t x = v;
+    while (h->site && x != 0 && x != UINT32_MAX && !h->site[x]) x = d->idom[x];
+    return h->site && x != 0 && x != UINT32_MAX ? x : UINT32_MAX;
 }
 
 /* Whether node v is an exact builtin list or dict, whose site is where
@@ -66,72 +124,36 @@ static int site_is_storage(const msc_heap_t *h, uint32_t v)
            (strcmp(name, "list") == 0 || strcmp(name, "dict") == 0);
 }
 
-/* A suspect's own site; for a list or dict (whose site is its storage's)
- * or an object without one, also that of the nearest object dominating
- * it: who made the container, next to what filled it. */
-static void write_holder_site(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d, uint32_t v)
+/* A suspect's own site, or else that of the nearest object dominating it;
+ * for a list or dict with a site (its storage's), that holder's as well:
+ * who made the container, next to what filled it. */
+static suspect_t one_suspect(const msc_heap_t *h, const msc_heap_dom_t *d, uint32_t v)
 {
-    char what[600], via[700];
-    int storage = site_is_storage(h, v);
-    if (h->site && h->site[v]) {
-        write_site(out, h, v, "     ", storage ? "storage " : "");
-        if (!storage) return;
-    }
-    uint32_t x = d->idom[v];
-    while (h->site && x != 0 && x != UINT32_MAX && !h->site[x]) x = d->idom[x];
-    if (x == 0 || x == UINT32_MAX) return;
-    snprintf(via, sizeof(via), "held by %s, ", msc_heap_describe(h, x, what, sizeof(what)));
-    write_site(out, h, x, "     ", via);
-}
-
-/* The site most members of a suspect group share (Boyer-Moore majority
- * vote, then a count), printed with how many of them it allocated. */
-static void write_group_site(FILE *out, const msc_heap_t *h, const ranked_t *g, uint32_t n)
-{
-    uint32_t best = 0, votes = 0, count = 0;
-    if (!h->site) return;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t s = h->site[g[i].id];
-        if (!votes) best = s;
-        votes += s == best ? 1 : (uint32_t)-1;
-    }
-    for (uint32_t i = 0; i < n; i++) count += best && h->site[g[i].id] == best;
-    if (count)
-        fprintf(out, "     %u of them allocated at %s\n", count, msc_heap_string(h, best, NULL));
-}
-
-static uint64_t heap_bytes(const msc_heap_t *h)
-{
-    uint64_t total = 0;
-    for (uint32_t v = 1; v < h->node_count; v++) total += msc_heap_is_object(h, v) ? h->size[v] : 0;
-    return total;
+    suspect_t s = {v, UINT32_MAX, 1, d->retained[v], holder_with_site(h, d, v), UINT32_MAX, 0, 0};
+    if (s.site_node == v && site_is_storage(h, v)) s.holder_node = holder_with_site(h, d, d->idom[v]);
+    return s;
 }
 
 /* Objects retaining >= 10% none of whose dominated children does: the
  * point where the memory accumulates, not the chain above it. */
-static void write_suspect_objects(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
-                                  const msc_heap_paths_t *p, uint64_t total, int *found)
+static int find_suspect_objects(const msc_heap_t *h, const msc_heap_dom_t *d, findings_t *f)
 {
-    uint64_t bar = total * SUSPECT_SHARE / 100;
+    uint64_t bar = f->total * SUSPECT_SHARE / 100;
     uint8_t *big_child = msc_calloc(h->node_count, 1);
-    if (!big_child) return;
+    if (!big_child) return MSC_ENOMEM;
     for (uint32_t i = 1; i < d->reachable; i++) {
         uint32_t v = d->order[i];
         if (d->retained[v] >= bar && msc_heap_is_object(h, v)) big_child[d->idom[v]] = 1;
     }
-    for (uint32_t i = 1; i < d->reachable; i++) {
+    int rc = 0;
+    for (uint32_t i = 1; i < d->reachable && rc == 0; i++) {
         uint32_t v = d->order[i];
         if (d->retained[v] < bar || big_child[v] || !msc_heap_is_object(h, v)) continue;
-        char what[600], path[2048];
-        fprintf(out, "  %d. %s retains %llu bytes (%.1f%% of the heap)\n     reached as %s\n",
-                ++*found, msc_heap_describe(h, v, what, sizeof(what)),
-                (unsigned long long)d->retained[v], pct(d->retained[v], total),
-                msc_heap_path_text(h, p, v, path, sizeof(path)));
-        write_holder_site(out, h, d, v);
+        rc = add_suspect(f, one_suspect(h, d, v));
     }
     msc_free(big_child);
+    return rc;
 }
-
 
 static int by_key(const void *a, const void *b)
 {
@@ -139,111 +161,175 @@ static int by_key(const void *a, const void *b)
     return x->key != y->key ? (x->key < y->key ? 1 : -1) : (x->id > y->id) - (x->id < y->id);
 }
 
+/* The site most members of a group share (Boyer-Moore majority vote, then
+ * a count). */
+static void group_site(const msc_heap_t *h, const ranked_t *g, uint32_t n, suspect_t *s)
+{
+    uint32_t best = 0, votes = 0, count = 0;
+    if (!h->site) return;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t site = h->site[g[i].id];
+        if (!votes) best = site;
+        votes += site == best ? 1 : (uint32_t)-1;
+    }
+    for (uint32_t i = 0; i < n; i++) count += best && h->site[g[i].id] == best;
+    s->site = count ? best : 0;
+    s->site_count = count;
+}
+
 /* Many objects of one type held by one object (a cache, a registry):
  * grouped by (type, immediate dominator), a group retaining >= 10% is a
  * suspect even when each of its objects is small. */
-static int write_suspect_groups(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
-                                const msc_heap_paths_t *p, uint64_t total, int *found)
+static int find_suspect_groups(const msc_heap_t *h, const msc_heap_dom_t *d, findings_t *f)
 {
     ranked_t *g = msc_malloc((size_t)h->node_count * sizeof(ranked_t));
     if (!g) return MSC_ENOMEM;
     uint32_t n = 0;
     for (uint32_t v = 1; v < h->node_count; v++)
         if (msc_heap_is_object(h, v) && d->idom[v] != UINT32_MAX && d->idom[v] != 0)
-            g[n++] = (ranked_t){0, v};
-    for (uint32_t i = 0; i < n; i++) g[i].key = (uint64_t)h->type[g[i].id] << 32 | d->idom[g[i].id];
+            g[n++] = (ranked_t){(uint64_t)h->type[v] << 32 | d->idom[v], v};
     qsort(g, n, sizeof(*g), by_key);
-    for (uint32_t i = 0, j; i < n; i = j) {
+    int rc = 0;
+    for (uint32_t i = 0, j; i < n && rc == 0; i = j) {
         uint64_t sum = 0;
         for (j = i; j < n && g[j].key == g[i].key; j++) sum += d->retained[g[j].id];
-        if (j - i < 2 || sum < total * SUSPECT_SHARE / 100) continue;
-        char type[400], holder[600], path[2048];
-        uint32_t dom = d->idom[g[i].id];
-        fprintf(out, "  %d. %u %s objects held by %s retain %llu bytes (%.1f%% of the heap)\n"
-                     "     reached as %s\n", ++*found, j - i,
-                msc_heap_type_name(h, h->type[g[i].id], type, sizeof(type)),
-                msc_heap_describe(h, dom, holder, sizeof(holder)), (unsigned long long)sum,
-                pct(sum, total), msc_heap_path_text(h, p, dom, path, sizeof(path)));
-        write_group_site(out, h, g + i, j - i);
-        write_site(out, h, dom, "     ", "the holder was ");
+        if (j - i < 2 || sum < f->total * SUSPECT_SHARE / 100) continue;
+        suspect_t s = {d->idom[g[i].id], h->type[g[i].id], j - i, sum, UINT32_MAX, UINT32_MAX, 0, 0};
+        group_site(h, g + i, j - i, &s);
+        rc = add_suspect(f, s);
     }
     msc_free(g);
-    return 0;
-}
-
-static int write_types(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d, uint64_t total,
-                       size_t limit)
-{
-    uint64_t *by_type = msc_malloc((size_t)h->type_count * sizeof(uint64_t) + 1);
-    ranked_t *rank = msc_malloc((size_t)h->type_count * sizeof(ranked_t) + 1);
-    uint64_t *count = msc_calloc(h->type_count + 1, sizeof(uint64_t));
-    int rc = MSC_ENOMEM;
-    if (!by_type || !rank || !count || msc_heap_type_retained(h, d, by_type) < 0) goto done;
-    for (uint32_t v = 1; v < h->node_count; v++) count[h->type[v]] += msc_heap_is_object(h, v);
-    for (uint32_t t = 0; t < h->type_count; t++) rank[t] = (ranked_t){by_type[t], t};
-    qsort(rank, h->type_count, sizeof(*rank), by_key);
-    char name[400];
-    fprintf(out, "\nTypes retaining the most:\n    Retained      %%    Count  Type\n");
-    for (uint32_t t = 0; t < h->type_count && t < limit && rank[t].key; t++)
-        fprintf(out, "%12llu %6.1f %8llu  %s\n", (unsigned long long)rank[t].key,
-                pct(rank[t].key, total), (unsigned long long)count[rank[t].id],
-                msc_heap_type_name(h, rank[t].id, name, sizeof(name)));
-    rc = 0;
-done:
-    msc_free(by_type);
-    msc_free(rank);
-    msc_free(count);
     return rc;
 }
 
-static int write_objects(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
-                         const msc_heap_paths_t *p, uint64_t total, size_t limit)
+static int rank_types(const msc_heap_t *h, const msc_heap_dom_t *d, findings_t *f)
 {
-    ranked_t *rank = msc_malloc((size_t)h->node_count * sizeof(ranked_t));
-    if (!rank) return MSC_ENOMEM;
-    uint32_t n = 0;
-    for (uint32_t v = 1; v < h->node_count; v++)
-        if (msc_heap_is_object(h, v) && d->idom[v] != UINT32_MAX) rank[n++] = (ranked_t){d->retained[v], v};
-    qsort(rank, n, sizeof(*rank), by_key);
-    fprintf(out, "\nObjects retaining the most:\n    Retained      %%       Size  Object / path\n");
-    for (uint32_t i = 0; i < n && i < limit; i++) {
-        char what[600], path[2048];
-        uint32_t v = rank[i].id;
-        fprintf(out, "%12llu %6.1f %10llu  %s\n%32s%s\n", (unsigned long long)rank[i].key,
-                pct(rank[i].key, total), (unsigned long long)h->size[v],
-                msc_heap_describe(h, v, what, sizeof(what)), "",
-                msc_heap_path_text(h, p, v, path, sizeof(path)));
-        write_site(out, h, v, "                                ", "");
+    uint64_t *by_type = msc_malloc((size_t)h->type_count * sizeof(uint64_t) + 1);
+    f->types = msc_malloc((size_t)h->type_count * sizeof(ranked_t) + 1);
+    f->type_count = msc_calloc(h->type_count + 1, sizeof(uint64_t));
+    int rc = MSC_ENOMEM;
+    if (by_type && f->types && f->type_count && msc_heap_type_retained(h, d, by_type) == 0) {
+        for (uint32_t v = 1; v < h->node_count; v++)
+            f->type_count[h->type[v]] += msc_heap_is_object(h, v);
+        for (uint32_t t = 0; t < h->type_count; t++) f->types[t] = (ranked_t){by_type[t], t};
+        qsort(f->types, h->type_count, sizeof(*f->types), by_key);
+        rc = 0;
     }
-    msc_free(rank);
+    msc_free(by_type);
+    return rc;
+}
+
+static int rank_objects(const msc_heap_t *h, const msc_heap_dom_t *d, findings_t *f)
+{
+    f->objects = msc_malloc((size_t)h->node_count * sizeof(ranked_t));
+    if (!f->objects) return MSC_ENOMEM;
+    for (uint32_t v = 1; v < h->node_count; v++)
+        if (msc_heap_is_object(h, v) && d->idom[v] != UINT32_MAX)
+            f->objects[f->object_count++] = (ranked_t){d->retained[v], v};
+    qsort(f->objects, f->object_count, sizeof(*f->objects), by_key);
     return 0;
+}
+
+static void findings_release(findings_t *f)
+{
+    msc_free(f->suspects);
+    msc_free(f->types);
+    msc_free(f->type_count);
+    msc_free(f->objects);
+}
+
+static int find_all(const msc_heap_t *h, const msc_heap_dom_t *d, findings_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->total = heap_bytes(h);
+    int rc = find_suspect_objects(h, d, f);
+    if (rc == 0) rc = find_suspect_groups(h, d, f);
+    if (rc == 0) rc = rank_types(h, d, f);
+    if (rc == 0) rc = rank_objects(h, d, f);
+    if (rc < 0) findings_release(f);
+    return rc;
+}
+
+/* Text. */
+
+/* "allocated at file:line in function" under an entry, when known. */
+static void write_site(FILE *out, const msc_heap_t *h, uint32_t v, const char *indent,
+                       const char *what)
+{
+    if (h->site && h->site[v])
+        fprintf(out, "%s%sallocated at %s\n", indent, what, msc_heap_string(h, h->site[v], NULL));
+}
+
+static void write_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
+                          uint64_t total, const suspect_t *s, int number)
+{
+    char what[600], path[2048], type[400], via[700];
+    if (s->type == UINT32_MAX) {
+        fprintf(out, "  %d. %s retains %llu bytes (%.1f%% of the heap)\n     reached as %s\n",
+                number, msc_heap_describe(h, s->node, what, sizeof(what)),
+                (unsigned long long)s->retained, pct(s->retained, total),
+                msc_heap_path_text(h, p, s->node, path, sizeof(path)));
+        uint32_t holder = s->site_node;
+        if (s->site_node == s->node) {
+            write_site(out, h, s->node, "     ", site_is_storage(h, s->node) ? "storage " : "");
+            holder = s->holder_node;
+        }
+        if (holder != UINT32_MAX) {
+            snprintf(via, sizeof(via), "held by %s, ", msc_heap_describe(h, holder, what, sizeof(what)));
+            write_site(out, h, holder, "     ", via);
+        }
+        return;
+    }
+    fprintf(out, "  %d. %u %s objects held by %s retain %llu bytes (%.1f%% of the heap)\n"
+                 "     reached as %s\n", number, s->count,
+            msc_heap_type_name(h, s->type, type, sizeof(type)),
+            msc_heap_describe(h, s->node, what, sizeof(what)), (unsigned long long)s->retained,
+            pct(s->retained, total), msc_heap_path_text(h, p, s->node, path, sizeof(path)));
+    if (s->site_count)
+        fprintf(out, "     %u of them allocated at %s\n", s->site_count,
+                msc_heap_string(h, s->site, NULL));
+    write_site(out, h, s->node, "     ", "the holder was ");
 }
 
 int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
                             const msc_heap_paths_t *p, size_t limit)
 {
-    uint64_t total = heap_bytes(h);
-    int found = 0;
+    findings_t f;
+    if (find_all(h, d, &f) < 0) return MSC_ENOMEM;
     fprintf(out, "Heap: %llu bytes in %u nodes.\n\nLeak suspects (retaining >= %d%% of the heap):\n",
-            (unsigned long long)total, h->node_count - 1, SUSPECT_SHARE);
-    write_suspect_objects(out, h, d, p, total, &found);
-    if (write_suspect_groups(out, h, d, p, total, &found) < 0) return MSC_ENOMEM;
-    if (!found) fprintf(out, "  none: nothing retains %d%% of the heap\n", SUSPECT_SHARE);
-    if (write_types(out, h, d, total, limit) < 0) return MSC_ENOMEM;
-    if (write_objects(out, h, d, p, total, limit) < 0) return MSC_ENOMEM;
+            (unsigned long long)f.total, h->node_count - 1, SUSPECT_SHARE);
+    for (size_t i = 0; i < f.suspect_count; i++)
+        write_suspect(out, h, p, f.total, &f.suspects[i], (int)i + 1);
+    if (!f.suspect_count) fprintf(out, "  none: nothing retains %d%% of the heap\n", SUSPECT_SHARE);
+    char name[400];
+    fprintf(out, "\nTypes retaining the most:\n    Retained      %%    Count  Type\n");
+    for (uint32_t t = 0; t < h->type_count && t < limit && f.types[t].key; t++)
+        fprintf(out, "%12llu %6.1f %8llu  %s\n", (unsigned long long)f.types[t].key,
+                pct(f.types[t].key, f.total), (unsigned long long)f.type_count[f.types[t].id],
+                msc_heap_type_name(h, f.types[t].id, name, sizeof(name)));
+    fprintf(out, "\nObjects retaining the most:\n    Retained      %%       Size  Object / path\n");
+    for (uint32_t i = 0; i < f.object_count && i < limit; i++) {
+        char what[600], path[2048];
+        uint32_t v = f.objects[i].id;
+        fprintf(out, "%12llu %6.1f %10llu  %s\n%32s%s\n", (unsigned long long)f.objects[i].key,
+                pct(f.objects[i].key, f.total), (unsigned long long)h->size[v],
+                msc_heap_describe(h, v, what, sizeof(what)), "",
+                msc_heap_path_text(h, p, v, path, sizeof(path)));
+        write_site(out, h, v, "                                ", "");
+    }
+    findings_release(&f);
     return ferror(out) ? MSC_EIO : 0;
 }
 
 int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
 {
-    uint32_t steps[4096];
-    size_t count = 0;
+    uint32_t steps[MAX_STEPS];
+    size_t count = path_steps(p, v, steps);
     char what[600], label[300], path[2048];
     if (p->parent[v] == UINT32_MAX) {
         fprintf(out, "%s: no path from a root\n", msc_heap_describe(h, v, what, sizeof(what)));
         return ferror(out) ? MSC_EIO : 0;
     }
-    for (uint32_t x = v; x != 0 && count < 4096; x = p->parent[x]) steps[count++] = x;
     fprintf(out, "%s\n", msc_heap_path_text(h, p, v, path, sizeof(path)));
     fprintf(out, "  <roots>\n");
     for (size_t i = count; i-- > 0;) {
@@ -252,5 +338,131 @@ int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *
                                                          sizeof(label)),
                 msc_heap_describe(h, x, what, sizeof(what)));
     }
+    return ferror(out) ? MSC_EIO : 0;
+}
+
+/* JSON. */
+
+void msc__heap_json_object(FILE *out, const msc_heap_t *h, uint32_t v)
+{
+    char type[400];
+    size_t n;
+    const char *preview = msc_heap_string(h, h->preview[v], &n);
+    fprintf(out, "{\"id\": %llu, \"type\": ", (unsigned long long)h->addr[v]);
+    msc__json_text(out, msc_heap_type_name(h, h->type[v], type, sizeof(type)));
+    fputs(", \"preview\": ", out);
+    if (n) msc__json_bytes(out, preview, n);
+    else fputs("null", out);
+    fputc('}', out);
+}
+
+/* "\"key\": " and the string id's text, or null for 0. */
+static void json_string_id(FILE *out, const msc_heap_t *h, const char *key, uint32_t id)
+{
+    size_t n;
+    const char *s = msc_heap_string(h, id, &n);
+    fprintf(out, "\"%s\": ", key);
+    if (id) msc__json_bytes(out, s, n);
+    else fputs("null", out);
+}
+
+static void json_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
+{
+    char path[2048];
+    fputs("\"path\": ", out);
+    if (p->parent[v] == UINT32_MAX) fputs("null", out);
+    else msc__json_text(out, msc_heap_path_text(h, p, v, path, sizeof(path)));
+}
+
+static void json_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
+                         uint64_t total, const suspect_t *s)
+{
+    char type[400];
+    int one = s->type == UINT32_MAX;
+    fprintf(out, "{\"suspect\": \"%s\", \"count\": %u, \"type\": ", one ? "object" : "group",
+            s->count);
+    msc__json_text(out, msc_heap_type_name(h, one ? h->type[s->node] : s->type, type,
+                                           sizeof(type)));
+    fprintf(out, ", \"%s\": ", one ? "object" : "holder");
+    msc__heap_json_object(out, h, s->node);
+    fprintf(out, ", \"retained_bytes\": %llu, \"percent\": %.3f, ", (unsigned long long)s->retained,
+            pct(s->retained, total));
+    json_path(out, h, p, s->node);
+    fputs(", ", out);
+    if (one) {
+        json_string_id(out, h, "site", s->site_node == UINT32_MAX ? 0 : h->site[s->site_node]);
+        fputs(", \"site_of\": ", out);
+        if (s->site_node == UINT32_MAX) fputs("null", out);
+        else msc__heap_json_object(out, h, s->site_node);
+        fprintf(out, ", \"site_is_storage\": %s, ",
+                s->site_node == s->node && site_is_storage(h, s->node) ? "true" : "false");
+        json_string_id(out, h, "holder_site",
+                       s->holder_node == UINT32_MAX ? 0 : h->site[s->holder_node]);
+    } else {
+        json_string_id(out, h, "site", s->site);
+        fprintf(out, ", \"site_count\": %u, ", s->site_count);
+        json_string_id(out, h, "holder_site", h->site ? h->site[s->node] : 0);
+    }
+    fputc('}', out);
+}
+
+int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
+                                 const msc_heap_paths_t *p, size_t limit)
+{
+    findings_t f;
+    if (find_all(h, d, &f) < 0) return MSC_ENOMEM;
+    fprintf(out, "{\"heap_bytes\": %llu, \"nodes\": %u, \"suspect_percent\": %d, \"suspects\": [",
+            (unsigned long long)f.total, h->node_count - 1, SUSPECT_SHARE);
+    for (size_t i = 0; i < f.suspect_count; i++) {
+        fputs(i ? ",\n  " : "\n  ", out);
+        json_suspect(out, h, p, f.total, &f.suspects[i]);
+    }
+    fputs("],\n \"types\": [", out);
+    for (uint32_t t = 0; t < h->type_count && t < limit && f.types[t].key; t++) {
+        char name[400];
+        fputs(t ? ",\n  {\"type\": " : "\n  {\"type\": ", out);
+        msc__json_text(out, msc_heap_type_name(h, f.types[t].id, name, sizeof(name)));
+        fprintf(out, ", \"count\": %llu, \"retained_bytes\": %llu, \"percent\": %.3f}",
+                (unsigned long long)f.type_count[f.types[t].id],
+                (unsigned long long)f.types[t].key, pct(f.types[t].key, f.total));
+    }
+    fputs("],\n \"objects\": [", out);
+    for (uint32_t i = 0; i < f.object_count && i < limit; i++) {
+        uint32_t v = f.objects[i].id;
+        fputs(i ? ",\n  {\"object\": " : "\n  {\"object\": ", out);
+        msc__heap_json_object(out, h, v);
+        fprintf(out, ", \"bytes\": %llu, \"retained_bytes\": %llu, \"percent\": %.3f, ",
+                (unsigned long long)h->size[v], (unsigned long long)f.objects[i].key,
+                pct(f.objects[i].key, f.total));
+        json_path(out, h, p, v);
+        fputs(", ", out);
+        json_string_id(out, h, "site", h->site ? h->site[v] : 0);
+        fputc('}', out);
+    }
+    fputs("]}\n", out);
+    findings_release(&f);
+    return ferror(out) ? MSC_EIO : 0;
+}
+
+int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
+{
+    uint32_t steps[MAX_STEPS];
+    size_t count = path_steps(p, v, steps);
+    fputs("{\"target\": ", out);
+    msc__heap_json_object(out, h, v);
+    fprintf(out, ", \"reachable\": %s, ", p->parent[v] == UINT32_MAX ? "false" : "true");
+    json_path(out, h, p, v);
+    fputs(", \"steps\": [", out);
+    for (size_t i = count; i-- > 0;) {
+        char label[300];
+        uint32_t x = steps[i];
+        fputs(i + 1 == count ? "\n  {\"edge\": " : ",\n  {\"edge\": ", out);
+        msc__json_text(out, msc_heap_label_text(h, p->parent[x], p->label[x], label,
+                                                 sizeof(label)));
+        fputs(", \"object\": ", out);
+        msc__heap_json_object(out, h, x);
+        fputc('}', out);
+    }
+    fputs("]}\n", out);
     return ferror(out) ? MSC_EIO : 0;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "memscope/heap.h"
-#include "utf8.h"
+#include "report.h"
 
 #define NODE_FIELDS 7
 
@@ -30,22 +30,6 @@ static const char META[] =
     "\"trace_node_fields\":[\"id\",\"function_info_index\",\"count\",\"size\",\"children\"],"
     "\"sample_fields\":[\"timestamp_us\",\"last_assigned_id\"],"
     "\"location_fields\":[\"object_index\",\"script_id\",\"line\",\"column\"]},";
-
-/* JSON string of n bytes: escapes, and U+FFFD for bytes that are not UTF-8. */
-static void json_bytes(FILE *out, const char *text, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = msc__utf8_len(s + i, n - i);
-        if (k > 1) fwrite(s + i, 1, k, out), i += k - 1;
-        else if (k == 0) fputs("\\ufffd", out);
-        else if (s[i] == '"' || s[i] == '\\') fprintf(out, "\\%c", s[i]);
-        else if (s[i] < 0x20 || s[i] == 0x7F) fprintf(out, "\\u%04x", s[i]);
-        else fputc(s[i], out);
-    }
-    fputc('"', out);
-}
 
 static int type_is(const msc_heap_t *h, uint32_t v, const char *name)
 {
@@ -87,7 +71,8 @@ static void write_nodes(FILE *out, const msc_heap_t *h)
 static void edge_kind(const msc_heap_t *h, uint32_t from, uint32_t label, uint64_t k,
                       int *type, uint64_t *name)
 {
-    const char *text = msc_heap_string(h, label & ~MSC_HEAP_LABEL_INDEX, NULL);
+    /* A list index is no string id: only a name's text is looked up. */
+    const char *text = label & MSC_HEAP_LABEL_INDEX ? "" : msc_heap_string(h, label, NULL);
     *name = label;
     if (label & MSC_HEAP_LABEL_INDEX) *type = E_ELEMENT, *name = label & ~MSC_HEAP_LABEL_INDEX;
     else if (label == 0) *type = E_HIDDEN, *name = k;
@@ -121,13 +106,13 @@ static void write_strings(FILE *out, const msc_heap_t *h)
         size_t n;
         const char *s = msc_heap_string(h, id, &n);
         if (id) fputs(",\n", out);
-        json_bytes(out, s, n);
+        msc__json_bytes(out, s, n);
     }
     for (uint32_t t = 0; t < h->type_count; t++) {
         char name[400];
         msc_heap_type_name(h, t, name, sizeof(name));
         fputs(",\n", out);
-        json_bytes(out, name, strlen(name));
+        msc__json_bytes(out, name, strlen(name));
     }
     fputs(",\n\"(memscope roots)\"]}\n", out);
 }

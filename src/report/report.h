@@ -13,5 +13,20 @@ const char *msc__count(uint64_t v, char *buf, size_t n);
 void msc__location(FILE *out, const msc_row_t *r);
 /* "\"file\": ..., \"function\": ..., \"line\": ..." for a row. */
 void msc__json_location(FILE *out, const msc_row_t *r);
+/* A JSON string of n bytes of program data: escapes, and U+FFFD for bytes
+ * that are not UTF-8 (text.c). */
+void msc__json_bytes(FILE *out, const char *s, size_t n);
+/* The same for a NUL-terminated string. */
+void msc__json_text(FILE *out, const char *s);
+/* "\"key\": value" for n unsigned fields, each after ", " (text.c). */
+void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n);
+/* A heap preview for a terminal, into out: bytes that are not printable
+ * (NUL, escapes that would drive the terminal) and quotes as \xNN; UTF-8
+ * text kept (heapretained.c). */
+void msc__heap_escape(const char *s, size_t len, char *out, size_t n);
+
+struct msc_heap;
+/* A heap node as JSON: {"id", "type", "preview"} (heapretained.c). */
+void msc__heap_json_object(FILE *out, const struct msc_heap *h, uint32_t v);
 
 #endif

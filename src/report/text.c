@@ -2,9 +2,11 @@
  * string from the traced program is escaped, whatever bytes it holds), byte
  * sizes for people, and view names. */
 #include <stdio.h>
+#include <string.h>
 
 #include "memscope/report.h"
 #include "report.h"
+#include "utf8.h"
 
 void msc_json_string(FILE *out, const char *s)
 {
@@ -22,6 +24,32 @@ void msc_json_string(FILE *out, const char *s)
         }
     }
     fputc('"', out);
+}
+
+void msc__json_bytes(FILE *out, const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = msc__utf8_len(s + i, n - i);
+        if (k > 1) fwrite(s + i, 1, k, out), i += k - 1;
+        else if (k == 0) fputs("\\ufffd", out);
+        else if (s[i] == '"' || s[i] == '\\') fprintf(out, "\\%c", s[i]);
+        else if (s[i] < 0x20 || s[i] == 0x7F) fprintf(out, "\\u%04x", s[i]);
+        else fputc(s[i], out);
+    }
+    fputc('"', out);
+}
+
+void msc__json_text(FILE *out, const char *s)
+{
+    msc__json_bytes(out, s, strlen(s));
+}
+
+void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, ", \"%s\": %llu", keys[i], (unsigned long long)values[i]);
 }
 
 const char *msc_view_name(msc_view_t v)

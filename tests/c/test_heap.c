@@ -1,7 +1,8 @@
 /* Heap graph tests: dominators and retained sizes against the brute-force
  * definition on random small graphs, a cache that retains its entries,
  * snapshot files that round-trip and reject every truncation and damaged
- * byte, partitions with owned dicts, and shortest paths. */
+ * byte, partitions with owned dicts, shortest paths, duplicate strings,
+ * and empty containers. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -145,6 +146,11 @@ static void test_file_round_trip(void)
 {
     msc_heap_t *h = cache_heap();
     h->pid = 4242;
+    /* Contents as the walker records them: the str's digest, the list's length. */
+    h->contents = 1;
+    CHECK_EQ(msc_heap_set_digest(h, 3, 0x0123456789abcdefULL), 0);
+    CHECK_EQ(msc_heap_add_container(h, 1, MSC_HEAP_DICT_STR, 2, 8), 0);
+    CHECK_EQ(msc_heap_add_container(h, 2, MSC_HEAP_LIST, 1000, 1000), 0);
     /* Allocation sites on a few nodes, as msc_heap_join_sites leaves them. */
     uint32_t site_a, site_b;
     /* Previews are not interned: equal ones are separate strings. */
@@ -174,6 +180,15 @@ static void test_file_round_trip(void)
         CHECK_EQ(r->string_count, h->string_count);
         CHECK(memcmp(r->preview, h->preview, h->node_count * sizeof(uint32_t)) == 0);
         CHECK(r->site && memcmp(r->site, h->site, h->node_count * sizeof(uint32_t)) == 0);
+        CHECK_EQ(r->contents, 1);
+        CHECK_EQ(msc_heap_digest(r, 3), 0x0123456789abcdefULL);
+        CHECK_EQ(msc_heap_digest(r, 4), 0);
+        CHECK_EQ(r->container_count, 2);
+        for (uint32_t i = 0; i < r->container_count && i < 2; i++) {
+            const msc_heap_container_t *x = &r->containers[i], *y = &h->containers[i];
+            CHECK(x->node == y->node && x->layout == y->layout && x->length == y->length &&
+                  x->capacity == y->capacity);
+        }
     }
     msc_heap_free(r);
     /* Every truncation is an error, never a crash; so is every damaged byte. */
@@ -197,6 +212,165 @@ static void test_file_round_trip(void)
     free(bytes);
     close(fd);
     unlink(path);
+    msc_heap_free(h);
+}
+
+/* Reads back a heap written with one defect the writer does not check;
+ * the reader must refuse it and say what is wrong. */
+static void check_rejected(const msc_heap_t *h, const char *what)
+{
+    char path[64];
+    int fd = write_tmp(h, path), err;
+    msc_error_info_t info = {0, NULL};
+    msc_heap_t *r = msc_heap_read(fd, &err, &info);
+    CHECK(r == NULL && err == MSC_ECORRUPT && info.what && strcmp(info.what, what) == 0);
+    msc_heap_free(r);
+    close(fd);
+    unlink(path);
+}
+
+static void test_reader_rejects_bad_contents(void)
+{
+    /* A length above the capacity, bypassing the builder's own check. */
+    msc_heap_t *h = cache_heap();
+    CHECK_EQ(msc_heap_add_container(h, 2, MSC_HEAP_LIST, 10, 10), 0);
+    h->containers[0].length = 11;
+    check_rejected(h, "container with an impossible layout, length or capacity");
+    /* A hash table whose slots are not a power of two. */
+    h->containers[0] = (msc_heap_container_t){2, MSC_HEAP_DICT, 1, 12};
+    check_rejected(h, "container with an impossible layout, length or capacity");
+    h->containers[0] = (msc_heap_container_t){2, MSC_HEAP_LAYOUTS, 0, 0};
+    check_rejected(h, "container with an impossible layout, length or capacity");
+    msc_heap_free(h);
+    /* A digest of a synthetic node (the walker digests only str and bytes). */
+    h = cache_heap();
+    h->flags[3] |= MSC_HEAP_SYNTHETIC;
+    CHECK_EQ(msc_heap_set_digest(h, 3, 42), 0);
+    check_rejected(h, "malformed digest");
+    msc_heap_free(h);
+    /* The builder refuses what the reader would. */
+    h = cache_heap();
+    CHECK_EQ(msc_heap_add_container(h, 5, MSC_HEAP_SET, 0, 6), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_container(h, 5, MSC_HEAP_LIST, 2, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_container(h, 5, MSC_HEAP_LIST, 0, 1ULL << 48), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_container(h, h->node_count, MSC_HEAP_LIST, 0, 0), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_container(h, 5, MSC_HEAP_LIST, 0, 0), 0);
+    CHECK_EQ(msc_heap_add_container(h, 5, MSC_HEAP_LIST, 0, 0), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_set_digest(h, h->node_count, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_set_digest(h, 7, 0), 0);
+    CHECK_EQ(msc_heap_digest(h, 7), 1); /* 0 means none: a zero digest is kept as 1 */
+    msc_heap_free(h);
+}
+
+/* A version 2 file carrying DIGESTS: the header's version is outside the
+ * checksummed chunks, so it can be lowered in place. */
+static void test_reader_rejects_digests_before_version_3(void)
+{
+    msc_heap_t *h = cache_heap();
+    CHECK_EQ(msc_heap_set_digest(h, 3, 7), 0);
+    char path[64];
+    int fd = write_tmp(h, path), err;
+    uint8_t two = 2;
+    CHECK_EQ(pwrite(fd, &two, 1, 8), 1);
+    msc_error_info_t info = {0, NULL};
+    msc_heap_t *r = msc_heap_read(fd, &err, &info);
+    CHECK(r == NULL && info.what && strcmp(info.what, "record kind newer than the snapshot's "
+                                                      "version") == 0);
+    msc_heap_free(r);
+    close(fd);
+    unlink(path);
+    msc_heap_free(h);
+}
+
+static uint32_t add(msc_heap_t *h, uint32_t type, uint64_t size, uint8_t flags)
+{
+    uint32_t v;
+    CHECK_EQ(msc_heap_add_node(h, 0x1000 + 64 * (uint64_t)h->node_count, type, size, 1, flags, 0,
+                               &v), 0);
+    return v;
+}
+
+/* Three copies of one str, two of one bytes (a bytes with the str's digest
+ * and size is not a copy of it), a str of the same digest but another size
+ * (a different object, kept apart), and values held once. */
+static void test_duplicates(void)
+{
+    msc_heap_t *h = msc_heap_new();
+    uint32_t tstr = type(h, "str"), tbytes = type(h, "bytes"), v;
+    uint32_t a[3], b[2];
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(msc_heap_set_digest(h, a[i] = add(h, tstr, 149, 0), 111), 0);
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(msc_heap_set_digest(h, b[i] = add(h, tbytes, 1033, 0), 222), 0);
+    CHECK_EQ(msc_heap_set_digest(h, add(h, tbytes, 149, 0), 111), 0);
+    CHECK_EQ(msc_heap_set_digest(h, add(h, tstr, 150, 0), 111), 0);
+    CHECK_EQ(msc_heap_set_digest(h, add(h, tstr, 60, 0), 333), 0);
+    v = add(h, tstr, 60, 0); /* no digest: never a copy */
+    (void)v;
+    CHECK_EQ(msc_heap_finish(h), 0);
+    msc_heap_dups_t d;
+    CHECK_EQ(msc_heap_duplicates(h, &d), 0);
+    CHECK_EQ(d.len, 2);
+    if (d.len == 2) {
+        CHECK(d.groups[0].type == tbytes && d.groups[0].copies == 2 && d.groups[0].size == 1033);
+        CHECK_EQ(d.groups[0].wasted, 1033);
+        CHECK_EQ(d.groups[0].example, b[0]);
+        CHECK(d.groups[1].type == tstr && d.groups[1].copies == 3 && d.groups[1].wasted == 298);
+        CHECK_EQ(d.groups[1].example, a[0]);
+    }
+    CHECK_EQ(d.copies, 5);
+    CHECK_EQ(d.wasted, 1033 + 298);
+    msc_heap_dups_release(&d);
+    msc_heap_free(h);
+}
+
+/* Each shape of container, with sizes as sys.getsizeof reports them on
+ * CPython 3.11 and the saving that dict(d), set(s) or leaving it out gives. */
+static void test_empty_containers(void)
+{
+    msc_heap_t *h = msc_heap_new();
+    uint32_t tlist = type(h, "list"), tdict = type(h, "dict"), tset = type(h, "set"), tfoo;
+    CHECK_EQ(msc_heap_add_type(h, str(h, "Foo"), str(h, "app"), &tfoo), 0);
+    uint32_t foo = add(h, tfoo, 56, 1), foo_dict = add(h, tdict, 296, 1);
+    uint32_t lists[4], popped = add(h, tdict, 36952, 1), sparse = add(h, tdict, 26032, 1);
+    uint32_t fresh = add(h, tdict, 64, 1), one = add(h, tdict, 184, 1);
+    uint32_t grown_set = add(h, tset, 728, 1), small_set = add(h, tset, 216, 1);
+    for (int i = 0; i < 4; i++) lists[i] = add(h, tlist, 56 + 8 * (i == 3 ? 4 : 0), 1);
+    CHECK_EQ(msc_heap_add_edge(h, foo, foo_dict, str(h, "__dict__")), 0);
+    CHECK_EQ(msc_heap_finish(h), 0);
+    /* An empty instance dict; a dict of 1000 ints emptied by pops; one of
+     * 1000 str keys with 990 popped; {}; {'a': 1}, already minimal; a set
+     * of 1 in 32 slots; set(); three [] and a list of 1 in 4 slots. */
+    CHECK_EQ(msc_heap_add_container(h, foo_dict, MSC_HEAP_DICT_SPLIT, 0, 29), 0);
+    CHECK_EQ(msc_heap_add_container(h, popped, MSC_HEAP_DICT, 0, 2048), 0);
+    CHECK_EQ(msc_heap_add_container(h, sparse, MSC_HEAP_DICT_STR, 10, 2048), 0);
+    CHECK_EQ(msc_heap_add_container(h, fresh, MSC_HEAP_DICT_STR, 0, 1), 0);
+    CHECK_EQ(msc_heap_add_container(h, one, MSC_HEAP_DICT_STR, 1, 8), 0);
+    CHECK_EQ(msc_heap_add_container(h, grown_set, MSC_HEAP_SET, 1, 32), 0);
+    CHECK_EQ(msc_heap_add_container(h, small_set, MSC_HEAP_SET, 0, 8), 0);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_EQ(msc_heap_add_container(h, lists[i], MSC_HEAP_LIST, i / 3, i / 3 * 4), 0);
+    msc_heap_empty_t e;
+    CHECK_EQ(msc_heap_empty(h, &e), 0);
+    CHECK_EQ(e.containers, 11);
+    CHECK_EQ(e.len, 4);
+    if (e.len == 4) {
+        /* 36952 - 64 and 26032 - 272 (dict(d) of 10 str keys), then {} whole. */
+        CHECK(strcmp(e.rows[0].kind, "dict (no owner)") == 0);
+        CHECK(e.rows[0].mostly_empty == 2 && e.rows[0].mostly_empty_bytes == 36952 + 26032);
+        CHECK(e.rows[0].empty == 1 && e.rows[0].empty_bytes == 64);
+        CHECK_EQ(e.rows[0].saving, (36952 - 64) + (26032 - 272) + 64);
+        CHECK_EQ(e.rows[0].example, popped);
+        /* A set of 1 in 32 slots: set(s) keeps it inline, 512 bytes less. */
+        CHECK(strcmp(e.rows[1].kind, "set") == 0 && e.rows[1].mostly_empty == 1);
+        CHECK(e.rows[1].empty == 1 && e.rows[1].saving == 512 + 216);
+        CHECK(strcmp(e.rows[2].kind, "dict of app.Foo") == 0 && e.rows[2].empty == 1);
+        CHECK_EQ(e.rows[2].saving, 296);
+        CHECK(strcmp(e.rows[3].kind, "list") == 0 && e.rows[3].empty == 3);
+        CHECK(e.rows[3].mostly_empty == 0 && e.rows[3].saving == 3 * 56);
+    }
+    CHECK_EQ(e.saving, e.rows[0].saving + e.rows[1].saving + e.rows[2].saving + e.rows[3].saving);
+    msc_heap_empty_release(&e);
     msc_heap_free(h);
 }
 
@@ -316,6 +490,10 @@ int main(void)
     test_retained_brute_force();
     test_cache_retains_entries();
     test_file_round_trip();
+    test_reader_rejects_bad_contents();
+    test_reader_rejects_digests_before_version_3();
+    test_duplicates();
+    test_empty_containers();
     test_partition_kinds();
     test_address_index();
     test_deep_chain();
