@@ -160,8 +160,10 @@ typedef struct tail_kind {
     uint8_t record;
     size_t entry_max;          /* bytes an entry takes at most */
     uint64_t count;            /* entries to consider */
-    uint32_t (*node)(const msc_heap_t *h, uint64_t i); /* UINT32_MAX: nothing to write */
+    uint32_t (*node)(const msc_heap_t *h, const uint8_t *keep, uint64_t i); /* UINT32_MAX:
+                                                                      nothing to write */
     uint8_t *(*put)(uint8_t *p, const msc_heap_t *h, uint64_t i);
+    const uint8_t *keep;       /* per node, for the kinds that write only some */
 } tail_kind_t;
 
 static int write_tail(writer_t *w, const msc_heap_t *h, const tail_kind_t *k)
@@ -170,14 +172,15 @@ static int write_tail(writer_t *w, const msc_heap_t *h, const tail_kind_t *k)
     for (uint64_t i = 0; i < k->count;) {
         uint64_t end = i;
         uint32_t n = 0;
-        for (; end < k->count && n < ENTRIES_PER_RECORD; end++) n += k->node(h, end) != UINT32_MAX;
+        for (; end < k->count && n < ENTRIES_PER_RECORD; end++)
+            n += k->node(h, k->keep, end) != UINT32_MAX;
         if (!n) return 0;
         if (flush_if(w, 16 + (size_t)n * (5 + k->entry_max)) < 0) return MSC_EIO;
         uint8_t *p = w->buf + w->len;
         *p++ = k->record;
         p = msc_put_varint(p, n);
         for (; i < end; i++) {
-            uint32_t v = k->node(h, i);
+            uint32_t v = k->node(h, k->keep, i);
             if (v == UINT32_MAX) continue;
             p = msc_put_varint(p, v - prev);
             p = k->put(p, h, i);
@@ -188,8 +191,9 @@ static int write_tail(writer_t *w, const msc_heap_t *h, const tail_kind_t *k)
     return 0;
 }
 
-static uint32_t site_node(const msc_heap_t *h, uint64_t v)
+static uint32_t site_node(const msc_heap_t *h, const uint8_t *keep, uint64_t v)
 {
+    (void)keep;
     return v && h->site[v] ? (uint32_t)v : UINT32_MAX;
 }
 
@@ -198,9 +202,39 @@ static uint8_t *put_site(uint8_t *p, const msc_heap_t *h, uint64_t v)
     return msc_put_varint(p, h->site[v]);
 }
 
-static uint32_t digest_node(const msc_heap_t *h, uint64_t v)
+static uint32_t digest_node(const msc_heap_t *h, const uint8_t *keep, uint64_t v)
 {
-    return v && msc_heap_digest(h, (uint32_t)v) ? (uint32_t)v : UINT32_MAX;
+    (void)h;
+    return v && keep[v] ? (uint32_t)v : UINT32_MAX;
+}
+
+/* One byte per node: 1 when another node has the same digest. A digest
+ * nothing else shares cannot make a duplicate, and most of a heap's
+ * strings are unique, so only repeated digests are written (8 bytes of
+ * noise each to the compressor otherwise). NULL on out-of-memory. */
+static uint8_t *repeated_digests(const msc_heap_t *h)
+{
+    uint8_t *keep = msc_calloc(h->node_count, 1);
+    uint64_t n = 0, cap = 64;
+    for (uint32_t v = 1; keep && v < h->node_count; v++) n += msc_heap_digest(h, v) != 0;
+    while (cap < 2 * n) cap *= 2;
+    uint64_t *seen = keep ? msc_calloc((size_t)cap, sizeof(*seen)) : NULL;
+    uint32_t *first = seen ? msc_malloc((size_t)cap * sizeof(*first)) : NULL;
+    if (!first) {
+        msc_free(keep);
+        msc_free(seen);
+        return NULL;
+    }
+    for (uint32_t v = 1; v < h->node_count; v++) {
+        uint64_t d = msc_heap_digest(h, v), i = d & (cap - 1);
+        if (!d) continue;
+        while (seen[i] && seen[i] != d) i = (i + 1) & (cap - 1);
+        if (seen[i]) keep[v] = keep[first[i]] = 1;
+        else seen[i] = d, first[i] = v;
+    }
+    msc_free(seen);
+    msc_free(first);
+    return keep;
 }
 
 static uint8_t *put_digest(uint8_t *p, const msc_heap_t *h, uint64_t v)
@@ -209,8 +243,9 @@ static uint8_t *put_digest(uint8_t *p, const msc_heap_t *h, uint64_t v)
     return p + 8;
 }
 
-static uint32_t container_node(const msc_heap_t *h, uint64_t i)
+static uint32_t container_node(const msc_heap_t *h, const uint8_t *keep, uint64_t i)
 {
+    (void)keep;
     return h->containers[i].node;
 }
 
@@ -223,16 +258,18 @@ static uint8_t *put_container(uint8_t *p, const msc_heap_t *h, uint64_t i)
 
 static int write_tails(writer_t *w, const msc_heap_t *h)
 {
+    uint8_t *repeated = h->digest ? repeated_digests(h) : NULL;
+    if (h->digest && !repeated) return MSC_ENOMEM;
     const tail_kind_t kinds[] = {
-        {REC_SITES, 5, h->site ? h->node_count : 0, site_node, put_site},
-        {REC_DIGESTS, 8, h->digest ? h->node_count : 0, digest_node, put_digest},
-        {REC_CONTAINERS, 21, h->container_count, container_node, put_container},
+        {REC_SITES, 5, h->site ? h->node_count : 0, site_node, put_site, NULL},
+        {REC_DIGESTS, 8, h->digest ? h->node_count : 0, digest_node, put_digest, repeated},
+        {REC_CONTAINERS, 21, h->container_count, container_node, put_container, NULL},
     };
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-        int rc = write_tail(w, h, &kinds[k]);
-        if (rc < 0) return rc;
-    }
-    return 0;
+    int rc = 0;
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && rc == 0; k++)
+        rc = write_tail(w, h, &kinds[k]);
+    msc_free(repeated);
+    return rc;
 }
 
 /*  END | 5 | nodes | edges | strings | types |   (the counts the reader must have seen) */

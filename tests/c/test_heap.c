@@ -148,7 +148,10 @@ static void test_file_round_trip(void)
     h->pid = 4242;
     /* Contents as the walker records them: the str's digest, the list's length. */
     h->contents = 1;
+    /* Two equal values are written; a value nothing else shares is not. */
     CHECK_EQ(msc_heap_set_digest(h, 3, 0x0123456789abcdefULL), 0);
+    CHECK_EQ(msc_heap_set_digest(h, 5, 0x0123456789abcdefULL), 0);
+    CHECK_EQ(msc_heap_set_digest(h, 7, 0x77), 0);
     CHECK_EQ(msc_heap_add_container(h, 1, MSC_HEAP_DICT_STR, 2, 8), 0);
     CHECK_EQ(msc_heap_add_container(h, 2, MSC_HEAP_LIST, 1000, 1000), 0);
     /* Allocation sites on a few nodes, as msc_heap_join_sites leaves them. */
@@ -182,7 +185,9 @@ static void test_file_round_trip(void)
         CHECK(r->site && memcmp(r->site, h->site, h->node_count * sizeof(uint32_t)) == 0);
         CHECK_EQ(r->contents, 1);
         CHECK_EQ(msc_heap_digest(r, 3), 0x0123456789abcdefULL);
+        CHECK_EQ(msc_heap_digest(r, 5), 0x0123456789abcdefULL);
         CHECK_EQ(msc_heap_digest(r, 4), 0);
+        CHECK_EQ(msc_heap_digest(r, 7), 0);
         CHECK_EQ(r->container_count, 2);
         for (uint32_t i = 0; i < r->container_count && i < 2; i++) {
             const msc_heap_container_t *x = &r->containers[i], *y = &h->containers[i];
@@ -246,6 +251,7 @@ static void test_reader_rejects_bad_contents(void)
     h = cache_heap();
     h->flags[3] |= MSC_HEAP_SYNTHETIC;
     CHECK_EQ(msc_heap_set_digest(h, 3, 42), 0);
+    CHECK_EQ(msc_heap_set_digest(h, 5, 42), 0);
     check_rejected(h, "malformed digest");
     msc_heap_free(h);
     /* The builder refuses what the reader would. */
@@ -268,6 +274,7 @@ static void test_reader_rejects_digests_before_version_3(void)
 {
     msc_heap_t *h = cache_heap();
     CHECK_EQ(msc_heap_set_digest(h, 3, 7), 0);
+    CHECK_EQ(msc_heap_set_digest(h, 5, 7), 0);
     char path[64];
     int fd = write_tmp(h, path), err;
     uint8_t two = 2;
