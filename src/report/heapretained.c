@@ -288,7 +288,8 @@ static void write_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t
     if (s->site_count)
         fprintf(out, "     %u of them allocated at %s\n", s->site_count,
                 msc_heap_string(h, s->site, NULL));
-    write_site(out, h, s->node, "     ", "the holder was ");
+    write_site(out, h, s->node, "     ",
+               site_is_storage(h, s->node) ? "the holder's storage was " : "the holder was ");
 }
 
 int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
