@@ -101,17 +101,23 @@ void msc_analysis_free(msc_analysis_t *a)
     msc_free(a);
 }
 
-static stack_acc_t *stack_of(msc_analysis_t *a, uint32_t node)
+/* Makes room for node's accumulator; 0 or MSC_ENOMEM. Rare: out of the
+ * per-event path. */
+static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t node)
 {
-    if (node >= a->nstacks) {
-        uint32_t n = a->nstacks ? a->nstacks : 1024;
-        while (n <= node) n *= 2;
-        stack_acc_t *grown = msc_realloc(a->stacks, sizeof(stack_acc_t) * n);
-        if (!grown) return NULL;
-        memset(grown + a->nstacks, 0, sizeof(stack_acc_t) * (n - a->nstacks));
-        a->stacks = grown;
-        a->nstacks = n;
-    }
+    uint32_t n = a->nstacks ? a->nstacks : 1024;
+    while (n <= node) n *= 2;
+    stack_acc_t *grown = msc_realloc(a->stacks, sizeof(stack_acc_t) * n);
+    if (!grown) return MSC_ENOMEM;
+    memset(grown + a->nstacks, 0, sizeof(stack_acc_t) * (n - a->nstacks));
+    a->stacks = grown;
+    a->nstacks = n;
+    return 0;
+}
+
+static inline stack_acc_t *stack_of(msc_analysis_t *a, uint32_t node)
+{
+    if (node >= a->nstacks && grow_stacks(a, node) < 0) return NULL;
     stack_acc_t *s = &a->stacks[node];
     if (s->stamp != a->epoch) {
         s->peak_bytes = s->live_bytes;
@@ -293,16 +299,21 @@ static int apply_block(msc_analysis_t *a, const block_event_t *b)
     }
 }
 
-/* Applies queued block events until at most keep remain; 0 or MSC_ENOMEM. */
-static int drain_blocks(msc_analysis_t *a, unsigned keep)
+/* Applies the oldest queued block event; 0 or MSC_ENOMEM. */
+static inline int apply_oldest(msc_analysis_t *a)
 {
-    while (a->qlen > keep) {
-        int err = apply_block(a, &a->queue[a->qhead]);
-        a->qhead = (a->qhead + 1) % LOOKAHEAD;
-        a->qlen--;
-        if (err) return err;
-    }
-    return 0;
+    int err = apply_block(a, &a->queue[a->qhead]);
+    a->qhead = (a->qhead + 1) % LOOKAHEAD;
+    a->qlen--;
+    return err;
+}
+
+/* Applies every queued block event; 0 or MSC_ENOMEM. */
+static int drain_blocks(msc_analysis_t *a)
+{
+    int err = 0;
+    while (a->qlen && !err) err = apply_oldest(a);
+    return err;
 }
 
 void msc_analysis_set_clock(msc_analysis_t *a, uint64_t at_ns, msc_clock_fn fn, void *arg)
@@ -316,7 +327,7 @@ void msc_analysis_set_clock(msc_analysis_t *a, uint64_t at_ns, msc_clock_fn fn, 
  * event before this one applied. */
 static int pass_clock(msc_analysis_t *a, uint64_t until_ns)
 {
-    int err = drain_blocks(a, 0);
+    int err = drain_blocks(a);
     return err ? err : a->clock(a->clock_arg, a, a->now_ns, until_ns, &a->clock_at);
 }
 
@@ -329,14 +340,14 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
     }
     if (ev->thread + 1 > a->sum.threads) a->sum.threads = ev->thread + 1;
     if (ev->kind == MSC_REC_ALLOC || ev->kind == MSC_REC_FREE || ev->kind == MSC_REC_REALLOC) {
-        int err = drain_blocks(a, LOOKAHEAD - 1);
+        int err = a->qlen == LOOKAHEAD ? apply_oldest(a) : 0;
         msc_livemap_prefetch(&a->live, ev->addr);
         if (ev->kind == MSC_REC_REALLOC) msc_livemap_prefetch(&a->live, ev->old_addr);
         a->queue[(a->qhead + a->qlen++) % LOOKAHEAD] =
             (block_event_t){ev->kind, ev->stack, ev->addr, ev->old_addr, ev->size, ev->time_ns};
         return err;
     }
-    int err = drain_blocks(a, 0);
+    int err = drain_blocks(a);
     if (err) return err;
     a->now_ns = ev->time_ns;
     switch (ev->kind) {
@@ -351,7 +362,7 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
 
 int msc_analysis_finish(msc_analysis_t *a)
 {
-    int err = drain_blocks(a, 0);
+    int err = drain_blocks(a);
     a->sum.leaked_bytes = a->sum.current_bytes;
     a->sum.leaked_allocations = a->live_blocks;
     return err;
