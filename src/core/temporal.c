@@ -84,7 +84,7 @@ static int encode(msc_temporal_t *t, const msc_analysis_t *a, snapshot_t *s)
     }
     s->data = msc_malloc(len ? len : 1);
     if (!s->data) return MSC_ENOMEM;
-    memcpy(s->data, t->scratch, len);
+    if (len) memcpy(s->data, t->scratch, len); /* no scratch yet when nothing is live */
     s->len = len;
     return 0;
 }
