@@ -1,6 +1,7 @@
 /* libFuzzer harness for the capture reader: the input is a capture file,
- * replayed into an analysis and folded into rows for every view and
- * grouping, as the report commands do. Each input is read twice: as given,
+ * replayed into an analysis that takes the timeline's moments on the way,
+ * and folded into rows for every view and grouping, as the report commands
+ * do. Each input is read twice: as given,
  * and with its header and chunk checksums recomputed, so mutations reach the
  * record decoders instead of stopping at the first checksum. An allocation
  * request above 64 MiB traps: no file may ask for one.
@@ -17,7 +18,9 @@
 
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
+#include "memscope/html.h"
 #include "memscope/reader.h"
+#include "memscope/temporal.h"
 
 #define HUGE_REQUEST (64u << 20)
 
@@ -90,17 +93,19 @@ static void read_capture(const uint8_t *data, size_t size)
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
-    int err;
     msc_error_info_t info = {0, NULL};
-    msc_replay_t *r;
-    msc_analysis_t *a = msc_analyse_file(path, &r, &err, &info, NULL, NULL);
-    if (!a && err != MSC_EIO && err != MSC_ENOMEM && (!info.what || info.offset > size))
+    msc_replay_t *r = NULL;
+    msc_analysis_t *a = msc_analysis_new();
+    msc_temporal_t *t = a ? msc_temporal_new(a, MSC_REPORT_MOMENTS) : NULL;
+    int err = t ? msc_analyse_file(path, a, &r, &info, NULL, NULL) : MSC_ENOMEM;
+    if (!r && err != MSC_EIO && err != MSC_ENOMEM && (!info.what || info.offset > size))
         __builtin_trap(); /* every refusal names what and where */
-    if (a) {
+    if (r) {
         fold_every_way(a, (msc_symbols_t *)msc_replay_symbols(r));
         msc_analysis_summary(a);
-        msc_replay_duration_ns(r);
+        msc_temporal_finish(t, a, msc_replay_duration_ns(r));
     }
+    msc_temporal_free(t);
     msc_analysis_free(a);
     msc_replay_free(r);
     close(fd);

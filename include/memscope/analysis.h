@@ -3,7 +3,8 @@
  * heap's high-water mark and what was live then, by stack; what was still
  * live at the end; totals; a size histogram; GC runs, marks and the heap/RSS
  * timeline. One pass, memory bounded by live allocations and distinct
- * stacks.
+ * stacks. An observer of the replay's clock (msc_analysis_set_clock) sees
+ * the analysis as it stood at chosen times of that same pass.
  *
  * Per-stack values are kept for the leaf node of each stack; msc_aggregate
  * (aggregate.h) folds them into lines, functions and files. */
@@ -15,6 +16,7 @@
 #include "memscope/reader.h"
 
 #define MSC_HISTOGRAM_BUCKETS 48   /* bucket b holds sizes in [2^(b-1), 2^b) */
+#define MSC_MAX_GC_TIMES 4096      /* GC start times kept; more are thinned evenly */
 
 typedef struct msc_node_values {
     uint64_t bytes;
@@ -80,12 +82,29 @@ void msc_analysis_set_sampling(msc_analysis_t *a, uint64_t sample_bytes);
 /* msc_event_fn: returns 0, or MSC_ENOMEM (negative) to stop the replay. */
 int msc_analysis_event(void *analysis, const msc_event_t *ev);
 
+/* An observer of the replay's clock. When an event later than at_ns
+ * arrives, the analysis applies every event before it and calls fn before
+ * applying that one: the analysis (a, borrowed for the call) then shows
+ * exactly what was live at every time in [since_ns, until_ns), from the
+ * time of the last event applied to the time of the one arriving, a span
+ * that holds at_ns. fn returns 0 with *at_ns set to the next time to be
+ * called after (UINT64_MAX: never; before until_ns: at the next event), or
+ * a negative MSC_E code that stops the replay with it. */
+typedef int (*msc_clock_fn)(void *arg, const msc_analysis_t *a, uint64_t since_ns,
+                            uint64_t until_ns, uint64_t *at_ns);
+
+/* Sets the one clock observer (fn NULL: none) and the first time it wants;
+ * call before the first event. arg is borrowed until the replay ends. */
+void msc_analysis_set_clock(msc_analysis_t *a, uint64_t at_ns, msc_clock_fn fn, void *arg);
+
 /* Applies every event received and settles the totals; call once the
  * replay has ended (or whenever a consistent view of a growing capture is
  * wanted). 0, or MSC_ENOMEM. */
 int msc_analysis_finish(msc_analysis_t *a);
 
 const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a);
+/* The time of the latest event applied (all of them once finished). */
+uint64_t msc_analysis_time(const msc_analysis_t *a);
 
 /* Values of the stack whose leaf is node, for a view; zero for nodes never
  * seen. Valid after msc_analysis_finish. */
@@ -101,17 +120,21 @@ int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, u
 /* The timeline (one sample per RSS sample, ~10 ms) and marks; borrowed. */
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n);
 const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n);
+/* Start times of GC runs, in order: all of them, or an even spread of at
+ * most MSC_MAX_GC_TIMES (every 2^j-th run) when there were more; borrowed. */
+const uint64_t *msc_analysis_gc_times(const msc_analysis_t *a, size_t *n);
 /* Name of a thread index, "" when unnamed; borrowed. */
 const char *msc_analysis_thread_name(const msc_analysis_t *a, uint32_t thread);
 
-/* Opens path, replays it into a new analysis and finishes it. On error
- * returns NULL (or, for a truncated capture, the analysis with *err =
- * MSC_ETRUNCATED) with *info set. *replay receives the replay (symbols,
- * header) for the caller to free; progress, if given, is called with bytes
- * read and the file size every few megabytes. */
-msc_analysis_t *msc_analyse_file(const char *path, msc_replay_t **replay, int *err,
-                                 msc_error_info_t *info,
-                                 void (*progress)(uint64_t done, uint64_t total, void *arg),
-                                 void *arg);
+/* Opens path, replays it into a (new from msc_analysis_new, with any clock
+ * observer set; its sampling is set here from the header) and finishes it.
+ * Returns 0, MSC_ETRUNCATED (a holds every complete chunk), or another
+ * negative MSC_E code; *info is set unless 0. *replay receives the replay
+ * (symbols, header) for the caller to free, or NULL on any other error.
+ * progress, if given, is called with bytes read and the file size every few
+ * megabytes. a stays the caller's to free whatever the result. */
+int msc_analyse_file(const char *path, msc_analysis_t *a, msc_replay_t **replay,
+                     msc_error_info_t *info,
+                     void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg);
 
 #endif

@@ -16,23 +16,18 @@
 
 #define MSC_REPORT_MOMENTS 24      /* moments of the timeline a report can show */
 
-/* The times the report snapshots (msc_temporal_collect): k evenly spread
- * over the capture, the last at its end. Returns how many were written. */
-size_t msc_report_moments(const msc_report_ctx_t *ctx, uint64_t *times_ns, size_t k);
-
-/* The full report. moments (from msc_temporal_collect with the times of
- * msc_report_moments) may be NULL: the timeline then only shows the peak. */
+/* The full report. moments (taken during the analysis's pass, finished
+ * with the capture's duration) may be NULL: the timeline then only shows
+ * the peak. */
 int msc_report_html(const msc_report_ctx_t *ctx, FILE *out, const msc_temporal_t *moments);
 
 /* The flame graph of one view alone. */
 int msc_report_flamegraph(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view,
                           int inverted);
 
-/* The timeline (heap in use and RSS over time, marks, GC runs when moments
- * is given, the peak) as an SVG picture, or as an HTML page holding it. */
-int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out,
-                            const msc_temporal_t *moments);
-int msc_report_timeline_html(const msc_report_ctx_t *ctx, FILE *out,
-                             const msc_temporal_t *moments);
+/* The timeline (heap in use and RSS over time, marks, GC runs, the peak)
+ * as an SVG picture, or as an HTML page holding it. */
+int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out);
+int msc_report_timeline_html(const msc_report_ctx_t *ctx, FILE *out);
 
 #endif

@@ -1,41 +1,57 @@
-/* What was live when: a second pass over a capture that stops at chosen
- * moments and keeps, for each, the live bytes and blocks of every stack, so
- * a report can draw the flame graph of any of those moments (clicking the
- * timeline). It also keeps the times of GC runs for the timeline's markers.
- * Memory is bounded by moments x distinct stacks, never by capture length. */
+/* What was live when: snapshots of every stack's live bytes and blocks at
+ * moments spread evenly over a capture, taken by an observer of the
+ * analysis's clock during its one pass, so a report can draw the flame
+ * graph of any of those moments (clicking the timeline).
+ *
+ * The capture's duration is known only once the pass has ended, so the
+ * moments cannot be placed in advance. The observer keeps a snapshot for
+ * every multiple of a grid step the replay passes, the step starting at
+ * MSC_TEMPORAL_FIRST_STEP_NS; whenever more than MSC_TEMPORAL_GRID_PER_MOMENT
+ * snapshots per wanted moment are kept, the step doubles and the snapshots
+ * that no longer stand at a multiple of it are dropped. At the end each
+ * wanted time, end / k * (i + 1), takes the kept snapshot nearest to it. A
+ * snapshot is exact for the whole span between two events' times, so the
+ * moment keeps the wanted time when its span holds it, else takes the
+ * nearest time in the span: at most half a step away, and once the step has
+ * doubled it is under end / (2 k), so at most a quarter of the spacing of
+ * the moments. The last moment is the end itself.
+ *
+ * Memory is bounded by moments x stacks live at once (snapshots are kept
+ * as varints, a few bytes a stack), never by the length of the capture. */
 #ifndef MEMSCOPE_TEMPORAL_H
 #define MEMSCOPE_TEMPORAL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memscope/chunk.h"
+#include "memscope/analysis.h"
 #include "memscope/tree.h"
 
-#define MSC_TEMPORAL_MAX_GC 4096   /* GC times kept; more are thinned evenly */
+#define MSC_TEMPORAL_FIRST_STEP_NS 1000000u  /* 1 ms: the grid's step to begin with */
+#define MSC_TEMPORAL_GRID_PER_MOMENT 4       /* snapshots kept per moment wanted, at most */
 
 typedef struct msc_moment {
-    uint64_t time_ns;          /* state after every event up to this time */
+    uint64_t time_ns;          /* every event up to this time applied, none after */
     uint64_t heap_bytes;       /* live bytes then */
-    msc_stack_value_t *stacks; /* live values of each stack with any; owned */
+    msc_stack_value_t *stacks; /* live values of each stack with any; owned by the temporal */
     size_t n;
 } msc_moment_t;
 
-typedef struct msc_temporal {
-    msc_moment_t *moments;     /* one per requested time, in order; owned */
-    size_t n;
-    uint64_t *gc_ns;           /* start times of GC runs (thinned); owned */
-    size_t ngc;
-} msc_temporal_t;
+typedef struct msc_temporal msc_temporal_t;
 
-/* Replays path and snapshots it at each of the k times (ascending, ns since
- * the capture started). Returns 0, MSC_ETRUNCATED (every complete chunk was
- * used), or another negative MSC_E code with *info set. progress, if given,
- * is called with bytes read and the file size every few megabytes. Release
- * *out with msc_temporal_release whatever the result. */
-int msc_temporal_collect(const char *path, const uint64_t *times_ns, size_t k,
-                         msc_temporal_t *out, msc_error_info_t *info,
-                         void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg);
-void msc_temporal_release(msc_temporal_t *t);
+/* Watches a's clock (msc_analysis_set_clock: call before its first event)
+ * to take k moments; NULL on OOM. a is borrowed until msc_temporal_finish.
+ * Free with msc_temporal_free. */
+msc_temporal_t *msc_temporal_new(msc_analysis_t *a, size_t k);
+void msc_temporal_free(msc_temporal_t *t);
+
+/* Once a is finished (msc_analysis_finish), and fed no event after: picks
+ * the k moments over [0, end_ns], end_ns being the capture's duration, and
+ * drops the other snapshots. Call once; 0, or MSC_ENOMEM. */
+int msc_temporal_finish(msc_temporal_t *t, const msc_analysis_t *a, uint64_t end_ns);
+
+/* The moments in time order (k after msc_temporal_finish, else 0); borrowed
+ * until msc_temporal_free. */
+const msc_moment_t *msc_temporal_moments(const msc_temporal_t *t, size_t *n);
 
 #endif

@@ -1,6 +1,7 @@
 /* Opening a capture for a report command: replay it into an analysis with
- * a progress bar on a terminal, and turn every failure into one line that
- * names the file, the byte offset and what is wrong (exit 2). A truncated or
+ * a progress bar on a terminal, taking the timeline's moments in the same
+ * pass when asked, and turn every failure into one line that names the
+ * file, the byte offset and what is wrong (exit 2). A truncated or
  * unfinished capture is reported with a warning, not refused. */
 #include <errno.h>
 #include <string.h>
@@ -32,16 +33,37 @@ void cli_bar_clear(cli_bar_t *b)
     b->shown = 0;
 }
 
-int cli_capture_open(cli_capture_t *c, const char *path)
+/* Replays c->path into a new analysis, with an observer taking the
+ * moments when asked: 0, MSC_ETRUNCATED, or another MSC_E code with
+ * c->replay NULL. */
+static int analyse(cli_capture_t *c, size_t moments, msc_error_info_t *info)
 {
-    msc_error_info_t info = {0, NULL};
-    int err;
-    cli_bar_t bar = {"reading", path, time(NULL), 0};
-    int tty = isatty(2);
-    c->path = path;
-    c->analysis = msc_analyse_file(path, &c->replay, &err, &info, tty ? cli_bar_draw : NULL, &bar);
+    cli_bar_t bar = {"reading", c->path, time(NULL), 0};
+    c->replay = NULL;
+    c->moments = NULL;
+    c->analysis = msc_analysis_new();
+    if (!c->analysis || (moments && !(c->moments = msc_temporal_new(c->analysis, moments))))
+        return MSC_ENOMEM;
+    int err = msc_analyse_file(c->path, c->analysis, &c->replay, info,
+                               isatty(2) ? cli_bar_draw : NULL, &bar);
     cli_bar_clear(&bar);
-    if (!c->analysis) {
+    if (c->replay && c->moments &&
+        msc_temporal_finish(c->moments, c->analysis, msc_replay_duration_ns(c->replay)) < 0) {
+        msc_replay_free(c->replay);
+        c->replay = NULL;
+        info->what = "out of memory";
+        return MSC_ENOMEM;
+    }
+    return err;
+}
+
+int cli_capture_open(cli_capture_t *c, const char *path, size_t moments)
+{
+    msc_error_info_t info = {0, "out of memory"};
+    c->path = path;
+    int err = analyse(c, moments, &info);
+    if (!c->replay) {
+        cli_capture_close(c);
         if (err == MSC_EIO && !info.what)
             cli_error("cannot read '%s': %s", path, strerror(errno));
         else if (err == MSC_EFORMAT && info.offset == 0)
@@ -63,6 +85,7 @@ int cli_capture_open(cli_capture_t *c, const char *path)
 
 void cli_capture_close(cli_capture_t *c)
 {
+    msc_temporal_free(c->moments);
     msc_analysis_free(c->analysis);
     msc_replay_free(c->replay);
 }

@@ -11,6 +11,7 @@
 #include "memscope/analysis.h"
 #include "memscope/reader.h"
 #include "memscope/report.h"
+#include "memscope/temporal.h"
 
 /* Exit codes (docs and ../DESIGN contract). */
 #define EXIT_OK 0
@@ -68,10 +69,13 @@ typedef struct cli_capture {
     const char *path;
     msc_replay_t *replay;
     msc_analysis_t *analysis;
+    msc_temporal_t *moments;   /* NULL unless asked for */
 } cli_capture_t;
 
-/* EXIT_OK, or EXIT_USAGE after printing why the file cannot be read. */
-int cli_capture_open(cli_capture_t *c, const char *path);
+/* Replays path, taking that many moments of its timeline in the same pass
+ * (0: none). EXIT_OK, or EXIT_USAGE after printing why the file cannot be
+ * read. */
+int cli_capture_open(cli_capture_t *c, const char *path, size_t moments);
 void cli_capture_close(cli_capture_t *c);
 msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out);
 

@@ -129,9 +129,9 @@ static int run(int argc, char **argv)
     }
     if (optind != argc - 2) return cli_usage(&cli_cmd_diff, stderr, EXIT_USAGE);
     cli_capture_t cap[2];
-    int rc = cli_capture_open(&cap[0], argv[optind]);
+    int rc = cli_capture_open(&cap[0], argv[optind], 0);
     if (rc) return rc;
-    rc = cli_capture_open(&cap[1], argv[optind + 1]);
+    rc = cli_capture_open(&cap[1], argv[optind + 1], 0);
     if (rc) {
         cli_capture_close(&cap[0]);
         return rc;

@@ -111,7 +111,7 @@ static int run(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_capture_t cap;
-    int rc = cli_capture_open(&cap, argv[optind]);
+    int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
     job_t job = {&cap, format, view};
     rc = cli_write_output(output, write_export, &job);

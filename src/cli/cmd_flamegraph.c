@@ -61,7 +61,7 @@ static int run(int argc, char **argv)
     }
     if (optind != argc - 1) return cli_usage(&cli_cmd_flamegraph, stderr, EXIT_USAGE);
     cli_capture_t cap;
-    int rc = cli_capture_open(&cap, argv[optind]);
+    int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
     char *path = output ? strdup(output) : cli_default_output(cap.path, "-flamegraph.html");
     job.cap = &cap;

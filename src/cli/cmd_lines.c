@@ -40,7 +40,7 @@ static int run(int argc, char **argv)
     }
     if (optind != argc - 1) return cli_usage(&cli_cmd_lines, stderr, EXIT_USAGE);
     cli_capture_t cap;
-    int rc = cli_capture_open(&cap, argv[optind]);
+    int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
     const msc_header_t *h = msc_replay_header(cap.replay);
     if (!source) {

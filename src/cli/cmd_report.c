@@ -1,8 +1,8 @@
-/* memscope report FILE [-o OUT]: the one-file HTML report. Two passes over
- * the capture: the analysis (cli_capture_open), then the snapshots of what
- * was live at moments along the timeline; both show a progress bar on a
- * terminal. Also what the file-writing commands share: the default output
- * name, and parsing "FILE [-o OUT]". */
+/* memscope report FILE [-o OUT]: the one-file HTML report. One pass over
+ * the capture (cli_capture_open, with a progress bar on a terminal) both
+ * analyses it and snapshots what was live at moments along the timeline.
+ * Also what the file-writing commands share: the default output name, and
+ * parsing "FILE [-o OUT]". */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,33 +40,11 @@ char *cli_default_output(const char *capture, const char *suffix)
     return out;
 }
 
-typedef struct job {
-    cli_capture_t *cap;
-    msc_temporal_t *moments;
-} job_t;
-
 static int write_report(FILE *out, void *arg)
 {
-    job_t *job = arg;
-    msc_report_ctx_t ctx = cli_report_ctx(job->cap, out);
-    return msc_report_html(&ctx, out, job->moments);
-}
-
-/* The second pass; EXIT_OK or EXIT_USAGE after saying why. */
-static int snapshot(cli_capture_t *cap, msc_temporal_t *moments)
-{
-    uint64_t times[MSC_REPORT_MOMENTS];
-    msc_report_ctx_t ctx = cli_report_ctx(cap, stdout);
-    size_t k = msc_report_moments(&ctx, times, MSC_REPORT_MOMENTS);
-    msc_error_info_t info = {0, NULL};
-    cli_bar_t bar = {"snapshotting", cap->path, time(NULL), 0};
-    int err = msc_temporal_collect(cap->path, times, k, moments, &info,
-                                   isatty(2) ? cli_bar_draw : NULL, &bar);
-    cli_bar_clear(&bar);
-    if (!err || err == MSC_ETRUNCATED) return EXIT_OK;
-    cli_error("cannot read '%s': %s at byte %llu", cap->path,
-              info.what ? info.what : msc_strerror(err), (unsigned long long)info.offset);
-    return EXIT_USAGE;
+    cli_capture_t *cap = arg;
+    msc_report_ctx_t ctx = cli_report_ctx(cap, out);
+    return msc_report_html(&ctx, out, cap->moments);
 }
 
 static void say_written(const char *path)
@@ -103,17 +81,11 @@ static int run(int argc, char **argv)
     int done = cli_parse_file_output(argc, argv, &cli_cmd_report, &output);
     if (done >= 0) return done;
     cli_capture_t cap;
-    int rc = cli_capture_open(&cap, argv[optind]);
+    int rc = cli_capture_open(&cap, argv[optind], MSC_REPORT_MOMENTS);
     if (rc) return rc;
     char *path = output ? strdup(output) : cli_default_output(cap.path, ".html");
-    msc_temporal_t moments;
-    rc = path ? snapshot(&cap, &moments) : EXIT_USAGE;
-    if (!rc) {
-        job_t job = {&cap, &moments};
-        rc = cli_write_output(path, write_report, &job);
-        if (!rc) say_written(path);
-    }
-    if (path) msc_temporal_release(&moments);
+    rc = path ? cli_write_output(path, write_report, &cap) : EXIT_USAGE;
+    if (!rc) say_written(path);
     free(path);
     cli_capture_close(&cap);
     return rc;

@@ -52,7 +52,7 @@ static int run(int argc, char **argv)
     }
     if (optind != argc - 1) return cli_usage(&cli_cmd_table, stderr, EXIT_USAGE);
     cli_capture_t cap;
-    int rc = cli_capture_open(&cap, argv[optind]);
+    int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
     msc_report_ctx_t ctx = cli_report_ctx(&cap, stdout);
     int err = msc_report_table(&ctx, stdout, json, &opt);

@@ -30,7 +30,6 @@ const cli_command_t cli_cmd_timeline = {
 
 typedef struct job {
     cli_capture_t *cap;
-    msc_temporal_t *moments;
     int html;
 } job_t;
 
@@ -38,8 +37,7 @@ static int write_timeline(FILE *out, void *arg)
 {
     job_t *job = arg;
     msc_report_ctx_t ctx = cli_report_ctx(job->cap, out);
-    return job->html ? msc_report_timeline_html(&ctx, out, job->moments)
-                     : msc_report_timeline_svg(&ctx, out, job->moments);
+    return job->html ? msc_report_timeline_html(&ctx, out) : msc_report_timeline_svg(&ctx, out);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -68,14 +66,7 @@ static int to_png(const char *svg, const char *png)
 
 static int draw(cli_capture_t *cap, const char *output)
 {
-    uint64_t times[1];
-    msc_temporal_t moments;
-    msc_error_info_t info = {0, NULL};
-    cli_bar_t bar = {"reading GC runs of", cap->path, time(NULL), 0};
-    int err = msc_temporal_collect(cap->path, times, 0, &moments, &info,
-                                   isatty(2) ? cli_bar_draw : NULL, &bar);
-    cli_bar_clear(&bar);
-    job_t job = {cap, err && err != MSC_ETRUNCATED ? NULL : &moments, ends_with(output, ".html")};
+    job_t job = {cap, ends_with(output, ".html")};
     int rc;
     if (!ends_with(output, ".png")) {
         rc = cli_write_output(output, write_timeline, &job);
@@ -86,7 +77,6 @@ static int draw(cli_capture_t *cap, const char *output)
         if (svg) unlink(svg);
         free(svg);
     }
-    msc_temporal_release(&moments);
     return rc;
 }
 
@@ -101,7 +91,7 @@ static int run(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_capture_t cap;
-    int rc = cli_capture_open(&cap, argv[optind]);
+    int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
     rc = draw(&cap, output);
     cli_capture_close(&cap);

@@ -14,7 +14,12 @@
  * heap misses the cache. Block events therefore wait in a short queue: the
  * probe's cache line is prefetched when an event arrives and the event is
  * applied LOOKAHEAD events later, in order; any other event, and finish,
- * first applies everything queued. */
+ * first applies everything queued.
+ *
+ * The clock observer costs one comparison an event: the time it waits for
+ * is UINT64_MAX when there is none. GC start times are kept with a stride
+ * that doubles whenever the list fills, so a long capture keeps an even
+ * spread of them in bounded memory. */
 #include <math.h>
 #include <string.h>
 
@@ -56,7 +61,12 @@ struct msc_analysis {
     size_t nmarks, cap_marks;
     char **thread_names;       /* by thread index */
     uint32_t nthread_names;
-    int finished;
+    uint64_t *gc_times;        /* every gc_stride-th GC run's start; MSC_MAX_GC_TIMES slots */
+    size_t ngc_times;
+    uint64_t gc_runs, gc_stride;
+    uint64_t clock_at;         /* the observer's next time; UINT64_MAX for none */
+    msc_clock_fn clock;
+    void *clock_arg;
 };
 
 void msc_analysis_set_sampling(msc_analysis_t *a, uint64_t sample_bytes)
@@ -72,6 +82,8 @@ msc_analysis_t *msc_analysis_new(void)
         msc_free(a);
         return NULL;
     }
+    a->gc_stride = 1;
+    a->clock_at = UINT64_MAX;
     return a;
 }
 
@@ -82,23 +94,30 @@ void msc_analysis_free(msc_analysis_t *a)
     for (size_t i = 0; i < a->nmarks; i++) msc_free(a->marks[i].label);
     for (uint32_t i = 0; i < a->nthread_names; i++) msc_free(a->thread_names[i]);
     msc_free(a->thread_names);
+    msc_free(a->gc_times);
     msc_free(a->marks);
     msc_free(a->samples);
     msc_free(a->stacks);
     msc_free(a);
 }
 
-static stack_acc_t *stack_of(msc_analysis_t *a, uint32_t node)
+/* Makes room for node's accumulator; 0 or MSC_ENOMEM. Rare: out of the
+ * per-event path. */
+static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t node)
 {
-    if (node >= a->nstacks) {
-        uint32_t n = a->nstacks ? a->nstacks : 1024;
-        while (n <= node) n *= 2;
-        stack_acc_t *grown = msc_realloc(a->stacks, sizeof(stack_acc_t) * n);
-        if (!grown) return NULL;
-        memset(grown + a->nstacks, 0, sizeof(stack_acc_t) * (n - a->nstacks));
-        a->stacks = grown;
-        a->nstacks = n;
-    }
+    uint32_t n = a->nstacks ? a->nstacks : 1024;
+    while (n <= node) n *= 2;
+    stack_acc_t *grown = msc_realloc(a->stacks, sizeof(stack_acc_t) * n);
+    if (!grown) return MSC_ENOMEM;
+    memset(grown + a->nstacks, 0, sizeof(stack_acc_t) * (n - a->nstacks));
+    a->stacks = grown;
+    a->nstacks = n;
+    return 0;
+}
+
+static inline stack_acc_t *stack_of(msc_analysis_t *a, uint32_t node)
+{
+    if (node >= a->nstacks && grow_stacks(a, node) < 0) return NULL;
     stack_acc_t *s = &a->stacks[node];
     if (s->stamp != a->epoch) {
         s->peak_bytes = s->live_bytes;
@@ -238,7 +257,26 @@ static int name_thread(msc_analysis_t *a, const msc_event_t *ev)
     return 0;
 }
 
-static void count_gc(msc_analysis_t *a, const msc_event_t *ev)
+/* Keeps the start of every gc_stride-th run; a full list drops every
+ * other entry and doubles the stride. */
+static int keep_gc_time(msc_analysis_t *a)
+{
+    if (!a->gc_times) {
+        a->gc_times = msc_malloc(MSC_MAX_GC_TIMES * sizeof(uint64_t));
+        if (!a->gc_times) return MSC_ENOMEM;
+    }
+    if (a->gc_runs++ % a->gc_stride) return 0;
+    if (a->ngc_times == MSC_MAX_GC_TIMES) {
+        for (size_t i = 0; i < a->ngc_times / 2; i++) a->gc_times[i] = a->gc_times[2 * i];
+        a->ngc_times /= 2;
+        a->gc_stride *= 2;
+        if ((a->gc_runs - 1) % a->gc_stride) return 0;
+    }
+    a->gc_times[a->ngc_times++] = a->now_ns;
+    return 0;
+}
+
+static int count_gc(msc_analysis_t *a, const msc_event_t *ev)
 {
     msc_gc_stats_t *g = &a->sum.gc[ev->value[0] < 3 ? ev->value[0] : 2];
     g->runs++;
@@ -246,6 +284,7 @@ static void count_gc(msc_analysis_t *a, const msc_event_t *ev)
     if (ev->value[1] > g->max_pause_ns) g->max_pause_ns = ev->value[1];
     g->collected += ev->value[2];
     g->uncollectable += ev->value[3];
+    return keep_gc_time(a);
 }
 
 static int apply_block(msc_analysis_t *a, const block_event_t *b)
@@ -260,38 +299,62 @@ static int apply_block(msc_analysis_t *a, const block_event_t *b)
     }
 }
 
-/* Applies queued block events until at most keep remain; 0 or MSC_ENOMEM. */
-static int drain_blocks(msc_analysis_t *a, unsigned keep)
+/* Applies the oldest queued block event; 0 or MSC_ENOMEM. */
+static inline int apply_oldest(msc_analysis_t *a)
 {
-    while (a->qlen > keep) {
-        int err = apply_block(a, &a->queue[a->qhead]);
-        a->qhead = (a->qhead + 1) % LOOKAHEAD;
-        a->qlen--;
-        if (err) return err;
-    }
-    return 0;
+    int err = apply_block(a, &a->queue[a->qhead]);
+    a->qhead = (a->qhead + 1) % LOOKAHEAD;
+    a->qlen--;
+    return err;
+}
+
+/* Applies every queued block event; 0 or MSC_ENOMEM. */
+static int drain_blocks(msc_analysis_t *a)
+{
+    int err = 0;
+    while (a->qlen && !err) err = apply_oldest(a);
+    return err;
+}
+
+void msc_analysis_set_clock(msc_analysis_t *a, uint64_t at_ns, msc_clock_fn fn, void *arg)
+{
+    a->clock = fn;
+    a->clock_arg = arg;
+    a->clock_at = fn ? at_ns : UINT64_MAX;
+}
+
+/* The event arriving at until_ns passes the observer's time: it sees every
+ * event before this one applied. */
+static int pass_clock(msc_analysis_t *a, uint64_t until_ns)
+{
+    int err = drain_blocks(a);
+    return err ? err : a->clock(a->clock_arg, a, a->now_ns, until_ns, &a->clock_at);
 }
 
 int msc_analysis_event(void *analysis, const msc_event_t *ev)
 {
     msc_analysis_t *a = analysis;
+    if (ev->time_ns > a->clock_at) {
+        int err = pass_clock(a, ev->time_ns);
+        if (err) return err;
+    }
     if (ev->thread + 1 > a->sum.threads) a->sum.threads = ev->thread + 1;
     if (ev->kind == MSC_REC_ALLOC || ev->kind == MSC_REC_FREE || ev->kind == MSC_REC_REALLOC) {
-        int err = drain_blocks(a, LOOKAHEAD - 1);
+        int err = a->qlen == LOOKAHEAD ? apply_oldest(a) : 0;
         msc_livemap_prefetch(&a->live, ev->addr);
         if (ev->kind == MSC_REC_REALLOC) msc_livemap_prefetch(&a->live, ev->old_addr);
         a->queue[(a->qhead + a->qlen++) % LOOKAHEAD] =
             (block_event_t){ev->kind, ev->stack, ev->addr, ev->old_addr, ev->size, ev->time_ns};
         return err;
     }
-    int err = drain_blocks(a, 0);
+    int err = drain_blocks(a);
     if (err) return err;
     a->now_ns = ev->time_ns;
     switch (ev->kind) {
     case MSC_REC_SAMPLE: return add_sample(a, ev->value[0]);
     case MSC_REC_MARK: return add_mark(a, ev);
     case MSC_REC_THREAD_INFO: return name_thread(a, ev);
-    case MSC_REC_GC: count_gc(a, ev); return 0;
+    case MSC_REC_GC: return count_gc(a, ev);
     case MSC_REC_LOST: a->sum.lost_events += ev->value[0]; return 0;
     default: return 0;
     }
@@ -299,16 +362,20 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
 
 int msc_analysis_finish(msc_analysis_t *a)
 {
-    int err = drain_blocks(a, 0);
+    int err = drain_blocks(a);
     a->sum.leaked_bytes = a->sum.current_bytes;
     a->sum.leaked_allocations = a->live_blocks;
-    a->finished = 1;
     return err;
 }
 
 const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a)
 {
     return &a->sum;
+}
+
+uint64_t msc_analysis_time(const msc_analysis_t *a)
+{
+    return a->now_ns;
 }
 
 uint32_t msc_analysis_nodes(const msc_analysis_t *a)
@@ -359,6 +426,12 @@ const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n)
     return a->marks;
 }
 
+const uint64_t *msc_analysis_gc_times(const msc_analysis_t *a, size_t *n)
+{
+    *n = a->ngc_times;
+    return a->gc_times;
+}
+
 const char *msc_analysis_thread_name(const msc_analysis_t *a, uint32_t thread)
 {
     return thread < a->nthread_names && a->thread_names[thread] ? a->thread_names[thread] : "";
@@ -382,40 +455,23 @@ static int event_with_progress(void *arg, const msc_event_t *ev)
     return msc_analysis_event(p->a, ev);
 }
 
-msc_analysis_t *msc_analyse_file(const char *path, msc_replay_t **replay, int *err,
-                                 msc_error_info_t *info,
-                                 void (*progress)(uint64_t done, uint64_t total, void *arg),
-                                 void *arg)
+int msc_analyse_file(const char *path, msc_analysis_t *a, msc_replay_t **replay,
+                     msc_error_info_t *info,
+                     void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg)
 {
-    *replay = msc_replay_open(path, 0, err, info);
-    if (!*replay) return NULL;
-    msc_analysis_t *a = msc_analysis_new();
-    if (!a) {
-        *err = MSC_ENOMEM;
-        info->what = "out of memory";
-        msc_replay_free(*replay);
-        *replay = NULL;
-        return NULL;
-    }
+    int err;
+    *replay = msc_replay_open(path, 0, &err, info);
+    if (!*replay) return err;
     const msc_header_t *h = msc_replay_header(*replay);
     if (h->mode == MSC_MODE_SAMPLED) msc_analysis_set_sampling(a, h->sample_bytes);
     progress_ctx_t p = {a, *replay, 1u << 20, progress, arg};
-    *err = progress ? msc_replay_run(*replay, event_with_progress, &p, info)
-                    : msc_replay_run(*replay, msc_analysis_event, a, info);
-    if (*err && *err != MSC_ETRUNCATED) {
-        if (*err == MSC_ENOMEM) info->what = "out of memory";
-        msc_analysis_free(a);
+    err = progress ? msc_replay_run(*replay, event_with_progress, &p, info)
+                   : msc_replay_run(*replay, msc_analysis_event, a, info);
+    if ((!err || err == MSC_ETRUNCATED) && msc_analysis_finish(a) < 0) err = MSC_ENOMEM;
+    if (err && err != MSC_ETRUNCATED) {
+        if (err == MSC_ENOMEM) info->what = "out of memory";
         msc_replay_free(*replay);
         *replay = NULL;
-        return NULL;
     }
-    if (msc_analysis_finish(a) < 0) {
-        *err = MSC_ENOMEM;
-        info->what = "out of memory";
-        msc_analysis_free(a);
-        msc_replay_free(*replay);
-        *replay = NULL;
-        return NULL;
-    }
-    return a;
+    return err;
 }

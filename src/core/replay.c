@@ -161,9 +161,16 @@ static int deliver(msc_replay_t *r, msc_event_t *ev, msc_event_fn fn, void *arg)
     return fn(arg, ev);
 }
 
+/* Whether the oldest waiting side event is due: the main stream reached
+ * its position. */
+static int side_due(const msc_replay_t *r)
+{
+    return r->qhead < r->qtail && r->queue[r->qhead].position <= r->main_records;
+}
+
 static int drain(msc_replay_t *r, msc_event_fn fn, void *arg)
 {
-    while (r->qhead < r->qtail && r->queue[r->qhead].position <= r->main_records) {
+    while (side_due(r)) {
         pending_t *p = &r->queue[r->qhead++];
         int rc = deliver(r, &p->ev, fn, arg);
         msc_free(p->text);
@@ -346,11 +353,16 @@ static int decode_info(stream_state_t *st, int kind, msc_cursor_t *c, msc_event_
     return 0;
 }
 
-/* Decodes one record into ev. Returns 1 when ev is an event to deliver, 0
- * when the record only changed replay state, or a negative MSC_E code with
- * *what naming the record. */
-static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev,
-                  const char **what)
+/* What is wrong with a record of this kind that failed to decode. */
+static const char *malformed_record(int kind)
+{
+    return kind && kind <= MSC_REC_TRAILER ? malformed[kind] : "unknown record kind";
+}
+
+/* Decodes one record into ev (ev->kind set first, for malformed_record).
+ * Returns 1 when ev is an event to deliver, 0 when the record only changed
+ * replay state, or a negative MSC_E code. */
+static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
 {
     stream_state_t *st = &r->st[stream];
     uint8_t tag = msc__get_byte(c);
@@ -358,7 +370,6 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev,
     ev->kind = (uint8_t)kind;
     ev->thread = st->thread;
     ev->text_len = 0;
-    *what = kind && kind <= MSC_REC_TRAILER ? malformed[kind] : "unknown record kind";
 
     switch (kind) {
     case MSC_REC_ALLOC:
@@ -395,15 +406,14 @@ static int replay_chunk(msc_replay_t *r, const msc_chunk_t *ch, msc_event_fn fn,
     msc_event_t ev;
     memset(&ev, 0, sizeof(ev));
     while (c.p < c.end) {
-        const char *what = "malformed record";
         int rc;
         if (ch->stream == MSC_STREAM_MAIN) {
-            if (r->qhead < r->qtail && (rc = drain(r, fn, arg))) return rc;
-            rc = decode(r, MSC_STREAM_MAIN, &c, &ev, &what);
+            if (side_due(r) && (rc = drain(r, fn, arg))) return rc;
+            rc = decode(r, MSC_STREAM_MAIN, &c, &ev);
             r->main_records++;
             if (rc == 1 && (rc = deliver(r, &ev, fn, arg))) return rc;
         } else {
-            rc = decode(r, MSC_STREAM_SIDE, &c, &ev, &what);
+            rc = decode(r, MSC_STREAM_SIDE, &c, &ev);
             if (rc == 1) {
                 uint64_t pos = r->st[MSC_STREAM_SIDE].position;
                 if (pos > r->main_records || r->qhead < r->qtail) rc = enqueue(r, pos, &ev);
@@ -412,11 +422,11 @@ static int replay_chunk(msc_replay_t *r, const msc_chunk_t *ch, msc_event_fn fn,
         }
         if (rc < 0) {
             info->offset = ch->offset;
-            info->what = rc == MSC_ENOMEM ? "out of memory" : what;
+            info->what = rc == MSC_ENOMEM ? "out of memory" : malformed_record(ev.kind);
             return rc == MSC_ETRUNCATED ? MSC_ECORRUPT : rc;
         }
     }
-    return r->qhead < r->qtail ? drain(r, fn, arg) : 0;
+    return side_due(r) ? drain(r, fn, arg) : 0;
 }
 
 int msc_replay_run(msc_replay_t *r, msc_event_fn fn, void *arg, msc_error_info_t *info)

@@ -1,108 +1,220 @@
-/* Moments of a capture (temporal.h): an analysis replayed a second time,
- * with a callback in front that copies every stack's live values out of it
- * when the replay passes each requested time. GC times are kept with a
- * stride that doubles whenever the list fills, so a long capture keeps an
- * even spread of them in bounded memory. */
+/* Moments of a capture (temporal.h), taken during the analysis's one pass
+ * by an observer of its clock. Each time the replay passes the next
+ * multiple of the grid step the observer keeps a snapshot of every stack's
+ * live values, with the span of times it is exact for; a snapshot taken
+ * when no block was allocated or freed since the previous one only widens
+ * the previous span. Too many snapshots double the step and drop those
+ * that hold no multiple of it, so the kept ones stay evenly spread and
+ * bounded in number whatever the capture's length. A snapshot is a run of
+ * varints (stack id delta, bytes, blocks), decoded only for the k moments
+ * picked at the end.
+ *
+ *   kept:  [ s0 | s1 | s2 | ... ]   each exact over [since, until),
+ *          |  step  |  step  |      holding at least one multiple of step */
 #include <string.h>
 
 #include "internal.h"
-#include "memscope/analysis.h"
+#include "memscope/encode.h"
 #include "memscope/temporal.h"
 
-typedef struct pass {
-    msc_analysis_t *analysis;
-    msc_replay_t *replay;
-    const uint64_t *times;
-    size_t k;
-    msc_temporal_t *out;
-    uint64_t gc_seen, gc_stride;
-    uint64_t countdown;        /* events until the next progress call */
-    void (*progress)(uint64_t done, uint64_t total, void *arg);
-    void *arg;
-} pass_t;
+#define MAX_ENTRY 25               /* bytes of one stack's varints, at most */
 
-static int snapshot(pass_t *p)
+typedef struct snapshot {
+    uint64_t since_ns, until_ns;   /* exact at every time in [since, until) */
+    uint64_t heap_bytes;
+    uint64_t allocations, frees;   /* the summary's counts then: equal, nothing changed */
+    uint8_t *data;                 /* varints per stack with live blocks; owned */
+    size_t len;
+    size_t n;                      /* stacks in data */
+} snapshot_t;
+
+struct msc_temporal {
+    size_t k;                      /* moments wanted */
+    uint64_t step_ns;              /* the grid: a snapshot at every multiple passed */
+    snapshot_t *kept;              /* in time order; at most GRID_PER_MOMENT * k */
+    size_t nkept;
+    uint8_t *scratch;              /* the snapshot being encoded; owned */
+    size_t scratch_cap;
+    msc_moment_t *moments;         /* k once finished; owned */
+    size_t n;
+};
+
+/* The first multiple of step at or after t; UINT64_MAX when past the end. */
+static uint64_t next_multiple(uint64_t t, uint64_t step)
 {
-    int err = msc_analysis_finish(p->analysis); /* apply every event so far */
-    if (err) return err;
-    msc_moment_t *m = &p->out->moments[p->out->n];
-    uint32_t nodes = msc_analysis_nodes(p->analysis);
-    size_t live = 0;
-    for (uint32_t s = 0; s < nodes; s++)
-        if (msc_analysis_node(p->analysis, MSC_VIEW_EXIT, s).count) live++;
-    m->stacks = msc_malloc((live ? live : 1) * sizeof(msc_stack_value_t));
-    if (!m->stacks) return MSC_ENOMEM;
-    for (uint32_t s = 0; s < nodes; s++) {
-        msc_node_values_t v = msc_analysis_node(p->analysis, MSC_VIEW_EXIT, s);
-        if (v.count) m->stacks[m->n++] = (msc_stack_value_t){s, v.bytes, v.count};
-    }
-    m->time_ns = p->times[p->out->n];
-    m->heap_bytes = msc_analysis_summary(p->analysis)->current_bytes;
-    p->out->n++;
+    uint64_t m = t / step * step;
+    if (m == t) return m;
+    return m > UINT64_MAX - step ? UINT64_MAX : m + step;
+}
+
+/* Whether [since, until) holds a positive multiple of step. */
+static int holds_multiple(const snapshot_t *s, uint64_t step)
+{
+    uint64_t since = s->since_ns ? s->since_ns : 1;
+    return s->until_ns > since && (s->until_ns - 1) / step > (since - 1) / step;
+}
+
+static int grow_scratch(msc_temporal_t *t, size_t need)
+{
+    size_t cap = t->scratch_cap ? t->scratch_cap : 4096;
+    while (cap < need) cap *= 2;
+    uint8_t *p = msc_realloc(t->scratch, cap);
+    if (!p) return MSC_ENOMEM;
+    t->scratch = p;
+    t->scratch_cap = cap;
     return 0;
 }
 
-static void keep_gc(pass_t *p, uint64_t time_ns)
+/* Encodes what is live now into s (a copy of the scratch). */
+static int encode(msc_temporal_t *t, const msc_analysis_t *a, snapshot_t *s)
 {
-    msc_temporal_t *t = p->out;
-    if (p->gc_seen++ % p->gc_stride) return;
-    if (t->ngc == MSC_TEMPORAL_MAX_GC) {
-        for (size_t i = 0; i < t->ngc / 2; i++) t->gc_ns[i] = t->gc_ns[2 * i];
-        t->ngc /= 2;
-        p->gc_stride *= 2;
-        if ((p->gc_seen - 1) % p->gc_stride) return;
+    uint32_t nodes = msc_analysis_nodes(a), last = 0;
+    size_t len = 0;
+    for (uint32_t node = 0; node < nodes; node++) {
+        msc_node_values_t v = msc_analysis_node(a, MSC_VIEW_EXIT, node);
+        if (!v.count) continue;
+        if (len + MAX_ENTRY > t->scratch_cap && grow_scratch(t, len + MAX_ENTRY) < 0)
+            return MSC_ENOMEM;
+        uint8_t *p = msc_put_varint(t->scratch + len, node - last);
+        p = msc_put_varint(p, v.bytes);
+        p = msc_put_varint(p, v.count);
+        len = (size_t)(p - t->scratch);
+        last = node;
+        s->n++;
     }
-    t->gc_ns[t->ngc++] = time_ns;
+    s->data = msc_malloc(len ? len : 1);
+    if (!s->data) return MSC_ENOMEM;
+    if (len) memcpy(s->data, t->scratch, len); /* no scratch yet when nothing is live */
+    s->len = len;
+    return 0;
 }
 
-static int on_event(void *arg, const msc_event_t *ev)
+/* Doubles the step until at most GRID_PER_MOMENT * k snapshots hold a
+ * multiple of it, dropping the others. Kept spans are disjoint and each
+ * holds its own multiple, and fewer than four multiples of a step over 2^62
+ * fit below 2^64, so the step stops doubling before it can overflow. */
+static void thin(msc_temporal_t *t)
 {
-    pass_t *p = arg;
-    while (p->out->n < p->k && ev->time_ns > p->times[p->out->n]) {
-        int err = snapshot(p);
-        if (err) return err;
+    while (t->nkept > MSC_TEMPORAL_GRID_PER_MOMENT * t->k) {
+        size_t n = 0;
+        t->step_ns *= 2;
+        for (size_t i = 0; i < t->nkept; i++) {
+            if (holds_multiple(&t->kept[i], t->step_ns)) t->kept[n++] = t->kept[i];
+            else msc_free(t->kept[i].data);
+        }
+        t->nkept = n;
     }
-    if (ev->kind == MSC_REC_GC) keep_gc(p, ev->time_ns);
-    if (p->progress && --p->countdown == 0) {
-        p->countdown = 1u << 20;
-        p->progress(msc_replay_offset(p->replay), msc_replay_file_size(p->replay), p->arg);
-    }
-    return msc_analysis_event(p->analysis, ev);
 }
 
-int msc_temporal_collect(const char *path, const uint64_t *times_ns, size_t k,
-                         msc_temporal_t *out, msc_error_info_t *info,
-                         void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg)
+/* Keeps what is live now as exact over [since, until): a new snapshot, or
+ * the last one widened when no block came or went since it. */
+static int keep(msc_temporal_t *t, const msc_analysis_t *a, uint64_t since_ns, uint64_t until_ns)
 {
-    int err;
-    memset(out, 0, sizeof(*out));
-    pass_t p = {NULL, NULL, times_ns, k, out, 0, 1, 1u << 20, progress, arg};
-    out->moments = msc_calloc(k ? k : 1, sizeof(msc_moment_t));
-    out->gc_ns = msc_malloc(MSC_TEMPORAL_MAX_GC * sizeof(uint64_t));
-    p.analysis = msc_analysis_new();
-    if (!out->moments || !out->gc_ns || !p.analysis) {
-        info->what = "out of memory";
-        err = MSC_ENOMEM;
-        goto done;
+    const msc_summary_t *sum = msc_analysis_summary(a);
+    snapshot_t *last = t->nkept ? &t->kept[t->nkept - 1] : NULL;
+    if (last && last->allocations == sum->allocations && last->frees == sum->frees) {
+        last->until_ns = until_ns;
+        return 0;
     }
-    p.replay = msc_replay_open(path, 0, &err, info);
-    if (!p.replay) goto done;
-    err = msc_replay_run(p.replay, on_event, &p, info);
-    while ((!err || err == MSC_ETRUNCATED) && out->n < k) {
-        int e = snapshot(&p);
-        if (e) err = e;
+    snapshot_t s = {since_ns, until_ns, sum->current_bytes, sum->allocations, sum->frees,
+                    NULL, 0, 0};
+    int err = encode(t, a, &s);
+    if (err) {
+        msc_free(s.data);
+        return err;
     }
-    if (err == MSC_ENOMEM) info->what = "out of memory";
-done:
-    msc_replay_free(p.replay);
-    msc_analysis_free(p.analysis);
+    t->kept[t->nkept++] = s;
+    return 0;
+}
+
+static int on_clock(void *arg, const msc_analysis_t *a, uint64_t since_ns, uint64_t until_ns,
+                    uint64_t *at_ns)
+{
+    msc_temporal_t *t = arg;
+    int err = keep(t, a, since_ns, until_ns);
+    if (err) return err;
+    thin(t);
+    *at_ns = next_multiple(until_ns, t->step_ns);
+    return 0;
+}
+
+msc_temporal_t *msc_temporal_new(msc_analysis_t *a, size_t k)
+{
+    msc_temporal_t *t = msc_calloc(1, sizeof(*t));
+    if (!t) return NULL;
+    t->k = k;
+    t->step_ns = MSC_TEMPORAL_FIRST_STEP_NS;
+    t->kept = msc_calloc(MSC_TEMPORAL_GRID_PER_MOMENT * k + 1, sizeof(snapshot_t));
+    if (!t->kept) {
+        msc_free(t);
+        return NULL;
+    }
+    if (k) msc_analysis_set_clock(a, t->step_ns, on_clock, t);
+    return t;
+}
+
+static void drop_kept(msc_temporal_t *t)
+{
+    for (size_t i = 0; i < t->nkept; i++) msc_free(t->kept[i].data);
+    t->nkept = 0;
+}
+
+void msc_temporal_free(msc_temporal_t *t)
+{
+    if (!t) return;
+    drop_kept(t);
+    for (size_t i = 0; i < t->n; i++) msc_free(t->moments[i].stacks);
+    msc_free(t->moments);
+    msc_free(t->kept);
+    msc_free(t->scratch);
+    msc_free(t);
+}
+
+/* How far time is from s's span. */
+static uint64_t distance(const snapshot_t *s, uint64_t time)
+{
+    if (time < s->since_ns) return s->since_ns - time;
+    return time >= s->until_ns ? time - (s->until_ns - 1) : 0;
+}
+
+static int decode(const snapshot_t *s, uint64_t time, msc_moment_t *m)
+{
+    msc_cursor_t c = {s->data, s->data + s->len, 0};
+    uint32_t stack = 0;
+    m->time_ns = time < s->since_ns ? s->since_ns : time >= s->until_ns ? s->until_ns - 1 : time;
+    m->heap_bytes = s->heap_bytes;
+    m->stacks = msc_malloc((s->n ? s->n : 1) * sizeof(msc_stack_value_t));
+    if (!m->stacks) return MSC_ENOMEM;
+    for (m->n = 0; m->n < s->n; m->n++) {
+        stack += (uint32_t)msc__get_varint(&c);
+        uint64_t bytes = msc__get_varint(&c);
+        m->stacks[m->n] = (msc_stack_value_t){stack, bytes, msc__get_varint(&c)};
+    }
+    return 0;
+}
+
+int msc_temporal_finish(msc_temporal_t *t, const msc_analysis_t *a, uint64_t end_ns)
+{
+    if (!t->k) return 0;
+    uint64_t now = msc_analysis_time(a);
+    int err = keep(t, a, now, UINT64_MAX); /* the end: exact from the last event on */
+    if (end_ns < now) end_ns = now;
+    t->moments = err ? NULL : msc_calloc(t->k, sizeof(msc_moment_t));
+    if (!err && !t->moments) err = MSC_ENOMEM;
+    for (size_t i = 0; !err && i < t->k; i++) {
+        uint64_t time = i + 1 == t->k ? end_ns : end_ns / t->k * (i + 1);
+        size_t best = 0;
+        for (size_t j = 1; j < t->nkept; j++)
+            if (distance(&t->kept[j], time) < distance(&t->kept[best], time)) best = j;
+        err = decode(&t->kept[best], time, &t->moments[i]);
+        t->n = i + 1;
+    }
+    drop_kept(t);
     return err;
 }
 
-void msc_temporal_release(msc_temporal_t *t)
+const msc_moment_t *msc_temporal_moments(const msc_temporal_t *t, size_t *n)
 {
-    for (size_t i = 0; i < t->n; i++) msc_free(t->moments[i].stacks);
-    msc_free(t->moments);
-    msc_free(t->gc_ns);
-    memset(t, 0, sizeof(*t));
+    *n = t->n;
+    return t->moments;
 }

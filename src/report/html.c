@@ -79,9 +79,10 @@ static int write_timeline(FILE *out, const page_t *p)
         msc__html_json_string(out, m[i].label, MAX_LABEL);
         fputc(']', out);
     }
+    size_t ngc;
+    const uint64_t *gc = msc_analysis_gc_times(p->ctx->analysis, &ngc);
     fputs("],\n\"gc_s\": [", out);
-    for (size_t i = 0; p->moments && i < p->moments->ngc; i++)
-        fprintf(out, "%s%.6f", i ? "," : "", seconds(p->moments->gc_ns[i]));
+    for (size_t i = 0; i < ngc; i++) fprintf(out, "%s%.6f", i ? "," : "", seconds(gc[i]));
     fputs("],\n", out);
     return 0;
 }
@@ -118,10 +119,12 @@ static int write_flames(FILE *out, const page_t *p)
 static int write_moments(FILE *out, const page_t *p)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
+    size_t n = 0;
+    const msc_moment_t *moments = p->moments ? msc_temporal_moments(p->moments, &n) : NULL;
     int err = 0;
     fputs("\"moments\": [", out);
-    for (size_t i = 0; p->moments && i < p->moments->n && !err; i++) {
-        const msc_moment_t *m = &p->moments->moments[i];
+    for (size_t i = 0; i < n && !err; i++) {
+        const msc_moment_t *m = &moments[i];
         fprintf(out, "%s{\"time_s\": %.6f, \"heap_bytes\": %llu, \"flame\": ", i ? ",\n" : "",
                 seconds(m->time_ns), (unsigned long long)m->heap_bytes);
         err = write_tree(out, p, msc_tree_new(sym, m->stacks, m->n, 0), MOMENT_NODES);
@@ -207,14 +210,6 @@ static int write_page(FILE *out, page_t *p)
     }
     fputs(t, out);
     return err ? err : ferror(out) ? MSC_EIO : 0;
-}
-
-size_t msc_report_moments(const msc_report_ctx_t *ctx, uint64_t *times_ns, size_t k)
-{
-    uint64_t end = msc_replay_duration_ns(ctx->replay);
-    for (size_t i = 0; i < k; i++) times_ns[i] = end / k * (i + 1);
-    if (k) times_ns[k - 1] = end;
-    return k;
 }
 
 int msc_report_html(const msc_report_ctx_t *ctx, FILE *out, const msc_temporal_t *moments)

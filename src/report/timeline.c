@@ -93,9 +93,10 @@ static void line(const plot_t *p, const msc_sample_t *pts, size_t n, int rss, co
     fputs("\"/>\n", p->out);
 }
 
-static void marks(const plot_t *p, const msc_report_ctx_t *ctx, const msc_temporal_t *moments)
+static void marks(const plot_t *p, const msc_report_ctx_t *ctx)
 {
-    size_t n;
+    size_t n, ngc;
+    const uint64_t *gc = msc_analysis_gc_times(ctx->analysis, &ngc);
     const msc_mark_t *m = msc_analysis_marks(ctx->analysis, &n);
     for (size_t i = 0; i < n && i < MAX_MARKS; i++) {
         double x = px(p, (double)m[i].time_ns / 1e9);
@@ -105,9 +106,9 @@ static void marks(const plot_t *p, const msc_report_ctx_t *ctx, const msc_tempor
         msc__html_text(p->out, m[i].label, MAX_LABEL);
         fputs("</text>\n", p->out);
     }
-    for (size_t i = 0; moments && i < moments->ngc; i++)
-        fprintf(p->out, "<path d=\"M%.1f %d v5\" stroke=\"#999\"/>\n",
-                px(p, (double)moments->gc_ns[i] / 1e9), H - BOTTOM);
+    for (size_t i = 0; i < ngc; i++)
+        fprintf(p->out, "<path d=\"M%.1f %d v5\" stroke=\"#999\"/>\n", px(p, (double)gc[i] / 1e9),
+                H - BOTTOM);
 }
 
 static void title_and_legend(const plot_t *p, const msc_report_ctx_t *ctx)
@@ -124,7 +125,7 @@ static void title_and_legend(const plot_t *p, const msc_report_ctx_t *ctx)
             W - RIGHT);
 }
 
-int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out, const msc_temporal_t *moments)
+int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out)
 {
     enum { POINTS = 2000 };
     msc_sample_t *pts = msc_malloc(POINTS * sizeof(msc_sample_t));
@@ -145,7 +146,7 @@ int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out, const msc_te
             W, H, W, H);
     title_and_legend(&p, ctx);
     axes(&p);
-    marks(&p, ctx, moments);
+    marks(&p, ctx);
     line(&p, pts, n, 1, "#1f6feb");
     line(&p, pts, n, 0, "#d9480f");
     char b[32];
@@ -158,8 +159,7 @@ int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out, const msc_te
     return ferror(out) ? MSC_EIO : 0;
 }
 
-int msc_report_timeline_html(const msc_report_ctx_t *ctx, FILE *out,
-                             const msc_temporal_t *moments)
+int msc_report_timeline_html(const msc_report_ctx_t *ctx, FILE *out)
 {
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
           "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -169,7 +169,7 @@ int msc_report_timeline_html(const msc_report_ctx_t *ctx, FILE *out,
     fputs("</title>\n<style>body{margin:16px;font-family:sans-serif}svg{max-width:100%;"
           "height:auto}</style></head>\n<body>\n",
           out);
-    int err = msc_report_timeline_svg(ctx, out, moments);
+    int err = msc_report_timeline_svg(ctx, out);
     fputs("</body></html>\n", out);
     return err ? err : ferror(out) ? MSC_EIO : 0;
 }

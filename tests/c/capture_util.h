@@ -3,7 +3,8 @@
  * way the recorder counts them), crafting files chunk by chunk with chosen
  * bytes, collecting replayed events, and an allocator that fails on demand
  * (by call number or by request size) and counts live blocks, so tests can
- * prove there is no leak and no huge allocation. Everything is static inline:
+ * prove there is no leak and no huge allocation, with a loop that fails
+ * each allocation of a whole analysis in turn. Everything is static inline:
  * each test uses a different subset. */
 #ifndef MEMSCOPE_CAPTURE_UTIL_H
 #define MEMSCOPE_CAPTURE_UTIL_H
@@ -17,8 +18,10 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "memscope/analysis.h"
 #include "memscope/reader.h"
 #include "memscope/sink.h"
+#include "memscope/temporal.h"
 
 /*
  * Temporary files: one directory per test process, removed by tc_cleanup.
@@ -406,6 +409,44 @@ static inline void tc_use_allocator(long fail_at, size_t max_request)
     tc_ctl.fail_at = fail_at;
     tc_ctl.max_request = max_request;
     msc_set_allocator(&a);
+}
+
+/* Analyses path as the report commands do, taking that many moments of
+ * its timeline (0: none); 0 or the first error. A failed analysis must
+ * not hand back a replay. */
+static inline int tc_analyse(const char *path, size_t moments)
+{
+    msc_replay_t *r = NULL;
+    msc_error_info_t info = {0, NULL};
+    msc_analysis_t *a = msc_analysis_new();
+    msc_temporal_t *t = a && moments ? msc_temporal_new(a, moments) : NULL;
+    int err = a && (t || !moments) ? msc_analyse_file(path, a, &r, &info, NULL, NULL) : MSC_ENOMEM;
+    if (err && err != MSC_ETRUNCATED && r) abort();
+    if (!err && t) err = msc_temporal_finish(t, a, msc_replay_duration_ns(r));
+    msc_temporal_free(t);
+    msc_analysis_free(a);
+    msc_replay_free(r);
+    return err;
+}
+
+/* tc_analyse with the first, then the second, ... allocation failing, up
+ * to max runs or until one needs no failure. Counts the runs that failed
+ * as they must (MSC_ENOMEM, nothing left allocated) and those that did
+ * not; returns whether the last run completed without error. */
+static inline int tc_fail_each_allocation(const char *path, size_t moments, long max,
+                                          int *failures, int *wrong)
+{
+    *failures = *wrong = 0;
+    for (long at = 1; at <= max; at++) {
+        tc_use_allocator(at, 0);
+        int err = tc_analyse(path, moments);
+        msc_set_allocator(NULL);
+        if (tc_ctl.live) (*wrong)++;
+        if (!tc_ctl.refused) return err == 0;
+        if (err == MSC_ENOMEM) (*failures)++;
+        else (*wrong)++;
+    }
+    return 0;
 }
 
 #endif

@@ -1,8 +1,9 @@
 /* The analyser on hand-made event sequences: the live map against a
  * reference array under random inserts and deletes, peak / exit / total per
  * stack (including the epoch trick that settles peak values lazily), the
- * summary and size histogram, and folding stacks into rows by line,
- * function and file, exclusive and inclusive, with recursion counted once.
+ * summary and size histogram, the clock observer and the thinned GC times,
+ * and folding stacks into rows by line, function and file, exclusive and
+ * inclusive, with recursion counted once.
  * Every allocation is also failed in turn: MSC_ENOMEM comes back and
  * nothing leaks. */
 #include "capture_util.h"
@@ -285,6 +286,84 @@ static void test_histogram_and_other_events(void)
     msc_analysis_free(a);
 }
 
+typedef struct clock_log {
+    uint64_t since[4], until[4], live[4];
+    int n;
+    int fail_at;                   /* the call that fails, counting from 1; 0 = none */
+} clock_log_t;
+
+/* Records the call, then asks to be called 100 ns after until, or never
+ * from the third call on. */
+static int log_clock(void *arg, const msc_analysis_t *a, uint64_t since_ns, uint64_t until_ns,
+                     uint64_t *at_ns)
+{
+    clock_log_t *l = arg;
+    l->since[l->n] = since_ns;
+    l->until[l->n] = until_ns;
+    l->live[l->n] = msc_analysis_summary(a)->current_bytes;
+    *at_ns = ++l->n < 3 ? until_ns + 100 : UINT64_MAX;
+    return l->n == l->fail_at ? MSC_ENOMEM : 0;
+}
+
+static void test_clock(void)
+{
+    clock_log_t log = {{0}, {0}, {0}, 0, 0};
+    msc_analysis_t *a = msc_analysis_new();
+    msc_analysis_set_clock(a, 50, log_clock, &log);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 100, 1, 10), 0);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x200, 200, 1, 50), 0);   /* not later than 50 */
+    CHECK_EQ(log.n, 0);
+    CHECK_EQ(feed(a, MSC_REC_FREE, 0x100, 0, 0, 60), 0);      /* passes 50: both applied */
+    CHECK_EQ(log.n, 1);
+    CHECK_EQ(log.since[0], 50);
+    CHECK_EQ(log.until[0], 60);
+    CHECK_EQ(log.live[0], 300);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x300, 5, 1, 160), 0);    /* at 160: not later */
+    msc_event_t e = ev_of(MSC_REC_SAMPLE, 0, 0, 0);
+    e.time_ns = 5000;                                         /* one call for a long jump */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(log.n, 2);
+    CHECK_EQ(log.since[1], 160);
+    CHECK_EQ(log.until[1], 5000);
+    CHECK_EQ(log.live[1], 205);
+    e.time_ns = 5101;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    e.time_ns = 1u << 30;                                     /* never again */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(log.n, 3);
+    msc_analysis_free(a);
+
+    /* An observer's error stops the replay with it. */
+    clock_log_t failing = {{0}, {0}, {0}, 0, 1};
+    a = msc_analysis_new();
+    msc_analysis_set_clock(a, 0, log_clock, &failing);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 100, 1, 1), MSC_ENOMEM);
+    msc_analysis_set_clock(a, 0, NULL, NULL);                 /* none: no more calls */
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x200, 100, 1, 2), 0);
+    CHECK_EQ(failing.n, 1);
+    msc_analysis_free(a);
+}
+
+/* 10,000 runs: the list fills twice, so every 4th run's start is kept. */
+static void test_gc_times(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    msc_event_t e = ev_of(MSC_REC_GC, 0, 0, 0);
+    size_t n;
+    int failed = 0, wrong = 0;
+    CHECK(msc_analysis_gc_times(a, &n) == NULL && n == 0);
+    for (uint64_t run = 0; run < 10000; run++) {
+        e.time_ns = 1000 + run;
+        failed += msc_analysis_event(a, &e) != 0;
+    }
+    CHECK_EQ(failed, 0);
+    const uint64_t *times = msc_analysis_gc_times(a, &n);
+    CHECK_EQ(n, 2500);
+    for (size_t i = 0; i < n; i++) wrong += times[i] != 1000 + 4 * i;
+    CHECK_EQ(wrong, 0);
+    msc_analysis_free(a);
+}
+
 /*
  * Aggregation. Frames: f (a.py, from line 10), g (a.py, 20), h (b.py, 30);
  * each code's offset k is at its first line + k.
@@ -477,6 +556,8 @@ int main(void)
     test_peak_and_epochs();
     test_realloc_and_reuse();
     test_histogram_and_other_events();
+    test_clock();
+    test_gc_times();
     test_aggregate();
     test_out_of_memory();
     return check_done("analysis");

@@ -181,10 +181,10 @@ static void test_follow(const char *path)
  * checks that whatever was refused, nothing leaked. */
 static int analyse_bounded(const char *path, msc_error_info_t *info)
 {
-    int err;
-    msc_replay_t *r;
+    msc_replay_t *r = NULL;
     tc_use_allocator(0, HUGE_REQUEST);
-    msc_analysis_t *a = msc_analyse_file(path, &r, &err, info, NULL, NULL);
+    msc_analysis_t *a = msc_analysis_new();
+    int err = a ? msc_analyse_file(path, a, &r, info, NULL, NULL) : MSC_ENOMEM;
     msc_analysis_free(a);
     msc_replay_free(r);
     msc_set_allocator(NULL);
@@ -514,28 +514,9 @@ static void test_foreign_files(void)
 /* Out of memory at every allocation of open, replay and analysis. */
 static void test_out_of_memory(const char *path)
 {
-    int failures = 0, completed = 0;
-    for (long at = 1; at < 400 && !completed; at++) {
-        int err;
-        msc_replay_t *r;
-        msc_error_info_t info = {0, NULL};
-        tc_use_allocator(at, 0);
-        msc_analysis_t *a = msc_analyse_file(path, &r, &err, &info, NULL, NULL);
-        long refused = tc_ctl.refused;
-        msc_analysis_free(a);
-        msc_replay_free(r);
-        msc_set_allocator(NULL);
-        CHECK_EQ(tc_ctl.live, 0);
-        if (refused) {
-            CHECK(a == NULL);
-            CHECK_EQ(err, MSC_ENOMEM);
-            failures++;
-        } else {
-            CHECK_EQ(err, 0);
-            completed = 1;
-        }
-    }
-    CHECK(completed);
+    int failures, wrong;
+    CHECK(tc_fail_each_allocation(path, 0, 400, &failures, &wrong));
+    CHECK_EQ(wrong, 0);
     CHECK(failures > 10);
 }
 
