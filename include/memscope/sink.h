@@ -115,8 +115,10 @@ static inline void msc_stream_commit(msc_stream_t *st, uint8_t *p, uint64_t nrec
                           memory_order_release);
 }
 
-/* fork(): prepare takes the sink's locks so the child sees them in a known
- * state; parent releases them; child drops the sink without touching the
+/* fork(): prepare waits for the writer thread to pause between its rounds
+ * (so the child never inherits an allocator lock it held mid-free) and
+ * takes the sink's locks so the child sees them in a known state; parent
+ * releases them; child drops the sink without touching the
  * parent's file or the writer thread that does not exist in the child. */
 void msc_sink_atfork_prepare(msc_sink_t *s);
 void msc_sink_atfork_parent(msc_sink_t *s);

@@ -53,9 +53,13 @@ struct msc_sink {
     uint64_t flush_req;            /* flush requests made / completed */
     uint64_t flush_done;
     int stop;
+    int running;                   /* the writer thread has started */
     _Atomic int failed;            /* first error (negative MSC_E code), sticky */
 
     pthread_mutex_t side_lock;     /* protects side and side_full */
+    pthread_mutex_t work_lock;     /* held by the writer whenever it is not waiting: fork()
+                                      takes it first, so the child never inherits an
+                                      allocator or zstd state the writer was midway in */
     msc_stream_t side;
     buf_list_t side_full;
 
@@ -236,6 +240,10 @@ static void *writer_main(void *arg)
 {
     msc_sink_t *s = arg;
     uint64_t now = mono_ns(), next_sample = now, next_flush = now + FLUSH_NS;
+    pthread_mutex_lock(&s->qlock);
+    s->running = 1;
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->qlock);
     for (;;) {
         pthread_mutex_lock(&s->qlock);
         for (;;) {
@@ -258,6 +266,7 @@ static void *writer_main(void *arg)
         int urgent = s->main_full.head || s->flush_req != s->flush_done;
         pthread_mutex_unlock(&s->qlock);
 
+        pthread_mutex_lock(&s->work_lock);
         if (now >= next_sample) {
             sample_rss(s);
             next_sample = now + SAMPLE_NS;
@@ -267,9 +276,11 @@ static void *writer_main(void *arg)
             next_flush = now + FLUSH_NS;
         }
         if (stopping) break;
+        pthread_mutex_unlock(&s->work_lock);
     }
     write_trailer(s);
     flush_all(s);
+    pthread_mutex_unlock(&s->work_lock);
     return NULL;
 }
 
@@ -379,6 +390,7 @@ static int start_writer(msc_sink_t *s)
     sigset_t all, old;
     pthread_mutex_init(&s->qlock, NULL);
     pthread_mutex_init(&s->side_lock, NULL);
+    pthread_mutex_init(&s->work_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -392,9 +404,16 @@ static int start_writer(msc_sink_t *s)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&s->writer, NULL, writer_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* Open returns once the thread runs: a fork() right after must not find
+     * it still being set up (a thread's start allocates, and a child would
+     * inherit the allocator's lock mid-use). */
+    pthread_mutex_lock(&s->qlock);
+    while (!rc && !s->running) pthread_cond_wait(&s->done, &s->qlock);
+    pthread_mutex_unlock(&s->qlock);
     if (rc) {
         pthread_cond_destroy(&s->done);
         pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->work_lock);
         pthread_mutex_destroy(&s->side_lock);
         pthread_mutex_destroy(&s->qlock);
     }
@@ -487,6 +506,7 @@ int msc_sink_close(msc_sink_t *s, uint64_t duration_ns)
     free_list(s->spare);
     pthread_cond_destroy(&s->done);
     pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->work_lock);
     pthread_mutex_destroy(&s->side_lock);
     pthread_mutex_destroy(&s->qlock);
     msc_chunk_writer_release(&s->chunks);
@@ -496,6 +516,7 @@ int msc_sink_close(msc_sink_t *s, uint64_t duration_ns)
 
 void msc_sink_atfork_prepare(msc_sink_t *s)
 {
+    pthread_mutex_lock(&s->work_lock); /* first: the writer takes the others inside it */
     pthread_mutex_lock(&s->side_lock);
     pthread_mutex_lock(&s->qlock);
 }
@@ -504,6 +525,7 @@ void msc_sink_atfork_parent(msc_sink_t *s)
 {
     pthread_mutex_unlock(&s->qlock);
     pthread_mutex_unlock(&s->side_lock);
+    pthread_mutex_unlock(&s->work_lock);
 }
 
 /* In the child the writer thread is gone and the file is the parent's: close
@@ -513,6 +535,7 @@ void msc_sink_atfork_child(msc_sink_t *s)
 {
     pthread_mutex_unlock(&s->qlock);
     pthread_mutex_unlock(&s->side_lock);
+    pthread_mutex_unlock(&s->work_lock);
     close(s->fd);
     if (s->statm_fd >= 0) close(s->statm_fd);
 }
