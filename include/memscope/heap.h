@@ -294,6 +294,9 @@ typedef struct msc_heap_cycle_group {
     uint32_t weaken_refs;      /* references of that name inside the example */
     int weakrefable;           /* whether its targets are instances of a class (which
                                   weakref.ref accepts) rather than builtin containers */
+    uint32_t site;             /* string id of the allocation site most members with one
+                                  share, 0 when none has a site */
+    uint64_t site_count;       /* members allocated there */
 } msc_heap_cycle_group_t;
 
 typedef struct msc_heap_cycles {

@@ -231,14 +231,17 @@ def cycles(limit: int = 10, file: Optional[IO[str]] = STDOUT) -> dict:
     Returns ``{"garbage_objects", "garbage_bytes", "cycles", "groups"}``;
     each group has ``kinds``, ``cycles``, ``objects``, ``bytes``,
     ``example`` (a description), ``example_id`` (its ``id()``), ``weaken``
-    (``"module.Class.attribute"`` or ``None``) and ``weaken_refs``. It
-    only looks: nothing is collected, and no garbage is kept alive::
+    (``"module.Class.attribute"`` or ``None``), ``weaken_refs``, and, while
+    the allocation recorder runs, ``site`` (``"file:line in function"``
+    where most of its objects were allocated, else ``None``) and
+    ``site_count``. It only looks: nothing is collected, and no garbage is
+    kept alive::
 
         >>> root = Node(1); root.add_child(Node(2)); del root
         >>> memscope.cycles()["groups"][0]["weaken"]
         '__main__.Node.parent'
     """
-    report = _memscope.heap_cycles(limit)
+    report = _memscope.heap_cycles(limit, _recording_capture())
     file = _resolve(file)
     if file is not None:
         file.write(report["table"])

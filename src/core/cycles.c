@@ -342,6 +342,27 @@ fail:
     return NULL;
 }
 
+/* The allocation site most members of the components f[0..n) that have a
+ * site share (Boyer-Moore majority vote, then a count). */
+static void group_site(const scan_t *s, const found_t *f, size_t n, msc_heap_cycle_group_t *g)
+{
+    const uint32_t *site = s->h->site;
+    uint32_t best = 0;
+    uint64_t votes = 0;
+    for (size_t j = 0; site && j < n; j++) {
+        for (uint32_t i = s->start[f[j].comp]; i < s->start[f[j].comp + 1]; i++) {
+            uint32_t x = site[s->member[i]];
+            if (!x) continue;
+            if (!votes) best = x;
+            votes = x == best ? votes + 1 : votes - 1;
+        }
+    }
+    for (size_t j = 0; best && j < n; j++)
+        for (uint32_t i = s->start[f[j].comp]; i < s->start[f[j].comp + 1]; i++)
+            g->site_count += site[s->member[i]] == best;
+    g->site = g->site_count ? best : 0;
+}
+
 /* Merges runs of equal signatures (f sorted by kinds, largest first). */
 static int make_groups(scan_t *s, found_t *f, size_t n, msc_heap_cycles_t *c)
 {
@@ -358,6 +379,7 @@ static int make_groups(scan_t *s, found_t *f, size_t n, msc_heap_cycles_t *c)
             g->bytes += f[j].bytes;
         }
         c->cycle_count += g->cycles;
+        group_site(s, f + i, j - i, g);
         if (advise(s, f[i].comp, g) < 0) return MSC_ENOMEM;
     }
     qsort(c->groups, c->len, sizeof(*c->groups), by_bytes);

@@ -268,29 +268,37 @@ static PyObject *cycle_groups(const msc_heap_t *h, const msc_heap_cycles_t *c)
         const msc_heap_cycle_group_t *g = &c->groups[i];
         char what[600];
         PyObject *row = Py_BuildValue(
-            "{sssKsKsKsKsssssIsO}", "kinds", g->kinds, "cycles", (unsigned long long)g->cycles,
-            "objects", (unsigned long long)g->objects, "bytes", (unsigned long long)g->bytes,
-            "example_id", (unsigned long long)h->addr[g->example], "example",
-            msc_heap_describe(h, g->example, what, sizeof(what)), "weaken", g->weaken,
-            "weaken_refs", g->weaken_refs, "weakrefable", g->weakrefable ? Py_True : Py_False);
+            "{sssKsKsKsKsssssIsOszsK}", "kinds", g->kinds, "cycles",
+            (unsigned long long)g->cycles, "objects", (unsigned long long)g->objects, "bytes",
+            (unsigned long long)g->bytes, "example_id", (unsigned long long)h->addr[g->example],
+            "example", msc_heap_describe(h, g->example, what, sizeof(what)), "weaken", g->weaken,
+            "weaken_refs", g->weaken_refs, "weakrefable", g->weakrefable ? Py_True : Py_False,
+            "site", g->site ? msc_heap_string(h, g->site, NULL) : NULL, "site_count",
+            (unsigned long long)g->site_count);
         if (!row || PyList_Append(groups, row) < 0) Py_CLEAR(groups);
         Py_XDECREF(row);
     }
     return groups;
 }
 
-/* heap_cycles(limit=10) -> {garbage_objects, garbage_bytes, cycles, groups,
- * table}: the reference cycles the collector would free now, grouped by
- * the kinds in them, each group with the reference to make weak. Objects
- * are named by id and description, not returned, so that asking does not
- * keep the garbage alive. */
+/* heap_cycles(limit=10, capture=None) -> {garbage_objects, garbage_bytes,
+ * cycles, groups, table}: the reference cycles the collector would free
+ * now, grouped by the kinds in them, each group with the reference to make
+ * weak and, with the Capture of a recording in progress, where most of its
+ * objects were allocated. Objects are named by id and description, not
+ * returned, so that asking does not keep the garbage alive. */
 static PyObject *py_heap_cycles(PyObject *self, PyObject *args)
 {
     (void)self;
     Py_ssize_t limit = 10;
-    if (!PyArg_ParseTuple(args, "|n:heap_cycles", &limit)) return NULL;
+    PyObject *capture = Py_None;
+    if (!PyArg_ParseTuple(args, "|nO:heap_cycles", &limit, &capture)) return NULL;
     msc_heap_t *h = msc__heap_walk(1);
     if (!h) return NULL;
+    if (capture != Py_None && join_sites(h, capture) < 0) {
+        msc_heap_free(h);
+        return NULL;
+    }
     msc_heap_cycles_t c;
     char *text = NULL;
     size_t len = 0;
@@ -493,7 +501,8 @@ static PyMethodDef heap_methods[] = {
     {"heap_growth", py_heap_growth, METH_VARARGS,
      "heap_growth(limit=10) -> [(type, count, increase)] since the previous call."},
     {"heap_cycles", py_heap_cycles, METH_VARARGS,
-     "heap_cycles(limit=10) -> {garbage_objects, garbage_bytes, cycles, groups, table}."},
+     "heap_cycles(limit=10, capture=None) -> {garbage_objects, garbage_bytes, cycles, groups, "
+     "table}."},
     {"heap_dot", py_heap_dot, METH_VARARGS,
      "heap_dot(obj, depth=3, backrefs=False) -> str: Graphviz DOT of obj's references."},
     {"heap_duplicates", py_heap_duplicates, METH_VARARGS,

@@ -40,6 +40,9 @@ int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_
         fprintf(out, "%8llu %9llu %12llu  %s\n%34se.g. %s\n", (unsigned long long)g->cycles,
                 (unsigned long long)g->objects, (unsigned long long)g->bytes, g->kinds, "",
                 msc_heap_describe(h, g->example, what, sizeof(what)));
+        if (g->site)
+            fprintf(out, "%34s%llu of them allocated at %s\n", "",
+                    (unsigned long long)g->site_count, msc_heap_string(h, g->site, NULL));
         write_advice(out, g);
     }
     if (shown < c->len) fprintf(out, "<%zu more groups>\n", c->len - shown);
@@ -64,8 +67,11 @@ int msc_heap_write_cycles_json(FILE *out, const msc_heap_t *h, const msc_heap_cy
         fputs(", \"weaken\": ", out);
         if (g->weaken) msc__json_text(out, g->weaken);
         else fputs("null", out);
-        fprintf(out, ", \"weaken_refs\": %u, \"weakrefable\": %s}", g->weaken_refs,
+        fprintf(out, ", \"weaken_refs\": %u, \"weakrefable\": %s, \"site\": ", g->weaken_refs,
                 g->weakrefable ? "true" : "false");
+        if (g->site) msc__json_text(out, msc_heap_string(h, g->site, NULL));
+        else fputs("null", out);
+        fprintf(out, ", \"site_count\": %llu}", (unsigned long long)g->site_count);
     }
     fputs("]}\n", out);
     return ferror(out) ? MSC_EIO : 0;

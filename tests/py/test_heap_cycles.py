@@ -2,6 +2,7 @@
 a cycle that only the collector frees, is found with Node.parent as the
 reference to weaken; the seeds' fix (weakref.ref) leaves no cycle."""
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -83,3 +84,37 @@ def test_cli_cycles_on_a_snapshot(tmp_path):
     assert "in 1 reference cycle." in out
     assert "list, __main__.Node, dict of __main__.Node" in out
     assert "make __main__.Node.parent a weak reference" in out
+
+
+def test_cycles_name_where_their_objects_were_allocated(tmp_path):
+    """While recording, each cycle group says where most of its objects were
+    allocated, in process and in a snapshot's --cycles."""
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent('''
+        import gc, json, sys, memscope
+        gc.disable()
+    ''') + NODE.format(parent="self") + textwrap.dedent('''
+        def grow():
+            for _ in range(20):
+                root = Node(1)
+                for _ in range(3):
+                    root.add_child(Node(2))          # CHILD
+        with memscope.Tracker(sys.argv[2]):
+            grow()
+            memscope.dump_heap(sys.argv[1])
+            groups = memscope.cycles(file=None)["groups"]
+            print(json.dumps(next(g for g in groups if "Node" in g["kinds"])))
+    '''))
+    child_line = next(n for n, t in enumerate(script.read_text().splitlines(), 1) if "# CHILD" in t)
+    snap = tmp_path / "cyc.heap"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    proc = subprocess.run([sys.executable, str(script), str(snap), str(tmp_path / "run.msc")],
+                          check=True, env=env, capture_output=True, text=True)
+    group = json.loads(proc.stdout)
+    site = f"{script}:{child_line} in grow"
+    # 60 of the 80 Nodes are children; their lists and dicts were made there too
+    assert group["site"] == site and group["site_count"] >= 60
+    out = cli("heap", snap, "--cycles").stdout
+    assert f"of them allocated at {site}" in out
+    doc = json.loads(cli("heap", snap, "--cycles", "--json").stdout)
+    assert doc["groups"][0]["site"] == site and doc["groups"][0]["site_count"] >= 60
