@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ok) {
         int err;
         msc_error_info_t info;
-        msc_heap_t *h = msc_heap_read(fd, &err, &info);
+        msc_heap_t *h = msc_heap_read(fd, &err, &info, NULL, NULL);
         if (h) {
             FILE *sink = fopen("/dev/null", "w");
             if (sink) {

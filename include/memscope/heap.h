@@ -226,9 +226,12 @@ int msc_heap_join_sites(msc_heap_t *h, const uint64_t *block, const struct msc_a
 
 /* Snapshot files. msc_heap_write: 0 or MSC_EIO / MSC_ENOMEM. msc_heap_read
  * validates everything and returns NULL with *err and *info (byte offset,
- * what) on any defect; the caller frees the heap with msc_heap_free(). */
+ * what) on any defect; the caller frees the heap with msc_heap_free().
+ * progress, if given, is called with bytes read and the file size every
+ * few megabytes. */
 int msc_heap_write(const msc_heap_t *h, int fd);
-msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info);
+msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info,
+                          void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg);
 
 /* Partitions: the heap grouped by kind (type, with dicts named after the
  * object that owns them as __dict__: "dict of Foo", "dict (no owner)"), by

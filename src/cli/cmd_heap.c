@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -100,7 +101,9 @@ static msc_heap_t *load(const char *path)
     }
     int err;
     msc_error_info_t info = {0, NULL};
-    msc_heap_t *h = msc_heap_read(fd, &err, &info);
+    cli_bar_t bar = {"reading", path, time(NULL), 0};
+    msc_heap_t *h = msc_heap_read(fd, &err, &info, isatty(2) ? cli_bar_draw : NULL, &bar);
+    cli_bar_clear(&bar);
     close(fd);
     if (!h)
         cli_error("cannot read '%s': %s at byte %llu", path, info.what ? info.what : msc_strerror(err),

@@ -7,6 +7,7 @@
  * END record against what was read. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -19,6 +20,7 @@
 #define ENTRIES_PER_RECORD 1024     /* in SITES, DIGESTS and CONTAINERS records */
 #define RECORD_MAX (16 + 10 + (1u << 16)) /* the longest record: a STRING */
 #define MAX_STRING (1u << 16)
+#define PROGRESS_BYTES (4u << 20)  /* of the file read between progress calls */
 
 enum heap_key {
     KEY_PID = 1,               /* varint */
@@ -576,7 +578,8 @@ static int parse_chunk(reader_t *r, const uint8_t *data, size_t len)
     return 0;
 }
 
-msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info)
+msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info,
+                          void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg)
 {
     msc_heap_t *h = msc_heap_new();
     msc_chunk_reader_t chunks;
@@ -588,6 +591,8 @@ msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info)
     if (!h) return NULL;
     if ((*err = read_header(fd, h, &body_end, &r.version, info)) < 0) goto fail_header;
     if ((*err = msc_chunk_reader_init(&chunks, fd, body_end, 0)) < 0) goto fail_header;
+    struct stat st;
+    uint64_t total = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0, reported = 0;
     for (;;) {
         msc_chunk_t ck;
         int rc = msc_chunk_next(&chunks, &ck, info);
@@ -595,6 +600,10 @@ msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info)
         if (rc <= 0) break;
         r.at = ck.offset;
         if ((*err = parse_chunk(&r, ck.data, ck.len)) < 0) break;
+        if (progress && chunks.offset - reported >= PROGRESS_BYTES) {
+            reported = chunks.offset;
+            progress(reported, total, arg);
+        }
     }
     if (*err == 0 && !r.ended) {
         *err = MSC_ETRUNCATED;

@@ -168,7 +168,7 @@ static void test_file_round_trip(void)
     int fd = write_tmp(h, path);
     int err;
     msc_error_info_t info;
-    msc_heap_t *r = msc_heap_read(fd, &err, &info);
+    msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
     CHECK(r != NULL);
     if (r) {
         CHECK_EQ(r->pid, 4242);
@@ -202,14 +202,14 @@ static void test_file_round_trip(void)
     CHECK_EQ(pread(fd, bytes, (size_t)size, 0), size);
     for (off_t cut = 0; cut < size; cut += 1 + cut / 16) {
         CHECK_EQ(ftruncate(fd, cut), 0);
-        CHECK(msc_heap_read(fd, &err, &info) == NULL && err < 0 && info.what != NULL);
+        CHECK(msc_heap_read(fd, &err, &info, NULL, NULL) == NULL && err < 0 && info.what != NULL);
     }
     for (off_t at = 0; at < size; at += 3) {
         CHECK_EQ(ftruncate(fd, 0), 0);
         bytes[at] ^= 0x5A;
         CHECK_EQ(pwrite(fd, bytes, (size_t)size, 0), size);
         bytes[at] ^= 0x5A;
-        msc_heap_t *bad = msc_heap_read(fd, &err, &info);
+        msc_heap_t *bad = msc_heap_read(fd, &err, &info, NULL, NULL);
         /* The header's own fields (pid, time) may change harmlessly. */
         CHECK(bad == NULL || at < 16 + (off_t)bytes[12]);
         msc_heap_free(bad);
@@ -227,7 +227,7 @@ static void check_rejected(const msc_heap_t *h, const char *what)
     char path[64];
     int fd = write_tmp(h, path), err;
     msc_error_info_t info = {0, NULL};
-    msc_heap_t *r = msc_heap_read(fd, &err, &info);
+    msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
     CHECK(r == NULL && err == MSC_ECORRUPT && info.what && strcmp(info.what, what) == 0);
     msc_heap_free(r);
     close(fd);
@@ -280,7 +280,7 @@ static void test_reader_rejects_digests_before_version_3(void)
     uint8_t two = 2;
     CHECK_EQ(pwrite(fd, &two, 1, 8), 1);
     msc_error_info_t info = {0, NULL};
-    msc_heap_t *r = msc_heap_read(fd, &err, &info);
+    msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
     CHECK(r == NULL && info.what && strcmp(info.what, "record kind newer than the snapshot's "
                                                       "version") == 0);
     msc_heap_free(r);
