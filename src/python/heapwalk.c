@@ -534,11 +534,13 @@ static void add_digest(walker_t *w, uint32_t v, const void *data, size_t n, uint
         w->err = MSC_ENOMEM;
 }
 
-/* The contents the waste reports need, for the exact builtin types whose
- * layout is known: a str is hashed in its canonical storage (the narrowest
+/* The contents the waste reports need, for the types whose layout is
+ * known: an exact str is hashed in its canonical storage (the narrowest
  * of 1, 2 or 4 bytes a character that fits it, so equal strs have equal
- * bytes) seeded with that width; a container gives its length and
- * capacity as its layout counts them (msc_heap_layout). */
+ * bytes) seeded with that width, an exact bytes as it is; a list, set or
+ * dict, or an instance of a subclass of one (defaultdict, OrderedDict,
+ * Counter: the same storage, read from the same fields), gives its length
+ * and capacity as its layout counts them (msc_heap_layout). */
 static void record_contents(walker_t *w, uint32_t v, PyObject *o)
 {
     if (PyUnicode_CheckExact(o)) {
@@ -551,13 +553,13 @@ static void record_contents(walker_t *w, uint32_t v, PyObject *o)
                    (uint64_t)kind);
     } else if (PyBytes_CheckExact(o)) {
         add_digest(w, v, PyBytes_AS_STRING(o), (size_t)PyBytes_GET_SIZE(o), 0);
-    } else if (PyList_CheckExact(o)) {
+    } else if (PyList_Check(o)) {
         add_container(w, v, MSC_HEAP_LIST, (uint64_t)Py_SIZE(o),
                       (uint64_t)((PyListObject *)o)->allocated);
-    } else if (PyAnySet_CheckExact(o)) {
+    } else if (PyAnySet_Check(o)) {
         PySetObject *set = (PySetObject *)o;
         add_container(w, v, MSC_HEAP_SET, (uint64_t)set->used, (uint64_t)set->mask + 1);
-    } else if (PyDict_CheckExact(o)) {
+    } else if (PyDict_Check(o)) {
         PyDictObject *d = (PyDictObject *)o;
         PyDictKeysObject *keys = d->ma_keys;
         if (d->ma_values)

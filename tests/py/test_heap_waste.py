@@ -42,6 +42,14 @@ sparse = {str(i): i for i in range(1000)}           # grew, then 990 of 1000 pop
 for i in range(990):
     sparse.pop(str(i))
 
+from collections import Counter, defaultdict
+groups = defaultdict(list)                          # a dict subclass: grew, then emptied
+for i in range(1000):
+    groups[i].append(i)
+for i in range(1000):
+    del groups[i]
+counters = [Counter() for _ in range(2_000)]        # empty dict subclass instances
+
 gc.collect()
 gc.disable()
 empty_lists = [o for o in gc.get_objects() if type(o) is list and not o]
@@ -54,6 +62,8 @@ truth = {
     "popped_saving": sys.getsizeof(popped) - sys.getsizeof(dict(popped)),
     "sparse_bytes": sys.getsizeof(sparse),
     "sparse_saving": sys.getsizeof(sparse) - sys.getsizeof(dict(sparse)),
+    "groups_saving": sys.getsizeof(groups) - sys.getsizeof(defaultdict(list, groups)),
+    "counter_bytes": sum(map(sys.getsizeof, counters)),
 }
 del empty_lists
 memscope.dump_heap(sys.argv[1])
@@ -129,6 +139,19 @@ def test_dicts_that_shrank_are_mostly_empty(snap):
     assert row["mostly_empty"] >= 2
     assert row["mostly_empty_bytes"] >= truth["popped_bytes"] + truth["sparse_bytes"]
     assert row["saving_bytes"] >= truth["popped_saving"] + truth["sparse_saving"]
+
+
+def test_dict_subclasses_are_looked_at_too(snap):
+    path, truth = snap
+    data = json.loads(cli("heap", path, "--empty", "--json", "--limit", "0").stdout)
+    rows = {r["kind"]: r for r in data["rows"]}
+    assert rows["collections.Counter"]["empty"] == 2_000
+    assert rows["collections.Counter"]["empty_bytes"] == truth["counter_bytes"]
+    groups = rows["collections.defaultdict"]
+    # The emptied one, plus whatever empty defaultdicts the interpreter holds
+    # (an empty one saves all its bytes).
+    assert groups["mostly_empty"] == 1 and truth["groups_saving"] > 0
+    assert groups["saving_bytes"] == truth["groups_saving"] + groups["empty_bytes"]
 
 
 def test_empty_text_gives_advice(snap):
