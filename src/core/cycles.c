@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "memscope/heap.h"
 
 #define NONE UINT32_MAX
@@ -17,6 +18,7 @@
 typedef struct scan {
     const msc_heap_t *h;
     uint32_t *owners;          /* dict -> the object whose __dict__ it is */
+    uint32_t dict_type;        /* builtins.dict's type index (msc__heap_dict_type) */
     uint8_t *garbage;          /* per node: the collector would free it */
     uint32_t *comp;            /* per node: component, NONE outside garbage */
     uint32_t *start, *member;  /* component -> members, CSR */
@@ -133,20 +135,10 @@ static int is_cycle(const scan_t *s, uint32_t c)
     return 0;
 }
 
-static int is_builtin_dict(const msc_heap_t *h, uint32_t v)
-{
-    return strcmp(msc_heap_string(h, h->types[h->type[v]].name, NULL), "dict") == 0 &&
-           strcmp(msc_heap_string(h, h->types[h->type[v]].module, NULL), "builtins") == 0;
-}
-
-/* The kind key of v as partitions count it: its type, "dict of" its
- * owner's type (type_count + t), or "dict (no owner)" (2 * type_count). */
+/* The kind key of v as partitions count it (heappart.c). */
 static uint64_t kind_key(const scan_t *s, uint32_t v)
 {
-    const msc_heap_t *h = s->h;
-    if (!is_builtin_dict(h, v)) return h->type[v];
-    return s->owners[v] == NONE ? 2ULL * h->type_count
-                                : (uint64_t)h->type_count + h->type[s->owners[v]];
+    return msc__heap_kind_key(s->h, s->owners, s->dict_type, v);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -158,8 +150,8 @@ static int cmp_u64(const void *a, const void *b)
 /* "kind, kind, ..." of component c's members, sorted by kind key, unique. */
 static char *signature(const scan_t *s, uint32_t c, uint64_t *keys)
 {
-    uint32_t n = 0, first = s->start[c], end = s->start[c + 1];
-    for (uint32_t i = first; i < end; i++) keys[n++] = kind_key(s, s->member[i]);
+    uint32_t n = 0, end = s->start[c + 1];
+    for (uint32_t i = s->start[c]; i < end; i++) keys[n++] = kind_key(s, s->member[i]);
     qsort(keys, n, sizeof(*keys), cmp_u64);
     char buf[MAX_KINDS * 200 + 16], name[400];
     size_t len = 0, kinds = 0;
@@ -170,10 +162,7 @@ static char *signature(const scan_t *s, uint32_t c, uint64_t *keys)
             len += (size_t)snprintf(buf + len, sizeof(buf) - len, ", ...");
             break;
         }
-        uint32_t v = s->member[first + i]; /* any member of this kind names it */
-        for (uint32_t j = first; j < end; j++)
-            if (kind_key(s, s->member[j]) == keys[i]) v = s->member[j], j = end;
-        msc_heap_kind(s->h, s->owners, v, name, sizeof(name));
+        msc__heap_kind_name(s->h, keys[i], name, sizeof(name));
         len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", kinds > 1 ? ", " : "", name);
     }
     return msc_strdup(buf);
@@ -192,7 +181,7 @@ typedef struct candidate {
 /* The owner type of edge source u, or NONE for a plain dict. */
 static uint32_t owner_type(const scan_t *s, uint32_t u)
 {
-    if (!is_builtin_dict(s->h, u)) return s->h->type[u];
+    if (s->h->type[u] != s->dict_type) return s->h->type[u];
     return s->owners[u] == NONE ? NONE : s->h->type[s->owners[u]];
 }
 
@@ -429,7 +418,8 @@ done:
 int msc_heap_cycles(const msc_heap_t *h, msc_heap_cycles_t *c)
 {
     size_t n = h->node_count;
-    scan_t s = {h, msc_heap_dict_owners(h), msc_calloc(n, 1), msc_malloc(n * sizeof(uint32_t)),
+    scan_t s = {h, msc_heap_dict_owners(h), msc__heap_dict_type(h), msc_calloc(n, 1),
+                msc_malloc(n * sizeof(uint32_t)),
                 NULL, msc_malloc(n * sizeof(uint32_t)), 0, msc_calloc(n, 1),
                 msc_malloc(n * sizeof(uint32_t)), msc_malloc(n * sizeof(uint64_t))};
     memset(c, 0, sizeof(*c));

@@ -39,19 +39,6 @@ static int is_dict_type(const msc_heap_t *h, uint32_t type)
            strcmp(msc_heap_string(h, h->types[type].module, NULL), "builtins") == 0;
 }
 
-const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
-                          size_t n)
-{
-    if (!is_dict_type(h, h->type[v])) return msc_heap_type_name(h, h->type[v], buf, n);
-    if (owners[v] == UINT32_MAX) {
-        snprintf(buf, n, "dict (no owner)");
-        return buf;
-    }
-    char owner[400];
-    snprintf(buf, n, "dict of %s", msc_heap_type_name(h, h->type[owners[v]], owner, sizeof(owner)));
-    return buf;
-}
-
 uint32_t msc__heap_dict_type(const msc_heap_t *h)
 {
     for (uint32_t t = 0; t < h->type_count; t++)
@@ -68,6 +55,14 @@ uint64_t msc__heap_kind_key(const msc_heap_t *h, const uint32_t *owners, uint32_
     if (t != dict_type) return t;
     return owners[v] == UINT32_MAX ? 2ULL * h->type_count
                                    : (uint64_t)h->type_count + h->type[owners[v]];
+}
+
+const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
+                          size_t n)
+{
+    uint32_t dict_type = is_dict_type(h, h->type[v]) ? h->type[v] : UINT32_MAX;
+    msc__heap_kind_name(h, msc__heap_kind_key(h, owners, dict_type, v), buf, n);
+    return buf;
 }
 
 uint64_t msc__heap_kind_keys(const msc_heap_t *h)
