@@ -223,13 +223,6 @@ static uint64_t slot_of(uint64_t hash, uint32_t v)
     return (uint64_t)(v + 1) << 32 | (hash >> 32);
 }
 
-static void place(uint64_t *slots, uint64_t mask, uint64_t hash, uint32_t v)
-{
-    uint64_t i = hash & mask;
-    while (slots[i]) i = (i + 1) & mask;
-    slots[i] = slot_of(hash, v);
-}
-
 int msc_heap_index(msc_heap_t *h)
 {
     uint64_t cap = 4096;
@@ -240,8 +233,14 @@ int msc_heap_index(msc_heap_t *h)
     h->node_slots = slots;
     h->node_mask = cap - 1;
     for (uint32_t v = 0; v < h->node_count; v++) {
-        if (msc_heap_find(h, h->addr[v]) != UINT32_MAX) return MSC_ECORRUPT;
-        place(slots, cap - 1, mix64(h->addr[v]), v);
+        uint64_t hash = mix64(h->addr[v]), i = hash & (cap - 1);
+        /* The probe to the free slot passes any node with the same address. */
+        for (; slots[i]; i = (i + 1) & (cap - 1)) {
+            if ((uint32_t)slots[i] == (uint32_t)(hash >> 32) &&
+                h->addr[(uint32_t)(slots[i] >> 32) - 1] == h->addr[v])
+                return MSC_ECORRUPT;
+        }
+        slots[i] = slot_of(hash, v);
     }
     return 0;
 }
