@@ -110,18 +110,20 @@ static int same_relocation(const relocation_t *x, const relocation_t *y)
  * Files both sides have (the standard library) are never renamed. */
 static int relocate(site_t *b, size_t nb, const site_t *a, size_t na)
 {
-    size_t nbf, naf, nr = 0;
+    size_t nbf, naf, nao = 0, nr = 0;
     const char **bf = files_of(b, nb, &nbf), **af = files_of(a, na, &naf);
+    const char **after_only = msc_malloc((naf ? naf : 1) * sizeof(*after_only));
     relocation_t *votes = msc_malloc((nbf ? nbf : 1) * sizeof(*votes)), best = {0};
     int rc = MSC_ENOMEM;
-    if (!bf || !af || !votes) goto done;
+    if (!bf || !af || !after_only || !votes) goto done;
+    for (size_t j = 0; j < naf; j++)
+        if (!find_file(bf, nbf, af[j])) after_only[nao++] = af[j];
     for (size_t i = 0; i < nbf; i++) {
         if (find_file(af, naf, bf[i])) continue;
         relocation_t r, mine = {0};
-        for (size_t j = 0; j < naf; j++) {
+        for (size_t j = 0; j < nao; j++) {
             /* The after file with the longest shared ending is this one's. */
-            if (!find_file(bf, nbf, af[j]) && relocation_of(bf[i], af[j], &r) &&
-                (!mine.votes || r.blen < mine.blen))
+            if (relocation_of(bf[i], after_only[j], &r) && (!mine.votes || r.blen < mine.blen))
                 mine = r;
         }
         if (!mine.votes) continue;
@@ -147,6 +149,7 @@ static int relocate(site_t *b, size_t nb, const site_t *a, size_t na)
 done:
     msc_free(bf);
     msc_free(af);
+    msc_free(after_only);
     msc_free(votes);
     return rc;
 }
