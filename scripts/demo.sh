@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-make -j2 PYTHON=/usr/bin/python3 >/dev/null
-export MEMSCOPE_PYTHON=/usr/bin/python3
+# pyenv's CPython in the test environment, so every Debian release runs the same.
+py=$(scripts/venv.sh 3.11 requirements/test.txt)/bin/python
+make -j2 PYTHON="$py" >/dev/null
+export MEMSCOPE_PYTHON="$py"
 out=$(mktemp -d)
 ms=bin/memscope
 
