@@ -9,6 +9,9 @@
 #   make                 build everything
 #   make test            build, then run the C and Python test suites
 #   make SANITIZE=1 ...  the same under ASan+UBSan (objects in build-asan/)
+#   make WERROR= ...     warnings stay warnings: what installs from source use,
+#                        since a newer compiler or CPython header may warn where
+#                        ours did not (development builds keep -Werror)
 #
 # Libraries, each the standard one for its job (Debian -dev packages):
 #   libzstd   chunk compression in the capture writer and reader
@@ -20,7 +23,8 @@
 PYTHON   ?= python3
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+WERROR   ?= -Werror
+WARN     := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes
 BASE     := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iinclude
 LIBS     := -lzstd -lxxhash -lpthread -lm -lprotobuf-c -lz
 
@@ -42,7 +46,7 @@ TEST_SRC := $(wildcard tests/c/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
 WEB      := web/report.html web/report.css web/report.js
-GEN_SRC  := $(BUILD)/gen/web_assets.c $(BUILD)/gen/pprof.pb-c.c
+GEN_SRC  := $(BUILD)/gen/web_assets.c $(BUILD)/gen/pprof.pb-c.c $(BUILD)/gen/version.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 PY_OBJ   := $(PY_SRC:%.c=$(BUILD)/%.o)
@@ -82,6 +86,11 @@ $(BUILD)/gen/web_assets.c: $(WEB)
 	    od -An -v -tx1 $$f | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 	    echo "0};"; \
 	done > $@
+
+# The version, written once in VERSION (pyproject.toml reads it too).
+$(BUILD)/gen/version.c: VERSION
+	@mkdir -p $(dir $@)
+	printf 'const char msc_version[] = "%s";\n' "$$(cat $<)" > $@
 
 $(BUILD)/gen/pprof.pb-c.c $(BUILD)/gen/pprof.pb-c.h: src/report/pprof.proto
 	@mkdir -p $(dir $@)

@@ -1,8 +1,10 @@
 """Packaging glue: the C parts are built by the Makefile (the one build for
-checkouts and installs); this hook runs it with the installing interpreter and
-puts the extension and the CLI binary inside the package."""
+checkouts and installs); this hook runs it with the installing interpreter,
+in setuptools' temporary build directory, and puts the extension and the CLI
+binary inside the package. Installs build without -Werror: a compiler or
+CPython header newer than ours may warn where ours did not, and that must not
+stop a user's install."""
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,12 +19,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class BuildWithMake(build_py):
     def run(self):
         super().run()
-        subprocess.check_call(["make", "-C", HERE, f"PYTHON={sys.executable}",
-                               "BUILD=build/pip"])
-        target = os.path.join(self.build_lib, "memscope")
+        target = os.path.join(os.path.abspath(self.build_lib), "memscope")
+        objects = os.path.join(os.path.abspath(self.get_finalized_command("build").build_temp),
+                               "make")
         ext = "_memscope" + sysconfig.get_config_var("EXT_SUFFIX")
-        shutil.copy2(os.path.join(HERE, "python", "memscope", ext), os.path.join(target, ext))
-        shutil.copy2(os.path.join(HERE, "bin", "memscope"), os.path.join(target, "_cli"))
+        jobs = str(min(os.cpu_count() or 1, 4))
+        subprocess.check_call(["make", "-C", HERE, "-j", jobs, "WERROR=",
+                               f"PYTHON={sys.executable}", f"BUILD={objects}",
+                               f"CLI={os.path.join(target, '_cli')}",
+                               f"EXT={os.path.join(target, ext)}"])
 
 
 class BinaryDistribution(Distribution):

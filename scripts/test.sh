@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 
-PYTHONS=(3.11)   # the supported CPythons (pyproject.toml's requires-python)
+PYTHONS=($(cat scripts/pythons))   # the supported CPythons (pyproject.toml's requires-python)
 
 for version in "${PYTHONS[@]}"; do
     py=$(scripts/venv.sh "$version" requirements/test.txt)/bin/python
@@ -21,6 +21,13 @@ py=$(scripts/venv.sh "${PYTHONS[0]}" requirements/test.txt)/bin/python
 make -j2 PYTHON="$py"
 echo "== HTML report in a browser =="
 "$py" -m pytest -q -p no:cacheprovider tests/browser
+
+echo "== wheels, installed as a user would =="
+bash scripts/wheels.sh build/dist >/dev/null
+for version in "${PYTHONS[@]}"; do
+    MEMSCOPE_WHEELS=build/dist "$(scripts/venv.sh "$version" requirements/test.txt)/bin/python" \
+        -m pytest -q -p no:cacheprovider tests/packaging
+done
 
 echo "== again under ASan+UBSan =="
 make -j2 PYTHON="$py" SANITIZE=1

@@ -23,6 +23,10 @@ enum msc_error {
 
 const char *msc_strerror(int err);
 
+/* memscope's version, "MAJOR.MINOR.PATCH", from the checkout's VERSION file
+ * (the one place it is written; the Makefile compiles it in). */
+MSC_API extern const char msc_version[];
+
 typedef struct msc_allocator {
     void *(*malloc)(void *ctx, size_t size);
     void *(*realloc)(void *ctx, void *ptr, size_t size);

@@ -11,6 +11,7 @@ or from code::
     with memscope.Tracker("run.msc"):
         work()
 """
+from memscope._memscope import __version__  # from VERSION, compiled in
 from memscope._api import Tracker, get_traced_memory, mark, profile
 from memscope._snapshot import Filter, Snapshot, take_snapshot
 from memscope.heap import (backrefs, cycles, dump_heap, duplicates, empty_containers, gc_report,
@@ -22,4 +23,3 @@ __all__ += ["Filter", "Snapshot", "take_snapshot"]
 __all__ += ["backrefs", "cycles", "dump_heap", "duplicates", "empty_containers", "gc_report",
             "growth", "heap", "most_common_types", "retained_size", "show_backrefs", "show_refs",
             "sizeof"]
-__version__ = "0.1.0"

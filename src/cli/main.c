@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(name, "--version") == 0) {
-        puts("memscope 0.1.0 (capture format 1)");
+        printf("memscope %s (capture format %d)\n", msc_version, MSC_FORMAT_VERSION);
         return EXIT_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)

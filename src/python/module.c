@@ -3,6 +3,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "memscope/common.h"
 #include "pyparts.h"
 
 static struct PyModuleDef module_def = {
@@ -16,7 +17,8 @@ PyMODINIT_FUNC PyInit__memscope(void)
 {
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
-    if (msc_py_recorder_init(m) < 0 || msc_py_capture_init(m) < 0 ||
+    if (PyModule_AddStringConstant(m, "__version__", msc_version) < 0 ||
+        msc_py_recorder_init(m) < 0 || msc_py_capture_init(m) < 0 ||
         msc_py_heap_init(m) < 0) {
         Py_DECREF(m);
         return NULL;

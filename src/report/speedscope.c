@@ -95,9 +95,8 @@ static void write_samples(FILE *out, const frames_t *f, uint32_t *path)
 static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t *f,
                           msc_view_t view, uint32_t *path)
 {
-    fputs("{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
-          "\"exporter\": \"memscope 0.1.0\", \"name\": ",
-          out);
+    fprintf(out, "{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
+                 "\"exporter\": \"memscope %s\", \"name\": ", msc_version);
     msc_json_string(out, ctx->path);
     fputs(", \"activeProfileIndex\": 0,\n\"shared\": {\"frames\": [", out);
     write_frames(out, f);
