@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
-"""Recorder overhead benchmark: memscope against tracemalloc and memory_profiler.
+"""Recorder overhead benchmark: memscope against memray, scalene, tracemalloc
+and memory_profiler.
 
 Runs every workload in ``bench/workloads`` uninstrumented and under each
 profiling mode, N times interleaved, and reports the median slowdown of each
-mode as a ratio to the uninstrumented run, two ways:
+mode as a ratio to the uninstrumented run, three ways:
 
-* whole process: wall time of the subprocess, start-up and exit included;
-* in process: the work section's own ``time.perf_counter`` time, printed by
-  the workload (``bench-elapsed``), which isolates per-allocation overhead.
+* whole process: wall time of the subprocess, start-up and exit included
+  (what a user waits for: the headline);
+* in process: the work section's own ``time.perf_counter`` and CPU time,
+  printed by the workload (``bench-elapsed``), which isolate per-allocation
+  overhead.
 
-It also reports memscope's capture size per event and the analyser's speed
-(``memscope stats --json`` on a capture of tens of millions of events), and
-with ``--write-readme`` replaces the results block of the "Recorder overhead"
-section of ``bench/README.md``. Example::
+The peers come from the package index: the interpreter is pyenv's CPython
+``--interpreter`` in a virtual environment made from the pinned
+``requirements/bench.txt`` (``scripts/venv.sh``), unless ``--python`` names
+one. It also reports each tool's capture size and the time of its summary
+and flame-graph steps, memscope's analyser speed (``memscope stats --json``
+on a capture of tens of millions of events), and with ``--write-readme``
+replaces the results block of the "Recorder overhead" section of
+``bench/README.md``. Example::
 
     python3 bench/run_recorder.py --reps 3 --write-readme
 """
@@ -38,14 +45,23 @@ END_MARK = "<!-- recorder-overhead results: end -->"
 
 WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
              "threaded", "large_peak", "deep_stacks"]
-MODES = ["plain", "memscope", "tm1", "tm25", "mprof"]
+MODES = ["plain", "memscope", "memray", "memray_native", "memray_pymalloc", "scalene",
+         "tm1", "tm25", "mprof"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
+    "memray": "memray",
+    "memray_native": "memray --native",
+    "memray_pymalloc": "memray --trace-python-allocators",
+    "scalene": "scalene",
     "tm1": "-X tracemalloc=1",
     "tm25": "-X tracemalloc=25",
     "mprof": "memory_profiler @profile",
 }
+# The file each capturing mode writes, by extension; None for modes that
+# report in process.
+CAPTURE_EXT = {"memscope": "msc", "memray": "bin", "memray_native": "bin",
+               "memray_pymalloc": "bin", "scalene": "json"}
 ELAPSED_RE = re.compile(r"^bench-elapsed ([0-9.]+) cpu=([0-9.]+) checksum=(\S+)$", re.M)
 
 
@@ -61,6 +77,12 @@ def mode_command(mode, args, script, capture):
     if mode == "memscope":
         return ([args.memscope, "run", "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
+    if mode.startswith("memray"):
+        extra = {"memray": [], "memray_native": ["--native"],
+                 "memray_pymalloc": ["--trace-python-allocators"]}[mode]
+        return [py, "-m", "memray", "run", "-q", "-f", *extra, "-o", capture, script], {}
+    if mode == "scalene":
+        return [py, "-m", "scalene", "run", "-o", capture, script], {}
     if mode == "tm1":
         return [py, "-X", "tracemalloc=1", script], {}
     if mode == "tm25":
@@ -68,6 +90,11 @@ def mode_command(mode, args, script, capture):
     if mode == "mprof":
         return [py, "-m", "memory_profiler", script], {}
     raise ValueError(mode)
+
+
+def capture_path(tmpdir, workload, mode):
+    """Where ``mode`` writes its capture of ``workload`` (the last run's stays)."""
+    return os.path.join(tmpdir, f"{workload}.{mode}.{CAPTURE_EXT.get(mode, 'out')}")
 
 
 def run_once(mode, workload, args, capture, scale=None):
@@ -101,7 +128,7 @@ def run_suite(args, tmpdir):
             # right after the same neighbour (cache and frequency effects).
             k = rep % len(args.modes)
             for m in args.modes[k:] + args.modes[:k]:
-                capture = os.path.join(tmpdir, f"{w}.msc")
+                capture = capture_path(tmpdir, w, m)
                 for attempt in range(1 + args.retries):
                     try:
                         wall, work, cpu, checksum = run_once(m, w, args, capture)
@@ -132,7 +159,7 @@ def capture_sizes(args, tmpdir):
     """Return {workload: (events, bytes)} for the last memscope capture of each."""
     sizes = {}
     for w in args.workloads:
-        capture = os.path.join(tmpdir, f"{w}.msc")
+        capture = capture_path(tmpdir, w, "memscope")
         if os.path.exists(capture):
             stats, _ = memscope_stats(args, capture)
             sizes[w] = (stats["allocations"] + stats["frees"], os.path.getsize(capture))
@@ -146,7 +173,7 @@ def analyser_speed(args, tmpdir, sizes):
     if w in sizes:
         base_events = sizes[w][0]
     else:
-        first = os.path.join(tmpdir, f"{w}.msc")
+        first = capture_path(tmpdir, w, "memscope")
         run_once("memscope", w, args, first)
         stats, _ = memscope_stats(args, first)
         base_events = stats["allocations"] + stats["frees"]
@@ -169,6 +196,60 @@ def analyser_speed(args, tmpdir, sizes):
             "bytes": os.path.getsize(capture), "seconds": statistics.median(times),
             "cpu_seconds": statistics.median(cpu),
             "events_per_s": events / statistics.median(times)}
+
+
+def report_commands(args, mode, capture):
+    """The (summary, flame graph) commands of a capturing mode's own tools."""
+    html = capture + ".html"
+    if mode == "memscope":
+        return [args.memscope, "stats", capture], [args.memscope, "flamegraph", capture,
+                                                    "-o", html]
+    if mode.startswith("memray"):
+        return ([args.python, "-m", "memray", "summary", capture],
+                [args.python, "-m", "memray", "flamegraph", "-f", "-o", html, capture])
+    return ([args.python, "-m", "scalene", "view", "--cli", capture],
+            [args.python, "-m", "scalene", "view", "--html", capture])
+
+
+def timed(argv, cwd):
+    """Wall seconds of one command, or None when it fails."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    return time.perf_counter() - start if proc.returncode == 0 else None
+
+
+def tool_steps(args, tmpdir):
+    """{(workload, mode): (capture bytes, summary s, flame graph s)} for every
+    capturing mode's last capture of each workload."""
+    steps = {}
+    for w in args.workloads:
+        for m in args.modes:
+            capture = capture_path(tmpdir, w, m)
+            if m not in CAPTURE_EXT or not os.path.exists(capture):
+                continue
+            size = os.path.getsize(capture)
+            summary, flame = report_commands(args, m, capture)
+            steps[(w, m)] = (size, timed(summary, tmpdir), timed(flame, tmpdir))
+    return steps
+
+
+def steps_table(args, steps):
+    """Markdown table of capture bytes and report-step seconds, a row per workload."""
+    modes = [m for m in args.modes if any((w, m) in steps for w in args.workloads)]
+    lines = ["| workload | " + " | ".join(f"{MODE_LABELS[m]}: bytes / summary s / flame s"
+                                            for m in modes) + " |",
+             "|---|" + "---|" * len(modes)]
+
+    def cell(step):
+        if step is None:
+            return "n/a"
+        size, summary, flame = step
+        secs = ["failed" if t is None else f"{t:.2f}" for t in (summary, flame)]
+        shown = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+        return f"{shown} / {secs[0]} / {secs[1]}"
+    for w in args.workloads:
+        lines.append(f"| {w} | " + " | ".join(cell(steps.get((w, m))) for m in modes) + " |")
+    return "\n".join(lines)
 
 
 def geomean(values):
@@ -265,23 +346,31 @@ def machine_line(args):
             f"memscope {label}; {time.strftime('%Y-%m-%d')}")
 
 
-def report(args, results, failures, sizes, analyser, command):
+def report(args, results, failures, sizes, analyser, steps, command):
     """Return the markdown results block."""
     parts = [f"Command: `{command}`", "", f"Machine: {machine_line(args)}. Median of "
              f"{args.reps} interleaved runs per cell; ratios are to the same workload "
              f"uninstrumented.", ""]
+    table, _ = ratio_table(args, results, "wall")
+    parts += ["**Whole process** (subprocess wall time, interpreter and profiler "
+              "start-up and exit included: what a user waits for; memscope's includes "
+              "its launcher and the final flush of the capture, memray's its lz4 "
+              "compression at exit, scalene's the writing of its JSON profile):",
+              "", table, ""]
     table, _ = ratio_table(args, results, "cpu")
     parts += ["**In process, CPU time** (CPU time of the workload's own threads during "
               "its work section; the per-allocation overhead, unaffected by other load "
-              "on the machine; leaves out memscope's writer thread, which compresses "
-              "on another CPU):", "", table, ""]
+              "on the machine; leaves out the profilers' helper threads, such as "
+              "memscope's writer, which compresses on another CPU):", "", table, ""]
     table, _ = ratio_table(args, results, "work")
     parts += ["**In process, wall time** (the workload's own `perf_counter` around its "
               "work section):", "", table, ""]
-    table, _ = ratio_table(args, results, "wall")
-    parts += ["**Whole process** (subprocess wall time, interpreter and profiler "
-              "start-up and exit included; memscope's includes its launcher and "
-              "the final flush of the capture):", "", table, ""]
+    if steps:
+        parts += ["**What each tool leaves and how long its reports take** (the last "
+                  "run's capture of each workload; summary = `memscope stats`, `memray "
+                  "summary`, `scalene view --cli`; flame graph = `memscope flamegraph`, "
+                  "`memray flamegraph`, `scalene view --html`, which has no flame graph; "
+                  "seconds of wall time, once each):", "", steps_table(args, steps), ""]
     if sizes:
         rows = ["| workload | events | capture bytes | bytes/event | added ns/event |",
                 "|---|---|---|---|---|"]
@@ -336,8 +425,10 @@ def parse_args():
     p.add_argument("--reps", type=int, default=3, help="runs per (workload, mode)")
     p.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
     p.add_argument("--modes", nargs="+", default=MODES, choices=MODES)
-    p.add_argument("--python", default="/usr/bin/python3",
-                   help="the one interpreter used by every mode")
+    p.add_argument("--interpreter", default="3.11",
+                   help="pyenv's CPython X.Y, in a venv from requirements/bench.txt")
+    p.add_argument("--python", help="the one interpreter used by every mode, with the "
+                   "peers installed (default: the venv of --interpreter)")
     p.add_argument("--memscope", default=os.path.join(REPO_DIR, "bin", "memscope"))
     p.add_argument("--build-label", default="",
                    help="how the memscope under test was built (default: this repo's commit)")
@@ -353,6 +444,12 @@ def parse_args():
     args = p.parse_args()
     if "plain" not in args.modes:
         args.modes.insert(0, "plain")
+    if not args.python:
+        venv = subprocess.run(["bash", os.path.join(REPO_DIR, "scripts", "venv.sh"),
+                               args.interpreter, os.path.join(REPO_DIR, "requirements",
+                                                              "bench.txt")],
+                              check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+        args.python = os.path.join(venv, "bin", "python")
     return args
 
 
@@ -364,8 +461,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="memscope-bench-") as tmpdir:
         results, failures = run_suite(args, tmpdir)
         sizes = capture_sizes(args, tmpdir) if "memscope" in args.modes else {}
+        steps = tool_steps(args, tmpdir)
         analyser = None if args.no_analyser else analyser_speed(args, tmpdir, sizes)
-    block = report(args, results, failures, sizes, analyser, command.strip())
+    block = report(args, results, failures, sizes, analyser, steps, command.strip())
     print(block)
     if args.write_readme:
         write_readme(block)
