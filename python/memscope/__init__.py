@@ -23,3 +23,9 @@ __all__ += ["Filter", "Snapshot", "take_snapshot"]
 __all__ += ["backrefs", "cycles", "dump_heap", "duplicates", "empty_containers", "gc_report",
             "growth", "heap", "most_common_types", "retained_size", "show_backrefs", "show_refs",
             "sizeof"]
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext memscope``: the ``%memscope`` and ``%%memscope`` magics."""
+    from memscope._ipython import load
+    load(ipython)
