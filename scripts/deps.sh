@@ -16,6 +16,7 @@ packages=(
     protobuf-compiler            # protoc --decode checks pprof files in the tests
     librsvg2-bin                 # rsvg-convert: `memscope timeline -o plot.png`
     chromium                     # the browser the HTML report is tested in
+    gdb                          # `memscope attach` asks a running process through it
 )
 
 missing=()

@@ -29,6 +29,7 @@ extern const cli_command_t cli_cmd_run, cli_cmd_stats, cli_cmd_table, cli_cmd_li
 extern const cli_command_t cli_cmd_heap;
 extern const cli_command_t cli_cmd_tree, cli_cmd_export, cli_cmd_diff;
 extern const cli_command_t cli_cmd_report, cli_cmd_flamegraph, cli_cmd_timeline;
+extern const cli_command_t cli_cmd_attach;
 
 /* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -46,6 +47,10 @@ int cli_parse_size(const char *text, uint64_t *out);
 int cli_parse_uint(const char *text, uint64_t *out);
 /* The same for an option's value: 0, or -1 after saying what is wrong. */
 int cli_option_uint(const char *option, const char *text, uint64_t *out);
+
+/* The folder holding the memscope package (the one with memscope/), next to
+ * this program: 0, or -1 when there is none (cmd_run.c). */
+int cli_package_root(char *out, size_t n);
 
 /* "12.3 MiB" style, into buf. */
 const char *cli_format_bytes(uint64_t bytes, char *buf, size_t n);

@@ -50,7 +50,7 @@ const cli_command_t cli_cmd_run = {
 
 /* The folder holding the memscope package: next to this binary when it is
  * installed inside the package, ../python in a checkout. */
-static int package_root(char *out, size_t n)
+int cli_package_root(char *out, size_t n)
 {
     char exe[PATH_MAX], probe[PATH_MAX + 64];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -165,7 +165,7 @@ static int run(int argc, char **argv)
     else default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
                         sizeof(output));
     if (check_output(output, o.force) < 0) return EXIT_USAGE;
-    if (package_root(root, sizeof(root)) < 0) {
+    if (cli_package_root(root, sizeof(root)) < 0) {
         cli_error("cannot find the memscope Python package next to this program");
         return EXIT_USAGE;
     }

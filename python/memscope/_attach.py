@@ -1,0 +1,79 @@
+"""What `memscope attach` runs inside a process it attached to.
+
+The command asks the target, through gdb, to make a pending call (CPython's
+Py_AddPendingCall): the interpreter runs it in the main thread between two
+bytecodes, with the GIL held, where running Python code is safe. The call
+runs a small bootstrap that imports this module from memscope's own package
+folder and calls one of the functions below, which report success or the
+error, in one line, to a status file the command waits for. Nothing here
+may raise into the target: its program goes on as if nothing happened.
+"""
+import atexit
+import os
+import sys
+import threading
+
+from memscope import _memscope
+
+_timer = None  # the --duration timer of the recording this module started
+
+
+def _status(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
+def _stop() -> None:
+    global _timer
+    if _timer is not None:
+        _timer.cancel()
+        _timer = None
+    if _memscope.recording() is not None:
+        _memscope.stop()
+
+
+def start(output: str, duration: float, status: str) -> None:
+    """Starts recording into output; stops after duration seconds (0: at
+    exit, or on `memscope attach PID --stop`)."""
+    global _timer
+    try:
+        if _memscope.recording() is not None:
+            raise RuntimeError(f"already recording into '{_memscope.recording()}'")
+        _memscope.start(output, list(sys.argv))
+        _memscope.thread_started(threading.current_thread().name)
+        atexit.register(_stop)
+        if duration > 0:
+            _timer = threading.Timer(duration, _stop)
+            _timer.daemon = True
+            _timer.name = "memscope-attach-timer"
+            _timer.start()
+    except Exception as e:  # reported by the command, never raised in the target
+        _status(status, f"error: {e}")
+        return
+    _status(status, "ok")
+
+
+def stop(status: str) -> None:
+    """Stops the recording `start` began."""
+    path = _memscope.recording()
+    if path is None:
+        _status(status, "error: not recording")
+        return
+    try:
+        _stop()
+    except Exception as e:
+        _status(status, f"error: {e}")
+        return
+    _status(status, f"ok {path}")
+
+
+def heap(output: str, status: str) -> None:
+    """Writes a heap snapshot of the process to output."""
+    try:
+        from memscope.heap import dump_heap
+        dump_heap(output)
+    except Exception as e:
+        _status(status, f"error: {e}")
+        return
+    _status(status, "ok")
