@@ -57,6 +57,17 @@ static int analyse(cli_capture_t *c, size_t moments, msc_error_info_t *info)
     return err;
 }
 
+void cli_read_error(const char *path, int err, const msc_error_info_t *info)
+{
+    if (err == MSC_EIO && !info->what)
+        cli_error("cannot read '%s': %s", path, strerror(errno));
+    else if (err == MSC_EFORMAT && info->offset == 0)
+        cli_error("cannot read '%s': %s", path, info->what);
+    else
+        cli_error("cannot read '%s': %s at byte %llu", path,
+                  info->what ? info->what : msc_strerror(err), (unsigned long long)info->offset);
+}
+
 int cli_capture_open(cli_capture_t *c, const char *path, size_t moments)
 {
     msc_error_info_t info = {0, "out of memory"};
@@ -64,13 +75,7 @@ int cli_capture_open(cli_capture_t *c, const char *path, size_t moments)
     int err = analyse(c, moments, &info);
     if (!c->replay) {
         cli_capture_close(c);
-        if (err == MSC_EIO && !info.what)
-            cli_error("cannot read '%s': %s", path, strerror(errno));
-        else if (err == MSC_EFORMAT && info.offset == 0)
-            cli_error("cannot read '%s': %s", path, info.what);
-        else
-            cli_error("cannot read '%s': %s at byte %llu", path, info.what ? info.what : msc_strerror(err),
-                      (unsigned long long)info.offset);
+        cli_read_error(path, err, &info);
         return EXIT_USAGE;
     }
     if (err == MSC_ETRUNCATED)

@@ -29,7 +29,7 @@ extern const cli_command_t cli_cmd_run, cli_cmd_stats, cli_cmd_table, cli_cmd_li
 extern const cli_command_t cli_cmd_heap;
 extern const cli_command_t cli_cmd_tree, cli_cmd_export, cli_cmd_diff;
 extern const cli_command_t cli_cmd_report, cli_cmd_flamegraph, cli_cmd_timeline;
-extern const cli_command_t cli_cmd_attach;
+extern const cli_command_t cli_cmd_attach, cli_cmd_live;
 
 /* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -51,9 +51,6 @@ int cli_option_uint(const char *option, const char *text, uint64_t *out);
 /* The folder holding the memscope package (the one with memscope/), next to
  * this program: 0, or -1 when there is none (cmd_run.c). */
 int cli_package_root(char *out, size_t n);
-
-/* "12.3 MiB" style, into buf. */
-const char *cli_format_bytes(uint64_t bytes, char *buf, size_t n);
 
 /* Whether stdout/stderr should be coloured (TTY and NO_COLOR unset). */
 int cli_color(FILE *f);
@@ -82,6 +79,9 @@ typedef struct cli_capture {
  * read. */
 int cli_capture_open(cli_capture_t *c, const char *path, size_t moments);
 void cli_capture_close(cli_capture_t *c);
+/* The one line for a capture that cannot be read: what is wrong and at
+ * which byte (errno for a failed open). */
+void cli_read_error(const char *path, int err, const msc_error_info_t *info);
 msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out);
 
 /* Opens output (stdout when NULL), calls write, closes it; EXIT_OK, or

@@ -1,0 +1,73 @@
+"""memscope live from a user's side: piped, it prints plain blocks and ends
+with the program; on a terminal (a pseudo-terminal driven by pexpect) it
+redraws in place and quits on q; a file that is not a capture gets one line."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pexpect
+
+from conftest import CLI, memscope
+
+GROWING = """
+import os, sys, time
+kept = []
+while not os.path.exists(sys.argv[1]):
+    kept.append(bytearray(50_000))
+    time.sleep(0.005)
+"""
+
+
+def test_piped_view_of_a_finished_capture(run_script):
+    capture, _ = run_script("kept = [bytearray(100_000) for _ in range(40)]\n")
+    out = memscope("live", capture).stdout
+    stats = json.loads(memscope("stats", capture, "--json").stdout)
+    assert "\033" not in out
+    assert out.startswith(f"memscope live: {capture}  (ended, ")
+    heap = re.search(r"^Heap now +(\S+ \S+) +peak (\S+ \S+) at", out, re.M)
+    assert heap, out
+    mib = f"{stats['leaked_bytes'] / 2**20:.1f} MiB"
+    assert heap.groups() == (mib, f"{stats['peak_bytes'] / 2**20:.1f} MiB")
+    live = out.split("Live now, by line:\n")[1].splitlines()
+    assert re.match(r" +3\.8 MiB +0 B  \S*prog\.py:1 in <(listcomp|module)>$", live[1]), live
+
+
+def test_terminal_view_follows_a_running_program_and_quits_on_q(tmp_path):
+    script = tmp_path / "grow.py"
+    script.write_text(GROWING)
+    capture, stop = tmp_path / "grow.msc", tmp_path / "stop"
+    env = dict(os.environ, MEMSCOPE_PYTHON=sys.executable)
+    program = subprocess.Popen([str(CLI), "run", "-o", str(capture), str(script), str(stop)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(3000):
+            if capture.exists() and capture.stat().st_size > 64:
+                break
+            time.sleep(0.01)
+        view = pexpect.spawn(str(CLI), ["live", str(capture), "--interval", "0.2"],
+                             encoding="utf-8", timeout=30, dimensions=(40, 160))
+        view.expect(r"\(recording, ")
+        view.expect(r"grow\.py:5 in <module>")
+        # Redrawn in place: the screen is cleared before each refresh.
+        view.expect_exact("\033[H\033[2J")
+        view.expect("q quits")
+        view.send("q")
+        view.expect(pexpect.EOF)
+        view.close()
+        assert view.exitstatus == 0
+    finally:
+        stop.touch()
+        program.communicate(timeout=60)
+    assert program.returncode == 0
+
+
+def test_not_a_capture(tmp_path):
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("hello, this is not a capture\n")
+    proc = memscope("live", bogus, check=False)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith(f"memscope: cannot read '{bogus}': ")
