@@ -16,6 +16,7 @@ walks. This module shapes the results::
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, NamedTuple, Optional, Union
 
 from memscope import _follow, _memscope
@@ -361,12 +362,13 @@ _gc_pauses: list[float] = []
 _gc_started: list[float] = []
 
 
-def _time_collection(phase: str, info: dict) -> None:
-    import time
+def _time_collection(phase: str, info: dict, _clock=time.perf_counter) -> None:
+    # The clock is bound at definition: the callback can run during
+    # interpreter shutdown, after modules (time among them) are torn down.
     if phase == "start":
-        _gc_started[:] = [time.perf_counter()]
+        _gc_started[:] = [_clock()]
     elif _gc_started:
-        _gc_pauses.append(time.perf_counter() - _gc_started.pop())
+        _gc_pauses.append(_clock() - _gc_started.pop())
 
 
 def gc_report(file: Optional[IO[str]] = STDOUT) -> dict:

@@ -2,12 +2,15 @@
 sys.getsizeof, brute-force 'what would be freed', and the reference chain
 objgraph's find_backref_chain gives."""
 import gc
+import os
+import subprocess
 import sys
 import types
 
 import pytest
 
 import memscope
+from conftest import _TREE
 
 
 class Node:
@@ -117,3 +120,14 @@ def test_gc_report_agrees_with_gc_module():
     assert report["generations"][0]["threshold"] == gc.get_threshold()[0]
     assert report["pauses"] >= 1 and report["pause_max_s"] > 0
     assert report["garbage"] == len(gc.garbage)
+
+
+def test_gc_report_timing_is_silent_at_interpreter_exit(tmp_path):
+    # gc_report() starts timing collections with a gc callback; collections
+    # during interpreter shutdown must not print errors into the program's stderr.
+    script = tmp_path / "prog.py"
+    script.write_text("import io, memscope\nmemscope.gc_report(io.StringIO())\n"
+                      "cycle = []\ncycle.append(cycle)\n")
+    env = dict(os.environ, PYTHONPATH=str(_TREE / "python"))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
+    assert (proc.returncode, proc.stderr) == (0, "")
