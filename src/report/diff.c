@@ -1,8 +1,10 @@
-/* `memscope diff`: the sites whose memory changed between two captures,
- * biggest growth first, as a table for people or one JSON object for CI,
+/* `memscope diff`: the sites whose memory changed between two captures, as
+ * a table for people (growth and reductions in sections of their own) or
+ * one JSON object for CI (rows biggest growth first, biggest shrink last),
  * with the view's totals before and after and whether the growth passed
  * the --fail-over threshold. */
 #include <inttypes.h>
+#include <stddef.h>
 
 #include "memscope/diff.h"
 #include "memscope/report.h"
@@ -66,36 +68,62 @@ static void diff_json(FILE *out, const msc_diff_t *d, const msc_diff_report_t *o
     fputs("]}\n", out);
 }
 
+static void diff_row(FILE *out, const msc_diff_row_t *r, const msc_diff_report_t *opt)
+{
+    char a[32], b[32], c[32];
+    const char *hue = !opt->color ? "" : r->delta_bytes > 0 ? "\033[31m" : "\033[32m";
+    const char *reset = opt->color ? "\033[0m" : "";
+    msc_row_t loc = {r->file, r->function, r->line, 0, 0};
+    fprintf(out, "%12s %12s %s%12s%s  ", msc_format_bytes(r->before_bytes, a, 32),
+            msc_format_bytes(r->after_bytes, b, 32), hue, signed_bytes(r->delta_bytes, c, 32),
+            reset);
+    msc__location(out, &loc);
+    if (r->status == MSC_DIFF_MOVED) fprintf(out, " (was line %u)", r->line_before);
+    else if (r->status != MSC_DIFF_SAME_SITE) fprintf(out, " (%s)", status_name(r->status));
+    fputc('\n', out);
+}
+
+/* One section: the rows from first, step +1 (growth, biggest first) or -1
+ * (reductions, read from the end so the biggest comes first), n of them. */
+static void diff_section(FILE *out, const char *title, const msc_diff_row_t *first, int step,
+                         size_t n, const msc_diff_report_t *opt)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += first[(ptrdiff_t)i * step].delta_bytes;
+    char c[32];
+    fprintf(out, "\n%s: %s in %zu site%s\n", title, signed_bytes(sum, c, 32), n, n == 1 ? "" : "s");
+    fprintf(out, "%12s %12s %12s  %s\n", "Before", "After", "Change", "Location");
+    size_t shown = opt->limit && opt->limit < n ? opt->limit : n;
+    for (size_t i = 0; i < shown; i++) diff_row(out, &first[(ptrdiff_t)i * step], opt);
+    if (shown < n) fprintf(out, "... %zu more (use --limit)\n", n - shown);
+}
+
+/* Growth and reductions in sections of their own, each biggest first and
+ * each limited on its own, so an optimisation's savings never hide under
+ * the growth; the header line says the net. */
 static void diff_text(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt)
 {
     static const char *titles[] = {"Live at peak", "Leaked at exit", "Total allocated"};
     char a[32], b[32], c[32];
     int64_t delta = (int64_t)d->after_total - (int64_t)d->before_total;
     const char *bold = opt->color ? "\033[1m" : "", *reset = opt->color ? "\033[0m" : "";
-    fprintf(out, "%s%s, by %s%s: %s -> %s (%s", bold, titles[opt->view], group_name(opt->group),
-            reset, msc_format_bytes(d->before_total, a, 32), msc_format_bytes(d->after_total, b, 32),
-            signed_bytes(delta, c, 32));
+    fprintf(out, "%s%s, by %s%s: %s -> %s (net %s", bold, titles[opt->view],
+            group_name(opt->group), reset, msc_format_bytes(d->before_total, a, 32),
+            msc_format_bytes(d->after_total, b, 32), signed_bytes(delta, c, 32));
     if (d->before_total) fprintf(out, ", %+.1f%%", percent(delta, d->before_total));
-    fprintf(out, ")\n  before: %s\n  after:  %s\n\n", opt->before_path, opt->after_path);
-    if (!d->n) {
-        fputs("No site changed.\n", out);
+    fprintf(out, ")\n  before: %s\n  after:  %s\n", opt->before_path, opt->after_path);
+    size_t grew = 0, shrank = 0;
+    while (grew < d->n && d->rows[grew].delta_bytes > 0) grew++;
+    while (shrank < d->n - grew && d->rows[d->n - 1 - shrank].delta_bytes < 0) shrank++;
+    if (!grew && !shrank) {
+        fputs("\nNo site changed its bytes.\n", out);
         return;
     }
-    size_t n = opt->limit && opt->limit < d->n ? opt->limit : d->n;
-    fprintf(out, "%12s %12s %12s  %s\n", "Before", "After", "Change", "Location");
-    for (size_t i = 0; i < n; i++) {
-        const msc_diff_row_t *r = &d->rows[i];
-        const char *hue = !opt->color ? "" : r->delta_bytes > 0 ? "\033[31m" : "\033[32m";
-        msc_row_t loc = {r->file, r->function, r->line, 0, 0};
-        fprintf(out, "%12s %12s %s%12s%s  ", msc_format_bytes(r->before_bytes, a, 32),
-                msc_format_bytes(r->after_bytes, b, 32), hue, signed_bytes(r->delta_bytes, c, 32),
-                reset);
-        msc__location(out, &loc);
-        if (r->status == MSC_DIFF_MOVED) fprintf(out, " (was line %u)", r->line_before);
-        else if (r->status != MSC_DIFF_SAME_SITE) fprintf(out, " (%s)", status_name(r->status));
-        fputc('\n', out);
-    }
-    if (n < d->n) fprintf(out, "... %zu more (use --limit)\n", d->n - n);
+    if (grew) diff_section(out, "Grew", d->rows, 1, grew, opt);
+    if (shrank) diff_section(out, "Shrank", d->rows + d->n - 1, -1, shrank, opt);
+    if (d->n > grew + shrank)
+        fprintf(out, "\n%zu more site%s changed only how many allocations they made.\n",
+                d->n - grew - shrank, d->n - grew - shrank == 1 ? "" : "s");
 }
 
 int msc_report_diff(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt, int json)

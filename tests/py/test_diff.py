@@ -45,8 +45,22 @@ def test_the_extra_line_tops_the_diff(before_after):
     assert abs(doc["delta_bytes"] - 10 * 1024 * 1024) < 64 * 1024
     assert doc["exceeded"] is False and doc["fail_over"] is None
     text = memscope("diff", before, after).stdout
-    first = text.splitlines()[5]
-    assert "+10.0 MiB" in first and "prog.py:8 in <module>" in first
+    lines = text.splitlines()
+    assert lines[0].startswith("Live at peak, by line: ") and "(net +10.0 MiB, " in lines[0]
+    assert lines[4].startswith("Grew: +10.0 MiB in ")
+    assert "+10.0 MiB" in lines[6] and "prog.py:8 in <module> (new)" in lines[6]
+
+
+def test_reductions_have_their_own_section(before_after):
+    """An optimisation's saving is listed first under Shrank, however many
+    sites grew; the header says the net."""
+    before, after = before_after
+    text = memscope("diff", after, before, "--limit", "1").stdout
+    assert "(net -10.0 MiB, " in text.splitlines()[0]
+    shrank = text.split("\nShrank: ")[1].splitlines()
+    assert shrank[0].startswith("-10.0 MiB in ")
+    assert shrank[1].split() == ["Before", "After", "Change", "Location"]
+    assert "-10.0 MiB" in shrank[2] and "prog.py:8 in <module> (gone)" in shrank[2]
 
 
 def test_fail_over_exits_1_past_the_threshold(before_after):
