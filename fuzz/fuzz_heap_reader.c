@@ -65,8 +65,14 @@ static void analyse(const msc_heap_t *h, FILE *sink)
     if (msc_heap_paths(h, &paths) == 0) {
         msc_heap_write_retained(sink, h, &d, &paths, 5);
         msc_heap_write_retained_json(sink, h, &d, &paths, 5);
-        msc_heap_write_path(sink, h, &paths, h->node_count - 1);
-        msc_heap_write_path_json(sink, h, &paths, h->node_count - 1);
+        msc_heap_path_groups_t merged = {NULL, 0};
+        uint32_t *every = msc_malloc(h->node_count * sizeof(uint32_t));
+        for (uint32_t v = 0; every && v < h->node_count; v++) every[v] = v;
+        if (every) msc_heap_merge_paths(h, &paths, &d, every, h->node_count, &merged);
+        msc_heap_write_path(sink, h, &paths, h->node_count - 1, &merged, 5);
+        msc_heap_write_path_json(sink, h, &paths, h->node_count - 1, &merged, 5);
+        msc_heap_path_groups_release(&merged);
+        msc_free(every);
         msc_heap_paths_release(&paths);
     }
     msc_heap_dom_release(&d);

@@ -441,6 +441,32 @@ void msc_heap_paths_release(msc_heap_paths_t *p);
 const char *msc_heap_path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
                                char *buf, size_t n);
 
+/* The same path with every container element written [*] (a list or tuple
+ * index, a key of a dict that is not a __dict__): the pattern all objects
+ * held the same way share, e.g. "sys.modules['app'].__dict__['cache'][*]". */
+const char *msc_heap_path_pattern(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                                  char *buf, size_t n);
+
+/* Objects grouped by the pattern of their shortest path (Eclipse MAT's
+ * merged paths to GC roots): which chains hold how many of them. */
+typedef struct msc_heap_path_group {
+    uint32_t example;          /* one member: msc_heap_path_pattern of it names the group */
+    uint32_t count;            /* members */
+    uint64_t bytes;            /* their own sizes */
+    uint64_t retained;         /* what freeing them all would free (no byte counted twice) */
+} msc_heap_path_group_t;
+
+typedef struct msc_heap_path_groups {
+    msc_heap_path_group_t *groups; /* owned; largest retained first */
+    size_t n;
+} msc_heap_path_groups_t;
+
+/* Groups nodes[0..count) by path pattern: 0 or MSC_ENOMEM. Unreachable
+ * nodes form one group. Release with msc_heap_path_groups_release. */
+int msc_heap_merge_paths(const msc_heap_t *h, const msc_heap_paths_t *p, const msc_heap_dom_t *d,
+                         const uint32_t *nodes, uint32_t count, msc_heap_path_groups_t *out);
+void msc_heap_path_groups_release(msc_heap_path_groups_t *g);
+
 /* Formats an edge label as it follows its parent: "['key']", ".name", "[3]". */
 const char *msc_heap_label_text(const msc_heap_t *h, uint32_t parent, uint32_t label, char *buf,
                                 size_t n);
@@ -464,10 +490,13 @@ int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t
 int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
                                  const msc_heap_paths_t *p, size_t limit);
 
-/* The reference chain from a root to node v, one step a line. */
-int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v);
+/* The reference chain from a root to node v, one step a line; with merged
+ * (NULL for none), then the merged paths of all of v's type's instances,
+ * at most limit of them (0: all). */
+int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                        const msc_heap_path_groups_t *merged, size_t limit);
 int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
-                             uint32_t v);
+                             uint32_t v, const msc_heap_path_groups_t *merged, size_t limit);
 
 /* A diff as a table: Count, +Count, Size, +Size, Kind (at most limit rows). */
 int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);

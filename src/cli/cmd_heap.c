@@ -22,7 +22,7 @@ const cli_command_t cli_cmd_heap = {
     "heap", run, "heap snapshots: partitions, retained sizes, paths, growth, waste",
     "usage: memscope heap FILE [--by kind|type|module|size] [--limit N] [--json]\n"
     "       memscope heap FILE --retained [--limit N] [--json]\n"
-    "       memscope heap FILE --path-to ID|TYPE [--json]\n"
+    "       memscope heap FILE --path-to ID|TYPE [--limit N] [--json]\n"
     "       memscope heap FILE --diff OLD [--limit N] [--json]\n"
     "       memscope heap FILE --cycles [--limit N] [--json]\n"
     "       memscope heap FILE --duplicates [--limit N] [--json]\n"
@@ -35,8 +35,10 @@ const cli_command_t cli_cmd_heap = {
     "                  their owner: 'dict of Foo', 'dict (no owner)'\n"
     "  --retained      leak suspects and what retains the most (dominator tree)\n"
     "  --path-to X     shortest reference chain from a root to object X (an id\n"
-    "                  as printed by id(), decimal or 0x hex) or to the first\n"
-    "                  object of type X\n"
+    "                  as printed by id(), decimal or 0x hex) or to the object\n"
+    "                  of type X nearest a root; for a type, then the paths of\n"
+    "                  all its objects merged: how many each chain holds, and\n"
+    "                  what they retain\n"
     "  --diff OLD      what grew since the snapshot OLD, by kind\n"
     "  --cycles        reference cycles the collector would free, grouped by\n"
     "                  the kinds in them, with the reference to make weak\n"
@@ -207,14 +209,40 @@ static uint32_t find_target(const msc_heap_t *h, const msc_heap_paths_t *p, cons
     return best;
 }
 
+/* The paths of all instances of the type named by target, merged; 0 with
+ * g empty when target is an id, or MSC_ENOMEM. */
+static int merge_type_paths(const msc_heap_t *h, const msc_heap_paths_t *p, const char *target,
+                            msc_heap_path_groups_t *g)
+{
+    g->groups = NULL;
+    g->n = 0;
+    if (*target >= '0' && *target <= '9') return 0;
+    uint32_t count;
+    uint32_t *found = msc_heap_find_type(h, target, &count);
+    msc_heap_dom_t d;
+    if (!found || msc_heap_dominators(h, &d) < 0) {
+        msc_free(found);
+        return MSC_ENOMEM;
+    }
+    int rc = msc_heap_merge_paths(h, p, &d, found, count, g);
+    msc_heap_dom_release(&d);
+    msc_free(found);
+    return rc;
+}
+
 static int report_path(const msc_heap_t *h, const options_t *o)
 {
     msc_heap_paths_t p;
+    msc_heap_path_groups_t merged;
     if (msc_heap_paths(h, &p) < 0) return MSC_ENOMEM;
     uint32_t v = find_target(h, &p, o->target);
-    int rc = v == UINT32_MAX ? 1
-           : o->json       ? msc_heap_write_path_json(stdout, h, &p, v)
-                           : msc_heap_write_path(stdout, h, &p, v);
+    int rc = v == UINT32_MAX ? 1 : merge_type_paths(h, &p, o->target, &merged);
+    if (rc == 0) {
+        const msc_heap_path_groups_t *m = merged.n ? &merged : NULL;
+        rc = o->json ? msc_heap_write_path_json(stdout, h, &p, v, m, (size_t)o->limit)
+                     : msc_heap_write_path(stdout, h, &p, v, m, (size_t)o->limit);
+        msc_heap_path_groups_release(&merged);
+    }
     msc_heap_paths_release(&p);
     return rc;
 }

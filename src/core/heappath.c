@@ -3,8 +3,12 @@
  * root that reaches it (objgraph's find_backref_chain, for all objects at
  * once), and the chain is written
  * the way a Python programmer would reach the object:
- * sys.modules['app'].__dict__['cache'][3]. */
+ * sys.modules['app'].__dict__['cache'][3]. The paths of many objects merge
+ * (Eclipse MAT's "merge shortest paths to GC roots") when they differ only
+ * in which element of a container they pass through:
+ * sys.modules['app'].__dict__['cache'][*]. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "memscope/heap.h"
@@ -90,8 +94,22 @@ static void append(char *buf, size_t n, size_t *len, const char *s)
 
 #define MAX_STEPS 4096
 
-const char *msc_heap_path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
-                               char *buf, size_t n)
+/* Whether the edge into x is one of many alike, which a merged path writes
+ * as [*]: a list or tuple index, or a key of a dict that holds data. Keys
+ * that are names in the program stay: those of a module's or instance's
+ * __dict__, and of a dict a root holds (sys.modules). */
+static int is_element(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t x)
+{
+    uint32_t parent = p->parent[x], label = p->label[x];
+    if (label & MSC_HEAP_LABEL_INDEX) return 1;
+    if (parent == 0 || p->parent[parent] == 0 || (h->flags[parent] & MSC_HEAP_SYNTHETIC) ||
+        !type_is(h, parent, "dict"))
+        return 0;
+    return !msc_heap_label_is(h, p->label[parent], "__dict__");
+}
+
+static const char *path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                             char *buf, size_t n, int merged)
 {
     uint32_t steps[MAX_STEPS];
     size_t count = 0, len = 0;
@@ -113,9 +131,109 @@ const char *msc_heap_path_text(const msc_heap_t *h, const msc_heap_paths_t *p, u
             snprintf(part, sizeof(part), " %s", msc_heap_string(h, h->preview[parent], NULL));
             append(buf, n, &len, part);
         }
-        append(buf, n, &len, msc_heap_label_text(h, parent, p->label[x], part, sizeof(part)));
+        if (merged && is_element(h, p, x)) append(buf, n, &len, "[*]");
+        else append(buf, n, &len, msc_heap_label_text(h, parent, p->label[x], part, sizeof(part)));
     }
     return buf;
+}
+
+const char *msc_heap_path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                               char *buf, size_t n)
+{
+    return path_text(h, p, v, buf, n, 0);
+}
+
+const char *msc_heap_path_pattern(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                                  char *buf, size_t n)
+{
+    return path_text(h, p, v, buf, n, 1);
+}
+
+/* The merged path's identity: a hash of the types and labels from v up to
+ * the root, with [*] for elements. Unreachable nodes all hash alike. */
+static uint64_t path_hash(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
+{
+    uint64_t hash = 1469598103934665603ull; /* FNV-1a over 32-bit words */
+    size_t steps = 0;
+    if (p->parent[v] == UINT32_MAX) return 0;
+    for (uint32_t x = v; x != 0 && steps < MAX_STEPS; x = p->parent[x], steps++) {
+        uint32_t words[2] = {h->type[x], is_element(h, p, x) ? UINT32_MAX : p->label[x]};
+        for (int i = 0; i < 2; i++) hash = (hash ^ words[i]) * 1099511628211ull;
+    }
+    return hash | 1; /* 0 stays "unreachable" */
+}
+
+typedef struct keyed {
+    uint64_t hash;
+    uint32_t node;
+} keyed_t;
+
+static int by_hash(const void *a, const void *b)
+{
+    const keyed_t *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static int by_retained(const void *a, const void *b)
+{
+    const msc_heap_path_group_t *x = a, *y = b;
+    if (x->retained != y->retained) return x->retained < y->retained ? 1 : -1;
+    return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/* top[v]: v is in the set and no other member dominates it, so its retained
+ * size adds to the group's without counting anything twice. The dominator
+ * preorder visits a node's immediate dominator before the node. */
+static uint8_t *undominated_members(const msc_heap_t *h, const msc_heap_dom_t *d,
+                                    const uint32_t *nodes, uint32_t count)
+{
+    uint8_t *state = msc_calloc(h->node_count, 1); /* bit 0 member, bit 1 below a member */
+    if (!state) return NULL;
+    for (uint32_t i = 0; i < count; i++) state[nodes[i]] |= 1;
+    for (uint32_t i = 0; i < d->reachable; i++) {
+        uint32_t v = d->order[i], up = d->idom[v];
+        if (v != 0 && up != UINT32_MAX && (state[up] & 3)) state[v] |= 2;
+    }
+    return state;
+}
+
+int msc_heap_merge_paths(const msc_heap_t *h, const msc_heap_paths_t *p, const msc_heap_dom_t *d,
+                         const uint32_t *nodes, uint32_t count, msc_heap_path_groups_t *out)
+{
+    out->groups = NULL;
+    out->n = 0;
+    keyed_t *keys = msc_malloc(((size_t)count + 1) * sizeof(*keys));
+    uint8_t *state = undominated_members(h, d, nodes, count);
+    out->groups = msc_malloc(((size_t)count + 1) * sizeof(*out->groups));
+    if (!keys || !state || !out->groups) {
+        msc_free(keys);
+        msc_free(state);
+        msc_heap_path_groups_release(out);
+        return MSC_ENOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++) keys[i] = (keyed_t){path_hash(h, p, nodes[i]), nodes[i]};
+    qsort(keys, count, sizeof(*keys), by_hash);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t v = keys[i].node;
+        if (i == 0 || keys[i].hash != keys[i - 1].hash)
+            out->groups[out->n++] = (msc_heap_path_group_t){v, 0, 0, 0};
+        msc_heap_path_group_t *g = &out->groups[out->n - 1];
+        g->count++;
+        g->bytes += h->size[v];
+        if (!(state[v] & 2) && d->idom[v] != UINT32_MAX) g->retained += d->retained[v];
+    }
+    qsort(out->groups, out->n, sizeof(*out->groups), by_retained);
+    msc_free(keys);
+    msc_free(state);
+    return 0;
+}
+
+void msc_heap_path_groups_release(msc_heap_path_groups_t *g)
+{
+    msc_free(g->groups);
+    g->groups = NULL;
+    g->n = 0;
 }
 
 static uint8_t *matching_types(const msc_heap_t *h, const char *name)

@@ -322,7 +322,29 @@ int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t
     return ferror(out) ? MSC_EIO : 0;
 }
 
-int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
+/* The merged paths of all the target type's instances, under its one path. */
+static void write_groups(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
+                         const msc_heap_path_groups_t *g, size_t limit)
+{
+    uint64_t count = 0;
+    char type[400], path[2048];
+    for (size_t i = 0; i < g->n; i++) count += g->groups[i].count;
+    msc_heap_type_name(h, h->type[g->groups[0].example], type, sizeof(type));
+    fprintf(out, "\nAll %llu %s objects, by the path that holds them (%zu path%s):\n",
+            (unsigned long long)count, type, g->n, g->n == 1 ? "" : "s");
+    fprintf(out, "%10s %6s %12s %12s  %s\n", "Count", "%", "Size", "Retained", "Path");
+    size_t shown = limit && limit < g->n ? limit : g->n;
+    for (size_t i = 0; i < shown; i++) {
+        const msc_heap_path_group_t *x = &g->groups[i];
+        fprintf(out, "%10u %5.1f%% %12llu %12llu  %s\n", x->count, 100.0 * x->count / (double)count,
+                (unsigned long long)x->bytes, (unsigned long long)x->retained,
+                msc_heap_path_pattern(h, p, x->example, path, sizeof(path)));
+    }
+    if (shown < g->n) fprintf(out, "... %zu more (use --limit)\n", g->n - shown);
+}
+
+int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                        const msc_heap_path_groups_t *merged, size_t limit)
 {
     uint32_t steps[MAX_STEPS];
     size_t count = path_steps(p, v, steps);
@@ -339,6 +361,7 @@ int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *
                                                          sizeof(label)),
                 msc_heap_describe(h, x, what, sizeof(what)));
     }
+    if (merged && merged->n) write_groups(out, h, p, merged, limit);
     return ferror(out) ? MSC_EIO : 0;
 }
 
@@ -445,7 +468,8 @@ int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_
     return ferror(out) ? MSC_EIO : 0;
 }
 
-int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
+int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                             const msc_heap_path_groups_t *merged, size_t limit)
 {
     uint32_t steps[MAX_STEPS];
     size_t count = path_steps(p, v, steps);
@@ -464,6 +488,21 @@ int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_path
         msc__heap_json_object(out, h, x);
         fputc('}', out);
     }
-    fputs("]}\n", out);
+    fputc(']', out);
+    if (merged) {
+        size_t shown = limit && limit < merged->n ? limit : merged->n;
+        fprintf(out, ", \"total_paths\": %zu, \"merged\": [", merged->n);
+        for (size_t i = 0; i < shown; i++) {
+            const msc_heap_path_group_t *g = &merged->groups[i];
+            char path[2048];
+            fprintf(out, "%s{\"count\": %u, \"bytes\": %llu, \"retained_bytes\": %llu, \"path\": ",
+                    i ? ",\n  " : "\n  ", g->count, (unsigned long long)g->bytes,
+                    (unsigned long long)g->retained);
+            msc__json_text(out, msc_heap_path_pattern(h, p, g->example, path, sizeof(path)));
+            fputc('}', out);
+        }
+        fputc(']', out);
+    }
+    fputs("}\n", out);
     return ferror(out) ? MSC_EIO : 0;
 }
