@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "memscope/analysis.h"
@@ -47,6 +48,18 @@ int cli_parse_size(const char *text, uint64_t *out);
 int cli_parse_uint(const char *text, uint64_t *out);
 /* The same for an option's value: 0, or -1 after saying what is wrong. */
 int cli_option_uint(const char *option, const char *text, uint64_t *out);
+
+/* Asks a running CPython process to run python/memscope/_attach.py's call
+ * ("start" recording into target for duration seconds, 0 for until it
+ * exits; "stop"; "heap" into target) and waits up to timeout seconds for
+ * its one-line answer: EXIT_OK with answer set ("ok ..."), or EXIT_USAGE
+ * after saying why not (cmd_attach.c). */
+int cli_attach_ask(pid_t pid, const char *call, const char *target, double duration,
+                   double timeout, char *answer, size_t n);
+/* The absolute path for a capture attach writes (want, or
+ * memscope-attach.PID.msc): EXIT_OK, or EXIT_USAGE when it exists and
+ * force does not allow replacing it. */
+int cli_attach_output(pid_t pid, const char *want, int force, char *out, size_t n);
 
 /* The folder holding the memscope package (the one with memscope/), next to
  * this program: 0, or -1 when there is none (cmd_run.c). */

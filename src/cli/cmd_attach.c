@@ -303,38 +303,16 @@ static int absolute(const char *path, char *out, size_t n)
     return snprintf(out, n, "%s/%s", cwd, path) < (int)n ? 0 : -1;
 }
 
-static int run(int argc, char **argv)
+int cli_attach_ask(pid_t pid, const char *call, const char *target, double duration,
+                   double timeout, char *answer, size_t n)
 {
-    attach_options_t o = {0, NULL, NULL, 0, 10, 0, 0};
-    int rc = parse(argc, argv, &o);
-    if (rc) return rc > 0 ? cli_usage(&cli_cmd_attach, stdout, EXIT_OK)
-                          : cli_usage(&cli_cmd_attach, stderr, EXIT_USAGE);
-    char root[PATH_MAX], target[PATH_MAX] = "", dflt[64];
+    char root[PATH_MAX];
     if (cli_package_root(root, sizeof(root)) < 0) {
         cli_error("cannot find the memscope Python package next to this program");
         return EXIT_USAGE;
     }
-    const char *call = o.stop ? "stop" : o.heap ? "heap" : "start";
-    if (!o.stop) {
-        snprintf(dflt, sizeof(dflt), "memscope-attach.%d.msc", (int)o.pid);
-        const char *want = o.heap ? o.heap : o.output ? o.output : dflt;
-        struct stat sb;
-        if (absolute(want, target, sizeof(target)) < 0) {
-            cli_error("cannot use '%s': the path is too long", want);
-            return EXIT_USAGE;
-        }
-        if (lstat(target, &sb) == 0) {
-            if (!o.force || !S_ISREG(sb.st_mode)) {
-                cli_error("'%s' already exists (use --force to replace a regular file)", want);
-                return EXIT_USAGE;
-            }
-            unlink(target);
-        }
-    }
-    if (check_target(o.pid, root) < 0) return EXIT_USAGE;
-
+    if (check_target(pid, root) < 0) return EXIT_USAGE;
     char dir[] = "/tmp/memscope-attach-XXXXXX", bootstrap[64], status[64];
-    char line[PATH_MAX + 16] = "";
     if (!mkdtemp(dir)) {
         cli_error("cannot make a temporary folder: %s", strerror(errno));
         return EXIT_USAGE;
@@ -342,18 +320,61 @@ static int run(int argc, char **argv)
     chmod(dir, 0711); /* the target (same user) reads the bootstrap, writes the status */
     snprintf(bootstrap, sizeof(bootstrap), "%s/bootstrap.py", dir);
     snprintf(status, sizeof(status), "%s/status", dir);
-    rc = EXIT_USAGE;
-    if (write_bootstrap(bootstrap, root, call, o.stop ? NULL : target, o.duration, status) < 0)
+    int asked = 0, rc = EXIT_USAGE;
+    answer[0] = 0;
+    if (write_bootstrap(bootstrap, root, call, target, duration, status) < 0)
         cli_error("cannot write '%s': %s", bootstrap, strerror(errno));
-    else if (request(o.pid, bootstrap) == 0)
-        rc = await_status(o.pid, status, o.timeout, line, sizeof(line));
-    if (line[0] || rc != EXIT_OK) {
+    else if ((asked = request(pid, bootstrap) == 0))
+        rc = await_status(pid, status, timeout, answer, n);
+    if (answer[0] || !asked) {
         /* Answered, or never asked: a request still queued keeps its files. */
         unlink(status), unlink(bootstrap), rmdir(dir);
     }
+    return rc;
+}
+
+/* The absolute path of an output that may be created: EXIT_OK, or
+ * EXIT_USAGE when it exists (and is not a regular file --force replaces). */
+static int output_path(const char *want, int force, char *out, size_t n)
+{
+    struct stat sb;
+    if (absolute(want, out, n) < 0) {
+        cli_error("cannot use '%s': the path is too long", want);
+        return EXIT_USAGE;
+    }
+    if (lstat(out, &sb) == 0) {
+        if (!force || !S_ISREG(sb.st_mode)) {
+            cli_error("'%s' already exists (use --force to replace a regular file)", want);
+            return EXIT_USAGE;
+        }
+        unlink(out);
+    }
+    return EXIT_OK;
+}
+
+int cli_attach_output(pid_t pid, const char *want, int force, char *out, size_t n)
+{
+    char dflt[64];
+    snprintf(dflt, sizeof(dflt), "memscope-attach.%d.msc", (int)pid);
+    return output_path(want ? want : dflt, force, out, n);
+}
+
+static int run(int argc, char **argv)
+{
+    attach_options_t o = {0, NULL, NULL, 0, 10, 0, 0};
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc > 0 ? cli_usage(&cli_cmd_attach, stdout, EXIT_OK)
+                          : cli_usage(&cli_cmd_attach, stderr, EXIT_USAGE);
+    char target[PATH_MAX] = "", answer[PATH_MAX + 16];
+    if (o.heap ? output_path(o.heap, o.force, target, sizeof(target))
+               : !o.stop && cli_attach_output(o.pid, o.output, o.force, target, sizeof(target)))
+        return EXIT_USAGE;
+    const char *call = o.stop ? "stop" : o.heap ? "heap" : "start";
+    rc = cli_attach_ask(o.pid, call, o.stop ? NULL : target, o.duration, o.timeout, answer,
+                        sizeof(answer));
     if (rc != EXIT_OK) return rc;
     if (o.stop)
-        printf("memscope: stopped recording process %d into %s\n", (int)o.pid, line + 3);
+        printf("memscope: stopped recording process %d into %s\n", (int)o.pid, answer + 3);
     else if (o.heap)
         printf("memscope: wrote a heap snapshot of process %d to %s\n"
                "  memscope heap %s --by kind\n", (int)o.pid, target, target);

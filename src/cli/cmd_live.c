@@ -10,6 +10,7 @@
  * refresh prints a plain block. It ends by itself when the capture is
  * complete (the program ended). */
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,18 +25,24 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_live = {
     "live", run, "watch a capture while it is recorded",
-    "usage: memscope live FILE [--interval S] [--limit N]\n\n"
+    "usage: memscope live FILE [--interval S] [--limit N]\n"
+    "       memscope live --pid PID [-o FILE] [--force] [--interval S] [--limit N]\n\n"
     "Show a capture that is still being written, refreshed every second: the\n"
     "heap now and its peak, RSS, bytes allocated, a sparkline of the heap, the\n"
     "lines holding the most memory now and those that grew most since the view\n"
     "started. On a terminal, q or Ctrl-C quits; piped, each refresh prints a\n"
-    "plain block. It ends when the program does.\n\n"
+    "plain block. It ends when the program does. With --pid, it first starts\n"
+    "recording the running process (as memscope attach does) and stops that\n"
+    "recording when it quits; the capture stays.\n\n"
     "options:\n"
+    "  --pid PID      attach to a running CPython process and watch it\n"
+    "  -o FILE        with --pid: the capture (default memscope-attach.PID.msc)\n"
+    "  -f, --force    with --pid: replace an existing capture file\n"
     "  --interval S   seconds between refreshes (default 1)\n"
     "  --limit N      lines in each table (default 8)\n\n"
     "examples:\n"
     "  memscope run -o app.msc app.py &  memscope live app.msc\n"
-    "  memscope attach 4242 -o svc.msc && memscope live svc.msc\n"};
+    "  memscope live --pid 4242\n"};
 
 #define SPARK_WIDTH 60
 
@@ -209,18 +216,40 @@ static int quit_key(int tty, int ms)
     return poll(&p, 1, ms) > 0 && read(STDIN_FILENO, &key, 1) == 1 && (key == 'q' || key == 'Q');
 }
 
+/* With --pid: starts recording the process into path; EXIT_OK or EXIT_USAGE. */
+static int attach_start(uint64_t pid, const char *output, int force, char *path, size_t n)
+{
+    char answer[PATH_MAX + 16];
+    if (pid < 1 || pid > INT_MAX) {
+        cli_error("--pid wants a process id");
+        return EXIT_USAGE;
+    }
+    if (cli_attach_output((pid_t)pid, output, force, path, n) != EXIT_OK) return EXIT_USAGE;
+    return cli_attach_ask((pid_t)pid, "start", path, 0, 10, answer, sizeof(answer));
+}
+
+static int view(const char *path, double interval, size_t limit);
+
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"interval", required_argument, NULL, 'i'}, {"limit", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"pid", required_argument, NULL, 'p'},      {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     double interval = 1;
-    uint64_t limit = 8;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    uint64_t limit = 8, pid = 0;
+    const char *output = NULL;
+    int opt, force = 0;
+    while ((opt = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
         char *end;
         switch (opt) {
+        case 'p':
+            if (cli_option_uint("--pid", optarg, &pid) < 0) return EXIT_USAGE;
+            break;
+        case 'o': output = optarg; break;
+        case 'f': force = 1; break;
         case 'i':
             interval = strtod(optarg, &end);
             if (end == optarg || *end || !(interval >= 0.05) || interval > 3600) {
@@ -235,11 +264,25 @@ static int run(int argc, char **argv)
         default: return cli_usage(&cli_cmd_live, stderr, EXIT_USAGE);
         }
     }
-    if (optind != argc - 1) {
-        cli_error("live needs one capture file");
+    if (optind != argc - (pid ? 0 : 1)) {
+        cli_error(pid ? "live --pid takes no capture file (use -o to name it)"
+                      : "live needs one capture file, or --pid");
         return EXIT_USAGE;
     }
-    const char *path = argv[optind];
+    if (!pid) return view(argv[optind], interval, (size_t)limit);
+    char path[PATH_MAX], answer[PATH_MAX + 16];
+    if (attach_start(pid, output, force, path, sizeof(path)) != EXIT_OK) return EXIT_USAGE;
+    int rc = view(path, interval, (size_t)limit);
+    /* A program that ended has finished its capture itself. */
+    if (kill((pid_t)pid, 0) == 0 &&
+        cli_attach_ask((pid_t)pid, "stop", NULL, 0, 10, answer, sizeof(answer)) == EXIT_OK)
+        printf("memscope: stopped recording process %d; the capture is %s\n", (int)pid, path);
+    return rc;
+}
+
+/* Follows path until its program ends or the user quits. */
+static int view(const char *path, double interval, size_t limit)
+{
     cli_capture_t c = {0};
     if (open_follow(&c, path) != EXIT_OK || advance(&c, path) != EXIT_OK) {
         cli_capture_close(&c);
@@ -279,7 +322,7 @@ static int run(int argc, char **argv)
         }
         if (tty) fputs("\033[H\033[2J", stdout);
         else if (!first) fputc('\n', stdout);
-        draw(stdout, path, &c, &now, &base, (size_t)limit);
+        draw(stdout, path, &c, &now, &base, limit);
         if (tty) fputs("\nq quits\n", stdout);
         fflush(stdout);
         msc_rows_release(&now);

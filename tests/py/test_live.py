@@ -4,11 +4,13 @@ redraws in place and quits on q; a file that is not a capture gets one line."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 
 import pexpect
+import pytest
 
 from conftest import CLI, memscope
 
@@ -71,3 +73,32 @@ def test_not_a_capture(tmp_path):
     assert (proc.returncode, proc.stdout) == (2, "")
     assert len(proc.stderr.splitlines()) == 1
     assert proc.stderr.startswith(f"memscope: cannot read '{bogus}': ")
+
+
+def test_live_pid_attaches_watches_and_stops(tmp_path):
+    if shutil.which("gdb") is None:
+        pytest.skip("attaching needs gdb")
+    script = tmp_path / "grow.py"
+    script.write_text(GROWING)
+    capture, stop = tmp_path / "svc.msc", tmp_path / "stop"
+    program = subprocess.Popen([sys.executable, str(script), str(stop)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        view = pexpect.spawn(str(CLI), ["live", "--pid", str(program.pid), "-o", str(capture),
+                                        "--interval", "0.2"],
+                             encoding="utf-8", timeout=60, dimensions=(40, 160))
+        view.expect(r"\(recording, ")
+        view.expect(r"grow\.py:5 in <module>")
+        view.expect("q quits")
+        view.send("q")
+        view.expect(f"memscope: stopped recording process {program.pid}; the capture is "
+                    f"{capture}")
+        view.expect(pexpect.EOF)
+        view.close()
+        assert view.exitstatus == 0
+    finally:
+        stop.touch()
+        out, err = program.communicate(timeout=60)
+    assert (program.returncode, out, err) == (0, "", "")
+    rows = json.loads(memscope("table", capture, "--at", "exit", "--json").stdout)["rows"]
+    assert (rows[0]["function"], rows[0]["line"]) == ("<module>", 5)
