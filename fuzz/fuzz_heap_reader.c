@@ -11,7 +11,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "memscope/advise.h"
 #include "memscope/heap.h"
+#include "memscope/report.h"
 
 /* Duplicates, empty containers and a diff of the heap against itself. */
 static void analyse_waste(const msc_heap_t *h, FILE *sink)
@@ -55,6 +57,12 @@ static void analyse(const msc_heap_t *h, FILE *sink)
         msc_heap_cycles_release(&c);
     }
     analyse_waste(h, sink);
+    msc_advice_list_t advice;
+    if (msc_advise_heap(h, &advice) == 0) {
+        msc_report_advice(sink, h, &advice, 5, 0);
+        msc_report_advice(sink, h, &advice, 0, 1);
+        msc_advice_list_release(&advice);
+    }
     uint32_t last = h->node_count - 1;
     msc_heap_write_dot(sink, h, &last, 1, 3, 0);
     msc_heap_write_dot(sink, h, &last, 1, 3, 1);

@@ -291,6 +291,9 @@ typedef struct msc_heap_cycle_group {
     uint64_t cycles;           /* components with these kinds */
     uint64_t objects;          /* their members */
     uint64_t bytes;
+    uint64_t freed_bytes;      /* bytes, plus the garbage only these cycles hold (the first
+                                  group to reach an object claims it): what reference
+                                  counting frees once the cycles are broken */
     uint32_t example;          /* a member of the largest such component */
     char *weaken;              /* owned: "__main__.Node.parent"; NULL when no one
                                   reference of the example breaks every cycle in it */

@@ -38,6 +38,16 @@ int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
 int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
                      uint32_t first, uint32_t last);
 
+/* `memscope advise` (src/report/advise.c): a numbered list, most bytes
+ * saved first, at most limit pieces (0: all), each with its evidence,
+ * change and allocation site; or one JSON object {"bytes_saved", "advice":
+ * [{rule, title, bytes_saved, where: [{file, function, line}], evidence,
+ * change}]}. */
+struct msc_heap;
+struct msc_advice_list;
+int msc_report_advice(FILE *out, const struct msc_heap *h, const struct msc_advice_list *l,
+                      size_t limit, int json);
+
 /* "12.3 MiB" (binary units) into buf; returns buf. */
 const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n);
 

@@ -30,7 +30,7 @@ extern const cli_command_t cli_cmd_run, cli_cmd_stats, cli_cmd_table, cli_cmd_li
 extern const cli_command_t cli_cmd_heap;
 extern const cli_command_t cli_cmd_tree, cli_cmd_export, cli_cmd_diff;
 extern const cli_command_t cli_cmd_report, cli_cmd_flamegraph, cli_cmd_timeline;
-extern const cli_command_t cli_cmd_attach, cli_cmd_live;
+extern const cli_command_t cli_cmd_attach, cli_cmd_live, cli_cmd_advise;
 
 /* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,6 +96,10 @@ void cli_capture_close(cli_capture_t *c);
  * which byte (errno for a failed open). */
 void cli_read_error(const char *path, int err, const msc_error_info_t *info);
 msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out);
+
+/* Reads a heap snapshot, with a progress bar on a terminal; NULL after
+ * saying why it cannot be read (cmd_heap.c). */
+struct msc_heap *cli_heap_load(const char *path);
 
 /* Opens output (stdout when NULL), calls write, closes it; EXIT_OK, or
  * EXIT_USAGE after saying what failed (cmd_export.c). */

@@ -94,7 +94,7 @@ typedef struct options {
 } options_t;
 
 /* Reads a snapshot or prints the one-line reason: NULL then. */
-static msc_heap_t *load(const char *path)
+msc_heap_t *cli_heap_load(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -263,7 +263,7 @@ static int report_retained(const msc_heap_t *h, const options_t *o)
 
 static int report_diff(const msc_heap_t *h, const options_t *o)
 {
-    msc_heap_t *old = load(o->older);
+    msc_heap_t *old = cli_heap_load(o->older);
     if (!old) return 1;
     msc_heap_partition_t a, b;
     msc_heap_diff_t d;
@@ -412,7 +412,7 @@ static int run(int argc, char **argv)
     options_t o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? EXIT_OK : rc;
-    msc_heap_t *h = load(o.file);
+    msc_heap_t *h = cli_heap_load(o.file);
     if (!h) return EXIT_USAGE;
     switch (o.mode) {
     case MODE_RETAINED: rc = report_retained(h, &o); break;

@@ -352,12 +352,36 @@ static void group_site(const scan_t *s, const found_t *f, size_t n, msc_heap_cyc
     g->site = g->site_count ? best : 0;
 }
 
+/* The bytes of the components f[0..n) and of the garbage they reach that
+ * no group before claimed: what goes once their cycles are broken. */
+static uint64_t freed_bytes(const scan_t *s, const found_t *f, size_t n, uint8_t *claimed,
+                            uint32_t *queue)
+{
+    const msc_heap_t *h = s->h;
+    size_t head = 0, tail = 0;
+    uint64_t bytes = 0;
+    for (size_t j = 0; j < n; j++)
+        for (uint32_t i = s->start[f[j].comp]; i < s->start[f[j].comp + 1]; i++)
+            if (!claimed[s->member[i]]) claimed[s->member[i]] = 1, queue[tail++] = s->member[i];
+    while (head < tail) {
+        uint32_t u = queue[head++];
+        bytes += h->size[u];
+        for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
+            uint32_t t = h->edge_to[e];
+            if (s->garbage[t] && !claimed[t]) claimed[t] = 1, queue[tail++] = t;
+        }
+    }
+    return bytes;
+}
+
 /* Merges runs of equal signatures (f sorted by kinds, largest first). */
 static int make_groups(scan_t *s, found_t *f, size_t n, msc_heap_cycles_t *c)
 {
+    uint8_t *claimed = msc_calloc(s->h->node_count, 1);
+    uint32_t *queue = msc_malloc((size_t)s->h->node_count * sizeof(uint32_t));
     c->groups = msc_calloc(n + 1, sizeof(*c->groups));
-    if (!c->groups) return MSC_ENOMEM;
-    for (size_t i = 0, j; i < n; i = j) {
+    int rc = claimed && queue && c->groups ? 0 : MSC_ENOMEM;
+    for (size_t i = 0, j; rc == 0 && i < n; i = j) {
         msc_heap_cycle_group_t *g = &c->groups[c->len++];
         g->kinds = f[i].kinds;
         f[i].kinds = NULL;
@@ -369,10 +393,13 @@ static int make_groups(scan_t *s, found_t *f, size_t n, msc_heap_cycles_t *c)
         }
         c->cycle_count += g->cycles;
         group_site(s, f + i, j - i, g);
-        if (advise(s, f[i].comp, g) < 0) return MSC_ENOMEM;
+        g->freed_bytes = freed_bytes(s, f + i, j - i, claimed, queue);
+        if (advise(s, f[i].comp, g) < 0) rc = MSC_ENOMEM;
     }
-    qsort(c->groups, c->len, sizeof(*c->groups), by_bytes);
-    return 0;
+    msc_free(claimed);
+    msc_free(queue);
+    if (rc == 0) qsort(c->groups, c->len, sizeof(*c->groups), by_bytes);
+    return rc;
 }
 
 static void scan_release(scan_t *s)

@@ -1,0 +1,287 @@
+/* The advice rules over a heap snapshot (memscope/advise.h). Two are
+ * computed here from the graph; three turn the results of the waste and
+ * cycle analyses into advice. Each saving is what the change frees, by
+ * the sizes the snapshot recorded and CPython's layout of the replacement:
+ *
+ *   __slots__   an instance with slots is its GC header (16 bytes), its
+ *               object header (16) and one 8-byte pointer a slot, with no
+ *               dict, values array or dict-and-weakref pre-header
+ *               (CPython 3.11-3.13, 64-bit)
+ *   array('q')  64 bytes of object and 8 bytes an item, built from the
+ *               list at once, against the list and every int only the
+ *               list holds (at their allocated size) */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "memscope/advise.h"
+
+#define SLOTS_MIN_INSTANCES 100   /* fewer are not worth a class change */
+#define ARRAY_MIN_ITEMS 1000      /* shorter lists are not worth a type change */
+#define SLOTS_OBJECT_BYTES 32     /* GC header + PyObject header */
+#define POINTER_BYTES 8
+#define ARRAY_OBJECT_BYTES 64     /* sys.getsizeof(array.array('q')) */
+#define MIN_SAVING 4096           /* advice that saves less is noise */
+#define MIN_EMPTY_SAVING 65536    /* the interpreter itself keeps some empty containers */
+
+/* A string built like printf, owned; NULL on out-of-memory. */
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n < 0 ? NULL : msc_malloc((size_t)n + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Adds one piece of advice, taking ownership of the three strings (freed
+ * here when anything fails). */
+static int add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t site,
+               char *title, char *evidence, char *change)
+{
+    if (!title || !evidence || !change) goto fail;
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        msc_advice_t *grown = msc_realloc(l->items, cap * sizeof(*grown));
+        if (!grown) goto fail;
+        l->items = grown;
+        l->cap = cap;
+    }
+    l->items[l->len++] = (msc_advice_t){rule, title, evidence, change, saved, site};
+    return 0;
+fail:
+    msc_free(title);
+    msc_free(evidence);
+    msc_free(change);
+    return MSC_ENOMEM;
+}
+
+static const char *type_name(const msc_heap_t *h, uint32_t v, char *buf, size_t n)
+{
+    return msc_heap_type_name(h, h->type[v], buf, n);
+}
+
+static uint32_t site_of(const msc_heap_t *h, uint32_t v)
+{
+    return h->site ? h->site[v] : 0;
+}
+
+/* An instance of a class defined in Python: not a builtin's, a module, a
+ * class or a function (which have a __dict__ of their own). */
+static int is_plain_instance(const msc_heap_t *h, uint32_t v)
+{
+    const msc_heap_type_t *t = &h->types[h->type[v]];
+    return !(h->flags[v] & MSC_HEAP_SYNTHETIC) &&
+           strcmp(msc_heap_string(h, t->module, NULL), "builtins") != 0;
+}
+
+/* The container record of node v, or NULL. */
+static const msc_heap_container_t *container_of(const msc_heap_t *h, uint32_t v)
+{
+    uint32_t lo = 0, hi = h->container_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->containers[mid].node < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < h->container_count && h->containers[lo].node == v ? &h->containers[lo] : NULL;
+}
+
+typedef struct class_use {
+    uint64_t instances;
+    uint64_t bytes;            /* the instances and their attribute storage */
+    uint64_t max_attributes;
+    uint32_t example;
+    uint32_t site;
+} class_use_t;
+
+static int advise_slots(const msc_heap_t *h, msc_advice_list_t *l)
+{
+    uint32_t *owners = msc_heap_dict_owners(h);
+    class_use_t *use = msc_calloc(h->type_count ? h->type_count : 1, sizeof(*use));
+    int rc = owners && use ? 0 : MSC_ENOMEM;
+    for (uint32_t d = 1; rc == 0 && d < h->node_count; d++) {
+        uint32_t o = owners[d];
+        if (o == UINT32_MAX || !is_plain_instance(h, o) || container_of(h, o)) continue;
+        const msc_heap_container_t *values = container_of(h, d);
+        class_use_t *u = &use[h->type[o]];
+        uint64_t attributes = values ? values->length : 0;
+        u->instances++;
+        u->bytes += h->size[o] + h->size[d];
+        if (attributes > u->max_attributes) u->max_attributes = attributes;
+        if (!u->example) u->example = o;
+        if (!u->site) u->site = site_of(h, o);
+    }
+    for (uint32_t t = 0; rc == 0 && t < h->type_count; t++) {
+        class_use_t *u = &use[t];
+        uint64_t slotted = u->instances * (SLOTS_OBJECT_BYTES + POINTER_BYTES * u->max_attributes);
+        if (u->instances < SLOTS_MIN_INSTANCES || u->bytes < slotted + MIN_SAVING) continue;
+        char name[400];
+        msc_heap_type_name(h, t, name, sizeof(name));
+        rc = add(l, "slots", u->bytes - slotted, u->site, format("Give %s __slots__", name),
+                 format("%llu instances hold their attributes in a dict or values array: "
+                        "%llu bytes, %llu a piece; with __slots__ for %llu attributes each "
+                        "would take %llu",
+                        (unsigned long long)u->instances, (unsigned long long)u->bytes,
+                        (unsigned long long)(u->bytes / u->instances),
+                        (unsigned long long)u->max_attributes,
+                        (unsigned long long)(SLOTS_OBJECT_BYTES +
+                                             POINTER_BYTES * u->max_attributes)),
+                 format("declare __slots__ = (...) with the %llu attribute names in the class "
+                        "(add \"__weakref__\" if its instances are weakly referenced; "
+                        "subclasses need __slots__ too)",
+                        (unsigned long long)u->max_attributes));
+    }
+    msc_free(use);
+    msc_free(owners);
+    return rc;
+}
+
+/* What an int's allocation takes: sys.getsizeof less one digit's padding
+ * for the one-digit ints CPython allocates as a whole PyLongObject
+ * (_PyLong_FromMedium), which is 32 bytes where getsizeof says 28. */
+static uint64_t int_bytes(uint64_t size)
+{
+    return size <= 28 ? 32 : size;
+}
+
+/* A list of at least ARRAY_MIN_ITEMS ints, saving what its storage and the
+ * ints only it holds take beyond an array's. */
+static int advise_array(const msc_heap_t *h, msc_advice_list_t *l)
+{
+    for (uint32_t i = 0; i < h->container_count; i++) {
+        const msc_heap_container_t *c = &h->containers[i];
+        uint32_t v = c->node;
+        char name[64];
+        if (c->layout != MSC_HEAP_LIST || c->length < ARRAY_MIN_ITEMS ||
+            strcmp(type_name(h, v, name, sizeof(name)), "list") != 0)
+            continue;
+        uint64_t ints = 0, own = 0, items = h->edge_start[v + 1] - h->edge_start[v];
+        for (uint64_t e = h->edge_start[v]; e < h->edge_start[v + 1]; e++) {
+            uint32_t t = h->edge_to[e];
+            if (strcmp(type_name(h, t, name, sizeof(name)), "int") != 0) break;
+            ints++;
+            if (h->refcnt[t] == 1) own += int_bytes(h->size[t]); /* freed with the list */
+        }
+        uint64_t now = h->size[v] + own, array = ARRAY_OBJECT_BYTES + POINTER_BYTES * c->length;
+        if (ints != items || ints < ARRAY_MIN_ITEMS || now < array + MIN_SAVING) continue;
+        int rc = add(l, "array", now - array, site_of(h, v),
+                     format("Store a list of %llu ints as array.array('q')",
+                            (unsigned long long)c->length),
+                     format("the list takes %llu bytes and the %llu ints only it holds %llu "
+                            "more; an array of 8-byte integers takes %llu",
+                            (unsigned long long)h->size[v], (unsigned long long)ints,
+                            (unsigned long long)own, (unsigned long long)array),
+                     format("array.array('q', the_list), which sizes it exactly (appending "
+                            "one by one over-allocates), or a numpy array with the narrowest "
+                            "dtype that holds the values"));
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int advise_duplicates(const msc_heap_t *h, msc_advice_list_t *l)
+{
+    msc_heap_dups_t d;
+    int rc = msc_heap_duplicates(h, &d);
+    if (rc) return rc;
+    if (d.wasted >= MIN_SAVING) {
+        const msc_heap_dup_t *top = &d.groups[0];
+        rc = add(l, "intern", d.wasted, site_of(h, top->example),
+                 format("Keep one copy of equal strings and bytes"),
+                 format("%llu copies of %zu values are held beside an equal copy; the most "
+                        "copied value has %llu copies of %llu bytes",
+                        (unsigned long long)d.copies, d.len, (unsigned long long)top->copies,
+                        (unsigned long long)top->size),
+                 format("sys.intern() strings where they are made (keys, names read from "
+                        "files), or map each value through a dict of canonical copies"));
+    }
+    msc_heap_dups_release(&d);
+    return rc;
+}
+
+static int advise_empty(const msc_heap_t *h, msc_advice_list_t *l)
+{
+    msc_heap_empty_t e;
+    int rc = msc_heap_empty(h, &e);
+    for (size_t i = 0; rc == 0 && i < e.len && e.rows[i].saving >= MIN_EMPTY_SAVING; i++) {
+        const msc_heap_empty_row_t *r = &e.rows[i];
+        if (strncmp(r->kind, "dict of ", 8) == 0) continue; /* instances': the slots rule */
+        rc = add(l, "empty", r->saving, site_of(h, r->example),
+                 format("Do not keep empty %s", r->kind),
+                 format("%llu are empty (%llu bytes) and %llu mostly empty (%llu bytes)",
+                        (unsigned long long)r->empty, (unsigned long long)r->empty_bytes,
+                        (unsigned long long)r->mostly_empty,
+                        (unsigned long long)r->mostly_empty_bytes),
+                 format("create each when its first item arrives (None until then), and "
+                        "copy one that shrank for good"));
+    }
+    msc_heap_empty_release(&e);
+    return rc;
+}
+
+static int advise_cycles(const msc_heap_t *h, msc_advice_list_t *l)
+{
+    msc_heap_cycles_t c;
+    int rc = msc_heap_cycles(h, &c);
+    for (size_t i = 0; rc == 0 && i < c.len; i++) {
+        const msc_heap_cycle_group_t *g = &c.groups[i];
+        if (!g->weaken || g->freed_bytes < MIN_SAVING) continue;
+        rc = add(l, "weakref", g->freed_bytes, g->site,
+                 format("Make %s a weak reference", g->weaken),
+                 format("%llu reference cycles of %s (%llu objects, %llu bytes with what "
+                        "only they hold) wait for the garbage collector to be freed",
+                        (unsigned long long)g->cycles, g->kinds, (unsigned long long)g->objects,
+                        (unsigned long long)g->freed_bytes),
+                 format(g->weakrefable ? "store weakref.ref(target) in %s and call it to "
+                                         "read it, so reference counting frees each cycle"
+                                       : "break the cycle at %s when the objects are done with",
+                        g->weaken));
+    }
+    msc_heap_cycles_release(&c);
+    return rc;
+}
+
+static int by_saving(const void *a, const void *b)
+{
+    const msc_advice_t *x = a, *y = b;
+    return x->bytes_saved < y->bytes_saved ? 1 : x->bytes_saved > y->bytes_saved ? -1 : 0;
+}
+
+int msc_advise_heap(const msc_heap_t *h, msc_advice_list_t *out)
+{
+    out->items = NULL;
+    out->len = out->cap = 0;
+    int rc = advise_slots(h, out);
+    if (rc == 0) rc = advise_cycles(h, out);
+    if (rc == 0 && h->contents) { /* lengths and digests: snapshots since version 3 */
+        rc = advise_array(h, out);
+        if (rc == 0) rc = advise_duplicates(h, out);
+        if (rc == 0) rc = advise_empty(h, out);
+    }
+    if (rc) {
+        msc_advice_list_release(out);
+        return rc;
+    }
+    if (out->len) qsort(out->items, out->len, sizeof(*out->items), by_saving);
+    return 0;
+}
+
+void msc_advice_list_release(msc_advice_list_t *l)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        msc_free(l->items[i].title);
+        msc_free(l->items[i].evidence);
+        msc_free(l->items[i].change);
+    }
+    msc_free(l->items);
+    l->items = NULL;
+    l->len = l->cap = 0;
+}
