@@ -36,6 +36,8 @@ typedef struct msc_tree_node {
     uint64_t count;            /* inclusive allocation count */
     uint64_t self_bytes;       /* allocated in this frame itself */
     uint64_t self_count;
+    uint32_t pruned;           /* children left out for being under the tree's floor (their
+                                  values are in bytes and count, not in any child's) */
 } msc_tree_node_t;
 
 typedef struct msc_tree msc_tree_t;
@@ -49,7 +51,13 @@ enum msc_tree_flags {
  * Returns NULL on OOM; free with msc_tree_free. */
 msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
                          int flags);
-/* The tree of one view of a finished analysis. */
+/* The same, leaving out every frame under 1/min_share of the total bytes
+ * (0: none): what a flame graph with that floor can show, in memory and
+ * time bounded by it rather than by the number of distinct stacks. A
+ * frame's values stay inclusive of what was left out under it. */
+msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
+                                int flags, uint32_t min_share);
+/* The whole tree of one view of a finished analysis. */
 msc_tree_t *msc_tree_of_view(msc_symbols_t *sym, const msc_analysis_t *a, msc_view_t view,
                              int flags);
 void msc_tree_free(msc_tree_t *t);

@@ -1,9 +1,12 @@
-/* Call trees from per-stack values (tree.h). Upright, the stack trie maps
- * onto the tree in one sweep: trie parents have smaller ids than their
- * children, so walking the trie in id order finds every parent's tree node
- * before its children's, and one reverse sweep over the tree sums inclusive
- * values. Inverted, each stack is walked from its leaf. A hash on (parent,
- * frame) finds a child in O(1); children are sorted once at the end. */
+/* Call trees from per-stack values (tree.h). Upright, one reverse sweep
+ * over the stack trie sums inclusive values (trie parents have smaller ids
+ * than their children), then one forward sweep maps the trie nodes that
+ * reach the floor onto tree nodes, parents first. Inverted, the stacks are
+ * followed from their leaves one level of callers at a time, and only the
+ * frames that reach the floor are followed further. Either way a tree holds
+ * only the frames it can show, whatever the number of distinct stacks. A
+ * hash on (parent, frame) finds a child in O(1); children are sorted once
+ * at the end. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,78 +88,231 @@ static uint32_t child_of(msc_tree_t *t, msc_symbols_t *sym, uint32_t parent, uin
     uint32_t id = t->n++;
     t->keys[id] = k;
     t->nodes[id] = (msc_tree_node_t){parent, t->nodes[parent].depth + 1, f.file, f.function,
-                                     f.line, 0, 0, 0, 0};
+                                     f.line, 0, 0, 0, 0, 0};
     t->slots[i].node = id + 1;
     if (t->nodes[id].depth > t->max_depth) t->max_depth = t->nodes[id].depth;
     return id;
 }
 
-/* Upright: map every trie node on a valued stack to its tree node, parents
- * first, then give each leaf its values. */
-static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
-                         size_t n)
+/* Both orientations build the tree one level at a time: everything at a
+ * level adds its values to a candidate, the frame it names under its
+ * parent's tree node; a candidate that reaches the floor becomes a tree node
+ * (so trie nodes that name one frame reach it together), the others are
+ * counted in their parent's pruned and followed no further. Without a floor
+ * every candidate is kept: the whole tree. */
+typedef struct walker {
+    uint32_t value;                /* index into the values */
+    uint32_t trie;                 /* the next frame to add (0: no Python frame) */
+    uint32_t node;                 /* the tree node it hangs under */
+    uint32_t candidate;            /* at this level */
+} walker_t;
+
+typedef struct candidate {
+    frame_key_t key;
+    uint32_t trie;                 /* one trie node naming the frame */
+    uint64_t bytes, count;
+} candidate_t;
+
+/* The candidates of one level: an open-addressing table on frame keys. */
+typedef struct level {
+    candidate_t *items;
+    uint32_t *slots;               /* candidate + 1; 0 empty */
+    size_t mask;
+    uint32_t n;
+} level_t;
+
+static uint32_t candidate_of(level_t *l, msc_symbols_t *sym, uint32_t parent, uint32_t trie)
 {
-    uint32_t ntrie = msc_symbols_nodes(sym);
-    uint32_t *map = msc_calloc(ntrie ? ntrie : 1, sizeof(uint32_t)); /* tree id + 1 */
-    if (!map) return MSC_ENOMEM;
-    int err = 0;
-    for (size_t i = 0; i < n; i++) /* mark the needed trie nodes */
-        for (uint32_t x = v[i].stack; x && x < ntrie && !map[x]; x = msc_symbols_parent(sym, x))
-            map[x] = UINT32_MAX;
-    for (uint32_t x = 1; x < ntrie && !err; x++) {
-        if (!map[x]) continue;
-        uint32_t parent = msc_symbols_parent(sym, x);
-        uint32_t id = child_of(t, sym, parent ? map[parent] - 1 : 0, x);
-        if (id == UINT32_MAX) err = MSC_ENOMEM;
-        map[x] = id + 1;
-    }
-    for (size_t i = 0; i < n && !err; i++) {
-        uint32_t s = v[i].stack;
-        uint32_t id = s && s < ntrie ? map[s] - 1 : child_of(t, sym, 0, 0);
-        if (id == UINT32_MAX) err = MSC_ENOMEM;
-        else {
-            t->nodes[id].self_bytes += v[i].bytes;
-            t->nodes[id].self_count += v[i].count;
-        }
-    }
-    msc_free(map);
-    return err;
+    msc_frame_t f = {"", "<no Python frame>", 0, NO_STACK_ID, NO_STACK_ID, 0};
+    if (trie) msc_symbols_frame(sym, trie, &f);
+    frame_key_t k = {parent, f.file_id, f.function_id, f.line};
+    size_t i = hash_key(&k) & l->mask;
+    for (; l->slots[i]; i = (i + 1) & l->mask)
+        if (memcmp(&l->items[l->slots[i] - 1].key, &k, sizeof(k)) == 0) return l->slots[i] - 1;
+    l->items[l->n] = (candidate_t){k, trie, 0, 0};
+    l->slots[i] = ++l->n;
+    return l->n - 1;
 }
 
-/* Inverted: each stack from its allocating frame up to its outermost caller;
- * a stack adds its values to every node on its path. */
-static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
-                          size_t n)
+/* Makes candidate c a tree node when it reaches the floor (*id = its id + 1,
+ * with c's values) or counts it in its parent's pruned (*id = 0). */
+static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, uint64_t floor,
+                uint32_t *id)
 {
-    uint32_t ntrie = msc_symbols_nodes(sym);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t x = v[i].stack < ntrie ? v[i].stack : 0, id = 0;
-        do {
-            id = child_of(t, sym, id, x);
-            if (id == UINT32_MAX) return MSC_ENOMEM;
-            t->nodes[id].bytes += v[i].bytes;
-            t->nodes[id].count += v[i].count;
-            x = x ? msc_symbols_parent(sym, x) : 0;
-        } while (x);
-        t->nodes[id].self_bytes += v[i].bytes;
-        t->nodes[id].self_count += v[i].count;
-        t->nodes[0].bytes += v[i].bytes;
-        t->nodes[0].count += v[i].count;
+    *id = 0;
+    if (c->bytes < floor) {
+        t->nodes[c->key.parent].pruned++;
+        return 0;
     }
+    uint32_t node = child_of(t, sym, c->key.parent, c->trie);
+    if (node == UINT32_MAX) return MSC_ENOMEM;
+    t->nodes[node].bytes += c->bytes;
+    t->nodes[node].count += c->count;
+    *id = node + 1;
     return 0;
 }
 
-static void sum_upright(msc_tree_t *t)
+static int by_id(const void *a, const void *b)
 {
-    for (uint32_t id = t->n; id-- > 0;) {
-        msc_tree_node_t *x = &t->nodes[id];
-        x->bytes += x->self_bytes;
-        x->count += x->self_count;
-        if (id) {
-            t->nodes[x->parent].bytes += x->bytes;
-            t->nodes[x->parent].count += x->count;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Upright: the trie nodes on a valued stack (a moment's few stacks touch few
+ * of them), in id order, which puts parents first; their inclusive values
+ * (a reverse sweep); then level by level from the outermost frames down.
+ * The tree holds only the frames that reach the floor. */
+static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
+                         size_t n, uint64_t floor)
+{
+    uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0, cap = 0;
+    size_t cells = (size_t)ntrie + 1;  /* zeroed lazily: only touched pages cost */
+    uint64_t *bytes = msc_calloc(cells, 8), *count = msc_calloc(cells, 8);
+    uint32_t *map = msc_calloc(cells, 4);   /* tree id + 1; 0 not in the tree */
+    uint32_t *depth = msc_calloc(cells, 4); /* 0 until a valued stack reaches it */
+    uint32_t *needed = NULL, *start = NULL, *order = NULL, *of = NULL;
+    level_t l = {NULL, NULL, 0, 0};
+    int err = bytes && count && map && depth ? 0 : MSC_ENOMEM;
+    uint64_t none_bytes = 0, none_count = 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        uint32_t s = v[i].stack;
+        t->nodes[0].bytes += v[i].bytes;
+        t->nodes[0].count += v[i].count;
+        if (!s || s >= ntrie) {
+            none_bytes += v[i].bytes, none_count += v[i].count;
+            continue;
+        }
+        bytes[s] += v[i].bytes, count[s] += v[i].count;
+        for (uint32_t x = s; x && !depth[x] && !err; x = msc_symbols_parent(sym, x)) {
+            if (m == cap) {
+                uint32_t *grown = msc_realloc(needed, (cap = cap ? 2 * cap : 1024) * 4);
+                if (!grown) err = MSC_ENOMEM;
+                else needed = grown;
+            }
+            if (!err) depth[x] = 1, needed[m++] = x;
         }
     }
+    if (m) qsort(needed, m, sizeof(*needed), by_id);
+    for (uint32_t j = m; !err && j-- > 0;) {
+        uint32_t x = needed[j], parent = msc_symbols_parent(sym, x);
+        if (parent) bytes[parent] += bytes[x], count[parent] += count[x];
+    }
+    for (uint32_t j = 0; j < m && !err; j++) { /* parents come first */
+        uint32_t x = needed[j];
+        depth[x] = depth[msc_symbols_parent(sym, x)] + 1;
+        if (depth[x] > levels) levels = depth[x];
+    }
+    /* The needed trie nodes by level (a counting sort): level d is
+     * order[start[d] .. start[d + 1]). */
+    start = err ? NULL : msc_calloc((size_t)levels + 2, 4);
+    order = err ? NULL : msc_malloc(((size_t)m + 1) * 4);
+    of = err ? NULL : msc_malloc(((size_t)m + 1) * 4); /* per level member: its candidate */
+    if (!err && (!start || !order || !of)) err = MSC_ENOMEM;
+    for (uint32_t j = 0; j < m && !err; j++) start[depth[needed[j]] + 1]++;
+    uint32_t widest = 0;
+    for (uint32_t d = 1; d <= levels && !err; d++) {
+        if (start[d + 1] > widest) widest = start[d + 1];
+        start[d + 1] += start[d];
+    }
+    for (uint32_t j = 0; j < m && !err; j++) order[start[depth[needed[j]]]++] = needed[j];
+    for (uint32_t d = levels; d >= 1 && !err; d--) start[d] = start[d - 1]; /* back to starts */
+    /* One table for the candidates of a level, sized for the widest. */
+    size_t mask = 1;
+    while (mask < 2 * (size_t)widest) mask = mask * 2 + 1;
+    l.items = err ? NULL : msc_malloc(((size_t)widest + 1) * sizeof(candidate_t));
+    l.slots = err ? NULL : msc_malloc((mask + 1) * 4);
+    l.mask = mask;
+    if (!err && (!l.items || !l.slots)) err = MSC_ENOMEM;
+    for (uint32_t d = 1; d <= levels && !err; d++) {
+        memset(l.slots, 0, (mask + 1) * 4);
+        l.n = 0;
+        uint32_t first = start[d], last = start[d + 1];
+        for (uint32_t i = first; i < last; i++) {
+            uint32_t x = order[i], parent = msc_symbols_parent(sym, x);
+            of[i] = UINT32_MAX;
+            if (parent && !map[parent]) continue; /* under a frame left out */
+            uint32_t up = parent ? map[parent] - 1 : 0;
+            candidate_t *c = &l.items[of[i] = candidate_of(&l, sym, up, x)];
+            c->bytes += bytes[x];
+            c->count += count[x];
+        }
+        uint32_t *made = l.slots; /* reused: candidate -> tree node + 1, 0 left out */
+        for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], floor, &made[c]);
+        for (uint32_t i = first; i < last && !err; i++)
+            if (of[i] != UINT32_MAX) map[order[i]] = made[of[i]];
+    }
+    if (!err && (none_bytes || none_count)) {
+        candidate_t none = {{0, NO_STACK_ID, NO_STACK_ID, 0}, 0, none_bytes, none_count};
+        uint32_t id;
+        err = make(t, sym, &none, floor, &id);
+        if (!err && id) t->nodes[id - 1].self_bytes += none_bytes, t->nodes[id - 1].self_count += none_count;
+    }
+    for (size_t i = 0; i < n && !err; i++) { /* self values, on the frames kept */
+        uint32_t s = v[i].stack;
+        if (s && s < ntrie && map[s]) {
+            t->nodes[map[s] - 1].self_bytes += v[i].bytes;
+            t->nodes[map[s] - 1].self_count += v[i].count;
+        }
+    }
+    msc_free(bytes);
+    msc_free(count);
+    msc_free(map);
+    msc_free(depth);
+    msc_free(needed);
+    msc_free(start);
+    msc_free(order);
+    msc_free(of);
+    msc_free(l.items);
+    msc_free(l.slots);
+    return err;
+}
+
+/* Inverted: from the allocating frames, one level of callers at a time;
+ * each stack still followed is a walker, and one whose stack has no caller
+ * left gives its node its self values. */
+static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
+                          size_t n, uint64_t floor)
+{
+    uint32_t ntrie = msc_symbols_nodes(sym);
+    size_t cap = n ? n : 1, mask = 1;
+    while (mask < 2 * cap) mask = mask * 2 + 1;
+    walker_t *w = msc_malloc(cap * sizeof(*w));
+    level_t l = {msc_malloc(cap * sizeof(candidate_t)), msc_malloc((mask + 1) * 4), mask, 0};
+    int err = w && l.items && l.slots ? 0 : MSC_ENOMEM;
+    size_t live = 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        w[live++] = (walker_t){(uint32_t)i, v[i].stack < ntrie ? v[i].stack : 0, 0, 0};
+        t->nodes[0].bytes += v[i].bytes;
+        t->nodes[0].count += v[i].count;
+    }
+    while (live && !err) {
+        memset(l.slots, 0, (mask + 1) * 4);
+        l.n = 0;
+        for (size_t i = 0; i < live; i++) {
+            candidate_t *c = &l.items[w[i].candidate = candidate_of(&l, sym, w[i].node, w[i].trie)];
+            c->bytes += v[w[i].value].bytes;
+            c->count += v[w[i].value].count;
+        }
+        uint32_t *made = l.slots; /* reused: candidate -> tree node + 1, 0 left out */
+        for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], floor, &made[c]);
+        size_t next = 0;
+        for (size_t i = 0; i < live && !err; i++) {
+            uint32_t id = made[w[i].candidate];
+            if (!id) continue;
+            uint32_t caller = w[i].trie ? msc_symbols_parent(sym, w[i].trie) : 0;
+            if (caller) {
+                w[next++] = (walker_t){w[i].value, caller, id - 1, 0};
+            } else {
+                t->nodes[id - 1].self_bytes += v[w[i].value].bytes;
+                t->nodes[id - 1].self_count += v[w[i].value].count;
+            }
+        }
+        live = next;
+    }
+    msc_free(w);
+    msc_free(l.items);
+    msc_free(l.slots);
+    return err;
 }
 
 static const msc_tree_t *sort_tree; /* qsort has no context argument */
@@ -194,16 +350,24 @@ static int index_children(msc_tree_t *t)
 msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
                          int flags)
 {
+    return msc_tree_new_pruned(sym, values, n, flags, 0);
+}
+
+msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
+                                int flags, uint32_t min_share)
+{
+    uint64_t total = 0, floor = 0;
+    for (size_t i = 0; min_share && i < n; i++) total += values[i].bytes;
+    if (min_share) floor = total / min_share;
     msc_tree_t *t = msc_calloc(1, sizeof(*t));
     if (!t) return NULL;
     if (grow_nodes(t) < 0 || grow_slots(t) < 0) goto fail;
-    t->nodes[0] = (msc_tree_node_t){0, 0, "", "all", 0, 0, 0, 0, 0};
+    t->nodes[0] = (msc_tree_node_t){0, 0, "", "all", 0, 0, 0, 0, 0, 0};
     t->keys[0] = (frame_key_t){UINT32_MAX, 0, 0, 0};
     t->n = 1;
-    int err = flags & MSC_TREE_INVERTED ? build_inverted(t, sym, values, n)
-                                        : build_upright(t, sym, values, n);
+    int err = flags & MSC_TREE_INVERTED ? build_inverted(t, sym, values, n, floor)
+                                        : build_upright(t, sym, values, n, floor);
     if (err) goto fail;
-    if (!(flags & MSC_TREE_INVERTED)) sum_upright(t);
     if (index_children(t) < 0) goto fail;
     msc_free(t->slots);
     msc_free(t->keys);

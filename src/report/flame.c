@@ -235,16 +235,19 @@ static int choose(const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
     return 0;
 }
 
-static void write_other(FILE *out, const msc_tree_t *t, const uint32_t *kids, uint32_t n,
-                        const uint32_t *kept, int wrote)
+/* The frames of node id not drawn, merged into one "other" box: children
+ * not kept, and those the tree itself left out (pruned). Its values are
+ * what the node holds beyond its own and its drawn children's. */
+static void write_other(FILE *out, const msc_tree_t *t, uint32_t id, const uint32_t *kids,
+                        uint32_t n, const uint32_t *kept, int wrote)
 {
-    uint64_t bytes = 0, count = 0;
-    uint32_t merged = 0;
+    const msc_tree_node_t *x = msc_tree_node(t, id);
+    uint64_t bytes = x->bytes - x->self_bytes, count = x->count - x->self_count;
+    uint32_t merged = x->pruned;
     for (uint32_t i = 0; i < n; i++) {
-        if (kept[kids[i]]) continue;
-        bytes += msc_tree_node(t, kids[i])->bytes;
-        count += msc_tree_node(t, kids[i])->count;
-        merged++;
+        const msc_tree_node_t *k = msc_tree_node(t, kids[i]);
+        if (kept[kids[i]]) bytes -= k->bytes, count -= k->count;
+        else merged++;
     }
     if (merged)
         fprintf(out, "%s[-%u,%llu,%llu]", wrote ? "," : "", merged, (unsigned long long)bytes,
@@ -276,7 +279,7 @@ static int write_kept(FILE *out, const msc_tree_t *t, const uint32_t *kept)
         const uint32_t *kids = msc_tree_children(t, it->node, &n);
         while (it->next < n && !kept[kids[it->next]]) it->next++;
         if (it->next == n) {
-            write_other(out, t, kids, n, kept, it->wrote);
+            write_other(out, t, it->node, kids, n, kept, it->wrote);
             fputs("]]", out);
             top--;
             continue;

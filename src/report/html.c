@@ -101,16 +101,21 @@ static int write_flames(FILE *out, const page_t *p)
     int err = 0, first = 1;
     fputs("\"flames\": {", out);
     for (int v = 0; v < MSC_VIEW_COUNT && !err; v++) {
+        msc_stack_value_t *values = NULL; /* the view's, for both orientations */
+        size_t n = 0;
         for (int inv = 0; inv < 2 && !err; inv++) {
             if (!strcmp(p->kind, "flamegraph") && (v != (int)p->view || inv != p->inverted))
                 continue;
+            if (!values && (err = msc_stack_values(p->ctx->analysis, (msc_view_t)v, &values, &n)))
+                break;
             fprintf(out, "%s\"%s%s\": ", first ? "" : ",\n", msc_view_name((msc_view_t)v),
                     inv ? "_inverted" : "");
             first = 0;
-            msc_tree_t *t = msc_tree_of_view(sym, p->ctx->analysis, (msc_view_t)v,
-                                             inv ? MSC_TREE_INVERTED : 0);
-            err = write_tree(out, p, t, TREE_NODES);
+            err = write_tree(out, p, msc_tree_new_pruned(sym, values, n,
+                                                         inv ? MSC_TREE_INVERTED : 0, MIN_SHARE),
+                             TREE_NODES);
         }
+        msc_free(values);
     }
     fputs("},\n", out);
     return err;
@@ -127,7 +132,8 @@ static int write_moments(FILE *out, const page_t *p)
         const msc_moment_t *m = &moments[i];
         fprintf(out, "%s{\"time_s\": %.6f, \"heap_bytes\": %llu, \"flame\": ", i ? ",\n" : "",
                 seconds(m->time_ns), (unsigned long long)m->heap_bytes);
-        err = write_tree(out, p, msc_tree_new(sym, m->stacks, m->n, 0), MOMENT_NODES);
+        err = write_tree(out, p, msc_tree_new_pruned(sym, m->stacks, m->n, 0, MIN_SHARE),
+                         MOMENT_NODES);
         fputc('}', out);
     }
     fputs("],\n", out);

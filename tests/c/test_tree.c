@@ -162,10 +162,71 @@ static void test_out_of_memory(void)
     msc_symbols_free(fx.sym);
 }
 
+/* Whether full node a and pruned node b stand for the same frames from the
+ * root down. */
+static int same_path(const msc_tree_t *full, uint32_t a, const msc_tree_t *pruned, uint32_t b)
+{
+    while (a && b) {
+        const msc_tree_node_t *x = msc_tree_node(full, a), *y = msc_tree_node(pruned, b);
+        if (strcmp(x->function, y->function) || strcmp(x->file, y->file) || x->line != y->line)
+            return 0;
+        a = x->parent;
+        b = y->parent;
+    }
+    return a == b;
+}
+
+/* A pruned tree holds exactly the whole tree's frames that reach the floor,
+ * with the same inclusive and self values, and counts in each frame the
+ * children left out; every floor, both orientations. */
+static void test_pruned(void)
+{
+    fixture_t fx;
+    CHECK_EQ(fixture_init(&fx), 0);
+    for (int flags = 0; flags <= MSC_TREE_INVERTED; flags++) {
+        msc_tree_t *full = msc_tree_new(fx.sym, fx.v, 7, flags);
+        const uint32_t shares[] = {1, 2, 10, 100, 300, 1000, 5000};
+        for (size_t s = 0; full && s < sizeof(shares) / sizeof(shares[0]); s++) {
+            msc_tree_t *t = msc_tree_new_pruned(fx.sym, fx.v, 7, flags, shares[s]);
+            uint64_t floor = 1159 / shares[s];
+            uint32_t kept = 1;
+            CHECK(t != NULL);
+            if (!t) break;
+            for (uint32_t a = 1; a < msc_tree_size(full); a++) {
+                const msc_tree_node_t *x = msc_tree_node(full, a);
+                uint32_t match = 0;
+                for (uint32_t b = 1; b < msc_tree_size(t) && !match; b++)
+                    if (same_path(full, a, t, b)) match = b;
+                if (x->bytes < floor) {
+                    CHECK_EQ(match, 0);
+                    continue;
+                }
+                CHECK(match != 0);
+                if (!match) continue;
+                kept++;
+                const msc_tree_node_t *y = msc_tree_node(t, match);
+                CHECK_EQ(y->bytes, x->bytes);
+                CHECK_EQ(y->count, x->count);
+                CHECK_EQ(y->self_bytes, x->self_bytes);
+                uint32_t n, left_out = 0;
+                const uint32_t *kids = msc_tree_children(full, a, &n);
+                for (uint32_t i = 0; i < n; i++) left_out += msc_tree_node(full, kids[i])->bytes < floor;
+                CHECK_EQ(y->pruned, left_out);
+            }
+            CHECK_EQ(msc_tree_size(t), kept);
+            CHECK_EQ(msc_tree_node(t, 0)->bytes, 1159);
+            msc_tree_free(t);
+        }
+        msc_tree_free(full);
+    }
+    msc_symbols_free(fx.sym);
+}
+
 int main(void)
 {
     test_upright();
     test_inverted();
+    test_pruned();
     test_out_of_memory();
     tc_cleanup();
     return check_done("tree");
