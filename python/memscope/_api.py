@@ -41,6 +41,8 @@ class Tracker:
         if sample is not None and sample < 1:
             raise ValueError("sample must be a positive number of bytes")
         self.path = os.fspath(path)
+        if "\0" in self.path:
+            raise ValueError(f"embedded null byte in the capture path {self.path!r}")
         self.sample = sample or 0
         self.max_depth = max_depth
         self.force = force

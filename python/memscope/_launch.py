@@ -140,7 +140,7 @@ def _follow_fork(opts):
     def child():
         _finish.pid = os.getpid()
         try:
-            _start(dict(opts, force=True), f"{opts['output']}.{os.getpid()}")
+            _start(opts, f"{opts['output']}.{os.getpid()}")
         except OSError as e:
             print(f"memscope: warning: not recording child {os.getpid()}: {e}", file=sys.stderr)
             return
@@ -149,11 +149,11 @@ def _follow_fork(opts):
     os.register_at_fork(after_in_child=child)
 
 
-def _dump_heap(path):
+def _dump_heap(path, force):
     """A heap snapshot for `memscope heap`; a failure warns, never stops
     the program."""
     try:
-        dump_heap(path)
+        dump_heap(path, force=force)
     except (OSError, MemoryError) as e:
         print(f"memscope: warning: no heap snapshot: {e}", file=sys.stderr)
         return
@@ -161,14 +161,14 @@ def _dump_heap(path):
           file=sys.stderr)
 
 
-def _heap_on_signal(path):
+def _heap_on_signal(path, force):
     """Each SIGUSR2 writes PATH.1, PATH.2, ...: the handler runs in the main
     thread between bytecodes, where the heap is consistent."""
     count = [0]
 
     def dump(signum, frame):
         count[0] += 1
-        _dump_heap(f"{path}.{count[0]}")
+        _dump_heap(f"{path}.{count[0]}", force)
 
     signal.signal(signal.SIGUSR2, dump)
 
@@ -201,13 +201,13 @@ def main():
         print(f"memscope: cannot write capture: {e}", file=sys.stderr)
         raise SystemExit(2)
     if opts["heap_on_signal"]:
-        _heap_on_signal(opts["heap_on_signal"])
+        _heap_on_signal(opts["heap_on_signal"], opts["force"])
     try:
         try:
             exec(code, globals_)
         finally:
             if opts["heap_at_exit"]:  # the program's heap, before any teardown
-                _dump_heap(opts["heap_at_exit"])
+                _dump_heap(opts["heap_at_exit"], opts["force"])
     except SystemExit:
         raise
     except BaseException as e:

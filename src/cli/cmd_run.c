@@ -27,7 +27,8 @@ const cli_command_t cli_cmd_run = {
     "options:\n"
     "  -o, --output FILE  where to write the capture (default memscope-NAME.PID.msc);\n"
     "                     an existing file is never replaced without --force\n"
-    "  --force            replace an existing capture\n"
+    "  --force            replace an existing capture or heap snapshot (a regular\n"
+    "                     file only, never a link); files are created mode 0600\n"
     "  --depth N          keep at most N frames per stack (default 128)\n"
     "  --sample BYTES     record one allocation per BYTES allocated, on average\n"
     "                     (e.g. 512KiB), instead of every one: low overhead for\n"
@@ -129,11 +130,19 @@ static int parse(int argc, char **argv, run_options_t *o)
     return 0;
 }
 
+/* What the recorder would refuse, said before the program starts: an
+ * existing file without --force, or (with it) anything but a regular file,
+ * which is never replaced. lstat: a link at path counts as existing. */
 static int check_output(const char *path, int force)
 {
     struct stat sb;
-    if (!force && stat(path, &sb) == 0) {
+    if (lstat(path, &sb) < 0) return 0;
+    if (!force) {
         cli_error("'%s' already exists (use --force to replace it)", path);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        cli_error("cannot replace '%s': not a regular file", path);
         return -1;
     }
     return 0;
@@ -164,7 +173,9 @@ static int run(int argc, char **argv)
     if (o.output) snprintf(output, sizeof(output), "%s", o.output);
     else default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
                         sizeof(output));
-    if (check_output(output, o.force) < 0) return EXIT_USAGE;
+    if (check_output(output, o.force) < 0 ||
+        (o.heap_at_exit && check_output(o.heap_at_exit, o.force) < 0))
+        return EXIT_USAGE;
     if (package_root(root, sizeof(root)) < 0) {
         cli_error("cannot find the memscope Python package next to this program");
         return EXIT_USAGE;

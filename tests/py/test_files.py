@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+import memscope as api
 from conftest import memscope
 
 CLOSES_EVERYTHING = textwrap.dedent("""\
@@ -33,3 +34,173 @@ def test_a_program_that_closes_the_capture_descriptor_keeps_its_file(run_script,
     assert "Traceback" not in proc.stderr
     read = memscope("stats", capture, "--json", check=False)
     assert "Traceback" not in read.stderr
+
+
+PROGRAM = "blocks = [bytearray(1000) for _ in range(200)]\n"
+SECRET = "the user's own file\n"
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.fixture
+def capture(run_script):
+    path, _ = run_script(PROGRAM)
+    return path
+
+
+@pytest.fixture
+def victim(tmp_path):
+    """A file of the user's, readable by all, that memscope must never write."""
+    path = tmp_path / "victim.txt"
+    path.write_text(SECRET)
+    path.chmod(0o644)
+    return path
+
+
+def refused(*args, message):
+    proc = memscope(*args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [message]
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def test_captures_are_created_for_their_owner_only(capture):
+    assert mode(capture) == 0o600
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_run_never_writes_through_a_link(tmp_path, victim, force):
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    link = tmp_path / "link.msc"
+    link.symlink_to(victim)
+    message = (f"memscope: cannot replace '{link}': not a regular file" if force else
+               f"memscope: '{link}' already exists (use --force to replace it)")
+    refused("run", "-o", link, *(["--force"] if force else []), script, message=message)
+    assert victim.read_text() == SECRET and mode(victim) == 0o644
+    assert link.is_symlink()
+
+
+def test_run_force_replaces_the_file_not_what_it_shares(tmp_path, victim):
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    out = tmp_path / "out.msc"
+    os.link(victim, out)  # a second name for the user's file
+    memscope("run", "--force", "-o", out, script)
+    assert victim.read_text() == SECRET and mode(victim) == 0o644
+    assert mode(out) == 0o600
+    assert memscope("stats", out, "--json").returncode == 0
+
+
+def test_heap_snapshots_are_private_and_never_replaced_unasked(tmp_path, victim):
+    script = tmp_path / "prog.py"
+    script.write_text("secret = 'hunter2' * 3\n")
+    snap = tmp_path / "app.heap"
+    memscope("run", "-o", tmp_path / "a.msc", "--heap-at-exit", snap, script)
+    assert mode(snap) == 0o600
+    refused("run", "-o", tmp_path / "b.msc", "--heap-at-exit", victim, script,
+            message=f"memscope: '{victim}' already exists (use --force to replace it)")
+    link = tmp_path / "link.heap"
+    link.symlink_to(victim)
+    refused("run", "--force", "-o", tmp_path / "c.msc", "--heap-at-exit", link, script,
+            message=f"memscope: cannot replace '{link}': not a regular file")
+    assert victim.read_text() == SECRET and mode(victim) == 0o644
+
+
+def test_heap_on_signal_does_not_replace_a_snapshot(tmp_path, victim):
+    script = tmp_path / "prog.py"
+    script.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGUSR2)\n")
+    first = tmp_path / "svc.heap.1"
+    os.link(victim, first)
+    proc = memscope("run", "-o", tmp_path / "a.msc", "--heap-on-signal", tmp_path / "svc.heap",
+                    script)
+    assert (f"memscope: warning: no heap snapshot: heap snapshot '{first}' already exists "
+            "(use force=True to replace it)") in proc.stderr.splitlines()
+    assert victim.read_text() == SECRET
+
+
+def test_dump_heap_keeps_an_existing_file_and_never_follows_a_link(tmp_path, victim):
+    with pytest.raises(FileExistsError, match="already exists"):
+        api.dump_heap(victim)
+    link = tmp_path / "link.heap"
+    link.symlink_to(victim)
+    with pytest.raises(FileExistsError, match="not a regular file"):
+        api.dump_heap(link, force=True)
+    assert victim.read_text() == SECRET and mode(victim) == 0o644
+    assert api.dump_heap(victim, force=True) > 0
+    assert mode(victim) == 0o600 and victim.read_bytes() != SECRET.encode()
+
+
+def test_show_refs_keeps_an_existing_file(tmp_path, victim):
+    dot = tmp_path / "victim.dot"
+    os.link(victim, dot)
+    with pytest.raises(FileExistsError, match="already exists"):
+        api.show_refs([1, 2], dot)
+    assert api.show_refs([1, 2], dot, force=True) == str(dot)
+    assert victim.read_text() == SECRET and mode(dot) == 0o600
+
+
+@pytest.mark.parametrize("command", [
+    ("report",), ("flamegraph",), ("export", "--format", "json"),
+    ("timeline",), ("timeline", "--png"),
+])
+def test_reports_are_private_and_never_replace_or_follow(capture, tmp_path, victim, command):
+    name, *options = command
+    suffix = ".png" if options == ["--png"] else ".svg" if name == "timeline" else ".out"
+    options = [o for o in options if o != "--png"]
+    out = tmp_path / f"new{suffix}"
+    memscope(name, capture, *options, "-o", out)
+    assert mode(out) == 0o600 and out.stat().st_size > 0
+    existing = tmp_path / f"existing{suffix}"
+    os.link(victim, existing)
+    refused(name, capture, *options, "-o", existing,
+            message=f"memscope: '{existing}' already exists (use --force to replace it)")
+    link = tmp_path / f"link{suffix}"
+    link.symlink_to(victim)
+    refused(name, capture, *options, "-o", link, "--force",
+            message=f"memscope: cannot replace '{link}': not a regular file")
+    memscope(name, capture, *options, "-o", existing, "--force")
+    assert victim.read_text() == SECRET and mode(victim) == 0o644
+    assert mode(existing) == 0o600
+
+
+def test_report_default_name_is_not_replaced(capture, tmp_path):
+    html = tmp_path / "prog.html"
+    html.write_text("mine")
+    refused("report", capture,
+            message=f"memscope: '{html}' already exists (use --force to replace it)")
+    assert html.read_text() == "mine"
+
+
+@pytest.mark.parametrize("how", [("--graph", "list", "-o", "g.svg"),
+                                 ("--graph", "list", "-o", "g.dot"),
+                                 ("--export", "heapsnapshot", "-o", "g.heapsnapshot")])
+def test_heap_pictures_and_exports_never_replace_or_follow(tmp_path, victim, how):
+    snap = tmp_path / "app.heap"
+    api.dump_heap(snap)
+    *options, name = how
+    out = tmp_path / name
+    memscope("heap", snap, *options, out)
+    assert mode(out) == 0o600 and out.stat().st_size > 0
+    refused("heap", snap, *options, out,
+            message=f"memscope: '{out}' already exists (use --force to replace it)")
+    out.unlink()
+    out.symlink_to(victim)
+    refused("heap", snap, *options, out, "--force",
+            message=f"memscope: cannot replace '{out}': not a regular file")
+    assert victim.read_text() == SECRET
+
+
+def test_a_path_with_a_nul_byte_is_refused_not_cut(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="null byte"):
+        api.Tracker("victim\0.msc")
+    with pytest.raises(ValueError, match="null byte"):
+        api._memscope.start("victim\0.msc", [])
+    with pytest.raises(ValueError, match="null byte"):
+        api.dump_heap("victim\0.heap")
+    assert api._memscope.recording() is None
+    assert os.listdir(tmp_path) == []
