@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "memscope/outfile.h"
 
 static int run(int argc, char **argv);
 
@@ -173,6 +174,10 @@ static int run(int argc, char **argv)
     if (o.output) snprintf(output, sizeof(output), "%s", o.output);
     else default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
                         sizeof(output));
+    if (!is_flag && msc_file_same(output, prog[0])) {
+        cli_error("'%s' is the program to run: write the capture to another file", output);
+        return EXIT_USAGE;
+    }
     if (check_output(output, o.force) < 0 ||
         (o.heap_at_exit && check_output(o.heap_at_exit, o.force) < 0))
         return EXIT_USAGE;

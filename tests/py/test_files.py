@@ -204,3 +204,41 @@ def test_a_path_with_a_nul_byte_is_refused_not_cut(tmp_path, monkeypatch):
         api.dump_heap("victim\0.heap")
     assert api._memscope.recording() is None
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("command, name", [
+    (command, name)
+    for command in [("report",), ("flamegraph",), ("timeline",), ("export", "--format", "json")]
+    for name in ["same", "hard link", "symbolic link"]
+    if not (command == ("timeline",) and name == "same")  # timeline wants .svg, .png, .html
+])
+def test_an_output_that_is_the_input_is_refused(capture, tmp_path, command, name):
+    out = capture
+    if name == "hard link":
+        out = tmp_path / "other.svg"
+        os.link(capture, out)
+    elif name == "symbolic link":
+        out = tmp_path / "other.svg"
+        out.symlink_to(capture)
+    before = capture.read_bytes()
+    refused(*command[:1], capture, *command[1:], "-o", out, "--force",
+            message=f"memscope: '{out}' is the input file: write the output to another file")
+    assert capture.read_bytes() == before
+
+
+def test_a_heap_export_over_its_snapshot_is_refused(tmp_path):
+    snap = tmp_path / "app.heap"
+    api.dump_heap(snap)
+    before = snap.read_bytes()
+    refused("heap", snap, "--export", "heapsnapshot", "-o", snap, "--force",
+            message=f"memscope: '{snap}' is the input file: write the output to another file")
+    assert snap.read_bytes() == before
+
+
+def test_run_does_not_record_over_its_own_script(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    refused("run", "-o", script, "--force", script,
+            message=f"memscope: '{script}' is the program to run: write the capture to another "
+                    "file")
+    assert script.read_text() == PROGRAM
