@@ -34,6 +34,7 @@ typedef struct msc_header {
     uint32_t max_depth;
     int argc;
     char **argv;               /* borrowed when writing; owned (msc_header_release) when read */
+    uint64_t argv_omitted;     /* read: arguments the header had no room for (0: argv is all) */
 } msc_header_t;
 
 typedef struct msc_buf {

@@ -43,9 +43,23 @@ struct msc_replay {
     int complete;
 };
 
+/* Reads and checks the file header into r->header; *used is its size.
+ * Room for the largest header a writer makes (a body of up to 1 MiB). */
+static int read_header(msc_replay_t *r, size_t *used, msc_error_info_t *info)
+{
+    size_t cap = MSC_FILE_HEADER_FIXED + MSC_FILE_HEADER_MAX_BODY + 4;
+    uint8_t *head = msc_malloc(cap);
+    if (!head) return MSC_ENOMEM;
+    ssize_t n = pread(r->fd, head, cap, 0);
+    int err = MSC_EIO;
+    if (n < 0) info->what = NULL; /* errno says why */
+    else err = msc__header_decode(head, (size_t)n, &r->header, used, info);
+    msc_free(head);
+    return err;
+}
+
 msc_replay_t *msc_replay_open(const char *path, int flags, int *err, msc_error_info_t *info)
 {
-    uint8_t head[MSC_FILE_HEADER_FIXED + 65536];
     size_t used;
     struct stat sb;
 
@@ -67,17 +81,7 @@ msc_replay_t *msc_replay_open(const char *path, int flags, int *err, msc_error_i
         info->what = "is a directory";
         goto fail_header;
     }
-    ssize_t n = pread(r->fd, head, sizeof(head), 0);
-    if (n < 0) {
-        *err = MSC_EIO;
-        info->what = NULL;
-        goto fail_header;
-    }
-    *err = msc__header_decode(head, (size_t)n, &r->header, &used, info);
-    if (*err == MSC_ETRUNCATED && (size_t)n == sizeof(head)) {
-        *err = MSC_ECORRUPT;
-        info->what = "file header too long";
-    }
+    *err = read_header(r, &used, info);
     if (*err) goto fail_header;
     *err = MSC_ENOMEM;
     info->what = "out of memory";

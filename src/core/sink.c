@@ -470,12 +470,14 @@ static int start_writer(msc_sink_t *s)
 msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, int *err,
                           int *sys_errno)
 {
-    uint8_t header[MSC_FILE_HEADER_FIXED + 4096];
-    size_t header_len;
+    size_t header_len, header_cap = MSC_FILE_HEADER_FIXED + MSC_FILE_HEADER_MAX_BODY + 4;
     *sys_errno = 0;
 
-    *err = msc_header_encode(h, header, sizeof(header), &header_len);
-    if (*err) return NULL;
+    *err = MSC_ENOMEM;
+    uint8_t *header = msc_malloc(header_cap);
+    if (!header) return NULL;
+    *err = msc_header_encode(h, header, header_cap, &header_len);
+    if (*err) goto fail_alloc;
     *err = MSC_ENOMEM;
     msc_sink_t *s = msc_calloc(1, sizeof(*s));
     if (!s) goto fail_alloc;
@@ -506,6 +508,7 @@ msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, 
         *err = MSC_EIO;
         goto fail_thread;
     }
+    msc_free(header);
     *err = 0;
     return s;
 
@@ -522,6 +525,7 @@ fail_bufs:
     msc_free(side_buf);
     msc_free(s);
 fail_alloc:
+    msc_free(header);
     return NULL;
 }
 

@@ -76,7 +76,11 @@ static void diff_text(FILE *out, const msc_diff_t *d, const msc_diff_report_t *o
             reset, msc_format_bytes(d->before_total, a, 32), msc_format_bytes(d->after_total, b, 32),
             signed_bytes(delta, c, 32));
     if (d->before_total) fprintf(out, ", %+.1f%%", percent(delta, d->before_total));
-    fprintf(out, ")\n  before: %s\n  after:  %s\n\n", opt->before_path, opt->after_path);
+    fputs(")\n  before: ", out);
+    msc__text(out, opt->before_path);
+    fputs("\n  after:  ", out);
+    msc__text(out, opt->after_path);
+    fputs("\n\n", out);
     if (!d->n) {
         fputs("No site changed.\n", out);
         return;

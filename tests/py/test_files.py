@@ -242,3 +242,76 @@ def test_run_does_not_record_over_its_own_script(tmp_path):
             message=f"memscope: '{script}' is the program to run: write the capture to another "
                     "file")
     assert script.read_text() == PROGRAM
+
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2J\rX\nY\x9b"
+HOSTILE_SHOWN = r"\x1b]0;owned\x07\x1b[2J\x0dX\x0aY\xc2\x9b"
+HOSTILE_PROGRAM = textwrap.dedent("""\
+    import sys, memscope
+    NAME = %r
+    ns = {}
+    exec(compile("def f():\\n    return bytearray(300_000)\\n",
+                 NAME + ".py", "exec"), ns)
+    f = ns["f"]
+    f.__code__ = f.__code__.replace(co_name=NAME, co_qualname=NAME)
+    keep = f()
+    Evil = type(NAME, (), {})
+    cycles = [Evil() for _ in range(50)]
+    for c in cycles:
+        c.me = c
+    del c
+    cycles = None
+    memscope.dump_heap(sys.argv[1])
+    """ % HOSTILE)
+
+
+def no_raw_controls(text):
+    """No terminal control byte but the newlines ending lines."""
+    return not any((ord(ch) < 0x20 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F for ch in text)
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(HOSTILE_PROGRAM)
+    capture, snap = tmp_path / "prog.msc", tmp_path / "app.heap"
+    memscope("run", "-o", capture, script, snap)
+    return capture, snap
+
+
+@pytest.mark.parametrize("command", [("stats",), ("table",), ("table", "--by", "function"),
+                                     ("tree",), ("heap", "--by", "type", "--limit", "0"),
+                                     ("heap", "--cycles"),
+                                     ("heap", "--retained")])
+def test_control_characters_in_names_are_escaped(hostile, command):
+    capture, snap = hostile
+    name, *options = command
+    out = memscope(name, snap if name == "heap" else capture, *options).stdout
+    assert no_raw_controls(out)
+    if command != ("heap", "--retained"):
+        assert HOSTILE_SHOWN in out
+
+
+def test_json_keeps_the_names_exact(hostile):
+    import json
+    capture, _ = hostile
+    rows = json.loads(memscope("table", capture, "--by", "function", "--json").stdout)["rows"]
+    assert any(r["file"] == HOSTILE + ".py" and r["function"] == HOSTILE for r in rows)
+
+
+def test_every_argument_is_kept_or_counted(tmp_path):
+    import json
+    script = tmp_path / "prog.py"
+    script.write_text("import sys\nprint(len(sys.argv))\n")
+    args = [f"argument-{i}" for i in range(2000)]
+    memscope("run", "-o", tmp_path / "a.msc", script, *args)
+    doc = json.loads(memscope("stats", tmp_path / "a.msc", "--json").stdout)
+    assert doc["argv"] == [str(script), *args] and doc["argv_omitted"] == 0
+    many = ["x" * 1000] * 2000  # 2 MB: more than a header holds
+    memscope("run", "-o", tmp_path / "b.msc", script, *many)
+    doc = json.loads(memscope("stats", tmp_path / "b.msc", "--json").stdout)
+    kept = len(doc["argv"]) - 1
+    assert 0 < kept < 2000 and doc["argv"][1:] == many[:kept]
+    assert doc["argv_omitted"] == 2000 - kept
+    text = memscope("stats", tmp_path / "b.msc").stdout
+    assert f" ... ({2000 - kept} more arguments not recorded)\n" in text
