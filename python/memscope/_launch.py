@@ -42,6 +42,12 @@ def _parse(argv):
             opts[argv[i][2:].replace("-", "_")], i = argv[i + 1], i + 2
         else:
             raise SystemExit(f"memscope: internal launcher option {argv[i]!r}")
+    # Resolved once, before the program runs: a program that changes
+    # directory still finds its children's captures and its heap snapshots
+    # next to the capture it was started with.
+    for key in ("output", "heap_at_exit", "heap_on_signal"):
+        if opts[key] is not None:
+            opts[key] = os.path.abspath(opts[key])
     return opts, argv[i + 1:]
 
 
@@ -127,10 +133,41 @@ def _start(opts, path, root=0):
     _memscope.thread_started(threading.current_thread().name)
 
 
+def _forked_to_exec():
+    """Whether this fork is subprocess's, which runs the child's preexec_fn
+    and then replaces the child with another program."""
+    subprocess = sys.modules.get("subprocess")
+    caller = sys._getframe(2).f_code
+    return subprocess is not None and caller is subprocess.Popen._execute_child.__code__
+
+
+def _discard_before_exec(real_exec):
+    """os.execv or os.execve for a recorded child: a child that replaces
+    itself with another program leaves no capture (it would hold little
+    more than its header), then execs as asked. os.execl*, execvp* and
+    execvpe all go through these two."""
+    def exec_without_capture(*args, **kwargs):
+        path = _memscope.recording()
+        if path is not None and os.getpid() == _finish.pid:
+            if _memscope.gc_callback in gc.callbacks:
+                gc.callbacks.remove(_memscope.gc_callback)
+            try:
+                _memscope.stop()
+            except OSError:
+                pass
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        return real_exec(*args, **kwargs)
+    return exec_without_capture
+
+
 def _follow_fork(opts):
     """Each forked child records to OUTPUT.PID. Children often end with
     os._exit(), which skips atexit: the child's os._exit finishes the capture
-    first, then exits as asked."""
+    first, then exits as asked. Children that exec another program record
+    nothing (see _discard_before_exec)."""
     real_exit = os._exit
 
     def exit_after_finishing(status):
@@ -138,6 +175,8 @@ def _follow_fork(opts):
         real_exit(status)
 
     def child():
+        if _forked_to_exec():
+            return
         _finish.pid = os.getpid()
         try:
             _start(opts, f"{opts['output']}.{os.getpid()}")
@@ -145,6 +184,8 @@ def _follow_fork(opts):
             print(f"memscope: warning: not recording child {os.getpid()}: {e}", file=sys.stderr)
             return
         os._exit = exit_after_finishing
+        os.execv = _discard_before_exec(os.execv)
+        os.execve = _discard_before_exec(os.execve)
 
     os.register_at_fork(after_in_child=child)
 

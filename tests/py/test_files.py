@@ -315,3 +315,51 @@ def test_every_argument_is_kept_or_counted(tmp_path):
     assert doc["argv_omitted"] == 2000 - kept
     text = memscope("stats", tmp_path / "b.msc").stdout
     assert f" ... ({2000 - kept} more arguments not recorded)\n" in text
+
+
+def test_relative_outputs_are_resolved_before_the_program_changes_directory(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""\
+        import os
+        os.chdir("elsewhere")
+        pid = os.fork()
+        if pid == 0:
+            data = bytearray(1_000_000)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(pid)
+        """))
+    proc = memscope("run", "--follow-fork", "-o", "rel.msc", "--heap-at-exit", "rel.heap",
+                    "prog.py", cwd=tmp_path)
+    child = proc.stdout.strip()
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["elsewhere", "prog.py", "rel.msc", f"rel.msc.{child}", "rel.heap"])
+    assert os.listdir(tmp_path / "elsewhere") == []
+    assert mode(tmp_path / f"rel.msc.{child}") == 0o600
+
+
+@pytest.mark.parametrize("how", [
+    "os.execv(sys.executable, [sys.executable, '-c', 'pass'])",
+    "os.execlp(sys.executable, sys.executable, '-c', 'pass')",
+    "os.execve(sys.executable, [sys.executable, '-c', 'pass'], dict(os.environ))",
+])
+def test_forked_children_that_exec_leave_no_capture(tmp_path, how):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent(f"""\
+        import os, subprocess, sys
+        pid = os.fork()
+        if pid == 0:
+            {how}
+        os.waitpid(pid, 0)
+        subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(pid)
+        """))
+    proc = memscope("run", "--follow-fork", "-o", "cap.msc", "prog.py", cwd=tmp_path)
+    recorded = proc.stdout.strip()  # the one child that ran Python and exited
+    assert sorted(os.listdir(tmp_path)) == ["cap.msc", f"cap.msc.{recorded}", "prog.py"]
