@@ -363,3 +363,28 @@ def test_forked_children_that_exec_leave_no_capture(tmp_path, how):
     proc = memscope("run", "--follow-fork", "-o", "cap.msc", "prog.py", cwd=tmp_path)
     recorded = proc.stdout.strip()  # the one child that ran Python and exited
     assert sorted(os.listdir(tmp_path)) == ["cap.msc", f"cap.msc.{recorded}", "prog.py"]
+
+
+def test_a_class_name_over_64_kib_keeps_the_snapshot_readable(tmp_path):
+    huge = type("C" * 70_000, (), {})
+    keep = [huge() for _ in range(3)]
+    snap = tmp_path / "app.heap"
+    api.dump_heap(snap)
+    out = memscope("heap", snap, "--by", "type", "--limit", "0").stdout
+    assert f"{__name__}." + "C" * 100 in out
+    assert keep
+
+
+def test_a_long_type_name_is_found_by_its_whole_name(tmp_path):
+    name = "L" * 60_000
+    long_named = type(name, (), {})
+    keep = long_named()
+    snap = tmp_path / "app.heap"
+    api.dump_heap(snap)
+    dot = tmp_path / "g.dot"
+    memscope("heap", snap, "--graph", name, "-o", dot)
+    assert "L" * 200 in dot.read_text()
+    import json
+    found = json.loads(memscope("heap", snap, "--path-to", f"{__name__}.{name}", "--json").stdout)
+    assert found["target"]["type"].startswith(f"{__name__}." + "L" * 300)  # shown cut
+    assert keep
