@@ -49,8 +49,10 @@ class Tracker:
         self._reader = None
 
     def start(self) -> "Tracker":
-        _memscope.start(self.path, list(sys.argv), max_depth=self.max_depth, force=self.force,
-                        sample=self.sample)
+        # Absolute from here on: the program may change directory while
+        # recording, and the capture is read back by name while it grows.
+        _memscope.start(os.path.abspath(self.path), list(sys.argv), max_depth=self.max_depth,
+                        force=self.force, sample=self.sample)
         _memscope.thread_started(threading.current_thread().name)
         return self
 

@@ -388,3 +388,19 @@ def test_a_long_type_name_is_found_by_its_whole_name(tmp_path):
     found = json.loads(memscope("heap", snap, "--path-to", f"{__name__}.{name}", "--json").stdout)
     assert found["target"]["type"].startswith(f"{__name__}." + "L" * 300)  # shown cut
     assert keep
+
+
+def test_a_tracker_with_a_relative_path_survives_a_change_of_directory(tmp_path, monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    tracker = api.Tracker("rel.msc").start()
+    try:
+        os.chdir("elsewhere")
+        blob = bytearray(5_000_000)
+        current, _ = api.get_traced_memory()
+    finally:
+        written = tracker.stop()
+    assert current >= 5_000_000 and blob
+    assert written == str(tmp_path / "rel.msc")
+    assert os.listdir(tmp_path / "elsewhere") == []
+    assert mode(tmp_path / "rel.msc") == 0o600
