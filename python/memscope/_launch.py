@@ -134,11 +134,15 @@ def _start(opts, path, root=0):
 
 
 def _forked_to_exec():
-    """Whether this fork is subprocess's, which runs the child's preexec_fn
-    and then replaces the child with another program."""
-    subprocess = sys.modules.get("subprocess")
+    """Whether this fork is one that replaces the child with another program
+    straight away: subprocess's (which runs only preexec_fn before the exec)
+    or os.spawn*'s."""
     caller = sys._getframe(2).f_code
-    return subprocess is not None and caller is subprocess.Popen._execute_child.__code__
+    subprocess = sys.modules.get("subprocess")
+    if subprocess is not None and caller is subprocess.Popen._execute_child.__code__:
+        return True
+    spawn = getattr(os, "_spawnvef", None)
+    return spawn is not None and caller is spawn.__code__
 
 
 def _discard_before_exec(real_exec):

@@ -354,6 +354,7 @@ def test_forked_children_that_exec_leave_no_capture(tmp_path, how):
         os.waitpid(pid, 0)
         subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)
         subprocess.run([sys.executable, "-c", "pass"], check=True)
+        os.spawnv(os.P_WAIT, sys.executable, [sys.executable, "-c", "pass"])
         pid = os.fork()
         if pid == 0:
             os._exit(0)
