@@ -36,6 +36,27 @@ def test_a_program_that_closes_the_capture_descriptor_keeps_its_file(run_script,
     assert "Traceback" not in read.stderr
 
 
+
+def test_a_followed_child_that_closes_its_descriptors_keeps_its_file(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""\
+        import os, time
+        pid = os.fork()
+        if pid == 0:
+            os.closerange(3, 1000)
+            with open("child.txt", "w") as f:
+                f.write("the child's own text\\n")
+                junk = [str(i) * 3 for i in range(200_000)]
+                time.sleep(0.3)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(pid)
+        """))
+    proc = memscope("run", "--follow-fork", "-o", "cap.msc", "prog.py", cwd=tmp_path)
+    assert (tmp_path / "child.txt").read_text() == "the child's own text\n"
+    assert proc.stderr.splitlines().count(LOST) == 1
+    assert memscope("stats", tmp_path / "cap.msc", "--json").returncode == 0
+
 PROGRAM = "blocks = [bytearray(1000) for _ in range(200)]\n"
 SECRET = "the user's own file\n"
 
