@@ -151,6 +151,27 @@ static int check_output(const char *path, int force)
     return 0;
 }
 
+/* The capture and the heap snapshot at exit: never the program itself,
+ * never one file for both, and each passing check_output. */
+static int check_outputs(const run_options_t *o, const char *output, const char *script)
+{
+    const char *heap = o->heap_at_exit;
+    for (int i = 0; i < 2; i++) {
+        const char *path = i ? heap : output;
+        if (path && script && msc_file_same(path, script)) {
+            cli_error("'%s' is the program to run: write the %s to another file", path,
+                      i ? "heap snapshot" : "capture");
+            return -1;
+        }
+    }
+    if (heap && (strcmp(heap, output) == 0 || msc_file_same(heap, output))) {
+        cli_error("'%s' is both the capture and the heap snapshot: name two files", heap);
+        return -1;
+    }
+    if (check_output(output, o->force) < 0) return -1;
+    return heap ? check_output(heap, o->force) : 0;
+}
+
 static int run(int argc, char **argv)
 {
     run_options_t o = {NULL, "128", "0", 0, 0, NULL, NULL};
@@ -176,13 +197,7 @@ static int run(int argc, char **argv)
     if (o.output) snprintf(output, sizeof(output), "%s", o.output);
     else default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
                         sizeof(output));
-    if (!is_flag && msc_file_same(output, prog[0])) {
-        cli_error("'%s' is the program to run: write the capture to another file", output);
-        return EXIT_USAGE;
-    }
-    if (check_output(output, o.force) < 0 ||
-        (o.heap_at_exit && check_output(o.heap_at_exit, o.force) < 0))
-        return EXIT_USAGE;
+    if (check_outputs(&o, output, is_flag ? NULL : prog[0]) < 0) return EXIT_USAGE;
     if (package_root(root, sizeof(root)) < 0) {
         cli_error("cannot find the memscope Python package next to this program");
         return EXIT_USAGE;

@@ -426,3 +426,16 @@ def test_a_tracker_with_a_relative_path_survives_a_change_of_directory(tmp_path,
     assert written == str(tmp_path / "rel.msc")
     assert os.listdir(tmp_path / "elsewhere") == []
     assert mode(tmp_path / "rel.msc") == 0o600
+
+
+def test_run_keeps_the_capture_and_the_snapshot_apart_from_the_script(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    refused("run", "--force", "--heap-at-exit", script, "-o", tmp_path / "a.msc", script,
+            message=f"memscope: '{script}' is the program to run: write the heap snapshot to "
+                    "another file")
+    same = tmp_path / "same.out"
+    refused("run", "--force", "--heap-at-exit", same, "-o", same, script,
+            message=f"memscope: '{same}' is both the capture and the heap snapshot: name two "
+                    "files")
+    assert script.read_text() == PROGRAM and os.listdir(tmp_path) == ["prog.py"]
