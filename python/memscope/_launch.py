@@ -109,17 +109,22 @@ def _name_threads():
 
 
 def _finish(output):
-    if _memscope.recording() is None:
+    """Stops recording and says where the capture is. A capture cut short
+    (disk full, descriptor closed by the program) is still readable up to
+    where it stops; the recorder warned when that happened, so here it is
+    only marked incomplete."""
+    path = _memscope.recording()
+    if path is None:
         return
     if _memscope.gc_callback in gc.callbacks:
         gc.callbacks.remove(_memscope.gc_callback)
+    state = ""
     try:
-        path = _memscope.stop()
+        _memscope.stop()
     except OSError as e:
-        print(f"memscope: warning: {e}", file=sys.stderr)
-        return
+        state = f" (incomplete: {str(e).rpartition(' is incomplete: ')[2]})"
     if os.getpid() == _finish.pid:
-        print(f"memscope: capture written to '{path}'\n"
+        print(f"memscope: capture written to '{path}'{state}\n"
               f"  memscope stats {path}\n"
               f"  memscope table {path} --at peak\n"
               f"  memscope lines {path}", file=sys.stderr)
