@@ -1,7 +1,11 @@
 """The files memscope writes and the program's files it must never touch:
 the capture's descriptor closed and reused by the program, outputs created
 0600 without following links or replacing anything unasked, names with NUL
-bytes, outputs that would overwrite their input."""
+bytes, outputs that would overwrite their input, relative outputs of a
+program that changes directory, children that exec; and what reaches the
+terminal: names with control characters, very long command lines and type
+names."""
+import json
 import os
 import stat
 import textwrap
@@ -317,14 +321,12 @@ def test_control_characters_in_names_are_escaped(hostile, command):
 
 
 def test_json_keeps_the_names_exact(hostile):
-    import json
     capture, _ = hostile
     rows = json.loads(memscope("table", capture, "--by", "function", "--json").stdout)["rows"]
     assert any(r["file"] == HOSTILE + ".py" and r["function"] == HOSTILE for r in rows)
 
 
 def test_every_argument_is_kept_or_counted(tmp_path):
-    import json
     script = tmp_path / "prog.py"
     script.write_text("import sys\nprint(len(sys.argv))\n")
     args = [f"argument-{i}" for i in range(2000)]
@@ -409,7 +411,6 @@ def test_a_long_type_name_is_found_by_its_whole_name(tmp_path):
     dot = tmp_path / "g.dot"
     memscope("heap", snap, "--graph", name, "-o", dot)
     assert "L" * 200 in dot.read_text()
-    import json
     found = json.loads(memscope("heap", snap, "--path-to", f"{__name__}.{name}", "--json").stdout)
     assert found["target"]["type"].startswith(f"{__name__}." + "L" * 300)  # shown cut
     assert keep
