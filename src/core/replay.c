@@ -43,14 +43,18 @@ struct msc_replay {
     int complete;
 };
 
-/* Reads and checks the file header into r->header; *used is its size.
- * Room for the largest header a writer makes (a body of up to 1 MiB). */
+/* Reads and checks the file header into r->header; *used is its size. The
+ * fixed part says how long the body is (up to 1 MiB); an absurd length is
+ * left for the decoder to refuse. */
 static int read_header(msc_replay_t *r, size_t *used, msc_error_info_t *info)
 {
-    size_t cap = MSC_FILE_HEADER_FIXED + MSC_FILE_HEADER_MAX_BODY + 4;
-    uint8_t *head = msc_malloc(cap);
-    if (!head) return MSC_ENOMEM;
-    ssize_t n = pread(r->fd, head, cap, 0);
+    uint8_t fixed[MSC_FILE_HEADER_FIXED];
+    ssize_t n = pread(r->fd, fixed, sizeof(fixed), 0);
+    size_t len = sizeof(fixed), body = n == (ssize_t)len ? msc__get_u32(fixed + 12) : 0;
+    if (n >= 0 && body <= MSC_FILE_HEADER_MAX_BODY) len += body + 4;
+    uint8_t *head = n < 0 ? NULL : msc_malloc(len);
+    if (n >= 0 && !head) return MSC_ENOMEM;
+    if (head) n = pread(r->fd, head, len, 0);
     int err = MSC_EIO;
     if (n < 0) info->what = NULL; /* errno says why */
     else err = msc__header_decode(head, (size_t)n, &r->header, used, info);
