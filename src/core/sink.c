@@ -425,9 +425,9 @@ static void open_statm(msc_sink_t *s)
 
 /* Closes what is still ours: a descriptor the program closed and reused
  * is the program's now. */
-static int close_owned(int fd, const msc_file_id_t *id)
+static void close_owned(int fd, const msc_file_id_t *id)
 {
-    return fd >= 0 && msc_file_is(fd, id) ? close(fd) : 0;
+    if (fd >= 0 && msc_file_is(fd, id)) close(fd);
 }
 
 /* Locks, condition variables and the writer thread; 0 or an errno value
