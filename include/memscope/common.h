@@ -19,6 +19,8 @@ enum msc_error {
     MSC_ECORRUPT = -5,   /* a checksum, length, count or id is wrong */
     MSC_ETRUNCATED = -6, /* input ends inside a header, chunk or record */
     MSC_EUSAGE = -7,     /* a caller passed an argument out of range */
+    MSC_ENOTREG = -8,    /* output to replace is not a regular file (a link, directory...) */
+    MSC_ELOST = -9,      /* an output descriptor was closed or reused by the program */
 };
 
 const char *msc_strerror(int err);

@@ -34,7 +34,11 @@ enum msc_header_key {
     MSC_HK_SAMPLE_BYTES = 7,   /* varint, mean bytes between samples (sampled mode) */
     MSC_HK_MAX_DEPTH = 8,      /* varint, stack depth cap */
     MSC_HK_PARENT_PID = 9,     /* varint, set in a followed fork child's capture */
+    MSC_HK_ARGV_OMITTED = 10,  /* varint, arguments after the last ARGV not recorded */
 };
+
+/* The most ARGV fields a header holds; readers refuse more. */
+#define MSC_HEADER_MAX_ARGS 4096
 
 enum msc_mode {
     MSC_MODE_EXACT = 0,        /* every allocation and free */

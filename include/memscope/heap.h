@@ -26,6 +26,8 @@
                                               still read */
 #define MSC_HEAP_MAX_NODES (1u << 30)      /* more nodes than this is corrupt */
 #define MSC_HEAP_MAX_PREVIEW 40            /* bytes of a str/bytes kept as preview */
+#define MSC_HEAP_MAX_STRING (1u << 16)     /* bytes of a name; longer ones are cut, and a
+                                              file with a longer string is corrupt */
 
 enum msc_heap_flag {
     MSC_HEAP_GC_TRACKED = 1,   /* the collector tracks it (gc.is_tracked) */
@@ -131,7 +133,9 @@ void msc_heap_free(msc_heap_t *h);
 /* Interns n bytes (a NUL inside is kept), sets *id to the string interned
  * before with those bytes, else to a new one: 0 or MSC_ENOMEM. Strings added
  * by msc_heap_add_string (and so all strings read from a file) are not
- * looked at. */
+ * looked at. Both keep at most MSC_HEAP_MAX_STRING bytes of s (cut before a
+ * UTF-8 character that does not fit), so every heap has only strings its
+ * file can hold; the same long name is cut the same way each time. */
 int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id);
 
 /* Adds n bytes as a new string whether or not it is already there (the

@@ -34,6 +34,7 @@ typedef struct msc_header {
     uint32_t max_depth;
     int argc;
     char **argv;               /* borrowed when writing; owned (msc_header_release) when read */
+    uint64_t argv_omitted;     /* read: arguments the header had no room for (0: argv is all) */
 } msc_header_t;
 
 typedef struct msc_buf {
@@ -67,8 +68,11 @@ typedef struct msc_sink_options {
     void *arg;
 } msc_sink_options_t;
 
-/* Creates the file (O_EXCL and mode 0600 unless force), writes the header and
- * starts the writer thread. Returns NULL with *err set (MSC_E* code, errno in
+/* Creates the file (msc_file_create: mode 0600, never through a link; force
+ * replaces a regular file only), writes the header and starts the writer
+ * thread. Before each write the writer checks that its descriptor still
+ * refers to that file; when the program closed or reused it, recording
+ * fails with MSC_ELOST and nothing more is written. Returns NULL with *err set (MSC_E* code, errno in
  * *sys_errno) on failure. */
 msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, int *err,
                           int *sys_errno);

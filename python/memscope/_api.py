@@ -41,14 +41,18 @@ class Tracker:
         if sample is not None and sample < 1:
             raise ValueError("sample must be a positive number of bytes")
         self.path = os.fspath(path)
+        if "\0" in self.path:
+            raise ValueError(f"embedded null byte in the capture path {self.path!r}")
         self.sample = sample or 0
         self.max_depth = max_depth
         self.force = force
         self._reader = None
 
     def start(self) -> "Tracker":
-        _memscope.start(self.path, list(sys.argv), max_depth=self.max_depth, force=self.force,
-                        sample=self.sample)
+        # Absolute from here on: the program may change directory while
+        # recording, and the capture is read back by name while it grows.
+        _memscope.start(os.path.abspath(self.path), list(sys.argv), max_depth=self.max_depth,
+                        force=self.force, sample=self.sample)
         _memscope.thread_started(threading.current_thread().name)
         return self
 

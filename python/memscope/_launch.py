@@ -42,6 +42,12 @@ def _parse(argv):
             opts[argv[i][2:].replace("-", "_")], i = argv[i + 1], i + 2
         else:
             raise SystemExit(f"memscope: internal launcher option {argv[i]!r}")
+    # Resolved once, before the program runs: a program that changes
+    # directory still finds its children's captures and its heap snapshots
+    # next to the capture it was started with.
+    for key in ("output", "heap_at_exit", "heap_on_signal"):
+        if opts[key] is not None:
+            opts[key] = os.path.abspath(opts[key])
     return opts, argv[i + 1:]
 
 
@@ -103,17 +109,22 @@ def _name_threads():
 
 
 def _finish(output):
-    if _memscope.recording() is None:
+    """Stops recording and says where the capture is. A capture cut short
+    (disk full, descriptor closed by the program) is still readable up to
+    where it stops; the recorder warned when that happened, so here it is
+    only marked incomplete."""
+    path = _memscope.recording()
+    if path is None:
         return
     if _memscope.gc_callback in gc.callbacks:
         gc.callbacks.remove(_memscope.gc_callback)
+    state = ""
     try:
-        path = _memscope.stop()
+        _memscope.stop()
     except OSError as e:
-        print(f"memscope: warning: {e}", file=sys.stderr)
-        return
+        state = f" (incomplete: {str(e).rpartition(' is incomplete: ')[2]})"
     if os.getpid() == _finish.pid:
-        print(f"memscope: capture written to '{path}'\n"
+        print(f"memscope: capture written to '{path}'{state}\n"
               f"  memscope stats {path}\n"
               f"  memscope table {path} --at peak\n"
               f"  memscope lines {path}", file=sys.stderr)
@@ -127,10 +138,45 @@ def _start(opts, path, root=0):
     _memscope.thread_started(threading.current_thread().name)
 
 
+def _forked_to_exec():
+    """Whether this fork is one that replaces the child with another program
+    straight away: subprocess's (which runs only preexec_fn before the exec)
+    or os.spawn*'s."""
+    caller = sys._getframe(2).f_code
+    subprocess = sys.modules.get("subprocess")
+    if subprocess is not None and caller is subprocess.Popen._execute_child.__code__:
+        return True
+    spawn = getattr(os, "_spawnvef", None)
+    return spawn is not None and caller is spawn.__code__
+
+
+def _discard_before_exec(real_exec):
+    """os.execv or os.execve for a recorded child: a child that replaces
+    itself with another program leaves no capture (it would hold little
+    more than its header), then execs as asked. os.execl*, execvp* and
+    execvpe all go through these two."""
+    def exec_without_capture(*args, **kwargs):
+        path = _memscope.recording()
+        if path is not None and os.getpid() == _finish.pid:
+            if _memscope.gc_callback in gc.callbacks:
+                gc.callbacks.remove(_memscope.gc_callback)
+            try:
+                _memscope.stop()
+            except OSError:
+                pass
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        return real_exec(*args, **kwargs)
+    return exec_without_capture
+
+
 def _follow_fork(opts):
     """Each forked child records to OUTPUT.PID. Children often end with
     os._exit(), which skips atexit: the child's os._exit finishes the capture
-    first, then exits as asked."""
+    first, then exits as asked. Children that exec another program record
+    nothing (see _discard_before_exec)."""
     real_exit = os._exit
 
     def exit_after_finishing(status):
@@ -138,22 +184,26 @@ def _follow_fork(opts):
         real_exit(status)
 
     def child():
+        if _forked_to_exec():
+            return
         _finish.pid = os.getpid()
         try:
-            _start(dict(opts, force=True), f"{opts['output']}.{os.getpid()}")
+            _start(opts, f"{opts['output']}.{os.getpid()}")
         except OSError as e:
             print(f"memscope: warning: not recording child {os.getpid()}: {e}", file=sys.stderr)
             return
         os._exit = exit_after_finishing
+        os.execv = _discard_before_exec(os.execv)
+        os.execve = _discard_before_exec(os.execve)
 
     os.register_at_fork(after_in_child=child)
 
 
-def _dump_heap(path):
+def _dump_heap(path, force):
     """A heap snapshot for `memscope heap`; a failure warns, never stops
     the program."""
     try:
-        dump_heap(path)
+        dump_heap(path, force=force)
     except (OSError, MemoryError) as e:
         print(f"memscope: warning: no heap snapshot: {e}", file=sys.stderr)
         return
@@ -161,14 +211,14 @@ def _dump_heap(path):
           file=sys.stderr)
 
 
-def _heap_on_signal(path):
+def _heap_on_signal(path, force):
     """Each SIGUSR2 writes PATH.1, PATH.2, ...: the handler runs in the main
     thread between bytecodes, where the heap is consistent."""
     count = [0]
 
     def dump(signum, frame):
         count[0] += 1
-        _dump_heap(f"{path}.{count[0]}")
+        _dump_heap(f"{path}.{count[0]}", force)
 
     signal.signal(signal.SIGUSR2, dump)
 
@@ -201,13 +251,13 @@ def main():
         print(f"memscope: cannot write capture: {e}", file=sys.stderr)
         raise SystemExit(2)
     if opts["heap_on_signal"]:
-        _heap_on_signal(opts["heap_on_signal"])
+        _heap_on_signal(opts["heap_on_signal"], opts["force"])
     try:
         try:
             exec(code, globals_)
         finally:
             if opts["heap_at_exit"]:  # the program's heap, before any teardown
-                _dump_heap(opts["heap_at_exit"])
+                _dump_heap(opts["heap_at_exit"], opts["force"])
     except SystemExit:
         raise
     except BaseException as e:

@@ -15,6 +15,7 @@ walks. This module shapes the results::
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import IO, NamedTuple, Optional, Union
@@ -131,7 +132,7 @@ def growth(limit: int = 10, file: Optional[IO[str]] = STDOUT) -> list[tuple[str,
     return grown
 
 
-def dump_heap(path: str) -> int:
+def dump_heap(path: "str | os.PathLike[str]", force: bool = False) -> int:
     """Writes a heap snapshot file of the live heap; returns its object count.
 
     Read it with the command line::
@@ -144,8 +145,12 @@ def dump_heap(path: str) -> int:
     While the allocation recorder runs (``memscope.Tracker``, ``memscope
     run``), each object allocated since it started also carries the line
     that allocated it, which ``--retained`` prints under each suspect.
+
+    The file is created readable by its owner only (it holds the program's
+    strings); an existing file is replaced only with ``force=True``, and
+    only when it is a regular file, never through a symbolic link.
     """
-    return _memscope.dump_heap(str(path), _recording_capture())
+    return _memscope.dump_heap(os.fspath(path), _recording_capture(), force)
 
 
 def _recording_capture():
@@ -324,7 +329,8 @@ def empty_containers(limit: Optional[int] = 10,
     return [EmptyContainers(*row) for row in rows]
 
 
-def show_refs(obj: object, path: str, max_depth: int = 3, backrefs: bool = False) -> str:
+def show_refs(obj: object, path: str, max_depth: int = 3, backrefs: bool = False,
+              force: bool = False) -> str:
     """Draws ``obj`` and what it refers to, ``max_depth`` references deep,
     into ``path`` (objgraph's ``show_refs``): ``.dot`` is the Graphviz
     source, ``.svg``, ``.png`` or ``.pdf`` a picture rendered by
@@ -332,22 +338,34 @@ def show_refs(obj: object, path: str, max_depth: int = 3, backrefs: bool = False
 
         >>> memscope.show_refs(config, "config.svg")
         'config.svg'
+
+    An existing file is replaced only with ``force=True`` (a regular file,
+    never through a link), as ``dump_heap`` does.
     """
     import subprocess
     source = _memscope.heap_dot(obj, max_depth, backrefs)
-    path = str(path)
+    path = os.fspath(path)
     fmt = path.rsplit(".", 1)[-1].lower() if "." in path else ""
-    if fmt == "dot":
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(source)
-    elif fmt in ("svg", "png", "pdf"):
-        subprocess.run(["dot", f"-T{fmt}", "-o", path], input=source.encode(), check=True)
-    else:
+    if fmt not in ("dot", "svg", "png", "pdf"):
         raise ValueError(f"path must end in .dot, .svg, .png or .pdf, not {path!r}")
+    fd = _memscope.create_file(path, force)
+    try:
+        if fmt == "dot":
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                fd = -1
+                f.write(source)
+        else:
+            subprocess.run(["dot", f"-T{fmt}"], input=source.encode(), stdout=fd, check=True)
+    except BaseException:
+        os.unlink(path)
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
     return path
 
 
-def show_backrefs(obj: object, path: str, max_depth: int = 3) -> str:
+def show_backrefs(obj: object, path: str, max_depth: int = 3, force: bool = False) -> str:
     """Draws what refers to ``obj``, up to ``max_depth`` references back
     towards the roots, into ``path`` (objgraph's ``show_backrefs``); the
     formats are those of ``show_refs``::
@@ -355,7 +373,7 @@ def show_backrefs(obj: object, path: str, max_depth: int = 3) -> str:
         >>> memscope.show_backrefs(leaked, "leak.svg")
         'leak.svg'
     """
-    return show_refs(obj, path, max_depth, backrefs=True)
+    return show_refs(obj, path, max_depth, backrefs=True, force=force)
 
 
 _gc_pauses: list[float] = []

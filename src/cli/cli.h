@@ -101,13 +101,35 @@ msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out);
  * saying why it cannot be read (cmd_heap.c). */
 struct msc_heap *cli_heap_load(const char *path);
 
-/* Opens output (stdout when NULL), calls write, closes it; EXIT_OK, or
- * EXIT_USAGE after saying what failed (cmd_export.c). */
-int cli_write_output(const char *output, int (*write)(FILE *out, void *arg), void *arg);
+/* A file a command writes (output.c). */
+typedef struct cli_output {
+    const char *path;          /* NULL: standard output */
+    int force;                 /* --force: replace an existing regular file */
+    const char *inputs[2];     /* the files read (NULL when fewer): never written over */
+} cli_output_t;
 
-/* Parses "FILE [-o OUT]" (and --help): -1 to go on with argv[optind] as
- * FILE, or the exit code to return (cmd_report.c). */
-int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, const char **output);
+/* Creates o->path (msc_file_create) and returns its descriptor, or -1 after
+ * one line saying why not: it is an input, it exists (without --force), it
+ * is not a regular file, or the system refused. */
+int cli_create_output(const cli_output_t *o);
+
+/* Creates o->path (stdout when NULL), calls write, closes it; EXIT_OK, or
+ * EXIT_USAGE after saying what failed (a file written only in part is
+ * removed). */
+int cli_write_output(const cli_output_t *o, int (*write)(FILE *out, void *arg), void *arg);
+
+/* Starts argv (a renderer such as dot) with its standard output on out_fd
+ * and returns a stream to its standard input; NULL after saying why it
+ * cannot start (install: how to get it). cli_filter_finish closes nothing:
+ * fclose the stream first, then it waits for the renderer; 0, or -1 after
+ * saying that writing path failed. */
+FILE *cli_filter_start(char *const argv[], int out_fd, pid_t *pid, const char *install);
+int cli_filter_finish(pid_t pid, const char *name, const char *path);
+
+/* Parses "FILE [-o OUT] [--force]" (and --help) into o (inputs[0] = FILE):
+ * -1 to go on with argv[optind] as FILE, or the exit code to return
+ * (cmd_report.c). */
+int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, cli_output_t *o);
 /* FILE.msc -> FILE<suffix>, malloc'd; NULL on OOM (cmd_report.c). */
 char *cli_default_output(const char *capture, const char *suffix);
 

@@ -1,6 +1,5 @@
 /* memscope export FILE --format F -o OUT: one view of a capture in a format
- * other tools read (folded stacks, speedscope, the JSON call tree, pprof).
- * Also the output-file helper every file-writing command uses. */
+ * other tools read (folded stacks, speedscope, the JSON call tree, pprof). */
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
@@ -13,7 +12,7 @@ static int run(int argc, char **argv);
 const cli_command_t cli_cmd_export = {
     "export", run, "write a view as collapsed stacks, speedscope, JSON or pprof",
     "usage: memscope export FILE --format collapsed|speedscope|json|pprof\n"
-    "                            [--at peak|exit|total] [-o OUT]\n\n"
+    "                            [--at peak|exit|total] [-o OUT [--force]]\n\n"
     "Write one view of a capture in a format other tools read:\n"
     "  collapsed    folded stacks, \"outer;inner;leaf BYTES\" per line, for\n"
     "               flamegraph.pl, inferno and friends\n"
@@ -28,7 +27,9 @@ const cli_command_t cli_cmd_export = {
     "  --format F             the output format (required)\n"
     "  --at peak|exit|total   live at the peak (default), leaked at exit, or\n"
     "                         everything allocated\n"
-    "  -o, --output OUT       write to OUT instead of standard output\n\n"
+    "  -o, --output OUT       write to OUT instead of standard output (created\n"
+    "                         mode 0600; an existing file is kept without --force)\n"
+    "  --force                replace OUT if it exists (a regular file only)\n\n"
     "examples:\n"
     "  memscope export run.msc --format collapsed | flamegraph.pl > peak.svg\n"
     "  memscope export run.msc --format speedscope --at total -o run.speedscope.json\n"
@@ -44,24 +45,6 @@ static int parse_format(const char *text, msc_export_format_t *out)
             return 0;
         }
     return -1;
-}
-
-int cli_write_output(const char *output, int (*write)(FILE *out, void *arg), void *arg)
-{
-    FILE *out = output ? fopen(output, "wb") : stdout;
-    if (!out) {
-        cli_error("cannot write '%s': %s", output, strerror(errno));
-        return EXIT_USAGE;
-    }
-    int err = write(out, arg);
-    if (output && fclose(out) != 0 && !err) err = MSC_EIO;
-    if (!output && fflush(out) != 0 && !err) err = MSC_EIO;
-    if (err) {
-        cli_error("cannot write '%s': %s", output ? output : "standard output",
-                  err == MSC_EIO ? strerror(errno) : msc_strerror(err));
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
 }
 
 typedef struct job {
@@ -82,11 +65,11 @@ static int run(int argc, char **argv)
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'}, {"at", required_argument, NULL, 'a'},
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'F'},        {NULL, 0, NULL, 0},
     };
     msc_export_format_t format = MSC_EXPORT_COLLAPSED;
     msc_view_t view = MSC_VIEW_PEAK;
-    const char *output = NULL;
+    cli_output_t output = {NULL, 0, {NULL, NULL}};
     int have_format = 0, c;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
@@ -100,7 +83,8 @@ static int run(int argc, char **argv)
         case 'a':
             if (cli_parse_view(optarg, &view) < 0) return EXIT_USAGE;
             break;
-        case 'o': output = optarg; break;
+        case 'o': output.path = optarg; break;
+        case 'F': output.force = 1; break;
         case 'h': return cli_usage(&cli_cmd_export, stdout, EXIT_OK);
         default: return cli_usage(&cli_cmd_export, stderr, EXIT_USAGE);
         }
@@ -114,7 +98,8 @@ static int run(int argc, char **argv)
     int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
     job_t job = {&cap, format, view};
-    rc = cli_write_output(output, write_export, &job);
+    output.inputs[0] = cap.path;
+    rc = cli_write_output(&output, write_export, &job);
     cli_capture_close(&cap);
     return rc;
 }

@@ -11,7 +11,8 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_flamegraph = {
     "flamegraph", run, "flame graph of one view as an HTML page",
-    "usage: memscope flamegraph FILE [-o OUT.html] [--at peak|exit|total] [--inverted]\n\n"
+    "usage: memscope flamegraph FILE [-o OUT.html [--force]] [--at peak|exit|total]\n"
+    "                           [--inverted]\n\n"
     "Write the flame graph of one view as a self-contained HTML page: hover a\n"
     "frame for its function, file:line, bytes, share and allocations; click to\n"
     "zoom; search to highlight.\n\n"
@@ -19,7 +20,8 @@ const cli_command_t cli_cmd_flamegraph = {
     "  --at peak|exit|total   live at the peak (default), leaked at exit, or\n"
     "                         everything allocated\n"
     "  --inverted             allocating frames at the top, callers below\n"
-    "  -o, --output OUT       where to write (default: FILE-flamegraph.html)\n\n"
+    "  -o, --output OUT       where to write (default: FILE-flamegraph.html)\n"
+    "  --force                replace OUT if it exists (a regular file only)\n\n"
     "examples:\n"
     "  memscope flamegraph run.msc\n"
     "  memscope flamegraph run.msc --at exit -o leaks.html\n"
@@ -43,10 +45,10 @@ static int run(int argc, char **argv)
     static const struct option longopts[] = {
         {"at", required_argument, NULL, 'a'},     {"inverted", no_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'F'},        {NULL, 0, NULL, 0},
     };
     job_t job = {NULL, MSC_VIEW_PEAK, 0};
-    const char *output = NULL;
+    cli_output_t output = {NULL, 0, {NULL, NULL}};
     int c;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
@@ -54,7 +56,8 @@ static int run(int argc, char **argv)
             if (cli_parse_view(optarg, &job.view) < 0) return EXIT_USAGE;
             break;
         case 'i': job.inverted = 1; break;
-        case 'o': output = optarg; break;
+        case 'o': output.path = optarg; break;
+        case 'F': output.force = 1; break;
         case 'h': return cli_usage(&cli_cmd_flamegraph, stdout, EXIT_OK);
         default: return cli_usage(&cli_cmd_flamegraph, stderr, EXIT_USAGE);
         }
@@ -63,9 +66,12 @@ static int run(int argc, char **argv)
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
-    char *path = output ? strdup(output) : cli_default_output(cap.path, "-flamegraph.html");
+    char *path = output.path ? strdup(output.path)
+                             : cli_default_output(cap.path, "-flamegraph.html");
     job.cap = &cap;
-    rc = path ? cli_write_output(path, write_flamegraph, &job) : EXIT_USAGE;
+    output.path = path;
+    output.inputs[0] = cap.path;
+    rc = path ? cli_write_output(&output, write_flamegraph, &job) : EXIT_USAGE;
     if (!rc) printf("memscope: flame graph written to '%s'\n", path);
     free(path);
     cli_capture_close(&cap);

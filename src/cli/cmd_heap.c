@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,8 +26,9 @@ const cli_command_t cli_cmd_heap = {
     "       memscope heap FILE --cycles [--limit N] [--json]\n"
     "       memscope heap FILE --duplicates [--limit N] [--json]\n"
     "       memscope heap FILE --empty [--limit N] [--json]\n"
-    "       memscope heap FILE --graph ID|TYPE [--depth N] [--backrefs] -o OUT\n"
-    "       memscope heap FILE --export heapsnapshot -o OUT.heapsnapshot\n\n"
+    "       memscope heap FILE --graph ID|TYPE [--depth N] [--backrefs]\n"
+    "                             -o OUT [--force]\n"
+    "       memscope heap FILE --export heapsnapshot -o OUT [--force]\n\n"
     "Report on a heap snapshot written by memscope.dump_heap(path).\n\n"
     "options:\n"
     "  --by KEY        partition table (default: kind). kind names dicts after\n"
@@ -60,6 +60,7 @@ const cli_command_t cli_cmd_heap = {
     "                  to OUT (open it in the browser's Memory tab: Load)\n"
     "  -o OUT          the picture: OUT.svg, OUT.png or OUT.pdf, or OUT.dot for\n"
     "                  the Graphviz source; with --export, the JSON file\n"
+    "  --force         replace OUT if it exists (a regular file only)\n"
     "  --limit N       rows to show (default 20; 0 for all)\n"
     "  --json          the report as one JSON object, the same rows and numbers\n"
     "                  (docs/reports.md); not with --graph or --export\n\n"
@@ -87,7 +88,7 @@ typedef struct options {
     const char *target;        /* --path-to, --graph */
     uint64_t depth;            /* --graph */
     int backrefs;
-    const char *output;        /* -o */
+    cli_output_t output;       /* -o, --force; the snapshots read are its inputs */
     const char *older;         /* --diff */
     const char *file;
     int json;                  /* --json: the report as one JSON object */
@@ -123,11 +124,12 @@ static int parse(int argc, char **argv, options_t *o)
         {"depth", required_argument, NULL, 'D'}, {"backrefs", no_argument, NULL, 'B'},
         {"output", required_argument, NULL, 'o'}, {"export", required_argument, NULL, 'x'},
         {"duplicates", no_argument, NULL, 'u'},  {"empty", no_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},
+        {"json", no_argument, NULL, 'j'},        {"force", no_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, NULL, NULL, NULL, 0};
+    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, {NULL, 0, {NULL, NULL}},
+                     NULL, NULL, 0};
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -148,7 +150,8 @@ static int parse(int argc, char **argv, options_t *o)
         case 'g': o->mode = MODE_GRAPH, o->target = optarg; break;
         case 'B': o->backrefs = 1; break;
         case 'j': o->json = 1; break;
-        case 'o': o->output = optarg; break;
+        case 'o': o->output.path = optarg; break;
+        case 'F': o->output.force = 1; break;
         case 'x':
             if (strcmp(optarg, "heapsnapshot") != 0) {
                 cli_error("--export wants heapsnapshot, not '%s'", optarg);
@@ -167,11 +170,13 @@ static int parse(int argc, char **argv, options_t *o)
         }
     }
     if (optind != argc - 1) return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
-    if (o->mode == MODE_GRAPH && !o->output) {
+    o->file = o->output.inputs[0] = argv[optind];
+    o->output.inputs[1] = o->older;
+    if (o->mode == MODE_GRAPH && !o->output.path) {
         cli_error("--graph needs -o OUT (.svg, .png, .pdf or .dot)");
         return EXIT_USAGE;
     }
-    if (o->mode == MODE_EXPORT && !o->output) {
+    if (o->mode == MODE_EXPORT && !o->output.path) {
         cli_error("--export needs -o OUT");
         return EXIT_USAGE;
     }
@@ -180,7 +185,6 @@ static int parse(int argc, char **argv, options_t *o)
                                                                                   : "export");
         return EXIT_USAGE;
     }
-    o->file = argv[optind];
     return 0;
 }
 
@@ -293,51 +297,37 @@ static int report_cycles(const msc_heap_t *h, const options_t *o)
     return rc;
 }
 
-/* Runs `dot -T<format> -o out` with its standard input as the returned
- * stream; *pid is the child. NULL (after a message) when it cannot start. */
-static FILE *start_dot(const char *format, const char *out, pid_t *pid)
-{
-    int fds[2];
-    if (pipe(fds) < 0 || (*pid = fork()) < 0) {
-        cli_error("cannot run 'dot': %s", strerror(errno));
-        return NULL;
-    }
-    if (*pid == 0) {
-        dup2(fds[0], 0);
-        close(fds[0]);
-        close(fds[1]);
-        char type[32];
-        snprintf(type, sizeof(type), "-T%s", format);
-        execlp("dot", "dot", type, "-o", out, (char *)NULL);
-        fprintf(stderr, "memscope: cannot run 'dot' (Graphviz): %s\n", strerror(errno));
-        _exit(127);
-    }
-    close(fds[0]);
-    return fdopen(fds[1], "w");
-}
-
+/* The picture: a .dot file written here, or Graphviz's dot reading the
+ * graph from a pipe and writing to the file created here. */
 static int write_graph(const msc_heap_t *h, const options_t *o, uint32_t v)
 {
-    const char *ext = strrchr(o->output, '.');
+    const char *path = o->output.path, *ext = strrchr(path, '.');
     if (!ext || (strcmp(ext, ".dot") && strcmp(ext, ".svg") && strcmp(ext, ".png") &&
                  strcmp(ext, ".pdf"))) {
-        cli_error("-o wants a name ending in .svg, .png, .pdf or .dot, not '%s'", o->output);
+        cli_error("-o wants a name ending in .svg, .png, .pdf or .dot, not '%s'", path);
         return 1;
     }
+    int fd = cli_create_output(&o->output);
+    if (fd < 0) return 1;
     pid_t pid = 0;
-    FILE *out = strcmp(ext, ".dot") == 0 ? fopen(o->output, "w") : start_dot(ext + 1, o->output, &pid);
+    char type[32];
+    snprintf(type, sizeof(type), "-T%s", ext + 1);
+    char *args[] = {"dot", type, NULL};
+    FILE *out = strcmp(ext, ".dot") == 0 ? fdopen(fd, "w")
+                                         : cli_filter_start(args, fd, &pid, "Graphviz");
+    if (pid || !out) close(fd);
     if (!out) {
-        if (!pid) cli_error("cannot write '%s': %s", o->output, strerror(errno));
+        if (!pid) cli_error("cannot write '%s': %s", path, strerror(errno));
+        unlink(path);
         return 1;
     }
     int rc = msc_heap_write_dot(out, h, &v, 1, (unsigned)o->depth, o->backrefs);
     if (fclose(out) != 0 && rc == 0) rc = MSC_EIO;
-    int status = 0;
-    if (pid && (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))) {
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 127)
-            cli_error("dot could not render '%s'", o->output);
+    if (pid && cli_filter_finish(pid, "dot", path) < 0) {
+        unlink(path);
         return 1;
     }
+    if (rc) unlink(path);
     return rc;
 }
 
@@ -384,16 +374,14 @@ static int report_graph(const msc_heap_t *h, const options_t *o)
     return v == UINT32_MAX ? 1 : write_graph(h, o, v);
 }
 
+static int write_heapsnapshot(FILE *out, void *h)
+{
+    return msc_heap_write_heapsnapshot(out, h);
+}
+
 static int report_export(const msc_heap_t *h, const options_t *o)
 {
-    FILE *out = fopen(o->output, "w");
-    if (!out) {
-        cli_error("cannot write '%s': %s", o->output, strerror(errno));
-        return 1;
-    }
-    int rc = msc_heap_write_heapsnapshot(out, h);
-    if (fclose(out) != 0 && rc == 0) rc = MSC_EIO;
-    return rc;
+    return cli_write_output(&o->output, write_heapsnapshot, (void *)h) ? 1 : 0;
 }
 
 static int report_partition(const msc_heap_t *h, const options_t *o)

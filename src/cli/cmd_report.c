@@ -16,7 +16,7 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_report = {
     "report", run, "one-file HTML report: timeline, flame graphs, tables",
-    "usage: memscope report FILE [-o OUT.html]\n\n"
+    "usage: memscope report FILE [-o OUT.html] [--force]\n\n"
     "Write one self-contained HTML file (opens from disk, fetches nothing):\n"
     "the summary, the memory timeline (heap and RSS, GC runs, marks, the\n"
     "peak; click a moment to see what was live then), flame graphs of live\n"
@@ -24,7 +24,8 @@ const cli_command_t cli_cmd_report = {
     "zoom, search, invert), and sortable tables of the top sites. The file\n"
     "stays under 10 MB whatever the capture size.\n\n"
     "options:\n"
-    "  -o, --output OUT   where to write (default: FILE with .html for .msc)\n\n"
+    "  -o, --output OUT   where to write (default: FILE with .html for .msc)\n"
+    "  --force            replace OUT if it exists (a regular file only)\n\n"
     "examples:\n"
     "  memscope report run.msc                 # writes run.html\n"
     "  memscope report run.msc -o /tmp/memory.html\n"};
@@ -56,35 +57,40 @@ static void say_written(const char *path)
                msc_format_bytes((uint64_t)st.st_size, size, sizeof(size)));
 }
 
-int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, const char **output)
+int cli_parse_file_output(int argc, char **argv, const cli_command_t *cmd, cli_output_t *o)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    *output = NULL;
+    *o = (cli_output_t){NULL, 0, {NULL, NULL}};
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': *output = optarg; break;
+        case 'o': o->path = optarg; break;
+        case 'F': o->force = 1; break;
         case 'h': return cli_usage(cmd, stdout, EXIT_OK);
         default: return cli_usage(cmd, stderr, EXIT_USAGE);
         }
     }
-    return optind == argc - 1 ? -1 : cli_usage(cmd, stderr, EXIT_USAGE);
+    if (optind != argc - 1) return cli_usage(cmd, stderr, EXIT_USAGE);
+    o->inputs[0] = argv[optind];
+    return -1;
 }
 
 static int run(int argc, char **argv)
 {
-    const char *output;
+    cli_output_t output;
     int done = cli_parse_file_output(argc, argv, &cli_cmd_report, &output);
     if (done >= 0) return done;
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], MSC_REPORT_MOMENTS);
     if (rc) return rc;
-    char *path = output ? strdup(output) : cli_default_output(cap.path, ".html");
-    rc = path ? cli_write_output(path, write_report, &cap) : EXIT_USAGE;
+    char *path = output.path ? strdup(output.path) : cli_default_output(cap.path, ".html");
+    output.path = path;
+    rc = path ? cli_write_output(&output, write_report, &cap) : EXIT_USAGE;
     if (!rc) say_written(path);
     free(path);
     cli_capture_close(&cap);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "memscope/outfile.h"
 
 static int run(int argc, char **argv);
 
@@ -27,12 +28,15 @@ const cli_command_t cli_cmd_run = {
     "options:\n"
     "  -o, --output FILE  where to write the capture (default memscope-NAME.PID.msc);\n"
     "                     an existing file is never replaced without --force\n"
-    "  --force            replace an existing capture\n"
+    "  --force            replace an existing capture or heap snapshot (a regular\n"
+    "                     file only, never a link); files are created mode 0600\n"
     "  --depth N          keep at most N frames per stack (default 128)\n"
     "  --sample BYTES     record one allocation per BYTES allocated, on average\n"
     "                     (e.g. 512KiB), instead of every one: low overhead for\n"
     "                     production; reports show unbiased estimates\n"
-    "  --follow-fork      record forked children too, each to FILE.PID\n"
+    "  --follow-fork      record forked children too, each to FILE.PID (next to\n"
+    "                     FILE, wherever the program changes directory to); a\n"
+    "                     child that execs another program leaves no capture\n"
     "  --heap-at-exit PATH\n"
     "                     write a heap snapshot to PATH when the program's main\n"
     "                     module finishes, before interpreter teardown\n"
@@ -129,14 +133,43 @@ static int parse(int argc, char **argv, run_options_t *o)
     return 0;
 }
 
+/* What the recorder would refuse, said before the program starts: an
+ * existing file without --force, or (with it) anything but a regular file,
+ * which is never replaced. lstat: a link at path counts as existing. */
 static int check_output(const char *path, int force)
 {
     struct stat sb;
-    if (!force && stat(path, &sb) == 0) {
+    if (lstat(path, &sb) < 0) return 0;
+    if (!force) {
         cli_error("'%s' already exists (use --force to replace it)", path);
         return -1;
     }
+    if (!S_ISREG(sb.st_mode)) {
+        cli_error("cannot replace '%s': not a regular file", path);
+        return -1;
+    }
     return 0;
+}
+
+/* The capture and the heap snapshot at exit: never the program itself,
+ * never one file for both, and each passing check_output. */
+static int check_outputs(const run_options_t *o, const char *output, const char *script)
+{
+    const char *heap = o->heap_at_exit;
+    for (int i = 0; i < 2; i++) {
+        const char *path = i ? heap : output;
+        if (path && script && msc_file_same(path, script)) {
+            cli_error("'%s' is the program to run: write the %s to another file", path,
+                      i ? "heap snapshot" : "capture");
+            return -1;
+        }
+    }
+    if (heap && (strcmp(heap, output) == 0 || msc_file_same(heap, output))) {
+        cli_error("'%s' is both the capture and the heap snapshot: name two files", heap);
+        return -1;
+    }
+    if (check_output(output, o->force) < 0) return -1;
+    return heap ? check_output(heap, o->force) : 0;
 }
 
 static int run(int argc, char **argv)
@@ -164,7 +197,7 @@ static int run(int argc, char **argv)
     if (o.output) snprintf(output, sizeof(output), "%s", o.output);
     else default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
                         sizeof(output));
-    if (check_output(output, o.force) < 0) return EXIT_USAGE;
+    if (check_outputs(&o, output, is_flag ? NULL : prog[0]) < 0) return EXIT_USAGE;
     if (cli_package_root(root, sizeof(root)) < 0) {
         cli_error("cannot find the memscope Python package next to this program");
         return EXIT_USAGE;

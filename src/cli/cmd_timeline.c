@@ -1,28 +1,25 @@
 /* memscope timeline FILE -o plot.svg|plot.png|plot.html: heap in use and RSS
  * over time as a picture, the `mprof plot` figure as a file. PNG goes
  * through rsvg-convert (librsvg), which draws the same SVG. */
-#include <errno.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "memscope/html.h"
 
-extern char **environ;
-
 static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_timeline = {
     "timeline", run, "heap and RSS over time as SVG, PNG or HTML",
-    "usage: memscope timeline FILE -o OUT.svg|OUT.png|OUT.html\n\n"
+    "usage: memscope timeline FILE -o OUT.svg|OUT.png|OUT.html [--force]\n\n"
     "Draw heap in use and RSS over time, with memscope.mark() labels, GC runs\n"
     "(ticks under the axis) and the peak. The format follows OUT's extension;\n"
     "PNG needs rsvg-convert (Debian: librsvg2-bin).\n\n"
     "options:\n"
-    "  -o, --output OUT   the picture to write (required)\n\n"
+    "  -o, --output OUT   the picture to write (required)\n"
+    "  --force            replace OUT if it exists (a regular file only)\n\n"
     "examples:\n"
     "  memscope timeline run.msc -o memory.svg\n"
     "  memscope timeline run.msc -o memory.png\n"
@@ -46,54 +43,53 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
 }
 
-/* Rasterises svg into png with rsvg-convert; EXIT_OK or EXIT_USAGE. */
-static int to_png(const char *svg, const char *png)
+/* The PNG: rsvg-convert reads the SVG from a pipe and writes to the file
+ * created here. EXIT_OK or EXIT_USAGE. */
+static int draw_png(job_t *job, const cli_output_t *o)
 {
-    char *args[] = {"rsvg-convert", "-f", "png", "-o", (char *)png, (char *)svg, NULL};
+    char *args[] = {"rsvg-convert", "-f", "png", NULL};
     pid_t pid;
-    int status, err = posix_spawnp(&pid, "rsvg-convert", NULL, NULL, args, environ);
-    if (err) {
-        cli_error("cannot write '%s': rsvg-convert %s (Debian: apt-get install librsvg2-bin)",
-                  png, err == ENOENT ? "is not installed" : strerror(err));
+    int fd = cli_create_output(o);
+    if (fd < 0) return EXIT_USAGE;
+    FILE *svg = cli_filter_start(args, fd, &pid, "Debian: apt-get install librsvg2-bin");
+    close(fd);
+    if (!svg) {
+        unlink(o->path);
         return EXIT_USAGE;
     }
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        cli_error("cannot write '%s': rsvg-convert failed", png);
+    int err = write_timeline(svg, job);
+    if (fclose(svg) != 0 && !err) err = MSC_EIO;
+    int rc = cli_filter_finish(pid, "rsvg-convert", o->path);
+    if (err && !rc) cli_error("cannot write '%s': %s", o->path, msc_strerror(err));
+    if (err || rc) {
+        unlink(o->path);
         return EXIT_USAGE;
     }
     return EXIT_OK;
 }
 
-static int draw(cli_capture_t *cap, const char *output)
+static int draw(cli_capture_t *cap, const cli_output_t *o)
 {
-    job_t job = {cap, ends_with(output, ".html")};
-    int rc;
-    if (!ends_with(output, ".png")) {
-        rc = cli_write_output(output, write_timeline, &job);
-    } else {
-        char *svg = cli_default_output(output, ".tmp.svg");
-        rc = svg ? cli_write_output(svg, write_timeline, &job) : EXIT_USAGE;
-        if (!rc) rc = to_png(svg, output);
-        if (svg) unlink(svg);
-        free(svg);
-    }
-    return rc;
+    job_t job = {cap, ends_with(o->path, ".html")};
+    return ends_with(o->path, ".png") ? draw_png(&job, o)
+                                      : cli_write_output(o, write_timeline, &job);
 }
 
 static int run(int argc, char **argv)
 {
-    const char *output;
+    cli_output_t output;
     int done = cli_parse_file_output(argc, argv, &cli_cmd_timeline, &output);
     if (done >= 0) return done;
-    if (!output || !(ends_with(output, ".svg") || ends_with(output, ".png") ||
-                     ends_with(output, ".html"))) {
+    const char *path = output.path;
+    if (!path ||
+        !(ends_with(path, ".svg") || ends_with(path, ".png") || ends_with(path, ".html"))) {
         cli_error("timeline needs -o OUT ending in .svg, .png or .html");
         return EXIT_USAGE;
     }
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
-    rc = draw(&cap, output);
+    rc = draw(&cap, &output);
     cli_capture_close(&cap);
     return rc;
 }

@@ -88,6 +88,8 @@ const char *msc_strerror(int err)
     case MSC_ECORRUPT: return "corrupt data";
     case MSC_ETRUNCATED: return "truncated";
     case MSC_EUSAGE: return "invalid argument";
+    case MSC_ENOTREG: return "not a regular file (only a regular file is replaced)";
+    case MSC_ELOST: return "the program closed or reused the capture's file descriptor";
     default: return "unknown error";
     }
 }

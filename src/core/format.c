@@ -30,11 +30,14 @@ int msc_header_encode(const msc_header_t *h, uint8_t *out, size_t cap, size_t *l
 {
     size_t need = MSC_FILE_HEADER_FIXED + 4 + 10 * 32 + strlen(h->python_version);
     for (int i = 0; i < h->argc; i++) need += 20 + strlen(h->argv[i]);
-    if (need > cap) {
-        /* Very long command lines keep their first arguments only. */
+    if (need > cap || h->argc > MSC_HEADER_MAX_ARGS) {
+        /* Very long command lines keep their first arguments and say how
+         * many more there were. */
         msc_header_t cut = *h;
-        while (cut.argc > 0 && need > cap) need -= 20 + strlen(cut.argv[--cut.argc]);
+        while (cut.argc > 0 && (need > cap || cut.argc > MSC_HEADER_MAX_ARGS))
+            need -= 20 + strlen(cut.argv[--cut.argc]);
         if (need > cap) return MSC_EUSAGE;
+        cut.argv_omitted = h->argv_omitted + (uint64_t)(h->argc - cut.argc);
         return msc_header_encode(&cut, out, cap, len);
     }
     uint8_t *p = out + MSC_FILE_HEADER_FIXED;
@@ -47,6 +50,7 @@ int msc_header_encode(const msc_header_t *h, uint8_t *out, size_t cap, size_t *l
     p = put_number(p, MSC_HK_SAMPLE_BYTES, h->sample_bytes);
     p = put_number(p, MSC_HK_MAX_DEPTH, h->max_depth);
     for (int i = 0; i < h->argc; i++) p = put_field(p, MSC_HK_ARGV, h->argv[i], strlen(h->argv[i]));
+    if (h->argv_omitted) p = put_number(p, MSC_HK_ARGV_OMITTED, h->argv_omitted);
 
     size_t body = (size_t)(p - out) - MSC_FILE_HEADER_FIXED;
     memcpy(out, MSC_FILE_MAGIC, 8);
@@ -68,7 +72,7 @@ void msc_header_release(msc_header_t *h)
 
 static int add_arg(msc_header_t *h, const uint8_t *s, size_t n)
 {
-    if (h->argc >= 4096) return MSC_ECORRUPT;
+    if (h->argc >= MSC_HEADER_MAX_ARGS) return MSC_ECORRUPT;
     char **argv = msc_realloc(h->argv, sizeof(char *) * (size_t)(h->argc + 1));
     if (!argv) return MSC_ENOMEM;
     h->argv = argv;
@@ -93,6 +97,7 @@ static int decode_field(msc_header_t *h, uint64_t key, const uint8_t *v, uint64_
     case MSC_HK_PYTHON_HEXVERSION: h->python_hexversion = (uint32_t)msc__get_varint(&num); break;
     case MSC_HK_PID: h->pid = msc__get_varint(&num); break;
     case MSC_HK_PARENT_PID: h->parent_pid = msc__get_varint(&num); break;
+    case MSC_HK_ARGV_OMITTED: h->argv_omitted = msc__get_varint(&num); break;
     case MSC_HK_START_NS: h->start_ns = msc__get_varint(&num); break;
     case MSC_HK_MODE: h->mode = (int)msc__get_varint(&num); break;
     case MSC_HK_SAMPLE_BYTES: h->sample_bytes = msc__get_varint(&num); break;

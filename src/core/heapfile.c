@@ -18,8 +18,7 @@
 #define HEADER_MAX_BODY 4096
 #define EDGES_PER_RECORD 1024
 #define ENTRIES_PER_RECORD 1024     /* in SITES, DIGESTS and CONTAINERS records */
-#define RECORD_MAX (16 + 10 + (1u << 16)) /* the longest record: a STRING */
-#define MAX_STRING (1u << 16)
+#define RECORD_MAX (16 + 10 + MSC_HEAP_MAX_STRING) /* the longest record: a STRING */
 #define PROGRESS_BYTES (4u << 20)  /* of the file read between progress calls */
 
 enum heap_key {
@@ -384,7 +383,7 @@ static int read_header(int fd, msc_heap_t *h, uint64_t *body_end, uint32_t *vers
 static int read_string(reader_t *r, msc_cursor_t *c)
 {
     uint64_t n = msc__get_varint(c);
-    if (n > MAX_STRING) return fail(r, "absurd string length", MSC_ECORRUPT);
+    if (n > MSC_HEAP_MAX_STRING) return fail(r, "absurd string length", MSC_ECORRUPT);
     const uint8_t *s = msc__get_bytes(c, n);
     if (!s) return fail(r, "string record cut short", MSC_ECORRUPT);
     uint32_t id;

@@ -117,8 +117,19 @@ static int rehash_strings(msc_heap_t *h)
     return 0;
 }
 
+/* n, or less so that s[0..n) ends on a UTF-8 character boundary within
+ * MSC_HEAP_MAX_STRING bytes. */
+static size_t fitting(const char *s, size_t n)
+{
+    if (n <= MSC_HEAP_MAX_STRING) return n;
+    n = MSC_HEAP_MAX_STRING;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
 int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
 {
+    n = fitting(s, n);
     if ((uint64_t)h->str_used * 2 >= h->str_mask && rehash_strings(h) < 0)
         return MSC_ENOMEM;
     uint64_t hash = hash_bytes(s, n);
@@ -143,6 +154,7 @@ int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
 
 int msc_heap_add_string(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
 {
+    n = fitting(s, n);
     if (h->string_count >= MSC_HEAP_MAX_NODES) return MSC_ENOMEM;
     if (grow((void **)&h->blob, &h->blob_cap, h->blob_len + n + 1, 1) < 0 ||
         grow32((void **)&h->str_off, &h->string_cap, (uint64_t)h->string_count + 2,

@@ -236,15 +236,28 @@ void msc_heap_path_groups_release(msc_heap_path_groups_t *g)
     g->n = 0;
 }
 
+/* Whether type t's display name (msc_heap_type_name: "module.Name", or
+ * "Name" for builtins), or its last dotted part, is target. Compared in
+ * place, so names of any length are found. */
+static int type_matches(const msc_heap_t *h, uint32_t t, const char *target)
+{
+    size_t mlen, nlen, tlen = strlen(target);
+    const char *name = msc_heap_string(h, h->types[t].name, &nlen);
+    const char *module = msc_heap_string(h, h->types[t].module, &mlen);
+    int builtin = mlen == 0 || strcmp(module, "builtins") == 0;
+    if (builtin && strcmp(name, target) == 0) return 1;
+    if (!builtin && tlen == mlen + 1 + nlen && memcmp(target, module, mlen) == 0 &&
+        target[mlen] == '.' && strcmp(target + mlen + 1, name) == 0)
+        return 1;
+    const char *dot = strrchr(name, '.');
+    if (dot) return strcmp(dot + 1, target) == 0;
+    return !builtin ? strcmp(name, target) == 0 : 0;
+}
+
 static uint8_t *matching_types(const msc_heap_t *h, const char *name)
 {
     uint8_t *match = msc_calloc(h->type_count ? h->type_count : 1, 1);
-    for (uint32_t t = 0; match && t < h->type_count; t++) {
-        char full[512];
-        msc_heap_type_name(h, t, full, sizeof(full));
-        const char *dot = strrchr(full, '.');
-        match[t] = strcmp(full, name) == 0 || (dot && strcmp(dot + 1, name) == 0);
-    }
+    for (uint32_t t = 0; match && t < h->type_count; t++) match[t] = type_matches(h, t, name);
     return match;
 }
 

@@ -43,9 +43,27 @@ struct msc_replay {
     int complete;
 };
 
+/* Reads and checks the file header into r->header; *used is its size. The
+ * fixed part says how long the body is (up to 1 MiB); an absurd length is
+ * left for the decoder to refuse. */
+static int read_header(msc_replay_t *r, size_t *used, msc_error_info_t *info)
+{
+    uint8_t fixed[MSC_FILE_HEADER_FIXED];
+    ssize_t n = pread(r->fd, fixed, sizeof(fixed), 0);
+    size_t len = sizeof(fixed), body = n == (ssize_t)len ? msc__get_u32(fixed + 12) : 0;
+    if (n >= 0 && body <= MSC_FILE_HEADER_MAX_BODY) len += body + 4;
+    uint8_t *head = n < 0 ? NULL : msc_malloc(len);
+    if (n >= 0 && !head) return MSC_ENOMEM;
+    if (head) n = pread(r->fd, head, len, 0);
+    int err = MSC_EIO;
+    if (n < 0) info->what = NULL; /* errno says why */
+    else err = msc__header_decode(head, (size_t)n, &r->header, used, info);
+    msc_free(head);
+    return err;
+}
+
 msc_replay_t *msc_replay_open(const char *path, int flags, int *err, msc_error_info_t *info)
 {
-    uint8_t head[MSC_FILE_HEADER_FIXED + 65536];
     size_t used;
     struct stat sb;
 
@@ -67,17 +85,7 @@ msc_replay_t *msc_replay_open(const char *path, int flags, int *err, msc_error_i
         info->what = "is a directory";
         goto fail_header;
     }
-    ssize_t n = pread(r->fd, head, sizeof(head), 0);
-    if (n < 0) {
-        *err = MSC_EIO;
-        info->what = NULL;
-        goto fail_header;
-    }
-    *err = msc__header_decode(head, (size_t)n, &r->header, &used, info);
-    if (*err == MSC_ETRUNCATED && (size_t)n == sizeof(head)) {
-        *err = MSC_ECORRUPT;
-        info->what = "file header too long";
-    }
+    *err = read_header(r, &used, info);
     if (*err) goto fail_header;
     *err = MSC_ENOMEM;
     info->what = "out of memory";

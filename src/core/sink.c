@@ -20,12 +20,17 @@
 
 #include "internal.h"
 #include "memscope/chunk.h"
+#include "memscope/outfile.h"
 #include "memscope/sink.h"
 
 #define BUF_DEFAULT (256u << 10)
 #define SPARE_MAX 8
 #define FLUSH_NS (100ull * 1000 * 1000)
 #define SAMPLE_NS (10ull * 1000 * 1000)
+/* The sink's descriptors move at or above this number, out of the range a
+ * program's own open() calls hand out, so a program that closes every
+ * descriptor and opens files is unlikely to get one of ours. */
+#define FD_HIGH 512
 
 typedef struct buf_list {
     msc_buf_t *head;
@@ -34,7 +39,9 @@ typedef struct buf_list {
 
 struct msc_sink {
     int fd;                        /* output; written by the writer thread only */
+    msc_file_id_t fd_id;           /* the file fd was opened for: checked before each write */
     int statm_fd;                  /* /proc/self/statm for RSS samples, or -1 */
+    msc_file_id_t statm_id;        /* the file statm_fd was opened for */
     long page_size;
     uint64_t t0;                   /* monotonic ns at open */
     uint64_t duration_ns;          /* set by close before stopping the writer */
@@ -123,10 +130,15 @@ static void fail(msc_sink_t *s, int err)
  * Writing (writer thread).
  */
 
+/* The traced program may close our descriptor (daemons close them all) and
+ * open a file that gets its number: each write first checks that the
+ * descriptor still refers to the capture, so recording stops instead of
+ * writing into the program's file. */
 static void write_chunk(msc_sink_t *s, int stream, const uint8_t *raw, size_t n)
 {
     if (atomic_load(&s->failed)) return;
-    if (msc_chunk_write(&s->chunks, stream, raw, n) < 0) fail(s, MSC_EIO);
+    if (!msc_file_is(s->fd, &s->fd_id)) fail(s, MSC_ELOST);
+    else if (msc_chunk_write(&s->chunks, stream, raw, n) < 0) fail(s, MSC_EIO);
 }
 
 /* Writes [taken, upto) of b; records never straddle buffers, so every chunk
@@ -204,7 +216,7 @@ static void flush_all(msc_sink_t *s)
 static void sample_rss(msc_sink_t *s)
 {
     char text[128];
-    if (s->statm_fd < 0) return;
+    if (s->statm_fd < 0 || !msc_file_is(s->statm_fd, &s->statm_id)) return;
     ssize_t n = pread(s->statm_fd, text, sizeof(text) - 1, 0);
     if (n <= 0) return;
     text[n] = 0;
@@ -375,12 +387,47 @@ void msc_sink_flush(msc_sink_t *s)
  * Lifecycle.
  */
 
-static int open_output(const msc_sink_options_t *opt, int *sys_errno)
+/* fd moved to FD_HIGH or above when there is room (fd itself otherwise),
+ * with *id set to its file; -1 with errno set when fd cannot be identified. */
+static int keep_high(int fd, msc_file_id_t *id)
 {
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (opt->force ? O_TRUNC : O_EXCL);
-    int fd = open(opt->path, flags, 0600);
-    if (fd < 0) *sys_errno = errno;
-    return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, FD_HIGH);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    if (msc_file_identify(fd, id) == 0) return fd;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
+/* The capture file (msc_file_create's rules); 0 or an MSC_E code with
+ * *sys_errno set for MSC_EIO. */
+static int open_output(msc_sink_t *s, int *sys_errno)
+{
+    int fd, err = msc_file_create(s->opt.path, s->opt.force, &fd);
+    if (!err && (fd = keep_high(fd, &s->fd_id)) < 0) {
+        unlink(s->opt.path);
+        err = MSC_EIO;
+    }
+    if (err == MSC_EIO) *sys_errno = errno;
+    s->fd = fd;
+    return err;
+}
+
+static void open_statm(msc_sink_t *s)
+{
+    s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (s->statm_fd >= 0) s->statm_fd = keep_high(s->statm_fd, &s->statm_id);
+}
+
+/* Closes what is still ours: a descriptor the program closed and reused
+ * is the program's now. */
+static void close_owned(int fd, const msc_file_id_t *id)
+{
+    if (fd >= 0 && msc_file_is(fd, id)) close(fd);
 }
 
 /* Locks, condition variables and the writer thread; 0 or an errno value
@@ -423,12 +470,14 @@ static int start_writer(msc_sink_t *s)
 msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, int *err,
                           int *sys_errno)
 {
-    uint8_t header[MSC_FILE_HEADER_FIXED + 4096];
-    size_t header_len;
+    size_t header_len, header_cap = MSC_FILE_HEADER_FIXED + MSC_FILE_HEADER_MAX_BODY + 4;
     *sys_errno = 0;
 
-    *err = msc_header_encode(h, header, sizeof(header), &header_len);
-    if (*err) return NULL;
+    *err = MSC_ENOMEM;
+    uint8_t *header = msc_malloc(header_cap);
+    if (!header) return NULL;
+    *err = msc_header_encode(h, header, header_cap, &header_len);
+    if (*err) goto fail_alloc;
     *err = MSC_ENOMEM;
     msc_sink_t *s = msc_calloc(1, sizeof(*s));
     if (!s) goto fail_alloc;
@@ -441,9 +490,8 @@ msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, 
     if (!main_buf || !side_buf) goto fail_bufs;
     s->buffered = BUF_DEFAULT;
 
-    s->fd = open_output(opt, sys_errno);
-    *err = *sys_errno == EEXIST ? MSC_EEXIST : MSC_EIO;
-    if (s->fd < 0) goto fail_open;
+    *err = open_output(s, sys_errno);
+    if (*err) goto fail_open;
     *err = msc_chunk_writer_init(&s->chunks, s->fd, s->opt.level);
     if (*err) goto fail_chunks;
     if (write(s->fd, header, header_len) != (ssize_t)header_len) {
@@ -451,7 +499,7 @@ msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, 
         *err = MSC_EIO;
         goto fail_write;
     }
-    s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    open_statm(s);
     s->page_size = sysconf(_SC_PAGESIZE);
     s->t0 = mono_ns();
     int rc = start_writer(s);
@@ -460,6 +508,7 @@ msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, 
         *err = MSC_EIO;
         goto fail_thread;
     }
+    msc_free(header);
     *err = 0;
     return s;
 
@@ -476,6 +525,7 @@ fail_bufs:
     msc_free(side_buf);
     msc_free(s);
 fail_alloc:
+    msc_free(header);
     return NULL;
 }
 
@@ -499,8 +549,12 @@ int msc_sink_close(msc_sink_t *s, uint64_t duration_ns)
     pthread_join(s->writer, NULL);
 
     int err = atomic_load(&s->failed);
-    if (close(s->fd) < 0 && !err) err = MSC_EIO;
-    if (s->statm_fd >= 0) close(s->statm_fd);
+    if (!msc_file_is(s->fd, &s->fd_id)) {
+        if (!err) err = MSC_ELOST;
+    } else if (close(s->fd) < 0 && !err) {
+        err = MSC_EIO;
+    }
+    close_owned(s->statm_fd, &s->statm_id);
     msc_free(s->main.buf); /* the writer has written and unlinked every other buffer */
     msc_free(s->side.buf);
     free_list(s->spare);
@@ -536,6 +590,6 @@ void msc_sink_atfork_child(msc_sink_t *s)
     pthread_mutex_unlock(&s->qlock);
     pthread_mutex_unlock(&s->side_lock);
     pthread_mutex_unlock(&s->work_lock);
-    close(s->fd);
-    if (s->statm_fd >= 0) close(s->statm_fd);
+    close_owned(s->fd, &s->fd_id);
+    close_owned(s->statm_fd, &s->statm_id);
 }

@@ -5,13 +5,13 @@
 #include <Python.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "heapwalk.h"
+#include "memscope/outfile.h"
 #include "pyparts.h"
 
 static int parse_by(const char *by)
@@ -44,37 +44,82 @@ static int join_sites(msc_heap_t *h, PyObject *capture)
     return rc < 0 ? -1 : 0;
 }
 
-static int write_heap(const msc_heap_t *h, PyObject *path)
+/* A file the package writes (what: "heap snapshot", "file"), created as
+ * every memscope output is (msc_file_create: mode 0600, never through a
+ * link, an existing file replaced only with force and only when it is a
+ * regular file). -1 with an exception set. */
+static int create_file(PyObject *path, int force, const char *what)
 {
-    int rc = MSC_EIO, fd;
-    Py_BEGIN_ALLOW_THREADS
-    fd = open(PyBytes_AS_STRING(path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) rc = msc_heap_write(h, fd);
-    if (fd >= 0 && close(fd) < 0 && rc == 0) rc = MSC_EIO;
-    Py_END_ALLOW_THREADS
-    if (fd < 0 || rc == MSC_EIO) PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-    else if (rc < 0) PyErr_SetString(PyExc_MemoryError, msc_strerror(rc));
-    return rc < 0 || fd < 0 ? -1 : 0;
+    const char *name = PyBytes_AS_STRING(path);
+    int fd, err = msc_file_create(name, force, &fd);
+    if (err == MSC_EEXIST)
+        PyErr_Format(PyExc_FileExistsError, "%s '%s' already exists (use force=True to replace it)",
+                     what, name);
+    else if (err == MSC_ENOTREG)
+        PyErr_Format(PyExc_FileExistsError, "cannot replace '%s': not a regular file", name);
+    else if (err)
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    return err ? -1 : fd;
 }
 
-/* dump_heap(path, capture=None) -> number of objects written. With a
- * Capture of the recording in progress (advanced just before), each object
- * whose allocation was recorded carries its allocation site. */
+/* Writes h to fd and closes it; the file is removed when writing fails. */
+static int write_heap(const msc_heap_t *h, int fd, PyObject *path)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = msc_heap_write(h, fd);
+    if (close(fd) < 0 && rc == 0) rc = MSC_EIO;
+    Py_END_ALLOW_THREADS
+    if (rc == MSC_EIO) PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    else if (rc < 0) PyErr_SetString(PyExc_MemoryError, msc_strerror(rc));
+    if (rc < 0) unlink(PyBytes_AS_STRING(path));
+    return rc < 0 ? -1 : 0;
+}
+
+/* dump_heap(path, capture=None, force=False) -> number of objects written.
+ * With a Capture of the recording in progress (advanced just before), each
+ * object whose allocation was recorded carries its allocation site. The
+ * file is created first, so a name that cannot be written costs no walk. */
 static PyObject *py_dump_heap(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *path, *capture = Py_None, *result = NULL;
-    if (!PyArg_ParseTuple(args, "O&|O:dump_heap", PyUnicode_FSConverter, &path, &capture))
+    int force = 0;
+    if (!PyArg_ParseTuple(args, "O&|Op:dump_heap", PyUnicode_FSConverter, &path, &capture,
+                          &force))
         return NULL;
+    int fd = create_file(path, force, "heap snapshot");
+    if (fd < 0) {
+        Py_DECREF(path);
+        return NULL;
+    }
     msc_heap_t *h = msc__heap_walk(1);
-    if (h && (capture == Py_None || join_sites(h, capture) == 0) && write_heap(h, path) == 0) {
+    int joined = h && (capture == Py_None || join_sites(h, capture) == 0);
+    if (joined && write_heap(h, fd, path) == 0) {
         uint32_t objects = 0;
         for (uint32_t v = 0; v < h->node_count; v++) objects += msc_heap_is_object(h, v);
         result = PyLong_FromUnsignedLong(objects);
+    } else if (!joined) {
+        close(fd);
+        unlink(PyBytes_AS_STRING(path));
     }
     msc_heap_free(h);
     Py_DECREF(path);
     return result;
+}
+
+/* create_file(path, force=False) -> a descriptor open for writing, for the
+ * package's other outputs (pictures); the caller closes it. */
+static PyObject *py_create_file(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *path;
+    int force = 0;
+    if (!PyArg_ParseTuple(args, "O&|p:create_file", PyUnicode_FSConverter, &path, &force))
+        return NULL;
+    int fd = create_file(path, force, "file");
+    Py_DECREF(path);
+    return fd < 0 ? NULL : PyLong_FromLong(fd);
 }
 
 /* A report as a str: what write prints for arg. */
@@ -509,7 +554,10 @@ static PyMethodDef heap_methods[] = {
      "heap_duplicates(limit=10) -> (rows, table): str and bytes held in more than one copy."},
     {"heap_empty", py_heap_empty, METH_VARARGS,
      "heap_empty(limit=10) -> (rows, table): empty and mostly empty containers by kind."},
-    {"dump_heap", py_dump_heap, METH_VARARGS, "dump_heap(path, capture=None): write a heap snapshot file."},
+    {"create_file", py_create_file, METH_VARARGS,
+     "create_file(path, force=False): a new file's descriptor (mode 0600, no links)."},
+    {"dump_heap", py_dump_heap, METH_VARARGS,
+     "dump_heap(path, capture=None, force=False): write a heap snapshot file."},
     {"heap_partition", py_heap_partition, METH_VARARGS,
      "heap_partition(by='kind', limit=10) -> (count, bytes, rows, table)."},
     {NULL, NULL, 0, NULL},

@@ -148,9 +148,14 @@ static size_t utf8_prefix(PyObject *s, char *out, size_t max)
 
 static uint32_t intern_str(walker_t *w, PyObject *s, size_t max)
 {
-    char buf[256];
-    size_t n = utf8_prefix(s, buf, max < sizeof(buf) ? max : sizeof(buf));
-    return intern_c(w, buf, n);
+    char small[256], *buf = max <= sizeof(small) ? small : malloc(max);
+    if (!buf) {
+        w->err = MSC_ENOMEM;
+        return 0;
+    }
+    uint32_t id = intern_c(w, buf, utf8_prefix(s, buf, max));
+    if (buf != small) free(buf);
+    return id;
 }
 
 /* A str or bytes object's preview: its own string, not interned. */
@@ -229,13 +234,14 @@ static void find_labels(walker_t *w, type_info_t *ti, PyTypeObject *tp)
 /* The type's entry in the heap's type table: qualified name and module. */
 static uint32_t type_index(walker_t *w, PyTypeObject *tp)
 {
-    char buf[512];
     uint32_t name, module, index = 0;
     if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
-        name = intern_str(w, ((PyHeapTypeObject *)tp)->ht_qualname, sizeof(buf));
+        /* Whole names (up to what a snapshot holds), so that a type is
+         * found by the name it has. */
+        name = intern_str(w, ((PyHeapTypeObject *)tp)->ht_qualname, MSC_HEAP_MAX_STRING);
         PyObject *mod = tp->tp_dict ? PyDict_GetItemWithError(tp->tp_dict, w->s_module) : NULL;
         if (!mod) PyErr_Clear();
-        module = mod && PyUnicode_Check(mod) ? intern_str(w, mod, sizeof(buf)) : 0;
+        module = mod && PyUnicode_Check(mod) ? intern_str(w, mod, MSC_HEAP_MAX_STRING) : 0;
     } else {
         const char *dot = strrchr(tp->tp_name, '.');
         name = intern_c(w, dot ? dot + 1 : tp->tp_name, strlen(dot ? dot + 1 : tp->tp_name));

@@ -221,6 +221,8 @@ static int set_start_error(int err, int sys_errno, PyObject *path)
     if (err == MSC_EEXIST) {
         PyErr_Format(PyExc_FileExistsError, "capture '%U' already exists (use force to replace it)",
                      path);
+    } else if (err == MSC_ENOTREG) {
+        PyErr_Format(PyExc_FileExistsError, "cannot replace '%U': not a regular file", path);
     } else if (err == MSC_EIO && sys_errno) {
         errno = sys_errno;
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
@@ -239,8 +241,13 @@ static int open_capture(PyObject *path, PyObject *argv, const start_options_t *o
         PyMem_Free(h.argv);
         return -1;
     }
-    msc_sink_options_t opt = {.path = PyUnicode_AsUTF8(path), .force = o->force,
+    Py_ssize_t len;
+    msc_sink_options_t opt = {.path = PyUnicode_AsUTF8AndSize(path, &len), .force = o->force,
                               .on_error = on_sink_error};
+    if (opt.path && strlen(opt.path) != (size_t)len) {
+        PyErr_SetString(PyExc_ValueError, "embedded null byte in the capture path");
+        opt.path = NULL;
+    }
     if (!opt.path) {
         PyMem_Free(h.argv);
         return -1;

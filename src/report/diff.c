@@ -111,7 +111,11 @@ static void diff_text(FILE *out, const msc_diff_t *d, const msc_diff_report_t *o
             group_name(opt->group), reset, msc_format_bytes(d->before_total, a, 32),
             msc_format_bytes(d->after_total, b, 32), signed_bytes(delta, c, 32));
     if (d->before_total) fprintf(out, ", %+.1f%%", percent(delta, d->before_total));
-    fprintf(out, ")\n  before: %s\n  after:  %s\n", opt->before_path, opt->after_path);
+    fputs(")\n  before: ", out);
+    msc__text(out, opt->before_path);
+    fputs("\n  after:  ", out);
+    msc__text(out, opt->after_path);
+    fputc('\n', out);
     size_t grew = 0, shrank = 0;
     while (grew < d->n && d->rows[grew].delta_bytes > 0) grew++;
     while (shrank < d->n - grew && d->rows[d->n - 1 - shrank].delta_bytes < 0) shrank++;

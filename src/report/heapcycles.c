@@ -9,18 +9,20 @@
 
 static void write_advice(FILE *out, const msc_heap_cycle_group_t *g)
 {
+    char weaken[MSC_TEXT_BUF];
+    if (g->weaken) msc__text_in(g->weaken, weaken, sizeof(weaken));
     if (!g->weaken) {
         fprintf(out, "%34sno single named reference breaks every cycle in it: "
                      "break them explicitly (a close() or clear() method)\n", "");
     } else if (g->weakrefable) {
         fprintf(out, "%34sbreak it: make %s a weak reference (weakref.ref or weakref.proxy); "
-                     "%u such reference%s in this cycle\n", "", g->weaken, g->weaken_refs,
+                     "%u such reference%s in this cycle\n", "", weaken, g->weaken_refs,
                 g->weaken_refs == 1 ? "" : "s");
     } else {
         fprintf(out, "%34sbreak it: stop holding %s strongly (it refers to a builtin "
                      "container, which weakref.ref cannot refer to: hold its owner weakly, "
                      "or clear it when done); %u such reference%s in this cycle\n", "",
-                g->weaken, g->weaken_refs, g->weaken_refs == 1 ? "" : "s");
+                weaken, g->weaken_refs, g->weaken_refs == 1 ? "" : "s");
     }
 }
 
@@ -36,13 +38,15 @@ int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_
     fprintf(out, "\n  Cycles   Objects        Bytes  Kinds in the cycle\n");
     for (size_t i = 0; i < shown; i++) {
         const msc_heap_cycle_group_t *g = &c->groups[i];
-        char what[600];
+        char what[600], kinds[MSC_TEXT_BUF], site[MSC_TEXT_BUF];
         fprintf(out, "%8llu %9llu %12llu  %s\n%34se.g. %s\n", (unsigned long long)g->cycles,
-                (unsigned long long)g->objects, (unsigned long long)g->bytes, g->kinds, "",
+                (unsigned long long)g->objects, (unsigned long long)g->bytes,
+                msc__text_in(g->kinds, kinds, sizeof(kinds)), "",
                 msc_heap_describe(h, g->example, what, sizeof(what)));
         if (g->site)
             fprintf(out, "%34s%llu of them allocated at %s\n", "",
-                    (unsigned long long)g->site_count, msc_heap_string(h, g->site, NULL));
+                    (unsigned long long)g->site_count,
+                    msc__text_in(msc_heap_string(h, g->site, NULL), site, sizeof(site)));
         write_advice(out, g);
     }
     if (shown < c->len) fprintf(out, "<%zu more groups>\n", c->len - shown);

@@ -27,27 +27,19 @@ static size_t path_steps(const msc_heap_paths_t *p, uint32_t v, uint32_t *steps)
     return count;
 }
 
-/* Previews are program data: anything not printable ASCII (NUL, escapes
- * that would drive the terminal) is shown as \xNN. UTF-8 text is kept. */
+/* Previews are program data, shown between quotes. */
 void msc__heap_escape(const char *s, size_t len, char *out, size_t n)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < len && k + 5 < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7F || c == '\'')
-            k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
-        else out[k++] = (char)c;
-    }
-    out[k] = 0;
+    msc__text_escape(s, len, out, n, '\'');
 }
 
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n)
 {
-    char type[400], preview[4 * MSC_HEAP_MAX_PREVIEW + 200];
+    char name[400], type[MSC_TEXT_BUF], preview[4 * MSC_HEAP_MAX_PREVIEW + 200];
     size_t plen;
     const char *raw = msc_heap_string(h, h->preview[v], &plen);
     msc__heap_escape(raw, plen, preview, sizeof(preview));
-    msc_heap_type_name(h, h->type[v], type, sizeof(type));
+    msc__text_in(msc_heap_type_name(h, h->type[v], name, sizeof(name)), type, sizeof(type));
     if (v == 0) snprintf(buf, n, "<roots>");
     else if (plen) snprintf(buf, n, "%s at 0x%llx '%s'", type, (unsigned long long)h->addr[v],
                             preview);
@@ -252,23 +244,39 @@ static int find_all(const msc_heap_t *h, const msc_heap_dom_t *d, findings_t *f)
 
 /* Text. */
 
+/* An allocation site ("file:line in function") for a terminal, into buf
+ * (MSC_TEXT_BUF bytes). */
+static const char *site_text(const msc_heap_t *h, uint32_t site, char *buf)
+{
+    return msc__text_in(msc_heap_string(h, site, NULL), buf, MSC_TEXT_BUF);
+}
+
+/* A path from the roots for a terminal, into buf. */
+static const char *path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                             char *buf, size_t n)
+{
+    char raw[2048];
+    return msc__text_in(msc_heap_path_text(h, p, v, raw, sizeof(raw)), buf, n);
+}
+
 /* "allocated at file:line in function" under an entry, when known. */
 static void write_site(FILE *out, const msc_heap_t *h, uint32_t v, const char *indent,
                        const char *what)
 {
+    char site[MSC_TEXT_BUF];
     if (h->site && h->site[v])
-        fprintf(out, "%s%sallocated at %s\n", indent, what, msc_heap_string(h, h->site[v], NULL));
+        fprintf(out, "%s%sallocated at %s\n", indent, what, site_text(h, h->site[v], site));
 }
 
 static void write_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
                           uint64_t total, const suspect_t *s, int number)
 {
-    char what[600], path[2048], type[400], via[700];
+    char what[600], path[MSC_TEXT_BUF], name[400], type[MSC_TEXT_BUF], via[700];
     if (s->type == UINT32_MAX) {
         fprintf(out, "  %d. %s retains %llu bytes (%.1f%% of the heap)\n     reached as %s\n",
                 number, msc_heap_describe(h, s->node, what, sizeof(what)),
                 (unsigned long long)s->retained, pct(s->retained, total),
-                msc_heap_path_text(h, p, s->node, path, sizeof(path)));
+                path_text(h, p, s->node, path, sizeof(path)));
         uint32_t holder = s->site_node;
         if (s->site_node == s->node) {
             write_site(out, h, s->node, "     ", site_is_storage(h, s->node) ? "storage " : "");
@@ -282,12 +290,12 @@ static void write_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t
     }
     fprintf(out, "  %d. %u %s objects held by %s retain %llu bytes (%.1f%% of the heap)\n"
                  "     reached as %s\n", number, s->count,
-            msc_heap_type_name(h, s->type, type, sizeof(type)),
+            msc__text_in(msc_heap_type_name(h, s->type, name, sizeof(name)), type, sizeof(type)),
             msc_heap_describe(h, s->node, what, sizeof(what)), (unsigned long long)s->retained,
-            pct(s->retained, total), msc_heap_path_text(h, p, s->node, path, sizeof(path)));
+            pct(s->retained, total), path_text(h, p, s->node, path, sizeof(path)));
     if (s->site_count)
         fprintf(out, "     %u of them allocated at %s\n", s->site_count,
-                msc_heap_string(h, s->site, NULL));
+                site_text(h, s->site, path));
     write_site(out, h, s->node, "     ",
                site_is_storage(h, s->node) ? "the holder's storage was " : "the holder was ");
 }
@@ -302,20 +310,21 @@ int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t
     for (size_t i = 0; i < f.suspect_count; i++)
         write_suspect(out, h, p, f.total, &f.suspects[i], (int)i + 1);
     if (!f.suspect_count) fprintf(out, "  none: nothing retains %d%% of the heap\n", SUSPECT_SHARE);
-    char name[400];
+    char name[400], type[MSC_TEXT_BUF];
     fprintf(out, "\nTypes retaining the most:\n    Retained      %%    Count  Type\n");
     for (uint32_t t = 0; t < h->type_count && t < limit && f.types[t].key; t++)
         fprintf(out, "%12llu %6.1f %8llu  %s\n", (unsigned long long)f.types[t].key,
                 pct(f.types[t].key, f.total), (unsigned long long)f.type_count[f.types[t].id],
-                msc_heap_type_name(h, f.types[t].id, name, sizeof(name)));
+                msc__text_in(msc_heap_type_name(h, f.types[t].id, name, sizeof(name)), type,
+                             sizeof(type)));
     fprintf(out, "\nObjects retaining the most:\n    Retained      %%       Size  Object / path\n");
     for (uint32_t i = 0; i < f.object_count && i < limit; i++) {
-        char what[600], path[2048];
+        char what[600], path[MSC_TEXT_BUF];
         uint32_t v = f.objects[i].id;
         fprintf(out, "%12llu %6.1f %10llu  %s\n%32s%s\n", (unsigned long long)f.objects[i].key,
                 pct(f.objects[i].key, f.total), (unsigned long long)h->size[v],
                 msc_heap_describe(h, v, what, sizeof(what)), "",
-                msc_heap_path_text(h, p, v, path, sizeof(path)));
+                path_text(h, p, v, path, sizeof(path)));
         write_site(out, h, v, "                                ", "");
     }
     findings_release(&f);
@@ -348,17 +357,17 @@ int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *
 {
     uint32_t steps[MAX_STEPS];
     size_t count = path_steps(p, v, steps);
-    char what[600], label[300], path[2048];
+    char what[600], raw[300], label[MSC_TEXT_BUF], path[MSC_TEXT_BUF];
     if (p->parent[v] == UINT32_MAX) {
         fprintf(out, "%s: no path from a root\n", msc_heap_describe(h, v, what, sizeof(what)));
         return ferror(out) ? MSC_EIO : 0;
     }
-    fprintf(out, "%s\n", msc_heap_path_text(h, p, v, path, sizeof(path)));
+    fprintf(out, "%s\n", path_text(h, p, v, path, sizeof(path)));
     fprintf(out, "  <roots>\n");
     for (size_t i = count; i-- > 0;) {
         uint32_t x = steps[i];
-        fprintf(out, "  %-28s %s\n", msc_heap_label_text(h, p->parent[x], p->label[x], label,
-                                                         sizeof(label)),
+        msc_heap_label_text(h, p->parent[x], p->label[x], raw, sizeof(raw));
+        fprintf(out, "  %-28s %s\n", msc__text_in(raw, label, sizeof(label)),
                 msc_heap_describe(h, x, what, sizeof(what)));
     }
     if (merged && merged->n) write_groups(out, h, p, merged, limit);

@@ -52,11 +52,11 @@ int msc_heap_write_duplicates(FILE *out, const msc_heap_t *h, const msc_heap_dup
             "Value (its first bytes)");
     for (size_t i = 0; i < shown; i++) {
         const msc_heap_dup_t *g = &d->groups[i];
-        char type[64], value[4 * MSC_HEAP_MAX_PREVIEW + 16];
+        char type[64], name[256], value[4 * MSC_HEAP_MAX_PREVIEW + 16];
         msc_heap_type_name(h, g->type, type, sizeof(type));
         fprintf(out, "%10s %12s %12s  %-6s %s\n", msc__count(g->copies, a, sizeof(a)),
                 msc_format_bytes(g->size, b, sizeof(b)), msc_format_bytes(g->wasted, c, sizeof(c)),
-                type, value_text(h, g->example, value, sizeof(value)));
+                msc__text_in(type, name, sizeof(name)), value_text(h, g->example, value, sizeof(value)));
     }
     if (shown < d->len) fprintf(out, "<%zu more values>\n", d->len - shown);
     fprintf(out, "\n%s a dict of canonical values would save %s.\n",
@@ -67,18 +67,19 @@ int msc_heap_write_duplicates(FILE *out, const msc_heap_t *h, const msc_heap_dup
 
 static void write_advice(FILE *out, const msc_heap_empty_row_t *r)
 {
-    char n[32], bytes[32];
-    if (r->empty && strncmp(r->kind, "dict of ", 8) == 0)
+    char n[32], bytes[32], kind[MSC_TEXT_BUF];
+    msc__text_in(r->kind, kind, sizeof(kind));
+    if (r->empty && strncmp(kind, "dict of ", 8) == 0)
         fprintf(out, "%s empty %s: add __slots__ to %s or create the dict lazily\n",
-                msc__count(r->empty, n, sizeof(n)), r->kind, r->kind + 8);
+                msc__count(r->empty, n, sizeof(n)), kind, kind + 8);
     else if (r->empty)
         fprintf(out, "%s empty %s: create them when first needed (None until then)\n",
-                msc__count(r->empty, n, sizeof(n)), r->kind);
+                msc__count(r->empty, n, sizeof(n)), kind);
     if (r->mostly_empty)
         fprintf(out,
                 "%s mostly empty %s: replace each with a copy once it has shrunk "
                 "(clear() when it holds nothing); right-sizing saves %s\n",
-                msc__count(r->mostly_empty, n, sizeof(n)), r->kind,
+                msc__count(r->mostly_empty, n, sizeof(n)), kind,
                 msc_format_bytes(r->saving - r->empty_bytes, bytes, sizeof(bytes)));
 }
 
@@ -96,11 +97,12 @@ int msc_heap_write_empty(FILE *out, const msc_heap_empty_t *e, size_t limit)
             "Saving", "Kind");
     for (size_t i = 0; i < shown; i++) {
         const msc_heap_empty_row_t *r = &e->rows[i];
+        char kind[MSC_TEXT_BUF];
         fprintf(out, "%10s %12s %13s %12s %12s  %s\n", msc__count(r->empty, a, sizeof(a)),
                 msc_format_bytes(r->empty_bytes, b, sizeof(b)),
                 msc__count(r->mostly_empty, c, sizeof(c)),
                 msc_format_bytes(r->mostly_empty_bytes, d, sizeof(d)),
-                msc_format_bytes(r->saving, s, sizeof(s)), r->kind);
+                msc_format_bytes(r->saving, s, sizeof(s)), msc__text_in(r->kind, kind, sizeof(kind)));
     }
     if (shown < e->len) fprintf(out, "<%zu more kinds>\n", e->len - shown);
     fputc('\n', out);

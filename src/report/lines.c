@@ -80,7 +80,9 @@ int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
         msc_free(lines);
         return err;
     }
-    fprintf(out, "Filename: %s\n\n", source);
+    fputs("Filename: ", out);
+    msc__text(out, source);
+    fputs("\n\n", out);
     fprintf(out, "%6s %11s %11s %9s %11s   %s\n", "Line #", "Peak", "Allocated", "Allocs",
             "At exit", "Line Contents");
     fputs("==========================================================================\n", out);

@@ -20,9 +20,20 @@ void msc__json_bytes(FILE *out, const char *s, size_t n);
 void msc__json_text(FILE *out, const char *s);
 /* "\"key\": value" for n unsigned fields, each after ", " (text.c). */
 void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n);
-/* A heap preview for a terminal, into out: bytes that are not printable
- * (NUL, escapes that would drive the terminal) and quotes as \xNN; UTF-8
- * text kept (heapretained.c). */
+/* Program data for a terminal (names, paths, previews): every C0 and C1
+ * control character (escape sequences that would drive the terminal, \r,
+ * newlines, NUL), DEL, and byte that is not UTF-8 is shown as \xNN; UTF-8
+ * text is kept. msc__text writes a NUL-terminated string to out;
+ * msc__text_escape escapes len bytes into buf (n bytes, NUL-terminated,
+ * stopping before an escape that would not fit), also escaping the byte
+ * quote unless it is 0, and returns the length written (text.c). */
+void msc__text(FILE *out, const char *s);
+size_t msc__text_escape(const char *s, size_t len, char *buf, size_t n, int quote);
+/* msc__text_escape of a whole NUL-terminated string into buf; returns buf. */
+const char *msc__text_in(const char *s, char *buf, size_t n);
+/* A buffer for msc__text_in of a name: room for 1024 bytes escaped. */
+#define MSC_TEXT_BUF 4100
+/* A heap preview for a terminal: msc__text_escape with quote ' (heapretained.c). */
 void msc__heap_escape(const char *s, size_t len, char *out, size_t n);
 
 struct msc_heap;

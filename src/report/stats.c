@@ -20,7 +20,8 @@ static void json_header(const msc_report_ctx_t *ctx, FILE *out)
         if (i) fputs(", ", out);
         msc_json_string(out, h->argv[i]);
     }
-    fprintf(out, "], \"complete\": %s, ", msc_replay_complete(ctx->replay) ? "true" : "false");
+    fprintf(out, "], \"argv_omitted\": %llu, \"complete\": %s, ",
+            (unsigned long long)h->argv_omitted, msc_replay_complete(ctx->replay) ? "true" : "false");
 }
 
 static void json_histogram(const msc_summary_t *s, FILE *out)
@@ -99,10 +100,17 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
     const msc_header_t *h = msc_replay_header(ctx->replay);
     char a[32], b[32], c[32];
-    fprintf(out, "Capture:          %s (Python %s, pid %llu)\n", ctx->path, h->python_version,
-            (unsigned long long)h->pid);
+    fputs("Capture:          ", out);
+    msc__text(out, ctx->path);
+    fprintf(out, " (Python %s, pid %llu)\n", h->python_version, (unsigned long long)h->pid);
     fputs("Command:          ", out);
-    for (int i = 0; i < h->argc; i++) fprintf(out, "%s%s", i ? " " : "", h->argv[i]);
+    for (int i = 0; i < h->argc; i++) {
+        if (i) fputc(' ', out);
+        msc__text(out, h->argv[i]);
+    }
+    if (h->argv_omitted)
+        fprintf(out, " ... (%llu more argument%s not recorded)",
+                (unsigned long long)h->argv_omitted, h->argv_omitted == 1 ? "" : "s");
     fprintf(out, "\nDuration:         %.3f s%s, %u thread%s\n",
             seconds(msc_replay_duration_ns(ctx->replay)),
             msc_replay_complete(ctx->replay) ? "" : " (capture incomplete)", s->threads,

@@ -1,6 +1,6 @@
-/* Small helpers every report writer shares: JSON string escaping (every
- * string from the traced program is escaped, whatever bytes it holds), byte
- * sizes for people, and view names. */
+/* Small helpers every report writer shares: JSON string escaping and text
+ * escaping for terminals (every string from the traced program is escaped,
+ * whatever bytes it holds), byte sizes for people, and view names. */
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +44,47 @@ void msc__json_bytes(FILE *out, const char *text, size_t n)
 void msc__json_text(FILE *out, const char *s)
 {
     msc__json_bytes(out, s, strlen(s));
+}
+
+/* The bytes of s at i that show as they are on a terminal (0: escape s[i]):
+ * printable ASCII and UTF-8 text, but no C0 or C1 control, DEL, or byte
+ * that is not UTF-8. */
+static size_t plain_len(const unsigned char *s, size_t len, int quote)
+{
+    size_t k = msc__utf8_len(s, len);
+    if (k == 1) return s[0] >= 0x20 && s[0] != 0x7F && s[0] != quote;
+    return k == 2 && s[0] == 0xC2 && s[1] < 0xA0 ? 0 : k;
+}
+
+size_t msc__text_escape(const char *text, size_t len, char *out, size_t n, int quote)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t k = plain_len(s + i, len - i, quote);
+        if (o + (k ? k : 4) >= n) break;
+        if (k) memcpy(out + o, s + i, k), o += k, i += k;
+        else o += (size_t)snprintf(out + o, n - o, "\\x%02x", s[i++]);
+    }
+    if (n) out[o] = 0;
+    return o;
+}
+
+const char *msc__text_in(const char *s, char *buf, size_t n)
+{
+    msc__text_escape(s, strlen(s), buf, n, 0);
+    return buf;
+}
+
+void msc__text(FILE *out, const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len;) {
+        size_t k = plain_len(s + i, len - i, 0);
+        if (k) fwrite(s + i, 1, k, out), i += k;
+        else fprintf(out, "\\x%02x", s[i++]);
+    }
 }
 
 void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n)
@@ -90,9 +131,12 @@ const char *msc__count(uint64_t v, char *buf, size_t n)
 
 void msc__location(FILE *out, const msc_row_t *r)
 {
-    if (r->line) fprintf(out, "%s:%u", r->file, r->line);
-    else fputs(r->file, out);
-    if (r->function) fprintf(out, " in %s", r->function);
+    msc__text(out, r->file);
+    if (r->line) fprintf(out, ":%u", r->line);
+    if (r->function) {
+        fputs(" in ", out);
+        msc__text(out, r->function);
+    }
 }
 
 void msc__json_location(FILE *out, const msc_row_t *r)

@@ -39,9 +39,13 @@ static void print_node(const walk_t *w, const msc_tree_node_t *x, int last)
     const char *dim = w->color ? "\033[2m" : "", *reset = w->color ? "\033[0m" : "";
     fprintf(w->out, "%s%6.1f%% %10s%s  ", hot, pct, msc_format_bytes(x->bytes, b, sizeof(b)), reset);
     guides(w, x->depth, last);
-    fputs(x->function, w->out);
-    if (x->line) fprintf(w->out, "  %s%s:%u%s", dim, x->file, x->line, reset);
-    else if (*x->file) fprintf(w->out, "  %s%s%s", dim, x->file, reset);
+    msc__text(w->out, x->function);
+    if (*x->file) {
+        fprintf(w->out, "  %s", dim);
+        msc__text(w->out, x->file);
+        if (x->line) fprintf(w->out, ":%u", x->line);
+        fputs(reset, w->out);
+    }
     fputc('\n', w->out);
 }
 

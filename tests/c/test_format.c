@@ -75,8 +75,37 @@ static void test_header_round_trip(void)
     CHECK_EQ(msc__header_decode(buf, small_len, &got, &used, &info), 0);
     CHECK_EQ(got.argc, 1);
     CHECK(got.argc == 1 && strcmp(got.argv[0], "script.py") == 0);
+    CHECK_EQ(got.argv_omitted, 3); /* and says how many it left out */
     msc_header_release(&got);
     CHECK_EQ(msc_header_encode(&h, buf, 40, &small_len), MSC_EUSAGE);
+}
+
+/* More arguments than a header holds: the first MSC_HEADER_MAX_ARGS are
+ * kept, the rest counted, and the header reads back. */
+static void test_header_many_arguments(void)
+{
+    enum { ARGS = MSC_HEADER_MAX_ARGS + 5 };
+    static char *argv[ARGS];
+    static uint8_t buf[MSC_FILE_HEADER_FIXED + MSC_FILE_HEADER_MAX_BODY + 4];
+    msc_header_t h, got;
+    memset(&h, 0, sizeof(h));
+    strcpy(h.python_version, "3.11.9");
+    for (int i = 0; i < ARGS; i++) argv[i] = "x";
+    h.argc = ARGS;
+    h.argv = argv;
+    size_t len, used;
+    msc_error_info_t info;
+    CHECK_EQ(msc_header_encode(&h, buf, sizeof(buf), &len), 0);
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), 0);
+    CHECK_EQ(got.argc, MSC_HEADER_MAX_ARGS);
+    CHECK_EQ(got.argv_omitted, 5);
+    msc_header_release(&got);
+    h.argc = 2001;
+    CHECK_EQ(msc_header_encode(&h, buf, sizeof(buf), &len), 0);
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), 0);
+    CHECK_EQ(got.argc, 2001);
+    CHECK_EQ(got.argv_omitted, 0);
+    msc_header_release(&got);
 }
 
 static void test_header_unknown_and_bad_fields(void)
@@ -468,6 +497,7 @@ static void test_capture_many_records(void)
 int main(void)
 {
     test_header_round_trip();
+    test_header_many_arguments();
     test_header_unknown_and_bad_fields();
     test_header_damage();
     test_linetable_forms();

@@ -217,6 +217,6 @@ def test_pprof_decodes_and_adds_up(capture, tmp_path):
                             "inuse_space"]
     assert "big.<locals>.<listcomp>" in strings and any(x.endswith("prog.py") for x in strings)
     assert "function {" in text and "location {" in text and "line: 2" in text
-    memscope("export", capture, "--format", "pprof", "--at", "exit", "-o", out)
+    memscope("export", capture, "--format", "pprof", "--at", "exit", "-o", out, "--force")
     totals, _ = pprof_totals(decode_pprof(out))
     assert totals[2:] == [s["leaked_allocations"], s["leaked_bytes"]]

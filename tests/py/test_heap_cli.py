@@ -68,7 +68,7 @@ def test_path_to_id(tmp_path):
         import sys, memscope
         holder = {"deep": [None, {"x": bytearray(10)}]}
         print(id(holder["deep"][1]["x"]))
-        memscope.dump_heap(sys.argv[1])
+        memscope.dump_heap(sys.argv[1], force=True)  # written twice: see below
     ''')
     # The id printed by the program finds the same object in the snapshot.
     script = tmp_path / "prog.py"
