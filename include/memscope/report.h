@@ -48,6 +48,10 @@ struct msc_advice_list;
 int msc_report_advice(FILE *out, const struct msc_heap *h, const struct msc_advice_list *l,
                       size_t limit, int json);
 
+/* Program data (names, paths) for a terminal, as every text report writes
+ * it: control characters and bytes that are not UTF-8 as \xNN. */
+void msc_put_text(FILE *out, const char *s);
+
 /* "12.3 MiB" (binary units) into buf; returns buf. */
 const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n);
 

@@ -75,14 +75,6 @@ static uint64_t baseline_bytes(const baseline_t *b, const msc_row_t *r)
     return hit ? hit->bytes : 0;
 }
 
-/* Program strings shown on the terminal: control characters as '?', so a
- * name cannot move the cursor or retitle the window. */
-static void put_name(FILE *out, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
-}
-
 static void put_row(FILE *out, const msc_row_t *r, int64_t growth)
 {
     char a[32], b[32], signed_b[34];
@@ -90,9 +82,9 @@ static void put_row(FILE *out, const msc_row_t *r, int64_t growth)
     msc_format_bytes((uint64_t)(growth < 0 ? -growth : growth), b, sizeof(b));
     snprintf(signed_b, sizeof(signed_b), "%s%s", growth < 0 ? "-" : growth ? "+" : "", b);
     fprintf(out, "  %12s  %12s  ", a, signed_b);
-    put_name(out, r->file);
+    msc_put_text(out, r->file);
     fprintf(out, ":%u in ", r->line);
-    put_name(out, r->function ? r->function : "?");
+    msc_put_text(out, r->function ? r->function : "?");
     fputc('\n', out);
 }
 
@@ -144,7 +136,7 @@ static void draw(FILE *out, const char *path, cli_capture_t *c, const msc_rows_t
     msc_format_bytes(s->total_allocated_bytes, total, sizeof(total));
     double secs = (double)msc_replay_duration_ns(c->replay) / 1e9;
     fputs("memscope live: ", out);
-    put_name(out, path);
+    msc_put_text(out, path);
     fprintf(out, "  (%s, %.1f s)\n\n", msc_replay_complete(c->replay) ? "ended" : "recording",
             secs);
     fprintf(out, "Heap now   %12s    peak %s at %.1f s\n", heap, peak,

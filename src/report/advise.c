@@ -39,11 +39,20 @@ static void write_text(FILE *out, const msc_heap_t *h, const msc_advice_list_t *
             msc_format_bytes(total, a, sizeof(a)));
     for (size_t i = 0; i < shown; i++) {
         const msc_advice_t *x = &l->items[i];
-        fprintf(out, "\n%2zu. %s  (saves %s, %llu bytes) [%s]\n", i + 1, x->title,
+        fprintf(out, "\n%2zu. ", i + 1);
+        msc__text(out, x->title); /* they hold the program's names */
+        fprintf(out, "  (saves %s, %llu bytes) [%s]\n    why:    ",
                 msc_format_bytes(x->bytes_saved, a, sizeof(a)),
                 (unsigned long long)x->bytes_saved, x->rule);
-        fprintf(out, "    why:    %s\n    change: %s\n", x->evidence, x->change);
-        if (x->site) fprintf(out, "    where:  %s\n", msc_heap_string(h, x->site, NULL));
+        msc__text(out, x->evidence);
+        fputs("\n    change: ", out);
+        msc__text(out, x->change);
+        fputc('\n', out);
+        if (x->site) {
+            fputs("    where:  ", out);
+            msc__text(out, msc_heap_string(h, x->site, NULL));
+            fputc('\n', out);
+        }
     }
     if (shown < l->len) fprintf(out, "\n... %zu more (use --limit)\n", l->len - shown);
 }

@@ -339,15 +339,18 @@ static void write_groups(FILE *out, const msc_heap_t *h, const msc_heap_paths_t 
     char type[400], path[2048];
     for (size_t i = 0; i < g->n; i++) count += g->groups[i].count;
     msc_heap_type_name(h, h->type[g->groups[0].example], type, sizeof(type));
-    fprintf(out, "\nAll %llu %s objects, by the path that holds them (%zu path%s):\n",
-            (unsigned long long)count, type, g->n, g->n == 1 ? "" : "s");
+    fprintf(out, "\nAll %llu ", (unsigned long long)count);
+    msc__text(out, type);
+    fprintf(out, " objects, by the path that holds them (%zu path%s):\n", g->n,
+            g->n == 1 ? "" : "s");
     fprintf(out, "%10s %6s %12s %12s  %s\n", "Count", "%", "Size", "Retained", "Path");
     size_t shown = limit && limit < g->n ? limit : g->n;
     for (size_t i = 0; i < shown; i++) {
         const msc_heap_path_group_t *x = &g->groups[i];
-        fprintf(out, "%10u %5.1f%% %12llu %12llu  %s\n", x->count, 100.0 * x->count / (double)count,
-                (unsigned long long)x->bytes, (unsigned long long)x->retained,
-                msc_heap_path_pattern(h, p, x->example, path, sizeof(path)));
+        fprintf(out, "%10u %5.1f%% %12llu %12llu  ", x->count, 100.0 * x->count / (double)count,
+                (unsigned long long)x->bytes, (unsigned long long)x->retained);
+        msc__text(out, msc_heap_path_pattern(h, p, x->example, path, sizeof(path)));
+        fputc('\n', out);
     }
     if (shown < g->n) fprintf(out, "... %zu more (use --limit)\n", g->n - shown);
 }

@@ -87,6 +87,11 @@ void msc__text(FILE *out, const char *text)
     }
 }
 
+void msc_put_text(FILE *out, const char *s)
+{
+    msc__text(out, s);
+}
+
 void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -102,3 +102,13 @@ def test_live_pid_attaches_watches_and_stops(tmp_path):
     assert (program.returncode, out, err) == (0, "", "")
     rows = json.loads(memscope("table", capture, "--at", "exit", "--json").stdout)["rows"]
     assert (rows[0]["function"], rows[0]["line"]) == ("<module>", 5)
+
+
+def test_names_are_escaped(run_script):
+    capture, _ = run_script(
+        "def make():\n    return [bytearray(100_000) for _ in range(20)]\n"
+        "make.__code__ = make.__code__.replace(co_name='\\x1b]0;pwn\\x07', "
+        "co_qualname='\\x1b]0;pwn\\x07')\nkept = make()\n")
+    out = memscope("live", capture).stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "in \\x1b]0;pwn\\x07" in out
