@@ -106,7 +106,7 @@ def test_live_pid_attaches_watches_and_stops(tmp_path):
 
 def test_names_are_escaped(run_script):
     capture, _ = run_script(
-        "def make():\n    return [bytearray(100_000) for _ in range(20)]\n"
+        "def make():\n    return bytearray(2_000_000)\n"
         "make.__code__ = make.__code__.replace(co_name='\\x1b]0;pwn\\x07', "
         "co_qualname='\\x1b]0;pwn\\x07')\nkept = make()\n")
     out = memscope("live", capture).stdout
