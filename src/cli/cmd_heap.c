@@ -83,6 +83,7 @@ enum mode {
 
 typedef struct options {
     enum mode mode;
+    const char *view;          /* the option that chose mode, NULL for the partition */
     int by;
     uint64_t limit;
     const char *target;        /* --path-to, --graph */
@@ -114,6 +115,19 @@ msc_heap_t *cli_heap_load(const char *path)
     return h;
 }
 
+/* Sets the one view the command shows; -1 after saying so when another
+ * option already chose a different one. */
+static int choose(options_t *o, enum mode mode, const char *option)
+{
+    if (o->view && o->mode != mode) {
+        cli_error("%s and %s are separate views: choose one", o->view, option);
+        return -1;
+    }
+    o->mode = mode;
+    o->view = option;
+    return 0;
+}
+
 static int parse(int argc, char **argv, options_t *o)
 {
     static const struct option longopts[] = {
@@ -128,8 +142,9 @@ static int parse(int argc, char **argv, options_t *o)
         {NULL, 0, NULL, 0},
     };
     int c;
-    *o = (options_t){MODE_PARTITION, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, {NULL, 0, {NULL, NULL}},
-                     NULL, NULL, 0};
+    *o = (options_t){MODE_PARTITION, NULL, MSC_HEAP_BY_KIND, 20, NULL, 3, 0,
+                     {NULL, 0, {NULL, NULL}}, NULL, NULL, 0};
+    int by_given = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -137,17 +152,27 @@ static int parse(int argc, char **argv, options_t *o)
                 cli_error("--by wants kind, type, module or size, not '%s'", optarg);
                 return EXIT_USAGE;
             }
+            by_given = 1;
             break;
         case 'n':
             if (cli_option_uint("--limit", optarg, &o->limit) < 0) return EXIT_USAGE;
             break;
-        case 'r': o->mode = MODE_RETAINED; break;
-        case 'p': o->mode = MODE_PATH, o->target = optarg; break;
-        case 'd': o->mode = MODE_DIFF, o->older = optarg; break;
-        case 'c': o->mode = MODE_CYCLES; break;
-        case 'u': o->mode = MODE_DUPLICATES; break;
-        case 'e': o->mode = MODE_EMPTY; break;
-        case 'g': o->mode = MODE_GRAPH, o->target = optarg; break;
+        case 'r': if (choose(o, MODE_RETAINED, "--retained") < 0) return EXIT_USAGE; break;
+        case 'p':
+            if (choose(o, MODE_PATH, "--path-to") < 0) return EXIT_USAGE;
+            o->target = optarg;
+            break;
+        case 'd':
+            if (choose(o, MODE_DIFF, "--diff") < 0) return EXIT_USAGE;
+            o->older = optarg;
+            break;
+        case 'c': if (choose(o, MODE_CYCLES, "--cycles") < 0) return EXIT_USAGE; break;
+        case 'u': if (choose(o, MODE_DUPLICATES, "--duplicates") < 0) return EXIT_USAGE; break;
+        case 'e': if (choose(o, MODE_EMPTY, "--empty") < 0) return EXIT_USAGE; break;
+        case 'g':
+            if (choose(o, MODE_GRAPH, "--graph") < 0) return EXIT_USAGE;
+            o->target = optarg;
+            break;
         case 'B': o->backrefs = 1; break;
         case 'j': o->json = 1; break;
         case 'o': o->output.path = optarg; break;
@@ -157,7 +182,7 @@ static int parse(int argc, char **argv, options_t *o)
                 cli_error("--export wants heapsnapshot, not '%s'", optarg);
                 return EXIT_USAGE;
             }
-            o->mode = MODE_EXPORT;
+            if (choose(o, MODE_EXPORT, "--export") < 0) return EXIT_USAGE;
             break;
         case 'D':
             if (cli_parse_uint(optarg, &o->depth) < 0 || o->depth > 100) {
@@ -170,6 +195,10 @@ static int parse(int argc, char **argv, options_t *o)
         }
     }
     if (optind != argc - 1) return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
+    if (by_given && o->view) {
+        cli_error("--by is for the partition table, not for %s", o->view);
+        return EXIT_USAGE;
+    }
     o->file = o->output.inputs[0] = argv[optind];
     o->output.inputs[1] = o->older;
     if (o->mode == MODE_GRAPH && !o->output.path) {

@@ -124,3 +124,12 @@ def test_not_a_snapshot(tmp_path):
     assert "not a memscope heap snapshot" in proc.stderr
     assert memscope("heap", tmp_path / "missing", check=False).returncode == 2
     assert memscope("heap", other, "--by", "colour", check=False).returncode == 2
+
+
+def test_one_view_at_a_time(leaky):
+    proc = memscope("heap", leaky, "--retained", "--cycles", check=False)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "memscope: --retained and --cycles are separate views: choose one\n"
+    proc = memscope("heap", leaky, "--by", "type", "--duplicates", check=False)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "memscope: --by is for the partition table, not for --duplicates\n"
