@@ -8,8 +8,9 @@
 # ~/.pyenv), never the system's, so every Debian release tests the same
 # builds. Environments are cached under $MEMSCOPE_VENVS (default
 # ~/.cache/memscope/venvs), one per interpreter and requirements content:
-# editing the file makes a new one, and the old ones for the same name are
-# removed. A half-built environment (no .complete marker) is rebuilt.
+# editing the file makes a new one; of the older ones for the same name the
+# two most recently made are kept (another checkout may be using them), the
+# rest removed. A half-built environment (no .complete marker) is rebuilt.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: scripts/venv.sh X.Y REQUIREMENTS" >&2; exit 2; }
 version=$1 requirements=$2
@@ -28,11 +29,12 @@ venv=$cache/$name-$digest
 
 if [ ! -e "$venv/.complete" ]; then
     echo "memscope: creating $venv from $requirements" >&2
-    rm -rf "$cache/$name"-*
+    rm -rf "$venv"
     mkdir -p "$cache"
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         --no-warn-script-location -r "$requirements" 2> >(grep -v "is ignored: it is neither" >&2)
     touch "$venv/.complete"
+    ls -dt "$cache/$name"-* | tail -n +4 | xargs -r rm -rf
 fi
 echo "$venv"

@@ -126,3 +126,27 @@ def test_bad_size_is_a_clear_error(tmp_path):
 def test_sizes_read_as_the_command_line_reads_them(text, expected):
     from memscope.pytest_plugin import parse_size
     assert parse_size(text) == expected
+
+
+def test_works_under_xdist(tmp_path):
+    proc = pytest_session(tmp_path, """
+        import pytest
+
+        def test_big():
+            block = bytearray(8_000_000)
+
+        def test_small():
+            block = bytearray(1000)
+
+        @pytest.mark.limit_memory("1 MB")
+        def test_over():
+            block = bytearray(3_000_000)
+    """, "-n", "2", "--memscope")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed, 2 passed" in proc.stdout
+    assert "Test was limited to 1 MB but its peak was 2.9 MiB" in proc.stdout
+    # The workers' numbers reach the controller's summary.
+    peak = proc.stdout.split("memscope: top 3 tests by peak memory")[1]
+    rows = [line.split()[-1] for line in peak.splitlines()[2:5]]
+    assert rows == ["test_user.py::test_big", "test_user.py::test_over",
+                    "test_user.py::test_small"], proc.stdout
