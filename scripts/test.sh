@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: the C tests; the Python tests on
 # each supported CPython, each in its own virtual environment from the
-# pinned requirements/test.txt; the HTML report in chromium; then the C and
+# pinned requirements/test.txt; the HTML report in chromium; CPython's own
+# test modules plain and under memscope run (tests/cpython); then the C and
 # Python tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ py=$(scripts/venv.sh "${PYTHONS[0]}" requirements/test.txt)/bin/python
 make -j2 PYTHON="$py"
 echo "== HTML report in a browser =="
 "$py" -m pytest -q -p no:cacheprovider tests/browser
+
+echo "== CPython's own tests, plain and under memscope run =="
+"$py" tests/cpython/run.py
 
 echo "== again under ASan+UBSan =="
 make -j2 PYTHON="$py" SANITIZE=1
