@@ -165,21 +165,29 @@ def _dump_heap_at_exit(path):
 
 
 def boot():
-    """Called by memscope/_boot/sitecustomize.py while the interpreter starts."""
-    opts = _options()
-    _restore_environment()
-    opts["argv"] = _recorded_argv()
-    _finish.pid = os.getpid()
-    atexit.register(_finish, opts["output"])
-    _name_threads()
-    if opts["follow_fork"]:
-        _follow_fork(opts)
+    """Called by memscope/_boot/sitecustomize.py while the interpreter
+    starts. A program must never run unrecorded without a word: any failure
+    here ends the process before the program starts."""
     try:
+        opts = _options()
+        _restore_environment()
+        opts["argv"] = _recorded_argv()
+        _finish.pid = os.getpid()
+        atexit.register(_finish, opts["output"])
+        _name_threads()
+        if opts["follow_fork"]:
+            _follow_fork(opts)
         _start(opts, opts["output"])
+        if opts["heap_on_signal"]:
+            _heap_on_signal(opts["heap_on_signal"])
+        if opts["heap_at_exit"]:
+            _dump_heap_at_exit(opts["heap_at_exit"])
     except OSError as e:
-        print(f"memscope: cannot write capture: {e}", file=sys.stderr, flush=True)
-        os._exit(2)
-    if opts["heap_on_signal"]:
-        _heap_on_signal(opts["heap_on_signal"])
-    if opts["heap_at_exit"]:
-        _dump_heap_at_exit(opts["heap_at_exit"])
+        _refuse(f"cannot write capture: {e}")
+    except Exception as e:
+        _refuse(f"cannot start recording: {e!r}")
+
+
+def _refuse(message):
+    print(f"memscope: {message}", file=sys.stderr, flush=True)
+    os._exit(2)

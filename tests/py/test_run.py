@@ -518,3 +518,12 @@ def test_lines_finds_the_script_from_another_directory(tmp_path):
     assert "blob = bytearray(3_000_000)" in out
     assert "<source not available>" not in out
     assert table(capture)[0]["file"] == str(tmp_path / "prog.py")
+
+
+def test_a_capture_that_cannot_be_written_stops_the_program_before_it_starts(tmp_path):
+    (tmp_path / "prog.py").write_text("open('ran', 'w').close()\n")
+    proc = memscope("run", "-o", tmp_path / "missing" / "x.msc", "prog.py", cwd=tmp_path,
+                    check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("memscope: cannot write capture: ")
+    assert not (tmp_path / "ran").exists()
