@@ -150,6 +150,7 @@ static int set_launch_environment(const char *root, const char *output, const ru
     if (!pythonpath) return -1;
     sprintf(pythonpath, old && *old ? "%s/memscope/_boot:%s" : "%s/memscope/_boot", root, old);
     if (old) setenv("MEMSCOPE_PYTHONPATH", old, 1);
+    else unsetenv("MEMSCOPE_PYTHONPATH");
     setenv("PYTHONPATH", pythonpath, 1);
     free(pythonpath);
     char flags[32];
@@ -159,8 +160,11 @@ static int set_launch_environment(const char *root, const char *output, const ru
     setenv("MEMSCOPE_RUN_DEPTH", o->depth, 1);
     setenv("MEMSCOPE_RUN_SAMPLE", o->sample, 1);
     setenv("MEMSCOPE_RUN_FLAGS", flags, 1);
+    /* Only what this command asked for: nothing left from an outer one. */
     if (o->heap_at_exit) setenv("MEMSCOPE_RUN_HEAP_AT_EXIT", o->heap_at_exit, 1);
+    else unsetenv("MEMSCOPE_RUN_HEAP_AT_EXIT");
     if (o->heap_on_signal) setenv("MEMSCOPE_RUN_HEAP_ON_SIGNAL", o->heap_on_signal, 1);
+    else unsetenv("MEMSCOPE_RUN_HEAP_ON_SIGNAL");
     return 0;
 }
 
