@@ -263,9 +263,9 @@ typedef struct msc_heap_partition {
 int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p);
 
 /* The partition of a snapshot file, read straight from it: the same rows
- * as msc_heap_partition of msc_heap_read's heap, checked the same way, in
- * about a third of the memory (only each node's type, size and flags and
- * the "__dict__" edges are kept). 0, or an error with *info set as by
+ * as msc_heap_partition of msc_heap_read's heap, checked the same way (but
+ * for repeated addresses), in about a third of the memory (only each
+ * node's type, size and flags and the "__dict__" edges are kept). 0, or an error with *info set as by
  * msc_heap_read; the caller releases p with msc_heap_partition_release(). */
 int msc_heap_read_partition(int fd, int by, msc_heap_partition_t *p, msc_error_info_t *info,
                             void (*progress)(uint64_t done, uint64_t total, void *arg),

@@ -230,6 +230,10 @@ static void check_rejected(const msc_heap_t *h, const char *what)
     msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
     CHECK(r == NULL && err == MSC_ECORRUPT && info.what && strcmp(info.what, what) == 0);
     msc_heap_free(r);
+    msc_heap_partition_t p;
+    info.what = NULL;
+    CHECK_EQ(msc_heap_read_partition(fd, MSC_HEAP_BY_KIND, &p, &info, NULL, NULL), MSC_ECORRUPT);
+    CHECK(info.what && strcmp(info.what, what) == 0);
     close(fd);
     unlink(path);
 }
