@@ -57,7 +57,7 @@ ifeq ($(SANITIZE),1)
 # A separate tree (CLI, package and extension) so both builds can coexist:
 # tests pick it with MEMSCOPE_BUILD=build-asan.
 CLI      := $(BUILD)/bin/memscope
-PKG_PY   := $(patsubst python/%,$(BUILD)/python/%,$(wildcard python/memscope/*.py))
+PKG_PY   := $(patsubst python/%,$(BUILD)/python/%,$(wildcard python/memscope/*.py python/memscope/_boot/*.py))
 EXT      := $(BUILD)/python/memscope/_memscope$(EXT_SUFFIX)
 else
 CLI      := bin/memscope

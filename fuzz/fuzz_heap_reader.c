@@ -107,16 +107,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int err;
         msc_error_info_t info;
         msc_heap_t *h = msc_heap_read(fd, &err, &info, NULL, NULL);
+        msc_heap_partition_t whole = {0}, light;
+        int read_whole = h != NULL;
         if (h) {
             FILE *sink = fopen("/dev/null", "w");
             if (sink) {
                 analyse(h, sink);
                 fclose(sink);
             }
+            if (msc_heap_partition(h, MSC_HEAP_BY_KIND, &whole) < 0) memset(&whole, 0, sizeof(whole));
             msc_heap_free(h);
         } else if (!info.what || err >= 0) {
             __builtin_trap(); /* a failure must say what and where */
         }
+        /* The light reader accepts what the whole one does, with the same
+         * totals, and names every failure too. */
+        info.what = NULL;
+        int lrc = msc_heap_read_partition(fd, MSC_HEAP_BY_KIND, &light, &info, NULL, NULL);
+        if (lrc < 0 && (!info.what || (read_whole && lrc != MSC_ENOMEM))) __builtin_trap();
+        if (read_whole && whole.rows && lrc == 0 &&
+            (light.total_count != whole.total_count || light.total_bytes != whole.total_bytes ||
+             light.len != whole.len))
+            __builtin_trap();
+        if (lrc == 0) msc_heap_partition_release(&light);
+        msc_heap_partition_release(&whole);
     }
     close(fd);
     return 0;

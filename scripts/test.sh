@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: the C tests; the Python tests on
 # each supported CPython, each in its own virtual environment from the
-# pinned requirements/test.txt; the HTML report in chromium; then the C and
+# pinned requirements/test.txt; the HTML report in chromium; CPython's own
+# test modules plain and under memscope run (tests/cpython); then the C and
 # Python tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ for version in "${PYTHONS[@]}"; do
     MEMSCOPE_WHEELS=build/dist "$(scripts/venv.sh "$version" requirements/test.txt)/bin/python" \
         -m pytest -q -p no:cacheprovider tests/packaging
 done
+
+echo "== CPython's own tests, plain and under memscope run =="
+"$py" tests/cpython/run.py
 
 echo "== again under ASan+UBSan =="
 make -j2 PYTHON="$py" SANITIZE=1

@@ -265,6 +265,15 @@ typedef struct msc_heap_partition {
 /* Fills *p (caller releases with msc_heap_partition_release): 0, MSC_ENOMEM
  * or MSC_EUSAGE for an unknown by. */
 int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p);
+
+/* The partition of a snapshot file, read straight from it: the same rows
+ * as msc_heap_partition of msc_heap_read's heap, checked the same way (but
+ * for repeated addresses), in about a third of the memory (only each
+ * node's type, size and flags and the "__dict__" edges are kept). 0, or an error with *info set as by
+ * msc_heap_read; the caller releases p with msc_heap_partition_release(). */
+int msc_heap_read_partition(int fd, int by, msc_heap_partition_t *p, msc_error_info_t *info,
+                            void (*progress)(uint64_t done, uint64_t total, void *arg),
+                            void *arg);
 void msc_heap_partition_release(msc_heap_partition_t *p);
 
 /* "kind", "type", "module" or "size" to enum msc_heap_by; MSC_EUSAGE else. */

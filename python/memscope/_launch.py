@@ -1,100 +1,24 @@
-"""Runs a program under the recorder, as ``python3 script.py`` would.
+"""Records a program that runs exactly as ``python3 script.py`` runs it.
 
-``memscope run`` replaces itself with ``python3 -m memscope._launch --output
-FILE ... -- script.py args``. This module undoes everything that invocation
-changed before the program starts (``sys.argv``, ``sys.path[0]``,
-``PYTHONPATH``, ``__main__``), starts recording, runs the program's code in a
-fresh ``__main__`` module, and reproduces the interpreter's own handling of
-its end: the exit code, the traceback of an uncaught exception (without
-memscope's frames), and death by SIGINT on an uncaught KeyboardInterrupt.
+``memscope run [options] script.py args`` replaces itself with ``python3
+script.py args`` (or ``-m module``/``-c code``), the options in MEMSCOPE_RUN_*
+variables and memscope/_boot first on PYTHONPATH. That folder's
+sitecustomize calls boot() while the interpreter starts up: it takes the
+variables and the folder back out of the environment, starts recording and
+returns. The interpreter then runs the program itself, so ``__main__``,
+``__file__``, ``sys.argv``, ``sys.path[0]``, the stack, uncaught-exception
+tracebacks, the exit code and death by signal are all its own; the capture
+is finished at exit.
 """
 import atexit
 import gc
-import io
 import os
 import signal
 import sys
 import threading
-import types
 
 from memscope import _memscope
 from memscope.heap import dump_heap
-
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _parse(argv):
-    opts = {"output": None, "depth": 128, "force": False, "follow_fork": False, "sample": 0,
-            "heap_at_exit": None, "heap_on_signal": None}
-    i = 0
-    while argv[i] != "--":
-        if argv[i] == "--output":
-            opts["output"], i = argv[i + 1], i + 2
-        elif argv[i] == "--depth":
-            opts["depth"], i = int(argv[i + 1]), i + 2
-        elif argv[i] == "--sample":
-            opts["sample"], i = int(argv[i + 1]), i + 2
-        elif argv[i] == "--force":
-            opts["force"], i = True, i + 1
-        elif argv[i] == "--follow-fork":
-            opts["follow_fork"], i = True, i + 1
-        elif argv[i] in ("--heap-at-exit", "--heap-on-signal"):
-            opts[argv[i][2:].replace("-", "_")], i = argv[i + 1], i + 2
-        else:
-            raise SystemExit(f"memscope: internal launcher option {argv[i]!r}")
-    # Resolved once, before the program runs: a program that changes
-    # directory still finds its children's captures and its heap snapshots
-    # next to the capture it was started with.
-    for key in ("output", "heap_at_exit", "heap_on_signal"):
-        if opts[key] is not None:
-            opts[key] = os.path.abspath(opts[key])
-    return opts, argv[i + 1:]
-
-
-def _restore_environment():
-    """Undo what `python3 -m memscope._launch` added, so the program sees the
-    interpreter state `python3 script.py` would give it."""
-    original = os.environ.pop("MEMSCOPE_PYTHONPATH", None)
-    if original is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = original
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _PACKAGE_ROOT]
-    if sys.path and sys.path[0] == os.getcwd():
-        del sys.path[0]  # the entry `-m` put there; the program's own goes in below
-
-
-def _main_module(name_file, loader, spec, package):
-    module = types.ModuleType("__main__")
-    module.__dict__.update(__file__=name_file, __cached__=None, __loader__=loader,
-                           __spec__=spec, __package__=package, __builtins__=__builtins__)
-    if name_file is None:
-        del module.__file__
-    sys.modules["__main__"] = module
-    return module.__dict__
-
-
-def _prepare(prog):
-    """Returns (code, globals) for the program and sets sys.argv/sys.path."""
-    import importlib.machinery
-    import runpy
-
-    if prog[0] == "-c":
-        sys.argv = ["-c", *prog[2:]]
-        sys.path.insert(0, "")
-        return compile(prog[1], "<string>", "exec"), _main_module(None, None, None, None)
-    if prog[0] == "-m":
-        sys.path.insert(0, os.getcwd())
-        mod_name, spec, code = runpy._get_module_details(prog[1])  # raises ImportError
-        sys.argv = [spec.origin, *prog[2:]]
-        return code, _main_module(spec.origin, spec.loader, spec, spec.parent)
-    script = prog[0]
-    sys.argv = list(prog)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
-    with io.open_code(script) as f:
-        source = f.read()
-    loader = importlib.machinery.SourceFileLoader("__main__", script)
-    return compile(source, script, "exec"), _main_module(script, loader, None, None)
 
 
 def _name_threads():
@@ -130,11 +54,10 @@ def _finish(output):
               f"  memscope lines {path}", file=sys.stderr)
 
 
-def _start(opts, path, root=0):
-    """Starts recording; root=2 hides the frames from our caller down."""
+def _start(opts, path):
     gc.callbacks.append(_memscope.gc_callback)
-    _memscope.start(path, list(sys.argv), max_depth=opts["depth"], force=opts["force"],
-                    root=root, sample=opts["sample"])
+    _memscope.start(path, opts["argv"], max_depth=opts["depth"], force=opts["force"],
+                    sample=opts["sample"])
     _memscope.thread_started(threading.current_thread().name)
 
 
@@ -223,53 +146,99 @@ def _heap_on_signal(path, force):
     signal.signal(signal.SIGUSR2, dump)
 
 
-def _die_of_sigint():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGINT)
+def _options():
+    """The options `memscope run` passed, taken out of the environment so
+    that the program and its children never see them."""
+    def take(name, default=None):
+        return os.environ.pop("MEMSCOPE_RUN_" + name, default)
+
+    flags = take("FLAGS", "").split(",")
+    opts = {"output": take("OUTPUT"), "depth": int(take("DEPTH", "128")),
+            "sample": int(take("SAMPLE", "0")), "force": "force" in flags,
+            "follow_fork": "follow-fork" in flags, "heap_at_exit": take("HEAP_AT_EXIT"),
+            "heap_on_signal": take("HEAP_ON_SIGNAL")}
+    # Resolved once, before the program runs: a program that changes
+    # directory still finds its children's captures and its heap snapshots
+    # next to the capture it was started with.
+    for key in ("output", "heap_at_exit", "heap_on_signal"):
+        if opts[key] is not None:
+            opts[key] = os.path.abspath(opts[key])
+    return opts
 
 
-def main():
-    opts, prog = _parse(sys.argv[1:])
-    _restore_environment()
+def _restore_environment():
+    """Puts PYTHONPATH back as the user had it."""
+    original = os.environ.pop("MEMSCOPE_PYTHONPATH", None)
+    if original is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = original
+
+
+def _module_origin(name):
+    """The file `python3 -m name` will run, found without importing
+    anything (a package's __init__ runs only when the program starts); None
+    when only an import would tell."""
+    from importlib.machinery import PathFinder
+
+    path = [os.getcwd(), *sys.path]
+    spec = None
+    for i, part in enumerate(name.split(".")):
+        if spec is not None:
+            path = spec.submodule_search_locations
+        if path is None:
+            return None
+        spec = PathFinder.find_spec(".".join(name.split(".")[:i + 1]), path)
+        if spec is None:
+            return None
+    if spec.submodule_search_locations is not None:
+        return _module_origin(name + ".__main__")
+    return spec.origin if spec.has_location else None
+
+
+def _recorded_argv():
+    """The command line kept in the capture: sys.argv, with the script as the
+    absolute path the interpreter runs (so `memscope lines` finds it from any
+    directory), and for -m the module's file when it can be told."""
+    prog = sys.orig_argv[1:]
+    if prog[0] == "-c":
+        return list(sys.argv)
+    if prog[0] == "-m":
+        origin = _module_origin(prog[1])
+        return [origin, *sys.argv[1:]] if origin else ["-m", prog[1], *sys.argv[1:]]
+    return [os.path.join(os.getcwd(), sys.argv[0]), *sys.argv[1:]]
+
+
+def _dump_heap_at_exit(path, force):
+    """The heap when the main module has finished, before any teardown: at
+    the start of the interpreter's shutdown, before it joins threads."""
+    threading._register_atexit(_dump_heap, path, force)
+
+
+def boot():
+    """Called by memscope/_boot/sitecustomize.py while the interpreter
+    starts. A program must never run unrecorded without a word: any failure
+    here ends the process before the program starts."""
     try:
-        code, globals_ = _prepare(prog)
-    except SyntaxError as e:
-        sys.excepthook(type(e), e.with_traceback(None), None)  # as the interpreter reports it
-        raise SystemExit(1)
-    except (OSError, ImportError) as e:
-        print(f"memscope: cannot run {prog[0] if prog[0][0] != '-' else prog[1]!r}: {e}",
-              file=sys.stderr)
-        raise SystemExit(2)
-    _finish.pid = os.getpid()
-    atexit.register(_finish, opts["output"])
-    _name_threads()
-    if opts["follow_fork"]:
-        _follow_fork(opts)
-    try:
-        _start(opts, opts["output"], root=2)
+        opts = _options()
+        _restore_environment()
+        opts["argv"] = _recorded_argv()
+        _finish.pid = os.getpid()
+        atexit.register(_finish, opts["output"])
+        _name_threads()
+        if opts["follow_fork"]:
+            _follow_fork(opts)
+        _start(opts, opts["output"])
+        if opts["heap_on_signal"]:
+            _heap_on_signal(opts["heap_on_signal"], opts["force"])
+        if opts["heap_at_exit"]:
+            _dump_heap_at_exit(opts["heap_at_exit"], opts["force"])
     except OSError as e:
-        print(f"memscope: cannot write capture: {e}", file=sys.stderr)
-        raise SystemExit(2)
-    if opts["heap_on_signal"]:
-        _heap_on_signal(opts["heap_on_signal"], opts["force"])
-    try:
-        try:
-            exec(code, globals_)
-        finally:
-            if opts["heap_at_exit"]:  # the program's heap, before any teardown
-                _dump_heap(opts["heap_at_exit"], opts["force"])
-    except SystemExit:
-        raise
-    except BaseException as e:
-        # What the interpreter does with an uncaught exception, minus this
-        # frame in the traceback.
-        tb = e.__traceback__.tb_next if e.__traceback__ else None
-        sys.excepthook(type(e), e.with_traceback(tb), tb)
-        if isinstance(e, KeyboardInterrupt):
-            _finish(None)
-            _die_of_sigint()
-        raise SystemExit(1)
+        _refuse(f"cannot write capture: {e}")
+    except Exception as e:
+        _refuse(f"cannot start recording: {e!r}")
 
 
-if __name__ == "__main__":
-    main()
+def _refuse(message):
+    print(f"memscope: {message}", file=sys.stderr, flush=True)
+    os._exit(2)

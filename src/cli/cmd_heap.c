@@ -294,23 +294,43 @@ static int report_retained(const msc_heap_t *h, const options_t *o)
     return rc;
 }
 
-static int report_diff(const msc_heap_t *h, const options_t *o)
+/* A snapshot's partition by kind, read without building its graph. */
+static int load_partition(const char *path, msc_heap_partition_t *p)
 {
-    msc_heap_t *old = cli_heap_load(o->older);
-    if (!old) return 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    msc_error_info_t info = {0, NULL};
+    cli_bar_t bar = {"reading", path, time(NULL), 0};
+    int err = msc_heap_read_partition(fd, MSC_HEAP_BY_KIND, p, &info,
+                                      isatty(2) ? cli_bar_draw : NULL, &bar);
+    cli_bar_clear(&bar);
+    close(fd);
+    if (err < 0)
+        cli_error("cannot read '%s': %s at byte %llu", path, info.what ? info.what : msc_strerror(err),
+                  (unsigned long long)info.offset);
+    return err < 0 ? -1 : 0;
+}
+
+/* Only the two partitions are ever in memory, one file at a time. */
+static int report_diff(const options_t *o)
+{
     msc_heap_partition_t a, b;
     msc_heap_diff_t d;
-    int rc = msc_heap_partition(old, MSC_HEAP_BY_KIND, &a);
-    msc_heap_free(old);
-    if (rc < 0) return rc;
-    if ((rc = msc_heap_partition(h, MSC_HEAP_BY_KIND, &b)) == 0) {
-        if ((rc = msc_heap_diff(&a, &b, 0, &d)) == 0) {
-            rc = (o->json ? msc_heap_write_diff_json : msc_heap_write_diff)(stdout, &d,
-                                                                            (size_t)o->limit);
-            msc_heap_diff_release(&d);
-        }
-        msc_heap_partition_release(&b);
+    if (load_partition(o->older, &a) < 0) return 1;
+    if (load_partition(o->file, &b) < 0) {
+        msc_heap_partition_release(&a);
+        return 1;
     }
+    int rc = msc_heap_diff(&a, &b, 0, &d);
+    if (rc == 0) {
+        rc = (o->json ? msc_heap_write_diff_json : msc_heap_write_diff)(stdout, &d,
+                                                                        (size_t)o->limit);
+        msc_heap_diff_release(&d);
+    }
+    msc_heap_partition_release(&b);
     msc_heap_partition_release(&a);
     return rc;
 }
@@ -429,12 +449,16 @@ static int run(int argc, char **argv)
     options_t o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (o.mode == MODE_DIFF) {
+        rc = report_diff(&o);
+        if (rc < 0) cli_error("cannot write the report: %s", msc_strerror(rc));
+        return rc ? EXIT_USAGE : EXIT_OK;
+    }
     msc_heap_t *h = cli_heap_load(o.file);
     if (!h) return EXIT_USAGE;
     switch (o.mode) {
     case MODE_RETAINED: rc = report_retained(h, &o); break;
     case MODE_PATH: rc = report_path(h, &o); break;
-    case MODE_DIFF: rc = report_diff(h, &o); break;
     case MODE_CYCLES: rc = report_cycles(h, &o); break;
     case MODE_DUPLICATES: rc = report_duplicates(h, &o); break;
     case MODE_EMPTY: rc = report_empty(h, &o); break;

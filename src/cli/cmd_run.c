@@ -1,8 +1,8 @@
 /* memscope run: records a Python program. Checks the options, then replaces
- * itself (execv) with the Python interpreter running memscope's launcher, so
- * the program keeps this process's pid, stdin, signals and exit status. The
- * launcher (python/memscope/_launch.py) starts the recorder and runs the
- * program exactly as `python3 script.py` would. */
+ * itself (execv) with `python3 script.py args` (or -m/-c), so the program
+ * keeps this process's pid, stdin, signals and exit status and the
+ * interpreter runs it as it always does. A sitecustomize put first on its
+ * path starts the recorder (python/memscope/_launch.py). */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -172,6 +172,35 @@ static int check_outputs(const run_options_t *o, const char *output, const char 
     return heap ? check_output(heap, o->force) : 0;
 }
 
+/* The interpreter runs the program itself (python3 script.py args): the
+ * options travel in MEMSCOPE_RUN_* variables, and memscope/_boot, first on
+ * PYTHONPATH, holds the sitecustomize that starts the recorder at start-up
+ * and removes all of these again (memscope/_launch.py). */
+static int set_launch_environment(const char *root, const char *output, const run_options_t *o)
+{
+    const char *old = getenv("PYTHONPATH");
+    char *pythonpath = malloc(strlen(root) + (old ? strlen(old) : 0) + 32);
+    if (!pythonpath) return -1;
+    sprintf(pythonpath, old && *old ? "%s/memscope/_boot:%s" : "%s/memscope/_boot", root, old);
+    if (old) setenv("MEMSCOPE_PYTHONPATH", old, 1);
+    else unsetenv("MEMSCOPE_PYTHONPATH");
+    setenv("PYTHONPATH", pythonpath, 1);
+    free(pythonpath);
+    char flags[32];
+    snprintf(flags, sizeof(flags), "%s,%s", o->force ? "force" : "",
+             o->follow_fork ? "follow-fork" : "");
+    setenv("MEMSCOPE_RUN_OUTPUT", output, 1);
+    setenv("MEMSCOPE_RUN_DEPTH", o->depth, 1);
+    setenv("MEMSCOPE_RUN_SAMPLE", o->sample, 1);
+    setenv("MEMSCOPE_RUN_FLAGS", flags, 1);
+    /* Only what this command asked for: nothing left from an outer one. */
+    if (o->heap_at_exit) setenv("MEMSCOPE_RUN_HEAP_AT_EXIT", o->heap_at_exit, 1);
+    else unsetenv("MEMSCOPE_RUN_HEAP_AT_EXIT");
+    if (o->heap_on_signal) setenv("MEMSCOPE_RUN_HEAP_ON_SIGNAL", o->heap_on_signal, 1);
+    else unsetenv("MEMSCOPE_RUN_HEAP_ON_SIGNAL");
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
     run_options_t o = {NULL, "128", "0", 0, 0, NULL, NULL};
@@ -205,31 +234,14 @@ static int run(int argc, char **argv)
 
     const char *python = getenv("MEMSCOPE_PYTHON");
     if (!python || !*python) python = "python3";
-    const char *old = getenv("PYTHONPATH");
-    char *pythonpath = malloc(strlen(root) + (old ? strlen(old) : 0) + 2);
-    if (!pythonpath) return EXIT_USAGE;
-    sprintf(pythonpath, old && *old ? "%s:%s" : "%s", root, old);
-    if (old) setenv("MEMSCOPE_PYTHONPATH", old, 1); /* the launcher puts it back */
-    setenv("PYTHONPATH", pythonpath, 1);
-
-    char **args = calloc((size_t)nprog + 18, sizeof(char *));
+    if (set_launch_environment(root, output, &o) < 0) {
+        cli_error("out of memory");
+        return EXIT_USAGE;
+    }
+    char **args = calloc((size_t)nprog + 2, sizeof(char *));
     if (!args) return EXIT_USAGE;
-    int n = 0;
-    args[n++] = (char *)python;
-    args[n++] = "-m";
-    args[n++] = "memscope._launch";
-    args[n++] = "--output";
-    args[n++] = output;
-    args[n++] = "--depth";
-    args[n++] = (char *)o.depth;
-    args[n++] = "--sample";
-    args[n++] = o.sample;
-    if (o.force) args[n++] = "--force";
-    if (o.follow_fork) args[n++] = "--follow-fork";
-    if (o.heap_at_exit) args[n++] = "--heap-at-exit", args[n++] = (char *)o.heap_at_exit;
-    if (o.heap_on_signal) args[n++] = "--heap-on-signal", args[n++] = (char *)o.heap_on_signal;
-    args[n++] = "--";
-    for (int i = 0; i < nprog; i++) args[n++] = prog[i];
+    args[0] = (char *)python;
+    memcpy(args + 1, prog, (size_t)nprog * sizeof(char *));
     execvp(python, args);
     cli_error("cannot run '%s': %s (set MEMSCOPE_PYTHON to a Python 3.11 interpreter)", python,
               strerror(errno));

@@ -156,7 +156,11 @@ static msc_live_t weigh(const msc_analysis_t *a, uint64_t addr, uint64_t size, u
     return b;
 }
 
-static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack)
+/* A new block of size bytes at addr, allocated by stack. `had` is what the
+ * block held before: 0 for malloc, the old size for a realloc, which adds
+ * to the totals only what it grew the block by. */
+static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack,
+                    uint64_t had)
 {
     msc_live_t old, b = weigh(a, addr, size, stack);
     stack_acc_t *s = stack_of(a, stack);
@@ -167,15 +171,16 @@ static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t st
     s = &a->stacks[stack];
     s->live_bytes += b.size;
     s->live_count += b.count;
-    s->total_bytes += b.size;
+    uint64_t grown = b.size > had ? b.size - had : 0;
+    s->total_bytes += grown;
     s->total_count += b.count;
     a->sum.allocations += b.count;
-    a->sum.total_allocated_bytes += b.size;
+    a->sum.total_allocated_bytes += grown;
     a->sum.current_bytes += b.size;
     a->live_blocks += b.count;
     int bucket = bucket_of(size);
     a->sum.histogram_count[bucket] += b.count;
-    a->sum.histogram_bytes[bucket] += b.size;
+    a->sum.histogram_bytes[bucket] += grown;
     if (a->sum.current_bytes > a->sum.peak_bytes) {
         a->sum.peak_bytes = a->sum.current_bytes;
         a->sum.peak_time_ns = a->now_ns;
@@ -287,15 +292,28 @@ static int count_gc(msc_analysis_t *a, const msc_event_t *ev)
     return keep_gc_time(a);
 }
 
+/* A realloc frees the old block and allocates the new one, at the new size
+ * and charged to the realloc's stack: one free and one allocation, as the
+ * allocator sees it. But "allocated" counts only its growth: a string
+ * built by `s += piece` is resized in place at every step, and the sum of
+ * its intermediate sizes (quadratic in its length) is memory nobody asked
+ * for twice. The growth of a block allocated before recording began is
+ * unknown: all of it counts. */
+static int reallocate(msc_analysis_t *a, const block_event_t *b)
+{
+    msc_live_t old = {0, 0, 0, 0};
+    if (b->old_addr && msc_livemap_take(&a->live, b->old_addr, &old)) release(a, &old);
+    else if (b->old_addr) a->sum.unmatched_frees++;
+    return allocate(a, b->addr, b->size, b->stack, old.size);
+}
+
 static int apply_block(msc_analysis_t *a, const block_event_t *b)
 {
     a->now_ns = b->time_ns;
     switch (b->kind) {
-    case MSC_REC_ALLOC: return allocate(a, b->addr, b->size, b->stack);
+    case MSC_REC_ALLOC: return allocate(a, b->addr, b->size, b->stack, 0);
     case MSC_REC_FREE: free_block(a, b->addr); return 0;
-    default:
-        if (b->old_addr) free_block(a, b->old_addr);
-        return allocate(a, b->addr, b->size, b->stack);
+    default: return reallocate(a, b);
     }
 }
 

@@ -392,11 +392,16 @@ static int valid_capacity(int layout, uint64_t capacity)
     return capacity && !(capacity & (capacity - 1));
 }
 
+int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity)
+{
+    return layout >= 0 && layout < MSC_HEAP_LAYOUTS && length <= capacity &&
+           valid_capacity(layout, capacity);
+}
+
 int msc_heap_add_container(msc_heap_t *h, uint32_t v, int layout, uint64_t length,
                            uint64_t capacity)
 {
-    if (v == 0 || v >= h->node_count || layout < 0 || layout >= MSC_HEAP_LAYOUTS ||
-        length > capacity || !valid_capacity(layout, capacity) ||
+    if (v == 0 || v >= h->node_count || !msc__heap_container_valid(layout, length, capacity) ||
         (h->container_count && h->containers[h->container_count - 1].node >= v))
         return MSC_EUSAGE;
     if (grow32((void **)&h->containers, &h->container_cap, (uint64_t)h->container_count + 1,

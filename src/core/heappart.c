@@ -146,13 +146,26 @@ int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p)
 {
     memset(p, 0, sizeof(*p));
     if (by < MSC_HEAP_BY_KIND || by > MSC_HEAP_BY_SIZE) return MSC_EUSAGE;
+    uint32_t *owners = by == MSC_HEAP_BY_KIND ? msc_heap_dict_owners(h) : NULL;
+    if (by == MSC_HEAP_BY_KIND && !owners) return MSC_ENOMEM;
+    int rc = msc__heap_partition_owned(h, owners, by, p);
+    msc_free(owners);
+    return rc;
+}
+
+/* Reads only h's types, strings and the type, size and flags columns, so
+ * it also serves the light heaps of msc_heap_read_partition. */
+int msc__heap_partition_owned(const msc_heap_t *h, const uint32_t *owners, int by,
+                              msc_heap_partition_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (by < MSC_HEAP_BY_KIND || by > MSC_HEAP_BY_SIZE) return MSC_EUSAGE;
     p->by = by;
     uint64_t nkeys = key_space(h, by);
-    uint32_t *owners = by == MSC_HEAP_BY_KIND ? msc_heap_dict_owners(h) : NULL;
     uint64_t *count = msc_calloc((size_t)nkeys, sizeof(*count));
     uint64_t *bytes = msc_calloc((size_t)nkeys, sizeof(*bytes));
     int rc = MSC_ENOMEM;
-    if (!count || !bytes || (by == MSC_HEAP_BY_KIND && !owners)) goto done;
+    if (!count || !bytes) goto done;
     uint32_t dict_type = msc__heap_dict_type(h);
     for (uint32_t v = 1; v < h->node_count; v++) {
         if (!msc_heap_is_object(h, v)) continue;
@@ -164,7 +177,6 @@ int msc_heap_partition(const msc_heap_t *h, int by, msc_heap_partition_t *p)
     }
     rc = make_rows(h, p, count, bytes, nkeys);
 done:
-    msc_free(owners);
     msc_free(count);
     msc_free(bytes);
     if (rc < 0) msc_heap_partition_release(p);

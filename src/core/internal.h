@@ -51,6 +51,14 @@ uint64_t msc__heap_kind_key(const struct msc_heap *h, const uint32_t *owners, ui
                             uint32_t v);
 uint64_t msc__heap_kind_keys(const struct msc_heap *h);
 void msc__heap_kind_name(const struct msc_heap *h, uint64_t key, char *buf, size_t n);
+/* A container entry's layout, length and capacity are possible
+ * (heapgraph.c). */
+int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity);
+/* msc_heap_partition with each node's "__dict__" owner given (NULL unless
+ * by kind); heappart.c. */
+struct msc_heap_partition;
+int msc__heap_partition_owned(const struct msc_heap *h, const uint32_t *owners, int by,
+                              struct msc_heap_partition *p);
 
 /* A bounded cursor over untrusted bytes. Reads past the end set err and
  * return 0, so a parser can read a whole record and check once. */

@@ -230,6 +230,10 @@ static void check_rejected(const msc_heap_t *h, const char *what)
     msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
     CHECK(r == NULL && err == MSC_ECORRUPT && info.what && strcmp(info.what, what) == 0);
     msc_heap_free(r);
+    msc_heap_partition_t p;
+    info.what = NULL;
+    CHECK_EQ(msc_heap_read_partition(fd, MSC_HEAP_BY_KIND, &p, &info, NULL, NULL), MSC_ECORRUPT);
+    CHECK(info.what && strcmp(info.what, what) == 0);
     close(fd);
     unlink(path);
 }
@@ -381,6 +385,37 @@ static void test_empty_containers(void)
     msc_heap_free(h);
 }
 
+/* msc_heap_read_partition gives msc_heap_partition's rows for h, every
+ * way, and refuses every truncation of the file. */
+static void check_partitions_from_file(const msc_heap_t *h)
+{
+    char path[64];
+    int fd = write_tmp(h, path);
+    msc_error_info_t info;
+    msc_heap_partition_t want, got;
+    for (int by = MSC_HEAP_BY_KIND; by <= MSC_HEAP_BY_SIZE; by++) {
+        CHECK_EQ(msc_heap_partition(h, by, &want), 0);
+        CHECK_EQ(msc_heap_read_partition(fd, by, &got, &info, NULL, NULL), 0);
+        CHECK(got.len == want.len && got.total_count == want.total_count &&
+              got.total_bytes == want.total_bytes && got.by == by);
+        for (size_t i = 0; i < got.len && i < want.len; i++)
+            CHECK(strcmp(got.rows[i].name, want.rows[i].name) == 0 &&
+                  got.rows[i].count == want.rows[i].count &&
+                  got.rows[i].bytes == want.rows[i].bytes);
+        msc_heap_partition_release(&got);
+        msc_heap_partition_release(&want);
+    }
+    off_t size = lseek(fd, 0, SEEK_END);
+    for (off_t cut = 0; cut < size; cut += 1 + cut / 16) {
+        CHECK_EQ(ftruncate(fd, cut), 0);
+        info.what = NULL;
+        CHECK(msc_heap_read_partition(fd, MSC_HEAP_BY_KIND, &got, &info, NULL, NULL) < 0 &&
+              info.what != NULL && got.len == 0 && got.rows == NULL);
+    }
+    close(fd);
+    unlink(path);
+}
+
 static void test_partition_kinds(void)
 {
     msc_heap_t *h = msc_heap_new();
@@ -396,6 +431,8 @@ static void test_partition_kinds(void)
         CHECK_EQ(msc_heap_add_edge(h, owner, v, dict_label), 0);
     }
     CHECK_EQ(msc_heap_add_node(h, 0x9000, tdict, 232, 1, 1, 0, &v), 0);
+    /* A root's "__dict__" edge names no owner. */
+    CHECK_EQ(msc_heap_add_root_edge(h, v, dict_label), 0);
     CHECK_EQ(msc_heap_finish(h), 0);
     msc_heap_partition_t p;
     CHECK_EQ(msc_heap_partition(h, MSC_HEAP_BY_KIND, &p), 0);
@@ -414,6 +451,7 @@ static void test_partition_kinds(void)
     msc_heap_diff_release(&d);
     msc_heap_partition_release(&q);
     msc_heap_partition_release(&p);
+    check_partitions_from_file(h);
     msc_heap_free(h);
 }
 

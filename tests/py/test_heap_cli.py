@@ -96,6 +96,36 @@ def test_diff_shows_growth(tmp_path):
     assert row.split()[:2] == ["3000", "+3000"]
 
 
+def peak_rss_kib(*args):
+    """The peak resident size of one run of the CLI, in KiB (measured by a
+    fresh parent, whose only child it is)."""
+    probe = ("import resource, subprocess, sys\n"
+             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    from conftest import CLI
+    out = subprocess.run([sys.executable, "-c", probe, str(CLI), *map(str, args)],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out)
+
+
+def test_diff_holds_a_fraction_of_one_graph(tmp_path):
+    """heap --diff needs only the two partitions: it must peak well below
+    what reading one whole graph takes, not at two graphs."""
+    big = dump(tmp_path, '''
+        import sys, memscope
+        class Item:
+            def __init__(self, i):
+                self.__dict__["n"] = i
+        keep = [(i, str(i), Item(i).__dict__) for i in range(400_000)]
+        memscope.dump_heap(sys.argv[1])
+    ''', "big.heap")
+    one_graph = peak_rss_kib("heap", big, "--by", "type", "--limit", "1")
+    diff = peak_rss_kib("heap", big, "--diff", big)
+    assert diff < 0.6 * one_graph, (diff, one_graph)
+    out = memscope("heap", big, "--diff", big, "--json").stdout
+    assert '"rows": []' in out.replace("\n", "")
+
+
 @pytest.mark.parametrize("cut", [0, 5, 16, 40, -1])
 def test_truncated_files_fail_cleanly(leaky, tmp_path, cut):
     data = leaky.read_bytes()

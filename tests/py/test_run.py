@@ -436,3 +436,94 @@ def test_coroutines_keep_their_lines(run_script):
     rows = table(capture)
     assert 5_000_000 <= line_bytes(rows, 4) <= 5_001_000
     assert any(r["function"] == "fetch" and r["line"] == 4 for r in rows)
+
+
+PROBE = textwrap.dedent("""\
+    import os, sys, traceback
+    main = sys.modules["__main__"]
+    for name, value in sorted(vars(main).items()):
+        if name == "__loader__":
+            value = (type(value).__name__, getattr(value, "name", None),
+                     getattr(value, "path", None))
+        elif name == "__builtins__":
+            value = type(value).__name__
+        elif name == "__spec__" and value is not None:
+            value = (value.name, value.origin, value.parent)
+        elif name.startswith("__"):
+            pass
+        else:
+            continue
+        print(name, repr(value))
+    print("argv", sys.argv, "orig_argv", sys.orig_argv[1:])
+    print("path0", sys.path[0])
+    print("env", sorted((k, v) for k, v in os.environ.items()
+                        if k.startswith(("MEMSCOPE_RUN", "PYTHONPATH"))))
+    print("sitecustomize", getattr(sys.modules.get("sitecustomize"), "MARK", None))
+    print("code", sys._getframe().f_code.co_filename)
+    print("frames", len(traceback.extract_stack()))
+    traceback.print_stack()
+    if len(sys.argv) > 1:
+        raise ValueError(sys.argv[1:])
+    """)
+
+
+def _plain_and_recorded(tmp_path, cwd, prog, env=None):
+    """Runs prog (a python3 command line after the interpreter) plain and
+    under memscope run from cwd; returns both CompletedProcesses."""
+    full_env = dict(os.environ, **(env or {}))
+    plain = subprocess.run([sys.executable, *prog], cwd=cwd, capture_output=True, text=True,
+                           env=full_env)
+    recorded = memscope("run", "-o", tmp_path / "probe.msc", *prog, cwd=cwd, check=False,
+                        env=env)
+    recorded.stderr = recorded.stderr.split("memscope: capture written")[0]
+    return plain, recorded
+
+
+@pytest.mark.parametrize("mode", ["script", "symlink", "module", "code", "sitecustomize"])
+def test_main_module_is_the_one_python_makes(tmp_path, mode):
+    """__file__, __loader__, __spec__, __annotations__, sys.argv, sys.path[0],
+    the environment, the stack the program sees and its uncaught traceback
+    are python3's; the user's own sitecustomize still runs."""
+    pkg = tmp_path / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "probe.py").write_text(PROBE)
+    (tmp_path / "probe_link.py").symlink_to(pkg / "probe.py")
+    prog = {"script": ["src/pkg/probe.py", "a b"],
+            "symlink": ["probe_link.py", "x"],
+            "module": ["-m", "pkg.probe", "y"],
+            "code": ["-c", PROBE, "z"],
+            "sitecustomize": ["src/pkg/probe.py", "s"]}[mode]
+    cwd = tmp_path / "src" if mode == "module" else tmp_path
+    env = None
+    if mode == "sitecustomize":
+        site_dir = tmp_path / "site"
+        site_dir.mkdir()
+        (site_dir / "sitecustomize.py").write_text("MARK = 'users'\n")
+        env = {"PYTHONPATH": str(site_dir)}
+    plain, recorded = _plain_and_recorded(tmp_path, cwd, prog, env)
+    assert plain.returncode == recorded.returncode == 1
+    assert recorded.stdout == plain.stdout
+    assert recorded.stderr == plain.stderr
+    assert "__annotations__ {}" in plain.stdout
+
+
+def test_lines_finds_the_script_from_another_directory(tmp_path):
+    (tmp_path / "prog.py").write_text("blob = bytearray(3_000_000)\n")
+    capture = tmp_path / "prog.msc"
+    memscope("run", "-o", capture, "prog.py", cwd=tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = memscope("lines", capture, cwd=elsewhere).stdout
+    assert "blob = bytearray(3_000_000)" in out
+    assert "<source not available>" not in out
+    assert table(capture)[0]["file"] == str(tmp_path / "prog.py")
+
+
+def test_a_capture_that_cannot_be_written_stops_the_program_before_it_starts(tmp_path):
+    (tmp_path / "prog.py").write_text("open('ran', 'w').close()\n")
+    proc = memscope("run", "-o", tmp_path / "missing" / "x.msc", "prog.py", cwd=tmp_path,
+                    check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("memscope: cannot write capture: ")
+    assert not (tmp_path / "ran").exists()

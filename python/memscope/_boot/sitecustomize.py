@@ -1,0 +1,34 @@
+"""Starts memscope's recorder inside ``memscope run``'s interpreter.
+
+``memscope run`` runs ``python3 script.py args`` (or ``-m``/``-c``) itself,
+with this folder first on PYTHONPATH: the interpreter imports this module
+while it starts up, before it runs the program, and everything after is the
+interpreter's own doing. This module takes itself off sys.path, hands over
+to memscope._launch, then runs the sitecustomize it shadows, if any, as the
+site module would have.
+"""
+import os
+import site
+import sys
+
+
+def _boot():
+    here = os.path.dirname(os.path.abspath(__file__))
+    package_root = os.path.dirname(os.path.dirname(here))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    sys.path_importer_cache.pop(here, None)
+    sys.path.insert(0, package_root)
+    try:
+        from memscope import _launch
+    finally:
+        del sys.path[0]
+        sys.path_importer_cache.pop(package_root, None)
+    # The site module re-reads sys.modules["sitecustomize"] once this module
+    # has run: it must hold the shadowed module, or this one when there is none.
+    this = sys.modules.pop("sitecustomize")
+    site.execsitecustomize()
+    sys.modules.setdefault("sitecustomize", this)
+    _launch.boot()
+
+
+_boot()
