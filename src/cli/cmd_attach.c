@@ -17,6 +17,8 @@
 #include <glob.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,8 +120,12 @@ static int parse(int argc, char **argv, attach_options_t *o)
     return 0;
 }
 
+#define GDB_SECONDS 60 /* gdb attaches, reads or calls, and detaches well within this */
+
 /* Runs gdb in batch mode on pid with the given commands; its output
- * (stdout and stderr) goes to out. The exit status, or -1. */
+ * (stdout and stderr) goes to out. gdb runs without the LD_PRELOAD this
+ * command may have (a sanitizer's runtime, say: not gdb's to load), and is
+ * killed if it has not finished in GDB_SECONDS. The exit status, or -1. */
 static int gdb(pid_t pid, const char *const *commands, size_t ncommands, char *out, size_t n)
 {
     int pipefd[2];
@@ -137,17 +143,27 @@ static int gdb(pid_t pid, const char *const *commands, size_t ncommands, char *o
         dup2(pipefd[1], STDERR_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
+        unsetenv("LD_PRELOAD");
         execvp("gdb", (char *const *)args);
         _exit(127);
     }
     close(pipefd[1]);
     size_t used = 0;
-    ssize_t got;
-    while ((got = read(pipefd[0], out + used, n - 1 - used)) > 0 && used + 1 < n)
-        used += (size_t)got;
+    time_t deadline = time(NULL) + GDB_SECONDS;
+    struct pollfd p = {pipefd[0], POLLIN, 0};
+    for (;;) { /* until gdb closes its end, or the deadline */
+        int left = (int)(deadline - time(NULL));
+        if (left <= 0 || poll(&p, 1, left * 1000) == 0) {
+            kill(child, SIGKILL);
+            break;
+        }
+        char sink[4096];
+        ssize_t got = used + 1 < n ? read(pipefd[0], out + used, n - 1 - used)
+                                   : read(pipefd[0], sink, sizeof(sink)); /* keep gdb unblocked */
+        if (got <= 0) break;
+        if (used + 1 < n) used += (size_t)got;
+    }
     out[used] = 0;
-    char sink[4096];
-    while (read(pipefd[0], sink, sizeof(sink)) > 0) continue; /* never block gdb on a full pipe */
     close(pipefd[0]);
     int status;
     while (waitpid(child, &status, 0) < 0)

@@ -149,11 +149,12 @@ static void draw(FILE *out, const char *path, cli_capture_t *c, const msc_rows_t
     for (size_t i = 0; i < now->n && i < limit; i++)
         put_row(out, &now->rows[i], (int64_t)now->rows[i].bytes -
                                         (int64_t)baseline_bytes(base, &now->rows[i]));
-    msc_row_t *grown = malloc(now->n * sizeof(*grown) + 1);
+    fputs("\nGrew most since start:\n", out);
+    if (!now->n) return; /* nothing live yet */
+    msc_row_t *grown = malloc(now->n * sizeof(*grown));
     if (!grown) return;
     memcpy(grown, now->rows, now->n * sizeof(*grown));
     qsort_r(grown, now->n, sizeof(*grown), by_growth, (void *)base);
-    fputs("\nGrew most since start:\n", out);
     for (size_t i = 0; i < now->n && i < limit; i++) {
         int64_t g = (int64_t)grown[i].bytes - (int64_t)baseline_bytes(base, &grown[i]);
         if (g <= 0) break;
