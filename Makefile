@@ -34,6 +34,11 @@ endif
 
 PY_INC     := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+# The extension's objects are compiled against one interpreter's headers
+# (its version layer, struct layouts, ABI flags): each interpreter gets its
+# own object tree, named by its SOABI (cpython-312-x86_64-linux-gnu), so
+# switching PYTHON rebuilds them instead of linking stale ones.
+PY_ABI     := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("SOABI"))')
 
 LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/report/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -45,7 +50,7 @@ WEB      := web/report.html web/report.css web/report.js
 GEN_SRC  := $(BUILD)/gen/web_assets.c $(BUILD)/gen/pprof.pb-c.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
-PY_OBJ   := $(PY_SRC:%.c=$(BUILD)/%.o)
+PY_OBJ   := $(PY_SRC:src/python/%.c=$(BUILD)/$(PY_ABI)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 LIB      := $(BUILD)/libmemscope.a
@@ -94,7 +99,7 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 $(BUILD)/src/report/pprof.o: $(BUILD)/gen/pprof.pb-c.h
 $(BUILD)/src/report/pprof.o: ALL_CFLAGS += -I$(BUILD)/gen
 
-$(BUILD)/src/python/%.o: src/python/%.c
+$(BUILD)/$(PY_ABI)/%.o: src/python/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -I$(PY_INC) -MMD -MP -c $< -o $@
 

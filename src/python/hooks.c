@@ -18,7 +18,7 @@
 
 #include "sampling.h"
 
-struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER, .extra_index = -1};
+struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER};
 #define R msc__rec
 
 __thread int msc__busy __attribute__((tls_model("initial-exec")));
@@ -187,19 +187,17 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, int domain,
     if (!w) msc__stop_recording();
 }
 
-/* Which stream an event of this domain belongs to: MEM and OBJ are called
- * with the GIL held by contract; RAW is the main stream only when this
- * thread is the GIL holder. Returns the thread state for the stack. */
+/* Which stream an event of this domain belongs to: the main stream when
+ * this thread holds the main interpreter's GIL (MEM and OBJ calls hold their
+ * interpreter's GIL by contract; a RAW call may come from any thread), else
+ * the side stream. Returns the thread state whose frames make the stack:
+ * the attached one, or the one this thread last ran Python with (NULL for a
+ * thread that never did). */
 HOT PyThreadState *gil_state(int domain, int *holds_gil)
 {
-    PyThreadState *holder = msc_tstate_gil();
-    if (domain != MSC_DOMAIN_RAW) {
-        *holds_gil = 1;
-        return holder;
-    }
-    PyThreadState *mine = PyGILState_GetThisThreadState();
-    *holds_gil = mine && mine == holder;
-    return mine;
+    PyThreadState *ts = msc_tstate_attached(domain != MSC_DOMAIN_RAW);
+    *holds_gil = ts && ts->interp == R.main_interp;
+    return ts ? ts : PyGILState_GetThisThreadState();
 }
 
 HOT void on_alloc(int domain, void *p, size_t n)
@@ -319,6 +317,8 @@ static void hook_free(void *ctx, void *p)
         return;
     }
     msc__busy = 1;
+    /* A code object's block is the object itself (it has no GC head). */
+    if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) msc_code_died(p);
     if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p))
         on_free(h->domain, p);
     h->orig.free(h->orig.ctx, p);

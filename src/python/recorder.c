@@ -13,26 +13,6 @@
 
 #define R msc__rec
 
-/* The recorder's own memory comes from the allocator RAW had before us. */
-static void *raw_malloc(void *ctx, size_t n)
-{
-    msc_hook_t *h = ctx;
-    return h->orig.malloc(h->orig.ctx, n);
-}
-
-static void *raw_realloc(void *ctx, void *p, size_t n)
-{
-    msc_hook_t *h = ctx;
-    return h->orig.realloc(h->orig.ctx, p, n);
-}
-
-static void raw_free(void *ctx, void *p)
-{
-    msc_hook_t *h = ctx;
-    h->orig.free(h->orig.ctx, p);
-}
-
-
 /*
  * Records the Python layer asks for (GIL held).
  */
@@ -174,13 +154,11 @@ static int first_start(void)
         R.hooks[d].domain = d;
         PyMem_GetAllocator(domains[d], &R.hooks[d].orig);
     }
-    msc_allocator_t raw = {raw_malloc, raw_realloc, raw_free, &R.hooks[MSC_DOMAIN_RAW]};
-    msc_set_allocator(&raw);
-    R.extra_index = _PyEval_RequestCodeExtraIndex(msc_code_died);
-    if (R.extra_index < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "memscope: no free code-object extra slot");
-        return -1;
-    }
+    /* The recorder's own memory comes from libc's allocator, core's default:
+     * never through the Python allocators, whose current hooks (tracemalloc's,
+     * when it started first) may take locks or the GIL. */
+    if (msc_names_watch() < 0) return -1;
+    R.main_interp = PyInterpreterState_Main();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     return 0;
 }
@@ -276,7 +254,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_ValueError, "max_depth must be between 1 and 4096");
         return NULL;
     }
-    if (R.extra_index < 0 && first_start() < 0) return NULL;
+    if (!R.main_interp && first_start() < 0) return NULL;
     if (open_capture(path, argv, &o) < 0) return NULL;
 
     R.session++;
@@ -286,7 +264,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     R.root = root_frame(o.root);
     if (msc_trie_init(&R.main_trie, o.max_depth) < 0 ||
         msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
-        msc_names_init(R.extra_index, R.session) < 0 ||
+        msc_names_init(R.session) < 0 ||
         (o.sample_bytes && msc_sampled_init() < 0)) {
         msc_sink_close(R.sink, 0);
         R.sink = NULL;
@@ -319,10 +297,8 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     R.sink = NULL;
     pthread_mutex_unlock(&R.side_mutex);
 
-    int err;
-    Py_BEGIN_ALLOW_THREADS
-    err = msc_sink_close(sink, msc_sink_now(sink));
-    Py_END_ALLOW_THREADS
+    /* Everything of this capture is taken down before the GIL is released
+     * to close the sink: another thread may start the next one meanwhile. */
     msc_trie_release(&R.main_trie);
     msc_trie_release(&R.side_trie);
     msc_names_release();
@@ -330,6 +306,10 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     R.root = NULL;
     PyObject *path = R.path;
     R.path = NULL;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = msc_sink_close(sink, msc_sink_now(sink));
+    Py_END_ALLOW_THREADS
     if (err) {
         PyErr_Format(PyExc_OSError, "capture '%U' is incomplete: %s", path, msc_strerror(err));
         Py_DECREF(path);

@@ -4,7 +4,7 @@
 #ifndef MEMSCOPE_RECORDER_H
 #define MEMSCOPE_RECORDER_H
 
-#include "frames.h"
+#include "version.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +32,9 @@ struct msc_recorder {
     uint64_t sample_bytes;     /* 0: every event; else mean bytes between samples */
     uint64_t session;          /* counts captures; tags thread indexes and code ids */
     _Atomic uint32_t threads;  /* thread indexes handed out in this session */
-    Py_ssize_t extra_index;
+    PyInterpreterState *main_interp; /* events of other interpreters' threads go to the
+                                  side stream: from 3.12 they may run under a GIL of
+                                  their own */
     uint64_t gc_start_ns;
     PyObject *path;            /* str: the capture being written */
 };
