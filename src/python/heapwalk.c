@@ -262,8 +262,8 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
     PyTypeObject *tp = Py_TYPE(o);
     Py_ssize_t size = -1;
     uint64_t ascii = ti->sizer == SIZE_STR ? msc_ascii_size(o) : 0;
-    if (ascii) return ascii + (uint64_t)ti->preheader;
-    if (ti->sizer == SIZE_INT) return msc_int_size(o) + (uint64_t)ti->preheader;
+    if (ascii) return ascii;
+    if (ti->sizer == SIZE_INT) return msc_int_size(o);
     if (ti->sizer != SIZE_OBJECT) {
         PyObject *r = ti->sizeof_fn(o, NULL);
         if (r && PyLong_Check(r)) size = PyLong_AsSsize_t(r);
@@ -271,7 +271,7 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
         if (size < 0) PyErr_Clear();
     }
     if (size < 0) size = tp->tp_basicsize + (tp->tp_itemsize > 0 ? Py_SIZE(o) * tp->tp_itemsize : 0);
-    return (uint64_t)(size + ti->preheader);
+    return (uint64_t)size + (uint64_t)msc_object_preheader(o, ti->preheader);
 }
 
 static uint32_t preview_of(walker_t *w, PyObject *o)

@@ -128,6 +128,13 @@ static inline Py_ssize_t msc_type_preheader(PyTypeObject *tp)
 
 /* The value slots of a split dict or inline values: what the dict's
  * __sizeof__ counts (shared_keys_usable_size). */
+/* The pre-header sys.getsizeof adds to o, given its type's. */
+static inline Py_ssize_t msc_object_preheader(PyObject *o, Py_ssize_t type_preheader)
+{
+    (void)o;
+    return type_preheader;
+}
+
 static inline Py_ssize_t msc_split_slots(PyDictKeysObject *keys)
 {
     return keys->dk_nentries + keys->dk_usable;

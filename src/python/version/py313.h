@@ -143,6 +143,16 @@ static inline Py_ssize_t msc_type_preheader(PyTypeObject *tp)
     return (Py_ssize_t)_PyType_PreHeaderSize(tp);
 }
 
+/* The pre-header sys.getsizeof adds to o, given its type's: none for a
+ * static type, which was never allocated with one (3.13's sys.getsizeof
+ * leaves it out). */
+static inline Py_ssize_t msc_object_preheader(PyObject *o, Py_ssize_t type_preheader)
+{
+    if (Py_IS_TYPE(o, &PyType_Type) && !(((PyTypeObject *)o)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return 0;
+    return type_preheader;
+}
+
 static inline Py_ssize_t msc_split_slots(PyDictKeysObject *keys)
 {
     return keys->dk_nentries + keys->dk_usable;
