@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 
-PYTHONS=(3.11)   # the supported CPythons (pyproject.toml's requires-python)
+PYTHONS=(3.11 3.12 3.13)   # the supported CPythons (pyproject.toml's requires-python)
 
 for version in "${PYTHONS[@]}"; do
     py=$(scripts/venv.sh "$version" requirements/test.txt)/bin/python

@@ -198,7 +198,8 @@ static int run(int argc, char **argv)
     args[n++] = "--";
     for (int i = 0; i < nprog; i++) args[n++] = prog[i];
     execvp(python, args);
-    cli_error("cannot run '%s': %s (set MEMSCOPE_PYTHON to a Python 3.11 interpreter)", python,
-              strerror(errno));
+    cli_error("cannot run '%s': %s (set MEMSCOPE_PYTHON to a CPython 3.11, 3.12 or 3.13 "
+              "interpreter)",
+              python, strerror(errno));
     return EXIT_USAGE;
 }

@@ -196,3 +196,22 @@ def test_start_stop_from_several_threads(tmp_path):
     assert len(captures) == stopped
     for c in captures:
         memscope("stats", c, "--json")
+
+
+def test_an_unsupported_interpreter_is_refused_in_one_line(tmp_path):
+    import glob
+    old = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10.*/bin/python3")))
+    if not old:
+        pytest.skip("no CPython 3.10 to try")
+    proc = subprocess.run([old[-1], "-c", "import memscope"], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(_TREE / "python")),
+                          timeout=LIMIT_S)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: memscope supports CPython 3.11, 3.12 and 3.13")
+    assert "3.10." in last
+    # memscope run's launcher: the same line, and a usage error's exit code
+    run = memscope("run", "-o", tmp_path / "x.msc", "-c", "print(1)", check=False,
+                   env={"MEMSCOPE_PYTHON": old[-1]}, timeout=LIMIT_S)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [last.split(": ", 1)[1]]
