@@ -263,10 +263,15 @@ static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
  * The wrappers.
  */
 
+static __thread unsigned t_probe_hits __attribute__((tls_model("initial-exec")));
+
 static void *hook_malloc(void *ctx, size_t n)
 {
     msc_hook_t *h = ctx;
-    if (msc__busy) return h->orig.malloc(h->orig.ctx, n);
+    if (msc__busy) {
+        if (msc__busy == MSC_BUSY_PROBE) t_probe_hits |= 1u << h->domain;
+        return h->orig.malloc(h->orig.ctx, n);
+    }
     msc__busy = 1;
     void *p = h->orig.malloc(h->orig.ctx, n);
     if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(p, n))
@@ -325,7 +330,25 @@ static void hook_free(void *ctx, void *p)
     msc__busy = 0;
 }
 
-/* RAW last: once it is wrapped, GIL-less threads can enter the wrappers. */
+/* Whether an allocation of this domain still passes through our wrapper.
+ * A hook installed after ours (tracemalloc started later) wraps it, and
+ * gives it back when it stops; but one installed before ours restores the
+ * allocators it saved, without ours, when it stops (tracemalloc.stop()
+ * after tracemalloc started first). A probe allocation tells which. */
+static int hook_reachable(PyMemAllocatorDomain domain, int ours)
+{
+    t_probe_hits = 0;
+    msc__busy = MSC_BUSY_PROBE;
+    if (domain == PYMEM_DOMAIN_RAW) PyMem_RawFree(PyMem_RawMalloc(1));
+    else if (domain == PYMEM_DOMAIN_MEM) PyMem_Free(PyMem_Malloc(1));
+    else PyObject_Free(PyObject_Malloc(1));
+    msc__busy = 0;
+    return (t_probe_hits >> ours) & 1;
+}
+
+/* Wraps each domain's current allocator where ours is not reached any more
+ * (or yet), RAW last: once it is wrapped, GIL-less threads can enter the
+ * wrappers. GIL held, not recording. */
 void msc__hooks_install(void)
 {
     static const PyMemAllocatorDomain order[] = {PYMEM_DOMAIN_OBJ, PYMEM_DOMAIN_MEM,
@@ -333,6 +356,9 @@ void msc__hooks_install(void)
     static const int ours[] = {MSC_DOMAIN_OBJ, MSC_DOMAIN_MEM, MSC_DOMAIN_RAW};
     for (int i = 0; i < 3; i++) {
         msc_hook_t *h = &R.hooks[ours[i]];
+        if (R.installed && hook_reachable(order[i], ours[i])) continue;
+        h->domain = ours[i];
+        PyMem_GetAllocator(order[i], &h->orig);
         PyMemAllocatorEx wrapper = {h, hook_malloc, hook_calloc, hook_realloc, hook_free};
         PyMem_SetAllocator(order[i], &wrapper);
     }

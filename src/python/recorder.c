@@ -148,12 +148,6 @@ static void atfork_child(void)
 
 static int first_start(void)
 {
-    static const PyMemAllocatorDomain domains[] = {PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM,
-                                                   PYMEM_DOMAIN_OBJ};
-    for (int d = 0; d < MSC_DOMAIN_COUNT; d++) {
-        R.hooks[d].domain = d;
-        PyMem_GetAllocator(domains[d], &R.hooks[d].orig);
-    }
     /* The recorder's own memory comes from libc's allocator, core's default:
      * never through the Python allocators, whose current hooks (tracemalloc's,
      * when it started first) may take locks or the GIL. */
@@ -278,7 +272,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     msc__busy = 1;
     msc__thread_index(); /* the starting thread is thread 0 */
     msc__busy = 0;
-    if (!R.installed) msc__hooks_install();
+    msc__hooks_install();
     atomic_store(&R.active, 1);
     Py_RETURN_NONE;
 }

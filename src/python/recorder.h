@@ -19,7 +19,8 @@ typedef struct msc_hook {
 
 struct msc_recorder {
     msc_hook_t hooks[MSC_DOMAIN_COUNT];
-    int installed;             /* wrappers stay installed for the process's life */
+    int installed;             /* wrappers were installed; start() installs them again
+                                  where another hook's stop removed them */
     _Atomic int active;        /* recording; cleared by stop, fork and sink failure */
     msc_sink_t *sink;
     msc_stream_t *main;        /* the sink's main stream */
@@ -41,8 +42,10 @@ struct msc_recorder {
 
 extern struct msc_recorder msc__rec;
 
-/* Set around every wrapped call and all recorder work on this thread. */
+/* Set around every wrapped call and all recorder work on this thread;
+ * MSC_BUSY_PROBE while checking that the wrappers are still reached. */
 extern __thread int msc__busy __attribute__((tls_model("initial-exec")));
+#define MSC_BUSY_PROBE 2
 
 void msc__hooks_install(void);
 void msc__stop_recording(void);

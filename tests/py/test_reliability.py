@@ -215,3 +215,27 @@ def test_an_unsupported_interpreter_is_refused_in_one_line(tmp_path):
                    env={"MEMSCOPE_PYTHON": old[-1]}, timeout=LIMIT_S)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.strip().splitlines() == [last.split(": ", 1)[1]]
+
+
+AFTER_TRACEMALLOC_STOPS = """\
+    import sys, tracemalloc
+    import memscope
+
+    tracemalloc.start()
+    with memscope.Tracker(sys.argv[1]):
+        pass
+    tracemalloc.stop()  # puts back the allocators it found, without memscope's
+    with memscope.Tracker(sys.argv[2]):
+        blobs = [bytearray(100_000) for _ in range(50)]  # BLOBS
+    print(next(n for n, text in enumerate(open(__file__), 1) if text.endswith("# BLOBS\\n")))
+    """
+
+
+def test_recording_again_after_tracemalloc_stopped(tmp_path):
+    first, second = tmp_path / "first.msc", tmp_path / "second.msc"
+    proc = run_child(tmp_path, AFTER_TRACEMALLOC_STOPS, first, second)
+    assert proc.returncode == 0, proc.stderr
+    line = int(proc.stdout)
+    ours = sum(r["bytes"] for r in table(second)
+               if r["file"].endswith("child.py") and r["line"] == line)
+    assert 50 * 100_000 <= ours <= 50 * 100_000 * 1.01
