@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, _TREE, memscope
+from conftest import CLI, _TREE, memscope
 
 LIMIT_S = 120  # far beyond what each child needs; only a hang reaches it
 
@@ -239,3 +239,30 @@ def test_recording_again_after_tracemalloc_stopped(tmp_path):
     ours = sum(r["bytes"] for r in table(second)
                if r["file"].endswith("child.py") and r["line"] == line)
     assert 50 * 100_000 <= ours <= 50 * 100_000 * 1.01
+
+
+def regrtest(*args, limit=LIMIT_S):
+    """Totals and result lines of CPython's regression test runner."""
+    try:
+        proc = subprocess.run(list(args), capture_output=True, text=True, timeout=limit,
+                              env=dict(os.environ, MEMSCOPE_PYTHON=sys.executable))
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{' '.join(map(str, args))} hung for {limit} s")
+    return [l for l in proc.stdout.splitlines()
+            if l.startswith(("Total tests:", "Result:"))], proc.returncode
+
+
+# CPython's own tests of what the recorder touches: tracemalloc beside it
+# (test_tracemalloc used to hang in TestCAPI), the collector, weak references,
+# generators (inlined frames), and threads in subinterpreters.
+CPYTHON_TESTS = [["test_tracemalloc", "test_gc", "test_weakref", "test_generators"],
+                 ["test_threading", "-m", "SubinterpThreadingTests"]]
+
+
+@pytest.mark.parametrize("tests", CPYTHON_TESTS, ids=lambda t: t[0])
+def test_cpython_tests_pass_under_memscope_run_as_they_pass_plain(tmp_path, tests):
+    plain = regrtest(sys.executable, "-m", "test", *tests)
+    assert plain[1] == 0 and plain[0][-1] == "Result: SUCCESS", plain
+    assert "run=0" not in plain[0][0]
+    traced = regrtest(str(CLI), "run", "-o", tmp_path / "cpython.msc", "-m", "test", *tests)
+    assert traced == plain
