@@ -117,6 +117,7 @@ static void atfork_prepare(void)
     msc__busy = 1;
     if (!R.sink) return;
     pthread_mutex_lock(&R.side_mutex);
+    msc_names_lock();
     msc_sink_atfork_prepare(R.sink);
 }
 
@@ -124,6 +125,7 @@ static void atfork_parent(void)
 {
     if (R.sink) {
         msc_sink_atfork_parent(R.sink);
+        msc_names_unlock();
         pthread_mutex_unlock(&R.side_mutex);
     }
     msc__busy = 0;
@@ -136,6 +138,7 @@ static void atfork_child(void)
 {
     if (R.sink) {
         msc_sink_atfork_child(R.sink);
+        msc_names_unlock();
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
         R.sink = NULL;
@@ -258,7 +261,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     R.root = root_frame(o.root);
     if (msc_trie_init(&R.main_trie, o.max_depth) < 0 ||
         msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
-        msc_names_init(R.session) < 0 ||
+        msc_names_init() < 0 ||
         (o.sample_bytes && msc_sampled_init() < 0)) {
         msc_sink_close(R.sink, 0);
         R.sink = NULL;

@@ -118,6 +118,16 @@ void msc_code_died(const void *block)
     atomic_fetch_add_explicit(&msc_code_deaths, 1, memory_order_relaxed);
 }
 
+void msc_names_lock(void)
+{
+    pthread_mutex_lock(&codes_mutex);
+}
+
+void msc_names_unlock(void)
+{
+    pthread_mutex_unlock(&codes_mutex);
+}
+
 static void code_destroyed(PyCodeObject *co)
 {
     msc_code_died(co);
@@ -132,9 +142,8 @@ int msc_names_watch(void)
     return 0;
 }
 
-int msc_names_init(uint64_t new_session)
+int msc_names_init(void)
 {
-    (void)new_session;
     msc_names_release();
     next_code_id = 1;
     names_mask = 1023;

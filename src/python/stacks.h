@@ -71,7 +71,12 @@ void msc_code_died(const void *block);
 int msc_names_watch(void);
 
 /* Code and string naming state for one capture. GIL held. */
-int msc_names_init(uint64_t session);
+int msc_names_init(void);
 void msc_names_release(void);
+
+/* Around fork: the code table's lock is held across it, so the child finds
+ * it free (taken after the recorder's side_mutex, as record_side does). */
+void msc_names_lock(void);
+void msc_names_unlock(void);
 
 #endif
