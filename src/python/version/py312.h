@@ -143,11 +143,13 @@ static inline Py_ssize_t msc_object_preheader(PyObject *o, Py_ssize_t type_prehe
     return type_preheader;
 }
 
+/* The value slots of a split dict or inline values (shared_keys_usable_size). */
 static inline Py_ssize_t msc_split_slots(PyDictKeysObject *keys)
 {
     return keys->dk_nentries + keys->dk_usable;
 }
 
+/* An instance's attributes kept as inline values, with no dict object. */
 typedef struct msc_inline_values {
     PyObject **values;         /* the value slots */
     Py_ssize_t entries;        /* slots that may hold a value (the keys' entries) */
@@ -198,12 +200,15 @@ static inline int msc_str_ready(PyObject *s)
     return 1;
 }
 
+/* sys.getsizeof of a compact ASCII str, or 0 when it is another shape. */
 static inline uint64_t msc_ascii_size(PyObject *s)
 {
     if (!PyUnicode_IS_COMPACT_ASCII(s)) return 0;
     return sizeof(PyASCIIObject) + (uint64_t)PyUnicode_GET_LENGTH(s) + 1;
 }
 
+/* sys.getsizeof of an int: its digits, at least one; their count is in
+ * lv_tag since 3.12. */
 static inline uint64_t msc_int_size(PyObject *o)
 {
     Py_ssize_t digits = _PyLong_DigitCount((PyLongObject *)o);
