@@ -206,6 +206,9 @@ static uint32_t type_index(walker_t *w, PyTypeObject *tp)
     return index;
 }
 
+/* Doubles the type table. The entry of the type whose instance is being
+ * traversed moves with it: visit() meets new types, and so growths, in the
+ * middle of a traversal. */
 static int grow_types(walker_t *w)
 {
     size_t cap = w->types_mask ? (w->types_mask + 1) * 2 : 256;
@@ -216,6 +219,7 @@ static int grow_types(walker_t *w)
         size_t j = ((uintptr_t)w->types[i].tp >> 4) & (cap - 1);
         while (t[j].tp) j = (j + 1) & (cap - 1);
         t[j] = w->types[i];
+        if (w->cur_type == &w->types[i]) w->cur_type = &t[j];
     }
     free(w->types);
     w->types = t;
