@@ -99,6 +99,15 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 $(BUILD)/src/report/pprof.o: $(BUILD)/gen/pprof.pb-c.h
 $(BUILD)/src/report/pprof.o: ALL_CFLAGS += -I$(BUILD)/gen
 
+# The extension reads interpreter internals through src/python/version.h,
+# which knows the supported CPythons only: say so in one line, before the
+# compiler's #error in every file.
+.PHONY: py-supported
+py-supported:
+	@$(PYTHON) -c 'import sys, sysconfig; (3, 11) <= sys.version_info[:2] <= (3, 13) and not sysconfig.get_config_var("Py_GIL_DISABLED") or sys.exit("memscope: the extension supports CPython 3.11, 3.12 and 3.13 with the GIL, not " + sys.version.split()[0] + " (docs/versions.md)")'
+
+$(PY_OBJ): | py-supported
+
 $(BUILD)/$(PY_ABI)/%.o: src/python/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -I$(PY_INC) -MMD -MP -c $< -o $@

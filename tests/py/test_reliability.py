@@ -3,6 +3,7 @@ running beside it in either start order (with the two tools agreeing),
 subinterpreters, and Tracker start/stop from several threads. Each program
 runs in a child process with a time limit, so a hang fails the test instead
 of stalling the suite."""
+import glob
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import CLI, _TREE, memscope
+from conftest import CLI, ROOT, _TREE, memscope
 
 LIMIT_S = 120  # far beyond what each child needs; only a hang reaches it
 
@@ -199,7 +200,6 @@ def test_start_stop_from_several_threads(tmp_path):
 
 
 def test_an_unsupported_interpreter_is_refused_in_one_line(tmp_path):
-    import glob
     old = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.10.*/bin/python3")))
     if not old:
         pytest.skip("no CPython 3.10 to try")
@@ -215,6 +215,13 @@ def test_an_unsupported_interpreter_is_refused_in_one_line(tmp_path):
                    env={"MEMSCOPE_PYTHON": old[-1]}, timeout=LIMIT_S)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.strip().splitlines() == [last.split(": ", 1)[1]]
+    # and the build: one line before any compiler error
+    build = subprocess.run(["make", "-s", "-C", str(ROOT), f"PYTHON={old[-1]}", "py-supported"],
+                           capture_output=True, text=True, timeout=LIMIT_S)
+    assert build.returncode != 0
+    assert build.stderr.splitlines()[0] == (
+        "memscope: the extension supports CPython 3.11, 3.12 and 3.13 with the GIL, not "
+        + last.rsplit(" ", 1)[1] + " (docs/versions.md)")
 
 
 AFTER_TRACEMALLOC_STOPS = """\
