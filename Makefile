@@ -38,6 +38,11 @@ endif
 
 PY_INC     := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+# The extension's objects are compiled against one interpreter's headers
+# (its version layer, struct layouts, ABI flags): each interpreter gets its
+# own object tree, named by its SOABI (cpython-312-x86_64-linux-gnu), so
+# switching PYTHON rebuilds them instead of linking stale ones.
+PY_ABI     := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("SOABI"))')
 
 LIB_SRC  := $(wildcard src/core/*.c) $(wildcard src/report/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -49,7 +54,7 @@ WEB      := web/report.html web/report.css web/report.js
 GEN_SRC  := $(BUILD)/gen/web_assets.c $(BUILD)/gen/pprof.pb-c.c $(BUILD)/gen/version.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:.c=.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
-PY_OBJ   := $(PY_SRC:%.c=$(BUILD)/%.o)
+PY_OBJ   := $(PY_SRC:src/python/%.c=$(BUILD)/$(PY_ABI)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
 LIB      := $(BUILD)/libmemscope.a
@@ -103,7 +108,16 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 $(BUILD)/src/report/pprof.o: $(BUILD)/gen/pprof.pb-c.h
 $(BUILD)/src/report/pprof.o: ALL_CFLAGS += -I$(BUILD)/gen
 
-$(BUILD)/src/python/%.o: src/python/%.c
+# The extension reads interpreter internals through src/python/version.h,
+# which knows the supported CPythons only: say so in one line, before the
+# compiler's #error in every file.
+.PHONY: py-supported
+py-supported:
+	@$(PYTHON) -c 'import sys, sysconfig; (3, 11) <= sys.version_info[:2] <= (3, 13) and not sysconfig.get_config_var("Py_GIL_DISABLED") or sys.exit("memscope: the extension supports CPython 3.11, 3.12 and 3.13 with the GIL, not " + sys.version.split()[0] + " (docs/versions.md)")'
+
+$(PY_OBJ): | py-supported
+
+$(BUILD)/$(PY_ABI)/%.o: src/python/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -I$(PY_INC) -MMD -MP -c $< -o $@
 

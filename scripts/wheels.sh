@@ -20,7 +20,11 @@ trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$out"
 rm -f "$out"/memscope-*   # only this build's files, so nothing stale is tested
+# setuptools leaves python/memscope.egg-info behind; it would make the
+# checkout's package look installed (its pytest plugin loading twice).
+[ -e python/memscope.egg-info ] && had_egg_info=1 || had_egg_info=0
 "$tools/python" -m build --sdist --outdir "$work/sdist" . >/dev/null
+[ "$had_egg_info" = 1 ] || rm -rf python/memscope.egg-info
 sdist=$(ls "$work"/sdist/memscope-*.tar.gz)
 cp "$sdist" "$out/"
 

@@ -243,7 +243,8 @@ static int run(int argc, char **argv)
     args[0] = (char *)python;
     memcpy(args + 1, prog, (size_t)nprog * sizeof(char *));
     execvp(python, args);
-    cli_error("cannot run '%s': %s (set MEMSCOPE_PYTHON to a Python 3.11 interpreter)", python,
-              strerror(errno));
+    cli_error("cannot run '%s': %s (set MEMSCOPE_PYTHON to a CPython 3.11, 3.12 or 3.13 "
+              "interpreter)",
+              python, strerror(errno));
     return EXIT_USAGE;
 }

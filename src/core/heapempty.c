@@ -14,8 +14,9 @@
 #include "memscope/heap.h"
 
 /* CPython 3.11 on 64-bit builds (Objects/listobject.c, setobject.c,
- * dictobject.c). Every rule that depends on the interpreter's version is in
- * this block. A right-sized container is the one CPython builds when
+ * dictobject.c), unchanged in 3.12 and 3.13 with the GIL (the tests check
+ * them against sys.getsizeof on each). Every rule that depends on the
+ * interpreter's version is in this block. A right-sized container is the one CPython builds when
  * copying: l.copy() allocates exactly len(l) slots; set(s) and dict(d) size
  * their table for the items in one step. */
 #define PY311_POINTER 8      /* a list slot */

@@ -8,19 +8,12 @@
  * bookkeeping (the graph lives in core's malloc'd columns), instance
  * dictionaries that CPython keeps as inline values are read in place rather
  * than materialised, and sizes come from each type's C __sizeof__, never
- * from a Python override. Internal headers give the frame, GC and dict
- * layouts. Reports that look at contents also get, read from each object's
+ * from a Python override. The version layer (version.h) gives the frame,
+ * GC and dict layouts. Reports that look at contents also get, read from each object's
  * own fields, a digest of every str's and bytes' contents (to find equal
  * copies) and every container's length and capacity (to find empty ones). */
-#define PY_SSIZE_T_CLEAN
-#define Py_BUILD_CORE 1
-#include <Python.h>
-#include <internal/pycore_dict.h>
-#include <internal/pycore_frame.h>
-#include <internal/pycore_interp.h>
-#include <internal/pycore_object.h>
-#include <internal/pycore_pymem.h>
-#include <internal/pycore_tuple.h>
+#include "version.h"
+
 #include <structmember.h>
 
 #include <stdlib.h>
@@ -96,7 +89,7 @@ typedef struct walker {
                                   keys and locals naming edges (files, reports) */
     uint32_t t_frame, t_dict;  /* types of synthetic nodes */
     uint32_t l_key, l_dict, l_stack, l_value;
-    PyObject *s_sizeof, *s_module;
+    PyObject *s_sizeof, *s_module, *s_name; /* interned names, owned */
     int err;                   /* first core error */
 } walker_t;
 
@@ -112,40 +105,6 @@ static uint32_t intern_c(walker_t *w, const char *s, size_t n)
     return id;
 }
 
-/* UTF-8 of at most max bytes of a str, cut at a character boundary,
- * computed from the string's own storage so no UTF-8 cache is attached. */
-static size_t utf8_prefix(PyObject *s, char *out, size_t max)
-{
-    if (!PyUnicode_Check(s) || PyUnicode_READY(s) < 0) return 0;
-    if (PyUnicode_IS_COMPACT_ASCII(s)) {
-        size_t n = (size_t)PyUnicode_GET_LENGTH(s) < max ? (size_t)PyUnicode_GET_LENGTH(s) : max;
-        memcpy(out, PyUnicode_DATA(s), n);
-        return n;
-    }
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    Py_ssize_t len = PyUnicode_GET_LENGTH(s);
-    size_t n = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        char b[4];
-        size_t k;
-        if (c < 0x80) b[0] = (char)c, k = 1;
-        else if (c < 0x800) b[0] = (char)(0xC0 | c >> 6), b[1] = (char)(0x80 | (c & 63)), k = 2;
-        else if (c < 0x10000 && (c < 0xD800 || c > 0xDFFF))
-            b[0] = (char)(0xE0 | c >> 12), b[1] = (char)(0x80 | ((c >> 6) & 63)),
-            b[2] = (char)(0x80 | (c & 63)), k = 3;
-        else if (c >= 0x10000)
-            b[0] = (char)(0xF0 | c >> 18), b[1] = (char)(0x80 | ((c >> 12) & 63)),
-            b[2] = (char)(0x80 | ((c >> 6) & 63)), b[3] = (char)(0x80 | (c & 63)), k = 4;
-        else b[0] = '?', k = 1; /* a lone surrogate */
-        if (n + k > max) break;
-        memcpy(out + n, b, k);
-        n += k;
-    }
-    return n;
-}
-
 static uint32_t intern_str(walker_t *w, PyObject *s, size_t max)
 {
     char small[256], *buf = max <= sizeof(small) ? small : malloc(max);
@@ -153,7 +112,7 @@ static uint32_t intern_str(walker_t *w, PyObject *s, size_t max)
         w->err = MSC_ENOMEM;
         return 0;
     }
-    uint32_t id = intern_c(w, buf, utf8_prefix(s, buf, max));
+    uint32_t id = intern_c(w, buf, msc_str_utf8(s, buf, max));
     if (buf != small) free(buf);
     return id;
 }
@@ -176,7 +135,7 @@ static PyCFunction find_sizeof(walker_t *w, PyTypeObject *tp)
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
         PyObject *base = PyTuple_GET_ITEM(mro, i);
         if (!PyType_Check(base) || base == (PyObject *)&PyBaseObject_Type) continue;
-        PyObject *dict = ((PyTypeObject *)base)->tp_dict;
+        PyObject *dict = msc_type_dict((PyTypeObject *)base);
         PyObject *d = dict ? PyDict_GetItemWithError(dict, w->s_sizeof) : NULL;
         if (!d) {
             PyErr_Clear();
@@ -205,7 +164,7 @@ static void add_label(type_info_t *ti, Py_ssize_t offset, uint32_t id)
  * of functions and cells that are only reachable through getters. */
 static void find_labels(walker_t *w, type_info_t *ti, PyTypeObject *tp)
 {
-    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) add_label(ti, MANAGED_DICT_OFFSET, w->l_dict);
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) add_label(ti, MSC_MANAGED_DICT_OFFSET, w->l_dict);
     else if (tp->tp_dictoffset > 0) add_label(ti, tp->tp_dictoffset, w->l_dict);
     if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE)
         add_label(ti, offsetof(PyObject, ob_type), intern_c(w, "__class__", 9));
@@ -239,7 +198,8 @@ static uint32_t type_index(walker_t *w, PyTypeObject *tp)
         /* Whole names (up to what a snapshot holds), so that a type is
          * found by the name it has. */
         name = intern_str(w, ((PyHeapTypeObject *)tp)->ht_qualname, MSC_HEAP_MAX_STRING);
-        PyObject *mod = tp->tp_dict ? PyDict_GetItemWithError(tp->tp_dict, w->s_module) : NULL;
+        PyObject *dict = msc_type_dict(tp);
+        PyObject *mod = dict ? PyDict_GetItemWithError(dict, w->s_module) : NULL;
         if (!mod) PyErr_Clear();
         module = mod && PyUnicode_Check(mod) ? intern_str(w, mod, MSC_HEAP_MAX_STRING) : 0;
     } else {
@@ -252,6 +212,9 @@ static uint32_t type_index(walker_t *w, PyTypeObject *tp)
     return index;
 }
 
+/* Doubles the type table. The entry of the type whose instance is being
+ * traversed moves with it: visit() meets new types, and so growths, in the
+ * middle of a traversal. */
 static int grow_types(walker_t *w)
 {
     size_t cap = w->types_mask ? (w->types_mask + 1) * 2 : 256;
@@ -262,6 +225,7 @@ static int grow_types(walker_t *w)
         size_t j = ((uintptr_t)w->types[i].tp >> 4) & (cap - 1);
         while (t[j].tp) j = (j + 1) & (cap - 1);
         t[j] = w->types[i];
+        if (w->cur_type == &w->types[i]) w->cur_type = &t[j];
     }
     free(w->types);
     w->types = t;
@@ -269,42 +233,9 @@ static int grow_types(walker_t *w)
     return 0;
 }
 
-/* The bytes before an object of type tp in its block (3.11's
- * _PyType_PreHeaderSize), which sys.getsizeof counts. */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-static Py_ssize_t preheader_of(PyTypeObject *tp)
-{
-    return (PyType_IS_GC(tp) ? (Py_ssize_t)sizeof(PyGC_Head) : 0) +
-           ((tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) ? 2 * (Py_ssize_t)sizeof(void *) : 0);
-}
-#else
-#error "memscope's heap walker supports CPython 3.11; add this version's object layout here"
-#endif
-
-/* 3.11 recycles exact floats, tuples shorter than PyTuple_MAXSAVESIZE,
- * lists and dicts through free lists the allocator never sees, so the
- * recorded block at such an object may be an earlier object's. A list or
- * dict is named instead by the storage it grew itself: a list's item array,
- * a dict's values array or hash table (keys tables of the smallest size
- * with str keys are recycled too, and not claimed). */
-#define DICT_LOG_MINSIZE 3 /* dictobject.c's PyDict_LOG_MINSIZE */
-
-static uint64_t dict_block(PyDictObject *d)
-{
-    if (d->ma_values) return (uint64_t)(uintptr_t)d->ma_values - ((uint8_t *)d->ma_values)[-1];
-    PyDictKeysObject *k = d->ma_keys;
-    if (k->dk_log2_size < DICT_LOG_MINSIZE) return 0; /* the static empty table */
-    if (k->dk_log2_size == DICT_LOG_MINSIZE && k->dk_kind == DICT_KEYS_UNICODE) return 0;
-    return (uint64_t)(uintptr_t)k;
-}
-
 uint64_t msc__object_block(PyObject *o)
 {
-    PyTypeObject *tp = Py_TYPE(o);
-    if (tp == &PyList_Type) return (uint64_t)(uintptr_t)((PyListObject *)o)->ob_item;
-    if (tp == &PyDict_Type) return dict_block((PyDictObject *)o);
-    if (tp == &PyFloat_Type || (tp == &PyTuple_Type && Py_SIZE(o) < PyTuple_MAXSAVESIZE)) return 0;
-    return (uint64_t)(uintptr_t)o - (uint64_t)preheader_of(tp);
+    return msc_object_block(o);
 }
 
 static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
@@ -325,7 +256,7 @@ static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
     ti->sizeof_fn = find_sizeof(w, tp);
     ti->sizer = !ti->sizeof_fn ? SIZE_OBJECT : tp == &PyUnicode_Type ? SIZE_STR
               : tp == &PyLong_Type ? SIZE_INT : SIZE_CALL;
-    ti->preheader = preheader_of(tp);
+    ti->preheader = msc_type_preheader(tp);
     find_labels(w, ti, tp);
     ti->tp = tp;
     w->types_used++;
@@ -333,18 +264,16 @@ static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
 }
 
 /* sys.getsizeof(o), computed without running Python code. The inline
- * cases repeat CPython 3.11's unicode and int __sizeof__ for the common
- * shapes (compact ASCII without a wchar_t copy; any int), which are most
- * of a heap; every other case calls the type's C __sizeof__. */
+ * cases repeat CPython's unicode and int __sizeof__ for the common shapes
+ * (compact ASCII; any int), which are most of a heap; every other case
+ * calls the type's C __sizeof__. */
 static uint64_t object_size(PyObject *o, const type_info_t *ti)
 {
     PyTypeObject *tp = Py_TYPE(o);
     Py_ssize_t size = -1;
-    if (ti->sizer == SIZE_STR && PyUnicode_IS_COMPACT_ASCII(o) && !((PyASCIIObject *)o)->wstr)
-        return sizeof(PyASCIIObject) + (uint64_t)PyUnicode_GET_LENGTH(o) + 1;
-    if (ti->sizer == SIZE_INT)
-        return offsetof(PyLongObject, ob_digit) +
-               (uint64_t)Py_MAX(Py_ABS(Py_SIZE(o)), 1) * sizeof(digit);
+    uint64_t ascii = ti->sizer == SIZE_STR ? msc_ascii_size(o) : 0;
+    if (ascii) return ascii;
+    if (ti->sizer == SIZE_INT) return msc_int_size(o);
     if (ti->sizer != SIZE_OBJECT) {
         PyObject *r = ti->sizeof_fn(o, NULL);
         if (r && PyLong_Check(r)) size = PyLong_AsSsize_t(r);
@@ -352,7 +281,7 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
         if (size < 0) PyErr_Clear();
     }
     if (size < 0) size = tp->tp_basicsize + (tp->tp_itemsize > 0 ? Py_SIZE(o) * tp->tp_itemsize : 0);
-    return (uint64_t)(size + ti->preheader);
+    return (uint64_t)size + (uint64_t)msc_object_preheader(o, ti->preheader);
 }
 
 static uint32_t preview_of(walker_t *w, PyObject *o)
@@ -360,7 +289,7 @@ static uint32_t preview_of(walker_t *w, PyObject *o)
     if (!w->detail) return 0;
     if (PyUnicode_Check(o)) {
         char buf[MSC_HEAP_MAX_PREVIEW];
-        return preview_string(w, buf, utf8_prefix(o, buf, sizeof(buf)));
+        return preview_string(w, buf, msc_str_utf8(o, buf, sizeof(buf)));
     }
     if (PyBytes_Check(o)) {
         Py_ssize_t n = PyBytes_GET_SIZE(o);
@@ -375,7 +304,7 @@ static uint32_t preview_of(walker_t *w, PyObject *o)
     if (PyCode_Check(o)) return intern_str(w, ((PyCodeObject *)o)->co_qualname, 200);
     if (PyModule_Check(o)) {
         PyObject *dict = PyModule_GetDict(o);
-        PyObject *name = dict ? PyDict_GetItemWithError(dict, &_Py_ID(__name__)) : NULL;
+        PyObject *name = dict ? PyDict_GetItemWithError(dict, w->s_name) : NULL;
         if (!name) PyErr_Clear();
         return name ? intern_str(w, name, 200) : 0;
     }
@@ -527,13 +456,6 @@ static void add_container(walker_t *w, uint32_t v, int layout, uint64_t length, 
     if (err < 0 && !w->err) w->err = err;
 }
 
-/* The value slots of a dict whose keys its class shares: what the dict's
- * __sizeof__ counts (shared_keys_usable_size in 3.11). */
-static Py_ssize_t split_slots(PyDictKeysObject *keys)
-{
-    return keys->dk_nentries + keys->dk_usable;
-}
-
 static void add_digest(walker_t *w, uint32_t v, const void *data, size_t n, uint64_t seed)
 {
     if (msc_heap_set_digest(w->h, v, XXH3_64bits_withSeed(data, n, seed)) < 0 && !w->err)
@@ -570,26 +492,30 @@ static void record_contents(walker_t *w, uint32_t v, PyObject *o)
         PyDictKeysObject *keys = d->ma_keys;
         if (d->ma_values)
             add_container(w, v, MSC_HEAP_DICT_SPLIT, (uint64_t)d->ma_used,
-                          (uint64_t)split_slots(keys));
+                          (uint64_t)msc_split_slots(keys));
         else
             add_container(w, v, DK_IS_UNICODE(keys) ? MSC_HEAP_DICT_STR : MSC_HEAP_DICT,
                           (uint64_t)d->ma_used, (uint64_t)DK_SIZE(keys));
     }
 }
 
-/* An instance whose attributes CPython 3.11 keeps as inline values (no dict
+/* An instance whose attributes CPython keeps as inline values (no dict
  * object yet): one synthetic "dict" node stands for them, so the heap reads
- * as the program sees it ("dict of Foo"), sized as the values array. */
+ * as the program sees it ("dict of Foo"), sized as the values. */
 static void inline_values(walker_t *w, PyObject *o)
 {
-    PyDictValues *values = *_PyObject_ValuesPointer(o);
-    PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
-    if (!values || !keys) return;
-    Py_ssize_t slots = split_slots(keys);
-    uint64_t bytes = ((uint8_t *)values)[-1] + (uint64_t)slots * sizeof(PyObject *);
+    msc_inline_values_t iv;
+    PyObject *dict = msc_untraversed_dict(o, &iv);
+    if (dict) {
+        /* The dict's own traverse reports the values it shares. */
+        edge_to(w, dict, w->l_dict);
+        for (Py_ssize_t i = 0; i < iv.slots && w->nskip < MAX_VALUES; i++)
+            if (iv.values[i]) w->skip[w->nskip++] = iv.values[i];
+        return;
+    }
+    if (!msc_inline_values(o, &iv)) return;
     uint32_t v;
-    int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)values, w->t_dict, bytes, 1,
-                                MSC_HEAP_SYNTHETIC, 0, &v);
+    int err = msc_heap_add_node(w->h, iv.addr, w->t_dict, iv.bytes, 1, MSC_HEAP_SYNTHETIC, 0, &v);
     if (err == 0 && w->owners_len == w->owners_cap) {
         size_t cap = w->owners_cap ? w->owners_cap * 2 : 1024;
         owner_t *p = realloc(w->owners, cap * sizeof(*p));
@@ -601,8 +527,8 @@ static void inline_values(walker_t *w, PyObject *o)
         return;
     }
     w->owners[w->owners_len++] = (owner_t){v, o};
-    for (Py_ssize_t i = 0; i < keys->dk_nentries && w->nskip < MAX_VALUES; i++)
-        if (values->values[i]) w->skip[w->nskip++] = values->values[i];
+    for (Py_ssize_t i = 0; i < iv.slots && w->nskip < MAX_VALUES; i++)
+        if (iv.values[i]) w->skip[w->nskip++] = iv.values[i];
 }
 
 static void walk_values(walker_t *w, uint32_t v)
@@ -610,16 +536,15 @@ static void walk_values(walker_t *w, uint32_t v)
     while (w->owners_next < w->owners_len && w->owners[w->owners_next].node < v) w->owners_next++;
     if (w->owners_next >= w->owners_len || w->owners[w->owners_next].node != v) return;
     PyObject *o = w->owners[w->owners_next++].obj;
-    PyDictValues *values = *_PyObject_ValuesPointer(o);
-    PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
-    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+    msc_inline_values_t iv;
+    if (!msc_inline_values(o, &iv)) return;
     uint64_t used = 0;
-    for (Py_ssize_t i = 0; i < keys->dk_nentries && !w->err; i++) {
-        if (!values->values[i]) continue;
+    for (Py_ssize_t i = 0; i < iv.entries && !w->err; i++) {
+        if (!iv.values[i]) continue;
         used++;
-        edge_to(w, values->values[i], key_label(w, entries[i].me_key));
+        edge_to(w, iv.values[i], key_label(w, msc_inline_key(&iv, i)));
     }
-    if (w->detail) add_container(w, v, MSC_HEAP_DICT_SPLIT, used, split_slots(keys));
+    if (w->detail) add_container(w, v, MSC_HEAP_DICT_SPLIT, used, (uint64_t)iv.slots);
 }
 
 static void named_edges(walker_t *w, PyObject *const *fields, const char *const *names, size_t n)
@@ -628,18 +553,18 @@ static void named_edges(walker_t *w, PyObject *const *fields, const char *const 
         if (fields[i]) edge_to(w, fields[i], intern_c(w, names[i], strlen(names[i])));
 }
 
-static uint32_t frame_preview(walker_t *w, _PyInterpreterFrame *f)
+static uint32_t frame_preview(walker_t *w, msc_pyframe_t *f)
 {
     char buf[512], name[200], file[200];
-    PyCodeObject *code = f->f_code;
-    name[utf8_prefix(code->co_qualname, name, sizeof(name) - 1)] = 0;
-    file[utf8_prefix(code->co_filename, file, sizeof(file) - 1)] = 0;
-    int line = PyCode_Addr2Line(code, _PyInterpreterFrame_LASTI(f) * (int)sizeof(_Py_CODEUNIT));
+    PyCodeObject *code = msc_frame_code(f);
+    name[msc_str_utf8(code->co_qualname, name, sizeof(name) - 1)] = 0;
+    file[msc_str_utf8(code->co_filename, file, sizeof(file) - 1)] = 0;
+    int line = PyCode_Addr2Line(code, (int)msc_frame_offset(f) * (int)sizeof(_Py_CODEUNIT));
     int n = snprintf(buf, sizeof(buf), "%s (%s:%d)", name, file, line);
     return intern_c(w, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-static uint32_t frame_node(walker_t *w, _PyInterpreterFrame *f)
+static uint32_t frame_node(walker_t *w, msc_pyframe_t *f)
 {
     uint32_t *slot = seen_slot(&w->seen, f, 1), v = 0;
     if (!slot) w->err = MSC_ENOMEM;
@@ -653,19 +578,20 @@ static uint32_t frame_node(walker_t *w, _PyInterpreterFrame *f)
 
 /* An interpreter frame: its function, code, locals namespace, and the locals
  * (named) and value stack (unnamed) in localsplus. */
-static void walk_frame(walker_t *w, _PyInterpreterFrame *f)
+static void walk_frame(walker_t *w, msc_pyframe_t *f)
 {
     /* f_globals and f_builtins are borrowed (the function holds them), so
      * they are not edges: a frame does not keep its module alive. */
     static const char *const names[] = {"f_func", "f_code", "f_locals", "frame_obj"};
-    PyObject *fields[] = {(PyObject *)f->f_func, (PyObject *)f->f_code, f->f_locals,
-                          (PyObject *)f->frame_obj};
+    PyCodeObject *code = msc_frame_code(f);
+    PyObject *fields[] = {msc_frame_function(f), (PyObject *)code, msc_frame_locals(f),
+                          msc_frame_object(f)};
     named_edges(w, fields, names, sizeof(fields) / sizeof(fields[0]));
-    PyCodeObject *code = f->f_code;
-    int top = f->stacktop;
+    int top;
+    PyObject **slots = msc_frame_slots(f, &top);
     if (top < 0 || top > code->co_nlocalsplus + code->co_stacksize) top = code->co_nlocalsplus;
     for (int i = 0; i < top && !w->err; i++) {
-        PyObject *o = f->localsplus[i];
+        PyObject *o = slots[i];
         if (!o) continue;
         uint32_t label = w->l_stack;
         if (i < code->co_nlocalsplus && w->detail)
@@ -679,7 +605,7 @@ static void walk_frame(walker_t *w, _PyInterpreterFrame *f)
 static void walk_static_type(walker_t *w, PyTypeObject *t)
 {
     static const char *const names[] = {"__dict__", "__mro__", "__bases__", "__base__"};
-    PyObject *fields[] = {t->tp_dict, t->tp_mro, t->tp_bases, (PyObject *)t->tp_base};
+    PyObject *fields[] = {msc_type_dict(t), t->tp_mro, t->tp_bases, (PyObject *)t->tp_base};
     named_edges(w, fields, names, sizeof(fields) / sizeof(fields[0]));
 }
 
@@ -719,18 +645,20 @@ static void root(walker_t *w, PyObject *o, const char *label)
 
 /* A thread's frames, outermost first: a path through a local variable then
  * names the program's own frame rather than the innermost one that merely
- * passed the object along (such as the heap API's own call). */
-static void thread_frames(walker_t *w, _PyInterpreterFrame *top, uint32_t label)
+ * passed the object along (such as the heap API's own call). Shims the C
+ * stack owns run no code and are left out. */
+static void thread_frames(walker_t *w, msc_pyframe_t *top, uint32_t label)
 {
     size_t n = 0;
-    for (_PyInterpreterFrame *f = top; f; f = f->previous) n++;
-    _PyInterpreterFrame **frames = malloc((n ? n : 1) * sizeof(*frames));
+    for (msc_pyframe_t *f = top; f; f = msc_frame_previous(f)) n++;
+    msc_pyframe_t **frames = malloc((n ? n : 1) * sizeof(*frames));
     if (!frames) {
         w->err = MSC_ENOMEM;
         return;
     }
     n = 0;
-    for (_PyInterpreterFrame *f = top; f; f = f->previous) frames[n++] = f;
+    for (msc_pyframe_t *f = top; f; f = msc_frame_previous(f))
+        if (msc_frame_code(f)) frames[n++] = f;
     while (n-- > 0 && !w->err) {
         uint32_t v = frame_node(w, frames[n]);
         if (!w->err && msc_heap_add_edge(w->h, 0, v, label) < 0) w->err = MSC_ENOMEM;
@@ -745,20 +673,19 @@ static void add_roots(walker_t *w)
 {
     PyInterpreterState *interp = PyInterpreterState_Get();
     w->current = 0;
-    root(w, interp->modules, "sys.modules");
-    root(w, interp->sysdict, "sys.__dict__");
-    root(w, interp->builtins, "builtins");
-    root(w, interp->importlib, "importlib");
+    root(w, msc_interp_modules(interp), "sys.modules");
+    root(w, msc_interp_sysdict(interp), "sys.__dict__");
+    root(w, msc_interp_builtins(interp), "builtins");
+    root(w, msc_interp_importlib(interp), "importlib");
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts && !w->err;
          ts = PyThreadState_Next(ts)) {
         char label[64];
         snprintf(label, sizeof(label), "thread %lu", ts->thread_id);
-        thread_frames(w, ts->cframe ? ts->cframe->current_frame : NULL,
-                      intern_c(w, label, strlen(label)));
+        thread_frames(w, msc_frame_first(ts), intern_c(w, label, strlen(label)));
         root(w, ts->dict, "thread dict");
         root(w, ts->async_exc, "thread pending exception");
         root(w, ts->context, "thread context");
-        root(w, ts->exc_info ? ts->exc_info->exc_value : NULL, "thread handled exception");
+        root(w, msc_tstate_handled_exception(ts), "thread handled exception");
     }
 }
 
@@ -773,14 +700,12 @@ static void walk_pending(walker_t *w, uint32_t *next)
  * the first of a group is a root. */
 static void add_unreached(walker_t *w, uint32_t *next)
 {
-    struct _gc_runtime_state *gc = &PyInterpreterState_Get()->gc;
-    PyGC_Head *lists[NUM_GENERATIONS + 1];
-    for (int g = 0; g < NUM_GENERATIONS; g++) lists[g] = &gc->generations[g].head;
-    lists[NUM_GENERATIONS] = &gc->permanent_generation.head;
+    PyGC_Head *lists[MSC_GC_LISTS];
+    int nlists = msc_gc_lists(PyInterpreterState_Get(), lists);
     uint32_t label = intern_c(w, "gc (no root reaches it)", 23);
-    for (int g = 0; g <= NUM_GENERATIONS && !w->err; g++) {
-        for (PyGC_Head *p = _PyGCHead_NEXT(lists[g]); p != lists[g] && !w->err;
-             p = _PyGCHead_NEXT(p)) {
+    for (int g = 0; g < nlists && !w->err; g++) {
+        for (PyGC_Head *p = msc_gc_next(lists[g]); p != lists[g] && !w->err;
+             p = msc_gc_next(p)) {
             PyObject *o = (PyObject *)(p + 1);
             const uint32_t *slot = seen_slot(&w->seen, o, 0);
             if (slot && *slot) continue;
@@ -796,8 +721,10 @@ static int walker_init(walker_t *w)
     memset(w, 0, sizeof(*w));
     w->h = msc_heap_new();
     if (!w->h || grow_types(w) < 0 || seen_grow(&w->seen) < 0) return -1;
-    w->s_sizeof = &_Py_ID(__sizeof__);
-    w->s_module = &_Py_ID(__module__);
+    w->s_sizeof = PyUnicode_InternFromString("__sizeof__");
+    w->s_module = PyUnicode_InternFromString("__module__");
+    w->s_name = PyUnicode_InternFromString("__name__");
+    if (!w->s_sizeof || !w->s_module || !w->s_name) return -1;
     uint32_t empty = 0, frame_name = intern_c(w, "<frame>", 7);
     if (!w->err && msc_heap_add_type(w->h, frame_name, empty, &w->t_frame) < 0) return -1;
     const type_info_t *dict = type_info(w, &PyDict_Type);
@@ -812,6 +739,9 @@ static int walker_init(walker_t *w)
 
 static void walker_release(walker_t *w)
 {
+    Py_XDECREF(w->s_sizeof);
+    Py_XDECREF(w->s_module);
+    Py_XDECREF(w->s_name);
     free(w->types);
     free(w->owners);
     seen_release(&w->seen);
@@ -828,7 +758,7 @@ msc_heap_t *msc__heap_walk(int detail)
     if (ok) {
         /* Nearly every object is one of the allocator's blocks: a guess at
          * the heap's size that spares the columns their doublings. */
-        Py_ssize_t blocks = _Py_GetAllocatedBlocks();
+        Py_ssize_t blocks = msc_allocated_blocks();
         uint64_t guess = blocks > 0 ? (uint64_t)blocks + (uint64_t)blocks / 8 : 0;
         if (msc_heap_reserve(w.h, guess < UINT32_MAX ? (uint32_t)guess : UINT32_MAX, guess) < 0)
             w.err = MSC_ENOMEM;

@@ -18,7 +18,7 @@
 
 #include "sampling.h"
 
-struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER, .extra_index = -1};
+struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER};
 #define R msc__rec
 
 __thread int msc__busy __attribute__((tls_model("initial-exec")));
@@ -187,19 +187,17 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, int domain,
     if (!w) msc__stop_recording();
 }
 
-/* Which stream an event of this domain belongs to: MEM and OBJ are called
- * with the GIL held by contract; RAW is the main stream only when this
- * thread is the GIL holder. Returns the thread state for the stack. */
+/* Which stream an event of this domain belongs to: the main stream when
+ * this thread holds the main interpreter's GIL (MEM and OBJ calls hold their
+ * interpreter's GIL by contract; a RAW call may come from any thread), else
+ * the side stream. Returns the thread state whose frames make the stack:
+ * the attached one, or the one this thread last ran Python with (NULL for a
+ * thread that never did). */
 HOT PyThreadState *gil_state(int domain, int *holds_gil)
 {
-    PyThreadState *holder = msc_tstate_gil();
-    if (domain != MSC_DOMAIN_RAW) {
-        *holds_gil = 1;
-        return holder;
-    }
-    PyThreadState *mine = PyGILState_GetThisThreadState();
-    *holds_gil = mine && mine == holder;
-    return mine;
+    PyThreadState *ts = msc_tstate_attached(domain != MSC_DOMAIN_RAW);
+    *holds_gil = ts && ts->interp == R.main_interp;
+    return ts ? ts : PyGILState_GetThisThreadState();
 }
 
 HOT void on_alloc(int domain, void *p, size_t n)
@@ -265,10 +263,15 @@ static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
  * The wrappers.
  */
 
+static __thread unsigned t_probe_hits __attribute__((tls_model("initial-exec")));
+
 static void *hook_malloc(void *ctx, size_t n)
 {
     msc_hook_t *h = ctx;
-    if (msc__busy) return h->orig.malloc(h->orig.ctx, n);
+    if (msc__busy) {
+        if (msc__busy == MSC_BUSY_PROBE) t_probe_hits |= 1u << h->domain;
+        return h->orig.malloc(h->orig.ctx, n);
+    }
     msc__busy = 1;
     void *p = h->orig.malloc(h->orig.ctx, n);
     if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(p, n))
@@ -319,13 +322,33 @@ static void hook_free(void *ctx, void *p)
         return;
     }
     msc__busy = 1;
+    /* A code object's block is the object itself (it has no GC head). */
+    if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) msc_code_died(p);
     if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p))
         on_free(h->domain, p);
     h->orig.free(h->orig.ctx, p);
     msc__busy = 0;
 }
 
-/* RAW last: once it is wrapped, GIL-less threads can enter the wrappers. */
+/* Whether an allocation of this domain still passes through our wrapper.
+ * A hook installed after ours (tracemalloc started later) wraps it, and
+ * gives it back when it stops; but one installed before ours restores the
+ * allocators it saved, without ours, when it stops (tracemalloc.stop()
+ * after tracemalloc started first). A probe allocation tells which. */
+static int hook_reachable(PyMemAllocatorDomain domain, int ours)
+{
+    t_probe_hits = 0;
+    msc__busy = MSC_BUSY_PROBE;
+    if (domain == PYMEM_DOMAIN_RAW) PyMem_RawFree(PyMem_RawMalloc(1));
+    else if (domain == PYMEM_DOMAIN_MEM) PyMem_Free(PyMem_Malloc(1));
+    else PyObject_Free(PyObject_Malloc(1));
+    msc__busy = 0;
+    return (t_probe_hits >> ours) & 1;
+}
+
+/* Wraps each domain's current allocator where ours is not reached any more
+ * (or yet), RAW last: once it is wrapped, GIL-less threads can enter the
+ * wrappers. GIL held, not recording. */
 void msc__hooks_install(void)
 {
     static const PyMemAllocatorDomain order[] = {PYMEM_DOMAIN_OBJ, PYMEM_DOMAIN_MEM,
@@ -333,6 +356,9 @@ void msc__hooks_install(void)
     static const int ours[] = {MSC_DOMAIN_OBJ, MSC_DOMAIN_MEM, MSC_DOMAIN_RAW};
     for (int i = 0; i < 3; i++) {
         msc_hook_t *h = &R.hooks[ours[i]];
+        if (R.installed && hook_reachable(order[i], ours[i])) continue;
+        h->domain = ours[i];
+        PyMem_GetAllocator(order[i], &h->orig);
         PyMemAllocatorEx wrapper = {h, hook_malloc, hook_calloc, hook_realloc, hook_free};
         PyMem_SetAllocator(order[i], &wrapper);
     }

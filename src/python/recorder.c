@@ -13,26 +13,6 @@
 
 #define R msc__rec
 
-/* The recorder's own memory comes from the allocator RAW had before us. */
-static void *raw_malloc(void *ctx, size_t n)
-{
-    msc_hook_t *h = ctx;
-    return h->orig.malloc(h->orig.ctx, n);
-}
-
-static void *raw_realloc(void *ctx, void *p, size_t n)
-{
-    msc_hook_t *h = ctx;
-    return h->orig.realloc(h->orig.ctx, p, n);
-}
-
-static void raw_free(void *ctx, void *p)
-{
-    msc_hook_t *h = ctx;
-    h->orig.free(h->orig.ctx, p);
-}
-
-
 /*
  * Records the Python layer asks for (GIL held).
  */
@@ -137,6 +117,7 @@ static void atfork_prepare(void)
     msc__busy = 1;
     if (!R.sink) return;
     pthread_mutex_lock(&R.side_mutex);
+    msc_names_lock();
     msc_sink_atfork_prepare(R.sink);
 }
 
@@ -144,6 +125,7 @@ static void atfork_parent(void)
 {
     if (R.sink) {
         msc_sink_atfork_parent(R.sink);
+        msc_names_unlock();
         pthread_mutex_unlock(&R.side_mutex);
     }
     msc__busy = 0;
@@ -156,6 +138,7 @@ static void atfork_child(void)
 {
     if (R.sink) {
         msc_sink_atfork_child(R.sink);
+        msc_names_unlock();
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
         R.sink = NULL;
@@ -168,19 +151,11 @@ static void atfork_child(void)
 
 static int first_start(void)
 {
-    static const PyMemAllocatorDomain domains[] = {PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM,
-                                                   PYMEM_DOMAIN_OBJ};
-    for (int d = 0; d < MSC_DOMAIN_COUNT; d++) {
-        R.hooks[d].domain = d;
-        PyMem_GetAllocator(domains[d], &R.hooks[d].orig);
-    }
-    msc_allocator_t raw = {raw_malloc, raw_realloc, raw_free, &R.hooks[MSC_DOMAIN_RAW]};
-    msc_set_allocator(&raw);
-    R.extra_index = _PyEval_RequestCodeExtraIndex(msc_code_died);
-    if (R.extra_index < 0) {
-        PyErr_SetString(PyExc_RuntimeError, "memscope: no free code-object extra slot");
-        return -1;
-    }
+    /* The recorder's own memory comes from libc's allocator, core's default:
+     * never through the Python allocators, whose current hooks (tracemalloc's,
+     * when it started first) may take locks or the GIL. */
+    if (msc_names_watch() < 0) return -1;
+    R.main_interp = PyInterpreterState_Main();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     return 0;
 }
@@ -283,7 +258,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_ValueError, "max_depth must be between 1 and 4096");
         return NULL;
     }
-    if (R.extra_index < 0 && first_start() < 0) return NULL;
+    if (!R.main_interp && first_start() < 0) return NULL;
     if (open_capture(path, argv, &o) < 0) return NULL;
 
     R.session++;
@@ -293,7 +268,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     R.root = root_frame(o.root);
     if (msc_trie_init(&R.main_trie, o.max_depth) < 0 ||
         msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
-        msc_names_init(R.extra_index, R.session) < 0 ||
+        msc_names_init() < 0 ||
         (o.sample_bytes && msc_sampled_init() < 0)) {
         msc_sink_close(R.sink, 0);
         R.sink = NULL;
@@ -307,7 +282,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     msc__busy = 1;
     msc__thread_index(); /* the starting thread is thread 0 */
     msc__busy = 0;
-    if (!R.installed) msc__hooks_install();
+    msc__hooks_install();
     atomic_store(&R.active, 1);
     Py_RETURN_NONE;
 }
@@ -326,10 +301,8 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     R.sink = NULL;
     pthread_mutex_unlock(&R.side_mutex);
 
-    int err;
-    Py_BEGIN_ALLOW_THREADS
-    err = msc_sink_close(sink, msc_sink_now(sink));
-    Py_END_ALLOW_THREADS
+    /* Everything of this capture is taken down before the GIL is released
+     * to close the sink: another thread may start the next one meanwhile. */
     msc_trie_release(&R.main_trie);
     msc_trie_release(&R.side_trie);
     msc_names_release();
@@ -337,6 +310,10 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     R.root = NULL;
     PyObject *path = R.path;
     R.path = NULL;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = msc_sink_close(sink, msc_sink_now(sink));
+    Py_END_ALLOW_THREADS
     if (err) {
         PyErr_Format(PyExc_OSError, "capture '%U' is incomplete: %s", path, msc_strerror(err));
         Py_DECREF(path);

@@ -4,7 +4,7 @@
 #ifndef MEMSCOPE_RECORDER_H
 #define MEMSCOPE_RECORDER_H
 
-#include "frames.h"
+#include "version.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,7 +19,8 @@ typedef struct msc_hook {
 
 struct msc_recorder {
     msc_hook_t hooks[MSC_DOMAIN_COUNT];
-    int installed;             /* wrappers stay installed for the process's life */
+    int installed;             /* wrappers were installed; start() installs them again
+                                  where another hook's stop removed them */
     _Atomic int active;        /* recording; cleared by stop, fork and sink failure */
     msc_sink_t *sink;
     msc_stream_t *main;        /* the sink's main stream */
@@ -32,15 +33,19 @@ struct msc_recorder {
     uint64_t sample_bytes;     /* 0: every event; else mean bytes between samples */
     uint64_t session;          /* counts captures; tags thread indexes and code ids */
     _Atomic uint32_t threads;  /* thread indexes handed out in this session */
-    Py_ssize_t extra_index;
+    PyInterpreterState *main_interp; /* events of other interpreters' threads go to the
+                                  side stream: from 3.12 they may run under a GIL of
+                                  their own */
     uint64_t gc_start_ns;
     PyObject *path;            /* str: the capture being written */
 };
 
 extern struct msc_recorder msc__rec;
 
-/* Set around every wrapped call and all recorder work on this thread. */
+/* Set around every wrapped call and all recorder work on this thread;
+ * MSC_BUSY_PROBE while checking that the wrappers are still reached. */
 extern __thread int msc__busy __attribute__((tls_model("initial-exec")));
+#define MSC_BUSY_PROBE 2
 
 void msc__hooks_install(void);
 void msc__stop_recording(void);

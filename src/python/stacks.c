@@ -9,13 +9,11 @@
  * analyser decodes (code, offset) pairs. */
 #include "stacks.h"
 
+#include <pthread.h>
+
 #include "memscope/common.h"
 #include "memscope/encode.h"
 
-/* Code objects are named by an id kept in their co_extra slot, tagged with
- * the capture's session so a second capture names them again. */
-static Py_ssize_t extra_index = -1;
-static uint64_t session;
 static uint32_t next_code_id;
 
 /* Interned strings (file names, qualified names) of the current capture. */
@@ -28,23 +26,136 @@ typedef struct name_entry {
 
 static name_entry_t *names;
 static uint32_t names_mask, names_count;
+static char *utf8_buf;         /* a code object's name as UTF-8, MSC_MAX_STRING bytes */
+
+/* The ids of the code objects named in this capture, by address: open
+ * addressing with linear probing, emptied slots closed up by shifting back
+ * (no tombstones). The GIL holder reads it without a lock, since every
+ * change is made with the GIL held; changes, and readers without the GIL
+ * (GIL-less RAW events), take codes_mutex. */
+typedef struct code_entry {
+    const void *code;          /* NULL: empty */
+    uint32_t id;
+} code_entry_t;
+
+static code_entry_t *codes;
+static uint32_t codes_mask, codes_count;
+static pthread_mutex_t codes_mutex = PTHREAD_MUTEX_INITIALIZER; /* protects codes,
+                                  codes_mask and codes_count against GIL-less readers */
 
 _Atomic uint64_t msc_code_deaths;
 
-void msc_code_died(void *extra)
+static inline uint32_t code_slot(const void *co, uint32_t mask)
 {
-    if (extra) atomic_fetch_add_explicit(&msc_code_deaths, 1, memory_order_relaxed);
+    return (uint32_t)(((uintptr_t)co >> 4) * 0x9E3779B97F4A7C15ull >> 32) & mask;
 }
 
-int msc_names_init(Py_ssize_t index, uint64_t new_session)
+static uint32_t codes_find(const void *co)
+{
+    if (!codes) return 0;
+    for (uint32_t i = code_slot(co, codes_mask); codes[i].code; i = (i + 1) & codes_mask)
+        if (codes[i].code == co) return codes[i].id;
+    return 0;
+}
+
+static int codes_grow_locked(void)
+{
+    uint32_t mask = codes_mask * 2 + 1;
+    code_entry_t *grown = msc_calloc((size_t)mask + 1, sizeof(code_entry_t));
+    if (!grown) return -1;
+    for (uint32_t i = 0; i <= codes_mask; i++) {
+        if (!codes[i].code) continue;
+        uint32_t j = code_slot(codes[i].code, mask);
+        while (grown[j].code) j = (j + 1) & mask;
+        grown[j] = codes[i];
+    }
+    msc_free(codes);
+    codes = grown;
+    codes_mask = mask;
+    return 0;
+}
+
+static int codes_add(const void *co, uint32_t id)
+{
+    pthread_mutex_lock(&codes_mutex);
+    int rc = 0;
+    if ((codes_count + 1) * 2 > codes_mask) rc = codes_grow_locked();
+    if (rc == 0) {
+        uint32_t i = code_slot(co, codes_mask);
+        while (codes[i].code) i = (i + 1) & codes_mask;
+        codes[i] = (code_entry_t){co, id};
+        codes_count++;
+    }
+    pthread_mutex_unlock(&codes_mutex);
+    return rc;
+}
+
+/* Removes co's entry, moving back the entries of its probe run that would
+ * no longer be found past the emptied slot. */
+static void codes_remove_locked(uint32_t i)
+{
+    codes[i].code = NULL;
+    codes_count--;
+    for (uint32_t j = (i + 1) & codes_mask; codes[j].code; j = (j + 1) & codes_mask) {
+        uint32_t home = code_slot(codes[j].code, codes_mask);
+        /* j's entry stays unless the empty slot i lies on its way from home. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            codes[i] = codes[j];
+            codes[j].code = NULL;
+            i = j;
+        }
+    }
+}
+
+void msc_code_died(const void *block)
+{
+    if (!codes_count || !codes_find(block)) return;
+    pthread_mutex_lock(&codes_mutex);
+    uint32_t i = code_slot(block, codes_mask);
+    while (codes[i].code != block) i = (i + 1) & codes_mask;
+    codes_remove_locked(i);
+    pthread_mutex_unlock(&codes_mutex);
+    atomic_fetch_add_explicit(&msc_code_deaths, 1, memory_order_relaxed);
+}
+
+void msc_names_lock(void)
+{
+    pthread_mutex_lock(&codes_mutex);
+}
+
+void msc_names_unlock(void)
+{
+    pthread_mutex_unlock(&codes_mutex);
+}
+
+static void code_destroyed(PyCodeObject *co)
+{
+    msc_code_died(co);
+}
+
+int msc_names_watch(void)
+{
+    static int watching;
+    if (watching) return 0;
+    if (msc_code_watch(code_destroyed) < 0) return -1;
+    watching = 1;
+    return 0;
+}
+
+int msc_names_init(void)
 {
     msc_names_release();
-    extra_index = index;
-    session = new_session;
     next_code_id = 1;
     names_mask = 1023;
     names = msc_calloc(names_mask + 1, sizeof(name_entry_t));
-    return names ? 0 : -1;
+    utf8_buf = msc_malloc(MSC_MAX_STRING);
+    code_entry_t *table = msc_calloc(1024, sizeof(code_entry_t));
+    pthread_mutex_lock(&codes_mutex);
+    codes = table;
+    codes_mask = 1023;
+    codes_count = 0;
+    pthread_mutex_unlock(&codes_mutex);
+    return names && utf8_buf && table ? 0 : -1;
 }
 
 void msc_names_release(void)
@@ -53,6 +164,13 @@ void msc_names_release(void)
     msc_free(names);
     names = NULL;
     names_count = 0;
+    msc_free(utf8_buf);
+    utf8_buf = NULL;
+    pthread_mutex_lock(&codes_mutex);
+    msc_free(codes);
+    codes = NULL;
+    codes_count = 0;
+    pthread_mutex_unlock(&codes_mutex);
 }
 
 static uint64_t hash_bytes(const char *s, size_t n)
@@ -104,27 +222,15 @@ static uint32_t intern_name(const msc_capture_ctx_t *ctx, const char *s, size_t 
     return id;
 }
 
-static const char *utf8_of(PyObject *s, Py_ssize_t *n)
-{
-    const char *text = PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, n) : NULL;
-    if (!text) {
-        PyErr_Clear();
-        *n = 1;
-        return "?";
-    }
-    return text;
-}
-
 /*  CODE | 0101 | code id | file string id | name string id | first line |
  *       | line table length | co_linetable bytes |
  *  Returns the new id, or 0 (unknown) when it cannot be named. GIL held. */
 static uint32_t register_code(const msc_capture_ctx_t *ctx, PyCodeObject *co)
 {
-    Py_ssize_t flen, nlen;
-    const char *file = utf8_of(co->co_filename, &flen);
-    uint32_t file_id = intern_name(ctx, file, (size_t)flen);
-    const char *name = utf8_of(co->co_qualname, &nlen);
-    uint32_t name_id = intern_name(ctx, name, (size_t)nlen);
+    size_t n = msc_str_utf8(co->co_filename, utf8_buf, MSC_MAX_STRING);
+    uint32_t file_id = intern_name(ctx, n ? utf8_buf : "?", n ? n : 1);
+    n = msc_str_utf8(co->co_qualname, utf8_buf, MSC_MAX_STRING);
+    uint32_t name_id = intern_name(ctx, n ? utf8_buf : "?", n ? n : 1);
     if (!file_id || !name_id) return 0;
 
     const char *table = PyBytes_AS_STRING(co->co_linetable);
@@ -140,16 +246,21 @@ static uint32_t register_code(const msc_capture_ctx_t *ctx, PyCodeObject *co)
     p = msc_put_varint(p, (uint64_t)(co->co_firstlineno > 0 ? co->co_firstlineno : 0));
     msc_stream_commit(ctx->stream, msc_put_bytes(p, table, tlen), 1);
 
-    uintptr_t tagged = (uintptr_t)(session << 32 | id);
-    if (_PyCode_SetExtra((PyObject *)co, extra_index, (void *)tagged) < 0) PyErr_Clear();
-    return id;
+    return codes_add(co, id) < 0 ? 0 : id;
 }
 
+/* The GIL holder reads the table as it is; a thread without the GIL under
+ * codes_mutex, and names nothing. */
 static inline uint32_t code_id_of(const msc_capture_ctx_t *ctx, PyCodeObject *co)
 {
-    uintptr_t tagged = (uintptr_t)msc_code_extra(co, extra_index);
-    if (tagged >> 32 == session && tagged) return (uint32_t)tagged;
-    return ctx->can_register ? register_code(ctx, co) : 0;
+    if (!ctx->can_register) {
+        pthread_mutex_lock(&codes_mutex);
+        uint32_t id = codes_find(co);
+        pthread_mutex_unlock(&codes_mutex);
+        return id;
+    }
+    uint32_t id = codes_find(co);
+    return id ? id : register_code(ctx, co);
 }
 
 /*
@@ -218,11 +329,13 @@ int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadS
     msc_raw_frame_t *raw = t->scratch;
     uint32_t n = 0;
     for (msc_pyframe_t *f = msc_frame_first(ts); f && f != ctx->root; f = msc_frame_previous(f)) {
+        PyCodeObject *co = msc_frame_code(f);
+        if (!co) continue; /* a shim the C stack owns */
         if (n == ctx->max_depth) {
             raw[n++] = (msc_raw_frame_t){NULL, 0, 0}; /* marks a truncated stack */
             break;
         }
-        raw[n++] = (msc_raw_frame_t){msc_frame_code(f), msc_frame_offset(f), 0};
+        raw[n++] = (msc_raw_frame_t){co, msc_frame_offset(f), 0};
     }
 
     uint64_t deaths = atomic_load_explicit(&msc_code_deaths, memory_order_relaxed);

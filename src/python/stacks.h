@@ -7,7 +7,7 @@
 #ifndef MEMSCOPE_STACKS_H
 #define MEMSCOPE_STACKS_H
 
-#include "frames.h"
+#include "version.h"
 
 #include <stdatomic.h>
 #include "memscope/sink.h"
@@ -54,10 +54,29 @@ int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadS
 /* Counts deaths of code objects we named: a path resolved before a death may
  * hold a pointer that a new code object now reuses. */
 extern _Atomic uint64_t msc_code_deaths;
-void msc_code_died(void *extra);
+
+/* Forgets the id of the code object whose block starts at p, if it has one
+ * (a code object died). Hook-safe: no Python allocator, no interpreter
+ * call; GIL held. */
+void msc_code_died(const void *block);
+
+/* The code objects named in this capture are found by address in a table of
+ * the recorder's own, never in the code objects themselves: setting a code
+ * object's co_extra from inside an allocator hook would allocate through the
+ * Python allocators (re-entering tracemalloc, which holds its lock around
+ * its own allocations) and is refused in subinterpreters. Code deaths come
+ * from PyCode_AddWatcher where it exists (3.12+) and from the OBJ free hook
+ * on 3.11 (MSC_CODE_DEATH_IN_FREE_HOOK). Installs the watcher on first use:
+ * 0, or -1 with an exception set. GIL held. */
+int msc_names_watch(void);
 
 /* Code and string naming state for one capture. GIL held. */
-int msc_names_init(Py_ssize_t extra_index, uint64_t session);
+int msc_names_init(void);
 void msc_names_release(void);
+
+/* Around fork: the code table's lock is held across it, so the child finds
+ * it free (taken after the recorder's side_mutex, as record_side does). */
+void msc_names_lock(void);
+void msc_names_unlock(void);
 
 #endif

@@ -9,6 +9,11 @@ import pytest
 
 from conftest import ROOT, memscope
 
+class Session:  # the program's class, to measure one here with sys.getsizeof
+    def __init__(self, i):
+        self.token = "t" * 200 + str(i)
+
+
 LEAKY = '''
 import sys, types, memscope
 mod = types.ModuleType("leakymod")
@@ -43,7 +48,7 @@ def test_partition_table(leaky):
     assert lines[0].startswith("Partition of a set of ")
     rows = {" ".join(line.split()[7:]): line.split() for line in lines[2:] if line[:6].strip().isdigit()}
     assert rows["__main__.Session"][1] == "5000"
-    assert int(rows["__main__.Session"][3]) == 5000 * 56          # sys.getsizeof(Session(..))
+    assert int(rows["__main__.Session"][3]) == 5000 * sys.getsizeof(Session(0))
     assert "dict of __main__.Session" in out
 
 

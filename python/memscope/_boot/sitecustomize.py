@@ -12,22 +12,34 @@ import site
 import sys
 
 
+def _run_shadowed():
+    """The site module re-reads sys.modules["sitecustomize"] once this module
+    has run: it must hold the shadowed module, or this one when there is none."""
+    this = sys.modules.pop("sitecustomize")
+    site.execsitecustomize()
+    sys.modules.setdefault("sitecustomize", this)
+
+
 def _boot():
     here = os.path.dirname(os.path.abspath(__file__))
     package_root = os.path.dirname(os.path.dirname(here))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path_importer_cache.pop(here, None)
+    if "MEMSCOPE_RUN_OUTPUT" not in os.environ:
+        # A subinterpreter of the recorded process: its main interpreter took
+        # the options and records it already.
+        _run_shadowed()
+        return
     sys.path.insert(0, package_root)
     try:
         from memscope import _launch
+    except ImportError as e:  # an interpreter memscope does not support: say so, run nothing
+        print(e, file=sys.stderr, flush=True)
+        os._exit(2)
     finally:
         del sys.path[0]
         sys.path_importer_cache.pop(package_root, None)
-    # The site module re-reads sys.modules["sitecustomize"] once this module
-    # has run: it must hold the shadowed module, or this one when there is none.
-    this = sys.modules.pop("sitecustomize")
-    site.execsitecustomize()
-    sys.modules.setdefault("sitecustomize", this)
+    _run_shadowed()
     _launch.boot()
 
 
