@@ -34,6 +34,7 @@ enum msc_header_key {
     MSC_HK_SAMPLE_BYTES = 7,   /* varint, mean bytes between samples (sampled mode) */
     MSC_HK_MAX_DEPTH = 8,      /* varint, stack depth cap */
     MSC_HK_PARENT_PID = 9,     /* varint, set in a followed fork child's capture */
+    MSC_HK_NATIVE = 10,        /* varint, 1: the malloc family and mmap were recorded */
 };
 
 enum msc_mode {
@@ -52,13 +53,23 @@ enum msc_codec {
     MSC_CODEC_ZSTD = 1,
 };
 
-/* Allocator domains, in the order of CPython's PyMemAllocatorDomain. */
+/* Allocator domains. The first three are CPython's PyMemAllocatorDomain, in
+ * its order, and fit in the tag's two domain bits; the others are written as
+ * tag domain 3 followed by a varint (domain - 3): the malloc family and
+ * mmap seen by native recording, and the domains extensions report through
+ * PyTraceMalloc_Track (MSC_DOMAIN_FOREIGN + the tracemalloc domain). */
 enum msc_domain {
     MSC_DOMAIN_RAW = 0,
     MSC_DOMAIN_MEM = 1,
     MSC_DOMAIN_OBJ = 2,
-    MSC_DOMAIN_COUNT
+    MSC_DOMAIN_COUNT,              /* the Python allocator domains */
+    MSC_DOMAIN_NATIVE = 3,         /* malloc, calloc, realloc, memalign ... and free */
+    MSC_DOMAIN_MMAP = 4,           /* mmap, mremap, munmap: FREE carries a length */
+    MSC_DOMAIN_FOREIGN = 5,        /* + d: PyTraceMalloc_Track(d, ...) */
 };
+#define MSC_TAG_DOMAIN_EXTENDED 3  /* tag domain bits: a varint (domain - 3) follows the tag */
+#define MSC_DOMAIN_MAX (MSC_DOMAIN_FOREIGN + 0xFFFFFFFFull)
+#define MSC_NUMPY_DOMAIN 389047u   /* numpy's tracemalloc domain for array data */
 
 /* A record starts with a tag byte: the low four bits are the kind, the high
  * four are flags whose meaning depends on the kind. */

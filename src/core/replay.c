@@ -285,17 +285,28 @@ static const char *const malformed[] = {
     [MSC_REC_TRAILER] = "malformed TRAILER record",
 };
 
-/* ALLOC, FREE, REALLOC. */
+/* ALLOC, FREE, REALLOC. A domain past OBJ follows the tag; mappings are
+ * allocated and unmapped, never reallocated (a mremap is written as both). */
 static int decode_block(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_event_t *ev)
 {
     int kind = MSC_TAG_KIND(tag);
     ev->domain = MSC_TAG_DOMAIN(tag);
+    if (ev->domain == MSC_TAG_DOMAIN_EXTENDED) {
+        ev->domain += msc__get_varint(c);
+        if (ev->domain < MSC_TAG_DOMAIN_EXTENDED || ev->domain > MSC_DOMAIN_MAX)
+            return MSC_ECORRUPT;
+        if (kind == MSC_REC_REALLOC && ev->domain == MSC_DOMAIN_MMAP) return MSC_ECORRUPT;
+    }
     if (kind == MSC_REC_REALLOC) {
         st->delta.addr += (uint64_t)msc_unzigzag(msc__get_varint(c));
         ev->old_addr = st->delta.addr;
     }
     ev->addr = get_addr(c, tag, &st->delta.addr);
-    if (kind == MSC_REC_FREE) return 0;
+    if (kind == MSC_REC_FREE) {
+        if (tag & MSC_FLAG_SAME_STACK) return MSC_ECORRUPT;
+        ev->size = ev->domain == MSC_DOMAIN_MMAP ? msc__get_varint(c) : 0;
+        return 0;
+    }
     if (ev->addr == 0) return MSC_ECORRUPT; /* no allocator hands out address 0 */
     ev->size = msc__get_varint(c);
     return get_stack(c, tag, st, &ev->stack);

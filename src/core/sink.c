@@ -239,6 +239,7 @@ static void write_trailer(msc_sink_t *s)
 static void *writer_main(void *arg)
 {
     msc_sink_t *s = arg;
+    if (s->opt.on_writer_start) s->opt.on_writer_start(s->opt.arg);
     uint64_t now = mono_ns(), next_sample = now, next_flush = now + FLUSH_NS;
     pthread_mutex_lock(&s->qlock);
     s->running = 1;

@@ -20,7 +20,8 @@ static void json_header(const msc_report_ctx_t *ctx, FILE *out)
         if (i) fputs(", ", out);
         msc_json_string(out, h->argv[i]);
     }
-    fprintf(out, "], \"complete\": %s, ", msc_replay_complete(ctx->replay) ? "true" : "false");
+    fprintf(out, "], \"complete\": %s, \"native\": %s, ",
+            msc_replay_complete(ctx->replay) ? "true" : "false", h->native ? "true" : "false");
 }
 
 static void json_histogram(const msc_summary_t *s, FILE *out)
@@ -45,6 +46,46 @@ static void json_histogram(const msc_summary_t *s, FILE *out)
     fputs("]", out);
 }
 
+/* Whether anything was allocated outside CPython's own allocators. */
+static int has_other_domains(const msc_summary_t *s)
+{
+    for (uint32_t i = 0; i < s->ndomains; i++)
+        if (s->domains[i].domain >= MSC_DOMAIN_COUNT) return 1;
+    return 0;
+}
+
+static void json_domains(const msc_summary_t *s, FILE *out)
+{
+    char name[64];
+    fputs(", \"domains\": [", out);
+    for (uint32_t i = 0; i < s->ndomains; i++) {
+        const msc_domain_stats_t *d = &s->domains[i];
+        fprintf(out, "%s{\"domain\": ", i ? ", " : "");
+        msc_json_string(out, msc_domain_name(d->domain, name, sizeof(name)));
+        if (d->domain >= MSC_DOMAIN_FOREIGN && d->domain != MSC_DOMAIN_OTHER)
+            fprintf(out, ", \"tracemalloc_domain\": %llu",
+                    (unsigned long long)(d->domain - MSC_DOMAIN_FOREIGN));
+        fprintf(out, ", \"peak_bytes\": %llu, \"leaked_bytes\": %llu, \"total_allocated_bytes\": %llu, "
+                     "\"allocations\": %llu}",
+                (unsigned long long)d->peak_bytes, (unsigned long long)d->leaked_bytes,
+                (unsigned long long)d->total_bytes, (unsigned long long)d->allocations);
+    }
+    fputs("]", out);
+}
+
+static void text_domains(const msc_summary_t *s, FILE *out)
+{
+    char name[64], a[32], b[32], c[32];
+    if (!has_other_domains(s)) return;
+    fputs("\nBy allocator domain:     at peak       at exit     allocated\n", out);
+    for (uint32_t i = 0; i < s->ndomains; i++) {
+        const msc_domain_stats_t *d = &s->domains[i];
+        fprintf(out, "  %-18s %12s  %12s  %12s\n", msc_domain_name(d->domain, name, sizeof(name)),
+                msc_format_bytes(d->peak_bytes, a, 32), msc_format_bytes(d->leaked_bytes, b, 32),
+                msc_format_bytes(d->total_bytes, c, 32));
+    }
+}
+
 static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *top, size_t n)
 {
     const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
@@ -64,6 +105,7 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             seconds(msc_replay_duration_ns(ctx->replay)), s->threads,
             (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes);
     json_histogram(s, out);
+    json_domains(s, out);
     fputs(", \"top\": [", out);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ", {" : "{", out);
@@ -99,8 +141,8 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
     const msc_header_t *h = msc_replay_header(ctx->replay);
     char a[32], b[32], c[32];
-    fprintf(out, "Capture:          %s (Python %s, pid %llu)\n", ctx->path, h->python_version,
-            (unsigned long long)h->pid);
+    fprintf(out, "Capture:          %s (Python %s, pid %llu%s)\n", ctx->path, h->python_version,
+            (unsigned long long)h->pid, h->native ? ", native" : "");
     fputs("Command:          ", out);
     for (int i = 0; i < h->argc; i++) fprintf(out, "%s%s", i ? " " : "", h->argv[i]);
     fprintf(out, "\nDuration:         %.3f s%s, %u thread%s\n",
@@ -128,6 +170,7 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
                 (double)s->gc[g].max_pause_ns / 1e6, (unsigned long long)s->gc[g].collected,
                 (unsigned long long)s->gc[g].uncollectable);
     }
+    text_domains(s, out);
     text_histogram(s, out);
     if (n) fputs("\nTop allocation sites at peak:\n", out);
     for (size_t i = 0; i < n; i++) {

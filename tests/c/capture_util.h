@@ -141,7 +141,7 @@ static inline void tc_alloc(tc_capture_t *c, int domain, uint64_t addr, uint64_t
 
 static inline void tc_free(tc_capture_t *c, int domain, uint64_t addr)
 {
-    tc_commit(c, msc_enc_free(tc_reserve(c, 0), &c->st->delta, domain, addr));
+    tc_commit(c, msc_enc_free(tc_reserve(c, 0), &c->st->delta, (uint64_t)domain, addr, 0));
 }
 
 static inline void tc_realloc(tc_capture_t *c, int domain, uint64_t old_addr, uint64_t new_addr,
