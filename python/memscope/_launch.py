@@ -25,6 +25,7 @@ _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _parse(argv):
     opts = {"output": None, "depth": 128, "force": False, "follow_fork": False, "sample": 0,
+            "native": False,
             "heap_at_exit": None, "heap_on_signal": None}
     i = 0
     while argv[i] != "--":
@@ -36,6 +37,8 @@ def _parse(argv):
             opts["sample"], i = int(argv[i + 1]), i + 2
         elif argv[i] == "--force":
             opts["force"], i = True, i + 1
+        elif argv[i] == "--native":
+            opts["native"], i = True, i + 1
         elif argv[i] == "--follow-fork":
             opts["follow_fork"], i = True, i + 1
         elif argv[i] in ("--heap-at-exit", "--heap-on-signal"):
@@ -123,7 +126,7 @@ def _start(opts, path, root=0):
     """Starts recording; root=2 hides the frames from our caller down."""
     gc.callbacks.append(_memscope.gc_callback)
     _memscope.start(path, list(sys.argv), max_depth=opts["depth"], force=opts["force"],
-                    root=root, sample=opts["sample"])
+                    root=root, sample=opts["sample"], native=opts["native"])
     _memscope.thread_started(threading.current_thread().name)
 
 

@@ -18,8 +18,8 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_run = {
     "run", run, "run a Python program and record its allocations",
-    "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--follow-fork]\n"
-    "                    [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
+    "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--native]\n"
+    "                    [--follow-fork] [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
     "                    (script.py | -m module | -c code) [args ...]\n\n"
     "Run a program as `python3 script.py args` would (same sys.argv, stdin,\n"
     "stdout, exit code, signals) and record every allocation it makes through\n"
@@ -32,6 +32,9 @@ const cli_command_t cli_cmd_run = {
     "  --sample BYTES     record one allocation per BYTES allocated, on average\n"
     "                     (e.g. 512KiB), instead of every one: low overhead for\n"
     "                     production; reports show unbiased estimates\n"
+    "  --native           also record what every library allocates with malloc,\n"
+    "                     calloc, realloc, posix_memalign ... and mmap (sqlite, ctypes,\n"
+    "                     OpenSSL, image codecs), each with its Python stack\n"
     "  --follow-fork      record forked children too, each to FILE.PID\n"
     "  --heap-at-exit PATH\n"
     "                     write a heap snapshot to PATH when the program's main\n"
@@ -45,6 +48,7 @@ const cli_command_t cli_cmd_run = {
     "  memscope run pipeline.py --rows 100000\n"
     "  memscope run -o before.msc -m mypkg.cli serve\n"
     "  memscope run --sample 512KiB -o prod.msc service.py\n"
+    "  memscope run --native -o etl.msc etl.py\n"
     "  memscope run --heap-on-signal svc.heap service.py   (then: kill -USR2 PID)\n"
     "  memscope run -c 'import json; json.loads(\"[1]\" * 1)'\n"};
 
@@ -82,6 +86,7 @@ typedef struct run_options {
     char sample[32];           /* bytes, as a decimal string; "0" = every event */
     int force;
     int follow_fork;
+    int native;
     const char *heap_at_exit;  /* heap snapshot paths, NULL when not asked */
     const char *heap_on_signal;
 } run_options_t;
@@ -92,7 +97,7 @@ static int parse(int argc, char **argv, run_options_t *o)
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"depth", required_argument, NULL, 'd'},  {"follow-fork", no_argument, NULL, 'F'},
-        {"sample", required_argument, NULL, 's'},
+        {"sample", required_argument, NULL, 's'}, {"native", no_argument, NULL, 'N'},
         {"heap-at-exit", required_argument, NULL, 'H'},
         {"heap-on-signal", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
@@ -104,6 +109,7 @@ static int parse(int argc, char **argv, run_options_t *o)
         case 'o': o->output = optarg; break;
         case 'f': o->force = 1; break;
         case 'F': o->follow_fork = 1; break;
+        case 'N': o->native = 1; break;
         case 'H': o->heap_at_exit = optarg; break;
         case 'S': o->heap_on_signal = optarg; break;
         case 'd':
@@ -141,7 +147,7 @@ static int check_output(const char *path, int force)
 
 static int run(int argc, char **argv)
 {
-    run_options_t o = {NULL, "128", "0", 0, 0, NULL, NULL};
+    run_options_t o = {NULL, "128", "0", 0, 0, 0, NULL, NULL};
     int rc = parse(argc, argv, &o);
     if (rc) return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
                           : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);
@@ -193,6 +199,7 @@ static int run(int argc, char **argv)
     args[n++] = o.sample;
     if (o.force) args[n++] = "--force";
     if (o.follow_fork) args[n++] = "--follow-fork";
+    if (o.native) args[n++] = "--native";
     if (o.heap_at_exit) args[n++] = "--heap-at-exit", args[n++] = (char *)o.heap_at_exit;
     if (o.heap_on_signal) args[n++] = "--heap-on-signal", args[n++] = (char *)o.heap_on_signal;
     args[n++] = "--";
