@@ -351,6 +351,21 @@ static void test_absurd_records(void)
     expect_corrupt(u8(&r, 1), "endless varint");
     r.n = 0;
     expect_corrupt(vi(vi(u8(&r, MSC_REC_FREE | MSC_FLAG_ALIGNED), 2), 1), "record after the end");
+    /* Extended domains: past 5 + 2^32 - 1, a REALLOC of a mapping, a FREE
+     * with the same-stack flag, an munmap without its length. */
+    const uint8_t ext = MSC_TAG_DOMAIN_EXTENDED << 4;
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_ALLOC | ext), MSC_DOMAIN_MAX - 2), 16), 8), "domain");
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_ALLOC | ext), UINT64_MAX), 16), 8), "domain wraps");
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(vi(u8(&r, MSC_REC_REALLOC | ext), 1), 0), 16), 8), "mmap realloc");
+    r.n = 0;
+    expect_corrupt(vi(u8(&r, MSC_REC_FREE | MSC_FLAG_SAME_STACK), 16), "free with a stack");
+    r.n = 0;
+    expect_corrupt(vi(vi(u8(&r, MSC_REC_FREE | ext), 1), 16), "munmap without length");
+    r.n = 0;
+    expect_corrupt(u8(&r, MSC_REC_FREE | ext), "domain missing");
 }
 
 /* Ids and indexes that pass the reader's bounds must not size a table
