@@ -8,7 +8,9 @@
  *
  * The C library and the dynamic loader are left alone: their internal calls
  * (malloc's own mmap, the loader's bookkeeping) are not the program's, and
- * patching them would record the allocator inside itself. */
+ * patching them would record the allocator inside itself. So is any slot
+ * through which an object reaches its own definition of the symbol (a
+ * preloaded allocator or sanitizer runtime calling its own malloc). */
 #include "elfpatch.h"
 
 #include <dlfcn.h>
@@ -144,6 +146,9 @@ static void patch_object(const object_t *o, size_t n)
             const ElfW(Rela) *r = &o->rela[k][i];
             unsigned long type = ELF64_R_TYPE(r->r_info), sym = ELF64_R_SYM(r->r_info);
             if ((type != R_JUMP_SLOT && type != R_GLOB_DAT) || sym == 0) continue;
+            /* An object calling its own definition (an allocator's own
+             * malloc, a sanitizer's) is the allocator at work: left alone. */
+            if (o->symtab[sym].st_shndx != SHN_UNDEF) continue;
             ElfW(Word) at = o->symtab[sym].st_name;
             if (o->strsz && at >= o->strsz) continue;
             const msc_patch_t *p = patch_named(o->strtab + at, n);
