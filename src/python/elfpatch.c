@@ -220,7 +220,7 @@ static void *patched_dlsym(void *handle, const char *name)
     return replacement_of(p);
 }
 
-int msc__elf_patch(const msc_patch_t *patches, size_t n)
+int msc__elf_patch(msc_patch_t *patches, size_t n)
 {
     static const msc_patch_t own[] = {{"dlsym", (void *)dlsym, (void *)patched_dlsym}};
     pthread_mutex_lock(&lock);
@@ -230,7 +230,13 @@ int msc__elf_patch(const msc_patch_t *patches, size_t n)
         pthread_mutex_unlock(&lock);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) table[have + i] = &patches[i];
+    for (size_t i = 0; i < n; i++) {
+        /* By name: a header may bind this object's own calls to another
+         * symbol (mmap to mmap64), which a preloaded runtime may define
+         * apart. */
+        if (!patches[i].original) patches[i].original = dlsym(RTLD_DEFAULT, patches[i].name);
+        table[have + i] = &patches[i];
+    }
     atomic_store_explicit(&ntable, have + n, memory_order_release);
     scan_unlocked();
     pthread_mutex_unlock(&lock);

@@ -18,15 +18,17 @@
 
 typedef struct msc_patch {
     const char *name;          /* the symbol, as relocations name it */
-    void *original;            /* the function itself (as this object links to it) */
+    void *original;            /* the function a call binds to; NULL: looked up by name in
+                                  the global scope when added */
     void *replacement;         /* what the other objects call instead */
 } msc_patch_t;
 
-/* Adds patches (borrowed for the process's life; at most 32 in all) and
+/* Adds patches (borrowed for the process's life, originals filled in; at
+ * most 32 in all) and
  * applies every patch to every loaded object but this extension, the C
  * library and the dynamic loader. 0, or -1 when the table is full.
  * Thread-safe. */
-int msc__elf_patch(const msc_patch_t *patches, size_t n);
+int msc__elf_patch(msc_patch_t *patches, size_t n);
 
 /* GOT slots written so far (for tests and diagnostics). */
 size_t msc__elf_slots_patched(void);

@@ -45,7 +45,7 @@ static int untrack(unsigned int domain, uintptr_t ptr)
 
 int msc__foreign_install(void)
 {
-    static const msc_patch_t patches[] = {
+    static msc_patch_t patches[] = {
         {"PyTraceMalloc_Track", (void *)PyTraceMalloc_Track, (void *)track},
         {"PyTraceMalloc_Untrack", (void *)PyTraceMalloc_Untrack, (void *)untrack},
     };

@@ -181,21 +181,21 @@ static void *w_mremap(void *old, size_t old_n, size_t n, int flags, ...)
 
 int msc__native_install(void)
 {
-    static const msc_patch_t patches[] = {
-        {"malloc", (void *)malloc, (void *)w_malloc},
-        {"calloc", (void *)calloc, (void *)w_calloc},
-        {"realloc", (void *)realloc, (void *)w_realloc},
-        {"reallocarray", (void *)reallocarray, (void *)w_reallocarray},
-        {"free", (void *)free, (void *)w_free},
-        {"posix_memalign", (void *)posix_memalign, (void *)w_posix_memalign},
-        {"aligned_alloc", (void *)aligned_alloc, (void *)w_aligned_alloc},
-        {"memalign", (void *)memalign, (void *)w_memalign},
-        {"valloc", (void *)valloc, (void *)w_valloc},
-        {"pvalloc", (void *)pvalloc, (void *)w_pvalloc},
-        {"mmap", (void *)mmap, (void *)w_mmap},
-        {"mmap64", (void *)mmap, (void *)w_mmap},
-        {"munmap", (void *)munmap, (void *)w_munmap},
-        {"mremap", (void *)mremap, (void *)w_mremap},
+    static msc_patch_t patches[] = {
+        {"malloc", NULL, (void *)w_malloc},
+        {"calloc", NULL, (void *)w_calloc},
+        {"realloc", NULL, (void *)w_realloc},
+        {"reallocarray", NULL, (void *)w_reallocarray},
+        {"free", NULL, (void *)w_free},
+        {"posix_memalign", NULL, (void *)w_posix_memalign},
+        {"aligned_alloc", NULL, (void *)w_aligned_alloc},
+        {"memalign", NULL, (void *)w_memalign},
+        {"valloc", NULL, (void *)w_valloc},
+        {"pvalloc", NULL, (void *)w_pvalloc},
+        {"mmap", NULL, (void *)w_mmap},
+        {"mmap64", NULL, (void *)w_mmap},
+        {"munmap", NULL, (void *)w_munmap},
+        {"mremap", NULL, (void *)w_mremap},
     };
     static int done;
     if (done) return 0;

@@ -3,6 +3,7 @@ domain 389047) is recorded in the default mode, on the line that made it,
 checked against numpy's own nbytes and against tracemalloc running in the
 same process."""
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -67,7 +68,7 @@ def test_numpy_arrays_are_on_their_lines(run_script, tmp_path):
 def run_python(code, *args):
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
                           capture_output=True, text=True, cwd=ROOT,
-                          env={"PYTHONPATH": str(_TREE / "python"), "PATH": "/usr/bin:/bin"})
+                          env=dict(os.environ, PYTHONPATH=str(_TREE / "python")))
     assert proc.returncode == 0, proc.stderr
     return proc
 
