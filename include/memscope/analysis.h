@@ -68,6 +68,23 @@ typedef struct msc_domain_stats {
  * domain, "other" for the pool. Returns buf (n >= 32). */
 const char *msc_domain_name(uint64_t domain, char *buf, size_t n);
 
+/* Resident memory at one sample, split by what the capture knows holds it.
+ * The anonymous part is handed out in this order, each share at most what
+ * is left (live bytes are requested bytes, and a mapping need not be
+ * resident): live Python objects, the native heap, anonymous mappings,
+ * and what is left is unexplained (allocator free space and overhead,
+ * thread stacks, memory allocated before recording or not recorded).
+ * The parts add up to rss_bytes. */
+typedef struct msc_rss_split {
+    uint64_t time_ns;
+    uint64_t rss_bytes;            /* anonymous + file-backed */
+    uint64_t python_bytes;         /* live in RAW, MEM, OBJ */
+    uint64_t native_bytes;         /* live in NATIVE and the foreign domains */
+    uint64_t mapped_bytes;         /* live in MMAP */
+    uint64_t file_bytes;           /* resident pages that map files */
+    uint64_t unexplained_bytes;
+} msc_rss_split_t;
+
 typedef struct msc_summary {
     uint64_t peak_bytes;
     uint64_t peak_time_ns;
@@ -90,6 +107,8 @@ typedef struct msc_summary {
     msc_domain_stats_t domains[MSC_MAX_DOMAIN_STATS]; /* those with allocations, by slot:
                                                         set by msc_analysis_finish */
     uint32_t ndomains;
+    msc_rss_split_t rss_split;     /* at the sample with the most RSS that said where
+                                      it was; rss_bytes 0 when none did */
 } msc_summary_t;
 
 typedef struct msc_analysis msc_analysis_t;

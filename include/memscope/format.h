@@ -77,6 +77,7 @@ enum msc_domain {
 #define MSC_TAG_DOMAIN(tag) (((tag) >> 4) & 0x03)
 #define MSC_FLAG_ALIGNED 0x40              /* address delta is in units of 16 bytes */
 #define MSC_FLAG_SAME_STACK 0x80           /* stack is the previous allocation's */
+#define MSC_FLAG_RSS_DETAIL 0x10           /* SAMPLE: anonymous and file-backed bytes follow */
 
 enum msc_record_kind {
     MSC_REC_ALLOC = 1,         /* addr delta, size, [stack delta] */
@@ -87,7 +88,7 @@ enum msc_record_kind {
     MSC_REC_STRING = 6,        /* string id, length, bytes */
     MSC_REC_THREAD = 7,        /* thread index: following records belong to it */
     MSC_REC_THREAD_INFO = 8,   /* thread index, native id, name */
-    MSC_REC_SAMPLE = 9,        /* time delta (ns), RSS bytes */
+    MSC_REC_SAMPLE = 9,        /* time delta (ns), RSS bytes [, anonymous, file-backed] */
     MSC_REC_GC = 10,           /* time delta, generation, duration ns, collected, uncollectable */
     MSC_REC_MARK = 11,         /* time delta, label */
     MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */

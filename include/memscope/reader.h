@@ -28,7 +28,8 @@ typedef struct msc_event {
     uint64_t domain;           /* enum msc_domain (FOREIGN + d for tracemalloc domain d),
                                   for ALLOC/FREE/REALLOC */
     uint64_t time_ns;          /* latest time seen, ns since the capture started */
-    uint64_t value[4];         /* SAMPLE: rss; GC: generation, duration ns, collected,
+    uint64_t value[4];         /* SAMPLE: rss, anonymous, file-backed, 1 if those two
+                                  were sampled; GC: generation, duration ns, collected,
                                   uncollectable; THREAD_INFO: native id; LOST: count, reason */
     const char *text;          /* MARK label, THREAD_INFO name; borrowed for the callback */
     uint32_t text_len;

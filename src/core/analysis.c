@@ -303,8 +303,32 @@ static int free_block(msc_analysis_t *a, uint64_t domain, uint64_t addr, uint64_
     return 0;
 }
 
-static int add_sample(msc_analysis_t *a, uint64_t rss)
+/* The split of a sample that says how much is anonymous and how much
+ * file-backed (analysis.h, msc_rss_split_t). */
+static msc_rss_split_t split_rss(const msc_analysis_t *a, uint64_t anon, uint64_t file)
 {
+    msc_rss_split_t r = {a->now_ns, anon + file, 0, 0, 0, file, 0};
+    uint64_t python = 0, native = 0, left = anon;
+    for (uint32_t i = 0; i < a->ndom; i++) {
+        if (i < MSC_DOMAIN_COUNT) python += a->dom[i].live_bytes;
+        else if (i != MSC_DOMAIN_MMAP) native += a->dom[i].live_bytes;
+    }
+    r.python_bytes = python < left ? python : left;
+    left -= r.python_bytes;
+    r.native_bytes = native < left ? native : left;
+    left -= r.native_bytes;
+    uint64_t mapped = a->dom[MSC_DOMAIN_MMAP].live_bytes;
+    r.mapped_bytes = mapped < left ? mapped : left;
+    r.unexplained_bytes = left - r.mapped_bytes;
+    return r;
+}
+
+static int add_sample(msc_analysis_t *a, const msc_event_t *ev)
+{
+    uint64_t rss = ev->value[0];
+    if (ev->value[3] && ev->value[1] + ev->value[2] >= a->sum.rss_split.rss_bytes &&
+        ev->value[1] + ev->value[2] >= ev->value[1])
+        a->sum.rss_split = split_rss(a, ev->value[1], ev->value[2]);
     if (a->nsamples == a->cap_samples) {
         size_t cap = a->cap_samples ? a->cap_samples * 2 : 1024;
         msc_sample_t *s = msc_realloc(a->samples, cap * sizeof(*s));
@@ -464,7 +488,7 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
     if (err) return err;
     a->now_ns = ev->time_ns;
     switch (ev->kind) {
-    case MSC_REC_SAMPLE: return add_sample(a, ev->value[0]);
+    case MSC_REC_SAMPLE: return add_sample(a, ev);
     case MSC_REC_MARK: return add_mark(a, ev);
     case MSC_REC_THREAD_INFO: return name_thread(a, ev);
     case MSC_REC_GC: return count_gc(a, ev);

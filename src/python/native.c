@@ -133,8 +133,10 @@ static void *w_pvalloc(size_t n)
 }
 
 /*
- * Mappings: an mmap is an allocation of its length in domain MMAP; an
- * munmap names the range it unmaps, which may be part of a mapping.
+ * Mappings: an anonymous mmap is an allocation of its length in domain
+ * MMAP (a file's mapping is the file's pages, not memory the program
+ * allocated: the RSS split counts those as file-backed); an munmap names
+ * the range it unmaps, which may be part of a mapping.
  */
 
 static void record_mapping(void *p, size_t n)
@@ -147,7 +149,7 @@ static void *w_mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off
 {
     if (!enter()) return mmap(addr, n, prot, flags, fd, off);
     void *p = mmap(addr, n, prot, flags, fd, off);
-    record_mapping(p, n);
+    if (flags & MAP_ANONYMOUS) record_mapping(p, n);
     msc__busy = 0;
     return p;
 }

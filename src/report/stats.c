@@ -86,6 +86,40 @@ static void text_domains(const msc_summary_t *s, FILE *out)
     }
 }
 
+static void json_rss(const msc_summary_t *s, FILE *out)
+{
+    const msc_rss_split_t *r = &s->rss_split;
+    if (!r->rss_bytes) {
+        fputs(", \"rss_explained\": null", out);
+        return;
+    }
+    fprintf(out,
+            ", \"rss_explained\": {\"time_s\": %.6f, \"rss_bytes\": %llu, "
+            "\"python_objects_bytes\": %llu, \"native_heap_bytes\": %llu, "
+            "\"anonymous_mappings_bytes\": %llu, \"file_backed_bytes\": %llu, "
+            "\"unexplained_bytes\": %llu}",
+            seconds(r->time_ns), (unsigned long long)r->rss_bytes,
+            (unsigned long long)r->python_bytes, (unsigned long long)r->native_bytes,
+            (unsigned long long)r->mapped_bytes, (unsigned long long)r->file_bytes,
+            (unsigned long long)r->unexplained_bytes);
+}
+
+static void text_rss(const msc_summary_t *s, FILE *out)
+{
+    const msc_rss_split_t *r = &s->rss_split;
+    if (!r->rss_bytes) return;
+    const char *names[] = {"live Python objects", "native heap", "anonymous mappings",
+                           "file-backed", "unexplained"};
+    const uint64_t parts[] = {r->python_bytes, r->native_bytes, r->mapped_bytes, r->file_bytes,
+                              r->unexplained_bytes};
+    char a[32];
+    fprintf(out, "\nResident memory at %.3f s: %s\n", seconds(r->time_ns),
+            msc_format_bytes(r->rss_bytes, a, 32));
+    for (int i = 0; i < 5; i++)
+        fprintf(out, "  %-20s %12s %5.1f%%\n", names[i], msc_format_bytes(parts[i], a, 32),
+                100.0 * (double)parts[i] / (double)r->rss_bytes);
+}
+
 static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *top, size_t n)
 {
     const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
@@ -106,6 +140,7 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes);
     json_histogram(s, out);
     json_domains(s, out);
+    json_rss(s, out);
     fputs(", \"top\": [", out);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ", {" : "{", out);
@@ -171,6 +206,7 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
                 (unsigned long long)s->gc[g].uncollectable);
     }
     text_domains(s, out);
+    text_rss(s, out);
     text_histogram(s, out);
     if (n) fputs("\nTop allocation sites at peak:\n", out);
     for (size_t i = 0; i < n; i++) {

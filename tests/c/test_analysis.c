@@ -282,6 +282,49 @@ static void test_domains(void)
     msc_analysis_free(a);
 }
 
+/* Resident memory split at the detailed sample with the most RSS. */
+static void test_rss_split(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    msc_event_t e = ev_of(MSC_REC_SAMPLE, 0, 0, 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_OBJ, 0x1000, 3000, 1), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_NATIVE, 0x2000, 2000, 1), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_MMAP, 0x100000, 100000, 1), 0);
+    e.time_ns = 10;
+    e.value[0] = 50000;                 /* no detail: no split */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    const msc_summary_t *s = msc_analysis_summary(a);
+    CHECK_EQ(s->rss_split.rss_bytes, 0);
+    e.time_ns = 20;
+    e.value[1] = 8000;                  /* anonymous: python, native, then 3000 mapped */
+    e.value[2] = 4000;                  /* file-backed */
+    e.value[3] = 1;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    e.time_ns = 30;
+    e.value[1] = 1000;                  /* smaller: the first stays */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    const msc_rss_split_t *r = &s->rss_split;
+    CHECK_EQ(r->time_ns, 20);
+    CHECK_EQ(r->rss_bytes, 12000);
+    CHECK_EQ(r->python_bytes, 3000);
+    CHECK_EQ(r->native_bytes, 2000);
+    CHECK_EQ(r->mapped_bytes, 3000);
+    CHECK_EQ(r->file_bytes, 4000);
+    CHECK_EQ(r->unexplained_bytes, 0);
+    e.time_ns = 40;
+    e.value[1] = 200000;                /* more than everything live */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    CHECK_EQ(r->mapped_bytes, 100000);
+    CHECK_EQ(r->unexplained_bytes, 200000 - 105000);
+    CHECK_EQ(r->python_bytes + r->native_bytes + r->mapped_bytes + r->file_bytes +
+                 r->unexplained_bytes,
+             r->rss_bytes);
+    msc_analysis_free(a);
+}
+
 static void test_histogram_and_other_events(void)
 {
     msc_analysis_t *a = msc_analysis_new();
@@ -631,6 +674,7 @@ int main(void)
     test_peak_and_epochs();
     test_realloc_and_reuse();
     test_domains();
+    test_rss_split();
     test_histogram_and_other_events();
     test_clock();
     test_gc_times();

@@ -366,6 +366,11 @@ static void test_absurd_records(void)
     expect_corrupt(vi(vi(u8(&r, MSC_REC_FREE | ext), 1), 16), "munmap without length");
     r.n = 0;
     expect_corrupt(u8(&r, MSC_REC_FREE | ext), "domain missing");
+    r.n = 0;
+    expect_corrupt(vi(vi(u8(&r, MSC_REC_SAMPLE | 0x20), 1), 4096), "sample flag");
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_SAMPLE | MSC_FLAG_RSS_DETAIL), 1), 4096), 1),
+                   "sample detail cut short");
 }
 
 /* Ids and indexes that pass the reader's bounds must not size a table

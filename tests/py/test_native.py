@@ -178,3 +178,35 @@ def test_native_only_when_asked_after_a_native_capture(tmp_path, native):
     assert domains(first)["native"]["leaked_bytes"] >= 3_000_000
     later = domains(second).get("native", {}).get("leaked_bytes", 0)
     assert (later >= 5_000_000) if native else (later < SLACK)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_resident_memory_explained(run_script, tmp_path, native):
+    """A touched 100 MB bytearray is live Python objects; a touched 48 MB
+    anonymous mapping is an anonymous mapping with --native and unexplained
+    without; a read 32 MB file mapping is file-backed. The parts add up to
+    the resident total."""
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"x" * (32 << 20))
+    capture, _ = run_script("""\
+import mmap, sys, time
+big = bytearray(100 << 20)
+big[::4096] = b"\\1" * len(range(0, len(big), 4096))
+m = mmap.mmap(-1, 48 << 20)
+m[::4096] = b"\\1" * len(range(0, len(m), 4096))
+f = open(sys.argv[1], "rb")
+fm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+total = sum(fm[::4096])
+time.sleep(0.5)  # a few samples of where the resident memory is
+""", data, extra=["--native"] if native else [])
+    split = json.loads(memscope("stats", capture, "--json").stdout)["rss_explained"]
+    parts = ("python_objects_bytes", "native_heap_bytes", "anonymous_mappings_bytes",
+             "file_backed_bytes", "unexplained_bytes")
+    assert sum(split[p] for p in parts) == split["rss_bytes"]
+    assert (100 << 20) <= split["python_objects_bytes"] <= (100 << 20) + (4 << 20)
+    assert split["file_backed_bytes"] >= 32 << 20
+    if native:
+        assert split["anonymous_mappings_bytes"] == 48 << 20
+    else:
+        assert split["anonymous_mappings_bytes"] == 0
+        assert split["unexplained_bytes"] >= 48 << 20
