@@ -167,6 +167,7 @@ static void atfork_child(void)
         msc_sink_atfork_child(R.sink);
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
+        atomic_store(&msc__native_on, 0);
         R.sink = NULL;
         memset(&R.main_trie, 0, sizeof(R.main_trie));
         memset(&R.side_trie, 0, sizeof(R.side_trie));
