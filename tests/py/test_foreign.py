@@ -130,3 +130,19 @@ def test_numpy_imported_after_start(tmp_path):
     """, capture)
     numpy = domains(capture)["numpy"]
     assert 3_000_000 <= numpy["leaked_bytes"] <= 3_000_000 + 64 * 1024
+
+
+def test_pandas_numeric_columns(run_script, tmp_path):
+    """A DataFrame's numeric columns are numpy buffers: on the line that
+    built the frame, as many bytes as pandas' own memory_usage says."""
+    truth = tmp_path / "truth.json"
+    capture, _ = run_script("""\
+import json, sys
+import numpy as np, pandas as pd
+df = pd.DataFrame({"a": np.arange(1_000_000, dtype=np.float64), "b": np.ones(1_000_000, dtype=np.int32)})
+json.dump({"usage": int(df.memory_usage(deep=True).sum())}, open(sys.argv[1], "w"))
+""", truth)
+    usage = json.loads(truth.read_text())["usage"]
+    assert usage >= 12_000_000
+    held = line_bytes(capture, tmp_path / "prog.py", 3, at="exit")
+    assert usage <= held <= usage * 1.1

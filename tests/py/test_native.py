@@ -210,3 +210,42 @@ time.sleep(0.5)  # a few samples of where the resident memory is
     else:
         assert split["anonymous_mappings_bytes"] == 0
         assert split["unexplained_bytes"] >= 48 << 20
+
+
+def test_pillow_image_in_native_mode(run_script, tmp_path):
+    """Pillow's image memory comes from malloc: 4000 x 4000 RGBA is 64 MB."""
+    capture, _ = run_script("""\
+from PIL import Image
+img = Image.new("RGBA", (4000, 4000), (1, 2, 3, 4))
+small = img.resize((400, 400))
+""", extra=["--native"])
+    script = tmp_path / "prog.py"
+    image = 4000 * 4000 * 4
+    assert image <= line_bytes(capture, script, 2, at="exit") <= image * 1.02
+    assert line_bytes(capture, script, 3, at="exit") >= 400 * 400 * 4
+
+
+def test_sampled_native_capture(run_script, tmp_path):
+    """--sample with --native: a block far larger than the sampling rate
+    is all but certainly sampled, and weighed back to its size."""
+    capture, _ = run_script(CTYPES_PROGRAM, "", extra=["--native", "--sample", "64KiB"])
+    script = tmp_path / "prog.py"
+    assert 50_000_000 <= line_bytes(capture, script, 5) <= 50_000_000 + (1 << 20)
+    assert line_bytes(capture, script, 5, at="exit") < (1 << 20)
+
+
+def test_ssl_context_in_native_mode(run_script, tmp_path):
+    """OpenSSL's context and the certificates it loads are malloc'ed by
+    libcrypto: seen with --native, not without."""
+    program = """\
+import ssl
+ctx = ssl.create_default_context()
+ctx.load_verify_locations(cadata=None, capath="/etc/ssl/certs")
+"""
+    held = []
+    for extra in ([], ["--native"]):
+        capture, _ = run_script(program, extra=extra)
+        held.append(line_bytes(capture, tmp_path / "prog.py", 2, at="exit"))
+        capture.unlink()
+    assert held[1] >= 100_000
+    assert held[1] >= 10 * held[0]
