@@ -540,10 +540,38 @@ static void test_out_of_memory(const char *path)
     CHECK(failures > 10);
 }
 
+/* Native, mapping and foreign-domain blocks, a partial munmap and RSS
+ * samples: the records --native and numpy add, as a fuzzing seed. */
+static void build_domain_capture(const char *path)
+{
+    msc_header_t h;
+    tc_capture_t c;
+    tc_default_header(&h);
+    h.native = 1;
+    if (tc_open(&c, path, &h)) abort();
+    uint32_t root = tc_node(&c, 0, 0, 0);
+    tc_alloc(&c, MSC_DOMAIN_NATIVE, 0x5000, 4000, root);
+    tc_alloc(&c, MSC_DOMAIN_FOREIGN + MSC_NUMPY_DOMAIN, 0x5000, 4000, root);
+    tc_alloc(&c, MSC_DOMAIN_MMAP, 0x7f0000000000ull, 1 << 20, root);
+    tc_unmap(&c, 0x7f0000010000ull, 0x10000);
+    tc_realloc(&c, MSC_DOMAIN_NATIVE, 0x5000, 0x9000, 9000, root);
+    tc_free(&c, MSC_DOMAIN_FOREIGN + MSC_NUMPY_DOMAIN, 0x5000);
+    tc_side_begin(&c);
+    tc_alloc(&c, MSC_DOMAIN_FOREIGN + 7, 0xA000, 64, 0);
+    tc_side_end(&c);
+    tc_sample(&c, TC_TIME0 + 10, 1 << 24);
+    if (msc_sink_close(c.sink, 5000) != 0) abort();
+}
+
 static int write_seeds(const char *dir)
 {
     char path[512];
     static tc_craft_t stored;
+    snprintf(path, sizeof(path), "%s/capture-domains.msc", dir);
+    build_domain_capture(path);
+    store_uncompressed(path, &stored);
+    tc_write_file(path, stored.data, stored.len);
+    stored.len = 0;
     snprintf(path, sizeof(path), "%s/capture-small.msc", dir);
     build_capture(path, 2);
     store_uncompressed(path, &stored);
