@@ -45,11 +45,12 @@ END_MARK = "<!-- recorder-overhead results: end -->"
 
 WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
              "threaded", "large_peak", "deep_stacks"]
-MODES = ["plain", "memscope", "memray", "memray_native", "memray_pymalloc", "scalene",
-         "tm1", "tm25", "mprof"]
+MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "memray_pymalloc",
+         "scalene", "tm1", "tm25", "mprof"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
+    "memscope_native": "memscope --native",
     "memray": "memray",
     "memray_native": "memray --native",
     "memray_pymalloc": "memray --trace-python-allocators",
@@ -60,8 +61,8 @@ MODE_LABELS = {
 }
 # The file each capturing mode writes, by extension; None for modes that
 # report in process.
-CAPTURE_EXT = {"memscope": "msc", "memray": "bin", "memray_native": "bin",
-               "memray_pymalloc": "bin", "scalene": "json"}
+CAPTURE_EXT = {"memscope": "msc", "memscope_native": "msc", "memray": "bin",
+               "memray_native": "bin", "memray_pymalloc": "bin", "scalene": "json"}
 ELAPSED_RE = re.compile(r"^bench-elapsed ([0-9.]+) cpu=([0-9.]+) checksum=(\S+)$", re.M)
 
 
@@ -74,8 +75,9 @@ def mode_command(mode, args, script, capture):
     py = args.python
     if mode == "plain":
         return [py, script], {}
-    if mode == "memscope":
-        return ([args.memscope, "run", "-o", capture, "--force", script],
+    if mode.startswith("memscope"):
+        native = ["--native"] if mode == "memscope_native" else []
+        return ([args.memscope, "run", *native, "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
     if mode.startswith("memray"):
         extra = {"memray": [], "memray_native": ["--native"],
@@ -201,7 +203,7 @@ def analyser_speed(args, tmpdir, sizes):
 def report_commands(args, mode, capture):
     """The (summary, flame graph) commands of a capturing mode's own tools."""
     html = capture + ".html"
-    if mode == "memscope":
+    if mode.startswith("memscope"):
         return [args.memscope, "stats", capture], [args.memscope, "flamegraph", capture,
                                                     "-o", html]
     if mode.startswith("memray"):

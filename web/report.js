@@ -78,6 +78,22 @@
         count(s.leaked_allocations) + " blocks"],
       ["duration_s", "duration", s.duration_s.toFixed(2) + " s"],
     ];
+    // Memory outside CPython's allocators, by domain (numpy, native, mmap).
+    for (const [name, peak, exit] of data.domains || []) {
+      if (name === "raw" || name === "mem" || name === "obj") continue;
+      cards.push(["domain " + name, name + " at peak",
+                  bytes(peak) + " (" + bytes(exit) + " at exit)"]);
+    }
+    const r = data.rss_explained;
+    if (r) {
+      cards.push(["rss_explained", "resident at " + r.time_s.toFixed(2) + " s: " +
+                  bytes(r.rss_bytes),
+                  "Python " + bytes(r.python_objects_bytes) +
+                  " \u00b7 native " + bytes(r.native_heap_bytes) +
+                  " \u00b7 mappings " + bytes(r.anonymous_mappings_bytes) +
+                  " \u00b7 files " + bytes(r.file_backed_bytes) +
+                  " \u00b7 unexplained " + bytes(r.unexplained_bytes)]);
+    }
     const box = document.getElementById("summary");
     for (const [key, label, value] of cards) {
       const card = el("div", { className: "card" });

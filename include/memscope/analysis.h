@@ -11,6 +11,7 @@
 #ifndef MEMSCOPE_ANALYSIS_H
 #define MEMSCOPE_ANALYSIS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "memscope/reader.h"
@@ -49,6 +50,41 @@ typedef struct msc_gc_stats {
     uint64_t uncollectable;
 } msc_gc_stats_t;
 
+#define MSC_MAX_DOMAIN_STATS 16    /* domains kept apart; further foreign ones are pooled */
+#define MSC_DOMAIN_OTHER UINT64_MAX /* the pool of foreign domains past the table */
+
+/* One allocator domain's share (enum msc_domain: RAW, MEM, OBJ, NATIVE, MMAP,
+ * or FOREIGN + a tracemalloc domain). */
+typedef struct msc_domain_stats {
+    uint64_t domain;
+    uint64_t peak_bytes;           /* live in this domain at the heap's peak */
+    uint64_t leaked_bytes;         /* live when the capture ended */
+    uint64_t total_bytes;
+    uint64_t allocations;
+} msc_domain_stats_t;
+
+/* A domain's name for reports: "raw", "mem", "obj", "native", "mmap",
+ * "numpy" (tracemalloc domain 389047), "domain <d>" for another foreign
+ * domain, "other" for the pool. Returns buf (n >= 32). */
+const char *msc_domain_name(uint64_t domain, char *buf, size_t n);
+
+/* Resident memory at one sample, split by what the capture knows holds it.
+ * The anonymous part is handed out in this order, each share at most what
+ * is left (live bytes are requested bytes, and a mapping need not be
+ * resident): live Python objects, the native heap, anonymous mappings,
+ * and what is left is unexplained (allocator free space and overhead,
+ * thread stacks, memory allocated before recording or not recorded).
+ * The parts add up to rss_bytes. */
+typedef struct msc_rss_split {
+    uint64_t time_ns;
+    uint64_t rss_bytes;            /* anonymous + file-backed */
+    uint64_t python_bytes;         /* live in RAW, MEM, OBJ */
+    uint64_t native_bytes;         /* live in NATIVE and the foreign domains */
+    uint64_t mapped_bytes;         /* live in MMAP */
+    uint64_t file_bytes;           /* resident pages that map files */
+    uint64_t unexplained_bytes;
+} msc_rss_split_t;
+
 typedef struct msc_summary {
     uint64_t peak_bytes;
     uint64_t peak_time_ns;
@@ -68,6 +104,11 @@ typedef struct msc_summary {
     msc_gc_stats_t gc[3];
     uint64_t histogram_count[MSC_HISTOGRAM_BUCKETS];
     uint64_t histogram_bytes[MSC_HISTOGRAM_BUCKETS];
+    msc_domain_stats_t domains[MSC_MAX_DOMAIN_STATS]; /* those with allocations, by slot:
+                                                        set by msc_analysis_finish */
+    uint32_t ndomains;
+    msc_rss_split_t rss_split;     /* at the sample with the most RSS that said where
+                                      it was; rss_bytes 0 when none did */
 } msc_summary_t;
 
 typedef struct msc_analysis msc_analysis_t;

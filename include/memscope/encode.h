@@ -13,7 +13,7 @@
 
 #include "memscope/format.h"
 
-#define MSC_REC_MAX 48 /* the longest fixed record: REALLOC with four varints */
+#define MSC_REC_MAX 48 /* the longest fixed record: REALLOC with a domain and four varints */
 
 /* Per-stream delta state. The reader keeps the same struct, updated the same
  * way, so both sides agree on every delta. */
@@ -68,35 +68,53 @@ static inline uint8_t *msc_put_stack(uint8_t *p, uint8_t *tag, uint32_t *last, u
     return p;
 }
 
-/*  ALLOC  | tag: 0001 kind, dd domain, A aligned, S same stack |
+/* The tag with its domain bits; a domain past OBJ is tag domain 3 and a
+ * varint (domain - 3) right after the tag. */
+static inline uint8_t *msc_put_tag(uint8_t *p, int kind, uint64_t domain)
+{
+    if (domain < MSC_DOMAIN_COUNT) {
+        *p = (uint8_t)(kind | (int)(domain << 4));
+        return p + 1;
+    }
+    *p = (uint8_t)(kind | (MSC_TAG_DOMAIN_EXTENDED << 4));
+    return msc_put_varint(p + 1, domain - MSC_TAG_DOMAIN_EXTENDED);
+}
+
+/*  ALLOC  | tag: 0001 kind, dd domain, A aligned, S same stack | [domain - 3, if dd = 3] |
  *         | addr delta (varint) | size (varint) | [stack delta (zigzag varint)] | */
-static inline uint8_t *msc_enc_alloc(uint8_t *p, msc_delta_t *d, int domain, uint64_t addr,
+static inline uint8_t *msc_enc_alloc(uint8_t *p, msc_delta_t *d, uint64_t domain, uint64_t addr,
                                      uint64_t size, uint32_t stack)
 {
-    uint8_t *tag = p++;
-    *tag = (uint8_t)(MSC_REC_ALLOC | (domain << 4));
+    uint8_t *tag = p;
+    p = msc_put_tag(p, MSC_REC_ALLOC, domain);
     p = msc_put_addr(p, tag, &d->addr, addr);
     p = msc_put_varint(p, size);
     return msc_put_stack(p, tag, &d->stack, stack);
 }
 
-/*  FREE   | tag: 0010 kind, dd domain, A aligned | addr delta (varint) | */
-static inline uint8_t *msc_enc_free(uint8_t *p, msc_delta_t *d, int domain, uint64_t addr)
+/*  FREE   | tag: 0010 kind, dd domain, A aligned | [domain - 3, if dd = 3] | addr delta (varint) |
+ *         | [length (varint), in domain MMAP only] |
+ *  An munmap names the bytes it unmaps, which may be part of a mapping;
+ *  length is ignored in every other domain. */
+static inline uint8_t *msc_enc_free(uint8_t *p, msc_delta_t *d, uint64_t domain, uint64_t addr,
+                                    uint64_t length)
 {
-    uint8_t *tag = p++;
-    *tag = (uint8_t)(MSC_REC_FREE | (domain << 4));
-    return msc_put_addr(p, tag, &d->addr, addr);
+    uint8_t *tag = p;
+    p = msc_put_tag(p, MSC_REC_FREE, domain);
+    p = msc_put_addr(p, tag, &d->addr, addr);
+    return domain == MSC_DOMAIN_MMAP ? msc_put_varint(p, length) : p;
 }
 
-/*  REALLOC | tag: 0011 kind, dd, A (for the new address), S |
+/*  REALLOC | tag: 0011 kind, dd, A (for the new address), S | [domain - 3, if dd = 3] |
  *          | old addr delta (zigzag, bytes) | new addr delta | size | [stack delta] |
  *  The old address is coded in bytes from the previous address; the new one
- *  through msc_put_addr from the old one. */
-static inline uint8_t *msc_enc_realloc(uint8_t *p, msc_delta_t *d, int domain, uint64_t old_addr,
-                                       uint64_t new_addr, uint64_t size, uint32_t stack)
+ *  through msc_put_addr from the old one. Never in domain MMAP. */
+static inline uint8_t *msc_enc_realloc(uint8_t *p, msc_delta_t *d, uint64_t domain,
+                                       uint64_t old_addr, uint64_t new_addr, uint64_t size,
+                                       uint32_t stack)
 {
-    uint8_t *tag = p++;
-    *tag = (uint8_t)(MSC_REC_REALLOC | (domain << 4));
+    uint8_t *tag = p;
+    p = msc_put_tag(p, MSC_REC_REALLOC, domain);
     p = msc_put_varint(p, msc_zigzag((int64_t)(old_addr - d->addr)));
     d->addr = old_addr;
     p = msc_put_addr(p, tag, &d->addr, new_addr);

@@ -35,6 +35,7 @@ enum msc_header_key {
     MSC_HK_MAX_DEPTH = 8,      /* varint, stack depth cap */
     MSC_HK_PARENT_PID = 9,     /* varint, set in a followed fork child's capture */
     MSC_HK_ARGV_OMITTED = 10,  /* varint, arguments after the last ARGV not recorded */
+    MSC_HK_NATIVE = 11,        /* varint, 1: the malloc family and mmap were recorded */
 };
 
 /* The most ARGV fields a header holds; readers refuse more. */
@@ -56,13 +57,23 @@ enum msc_codec {
     MSC_CODEC_ZSTD = 1,
 };
 
-/* Allocator domains, in the order of CPython's PyMemAllocatorDomain. */
+/* Allocator domains. The first three are CPython's PyMemAllocatorDomain, in
+ * its order, and fit in the tag's two domain bits; the others are written as
+ * tag domain 3 followed by a varint (domain - 3): the malloc family and
+ * mmap seen by native recording, and the domains extensions report through
+ * PyTraceMalloc_Track (MSC_DOMAIN_FOREIGN + the tracemalloc domain). */
 enum msc_domain {
     MSC_DOMAIN_RAW = 0,
     MSC_DOMAIN_MEM = 1,
     MSC_DOMAIN_OBJ = 2,
-    MSC_DOMAIN_COUNT
+    MSC_DOMAIN_COUNT,              /* the Python allocator domains */
+    MSC_DOMAIN_NATIVE = 3,         /* malloc, calloc, realloc, memalign ... and free */
+    MSC_DOMAIN_MMAP = 4,           /* mmap, mremap, munmap: FREE carries a length */
+    MSC_DOMAIN_FOREIGN = 5,        /* + d: PyTraceMalloc_Track(d, ...) */
 };
+#define MSC_TAG_DOMAIN_EXTENDED 3  /* tag domain bits: a varint (domain - 3) follows the tag */
+#define MSC_DOMAIN_MAX (MSC_DOMAIN_FOREIGN + 0xFFFFFFFFull)
+#define MSC_NUMPY_DOMAIN 389047u   /* numpy's tracemalloc domain for array data */
 
 /* A record starts with a tag byte: the low four bits are the kind, the high
  * four are flags whose meaning depends on the kind. */
@@ -70,6 +81,7 @@ enum msc_domain {
 #define MSC_TAG_DOMAIN(tag) (((tag) >> 4) & 0x03)
 #define MSC_FLAG_ALIGNED 0x40              /* address delta is in units of 16 bytes */
 #define MSC_FLAG_SAME_STACK 0x80           /* stack is the previous allocation's */
+#define MSC_FLAG_RSS_DETAIL 0x10           /* SAMPLE: anonymous and file-backed bytes follow */
 
 enum msc_record_kind {
     MSC_REC_ALLOC = 1,         /* addr delta, size, [stack delta] */
@@ -80,7 +92,7 @@ enum msc_record_kind {
     MSC_REC_STRING = 6,        /* string id, length, bytes */
     MSC_REC_THREAD = 7,        /* thread index: following records belong to it */
     MSC_REC_THREAD_INFO = 8,   /* thread index, native id, name */
-    MSC_REC_SAMPLE = 9,        /* time delta (ns), RSS bytes */
+    MSC_REC_SAMPLE = 9,        /* time delta (ns), RSS bytes [, anonymous, file-backed] */
     MSC_REC_GC = 10,           /* time delta, generation, duration ns, collected, uncollectable */
     MSC_REC_MARK = 11,         /* time delta, label */
     MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */

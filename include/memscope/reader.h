@@ -19,14 +19,17 @@
 
 typedef struct msc_event {
     uint8_t kind;              /* ALLOC, FREE, REALLOC, SAMPLE, GC, MARK, THREAD_INFO, LOST */
-    uint8_t domain;            /* enum msc_domain, for ALLOC/FREE/REALLOC */
     uint32_t thread;           /* thread index (0 = main thread) */
     uint32_t stack;            /* global stack node; 0 = no Python stack */
     uint64_t addr;             /* ALLOC/FREE address; REALLOC new address */
     uint64_t old_addr;         /* REALLOC old address */
-    uint64_t size;             /* ALLOC/REALLOC requested bytes */
+    uint64_t size;             /* ALLOC/REALLOC requested bytes; FREE in domain MMAP: bytes
+                                  unmapped */
+    uint64_t domain;           /* enum msc_domain (FOREIGN + d for tracemalloc domain d),
+                                  for ALLOC/FREE/REALLOC */
     uint64_t time_ns;          /* latest time seen, ns since the capture started */
-    uint64_t value[4];         /* SAMPLE: rss; GC: generation, duration ns, collected,
+    uint64_t value[4];         /* SAMPLE: rss, anonymous, file-backed, 1 if those two
+                                  were sampled; GC: generation, duration ns, collected,
                                   uncollectable; THREAD_INFO: native id; LOST: count, reason */
     const char *text;          /* MARK label, THREAD_INFO name; borrowed for the callback */
     uint32_t text_len;

@@ -32,6 +32,7 @@ typedef struct msc_header {
     int mode;                  /* enum msc_mode */
     uint64_t sample_bytes;
     uint32_t max_depth;
+    int native;                /* 1: the malloc family and mmap were recorded too */
     int argc;
     char **argv;               /* borrowed when writing; owned (msc_header_release) when read */
     uint64_t argv_omitted;     /* read: arguments the header had no room for (0: argv is all) */
@@ -65,6 +66,9 @@ typedef struct msc_sink_options {
     /* Called once, on the writer thread, when writing fails or memory runs
      * out: the recorder warns and stops. err is a negative MSC_E code. */
     void (*on_error)(int err, void *arg);
+    /* Called first thing on the writer thread, if set: the recorder marks the
+     * thread as its own, so hooks on malloc leave its allocations alone. */
+    void (*on_writer_start)(void *arg);
     void *arg;
 } msc_sink_options_t;
 

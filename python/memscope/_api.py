@@ -29,21 +29,22 @@ class Tracker:
     existing file (never replaced otherwise). ``sample=R`` records one
     allocation per R bytes on average instead of every one (R = 512 * 1024
     costs little more than not recording); the reports then show unbiased
-    estimates. ``native`` is reserved for native stacks, which this version
-    does not record.
+    estimates. ``native=True`` also records what every library allocates
+    through the malloc family and mmap (numpy, sqlite3, ctypes, OpenSSL),
+    each with the Python stack that caused it; memory an extension reports
+    through ``PyTraceMalloc_Track`` (numpy's arrays) is recorded either way.
     """
 
     def __init__(self, path: "str | os.PathLike[str]", native: bool = False,
                  sample: Optional[int] = None, *, max_depth: int = 128,
                  force: bool = False) -> None:
-        if native:
-            raise ValueError("native recording is not available in this version of memscope")
         if sample is not None and sample < 1:
             raise ValueError("sample must be a positive number of bytes")
         self.path = os.fspath(path)
         if "\0" in self.path:
             raise ValueError(f"embedded null byte in the capture path {self.path!r}")
         self.sample = sample or 0
+        self.native = bool(native)
         self.max_depth = max_depth
         self.force = force
         self._reader = None
@@ -52,7 +53,7 @@ class Tracker:
         # Absolute from here on: the program may change directory while
         # recording, and the capture is read back by name while it grows.
         _memscope.start(os.path.abspath(self.path), list(sys.argv), max_depth=self.max_depth,
-                        force=self.force, sample=self.sample)
+                        force=self.force, sample=self.sample, native=self.native)
         _memscope.thread_started(threading.current_thread().name)
         return self
 

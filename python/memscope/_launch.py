@@ -57,7 +57,7 @@ def _finish(output):
 def _start(opts, path):
     gc.callbacks.append(_memscope.gc_callback)
     _memscope.start(path, opts["argv"], max_depth=opts["depth"], force=opts["force"],
-                    sample=opts["sample"])
+                    sample=opts["sample"], native=opts["native"])
     _memscope.thread_started(threading.current_thread().name)
 
 
@@ -155,7 +155,8 @@ def _options():
     flags = take("FLAGS", "").split(",")
     opts = {"output": take("OUTPUT"), "depth": int(take("DEPTH", "128")),
             "sample": int(take("SAMPLE", "0")), "force": "force" in flags,
-            "follow_fork": "follow-fork" in flags, "heap_at_exit": take("HEAP_AT_EXIT"),
+            "follow_fork": "follow-fork" in flags, "native": "native" in flags,
+            "heap_at_exit": take("HEAP_AT_EXIT"),
             "heap_on_signal": take("HEAP_ON_SIGNAL")}
     # Resolved once, before the program runs: a program that changes
     # directory still finds its children's captures and its heap snapshots

@@ -19,8 +19,8 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_run = {
     "run", run, "run a Python program and record its allocations",
-    "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--follow-fork]\n"
-    "                    [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
+    "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--native]\n"
+    "                    [--follow-fork] [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
     "                    (script.py | -m module | -c code) [args ...]\n\n"
     "Run a program as `python3 script.py args` would (same sys.argv, stdin,\n"
     "stdout, exit code, signals) and record every allocation it makes through\n"
@@ -34,6 +34,9 @@ const cli_command_t cli_cmd_run = {
     "  --sample BYTES     record one allocation per BYTES allocated, on average\n"
     "                     (e.g. 512KiB), instead of every one: low overhead for\n"
     "                     production; reports show unbiased estimates\n"
+    "  --native           also record what every library allocates with malloc,\n"
+    "                     calloc, realloc, posix_memalign ... and mmap (sqlite, ctypes,\n"
+    "                     OpenSSL, image codecs), each with its Python stack\n"
     "  --follow-fork      record forked children too, each to FILE.PID (next to\n"
     "                     FILE, wherever the program changes directory to); a\n"
     "                     child that execs another program leaves no capture\n"
@@ -49,6 +52,7 @@ const cli_command_t cli_cmd_run = {
     "  memscope run pipeline.py --rows 100000\n"
     "  memscope run -o before.msc -m mypkg.cli serve\n"
     "  memscope run --sample 512KiB -o prod.msc service.py\n"
+    "  memscope run --native -o etl.msc etl.py\n"
     "  memscope run --heap-on-signal svc.heap service.py   (then: kill -USR2 PID)\n"
     "  memscope run -c 'import json; json.loads(\"[1]\" * 1)'\n"};
 
@@ -86,6 +90,7 @@ typedef struct run_options {
     char sample[32];           /* bytes, as a decimal string; "0" = every event */
     int force;
     int follow_fork;
+    int native;
     const char *heap_at_exit;  /* heap snapshot paths, NULL when not asked */
     const char *heap_on_signal;
 } run_options_t;
@@ -96,7 +101,7 @@ static int parse(int argc, char **argv, run_options_t *o)
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"depth", required_argument, NULL, 'd'},  {"follow-fork", no_argument, NULL, 'F'},
-        {"sample", required_argument, NULL, 's'},
+        {"sample", required_argument, NULL, 's'}, {"native", no_argument, NULL, 'N'},
         {"heap-at-exit", required_argument, NULL, 'H'},
         {"heap-on-signal", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
@@ -108,6 +113,7 @@ static int parse(int argc, char **argv, run_options_t *o)
         case 'o': o->output = optarg; break;
         case 'f': o->force = 1; break;
         case 'F': o->follow_fork = 1; break;
+        case 'N': o->native = 1; break;
         case 'H': o->heap_at_exit = optarg; break;
         case 'S': o->heap_on_signal = optarg; break;
         case 'd':
@@ -186,9 +192,9 @@ static int set_launch_environment(const char *root, const char *output, const ru
     else unsetenv("MEMSCOPE_PYTHONPATH");
     setenv("PYTHONPATH", pythonpath, 1);
     free(pythonpath);
-    char flags[32];
-    snprintf(flags, sizeof(flags), "%s,%s", o->force ? "force" : "",
-             o->follow_fork ? "follow-fork" : "");
+    char flags[48];
+    snprintf(flags, sizeof(flags), "%s,%s,%s", o->force ? "force" : "",
+             o->follow_fork ? "follow-fork" : "", o->native ? "native" : "");
     setenv("MEMSCOPE_RUN_OUTPUT", output, 1);
     setenv("MEMSCOPE_RUN_DEPTH", o->depth, 1);
     setenv("MEMSCOPE_RUN_SAMPLE", o->sample, 1);
@@ -203,7 +209,7 @@ static int set_launch_environment(const char *root, const char *output, const ru
 
 static int run(int argc, char **argv)
 {
-    run_options_t o = {NULL, "128", "0", 0, 0, NULL, NULL};
+    run_options_t o = {NULL, "128", "0", 0, 0, 0, NULL, NULL};
     int rc = parse(argc, argv, &o);
     if (rc) return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
                           : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);

@@ -21,9 +21,11 @@
  * that doubles whenever the list fills, so a long capture keeps an even
  * spread of them in bounded memory. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "memscope/format.h"
 #include "memscope/livemap.h"
 #include "memscope/analysis.h"
 
@@ -42,11 +44,35 @@ typedef struct stack_acc {
 typedef struct block_event {
     uint8_t kind;              /* ALLOC, FREE or REALLOC */
     uint32_t stack;
-    uint64_t addr, old_addr, size, time_ns;
+    uint64_t addr, old_addr, size, time_ns, domain;
 } block_event_t;
 
+/* A live block's count field holds its weight in the low bits and its
+ * domain slot in the top four. */
+#define SLOT_SHIFT 28
+#define COUNT_MASK ((1u << SLOT_SHIFT) - 1)
+
+/* One domain's bytes. Slots 0..4 are RAW, MEM, OBJ, NATIVE and MMAP; the
+ * foreign domains take the next ones as they appear, and once the table is
+ * full the last slot holds every further domain as MSC_DOMAIN_OTHER. The
+ * peak is stamped with the epoch as a stack's is. */
+typedef struct domain_acc {
+    uint64_t domain;
+    uint64_t live_bytes;
+    uint64_t peak_bytes;       /* valid if stamp == epoch */
+    uint64_t stamp;
+    uint64_t total_bytes;
+    uint64_t allocations;
+    msc_livemap_t map;         /* a foreign slot's own blocks: tracemalloc keys them by
+                                  domain and address */
+} domain_acc_t;
+
 struct msc_analysis {
-    msc_livemap_t live;
+    msc_livemap_t live;        /* blocks of the malloc heap: RAW, MEM, OBJ and NATIVE */
+    domain_acc_t dom[MSC_MAX_DOMAIN_STATS];
+    uint32_t ndom;             /* slots in use */
+    msc__regions_t maps;       /* live mappings (domain MMAP) */
+    uint64_t cut_bytes;        /* bytes the last regions call took out */
     block_event_t queue[LOOKAHEAD]; /* block events not applied yet, oldest at head */
     unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id */
@@ -84,6 +110,8 @@ msc_analysis_t *msc_analysis_new(void)
     }
     a->gc_stride = 1;
     a->clock_at = UINT64_MAX;
+    for (uint32_t i = 0; i < MSC_DOMAIN_FOREIGN; i++) a->dom[i].domain = i;
+    a->ndom = MSC_DOMAIN_FOREIGN;
     return a;
 }
 
@@ -91,6 +119,8 @@ void msc_analysis_free(msc_analysis_t *a)
 {
     if (!a) return;
     msc_livemap_release(&a->live);
+    for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++) msc_livemap_release(&a->dom[i].map);
+    msc__regions_release(&a->maps);
     for (size_t i = 0; i < a->nmarks; i++) msc_free(a->marks[i].label);
     for (uint32_t i = 0; i < a->nthread_names; i++) msc_free(a->thread_names[i]);
     msc_free(a->thread_names);
@@ -133,14 +163,62 @@ static int bucket_of(uint64_t size)
     return b < MSC_HISTOGRAM_BUCKETS ? b : MSC_HISTOGRAM_BUCKETS - 1;
 }
 
+static inline domain_acc_t *domain_of(msc_analysis_t *a, uint32_t slot)
+{
+    domain_acc_t *d = &a->dom[slot];
+    if (d->stamp != a->epoch) {
+        d->peak_bytes = d->live_bytes;
+        d->stamp = a->epoch;
+    }
+    return d;
+}
+
+/* The slot of a domain, taking a new one for a foreign domain first seen;
+ * -1 when out of memory. */
+static int domain_slot(msc_analysis_t *a, uint64_t domain)
+{
+    if (domain < MSC_DOMAIN_FOREIGN) return (int)domain;
+    for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++)
+        if (a->dom[i].domain == domain) return (int)i;
+    if (a->ndom == MSC_MAX_DOMAIN_STATS) {
+        a->dom[MSC_MAX_DOMAIN_STATS - 1].domain = MSC_DOMAIN_OTHER;
+        return MSC_MAX_DOMAIN_STATS - 1;
+    }
+    domain_acc_t *d = &a->dom[a->ndom];
+    if (msc_livemap_init(&d->map) < 0) return -1;
+    d->domain = domain;
+    return (int)a->ndom++;
+}
+
+static msc_livemap_t *map_of(msc_analysis_t *a, uint32_t slot)
+{
+    return slot < MSC_DOMAIN_MMAP ? &a->live : &a->dom[slot].map;
+}
+
+/* Takes bytes and count blocks of stack, in domain slot, out of the live
+ * totals. */
+static void take_live(msc_analysis_t *a, uint32_t stack, uint32_t slot, uint64_t bytes,
+                      uint32_t count)
+{
+    stack_acc_t *s = stack_of(a, stack); /* exists: it was allocated */
+    s->live_bytes -= bytes;
+    s->live_count -= count;
+    domain_of(a, slot)->live_bytes -= bytes;
+    a->sum.current_bytes -= bytes;
+    a->live_blocks -= count;
+    a->sum.frees += count;
+}
+
 static void release(msc_analysis_t *a, const msc_live_t *block)
 {
-    stack_acc_t *s = stack_of(a, block->stack); /* exists: it was allocated */
-    s->live_bytes -= block->size;
-    s->live_count -= block->count;
-    a->sum.current_bytes -= block->size;
-    a->live_blocks -= block->count;
-    a->sum.frees += block->count;
+    take_live(a, block->stack, block->count >> SLOT_SHIFT, block->size, block->count & COUNT_MASK);
+}
+
+static void cut_mapping(void *arg, const msc__region_t *g, uint64_t bytes, uint32_t count)
+{
+    msc_analysis_t *a = arg;
+    take_live(a, g->stack, g->domain, bytes, count);
+    a->cut_bytes += bytes ? bytes : 1;
 }
 
 /* What a recorded block of size bytes stands for. */
@@ -151,29 +229,51 @@ static msc_live_t weigh(const msc_analysis_t *a, uint64_t addr, uint64_t size, u
         double w = 1.0 / -expm1(-((double)size + 1.0) / (double)a->sum.sample_bytes);
         double blocks = round(w);
         b.size = (uint64_t)llround((double)size * w);
-        b.count = blocks < 1 ? 1 : blocks > UINT32_MAX ? UINT32_MAX : (uint32_t)blocks;
+        b.count = blocks < 1 ? 1 : blocks > COUNT_MASK ? COUNT_MASK : (uint32_t)blocks;
     }
     return b;
 }
 
-/* A new block of size bytes at addr, allocated by stack. `had` is what the
- * block held before: 0 for malloc, the old size for a realloc, which adds
- * to the totals only what it grew the block by. */
-static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack,
-                    uint64_t had)
+/* Puts block b (length bytes from its address) in its domain's map, a
+ * mapping over whatever it maps over; 0 or MSC_ENOMEM. */
+static int place(msc_analysis_t *a, uint32_t slot, const msc_live_t *b, uint64_t length)
 {
-    msc_live_t old, b = weigh(a, addr, size, stack);
-    stack_acc_t *s = stack_of(a, stack);
-    if (!s) return MSC_ENOMEM;
-    int rc = msc_livemap_put(&a->live, &b, &old);
-    if (rc < 0) return rc;
+    if (slot == MSC_DOMAIN_MMAP) {
+        uint64_t end = b->addr + (length ? length : 1);
+        msc__region_t g = {b->addr, end < b->addr ? UINT64_MAX : end, b->size, b->stack,
+                           b->count, slot};
+        return msc__regions_add(&a->maps, &g, cut_mapping, a);
+    }
+    msc_live_t old, tagged = *b;
+    tagged.count |= slot << SLOT_SHIFT;
+    int rc = msc_livemap_put(map_of(a, slot), &tagged, &old);
     if (rc == 1) release(a, &old); /* its free was never seen */
+    return rc < 0 ? rc : 0;
+}
+
+/* A new block of size bytes at addr in domain, allocated by stack. `had` is
+ * what the block held before: 0 for malloc, the old size for a realloc,
+ * which adds to the totals only what it grew the block by. */
+static int allocate(msc_analysis_t *a, uint64_t domain, uint64_t addr, uint64_t size,
+                    uint32_t stack, uint64_t had)
+{
+    int slot = domain_slot(a, domain);
+    msc_live_t b = weigh(a, addr, size, stack);
+    stack_acc_t *s = stack_of(a, stack);
+    if (!s || slot < 0) return MSC_ENOMEM;
+    domain_of(a, (uint32_t)slot);
+    int rc = place(a, (uint32_t)slot, &b, size);
+    if (rc < 0) return rc;
     s = &a->stacks[stack];
     s->live_bytes += b.size;
     s->live_count += b.count;
     uint64_t grown = b.size > had ? b.size - had : 0;
     s->total_bytes += grown;
     s->total_count += b.count;
+    domain_acc_t *d = domain_of(a, (uint32_t)slot);
+    d->live_bytes += b.size;
+    d->total_bytes += grown;
+    d->allocations += b.count;
     a->sum.allocations += b.count;
     a->sum.total_allocated_bytes += grown;
     a->sum.current_bytes += b.size;
@@ -190,15 +290,49 @@ static int allocate(msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t st
     return 0;
 }
 
-static void free_block(msc_analysis_t *a, uint64_t addr)
+/* A free; for a mapping, an munmap of length bytes. */
+static int free_block(msc_analysis_t *a, uint64_t domain, uint64_t addr, uint64_t length)
 {
     msc_live_t block;
-    if (msc_livemap_take(&a->live, addr, &block)) release(a, &block);
+    int slot = domain_slot(a, domain);
+    if (slot < 0) return MSC_ENOMEM;
+    if (slot == MSC_DOMAIN_MMAP) {
+        a->cut_bytes = 0;
+        int err = msc__regions_cut(&a->maps, addr, length, cut_mapping, a);
+        if (!err && !a->cut_bytes) a->sum.unmatched_frees++;
+        return err;
+    }
+    if (msc_livemap_take(map_of(a, (uint32_t)slot), addr, &block)) release(a, &block);
     else a->sum.unmatched_frees++;
+    return 0;
 }
 
-static int add_sample(msc_analysis_t *a, uint64_t rss)
+/* The split of a sample that says how much is anonymous and how much
+ * file-backed (analysis.h, msc_rss_split_t). */
+static msc_rss_split_t split_rss(const msc_analysis_t *a, uint64_t anon, uint64_t file)
 {
+    msc_rss_split_t r = {a->now_ns, anon + file, 0, 0, 0, file, 0};
+    uint64_t python = 0, native = 0, left = anon;
+    for (uint32_t i = 0; i < a->ndom; i++) {
+        if (i < MSC_DOMAIN_COUNT) python += a->dom[i].live_bytes;
+        else if (i != MSC_DOMAIN_MMAP) native += a->dom[i].live_bytes;
+    }
+    r.python_bytes = python < left ? python : left;
+    left -= r.python_bytes;
+    r.native_bytes = native < left ? native : left;
+    left -= r.native_bytes;
+    uint64_t mapped = a->dom[MSC_DOMAIN_MMAP].live_bytes;
+    r.mapped_bytes = mapped < left ? mapped : left;
+    r.unexplained_bytes = left - r.mapped_bytes;
+    return r;
+}
+
+static int add_sample(msc_analysis_t *a, const msc_event_t *ev)
+{
+    uint64_t rss = ev->value[0];
+    if (ev->value[3] && ev->value[1] + ev->value[2] >= a->sum.rss_split.rss_bytes &&
+        ev->value[1] + ev->value[2] >= ev->value[1])
+        a->sum.rss_split = split_rss(a, ev->value[1], ev->value[2]);
     if (a->nsamples == a->cap_samples) {
         size_t cap = a->cap_samples ? a->cap_samples * 2 : 1024;
         msc_sample_t *s = msc_realloc(a->samples, cap * sizeof(*s));
@@ -299,20 +433,32 @@ static int count_gc(msc_analysis_t *a, const msc_event_t *ev)
  * its intermediate sizes (quadratic in its length) is memory nobody asked
  * for twice. The growth of a block allocated before recording began is
  * unknown: all of it counts. */
+
+/* A realloc: the old block goes and the new one comes; the totals grow by
+ * what the block grew (docs/reports.md). A remapped mapping (mremap) is
+ * cut out of its region and counts whole. */
 static int reallocate(msc_analysis_t *a, const block_event_t *b)
 {
+    int slot = domain_slot(a, b->domain);
     msc_live_t old = {0, 0, 0, 0};
-    if (b->old_addr && msc_livemap_take(&a->live, b->old_addr, &old)) release(a, &old);
-    else if (b->old_addr) a->sum.unmatched_frees++;
-    return allocate(a, b->addr, b->size, b->stack, old.size);
+    if (slot < 0) return MSC_ENOMEM;
+    if (b->old_addr && slot == MSC_DOMAIN_MMAP) {
+        int err = free_block(a, b->domain, b->old_addr, 0);
+        if (err) return err;
+    } else if (b->old_addr && msc_livemap_take(map_of(a, (uint32_t)slot), b->old_addr, &old)) {
+        release(a, &old);
+    } else if (b->old_addr) {
+        a->sum.unmatched_frees++;
+    }
+    return allocate(a, b->domain, b->addr, b->size, b->stack, old.size);
 }
 
 static int apply_block(msc_analysis_t *a, const block_event_t *b)
 {
     a->now_ns = b->time_ns;
     switch (b->kind) {
-    case MSC_REC_ALLOC: return allocate(a, b->addr, b->size, b->stack, 0);
-    case MSC_REC_FREE: free_block(a, b->addr); return 0;
+    case MSC_REC_ALLOC: return allocate(a, b->domain, b->addr, b->size, b->stack, 0);
+    case MSC_REC_FREE: return free_block(a, b->domain, b->addr, b->size);
     default: return reallocate(a, b);
     }
 }
@@ -362,14 +508,15 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
         msc_livemap_prefetch(&a->live, ev->addr);
         if (ev->kind == MSC_REC_REALLOC) msc_livemap_prefetch(&a->live, ev->old_addr);
         a->queue[(a->qhead + a->qlen++) % LOOKAHEAD] =
-            (block_event_t){ev->kind, ev->stack, ev->addr, ev->old_addr, ev->size, ev->time_ns};
+            (block_event_t){ev->kind, ev->stack,   ev->addr,  ev->old_addr,
+                            ev->size, ev->time_ns, ev->domain};
         return err;
     }
     int err = drain_blocks(a);
     if (err) return err;
     a->now_ns = ev->time_ns;
     switch (ev->kind) {
-    case MSC_REC_SAMPLE: return add_sample(a, ev->value[0]);
+    case MSC_REC_SAMPLE: return add_sample(a, ev);
     case MSC_REC_MARK: return add_mark(a, ev);
     case MSC_REC_THREAD_INFO: return name_thread(a, ev);
     case MSC_REC_GC: return count_gc(a, ev);
@@ -383,7 +530,25 @@ int msc_analysis_finish(msc_analysis_t *a)
     int err = drain_blocks(a);
     a->sum.leaked_bytes = a->sum.current_bytes;
     a->sum.leaked_allocations = a->live_blocks;
+    a->sum.ndomains = 0;
+    for (uint32_t i = 0; i < a->ndom; i++) {
+        const domain_acc_t *d = &a->dom[i];
+        if (!d->allocations) continue;
+        a->sum.domains[a->sum.ndomains++] = (msc_domain_stats_t){
+            d->domain, d->stamp == a->epoch ? d->peak_bytes : d->live_bytes, d->live_bytes,
+            d->total_bytes, d->allocations};
+    }
     return err;
+}
+
+const char *msc_domain_name(uint64_t domain, char *buf, size_t n)
+{
+    static const char *const names[] = {"raw", "mem", "obj", "native", "mmap"};
+    if (domain < MSC_DOMAIN_FOREIGN) snprintf(buf, n, "%s", names[domain]);
+    else if (domain == MSC_DOMAIN_OTHER) snprintf(buf, n, "other");
+    else if (domain == MSC_DOMAIN_FOREIGN + MSC_NUMPY_DOMAIN) snprintf(buf, n, "numpy");
+    else snprintf(buf, n, "domain %llu", (unsigned long long)(domain - MSC_DOMAIN_FOREIGN));
+    return buf;
 }
 
 const msc_summary_t *msc_analysis_summary(const msc_analysis_t *a)

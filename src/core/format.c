@@ -49,6 +49,7 @@ int msc_header_encode(const msc_header_t *h, uint8_t *out, size_t cap, size_t *l
     p = put_number(p, MSC_HK_MODE, (uint64_t)h->mode);
     p = put_number(p, MSC_HK_SAMPLE_BYTES, h->sample_bytes);
     p = put_number(p, MSC_HK_MAX_DEPTH, h->max_depth);
+    if (h->native) p = put_number(p, MSC_HK_NATIVE, 1);
     for (int i = 0; i < h->argc; i++) p = put_field(p, MSC_HK_ARGV, h->argv[i], strlen(h->argv[i]));
     if (h->argv_omitted) p = put_number(p, MSC_HK_ARGV_OMITTED, h->argv_omitted);
 
@@ -102,6 +103,7 @@ static int decode_field(msc_header_t *h, uint64_t key, const uint8_t *v, uint64_
     case MSC_HK_MODE: h->mode = (int)msc__get_varint(&num); break;
     case MSC_HK_SAMPLE_BYTES: h->sample_bytes = msc__get_varint(&num); break;
     case MSC_HK_MAX_DEPTH: h->max_depth = (uint32_t)msc__get_varint(&num); break;
+    case MSC_HK_NATIVE: h->native = msc__get_varint(&num) == 1; break;
     default: return 0; /* a field from a later version */
     }
     return num.err ? MSC_ECORRUPT : 0;

@@ -111,4 +111,35 @@ static inline const uint8_t *msc__get_bytes(msc_cursor_t *c, uint64_t n)
  * nothing depends on it. */
 void msc__advise_huge_pages(void *p, size_t n);
 
+/* Resident bytes in all, and anonymous ones (shared anonymous included),
+ * from /proc/self/smaps_rollup
+ * (smaps.c); 0, or -1 where the kernel does not provide it. Allocates
+ * nothing. */
+int msc__smaps_rollup(uint64_t *rss, uint64_t *anon);
+
+/* Live memory mappings (regions.c): disjoint address ranges, sorted, each
+ * standing for some bytes of a stack in a domain slot of the analysis. */
+typedef struct msc__region {
+    uint64_t start, end;       /* [start, end), end > start */
+    uint64_t bytes;            /* bytes it stands for (weighted when sampled) */
+    uint32_t stack;
+    uint32_t count;            /* blocks it stands for; 0 for a piece split off */
+    uint32_t domain;           /* the analysis's domain slot */
+} msc__region_t;
+
+typedef struct msc__regions {
+    msc__region_t *v;
+    size_t n, cap;
+} msc__regions_t;
+
+/* Called for every range, or piece of one, taken out: bytes and count are
+ * what it stood for. */
+typedef void (*msc__cut_fn)(void *arg, const msc__region_t *g, uint64_t bytes, uint32_t count);
+
+void msc__regions_release(msc__regions_t *r);
+/* Adds g after cutting out whatever it maps over; 0 or MSC_ENOMEM. */
+int msc__regions_add(msc__regions_t *r, const msc__region_t *g, msc__cut_fn fn, void *arg);
+/* Takes [start, start + len) out of every range it overlaps; 0 or MSC_ENOMEM. */
+int msc__regions_cut(msc__regions_t *r, uint64_t start, uint64_t len, msc__cut_fn fn, void *arg);
+
 #endif

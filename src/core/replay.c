@@ -293,17 +293,28 @@ static const char *const malformed[] = {
     [MSC_REC_TRAILER] = "malformed TRAILER record",
 };
 
-/* ALLOC, FREE, REALLOC. */
+/* ALLOC, FREE, REALLOC. A domain past OBJ follows the tag; mappings are
+ * allocated and unmapped, never reallocated (a mremap is written as both). */
 static int decode_block(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_event_t *ev)
 {
     int kind = MSC_TAG_KIND(tag);
     ev->domain = MSC_TAG_DOMAIN(tag);
+    if (ev->domain == MSC_TAG_DOMAIN_EXTENDED) {
+        ev->domain += msc__get_varint(c);
+        if (ev->domain < MSC_TAG_DOMAIN_EXTENDED || ev->domain > MSC_DOMAIN_MAX)
+            return MSC_ECORRUPT;
+        if (kind == MSC_REC_REALLOC && ev->domain == MSC_DOMAIN_MMAP) return MSC_ECORRUPT;
+    }
     if (kind == MSC_REC_REALLOC) {
         st->delta.addr += (uint64_t)msc_unzigzag(msc__get_varint(c));
         ev->old_addr = st->delta.addr;
     }
     ev->addr = get_addr(c, tag, &st->delta.addr);
-    if (kind == MSC_REC_FREE) return 0;
+    if (kind == MSC_REC_FREE) {
+        if (tag & MSC_FLAG_SAME_STACK) return MSC_ECORRUPT;
+        ev->size = ev->domain == MSC_DOMAIN_MMAP ? msc__get_varint(c) : 0;
+        return 0;
+    }
     if (ev->addr == 0) return MSC_ECORRUPT; /* no allocator hands out address 0 */
     ev->size = msc__get_varint(c);
     return get_stack(c, tag, st, &ev->stack);
@@ -337,9 +348,11 @@ static int decode_table(msc_replay_t *r, stream_state_t *st, int kind, msc_curso
                                 (uint32_t)line, table, n);
 }
 
-/* THREAD_INFO, SAMPLE, GC, MARK, LOST: events with no address. */
-static int decode_info(stream_state_t *st, int kind, msc_cursor_t *c, msc_event_t *ev)
+/* THREAD_INFO, SAMPLE, GC, MARK, LOST: events with no address. Only a
+ * SAMPLE may carry a flag. */
+static int decode_info(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_event_t *ev)
 {
+    int kind = MSC_TAG_KIND(tag);
     if (kind == MSC_REC_THREAD_INFO) {
         uint64_t t = msc__get_varint(c);
         ev->value[0] = msc__get_varint(c);
@@ -354,7 +367,15 @@ static int decode_info(stream_state_t *st, int kind, msc_cursor_t *c, msc_event_
     }
     st->delta.time += msc__get_varint(c);
     ev->time_ns = st->delta.time;
-    if (kind == MSC_REC_SAMPLE) ev->value[0] = msc__get_varint(c);
+    if (kind == MSC_REC_SAMPLE) {
+        ev->value[0] = msc__get_varint(c);
+        if (tag & MSC_FLAG_RSS_DETAIL) {
+            ev->value[1] = msc__get_varint(c);
+            ev->value[2] = msc__get_varint(c);
+            ev->value[3] = 1;
+        } else ev->value[1] = ev->value[2] = ev->value[3] = 0;
+        return (tag & ~(MSC_FLAG_RSS_DETAIL | 0x0F)) ? MSC_ECORRUPT : 0;
+    }
     else if (kind == MSC_REC_GC)
         for (int i = 0; i < 4; i++) ev->value[i] = msc__get_varint(c);
     else ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
@@ -391,7 +412,7 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     case MSC_REC_SAMPLE:
     case MSC_REC_GC:
     case MSC_REC_MARK:
-    case MSC_REC_LOST: err = decode_info(st, kind, c, ev); break;
+    case MSC_REC_LOST: err = decode_info(st, tag, c, ev); break;
     case MSC_REC_SYNC:
         if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
         st->position += msc__get_varint(c);

@@ -43,6 +43,7 @@ struct msc_sink {
     int statm_fd;                  /* /proc/self/statm for RSS samples, or -1 */
     msc_file_id_t statm_id;        /* the file statm_fd was opened for */
     long page_size;
+    unsigned rss_samples;          /* RSS samples taken; writer thread only */
     uint64_t t0;                   /* monotonic ns at open */
     uint64_t duration_ns;          /* set by close before stopping the writer */
     msc_sink_options_t opt;
@@ -212,7 +213,10 @@ static void flush_all(msc_sink_t *s)
     pthread_mutex_unlock(&s->qlock);
 }
 
-/*  SAMPLE | 1001 | time delta ns | RSS bytes |   (side stream) */
+/*  SAMPLE | 1001 0000 | time delta ns | RSS bytes |   (side stream)
+ *  SAMPLE | 1001 0001 | time delta ns | RSS bytes | anonymous bytes | file-backed bytes |
+ *  Every tenth sample (about every 100 ms) says where the resident memory
+ *  is, from smaps_rollup, which costs the kernel a walk of every mapping. */
 static void sample_rss(msc_sink_t *s)
 {
     char text[128];
@@ -222,13 +226,19 @@ static void sample_rss(msc_sink_t *s)
     text[n] = 0;
     unsigned long size_pages, rss_pages;
     if (sscanf(text, "%lu %lu", &size_pages, &rss_pages) != 2) return;
+    uint64_t rollup = 0, anon = 0;
+    int detail = s->rss_samples++ % 10 == 0 && msc__smaps_rollup(&rollup, &anon) == 0;
 
     msc_stream_t *st = msc_sink_side_lock(s);
     uint8_t *p = msc_stream_reserve(s, st, MSC_REC_MAX);
     if (p) {
-        *p++ = MSC_REC_SAMPLE;
+        *p++ = (uint8_t)(MSC_REC_SAMPLE | (detail ? MSC_FLAG_RSS_DETAIL : 0));
         p = msc_put_time(p, &st->delta, msc_sink_now(s));
         p = msc_put_varint(p, (uint64_t)rss_pages * (uint64_t)s->page_size);
+        if (detail) {
+            p = msc_put_varint(p, anon);
+            p = msc_put_varint(p, rollup > anon ? rollup - anon : 0);
+        }
         msc_stream_commit(st, p, 1);
     }
     msc_sink_side_unlock(s);
@@ -251,6 +261,7 @@ static void write_trailer(msc_sink_t *s)
 static void *writer_main(void *arg)
 {
     msc_sink_t *s = arg;
+    if (s->opt.on_writer_start) s->opt.on_writer_start(s->opt.arg);
     uint64_t now = mono_ns(), next_sample = now, next_flush = now + FLUSH_NS;
     pthread_mutex_lock(&s->qlock);
     s->running = 1;

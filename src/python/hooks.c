@@ -129,7 +129,7 @@ HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
     return msc_stack_capture(&R.main_trie, &ctx, ts);
 }
 
-HOT void record_main_alloc(PyThreadState *ts, int domain, void *p, size_t n)
+HOT void record_main_alloc(PyThreadState *ts, uint64_t domain, void *p, size_t n)
 {
     msc_stream_t *st = R.main;
     int64_t stack = main_stack(st, ts);
@@ -143,7 +143,7 @@ HOT void record_main_alloc(PyThreadState *ts, int domain, void *p, size_t n)
                       nrec);
 }
 
-HOT void record_main_free(int domain, void *p)
+HOT void record_main_free(uint64_t domain, void *p, size_t n)
 {
     msc_stream_t *st = R.main;
     uint32_t nrec = 1;
@@ -152,13 +152,13 @@ HOT void record_main_free(int domain, void *p)
         msc__stop_recording();
         return;
     }
-    msc_stream_commit(st, msc_enc_free(w, &st->delta, domain, (uintptr_t)p), nrec);
+    msc_stream_commit(st, msc_enc_free(w, &st->delta, domain, (uintptr_t)p, n), nrec);
 }
 
 /* Without the GIL: the side stream, under side_mutex, which also keeps the
  * sink alive until stop has taken it. ts may be NULL (a thread that never
  * ran Python). */
-static __attribute__((noinline)) void record_side(PyThreadState *ts, int domain, void *p,
+static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t domain, void *p,
                                                   size_t n, int is_free)
 {
     pthread_mutex_lock(&R.side_mutex);
@@ -178,7 +178,7 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, int domain,
             st->thread = thread;
             nrec++;
         }
-        if (is_free) w = msc_enc_free(w, &st->delta, domain, (uintptr_t)p);
+        if (is_free) w = msc_enc_free(w, &st->delta, domain, (uintptr_t)p, n);
         else w = msc_enc_alloc(w, &st->delta, domain, (uintptr_t)p, n, (uint32_t)stack);
         msc_stream_commit(st, w, nrec);
     }
@@ -189,18 +189,19 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, int domain,
 
 /* Which stream an event of this domain belongs to: the main stream when
  * this thread holds the main interpreter's GIL (MEM and OBJ calls hold their
- * interpreter's GIL by contract; a RAW call may come from any thread), else
- * the side stream. Returns the thread state whose frames make the stack:
- * the attached one, or the one this thread last ran Python with (NULL for a
+ * interpreter's GIL by contract; RAW and every domain past OBJ, the native
+ * heap and foreign domains, may come from any thread), else the side
+ * stream. Returns the thread state whose frames make the stack: the
+ * attached one, or the one this thread last ran Python with (NULL for a
  * thread that never did). */
-HOT PyThreadState *gil_state(int domain, int *holds_gil)
+HOT PyThreadState *gil_state(uint64_t domain, int *holds_gil)
 {
-    PyThreadState *ts = msc_tstate_attached(domain != MSC_DOMAIN_RAW);
+    PyThreadState *ts = msc_tstate_attached(domain == MSC_DOMAIN_MEM || domain == MSC_DOMAIN_OBJ);
     *holds_gil = ts && ts->interp == R.main_interp;
     return ts ? ts : PyGILState_GetThisThreadState();
 }
 
-HOT void on_alloc(int domain, void *p, size_t n)
+HOT void on_alloc(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
@@ -208,12 +209,13 @@ HOT void on_alloc(int domain, void *p, size_t n)
     else record_side(ts, domain, p, n, 0);
 }
 
-HOT void on_free(int domain, void *p)
+/* n: the bytes an munmap unmaps (domain MMAP), else unused. */
+HOT void on_free(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
-    if (holds_gil) record_main_free(domain, p);
-    else record_side(ts, domain, p, 0, 1);
+    if (holds_gil) record_main_free(domain, p, n);
+    else record_side(ts, domain, p, n, 1);
 }
 
 /*  One REALLOC record under the GIL. Its position is claimed before the
@@ -251,7 +253,7 @@ static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
     uint64_t old_size = 0;
     int was = keep_free(old);
     if (R.sample_bytes && was) msc_sampled_take((uintptr_t)old, &old_size);
-    if (was) on_free(domain, old);
+    if (was) on_free(domain, old, 0);
     void *p = h->orig.realloc(h->orig.ctx, old, n);
     if (p && keep_alloc(p, n)) on_alloc(domain, p, n);
     else if (!p && was && R.sample_bytes && msc_sampled_add((uintptr_t)old, old_size) == 0)
@@ -325,7 +327,7 @@ static void hook_free(void *ctx, void *p)
     /* A code object's block is the object itself (it has no GC head). */
     if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) msc_code_died(p);
     if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p))
-        on_free(h->domain, p);
+        on_free(h->domain, p, 0);
     h->orig.free(h->orig.ctx, p);
     msc__busy = 0;
 }
@@ -363,4 +365,16 @@ void msc__hooks_install(void)
         PyMem_SetAllocator(order[i], &wrapper);
     }
     R.installed = 1;
+}
+
+/* Events the other hooks saw (foreign.c, native.c), by any thread, with or
+ * without the GIL; msc__busy is set and recording active. */
+void msc__record_alloc(uint64_t domain, void *p, size_t n)
+{
+    if (keep_alloc(p, n)) on_alloc(domain, p, n);
+}
+
+void msc__record_free(uint64_t domain, void *p, size_t n)
+{
+    if (domain == MSC_DOMAIN_MMAP || keep_free(p)) on_free(domain, p, n);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "memscope/common.h"
+#include "native.h"
 #include "pyparts.h"
 #include "sampling.h"
 
@@ -112,6 +113,14 @@ static void on_sink_error(int err, void *arg)
     if (n > 0 && write(2, msg, (size_t)n) < 0) return;
 }
 
+/* The writer thread is the recorder's own: nothing it allocates is the
+ * program's (native.c). */
+static void on_writer_start(void *arg)
+{
+    (void)arg;
+    msc__busy = 1;
+}
+
 static void atfork_prepare(void)
 {
     msc__busy = 1;
@@ -141,6 +150,7 @@ static void atfork_child(void)
         msc_names_unlock();
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
+        atomic_store(&msc__native_on, 0);
         R.sink = NULL;
         memset(&R.main_trie, 0, sizeof(R.main_trie));
         memset(&R.side_trie, 0, sizeof(R.side_trie));
@@ -165,6 +175,7 @@ typedef struct start_options {
     unsigned long long sample_bytes;  /* 0: exact */
     int force;
     unsigned int root;                /* levels up: see root_frame */
+    int native;                       /* record the malloc family and mmap too */
 } start_options_t;
 
 static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o)
@@ -180,6 +191,7 @@ static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o
     h->mode = o->sample_bytes ? MSC_MODE_SAMPLED : MSC_MODE_EXACT;
     h->sample_bytes = o->sample_bytes;
     h->max_depth = o->max_depth;
+    h->native = o->native;
     Py_ssize_t argc = PyList_GET_SIZE(argv);
     h->argv = PyMem_Calloc((size_t)argc + 1, sizeof(char *));
     if (!h->argv) return -1;
@@ -218,7 +230,7 @@ static int open_capture(PyObject *path, PyObject *argv, const start_options_t *o
     }
     Py_ssize_t len;
     msc_sink_options_t opt = {.path = PyUnicode_AsUTF8AndSize(path, &len), .force = o->force,
-                              .on_error = on_sink_error};
+                              .on_error = on_sink_error, .on_writer_start = on_writer_start};
     if (opt.path && strlen(opt.path) != (size_t)len) {
         PyErr_SetString(PyExc_ValueError, "embedded null byte in the capture path");
         opt.path = NULL;
@@ -244,11 +256,13 @@ static msc_pyframe_t *root_frame(unsigned int levels)
 static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", NULL};
+    static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", "native",
+                             NULL};
     PyObject *path, *argv;
-    start_options_t o = {128, 0, 0, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIK", kwlist, &path, &PyList_Type, &argv,
-                                     &o.max_depth, &o.force, &o.root, &o.sample_bytes))
+    start_options_t o = {128, 0, 0, 0, 0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKp", kwlist, &path, &PyList_Type, &argv,
+                                     &o.max_depth, &o.force, &o.root, &o.sample_bytes,
+                                     &o.native))
         return NULL;
     if (R.sink) {
         PyErr_Format(PyExc_RuntimeError, "memscope is already recording to '%U'", R.path);
@@ -259,6 +273,12 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     if (!R.main_interp && first_start() < 0) return NULL;
+    if (o.native && msc__native_install() < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "memscope: native recording is not available on this platform");
+        return NULL;
+    }
+    msc__foreign_install(); /* where it cannot patch, foreign domains go unseen */
     if (open_capture(path, argv, &o) < 0) return NULL;
 
     R.session++;
@@ -283,6 +303,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     msc__thread_index(); /* the starting thread is thread 0 */
     msc__busy = 0;
     msc__hooks_install();
+    atomic_store(&msc__native_on, o.native);
     atomic_store(&R.active, 1);
     Py_RETURN_NONE;
 }
@@ -297,6 +318,7 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     }
     pthread_mutex_lock(&R.side_mutex);
     atomic_store(&R.active, 0);
+    atomic_store(&msc__native_on, 0);
     msc_sink_t *sink = R.sink;
     R.sink = NULL;
     pthread_mutex_unlock(&R.side_mutex);
@@ -341,8 +363,9 @@ static PyObject *py_recording(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
-     "start(path, argv, max_depth=128, force=False, root=0, sample=0): start recording to\n"
-     "path; sample=R records one allocation per R bytes on average instead of every one;\n"
+     "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False): start\n"
+     "recording to path; sample=R records one allocation per R bytes on average instead of\n"
+     "every one; native=True records the malloc family and mmap of every library too;\n"
      "stacks stop below the frame root calls up from the caller (0: keep all)"},
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},

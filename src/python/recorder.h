@@ -50,6 +50,13 @@ extern __thread int msc__busy __attribute__((tls_model("initial-exec")));
 void msc__hooks_install(void);
 void msc__stop_recording(void);
 
+/* Records an allocation or a free of another domain (foreign.c, native.c)
+ * from any thread; the caller has set msc__busy and seen recording active.
+ * A free's n is the length an munmap unmaps (domain MMAP: every munmap is
+ * recorded, sampled or not, as part of a mapping may be sampled). */
+void msc__record_alloc(uint64_t domain, void *p, size_t n);
+void msc__record_free(uint64_t domain, void *p, size_t n);
+
 /* This thread's index in the current capture, announced (THREAD_INFO) the
  * first time; also starts the thread's sampling countdown. */
 uint32_t msc__thread_index(void);

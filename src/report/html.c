@@ -36,6 +36,35 @@ static double seconds(uint64_t ns)
     return (double)ns / 1e9;
 }
 
+/* Each domain that allocated, [name, bytes at the peak, bytes at exit],
+ * and the resident memory split (null when no sample said). */
+static void write_domains(FILE *out, const msc_summary_t *s)
+{
+    char name[64];
+    fputs("\"domains\": [", out);
+    for (uint32_t i = 0; i < s->ndomains; i++) {
+        const msc_domain_stats_t *d = &s->domains[i];
+        fputs(i ? ",[" : "[", out);
+        msc__html_json_string(out, msc_domain_name(d->domain, name, sizeof(name)), 64);
+        fprintf(out, ",%llu,%llu]", (unsigned long long)d->peak_bytes,
+                (unsigned long long)d->leaked_bytes);
+    }
+    const msc_rss_split_t *r = &s->rss_split;
+    if (!r->rss_bytes) {
+        fputs("],\n\"rss_explained\": null,\n", out);
+        return;
+    }
+    fprintf(out,
+            "],\n\"rss_explained\": {\"time_s\": %.6f, \"rss_bytes\": %llu, "
+            "\"python_objects_bytes\": %llu, \"native_heap_bytes\": %llu, "
+            "\"anonymous_mappings_bytes\": %llu, \"file_backed_bytes\": %llu, "
+            "\"unexplained_bytes\": %llu},\n",
+            seconds(r->time_ns), (unsigned long long)r->rss_bytes,
+            (unsigned long long)r->python_bytes, (unsigned long long)r->native_bytes,
+            (unsigned long long)r->mapped_bytes, (unsigned long long)r->file_bytes,
+            (unsigned long long)r->unexplained_bytes);
+}
+
 static void write_summary(FILE *out, const page_t *p)
 {
     const msc_summary_t *s = msc_analysis_summary(p->ctx->analysis);
@@ -59,6 +88,7 @@ static void write_summary(FILE *out, const page_t *p)
             (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
             (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
             (unsigned long long)s->leaked_allocations, s->threads);
+    write_domains(out, s);
 }
 
 static int write_timeline(FILE *out, const page_t *p)

@@ -20,8 +20,9 @@ static void json_header(const msc_report_ctx_t *ctx, FILE *out)
         if (i) fputs(", ", out);
         msc_json_string(out, h->argv[i]);
     }
-    fprintf(out, "], \"argv_omitted\": %llu, \"complete\": %s, ",
-            (unsigned long long)h->argv_omitted, msc_replay_complete(ctx->replay) ? "true" : "false");
+    fprintf(out, "], \"argv_omitted\": %llu, \"complete\": %s, \"native\": %s, ",
+            (unsigned long long)h->argv_omitted, msc_replay_complete(ctx->replay) ? "true" : "false",
+            h->native ? "true" : "false");
 }
 
 static void json_histogram(const msc_summary_t *s, FILE *out)
@@ -46,6 +47,80 @@ static void json_histogram(const msc_summary_t *s, FILE *out)
     fputs("]", out);
 }
 
+/* Whether anything was allocated outside CPython's own allocators. */
+static int has_other_domains(const msc_summary_t *s)
+{
+    for (uint32_t i = 0; i < s->ndomains; i++)
+        if (s->domains[i].domain >= MSC_DOMAIN_COUNT) return 1;
+    return 0;
+}
+
+static void json_domains(const msc_summary_t *s, FILE *out)
+{
+    char name[64];
+    fputs(", \"domains\": [", out);
+    for (uint32_t i = 0; i < s->ndomains; i++) {
+        const msc_domain_stats_t *d = &s->domains[i];
+        fprintf(out, "%s{\"domain\": ", i ? ", " : "");
+        msc_json_string(out, msc_domain_name(d->domain, name, sizeof(name)));
+        if (d->domain >= MSC_DOMAIN_FOREIGN && d->domain != MSC_DOMAIN_OTHER)
+            fprintf(out, ", \"tracemalloc_domain\": %llu",
+                    (unsigned long long)(d->domain - MSC_DOMAIN_FOREIGN));
+        fprintf(out, ", \"peak_bytes\": %llu, \"leaked_bytes\": %llu, \"total_allocated_bytes\": %llu, "
+                     "\"allocations\": %llu}",
+                (unsigned long long)d->peak_bytes, (unsigned long long)d->leaked_bytes,
+                (unsigned long long)d->total_bytes, (unsigned long long)d->allocations);
+    }
+    fputs("]", out);
+}
+
+static void text_domains(const msc_summary_t *s, FILE *out)
+{
+    char name[64], a[32], b[32], c[32];
+    if (!has_other_domains(s)) return;
+    fputs("\nBy allocator domain:     at peak       at exit     allocated\n", out);
+    for (uint32_t i = 0; i < s->ndomains; i++) {
+        const msc_domain_stats_t *d = &s->domains[i];
+        fprintf(out, "  %-18s %12s  %12s  %12s\n", msc_domain_name(d->domain, name, sizeof(name)),
+                msc_format_bytes(d->peak_bytes, a, 32), msc_format_bytes(d->leaked_bytes, b, 32),
+                msc_format_bytes(d->total_bytes, c, 32));
+    }
+}
+
+static void json_rss(const msc_summary_t *s, FILE *out)
+{
+    const msc_rss_split_t *r = &s->rss_split;
+    if (!r->rss_bytes) {
+        fputs(", \"rss_explained\": null", out);
+        return;
+    }
+    fprintf(out,
+            ", \"rss_explained\": {\"time_s\": %.6f, \"rss_bytes\": %llu, "
+            "\"python_objects_bytes\": %llu, \"native_heap_bytes\": %llu, "
+            "\"anonymous_mappings_bytes\": %llu, \"file_backed_bytes\": %llu, "
+            "\"unexplained_bytes\": %llu}",
+            seconds(r->time_ns), (unsigned long long)r->rss_bytes,
+            (unsigned long long)r->python_bytes, (unsigned long long)r->native_bytes,
+            (unsigned long long)r->mapped_bytes, (unsigned long long)r->file_bytes,
+            (unsigned long long)r->unexplained_bytes);
+}
+
+static void text_rss(const msc_summary_t *s, FILE *out)
+{
+    const msc_rss_split_t *r = &s->rss_split;
+    if (!r->rss_bytes) return;
+    const char *names[] = {"live Python objects", "native heap", "anonymous mappings",
+                           "file-backed", "unexplained"};
+    const uint64_t parts[] = {r->python_bytes, r->native_bytes, r->mapped_bytes, r->file_bytes,
+                              r->unexplained_bytes};
+    char a[32];
+    fprintf(out, "\nResident memory at %.3f s: %s\n", seconds(r->time_ns),
+            msc_format_bytes(r->rss_bytes, a, 32));
+    for (int i = 0; i < 5; i++)
+        fprintf(out, "  %-20s %12s %5.1f%%\n", names[i], msc_format_bytes(parts[i], a, 32),
+                100.0 * (double)parts[i] / (double)r->rss_bytes);
+}
+
 static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *top, size_t n)
 {
     const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
@@ -65,6 +140,8 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             seconds(msc_replay_duration_ns(ctx->replay)), s->threads,
             (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes);
     json_histogram(s, out);
+    json_domains(s, out);
+    json_rss(s, out);
     fputs(", \"top\": [", out);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ", {" : "{", out);
@@ -102,7 +179,8 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     char a[32], b[32], c[32];
     fputs("Capture:          ", out);
     msc__text(out, ctx->path);
-    fprintf(out, " (Python %s, pid %llu)\n", h->python_version, (unsigned long long)h->pid);
+    fprintf(out, " (Python %s, pid %llu%s)\n", h->python_version, (unsigned long long)h->pid,
+            h->native ? ", native" : "");
     fputs("Command:          ", out);
     for (int i = 0; i < h->argc; i++) {
         if (i) fputc(' ', out);
@@ -136,6 +214,8 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
                 (double)s->gc[g].max_pause_ns / 1e6, (unsigned long long)s->gc[g].collected,
                 (unsigned long long)s->gc[g].uncollectable);
     }
+    text_domains(s, out);
+    text_rss(s, out);
     text_histogram(s, out);
     if (n) fputs("\nTop allocation sites at peak:\n", out);
     for (size_t i = 0; i < n; i++) {

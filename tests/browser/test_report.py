@@ -265,3 +265,32 @@ def test_size_cap(browser, record, check):
     check("size cap loads cleanly", not problems, problems)
     page.screenshot(path=ARTIFACTS / "report-200k-stacks.png")
     page.close()
+
+
+NUMPY_PROGRAM = """
+import time
+import numpy as np
+a = np.ones(4_000_000)
+b = bytearray(20_000_000)
+b[::4096] = b"\\1" * len(range(0, len(b), 4096))
+time.sleep(0.3)
+"""
+
+
+def test_domains_and_resident_memory(browser, record, check):
+    """numpy's memory has its own card, and the resident memory is split."""
+    capture = record("domains", NUMPY_PROGRAM)
+    stats = json.loads(subprocess.run([CLI, "stats", capture, "--json"], check=True,
+                                      capture_output=True).stdout)
+    numpy = next(d for d in stats["domains"] if d["domain"] == "numpy")
+    page, problems = open_page(browser, report(capture))
+    card = page.text_content('#summary .card[data-key="domain numpy"]') or ""
+    check("numpy card", f"{numpy['peak_bytes'] / 1048576:.1f} MiB" in card and "numpy" in card,
+          [card, numpy])
+    split = stats["rss_explained"]
+    rss = page.text_content('#summary .card[data-key="rss_explained"]') or ""
+    check("resident memory split", split and "unexplained" in rss and "Python" in rss
+          and f"{split['rss_bytes'] / 1048576:.1f} MiB" in rss, [rss, split])
+    check("no errors", not problems, problems)
+    page.screenshot(path=ARTIFACTS / "report-domains.png")
+    page.close()

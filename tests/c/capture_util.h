@@ -133,18 +133,24 @@ static inline void tc_commit(tc_capture_t *c, uint8_t *p)
     msc_stream_commit(c->st, p, 1);
 }
 
-static inline void tc_alloc(tc_capture_t *c, int domain, uint64_t addr, uint64_t size,
+static inline void tc_alloc(tc_capture_t *c, uint64_t domain, uint64_t addr, uint64_t size,
                             uint32_t stack)
 {
     tc_commit(c, msc_enc_alloc(tc_reserve(c, 0), &c->st->delta, domain, addr, size, stack));
 }
 
-static inline void tc_free(tc_capture_t *c, int domain, uint64_t addr)
+static inline void tc_free(tc_capture_t *c, uint64_t domain, uint64_t addr)
 {
-    tc_commit(c, msc_enc_free(tc_reserve(c, 0), &c->st->delta, domain, addr));
+    tc_commit(c, msc_enc_free(tc_reserve(c, 0), &c->st->delta, domain, addr, 0));
 }
 
-static inline void tc_realloc(tc_capture_t *c, int domain, uint64_t old_addr, uint64_t new_addr,
+/* An munmap of length bytes at addr. */
+static inline void tc_unmap(tc_capture_t *c, uint64_t addr, uint64_t length)
+{
+    tc_commit(c, msc_enc_free(tc_reserve(c, 0), &c->st->delta, MSC_DOMAIN_MMAP, addr, length));
+}
+
+static inline void tc_realloc(tc_capture_t *c, uint64_t domain, uint64_t old_addr, uint64_t new_addr,
                               uint64_t size, uint32_t stack)
 {
     uint8_t *p = tc_reserve(c, 0);

@@ -207,6 +207,124 @@ static void test_realloc_and_reuse(void)
     msc_analysis_free(a);
 }
 
+static int feed_in(msc_analysis_t *a, int kind, uint64_t domain, uint64_t addr, uint64_t size,
+                   uint32_t stack)
+{
+    msc_event_t e = ev_of(kind, addr, size, stack);
+    e.domain = domain;
+    return msc_analysis_event(a, &e);
+}
+
+static const msc_domain_stats_t *domain_stats(const msc_summary_t *s, uint64_t domain)
+{
+    for (uint32_t i = 0; i < s->ndomains; i++)
+        if (s->domains[i].domain == domain) return &s->domains[i];
+    return NULL;
+}
+
+/* Foreign domains keep their own addresses; mappings are cut by range. */
+static void test_domains(void)
+{
+    const uint64_t numpy = MSC_DOMAIN_FOREIGN + MSC_NUMPY_DOMAIN;
+    msc_analysis_t *a = msc_analysis_new();
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_RAW, 0x1000, 100, 1), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, numpy, 0x1000, 8000, 2), 0); /* same address, own map */
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_MMAP, 0x100000, 0x10000, 3), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_FREE, MSC_DOMAIN_MMAP, 0x104000, 0x2000, 0), 0); /* a hole */
+    CHECK_EQ(feed_in(a, MSC_REC_FREE, MSC_DOMAIN_MMAP, 0x100000, 0x1000, 0), 0); /* the head */
+    CHECK_EQ(feed_in(a, MSC_REC_FREE, numpy, 0x1000, 0, 0), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_NATIVE, 0x2000, 50, 4), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_FREE, MSC_DOMAIN_RAW, 0x2000, 0, 0), 0); /* one malloc heap */
+    CHECK_EQ(feed_in(a, MSC_REC_FREE, numpy, 0x1000, 0, 0), 0);          /* already gone */
+    CHECK_EQ(feed_in(a, MSC_REC_FREE, MSC_DOMAIN_MMAP, 0x900000, 0x1000, 0), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    const msc_summary_t *s = msc_analysis_summary(a);
+    CHECK_EQ(s->peak_bytes, 100 + 8000 + 0x10000);
+    CHECK_EQ(s->leaked_bytes, 100 + 0x10000 - 0x3000);
+    CHECK_EQ(s->unmatched_frees, 2);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 1), 100);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 3), 0x10000 - 0x3000);
+    CHECK_EQ(NODE_COUNT(a, MSC_VIEW_EXIT, 3), 1);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_PEAK, 2), 8000);
+    const msc_domain_stats_t *d = domain_stats(s, numpy);
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_EQ(d->peak_bytes, 8000);
+        CHECK_EQ(d->leaked_bytes, 0);
+    }
+    d = domain_stats(s, MSC_DOMAIN_MMAP);
+    CHECK(d != NULL);
+    if (d) CHECK_EQ(d->leaked_bytes, 0x10000 - 0x3000);
+    d = domain_stats(s, MSC_DOMAIN_NATIVE);
+    CHECK(d != NULL);
+    if (d) CHECK_EQ(d->leaked_bytes, 0);
+
+    /* Mapping over the rest (MAP_FIXED) replaces both pieces; unmapping a
+     * range that covers it all frees it. */
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_MMAP, 0x0F0000, 0x30000, 5), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 3), 0);
+    CHECK_EQ(NODE_COUNT(a, MSC_VIEW_EXIT, 3), 0);
+    CHECK_EQ(NODE_BYTES(a, MSC_VIEW_EXIT, 5), 0x30000);
+    CHECK_EQ(feed_in(a, MSC_REC_FREE, MSC_DOMAIN_MMAP, 0, UINT64_MAX, 0), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    CHECK_EQ(s->leaked_bytes, 100);
+
+    /* More foreign domains than the table holds are pooled as "other". */
+    for (uint64_t i = 0; i < 2 * MSC_MAX_DOMAIN_STATS; i++)
+        CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_FOREIGN + 1000 + i, 0x1000, 1, 6), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    CHECK(s->ndomains <= MSC_MAX_DOMAIN_STATS);
+    CHECK(domain_stats(s, MSC_DOMAIN_OTHER) != NULL);
+    char name[64];
+    CHECK(strcmp(msc_domain_name(numpy, name, sizeof(name)), "numpy") == 0);
+    CHECK(strcmp(msc_domain_name(MSC_DOMAIN_FOREIGN + 7, name, sizeof(name)), "domain 7") == 0);
+    msc_analysis_free(a);
+}
+
+/* Resident memory split at the detailed sample with the most RSS. */
+static void test_rss_split(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    msc_event_t e = ev_of(MSC_REC_SAMPLE, 0, 0, 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_OBJ, 0x1000, 3000, 1), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_NATIVE, 0x2000, 2000, 1), 0);
+    CHECK_EQ(feed_in(a, MSC_REC_ALLOC, MSC_DOMAIN_MMAP, 0x100000, 100000, 1), 0);
+    e.time_ns = 10;
+    e.value[0] = 50000;                 /* no detail: no split */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    const msc_summary_t *s = msc_analysis_summary(a);
+    CHECK_EQ(s->rss_split.rss_bytes, 0);
+    e.time_ns = 20;
+    e.value[1] = 8000;                  /* anonymous: python, native, then 3000 mapped */
+    e.value[2] = 4000;                  /* file-backed */
+    e.value[3] = 1;
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    e.time_ns = 30;
+    e.value[1] = 1000;                  /* smaller: the first stays */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    const msc_rss_split_t *r = &s->rss_split;
+    CHECK_EQ(r->time_ns, 20);
+    CHECK_EQ(r->rss_bytes, 12000);
+    CHECK_EQ(r->python_bytes, 3000);
+    CHECK_EQ(r->native_bytes, 2000);
+    CHECK_EQ(r->mapped_bytes, 3000);
+    CHECK_EQ(r->file_bytes, 4000);
+    CHECK_EQ(r->unexplained_bytes, 0);
+    e.time_ns = 40;
+    e.value[1] = 200000;                /* more than everything live */
+    CHECK_EQ(msc_analysis_event(a, &e), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    CHECK_EQ(r->mapped_bytes, 100000);
+    CHECK_EQ(r->unexplained_bytes, 200000 - 105000);
+    CHECK_EQ(r->python_bytes + r->native_bytes + r->mapped_bytes + r->file_bytes +
+                 r->unexplained_bytes,
+             r->rss_bytes);
+    msc_analysis_free(a);
+}
+
 static void test_histogram_and_other_events(void)
 {
     msc_analysis_t *a = msc_analysis_new();
@@ -555,6 +673,8 @@ int main(void)
     test_livemap_random();
     test_peak_and_epochs();
     test_realloc_and_reuse();
+    test_domains();
+    test_rss_split();
     test_histogram_and_other_events();
     test_clock();
     test_gc_times();

@@ -453,6 +453,61 @@ static void test_capture_every_kind(void)
 
 /* Enough records to fill several sink buffers: addresses aligned and not,
  * sizes of every magnitude, stacks switching and repeating. */
+/* Domains past OBJ: the varint after the tag, an munmap's length, and the
+ * header's native flag, through the sink and back. */
+static void test_capture_domains(void)
+{
+    const char *path = tc_path("domains.msc");
+    const uint64_t numpy = MSC_DOMAIN_FOREIGN + MSC_NUMPY_DOMAIN, top = MSC_DOMAIN_MAX;
+    msc_header_t h;
+    tc_capture_t c;
+    tc_default_header(&h);
+    h.native = 1;
+    CHECK_EQ(tc_open(&c, path, &h), 0);
+    if (!c.sink) return;
+    tc_alloc(&c, MSC_DOMAIN_NATIVE, 0x5000, 100, 0);
+    tc_alloc(&c, numpy, 0x5000, 800, 0);
+    tc_alloc(&c, MSC_DOMAIN_MMAP, 0x7f0000000000, 1 << 20, 0);
+    tc_unmap(&c, 0x7f0000001000, 4096);
+    tc_realloc(&c, MSC_DOMAIN_NATIVE, 0x5000, 0x6003, 7, 0);
+    tc_free(&c, numpy, 0x5000);
+    tc_alloc(&c, top, 0x9000, 1, 0);
+    tc_free(&c, MSC_DOMAIN_OBJ, 0x9000);
+    CHECK_EQ(msc_sink_close(c.sink, 1000), 0);
+
+    tc_events_t ev = {.skip_rss = 1};
+    msc_error_info_t info;
+    CHECK_EQ(tc_replay(path, &ev, &info), 0);
+    const struct {
+        int kind;
+        uint64_t domain, addr, size;
+    } want[] = {
+        {MSC_REC_ALLOC, MSC_DOMAIN_NATIVE, 0x5000, 100},
+        {MSC_REC_ALLOC, numpy, 0x5000, 800},
+        {MSC_REC_ALLOC, MSC_DOMAIN_MMAP, 0x7f0000000000, 1 << 20},
+        {MSC_REC_FREE, MSC_DOMAIN_MMAP, 0x7f0000001000, 4096},
+        {MSC_REC_REALLOC, MSC_DOMAIN_NATIVE, 0x6003, 7},
+        {MSC_REC_FREE, numpy, 0x5000, 0},
+        {MSC_REC_ALLOC, top, 0x9000, 1},
+        {MSC_REC_FREE, MSC_DOMAIN_OBJ, 0x9000, 0},
+    };
+    CHECK_EQ(ev.n, 8);
+    for (size_t i = 0; i < 8 && i < ev.n; i++) {
+        CHECK_EQ(ev.e[i].ev.kind, want[i].kind);
+        CHECK_EQ(ev.e[i].ev.domain, want[i].domain);
+        CHECK_EQ(ev.e[i].ev.addr, want[i].addr);
+        CHECK_EQ(ev.e[i].ev.size, want[i].size);
+    }
+    if (ev.n > 4) CHECK_EQ(ev.e[4].ev.old_addr, 0x5000);
+    free(ev.e);
+
+    int err;
+    msc_replay_t *r = msc_replay_open(path, 0, &err, &info);
+    CHECK(r != NULL);
+    if (r) CHECK_EQ(msc_replay_header(r)->native, 1);
+    msc_replay_free(r);
+}
+
 static void test_capture_many_records(void)
 {
     enum { N = 60000, STACKS = 50 };
@@ -498,6 +553,7 @@ int main(void)
 {
     test_header_round_trip();
     test_header_many_arguments();
+    test_capture_domains();
     test_header_unknown_and_bad_fields();
     test_header_damage();
     test_linetable_forms();

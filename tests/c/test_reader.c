@@ -351,6 +351,26 @@ static void test_absurd_records(void)
     expect_corrupt(u8(&r, 1), "endless varint");
     r.n = 0;
     expect_corrupt(vi(vi(u8(&r, MSC_REC_FREE | MSC_FLAG_ALIGNED), 2), 1), "record after the end");
+    /* Extended domains: past 5 + 2^32 - 1, a REALLOC of a mapping, a FREE
+     * with the same-stack flag, an munmap without its length. */
+    const uint8_t ext = MSC_TAG_DOMAIN_EXTENDED << 4;
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_ALLOC | ext), MSC_DOMAIN_MAX - 2), 16), 8), "domain");
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_ALLOC | ext), UINT64_MAX), 16), 8), "domain wraps");
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(vi(u8(&r, MSC_REC_REALLOC | ext), 1), 0), 16), 8), "mmap realloc");
+    r.n = 0;
+    expect_corrupt(vi(u8(&r, MSC_REC_FREE | MSC_FLAG_SAME_STACK), 16), "free with a stack");
+    r.n = 0;
+    expect_corrupt(vi(vi(u8(&r, MSC_REC_FREE | ext), 1), 16), "munmap without length");
+    r.n = 0;
+    expect_corrupt(u8(&r, MSC_REC_FREE | ext), "domain missing");
+    r.n = 0;
+    expect_corrupt(vi(vi(u8(&r, MSC_REC_SAMPLE | 0x20), 1), 4096), "sample flag");
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_SAMPLE | MSC_FLAG_RSS_DETAIL), 1), 4096), 1),
+                   "sample detail cut short");
 }
 
 /* Ids and indexes that pass the reader's bounds must not size a table
@@ -520,10 +540,38 @@ static void test_out_of_memory(const char *path)
     CHECK(failures > 10);
 }
 
+/* Native, mapping and foreign-domain blocks, a partial munmap and RSS
+ * samples: the records --native and numpy add, as a fuzzing seed. */
+static void build_domain_capture(const char *path)
+{
+    msc_header_t h;
+    tc_capture_t c;
+    tc_default_header(&h);
+    h.native = 1;
+    if (tc_open(&c, path, &h)) abort();
+    uint32_t root = tc_node(&c, 0, 0, 0);
+    tc_alloc(&c, MSC_DOMAIN_NATIVE, 0x5000, 4000, root);
+    tc_alloc(&c, MSC_DOMAIN_FOREIGN + MSC_NUMPY_DOMAIN, 0x5000, 4000, root);
+    tc_alloc(&c, MSC_DOMAIN_MMAP, 0x7f0000000000ull, 1 << 20, root);
+    tc_unmap(&c, 0x7f0000010000ull, 0x10000);
+    tc_realloc(&c, MSC_DOMAIN_NATIVE, 0x5000, 0x9000, 9000, root);
+    tc_free(&c, MSC_DOMAIN_FOREIGN + MSC_NUMPY_DOMAIN, 0x5000);
+    tc_side_begin(&c);
+    tc_alloc(&c, MSC_DOMAIN_FOREIGN + 7, 0xA000, 64, 0);
+    tc_side_end(&c);
+    tc_sample(&c, TC_TIME0 + 10, 1 << 24);
+    if (msc_sink_close(c.sink, 5000) != 0) abort();
+}
+
 static int write_seeds(const char *dir)
 {
     char path[512];
     static tc_craft_t stored;
+    snprintf(path, sizeof(path), "%s/capture-domains.msc", dir);
+    build_domain_capture(path);
+    store_uncompressed(path, &stored);
+    tc_write_file(path, stored.data, stored.len);
+    stored.len = 0;
     snprintf(path, sizeof(path), "%s/capture-small.msc", dir);
     build_capture(path, 2);
     store_uncompressed(path, &stored);
