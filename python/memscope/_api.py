@@ -106,16 +106,26 @@ def profile(func: Optional[Callable] = None, *, stream=None):
             return [x * 2 for x in data]
 
     ``stream`` (default sys.stdout) receives the report. While another
-    capture is recording, the function runs unprofiled.
+    capture is recording, the function runs unprofiled and one line says
+    where its lines are instead.
     """
     if func is None:
         return functools.partial(profile, stream=stream)
     code = func.__code__
     first, last = _span(code)
 
+    said = []
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if _memscope.recording() is not None:
+        recording = _memscope.recording()
+        if recording is not None:
+            if not said:  # once per function
+                said.append(True)
+                print(f"memscope.profile: {func.__qualname__} is not profiled on its own while "
+                      f"'{recording}' records; its lines are in that capture "
+                      f"(memscope lines {recording})",
+                      file=stream if stream is not None else sys.stdout)
             return func(*args, **kwargs)
         with tempfile.TemporaryDirectory(prefix="memscope-") as tmp:
             path = os.path.join(tmp, "profile.msc")

@@ -11,6 +11,7 @@ tracebacks, the exit code and death by signal are all its own; the capture
 is finished at exit.
 """
 import atexit
+import builtins
 import gc
 import os
 import signal
@@ -48,10 +49,40 @@ def _finish(output):
     except OSError as e:
         state = f" (incomplete: {str(e).rpartition(' is incomplete: ')[2]})"
     if os.getpid() == _finish.pid:
+        _print_profiled(path)
         print(f"memscope: capture written to '{path}'{state}\n"
               f"  memscope stats {path}\n"
               f"  memscope table {path} --at peak\n"
               f"  memscope lines {path}", file=sys.stderr)
+
+
+# Functions decorated with a bare @profile, the name memory_profiler's
+# `python -m memory_profiler script.py` puts in builtins: (file, first, last).
+_profiled = []
+
+
+def _profile(func):
+    """The builtin `profile` of a memory_profiler script: the function runs
+    as it is (generators too), and its exact line table, every call summed,
+    prints when the program ends, as memory_profiler prints its own."""
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        lines = [line for _, _, line in code.co_lines() if line is not None]
+        _profiled.append((code.co_filename, code.co_firstlineno,
+                          max(lines, default=code.co_firstlineno)))
+    return func
+
+
+def _print_profiled(path):
+    if not _profiled:
+        return
+    try:
+        capture = _memscope.Capture(path)
+        capture.advance()
+        for file, first, last in _profiled:
+            print(capture.lines(file, first, last), flush=True)
+    except (OSError, ValueError) as e:
+        print(f"memscope: warning: no @profile tables: {e}", file=sys.stderr)
 
 
 def _start(opts, path):
@@ -226,6 +257,8 @@ def boot():
         opts["argv"] = _recorded_argv()
         _finish.pid = os.getpid()
         atexit.register(_finish, opts["output"])
+        if not hasattr(builtins, "profile"):
+            builtins.profile = _profile
         _name_threads()
         if opts["follow_fork"]:
             _follow_fork(opts)
