@@ -165,8 +165,8 @@ def _dump_heap(path, force):
           file=sys.stderr)
 
 
-def _heap_on_signal(path, force):
-    """Each SIGUSR2 writes PATH.1, PATH.2, ...: the handler runs in the main
+def _heap_on_signal(path, force, signum):
+    """Each signal writes PATH.1, PATH.2, ...: the handler runs in the main
     thread between bytecodes, where the heap is consistent."""
     count = [0]
 
@@ -174,7 +174,30 @@ def _heap_on_signal(path, force):
         count[0] += 1
         _dump_heap(f"{path}.{count[0]}", force)
 
-    signal.signal(signal.SIGUSR2, dump)
+    signal.signal(signum, dump)
+
+
+def _toggle_on(opts, signum):
+    """Recording off at start; each signal starts OUTPUT.1, OUTPUT.2, ... or
+    finishes the one running. The handler runs in the main thread between
+    bytecodes; a recording that cannot start warns and leaves the program
+    running."""
+    count = [0]
+
+    def toggle(signum, frame):
+        if _memscope.recording() is not None:
+            _finish(None)
+            return
+        count[0] += 1
+        path = f"{opts['output']}.{count[0]}"
+        try:
+            _start(opts, path)
+        except (OSError, RuntimeError) as e:
+            print(f"memscope: warning: not recording: {e}", file=sys.stderr)
+            return
+        print(f"memscope: recording to '{path}'", file=sys.stderr)
+
+    signal.signal(signum, toggle)
 
 
 def _options():
@@ -188,7 +211,9 @@ def _options():
             "sample": int(take("SAMPLE", "0")), "force": "force" in flags,
             "follow_fork": "follow-fork" in flags, "native": "native" in flags,
             "heap_at_exit": take("HEAP_AT_EXIT"),
-            "heap_on_signal": take("HEAP_ON_SIGNAL")}
+            "heap_on_signal": take("HEAP_ON_SIGNAL"),
+            "heap_signal": int(take("HEAP_SIGNAL", str(int(signal.SIGUSR2)))),
+            "toggle_signal": int(take("TOGGLE_SIGNAL", "0"))}
     # Resolved once, before the program runs: a program that changes
     # directory still finds its children's captures and its heap snapshots
     # next to the capture it was started with.
@@ -262,9 +287,12 @@ def boot():
         _name_threads()
         if opts["follow_fork"]:
             _follow_fork(opts)
-        _start(opts, opts["output"])
+        if opts["toggle_signal"]:
+            _toggle_on(opts, opts["toggle_signal"])
+        else:
+            _start(opts, opts["output"])
         if opts["heap_on_signal"]:
-            _heap_on_signal(opts["heap_on_signal"], opts["force"])
+            _heap_on_signal(opts["heap_on_signal"], opts["force"], opts["heap_signal"])
         if opts["heap_at_exit"]:
             _dump_heap_at_exit(opts["heap_at_exit"], opts["force"])
     except OSError as e:

@@ -7,8 +7,10 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@ const cli_command_t cli_cmd_run = {
     "run", run, "run a Python program and record its allocations",
     "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--native]\n"
     "                    [--follow-fork] [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
+    "                    [--heap-signal SIG] [--toggle-on SIG]\n"
     "                    (script.py | -m module | -c code) [args ...]\n\n"
     "Run a program as `python3 script.py args` would (same sys.argv, stdin,\n"
     "stdout, exit code, signals) and record every allocation it makes through\n"
@@ -45,7 +48,12 @@ const cli_command_t cli_cmd_run = {
     "                     module finishes, before interpreter teardown\n"
     "  --heap-on-signal PATH\n"
     "                     write a heap snapshot on each SIGUSR2: PATH.1, PATH.2, ...\n"
-    "                     (read them with memscope heap)\n\n"
+    "                     (read them with memscope heap)\n"
+    "  --heap-signal SIG  the signal for --heap-on-signal (default USR2; gunicorn,\n"
+    "                     for one, takes USR2 for itself)\n"
+    "  --toggle-on SIG    start with recording off; each SIG starts a recording\n"
+    "                     (FILE.1, FILE.2, ...) or stops the one running: a\n"
+    "                     long-running service recorded only while you look\n\n"
     "environment:\n"
     "  MEMSCOPE_PYTHON    the interpreter to run (default python3)\n\n"
     "examples:\n"
@@ -54,6 +62,7 @@ const cli_command_t cli_cmd_run = {
     "  memscope run --sample 512KiB -o prod.msc service.py\n"
     "  memscope run --native -o etl.msc etl.py\n"
     "  memscope run --heap-on-signal svc.heap service.py   (then: kill -USR2 PID)\n"
+    "  memscope run --toggle-on USR1 -o svc.msc service.py (kill -USR1 PID: on, again: off)\n"
     "  memscope run -c 'import json; json.loads(\"[1]\" * 1)'\n"};
 
 /* The folder holding the memscope package: next to this binary when it is
@@ -93,7 +102,29 @@ typedef struct run_options {
     int native;
     const char *heap_at_exit;  /* heap snapshot paths, NULL when not asked */
     const char *heap_on_signal;
+    int heap_signal;           /* the signal for heap_on_signal (SIGUSR2 unless asked) */
+    int toggle_signal;         /* --toggle-on: 0 records from the start */
 } run_options_t;
+
+/* A signal by name (USR1, SIGUSR1) or number, for the options that take
+ * one; only those a program can catch and that do not stop it. 0 when it is
+ * not one. */
+static int parse_signal(const char *text)
+{
+    static const struct {
+        const char *name;
+        int number;
+    } names[] = {{"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+                 {"USR2", SIGUSR2}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"WINCH", SIGWINCH},
+                 {"PWR", SIGPWR}};
+    const char *name = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i].name) == 0) return names[i].number;
+    uint64_t n;
+    if (cli_parse_uint(text, &n) == 0 && n >= (uint64_t)SIGRTMIN && n <= (uint64_t)SIGRTMAX)
+        return (int)n;
+    return 0;
+}
 
 /* Options end at the program: the script, or -m/-c with their argument. */
 static int parse(int argc, char **argv, run_options_t *o)
@@ -104,6 +135,8 @@ static int parse(int argc, char **argv, run_options_t *o)
         {"sample", required_argument, NULL, 's'}, {"native", no_argument, NULL, 'N'},
         {"heap-at-exit", required_argument, NULL, 'H'},
         {"heap-on-signal", required_argument, NULL, 'S'},
+        {"heap-signal", required_argument, NULL, 'G'},
+        {"toggle-on", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
@@ -116,6 +149,17 @@ static int parse(int argc, char **argv, run_options_t *o)
         case 'N': o->native = 1; break;
         case 'H': o->heap_at_exit = optarg; break;
         case 'S': o->heap_on_signal = optarg; break;
+        case 'G':
+        case 'T': {
+            int sig = parse_signal(optarg);
+            if (!sig) {
+                cli_error("--%s wants a signal such as USR1, HUP or a real-time signal's "
+                          "number, not '%s'", c == 'G' ? "heap-signal" : "toggle-on", optarg);
+                return -1;
+            }
+            *(c == 'G' ? &o->heap_signal : &o->toggle_signal) = sig;
+            break;
+        }
         case 'd':
             if (cli_parse_uint(optarg, &depth) < 0 || depth < 1 || depth > 4096) {
                 cli_error("--depth wants a number from 1 to 4096, not '%s'", optarg);
@@ -204,13 +248,23 @@ static int set_launch_environment(const char *root, const char *output, const ru
     else unsetenv("MEMSCOPE_RUN_HEAP_AT_EXIT");
     if (o->heap_on_signal) setenv("MEMSCOPE_RUN_HEAP_ON_SIGNAL", o->heap_on_signal, 1);
     else unsetenv("MEMSCOPE_RUN_HEAP_ON_SIGNAL");
+    char number[16];
+    snprintf(number, sizeof(number), "%d", o->heap_signal);
+    setenv("MEMSCOPE_RUN_HEAP_SIGNAL", number, 1);
+    snprintf(number, sizeof(number), "%d", o->toggle_signal);
+    setenv("MEMSCOPE_RUN_TOGGLE_SIGNAL", number, 1);
     return 0;
 }
 
 static int run(int argc, char **argv)
 {
-    run_options_t o = {NULL, "128", "0", 0, 0, 0, NULL, NULL};
+    run_options_t o = {NULL, "128", "0", 0, 0, 0, NULL, NULL, SIGUSR2, 0};
     int rc = parse(argc, argv, &o);
+    if (rc == 0 && o.heap_on_signal && o.toggle_signal == o.heap_signal) {
+        cli_error("--toggle-on and --heap-on-signal need two different signals "
+                  "(choose the heap's with --heap-signal)");
+        rc = -1;
+    }
     if (rc) return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
                           : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);
     if (optind >= argc) {
