@@ -12,6 +12,7 @@
 #include "memscope/common.h"
 #include "memscope/html.h"
 #include "html.h"
+#include "report.h"
 
 #define TREE_NODES 3000            /* frames kept per flame graph of a view */
 #define MOMENT_NODES 800           /* frames kept per moment's flame graph */
@@ -49,20 +50,9 @@ static void write_domains(FILE *out, const msc_summary_t *s)
         fprintf(out, ",%llu,%llu]", (unsigned long long)d->peak_bytes,
                 (unsigned long long)d->leaked_bytes);
     }
-    const msc_rss_split_t *r = &s->rss_split;
-    if (!r->rss_bytes) {
-        fputs("],\n\"rss_explained\": null,\n", out);
-        return;
-    }
-    fprintf(out,
-            "],\n\"rss_explained\": {\"time_s\": %.6f, \"rss_bytes\": %llu, "
-            "\"python_objects_bytes\": %llu, \"native_heap_bytes\": %llu, "
-            "\"anonymous_mappings_bytes\": %llu, \"file_backed_bytes\": %llu, "
-            "\"unexplained_bytes\": %llu},\n",
-            seconds(r->time_ns), (unsigned long long)r->rss_bytes,
-            (unsigned long long)r->python_bytes, (unsigned long long)r->native_bytes,
-            (unsigned long long)r->mapped_bytes, (unsigned long long)r->file_bytes,
-            (unsigned long long)r->unexplained_bytes);
+    fputs("],\n", out);
+    msc__json_rss_explained(out, s);
+    fputs(",\n", out);
 }
 
 static void write_summary(FILE *out, const page_t *p)

@@ -7,6 +7,12 @@
 
 #include "memscope/aggregate.h"
 
+/* "\"rss_explained\": {...}" (or null when no sample said): the resident
+ * memory split, as stats --json and the HTML report's data write it
+ * (stats.c). */
+struct msc_summary;
+void msc__json_rss_explained(FILE *out, const struct msc_summary *s);
+
 /* "1,234,567" into buf. */
 const char *msc__count(uint64_t v, char *buf, size_t n);
 /* "file:line in function" for a row. */

@@ -87,15 +87,15 @@ static void text_domains(const msc_summary_t *s, FILE *out)
     }
 }
 
-static void json_rss(const msc_summary_t *s, FILE *out)
+void msc__json_rss_explained(FILE *out, const msc_summary_t *s)
 {
     const msc_rss_split_t *r = &s->rss_split;
     if (!r->rss_bytes) {
-        fputs(", \"rss_explained\": null", out);
+        fputs("\"rss_explained\": null", out);
         return;
     }
     fprintf(out,
-            ", \"rss_explained\": {\"time_s\": %.6f, \"rss_bytes\": %llu, "
+            "\"rss_explained\": {\"time_s\": %.6f, \"rss_bytes\": %llu, "
             "\"python_objects_bytes\": %llu, \"native_heap_bytes\": %llu, "
             "\"anonymous_mappings_bytes\": %llu, \"file_backed_bytes\": %llu, "
             "\"unexplained_bytes\": %llu}",
@@ -141,7 +141,8 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes);
     json_histogram(s, out);
     json_domains(s, out);
-    json_rss(s, out);
+    fputs(", ", out);
+    msc__json_rss_explained(out, s);
     fputs(", \"top\": [", out);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ", {" : "{", out);
