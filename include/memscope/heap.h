@@ -562,8 +562,10 @@ int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_emp
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);
 
 /* Sum of the sizes of what v reaches, not entering modules, classes
- * (edges named "__class__", objects of type "type" or "module"), as
- * Pympler's asizeof counts an object with everything it holds. */
+ * (edges named "__class__", objects of type "type" or "module"), nor the
+ * namespaces a function or frame shares with its module (edges named
+ * "__globals__" or "__builtins__", any module's "__dict__" but v itself),
+ * as Pympler's asizeof counts an object with everything it holds. */
 uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint32_t *queue);
 
 #endif

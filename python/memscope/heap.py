@@ -220,7 +220,8 @@ def retained_size(obj: object) -> int:
 def sizeof(obj: object, deep: bool = False) -> int:
     """``sys.getsizeof(obj)`` computed without running Python code, or with
     ``deep=True`` the size of everything ``obj`` reaches, not entering
-    modules and classes (Pympler's ``asizeof``)::
+    modules, classes, nor the globals and builtins a function or a
+    generator's frame shares with its module (Pympler's ``asizeof``)::
 
         >>> memscope.sizeof([b"x" * 100] * 3, deep=True)
         221
