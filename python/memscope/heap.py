@@ -79,7 +79,9 @@ def heap(by: str = "kind", limit: int = 10, file: Optional[IO[str]] = STDOUT) ->
 
     ``by`` is ``"kind"`` (types, with dicts named after their owner:
     ``dict of Foo``, ``dict (no owner)``), ``"type"``, ``"module"`` or
-    ``"size"``. ``file=None`` prints nothing::
+    ``"size"``. Counts are of objects that exist: attributes CPython keeps
+    inline (no ``__dict__`` made yet) add their bytes to ``dict of Foo``
+    but no object. ``file=None`` prints nothing::
 
         >>> memscope.heap(limit=3)
         Partition of a set of 48477 objects. Total size = 5611816 bytes.
