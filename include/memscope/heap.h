@@ -279,8 +279,19 @@ void msc_heap_partition_release(msc_heap_partition_t *p);
 /* "kind", "type", "module" or "size" to enum msc_heap_by; MSC_EUSAGE else. */
 int msc_heap_by_parse(const char *name);
 
-/* Whether node v counts as an object in partitions and totals. */
+/* Whether node v is an object the interpreter has, counted in partitions,
+ * growth and cycles: not the root, a frame, nor an instance's inline
+ * attribute values (no dict object exists for those). */
 static inline int msc_heap_is_object(const msc_heap_t *h, uint32_t v)
+{
+    return v != 0 && !(h->flags[v] & MSC_HEAP_SYNTHETIC);
+}
+
+/* Whether node v's bytes count in totals: an object's, or the inline
+ * attribute values of an instance (a synthetic node with a size), which
+ * partitions show as the instance's "dict of" storage without counting
+ * them as an object. */
+static inline int msc_heap_has_bytes(const msc_heap_t *h, uint32_t v)
 {
     return v != 0 && !((h->flags[v] & MSC_HEAP_SYNTHETIC) && h->size[v] == 0);
 }
@@ -302,7 +313,7 @@ const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t 
 typedef struct msc_heap_cycle_group {
     char *kinds;               /* owned: "__main__.Node, dict of __main__.Node, list" */
     uint64_t cycles;           /* components with these kinds */
-    uint64_t objects;          /* their members */
+    uint64_t objects;          /* their members that are objects (not inline values) */
     uint64_t bytes;
     uint64_t freed_bytes;      /* bytes, plus the garbage only these cycles hold (the first
                                   group to reach an object claims it): what reference
@@ -562,8 +573,10 @@ int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_emp
 const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t n);
 
 /* Sum of the sizes of what v reaches, not entering modules, classes
- * (edges named "__class__", objects of type "type" or "module"), as
- * Pympler's asizeof counts an object with everything it holds. */
+ * (edges named "__class__", objects of type "type" or "module"), nor the
+ * namespaces a function or frame shares with its module (edges named
+ * "__globals__" or "__builtins__", any module's "__dict__" but v itself),
+ * as Pympler's asizeof counts an object with everything it holds. */
 uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint32_t *queue);
 
 #endif

@@ -79,7 +79,9 @@ def heap(by: str = "kind", limit: int = 10, file: Optional[IO[str]] = STDOUT) ->
 
     ``by`` is ``"kind"`` (types, with dicts named after their owner:
     ``dict of Foo``, ``dict (no owner)``), ``"type"``, ``"module"`` or
-    ``"size"``. ``file=None`` prints nothing::
+    ``"size"``. Counts are of objects that exist: attributes CPython keeps
+    inline (no ``__dict__`` made yet) add their bytes to ``dict of Foo``
+    but no object. ``file=None`` prints nothing::
 
         >>> memscope.heap(limit=3)
         Partition of a set of 48477 objects. Total size = 5611816 bytes.
@@ -220,7 +222,8 @@ def retained_size(obj: object) -> int:
 def sizeof(obj: object, deep: bool = False) -> int:
     """``sys.getsizeof(obj)`` computed without running Python code, or with
     ``deep=True`` the size of everything ``obj`` reaches, not entering
-    modules and classes (Pympler's ``asizeof``)::
+    modules, classes, nor the globals and builtins a function or a
+    generator's frame shares with its module (Pympler's ``asizeof``)::
 
         >>> memscope.sizeof([b"x" * 100] * 3, deep=True)
         221

@@ -315,9 +315,12 @@ static found_t *find_cycles(scan_t *s, size_t *n)
     *n = 0;
     for (uint32_t c = 0; keys && f && c < s->comp_count; c++) {
         if (!is_cycle(s, c)) continue;
-        found_t x = {signature(s, c, keys), c, s->start[c + 1] - s->start[c], 0};
+        found_t x = {signature(s, c, keys), c, 0, 0};
         if (!x.kinds) goto fail;
-        for (uint32_t i = s->start[c]; i < s->start[c + 1]; i++) x.bytes += s->h->size[s->member[i]];
+        for (uint32_t i = s->start[c]; i < s->start[c + 1]; i++) {
+            x.objects += msc_heap_is_object(s->h, s->member[i]);
+            x.bytes += s->h->size[s->member[i]];
+        }
         f[(*n)++] = x;
     }
     if (keys && f) {

@@ -195,7 +195,8 @@ int msc_heap_type_retained(const msc_heap_t *h, const msc_heap_dom_t *d, uint64_
     if (rc < 0 || !stack || !cursor || !active) rc = MSC_ENOMEM;
     memset(by_type, 0, (size_t)h->type_count * sizeof(uint64_t));
     /* Depth-first over the dominator tree, counting per type how many of
-     * the current node's dominators are of that type. */
+     * the current node's dominators are objects of that type (a frame or
+     * an instance's inline values is no object of any type). */
     uint32_t depth = 0;
     if (rc == 0) {
         stack[depth] = 0;
@@ -204,12 +205,12 @@ int msc_heap_type_retained(const msc_heap_t *h, const msc_heap_dom_t *d, uint64_
     while (depth) {
         uint32_t u = stack[depth - 1];
         if (cursor[depth - 1] == start[u + 1]) {
-            if (u) active[h->type[u]]--;
+            if (msc_heap_is_object(h, u)) active[h->type[u]]--;
             depth--;
             continue;
         }
         uint32_t v = child[cursor[depth - 1]++];
-        if (active[h->type[v]]++ == 0 && msc_heap_is_object(h, v)) by_type[h->type[v]] += d->retained[v];
+        if (msc_heap_is_object(h, v) && active[h->type[v]]++ == 0) by_type[h->type[v]] += d->retained[v];
         stack[depth] = v;
         cursor[depth++] = start[v];
     }

@@ -121,15 +121,17 @@ static uint64_t key_space(const msc_heap_t *h, int by)
     return SIZE_CLASSES;
 }
 
+/* A row for every key some node has: a "dict of" row may count no object
+ * and still hold the bytes of inline attribute values. */
 static int make_rows(const msc_heap_t *h, msc_heap_partition_t *p, const uint64_t *count,
-                     const uint64_t *bytes, uint64_t nkeys)
+                     const uint64_t *bytes, const uint8_t *used, uint64_t nkeys)
 {
-    size_t used = 0;
-    for (uint64_t k = 0; k < nkeys; k++) used += count[k] != 0;
-    p->rows = msc_calloc(used ? used : 1, sizeof(*p->rows));
+    size_t rows = 0;
+    for (uint64_t k = 0; k < nkeys; k++) rows += used[k];
+    p->rows = msc_calloc(rows ? rows : 1, sizeof(*p->rows));
     if (!p->rows) return MSC_ENOMEM;
     for (uint64_t k = 0; k < nkeys; k++) {
-        if (!count[k]) continue;
+        if (!used[k]) continue;
         char name[512];
         key_name(h, p->by, k, name, sizeof(name));
         msc_heap_row_t *r = &p->rows[p->len];
@@ -164,21 +166,25 @@ int msc__heap_partition_owned(const msc_heap_t *h, const uint32_t *owners, int b
     uint64_t nkeys = key_space(h, by);
     uint64_t *count = msc_calloc((size_t)nkeys, sizeof(*count));
     uint64_t *bytes = msc_calloc((size_t)nkeys, sizeof(*bytes));
+    uint8_t *used = msc_calloc((size_t)nkeys, 1);
     int rc = MSC_ENOMEM;
-    if (!count || !bytes) goto done;
+    if (!count || !bytes || !used) goto done;
     uint32_t dict_type = msc__heap_dict_type(h);
     for (uint32_t v = 1; v < h->node_count; v++) {
-        if (!msc_heap_is_object(h, v)) continue;
+        if (!msc_heap_has_bytes(h, v)) continue;
         uint64_t k = key_of(h, owners, dict_type, by, v);
-        count[k]++;
+        int object = msc_heap_is_object(h, v);
+        count[k] += object;
+        used[k] = 1;
         bytes[k] += h->size[v];
-        p->total_count++;
+        p->total_count += object;
         p->total_bytes += h->size[v];
     }
-    rc = make_rows(h, p, count, bytes, nkeys);
+    rc = make_rows(h, p, count, bytes, used, nkeys);
 done:
     msc_free(count);
     msc_free(bytes);
+    msc_free(used);
     if (rc < 0) msc_heap_partition_release(p);
     return rc;
 }

@@ -281,11 +281,34 @@ static int is_shared(const msc_heap_t *h, uint32_t v)
     return type_is(h, v, "module") || type_is(h, v, "type") || v == 0;
 }
 
+/* Whether edge e leads into what a function or frame only points to: its
+ * globals and builtins, shared with every other function of its module. */
+static int is_namespace_edge(const msc_heap_t *h, uint64_t e)
+{
+    uint32_t label = h->edge_label[e];
+    return msc_heap_label_is(h, label, "__class__") || msc_heap_label_is(h, label, "__globals__") ||
+           msc_heap_label_is(h, label, "__builtins__");
+}
+
+/* Marks every module's namespace (its "__dict__") as seen but v's own, so
+ * that a deep size enters no module's globals by any path, including a
+ * generator's frame whose function holds them. */
+static void mark_module_dicts(const msc_heap_t *h, uint32_t v, uint8_t *seen)
+{
+    for (uint32_t u = 1; u < h->node_count; u++) {
+        if (!type_is(h, u, "module")) continue;
+        for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++)
+            if (h->edge_to[e] != v && msc_heap_label_is(h, h->edge_label[e], "__dict__"))
+                seen[h->edge_to[e]] = 1;
+    }
+}
+
 uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint32_t *queue)
 {
     size_t head = 0, tail = 0;
     uint64_t total = 0;
     memset(seen, 0, h->node_count);
+    mark_module_dicts(h, v, seen);
     seen[v] = 1;
     queue[tail++] = v;
     while (head < tail) {
@@ -293,8 +316,7 @@ uint64_t msc_heap_deep_size(const msc_heap_t *h, uint32_t v, uint8_t *seen, uint
         total += h->size[u];
         for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
             uint32_t t = h->edge_to[e];
-            if (seen[t] || is_shared(h, t) || msc_heap_label_is(h, h->edge_label[e], "__class__"))
-                continue;
+            if (seen[t] || is_shared(h, t) || is_namespace_edge(h, e)) continue;
             seen[t] = 1;
             queue[tail++] = t;
         }

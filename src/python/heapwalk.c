@@ -501,7 +501,9 @@ static void record_contents(walker_t *w, uint32_t v, PyObject *o)
 
 /* An instance whose attributes CPython keeps as inline values (no dict
  * object yet): one synthetic "dict" node stands for them, so the heap reads
- * as the program sees it ("dict of Foo"), sized as the values. */
+ * as the program sees it ("dict of Foo"), sized as the values. Being
+ * synthetic, it is the instance's attribute storage, never counted as an
+ * object (msc_heap_is_object): the interpreter has no dict there. */
 static void inline_values(walker_t *w, PyObject *o)
 {
     msc_inline_values_t iv;

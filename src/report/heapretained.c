@@ -81,7 +81,7 @@ typedef struct findings {
 static uint64_t heap_bytes(const msc_heap_t *h)
 {
     uint64_t total = 0;
-    for (uint32_t v = 1; v < h->node_count; v++) total += msc_heap_is_object(h, v) ? h->size[v] : 0;
+    for (uint32_t v = 1; v < h->node_count; v++) total += msc_heap_has_bytes(h, v) ? h->size[v] : 0;
     return total;
 }
 
@@ -135,7 +135,9 @@ static int find_suspect_objects(const msc_heap_t *h, const msc_heap_dom_t *d, fi
     if (!big_child) return MSC_ENOMEM;
     for (uint32_t i = 1; i < d->reachable; i++) {
         uint32_t v = d->order[i];
-        if (d->retained[v] >= bar && msc_heap_is_object(h, v)) big_child[d->idom[v]] = 1;
+        /* An instance's inline values are no suspect of their own, but
+         * what they hold is its instance's big child. */
+        if (d->retained[v] >= bar && msc_heap_has_bytes(h, v)) big_child[d->idom[v]] = 1;
     }
     int rc = 0;
     for (uint32_t i = 1; i < d->reachable && rc == 0; i++) {

@@ -36,10 +36,13 @@ static int type_is(const msc_heap_t *h, uint32_t v, const char *name)
     return strcmp(msc_heap_string(h, h->types[h->type[v]].name, NULL), name) == 0;
 }
 
+/* Frames and inline attribute values are hidden nodes: no objects of the
+ * program, so the summary counts no "dict" where the interpreter has none,
+ * while their bytes stay in their holders' retained sizes. */
 static enum node_type node_type(const msc_heap_t *h, uint32_t v)
 {
     if (v == 0) return N_SYNTHETIC;
-    if ((h->flags[v] & MSC_HEAP_SYNTHETIC) && !type_is(h, v, "dict")) return N_HIDDEN;
+    if (h->flags[v] & MSC_HEAP_SYNTHETIC) return N_HIDDEN;
     if (type_is(h, v, "str")) return N_STRING;
     if (type_is(h, v, "int") || type_is(h, v, "float") || type_is(h, v, "bool") ||
         type_is(h, v, "complex"))
