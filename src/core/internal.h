@@ -112,10 +112,9 @@ static inline const uint8_t *msc__get_bytes(msc_cursor_t *c, uint64_t n)
 void msc__advise_huge_pages(void *p, size_t n);
 
 /* Resident bytes in all, and anonymous ones (shared anonymous included),
- * from /proc/self/smaps_rollup
- * (smaps.c); 0, or -1 where the kernel does not provide it. Allocates
- * nothing. */
-int msc__smaps_rollup(uint64_t *rss, uint64_t *anon);
+ * read from fd, /proc/self/smaps_rollup opened by the caller (smaps.c); 0,
+ * or -1 where the kernel does not provide it. Allocates nothing. */
+int msc__smaps_rollup(int fd, uint64_t *rss, uint64_t *anon);
 
 /* Live memory mappings (regions.c): disjoint address ranges, sorted, each
  * standing for some bytes of a stack in a domain slot of the analysis. */

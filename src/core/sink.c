@@ -42,6 +42,11 @@ struct msc_sink {
     msc_file_id_t fd_id;           /* the file fd was opened for: checked before each write */
     int statm_fd;                  /* /proc/self/statm for RSS samples, or -1 */
     msc_file_id_t statm_id;        /* the file statm_fd was opened for */
+    int smaps_fd;                  /* /proc/self/smaps_rollup for the RSS split, or -1: kept
+                                      open and checked like statm_fd, never opened and
+                                      closed per sample (a program closing every
+                                      descriptor could get its number in between) */
+    msc_file_id_t smaps_id;
     long page_size;
     unsigned rss_samples;          /* RSS samples taken; writer thread only */
     uint64_t t0;                   /* monotonic ns at open */
@@ -227,7 +232,9 @@ static void sample_rss(msc_sink_t *s)
     unsigned long size_pages, rss_pages;
     if (sscanf(text, "%lu %lu", &size_pages, &rss_pages) != 2) return;
     uint64_t rollup = 0, anon = 0;
-    int detail = s->rss_samples++ % 10 == 0 && msc__smaps_rollup(&rollup, &anon) == 0;
+    int detail = s->rss_samples++ % 10 == 0 && s->smaps_fd >= 0 &&
+                 msc_file_is(s->smaps_fd, &s->smaps_id) &&
+                 msc__smaps_rollup(s->smaps_fd, &rollup, &anon) == 0;
 
     msc_stream_t *st = msc_sink_side_lock(s);
     uint8_t *p = msc_stream_reserve(s, st, MSC_REC_MAX);
@@ -432,6 +439,8 @@ static void open_statm(msc_sink_t *s)
 {
     s->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (s->statm_fd >= 0) s->statm_fd = keep_high(s->statm_fd, &s->statm_id);
+    s->smaps_fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+    if (s->smaps_fd >= 0) s->smaps_fd = keep_high(s->smaps_fd, &s->smaps_id);
 }
 
 /* Closes what is still ours: a descriptor the program closed and reused
@@ -525,6 +534,7 @@ msc_sink_t *msc_sink_open(const msc_sink_options_t *opt, const msc_header_t *h, 
 
 fail_thread:
     if (s->statm_fd >= 0) close(s->statm_fd);
+    if (s->smaps_fd >= 0) close(s->smaps_fd);
 fail_write:
     msc_chunk_writer_release(&s->chunks);
 fail_chunks:
@@ -566,6 +576,7 @@ int msc_sink_close(msc_sink_t *s, uint64_t duration_ns)
         err = MSC_EIO;
     }
     close_owned(s->statm_fd, &s->statm_id);
+    close_owned(s->smaps_fd, &s->smaps_id);
     msc_free(s->main.buf); /* the writer has written and unlinked every other buffer */
     msc_free(s->side.buf);
     free_list(s->spare);
@@ -603,4 +614,5 @@ void msc_sink_atfork_child(msc_sink_t *s)
     pthread_mutex_unlock(&s->work_lock);
     close_owned(s->fd, &s->fd_id);
     close_owned(s->statm_fd, &s->statm_id);
+    close_owned(s->smaps_fd, &s->smaps_id);
 }

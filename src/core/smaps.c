@@ -28,13 +28,10 @@ static int64_t field_kb(const char *text, const char *name)
     return -1;
 }
 
-int msc__smaps_rollup(uint64_t *rss, uint64_t *anon)
+int msc__smaps_rollup(int fd, uint64_t *rss, uint64_t *anon)
 {
     char text[4096];
-    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, text, sizeof(text) - 1);
-    close(fd);
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0); /* the kernel regenerates it at 0 */
     if (n <= 0) return -1;
     text[n] = 0;
     /* Shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS, as Python's
