@@ -158,6 +158,11 @@ uint32_t msc_analysis_nodes(const msc_analysis_t *a);
  * not sampled). Joins a heap snapshot's objects to their allocation. */
 int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, uint32_t *stack);
 
+/* Which stacks have live blocks now, as a bitmap (bit v of word v / 64 for
+ * stack v), *words long; borrowed until the next event. A snapshot of
+ * what is live visits these rather than every stack. */
+const uint64_t *msc_analysis_live_stacks(const msc_analysis_t *a, size_t *words);
+
 /* The timeline (one sample per RSS sample, ~10 ms) and marks; borrowed. */
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n);
 const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n);

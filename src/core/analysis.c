@@ -77,6 +77,8 @@ struct msc_analysis {
     unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id */
     uint32_t nstacks;
+    uint64_t *live_bits;       /* bit v: stack v has live blocks (nstacks / 64 words), so a
+                                  snapshot of what is live visits a word per 64 stacks */
     uint64_t epoch;            /* bumped at every new high-water mark */
     uint64_t live_blocks;      /* blocks live now (weighted when sampled) */
     uint64_t now_ns;
@@ -128,6 +130,7 @@ void msc_analysis_free(msc_analysis_t *a)
     msc_free(a->marks);
     msc_free(a->samples);
     msc_free(a->stacks);
+    msc_free(a->live_bits);
     msc_free(a);
 }
 
@@ -141,6 +144,10 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
     if (!grown) return MSC_ENOMEM;
     memset(grown + a->nstacks, 0, sizeof(stack_acc_t) * (n - a->nstacks));
     a->stacks = grown;
+    uint64_t *bits = msc_realloc(a->live_bits, sizeof(uint64_t) * (n / 64));
+    if (!bits) return MSC_ENOMEM; /* the stacks stay grown: harmless, n is a bound */
+    memset(bits + a->nstacks / 64, 0, sizeof(uint64_t) * ((n - a->nstacks) / 64));
+    a->live_bits = bits;
     a->nstacks = n;
     return 0;
 }
@@ -203,6 +210,7 @@ static void take_live(msc_analysis_t *a, uint32_t stack, uint32_t slot, uint64_t
     stack_acc_t *s = stack_of(a, stack); /* exists: it was allocated */
     s->live_bytes -= bytes;
     s->live_count -= count;
+    if (!s->live_count) a->live_bits[stack / 64] &= ~(1ULL << (stack % 64));
     domain_of(a, slot)->live_bytes -= bytes;
     a->sum.current_bytes -= bytes;
     a->live_blocks -= count;
@@ -266,6 +274,7 @@ static int allocate(msc_analysis_t *a, uint64_t domain, uint64_t addr, uint64_t 
     if (rc < 0) return rc;
     s = &a->stacks[stack];
     s->live_bytes += b.size;
+    if (!s->live_count) a->live_bits[stack / 64] |= 1ULL << (stack % 64);
     s->live_count += b.count;
     uint64_t grown = b.size > had ? b.size - had : 0;
     s->total_bytes += grown;
@@ -657,4 +666,10 @@ int msc_analyse_file(const char *path, msc_analysis_t *a, msc_replay_t **replay,
         *replay = NULL;
     }
     return err;
+}
+
+const uint64_t *msc_analysis_live_stacks(const msc_analysis_t *a, size_t *words)
+{
+    *words = a->nstacks / 64;
+    return a->live_bits;
 }

@@ -65,22 +65,35 @@ static int grow_scratch(msc_temporal_t *t, size_t need)
     return 0;
 }
 
-/* Encodes what is live now into s (a copy of the scratch). */
+/* Appends one stack's live values to the scratch at *len. */
+static int encode_stack(msc_temporal_t *t, const msc_analysis_t *a, uint32_t node,
+                        uint32_t *last, size_t *len, snapshot_t *s)
+{
+    msc_node_values_t v = msc_analysis_node(a, MSC_VIEW_EXIT, node);
+    if (!v.count) return 0;
+    if (*len + MAX_ENTRY > t->scratch_cap && grow_scratch(t, *len + MAX_ENTRY) < 0)
+        return MSC_ENOMEM;
+    uint8_t *p = msc_put_varint(t->scratch + *len, node - *last);
+    p = msc_put_varint(p, v.bytes);
+    p = msc_put_varint(p, v.count);
+    *len = (size_t)(p - t->scratch);
+    *last = node;
+    s->n++;
+    return 0;
+}
+
+/* Encodes what is live now into s (a copy of the scratch), visiting only
+ * the stacks the analysis marks live, in increasing id order. */
 static int encode(msc_temporal_t *t, const msc_analysis_t *a, snapshot_t *s)
 {
-    uint32_t nodes = msc_analysis_nodes(a), last = 0;
-    size_t len = 0;
-    for (uint32_t node = 0; node < nodes; node++) {
-        msc_node_values_t v = msc_analysis_node(a, MSC_VIEW_EXIT, node);
-        if (!v.count) continue;
-        if (len + MAX_ENTRY > t->scratch_cap && grow_scratch(t, len + MAX_ENTRY) < 0)
-            return MSC_ENOMEM;
-        uint8_t *p = msc_put_varint(t->scratch + len, node - last);
-        p = msc_put_varint(p, v.bytes);
-        p = msc_put_varint(p, v.count);
-        len = (size_t)(p - t->scratch);
-        last = node;
-        s->n++;
+    uint32_t last = 0;
+    size_t len = 0, words;
+    const uint64_t *live = msc_analysis_live_stacks(a, &words);
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = live[w]; bits; bits &= bits - 1) {
+            uint32_t node = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            if (encode_stack(t, a, node, &last, &len, s) < 0) return MSC_ENOMEM;
+        }
     }
     s->data = msc_malloc(len ? len : 1);
     if (!s->data) return MSC_ENOMEM;
