@@ -1,6 +1,6 @@
-/* memscope advise HEAP: what to change in the program to use less memory,
- * most bytes saved first, from a heap snapshot (memscope/advise.h has the
- * rules). */
+/* memscope advise CAPTURE [HEAP]: what to change in the program to use less
+ * memory, most bytes saved first, from a capture's events, a heap
+ * snapshot's objects, or both (memscope/advise.h has the rules). */
 #include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
@@ -14,22 +14,27 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_advise = {
     "advise", run, "what to change to use less memory, with the bytes it saves",
-    "usage: memscope advise HEAP [--limit N] [--json]\n\n"
-    "Read a heap snapshot and say what to change in the program, each piece of\n"
-    "advice with the evidence, the change and the bytes it saves (computed with\n"
-    "CPython's own sizes), most saved first: __slots__ for classes with many\n"
-    "instances, array.array for long lists of ints, one copy of equal strings,\n"
-    "no empty containers kept, weak references that break cycles. A snapshot\n"
-    "taken while recording also says where the objects were allocated.\n\n"
+    "usage: memscope advise CAPTURE [HEAP] [--limit N] [--json]\n"
+    "       memscope advise HEAP [--limit N] [--json]\n\n"
+    "Say what to change in the program, each piece of advice with the evidence,\n"
+    "the change and the bytes it saves, most saved first. From a capture: list\n"
+    "comprehensions that made the peak and could be generators, strings built\n"
+    "by += that join would allocate once. From a heap snapshot (computed with\n"
+    "CPython's own sizes): __slots__ for classes with many instances,\n"
+    "array.array for long lists of ints, one copy of equal strings, no empty\n"
+    "containers kept, weak references that break cycles. Each piece says what\n"
+    "it saves: bytes held, bytes off the peak, or bytes allocated.\n\n"
     "options:\n"
     "  --limit N   pieces of advice shown (default 10; 0 for all)\n"
     "  --json      one JSON object: bytes_saved, advice [{rule, title, bytes_saved,\n"
-    "              where [{file, function, line}], evidence, change}]\n\n"
+    "              measure, where [{file, function, line}], evidence, change}]\n\n"
     "examples:\n"
-    "  memscope run --heap-at-exit app.heap app.py && memscope advise app.heap\n"
+    "  memscope run -o app.msc --heap-at-exit app.heap app.py\n"
+    "  memscope advise app.msc app.heap\n"
     "  memscope advise app.heap --json --limit 0\n"};
 
-/* Whether path starts like a capture, which holds no objects to advise on. */
+/* Whether path starts like a capture (else it is taken for a heap
+ * snapshot, whose reader says what is wrong with it). */
 static int is_capture(const char *path)
 {
     char magic[8];
@@ -38,6 +43,48 @@ static int is_capture(const char *path)
               memcmp(magic, MSC_FILE_MAGIC, sizeof(magic)) == 0;
     if (fd >= 0) close(fd);
     return yes;
+}
+
+/* Sorts the paths into one capture and one heap snapshot, each optional:
+ * 0, or -1 after saying why not. */
+static int classify(char **paths, int n, const char **capture, const char **heap)
+{
+    *capture = *heap = NULL;
+    for (int i = 0; i < n; i++) {
+        const char **slot = is_capture(paths[i]) ? capture : heap;
+        if (*slot) {
+            cli_error("advise reads one capture and one heap snapshot; '%s' and '%s' are both %s",
+                      *slot, paths[i], slot == capture ? "captures" : "heap snapshots");
+            return -1;
+        }
+        *slot = paths[i];
+    }
+    return 0;
+}
+
+static int advise(const char *capture, const char *heap, size_t limit, int json)
+{
+    cli_capture_t c = {0};
+    msc_heap_t *h = NULL;
+    msc_advice_list_t advice = {0};
+    if (capture && cli_capture_open(&c, capture, 0) != EXIT_OK) return EXIT_USAGE;
+    if (heap && !(h = cli_heap_load(heap))) {
+        if (capture) cli_capture_close(&c);
+        return EXIT_USAGE;
+    }
+    int rc = h ? msc_advise_heap(h, &advice) : 0;
+    const char *failed = heap;
+    if (rc == 0 && capture) {
+        failed = capture;
+        rc = msc_advise_capture(capture, c.analysis,
+                                (msc_symbols_t *)msc_replay_symbols(c.replay), &advice);
+    }
+    if (rc == 0) rc = msc_report_advice(stdout, h, &advice, limit, json);
+    else cli_error("cannot advise on '%s': %s", failed, msc_strerror(rc));
+    msc_advice_list_release(&advice);
+    msc_heap_free(h);
+    if (capture) cli_capture_close(&c);
+    return rc ? EXIT_USAGE : EXIT_OK;
 }
 
 static int run(int argc, char **argv)
@@ -58,25 +105,12 @@ static int run(int argc, char **argv)
         default: return cli_usage(&cli_cmd_advise, stderr, EXIT_USAGE);
         }
     }
-    if (optind != argc - 1) {
-        cli_error("advise needs one heap snapshot");
+    int n = argc - optind;
+    if (n < 1 || n > 2) {
+        cli_error("advise needs a capture, a heap snapshot, or one of each");
         return EXIT_USAGE;
     }
-    const char *path = argv[optind];
-    if (is_capture(path)) {
-        cli_error("'%s' is a capture; advise reads a heap snapshot (memscope run "
-                  "--heap-at-exit FILE, or memscope.dump_heap(FILE))", path);
-        return EXIT_USAGE;
-    }
-    msc_heap_t *h = cli_heap_load(path);
-    if (!h) return EXIT_USAGE;
-    msc_advice_list_t advice;
-    int rc = msc_advise_heap(h, &advice);
-    if (rc == 0) {
-        rc = msc_report_advice(stdout, h, &advice, (size_t)limit, json);
-        msc_advice_list_release(&advice);
-    }
-    msc_heap_free(h);
-    if (rc) cli_error("cannot advise on '%s': %s", path, msc_strerror(rc));
-    return rc ? EXIT_USAGE : EXIT_OK;
+    const char *capture, *heap;
+    if (classify(argv + optind, n, &capture, &heap) < 0) return EXIT_USAGE;
+    return advise(capture, heap, (size_t)limit, json);
 }

@@ -2,6 +2,8 @@
  * the big tables, and error strings. The
  * recorder swaps in CPython's untraced raw allocator (so the recorder's own
  * tables are never recorded), tests swap in one that fails on demand. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +69,20 @@ char *msc_strdup(const char *s)
     char *d = msc_malloc(n);
     if (d) memcpy(d, s, n);
     return d;
+}
+
+char *msc_strfmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n < 0 ? NULL : msc_malloc((size_t)n + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 void msc__advise_huge_pages(void *p, size_t n)
