@@ -14,6 +14,11 @@
  *            counting frees them without waiting for the collector
  *            (msc_heap_cycles)
  *
+ *   cache    a free-standing dict that two snapshots of one process show
+ *            growing and holding a tenth of the heap: a bound, saving what
+ *            it retains beyond what it retained in the older snapshot
+ *            (src/core/advise_growth.c)
+ *
  * and over a capture's events (src/core/advise_capture.c):
  *
  *   generator  a list comprehension whose list was live at the peak and
@@ -36,7 +41,7 @@
 
 typedef struct msc_advice {
     const char *rule;          /* static: "slots", "array", "intern", "empty", "weakref",
-                                  "generator", "join" */
+                                  "cache", "generator", "join" */
     const char *measure;       /* static: what bytes_saved is less of: "held" (live in
                                   the snapshot), "peak" (the capture's peak) or
                                   "allocated" (bytes allocated in all) */
@@ -59,6 +64,10 @@ typedef struct msc_advice_list {
 /* Runs every rule on h (which needs its contents: digests and container
  * lengths): 0 or MSC_ENOMEM. Release with msc_advice_list_release. */
 int msc_advise_heap(const msc_heap_t *h, msc_advice_list_t *out);
+
+/* Runs the cache rule on two snapshots of one process (nothing when their
+ * pids differ), appending to out and sorting it again: 0 or MSC_ENOMEM. */
+int msc_advise_growth(const msc_heap_t *older, const msc_heap_t *newer, msc_advice_list_t *out);
 
 struct msc_analysis;
 struct msc_symbols;

@@ -300,6 +300,9 @@ static inline int msc_heap_has_bytes(const msc_heap_t *h, uint32_t v)
  * none); caller frees with msc_free(). NULL on out-of-memory. */
 uint32_t *msc_heap_dict_owners(const msc_heap_t *h);
 
+/* The container record of node v (a binary search), or NULL. */
+const msc_heap_container_t *msc_heap_container(const msc_heap_t *h, uint32_t v);
+
 /* The kind of node v (see partitions) into buf, given dict owners. */
 const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
                           size_t n);

@@ -1,6 +1,7 @@
-/* memscope advise CAPTURE [HEAP]: what to change in the program to use less
- * memory, most bytes saved first, from a capture's events, a heap
- * snapshot's objects, or both (memscope/advise.h has the rules). */
+/* memscope advise CAPTURE [HEAP [OLDER_HEAP]]: what to change in the program
+ * to use less memory, most bytes saved first, from a capture's events, a
+ * heap snapshot's objects (and what grew since an older snapshot), or all
+ * of them (memscope/advise.h has the rules). */
 #include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
@@ -14,16 +15,17 @@ static int run(int argc, char **argv);
 
 const cli_command_t cli_cmd_advise = {
     "advise", run, "what to change to use less memory, with the bytes it saves",
-    "usage: memscope advise CAPTURE [HEAP] [--limit N] [--json]\n"
-    "       memscope advise HEAP [--limit N] [--json]\n\n"
+    "usage: memscope advise [CAPTURE] [HEAP [OLDER_HEAP]] [--limit N] [--json]\n\n"
     "Say what to change in the program, each piece of advice with the evidence,\n"
     "the change and the bytes it saves, most saved first. From a capture: list\n"
     "comprehensions that made the peak and could be generators, strings built\n"
     "by += that join would allocate once. From a heap snapshot (computed with\n"
     "CPython's own sizes): __slots__ for classes with many instances,\n"
     "array.array for long lists of ints, one copy of equal strings, no empty\n"
-    "containers kept, weak references that break cycles. Each piece says what\n"
-    "it saves: bytes held, bytes off the peak, or bytes allocated.\n\n"
+    "containers kept, weak references that break cycles. From two snapshots of\n"
+    "one process (in either order): a bound for a dict that grew between them\n"
+    "and holds a tenth of the heap. Each piece says what it saves: bytes held,\n"
+    "bytes off the peak, or bytes allocated.\n\n"
     "options:\n"
     "  --limit N   pieces of advice shown (default 10; 0 for all)\n"
     "  --json      one JSON object: bytes_saved, advice [{rule, title, bytes_saved,\n"
@@ -31,6 +33,7 @@ const cli_command_t cli_cmd_advise = {
     "examples:\n"
     "  memscope run -o app.msc --heap-at-exit app.heap app.py\n"
     "  memscope advise app.msc app.heap\n"
+    "  memscope advise later.heap earlier.heap   # what grew: caches to bound\n"
     "  memscope advise app.heap --json --limit 0\n"};
 
 /* Whether path starts like a capture (else it is taken for a heap
@@ -45,44 +48,59 @@ static int is_capture(const char *path)
     return yes;
 }
 
-/* Sorts the paths into one capture and one heap snapshot, each optional:
- * 0, or -1 after saying why not. */
-static int classify(char **paths, int n, const char **capture, const char **heap)
+/* Sorts the paths into at most one capture and the heap snapshots: 0, or
+ * -1 after saying why not. */
+static int classify(char **paths, int n, const char **capture, const char **heaps, int *nheaps)
 {
-    *capture = *heap = NULL;
+    *capture = NULL;
+    *nheaps = 0;
     for (int i = 0; i < n; i++) {
-        const char **slot = is_capture(paths[i]) ? capture : heap;
-        if (*slot) {
-            cli_error("advise reads one capture and one heap snapshot; '%s' and '%s' are both %s",
-                      *slot, paths[i], slot == capture ? "captures" : "heap snapshots");
+        if (!is_capture(paths[i])) {
+            heaps[(*nheaps)++] = paths[i];
+        } else if (*capture) {
+            cli_error("advise reads one capture; '%s' and '%s' are both captures", *capture,
+                      paths[i]);
             return -1;
+        } else {
+            *capture = paths[i];
         }
-        *slot = paths[i];
     }
     return 0;
 }
 
-static int advise(const char *capture, const char *heap, size_t limit, int json)
+/* The heap rules on the newer snapshot, and the cache rule when there are
+ * two: 0, or -1 after saying why not. h[0] ends up the newer one. */
+static int advise_heaps(msc_heap_t **h, int nheaps, const char **paths, msc_advice_list_t *l)
+{
+    if (nheaps == 2 && h[1]->time_ns > h[0]->time_ns) {
+        msc_heap_t *t = h[0];
+        const char *p = paths[0];
+        h[0] = h[1], h[1] = t;
+        paths[0] = paths[1], paths[1] = p;
+    }
+    int rc = nheaps ? msc_advise_heap(h[0], l) : 0;
+    if (rc == 0 && nheaps == 2) rc = msc_advise_growth(h[1], h[0], l);
+    if (rc) cli_error("cannot advise on '%s': %s", paths[0], msc_strerror(rc));
+    return rc ? -1 : 0;
+}
+
+static int advise(const char *capture, const char **heaps, int nheaps, size_t limit, int json)
 {
     cli_capture_t c = {0};
-    msc_heap_t *h = NULL;
+    msc_heap_t *h[2] = {NULL, NULL};
     msc_advice_list_t advice = {0};
-    if (capture && cli_capture_open(&c, capture, 0) != EXIT_OK) return EXIT_USAGE;
-    if (heap && !(h = cli_heap_load(heap))) {
-        if (capture) cli_capture_close(&c);
-        return EXIT_USAGE;
-    }
-    int rc = h ? msc_advise_heap(h, &advice) : 0;
-    const char *failed = heap;
+    int rc = capture && cli_capture_open(&c, capture, 0) != EXIT_OK ? -1 : 0;
+    for (int i = 0; rc == 0 && i < nheaps; i++)
+        if (!(h[i] = cli_heap_load(heaps[i]))) rc = -1;
+    if (rc == 0) rc = advise_heaps(h, nheaps, heaps, &advice);
     if (rc == 0 && capture) {
-        failed = capture;
         rc = msc_advise_capture(capture, c.analysis,
                                 (msc_symbols_t *)msc_replay_symbols(c.replay), &advice);
+        if (rc) cli_error("cannot advise on '%s': %s", capture, msc_strerror(rc));
     }
-    if (rc == 0) rc = msc_report_advice(stdout, h, &advice, limit, json);
-    else cli_error("cannot advise on '%s': %s", failed, msc_strerror(rc));
+    if (rc == 0) rc = msc_report_advice(stdout, h[0], &advice, limit, json);
     msc_advice_list_release(&advice);
-    msc_heap_free(h);
+    for (int i = 0; i < nheaps; i++) msc_heap_free(h[i]);
     if (capture) cli_capture_close(&c);
     return rc ? EXIT_USAGE : EXIT_OK;
 }
@@ -105,12 +123,16 @@ static int run(int argc, char **argv)
         default: return cli_usage(&cli_cmd_advise, stderr, EXIT_USAGE);
         }
     }
-    int n = argc - optind;
-    if (n < 1 || n > 2) {
-        cli_error("advise needs a capture, a heap snapshot, or one of each");
+    int n = argc - optind, nheaps;
+    const char *capture, *heaps[3];
+    if (n < 1 || n > 3) {
+        cli_error("advise needs a capture, a heap snapshot, or both");
         return EXIT_USAGE;
     }
-    const char *capture, *heap;
-    if (classify(argv + optind, n, &capture, &heap) < 0) return EXIT_USAGE;
-    return advise(capture, heap, (size_t)limit, json);
+    if (classify(argv + optind, n, &capture, heaps, &nheaps) < 0) return EXIT_USAGE;
+    if (nheaps > 2) {
+        cli_error("advise reads two heap snapshots at most (a newer and an older one)");
+        return EXIT_USAGE;
+    }
+    return advise(capture, heaps, nheaps, (size_t)limit, json);
 }

@@ -72,18 +72,6 @@ static int is_plain_instance(const msc_heap_t *h, uint32_t v)
            strcmp(msc_heap_string(h, t->module, NULL), "builtins") != 0;
 }
 
-/* The container record of node v, or NULL. */
-static const msc_heap_container_t *container_of(const msc_heap_t *h, uint32_t v)
-{
-    uint32_t lo = 0, hi = h->container_count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (h->containers[mid].node < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < h->container_count && h->containers[lo].node == v ? &h->containers[lo] : NULL;
-}
-
 typedef struct class_use {
     uint64_t instances;
     uint64_t bytes;            /* the instances and their attribute storage */
@@ -99,8 +87,8 @@ static int advise_slots(const msc_heap_t *h, msc_advice_list_t *l)
     int rc = owners && use ? 0 : MSC_ENOMEM;
     for (uint32_t d = 1; rc == 0 && d < h->node_count; d++) {
         uint32_t o = owners[d];
-        if (o == UINT32_MAX || !is_plain_instance(h, o) || container_of(h, o)) continue;
-        const msc_heap_container_t *values = container_of(h, d);
+        if (o == UINT32_MAX || !is_plain_instance(h, o) || msc_heap_container(h, o)) continue;
+        const msc_heap_container_t *values = msc_heap_container(h, d);
         class_use_t *u = &use[h->type[o]];
         uint64_t attributes = values ? values->length : 0;
         u->instances++;

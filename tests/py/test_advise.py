@@ -214,11 +214,16 @@ def test_advise_needs_one_of_each(run_script, tmp_path):
     capture, _ = run_script("x = 1\n")
     proc = memscope("advise", capture, capture, check=False)
     assert (proc.returncode, proc.stdout) == (2, "")
-    assert proc.stderr == (f"memscope: advise reads one capture and one heap snapshot; "
+    assert proc.stderr == (f"memscope: advise reads one capture; "
                            f"'{capture}' and '{capture}' are both captures\n")
     proc = memscope("advise", check=False)
     assert (proc.returncode, proc.stderr) == (
-        2, "memscope: advise needs a capture, a heap snapshot, or one of each\n")
+        2, "memscope: advise needs a capture, a heap snapshot, or both\n")
+    heap = tmp_path / "x.heap"
+    heap.write_bytes(b"")
+    proc = memscope("advise", heap, heap, heap, check=False)
+    assert (proc.returncode, proc.stderr) == (
+        2, "memscope: advise reads two heap snapshots at most (a newer and an older one)\n")
     empty = memscope("advise", capture)
     assert empty.stdout == "No advice: no rule found memory to save.\n"
 
@@ -262,3 +267,52 @@ def test_advise_in_process_is_the_cli_s_advice(tmp_path):
     assert mine["generator"]["measure"] == "peak"
     assert mine["generator"]["where"].startswith(f"{script}:8 in work")
     assert mine["generator"]["bytes_saved"] > 200_000 * 100
+
+
+CACHE = '''
+import sys, tracemalloc, memscope
+after = sys.argv[3] == "after"
+tracemalloc.start()
+cache = {}
+def lookup(k):
+    if k not in cache:
+        cache[k] = ("value-%d " % k) * 20
+        if after and len(cache) > 2000:  # as the advice says: bounded at the older size
+            del cache[next(iter(cache))]
+    return cache[k]
+for k in range(2000):
+    lookup(k)
+memscope.dump_heap(sys.argv[1])
+for k in range(2000, 8000):
+    lookup(k)
+print(tracemalloc.get_traced_memory()[0])
+tracemalloc.stop()
+memscope.dump_heap(sys.argv[2])
+'''
+
+
+def test_cache_saving_is_the_measured_one(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(CACHE)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    used = {}
+    for version in ("before", "after"):
+        older, newer = tmp_path / f"{version}-1.heap", tmp_path / f"{version}-2.heap"
+        used[version] = int(subprocess.run([sys.executable, str(script), older, newer, version],
+                                           env=env, capture_output=True, text=True,
+                                           check=True).stdout)
+    # Either order: the newer snapshot is the one advised.
+    for heaps in ((newer.with_name("before-2.heap"), older.with_name("before-1.heap")),
+                  (older.with_name("before-1.heap"), newer.with_name("before-2.heap"))):
+        advice = json.loads(memscope("advise", *heaps, "--json", "--limit", "0").stdout)["advice"]
+        [mine] = [a for a in advice if a["rule"] == "cache"]
+        assert mine["title"] == "Bound the dict sys.modules['__main__'].__dict__['cache']"
+        assert "grew from 2000 to 8000 entries" in mine["evidence"]
+        assert "maxsize=2000" in mine["change"]
+        measured = used["before"] - used["after"]
+        assert abs(mine["bytes_saved"] - measured) <= 0.10 * measured, (mine, measured)
+    # One snapshot, or two of different processes: nothing grew that can be seen.
+    one = json.loads(memscope("advise", newer.with_name("before-2.heap"), "--json").stdout)
+    two = json.loads(memscope("advise", older.with_name("after-1.heap"),
+                              newer.with_name("before-2.heap"), "--json").stdout)
+    assert not [a for a in one["advice"] + two["advice"] if a["rule"] == "cache"]
