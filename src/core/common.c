@@ -48,6 +48,10 @@ void *msc_malloc(size_t size)
 void *msc_calloc(size_t n, size_t size)
 {
     if (size && n > (size_t)-1 / size) return NULL;
+    /* libc's calloc takes a large block's pages fresh from the kernel, zero
+     * already, and writes only those it reuses: a table sized for every
+     * stack costs only the pages touched. */
+    if (allocator.malloc == libc_malloc) return calloc(n ? n : 1, size ? size : 1);
     void *p = msc_malloc(n * size);
     if (p) memset(p, 0, n * size);
     return p;
