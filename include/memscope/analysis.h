@@ -150,6 +150,10 @@ uint64_t msc_analysis_time(const msc_analysis_t *a);
 /* Values of the stack whose leaf is node, for a view; zero for nodes never
  * seen. Valid after msc_analysis_finish. */
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node);
+/* The same for every view at once, into v: whether the stack ever
+ * allocated (else every view is zero, and v is left as it was). */
+int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
+                            msc_node_values_t v[MSC_VIEW_COUNT]);
 uint32_t msc_analysis_nodes(const msc_analysis_t *a);
 
 /* The live block that starts at addr, as replayed so far: 1 with *size

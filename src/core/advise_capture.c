@@ -271,10 +271,8 @@ int msc_advise_capture(const char *path, const msc_analysis_t *a, msc_symbols_t 
 {
     msc_rows_t rows[MSC_VIEW_COUNT];
     size_t before = out->len;
-    int rc = 0, made = 0;
-    for (; rc == 0 && made < MSC_VIEW_COUNT; made++)
-        rc = msc_aggregate(a, sym, (msc_view_t)made, MSC_BY_LINE, 0, NULL, &rows[made]);
-    if (rc) made--;
+    int rc = msc_aggregate_views(a, sym, (1u << MSC_VIEW_COUNT) - 1, MSC_BY_LINE, 0, NULL, rows);
+    int made = rc ? 0 : MSC_VIEW_COUNT;
     const msc_summary_t *s = msc_analysis_summary(a);
     if (rc == 0) rc = advise_generators(path, s, &rows[MSC_VIEW_PEAK], &rows[MSC_VIEW_EXIT], out);
     if (rc == 0) rc = advise_joins(path, s, &rows[MSC_VIEW_TOTAL], out);
