@@ -9,7 +9,9 @@
  *               (CPython 3.11-3.13, 64-bit)
  *   array('q')  64 bytes of object and 8 bytes an item, built from the
  *               list at once, against the list and every int only the
- *               list holds (at their allocated size) */
+ *               list holds (at their allocated size)
+ *
+ * The numpy and pandas rules are in advarrays.c. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +27,11 @@
 #define MIN_SAVING 4096           /* advice that saves less is noise */
 #define MIN_EMPTY_SAVING 65536    /* the interpreter itself keeps some empty containers */
 
+#define format msc__advice_format
+#define add msc__advice_add
+
 /* A string built like printf, owned; NULL on out-of-memory. */
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
+char *msc__advice_format(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -43,8 +47,8 @@ static char *format(const char *fmt, ...)
 
 /* Adds one piece of advice, taking ownership of the three strings (freed
  * here when anything fails). */
-static int add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t site,
-               char *title, char *evidence, char *change)
+int msc__advice_add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t site,
+                    char *title, char *evidence, char *change)
 {
     if (!title || !evidence || !change) goto fail;
     if (l->len == l->cap) {
@@ -266,6 +270,7 @@ int msc_advise_heap(const msc_heap_t *h, msc_advice_list_t *out)
         if (rc == 0) rc = advise_duplicates(h, out);
         if (rc == 0) rc = advise_empty(h, out);
     }
+    if (rc == 0) rc = msc__advise_arrays(h, out); /* array records: snapshots since version 4 */
     if (rc) {
         msc_advice_list_release(out);
         return rc;
