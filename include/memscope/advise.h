@@ -13,6 +13,11 @@
  *   weakref  reference cycles: the reference to make weak, so that reference
  *            counting frees them without waiting for the collector
  *            (msc_heap_cycles)
+ *   dtype    a numpy array whose sampled values fit a narrower dtype of the
+ *            same kind: astype saves nbytes less the narrower nbytes
+ *   downcast the same for a pandas column's numbers
+ *   category a pandas column of objects with few distinct values: codes and
+ *            each value once (src/core/advarrays.c)
  *
  * Each piece of advice is ranked by bytes saved. Its report is
  * msc_report_advice (memscope/report.h). */
@@ -25,7 +30,8 @@
 #include "memscope/heap.h"
 
 typedef struct msc_advice {
-    const char *rule;          /* static: "slots", "array", "intern", "empty", "weakref" */
+    const char *rule;          /* static: "slots", "array", "intern", "empty", "weakref",
+                                  "dtype", "downcast", "category" */
     char *title;               /* owned: "Give __main__.Point __slots__" */
     char *evidence;            /* owned: what was measured */
     char *change;              /* owned: what to write instead */

@@ -19,15 +19,20 @@ const cli_command_t cli_cmd_advise = {
     "advice with the evidence, the change and the bytes it saves (computed with\n"
     "CPython's own sizes), most saved first: __slots__ for classes with many\n"
     "instances, array.array for long lists of ints, one copy of equal strings,\n"
-    "no empty containers kept, weak references that break cycles. A snapshot\n"
-    "taken while recording also says where the objects were allocated.\n\n"
+    "no empty containers kept, weak references that break cycles, a narrower\n"
+    "dtype for numpy arrays whose values fit one (int64 holding small numbers,\n"
+    "float64 holding float32s), and for pandas columns a downcast or category\n"
+    "(few distinct values). A snapshot taken while recording also says where\n"
+    "the objects were allocated.\n\n"
     "options:\n"
     "  --limit N   pieces of advice shown (default 10; 0 for all)\n"
     "  --json      one JSON object: bytes_saved, advice [{rule, title, bytes_saved,\n"
     "              where [{file, function, line}], evidence, change}]\n\n"
     "examples:\n"
     "  memscope run --heap-at-exit app.heap app.py && memscope advise app.heap\n"
-    "  memscope advise app.heap --json --limit 0\n"};
+    "  memscope advise app.heap --json --limit 0\n"
+    "  memscope run --heap-at-exit frames.heap load_frames.py &&\n"
+    "      memscope advise frames.heap --limit 3   # dtypes and categories for its DataFrames\n"};
 
 /* Whether path starts like a capture, which holds no objects to advise on. */
 static int is_capture(const char *path)
