@@ -650,6 +650,9 @@ static void walk_object(walker_t *w, uint32_t v, PyObject *o)
         return walk_static_type(w, (PyTypeObject *)o);
     if (PyList_CheckExact(o)) return walk_items(w, ((PyListObject *)o)->ob_item, Py_SIZE(o));
     if (PyTuple_CheckExact(o)) return walk_items(w, ((PyTupleObject *)o)->ob_item, Py_SIZE(o));
+    /* str, int, float and bytes, most of a heap, hold nothing and are
+     * smaller than any array: they need no type lookup. */
+    if (!PyType_IS_GC(tp) && tp->tp_basicsize < (Py_ssize_t)sizeof(msc_ndarray_t)) return;
     w->cur_type = type_info(w, tp);
     if (!w->cur_type) return;
     if (w->cur_type->ndarray) walk_array(w, v, o);

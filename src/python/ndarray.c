@@ -8,7 +8,9 @@
  * but 2.x widened elsize to npy_intp behind a 64-bit flags word. So only
  * the fields up to type_num are read, and the element size of the dtypes
  * the walker cares about comes from type_num, whose values numpy never
- * changes (NPY_TYPES in ndarraytypes.h). */
+ * changes (NPY_TYPES in ndarraytypes.h). The layouts were checked against
+ * numpy 2.4's headers (the version the tests run) and numpy 1.x's
+ * ndarraytypes.h (char flags then int type_num, int elsize). */
 #include "ndarray.h"
 
 #include <float.h>
