@@ -63,6 +63,16 @@ del names
 if after:
     frame["city"] = frame["city"].astype("category")
 '''),
+    # The same in pandas' default string dtype, whose values are an object
+    # array inside a StringArray.
+    "category-str": ("category", "category", '''
+cities = ["lisbon", "porto", "braga", "faro", "evora"]
+names = ["".join(list(cities[i % 5])) + "-district" for i in range(300_000)]
+frame = pd.DataFrame({"city": names})
+del names
+if after:
+    frame["city"] = frame["city"].astype("category")
+'''),
 }
 
 
