@@ -13,8 +13,8 @@
  *             values (int8 below 127 of them, as pandas chooses) and each
  *             value once, an object array of them
  *
- * Each names the DataFrame or Series by its path from a root, else the
- * array by its own. */
+ * Each names the DataFrame or Series by its path from a root (and whether
+ * the array is its index or its columns), else the array by its own. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,15 +50,28 @@ static int is_pandas(const msc_heap_t *h, uint32_t v, const char *name)
 }
 
 /* The DataFrame (or else the Series) on v's path from a root, nearest
- * first, or UINT32_MAX when the path passes through neither. */
-static uint32_t pandas_owner(const ctx_t *c, uint32_t v)
+ * first, or UINT32_MAX when the path passes through neither; *in_index is
+ * set when the path reaches v through an Index of it (its row labels or
+ * column names) rather than a column. */
+static uint32_t pandas_owner(const ctx_t *c, uint32_t v, int *in_index)
 {
     uint32_t series = UINT32_MAX;
+    int index = 0, series_index = 0;
     for (uint32_t u = c->paths.parent[v], steps = 0; u != UINT32_MAX && u != 0 && steps < 64;
          u = c->paths.parent[u], steps++) {
-        if (is_pandas(c->h, u, "DataFrame")) return u;
-        if (series == UINT32_MAX && is_pandas(c->h, u, "Series")) series = u;
+        if (is_pandas(c->h, u, "DataFrame")) {
+            *in_index = index;
+            return u;
+        }
+        if (series == UINT32_MAX && is_pandas(c->h, u, "Series")) {
+            series = u;
+            series_index = index;
+        }
+        size_t n;
+        const char *name = msc_heap_string(c->h, c->h->types[c->h->type[u]].name, &n);
+        if (is_pandas(c->h, u, NULL) && n >= 5 && strcmp(name + n - 5, "Index") == 0) index = 1;
     }
+    *in_index = series_index;
     return series;
 }
 
@@ -84,7 +97,8 @@ static int advise_narrower(const ctx_t *c, const msc_heap_array_t *a)
 {
     uint64_t saved = a->length * (uint64_t)(a->itemsize - a->fits);
     if (a->kind == 'O' || saved < MIN_SAVING) return 0;
-    uint32_t owner = pandas_owner(c, a->node);
+    int in_index;
+    uint32_t owner = pandas_owner(c, a->node, &in_index);
     const char *from = dtype_name(a->kind, a->itemsize), *to = dtype_name(a->kind, a->fits);
     char name[512];
     name_of(c, a->node, owner, name, sizeof(name));
@@ -102,6 +116,12 @@ static int advise_narrower(const ctx_t *c, const msc_heap_array_t *a)
                                msc__advice_format("a = a.astype(numpy.%s), or create it with "
                                                   "dtype=numpy.%s (check that every value "
                                                   "fits, not only the sampled ones)", to, to));
+    if (in_index)
+        return msc__advice_add(c->out, "downcast", saved, site_of(c->h, a->node),
+                               msc__advice_format("Downcast the %s index of %s to %s", from,
+                                                  name, to),
+                               evidence,
+                               msc__advice_format("df.index = df.index.astype(\"%s\")", to));
     const char *downcast = a->kind == 'i' ? "integer" : a->kind == 'u' ? "unsigned" : "float";
     return msc__advice_add(c->out, "downcast", saved, site_of(c->h, a->node),
                            msc__advice_format("Downcast the %s columns of %s to %s", from, name,
@@ -199,8 +219,9 @@ static int advise_category(const ctx_t *c, const msc_heap_array_t *a)
 {
     const msc_heap_t *h = c->h;
     if (a->kind != 'O' || a->length < CATEGORY_MIN_ITEMS) return 0;
-    uint32_t owner = pandas_owner(c, a->node);
-    if (owner == UINT32_MAX) return 0;
+    int in_index;
+    uint32_t owner = pandas_owner(c, a->node, &in_index);
+    if (owner == UINT32_MAX || in_index) return 0;
     column_use_t u;
     int rc = measure_column(h, a->node, &u);
     if (rc < 0) return rc;

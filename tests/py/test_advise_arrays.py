@@ -54,6 +54,13 @@ frame = pd.DataFrame({"age": np.arange(n) % 90, "visits": np.arange(n) % 1000})
 if after:
     frame = frame.astype({"age": "int16", "visits": "int16"})
 '''),
+    # Row labels that fit int32: the index, not a column.
+    "downcast-index": ("downcast", "index.astype(\"int32\")", '''
+n = 500_000
+frame = pd.DataFrame({"price": np.ones(n, dtype=np.float32)}, index=np.arange(n) * 7)
+if after:
+    frame.index = frame.index.astype("int32")
+'''),
     # An object column of separate copies of five values, as a file read gives them.
     "category": ("category", "category", '''
 cities = ["lisbon", "porto", "braga", "faro", "evora"]
