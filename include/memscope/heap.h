@@ -38,7 +38,7 @@ enum msc_heap_flag {
 
 /* An edge label is 0 (none), a string id (a name: attribute, dict key,
  * local variable, "__dict__"), or MSC_HEAP_LABEL_INDEX | i (a list or tuple
- * index). */
+ * index, or element i of a numpy object array in C order). */
 #define MSC_HEAP_LABEL_INDEX 0x80000000u
 
 typedef struct msc_heap_type {

@@ -2,7 +2,9 @@
  * each type's tp_traverse, from the interpreter's roots (sys.modules, the
  * builtins, every thread's frames and state) and then from every object the
  * collector tracks that the roots did not reach. Objects the collector does
- * not track (str, int, float, bytes) are found inside the containers.
+ * not track (str, int, float, bytes) are found inside the containers, and
+ * numpy arrays, which numpy does not traverse, are read in place
+ * (ndarray.h): their base, their dtype and an object array's elements.
  *
  * It measures without disturbing: no Python object is created for
  * bookkeeping (the graph lives in core's malloc'd columns), instance
