@@ -139,3 +139,50 @@ def test_values_that_need_the_width_get_no_dtype_advice(tmp_path):
     subprocess.run([sys.executable, str(script), str(heap)], check=True, env=env)
     advice = json.loads(memscope("advise", heap, "--json", "--limit", "0").stdout)["advice"]
     assert not [a for a in advice if a["rule"] == "dtype"], advice
+
+
+# Each dtype the walker reads, with values that fit a narrower one (or not):
+# the element size comes from numpy's type number, the values from the
+# buffer, so each is checked against what numpy itself says.
+DTYPES = '''
+import sys, numpy as np, memscope
+n = 100_000
+arrays = {
+    "i2": np.arange(n, dtype=np.int16) % 100,
+    "i4": np.arange(n, dtype=np.intc) % 30_000,
+    "q": np.arange(n, dtype=np.longlong) % 100,
+    "neg": np.arange(-n // 2, n // 2, dtype=np.int64),
+    "u8": np.arange(n, dtype=np.uint64) * 1000,
+    "u2": np.arange(n, dtype=np.uint16) % 200,
+    "f8": np.full(n, 0.5),
+    "fortran": np.asfortranarray((np.arange(n, dtype=np.int64) % 50).reshape(400, 250)),
+    "f4": np.arange(n, dtype=np.float32),      # float32 is as narrow as the rule goes
+    "big": (np.arange(n) % 100).astype(">i8"),  # not in native order: left alone
+    "wide": np.arange(n, dtype=np.int64) << 40,
+}
+globals().update(arrays)
+memscope.dump_heap(sys.argv[1])
+'''
+
+EXPECTED = {"i2": "int8", "i4": "int16", "q": "int8", "neg": "int32", "u8": "uint32",
+            "u2": "uint8", "f8": "float32", "fortran": "int8"}
+
+
+def test_each_dtype_read_from_its_buffer(tmp_path):
+    import numpy as np
+    script = tmp_path / "dtypes.py"
+    script.write_text(DTYPES)
+    heap = tmp_path / "dtypes.heap"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    subprocess.run([sys.executable, str(script), str(heap)], check=True, env=env)
+    advice = json.loads(memscope("advise", heap, "--json", "--limit", "0").stdout)["advice"]
+    found = {}
+    for a in advice:
+        if a["rule"] == "dtype":
+            name = a["title"].split("['")[-1].split("']")[0]
+            found[name] = (a["title"].rsplit(" ", 1)[1], a["bytes_saved"])
+    itemsize = {"i2": 2, "i4": np.dtype(np.intc).itemsize, "q": np.dtype(np.longlong).itemsize,
+                "neg": 8, "u8": 8, "u2": 2, "f8": 8, "fortran": 8}
+    assert {k: v[0] for k, v in found.items()} == EXPECTED
+    for name, to in EXPECTED.items():
+        assert found[name][1] == 100_000 * (itemsize[name] - np.dtype(to).itemsize), name
