@@ -33,6 +33,8 @@ typedef struct descr_head {
 
 int msc_ndarray_type(PyTypeObject *tp)
 {
+    /* An "ndarray" too small for the fields read is not numpy's. */
+    if (tp->tp_basicsize < (Py_ssize_t)sizeof(msc_ndarray_t)) return 0;
     for (; tp; tp = tp->tp_base)
         if (strcmp(tp->tp_name, "numpy.ndarray") == 0) return 1;
     return 0;

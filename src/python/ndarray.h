@@ -31,7 +31,8 @@ typedef struct msc_ndarray_info {
 } msc_ndarray_info_t;
 
 /* Whether tp is numpy.ndarray or a subclass of it, found by name along
- * tp_base, so that numpy is never imported. */
+ * tp_base (so that numpy is never imported), with room for the fields
+ * msc_ndarray_t reads. */
 int msc_ndarray_type(PyTypeObject *tp);
 
 /* Reads o's fields (o must be of a type msc_ndarray_type accepts). */
