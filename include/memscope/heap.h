@@ -94,7 +94,8 @@ typedef struct msc_heap {
     uint64_t *size;            /* bytes, as sys.getsizeof counts them */
     uint32_t *type;            /* index into types */
     uint32_t *refcnt;          /* reference count (saturated at UINT32_MAX) */
-    uint32_t *preview;         /* string id of a short preview (str, bytes, names), 0 none */
+    uint32_t *preview;         /* string id of a short preview (str, bytes, names, a numpy
+                                  array's dtype and shape), 0 none */
     uint8_t *flags;            /* enum msc_heap_flag */
     uint32_t *site;            /* string id of where node v was allocated ("file:line in
                                   function"), 0 unknown; NULL when no site is known */

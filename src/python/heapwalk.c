@@ -289,9 +289,13 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
     return (uint64_t)size + (uint64_t)msc_object_preheader(o, ti->preheader);
 }
 
-static uint32_t preview_of(walker_t *w, PyObject *o)
+static uint32_t preview_of(walker_t *w, PyObject *o, const type_info_t *ti)
 {
     if (!w->detail) return 0;
+    if (ti->ndarray) {
+        char buf[128];
+        return intern_c(w, buf, msc_ndarray_describe(o, buf, sizeof(buf)));
+    }
     if (PyUnicode_Check(o)) {
         char buf[MSC_HEAP_MAX_PREVIEW];
         return preview_string(w, buf, msc_str_utf8(o, buf, sizeof(buf)));
@@ -380,7 +384,7 @@ static uint32_t node_of(walker_t *w, PyObject *o)
     uint8_t flags = PyObject_IS_GC(o) && PyObject_GC_IsTracked(o) ? MSC_HEAP_GC_TRACKED : 0;
     int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)o, ti->index, object_size(o, ti),
                                 rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc, flags,
-                                preview_of(w, o), &v);
+                                preview_of(w, o, ti), &v);
     if (err < 0 && !w->err) w->err = err;
     if (err < 0) return 0;
     *slot = v + 1;

@@ -87,6 +87,19 @@ void msc_ndarray_info(PyObject *o, msc_ndarray_info_t *info)
     info->itemsize = size;
 }
 
+size_t msc_ndarray_describe(PyObject *o, char *buf, size_t n)
+{
+    const msc_ndarray_t *a = (const msc_ndarray_t *)o;
+    const descr_head_t *d = (const descr_head_t *)a->descr;
+    const char *name = d && d->typeobj ? d->typeobj->tp_name : "?";
+    const char *dot = strrchr(name, '.');
+    size_t len = (size_t)snprintf(buf, n, "%s (", dot ? dot + 1 : name);
+    for (int k = 0; k < a->nd && k < MAX_DIMS && len < n; k++)
+        len += (size_t)snprintf(buf + len, n - len, k ? ", %zd" : "%zd", a->dimensions[k]);
+    if (len < n) len += (size_t)snprintf(buf + len, n - len, a->nd == 1 ? ",)" : ")");
+    return len < n ? len : n - 1;
+}
+
 const char *msc_ndarray_item(const msc_ndarray_t *a, uint64_t i)
 {
     Py_ssize_t offset = 0;

@@ -38,6 +38,11 @@ int msc_ndarray_type(PyTypeObject *tp);
 /* Reads o's fields (o must be of a type msc_ndarray_type accepts). */
 void msc_ndarray_info(PyObject *o, msc_ndarray_info_t *info);
 
+/* "float64 (1000, 3)": the name of the array's scalar type (numpy's own
+ * tp_name, less "numpy.") and its shape, into buf (always terminated);
+ * the length written. */
+size_t msc_ndarray_describe(PyObject *o, char *buf, size_t n);
+
 /* Where element i (C order) of the array sits. */
 const char *msc_ndarray_item(const msc_ndarray_t *a, uint64_t i);
 

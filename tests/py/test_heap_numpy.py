@@ -109,3 +109,24 @@ def test_duplicates_finds_strings_repeated_in_an_object_column(tmp_path):
     assert row["wasted_bytes"] == 19_999 * row["bytes_each"]
     text = cli("heap", heap, "--duplicates").stdout
     assert "pending-review" in text
+
+
+def test_reports_name_arrays_by_dtype_and_shape(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent('''
+        import sys, memscope, numpy as np
+        table = np.zeros((500_000, 3))
+        column = table[:, 1]
+        memscope.dump_heap(sys.argv[1])
+    '''))
+    heap = tmp_path / "arrays.heap"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    subprocess.run([sys.executable, str(script), str(heap)], check=True, env=env)
+    out = cli("heap", heap, "--retained").stdout
+    size = sys.getsizeof(np.zeros((500_000, 3)))
+    assert f"'float64 (500000, 3)' retains {size} bytes" in out
+    out = cli("heap", heap, "--path-to", "ndarray", "--limit", "0").stdout
+    assert "['column']" in out
+    data = json.loads(cli("heap", heap, "--retained", "--json").stdout)
+    previews = json.dumps(data)
+    assert "float64 (500000, 3)" in previews
