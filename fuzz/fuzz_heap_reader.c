@@ -4,8 +4,8 @@
  * paths, type retention, cycles, duplicates, empty containers, pictures,
  * DevTools export) and the reports, text and JSON, which must hold on it
  * too. Input starting with 'R' is framed as records inside valid header
- * and chunks of the newest version (allocation sites, digests and
- * containers included), so the record parser sees mutations the checksums
+ * and chunks of the newest version (allocation sites, digests, containers
+ * and numpy arrays included), so the record parser sees mutations the checksums
  * would stop. */
 #include <stdio.h>
 #include <sys/mman.h>

@@ -13,6 +13,11 @@
  *   weakref  reference cycles: the reference to make weak, so that reference
  *            counting frees them without waiting for the collector
  *            (msc_heap_cycles)
+ *   dtype    a numpy array whose sampled values fit a narrower dtype of the
+ *            same kind: astype saves nbytes less the narrower nbytes
+ *   downcast the same for a pandas column's numbers
+ *   category a pandas column of objects with few distinct values: codes and
+ *            each value once (src/core/advarrays.c)
  *
  *   cache    a free-standing dict that two snapshots of one process show
  *            growing and holding a tenth of the heap: a bound, saving what
@@ -41,7 +46,8 @@
 
 typedef struct msc_advice {
     const char *rule;          /* static: "slots", "array", "intern", "empty", "weakref",
-                                  "cache", "generator", "join" */
+                                  "dtype", "downcast", "category", "cache",
+                                  "generator", "join" */
     const char *measure;       /* static: what bytes_saved is less of: "held" (live in
                                   the snapshot), "peak" (the capture's peak) or
                                   "allocated" (bytes allocated in all) */

@@ -21,9 +21,9 @@
 #include "memscope/common.h"
 
 #define MSC_HEAP_MAGIC "MEMHEAP"           /* 8 bytes with its terminating NUL */
-#define MSC_HEAP_VERSION 3                 /* 1: no allocation sites; 2: strings unique,
-                                              no digests or container lengths; both
-                                              still read */
+#define MSC_HEAP_VERSION 4                 /* 1: no allocation sites; 2: strings unique,
+                                              no digests or container lengths; 3: no
+                                              array summaries; all still read */
 #define MSC_HEAP_MAX_NODES (1u << 30)      /* more nodes than this is corrupt */
 #define MSC_HEAP_MAX_PREVIEW 40            /* bytes of a str/bytes kept as preview */
 #define MSC_HEAP_MAX_STRING (1u << 16)     /* bytes of a name; longer ones are cut, and a
@@ -38,7 +38,7 @@ enum msc_heap_flag {
 
 /* An edge label is 0 (none), a string id (a name: attribute, dict key,
  * local variable, "__dict__"), or MSC_HEAP_LABEL_INDEX | i (a list or tuple
- * index). */
+ * index, or element i of a numpy object array in C order). */
 #define MSC_HEAP_LABEL_INDEX 0x80000000u
 
 typedef struct msc_heap_type {
@@ -70,6 +70,23 @@ typedef struct msc_heap_container {
     uint64_t capacity;         /* slots allocated, as the layout counts them */
 } msc_heap_container_t;
 
+/* What the walker read from a numpy array that owns its buffer: its dtype
+ * and length, and, for numbers, the narrowest element of the same kind that
+ * held every value it sampled (up to MSC_HEAP_ARRAY_SAMPLES spread over the
+ * array), which the dtype and downcast advice turn into bytes saved. */
+#define MSC_HEAP_ARRAY_SAMPLES 4096
+
+typedef struct msc_heap_array {
+    uint32_t node;
+    uint8_t kind;              /* numpy's dtype.kind: 'i' signed, 'u' unsigned, 'f' float,
+                                  'O' object (elements are the node's index edges) */
+    uint8_t itemsize;          /* bytes an element: 1, 2, 4 or 8 (8 for 'O') */
+    uint8_t fits;              /* bytes an element of the same kind needs to hold every
+                                  sampled value ('f': 4 when each is exactly a float32);
+                                  <= itemsize; equal to it for 'O' */
+    uint64_t length;           /* elements (numpy's size); nbytes is length * itemsize */
+} msc_heap_array_t;
+
 typedef struct msc_heap {
     uint32_t node_count;
     uint32_t node_cap;
@@ -77,7 +94,8 @@ typedef struct msc_heap {
     uint64_t *size;            /* bytes, as sys.getsizeof counts them */
     uint32_t *type;            /* index into types */
     uint32_t *refcnt;          /* reference count (saturated at UINT32_MAX) */
-    uint32_t *preview;         /* string id of a short preview (str, bytes, names), 0 none */
+    uint32_t *preview;         /* string id of a short preview (str, bytes, names, a numpy
+                                  array's dtype and shape), 0 none */
     uint8_t *flags;            /* enum msc_heap_flag */
     uint32_t *site;            /* string id of where node v was allocated ("file:line in
                                   function"), 0 unknown; NULL when no site is known */
@@ -90,6 +108,9 @@ typedef struct msc_heap {
     struct msc_heap_container *containers; /* owned; in increasing node order */
     uint32_t container_count;
     uint32_t container_cap;
+    struct msc_heap_array *arrays; /* owned; in increasing node order */
+    uint32_t array_count;
+    uint32_t array_cap;
 
     uint64_t edge_count;
     uint64_t edge_cap;
@@ -201,6 +222,17 @@ static inline uint64_t msc_heap_digest(const msc_heap_t *h, uint32_t v)
  * whose capacity is not a power of two, or a length above the capacity). */
 int msc_heap_add_container(msc_heap_t *h, uint32_t v, int layout, uint64_t length,
                            uint64_t capacity);
+
+/* Records node v as a numpy array that owns its buffer, in increasing node
+ * order: 0, MSC_ENOMEM, or MSC_EUSAGE (v not after the previous array or not
+ * a node, a kind other than i, u, f and O, an itemsize or fits not 1, 2, 4
+ * or 8, fits above itemsize, an 'O' array with itemsize or fits not 8, or
+ * nbytes of 2^56 or more). */
+int msc_heap_add_array(msc_heap_t *h, uint32_t v, int kind, int itemsize, int fits,
+                       uint64_t length);
+
+/* The array record of node v, or NULL. */
+const msc_heap_array_t *msc_heap_array_of(const msc_heap_t *h, uint32_t v);
 
 /* Adds an edge from -> to. Edges are added grouped by source in increasing
  * node order (from >= every earlier from): 0, MSC_ENOMEM or MSC_EUSAGE. */

@@ -22,10 +22,14 @@ const cli_command_t cli_cmd_advise = {
     "by += that join would allocate once. From a heap snapshot (computed with\n"
     "CPython's own sizes): __slots__ for classes with many instances,\n"
     "array.array for long lists of ints, one copy of equal strings, no empty\n"
-    "containers kept, weak references that break cycles. From two snapshots of\n"
-    "one process (in either order): a bound for a dict that grew between them\n"
-    "and holds a tenth of the heap. Each piece says what it saves: bytes held,\n"
-    "bytes off the peak, or bytes allocated.\n\n"
+    "containers kept, weak references that break cycles, a narrower dtype for\n"
+    "numpy arrays whose values fit one (int64 holding small numbers, float64\n"
+    "holding float32s), and for pandas columns a downcast or category (few\n"
+    "distinct values). From two snapshots of one process (in either order): a\n"
+    "bound for a dict that grew between them and holds a tenth of the heap.\n"
+    "Each piece says what it saves: bytes held, bytes off the peak, or bytes\n"
+    "allocated. A snapshot taken while recording also says where the objects\n"
+    "were allocated.\n\n"
     "options:\n"
     "  --limit N   pieces of advice shown (default 10; 0 for all)\n"
     "  --json      one JSON object: bytes_saved, advice [{rule, title, bytes_saved,\n"
@@ -34,7 +38,9 @@ const cli_command_t cli_cmd_advise = {
     "  memscope run -o app.msc --heap-at-exit app.heap app.py\n"
     "  memscope advise app.msc app.heap\n"
     "  memscope advise later.heap earlier.heap   # what grew: caches to bound\n"
-    "  memscope advise app.heap --json --limit 0\n"};
+    "  memscope advise app.heap --json --limit 0\n"
+    "  memscope run --heap-at-exit frames.heap load_frames.py &&\n"
+    "      memscope advise frames.heap --limit 3   # dtypes and categories for its DataFrames\n"};
 
 /* Whether path starts like a capture (else it is taken for a heap
  * snapshot, whose reader says what is wrong with it). */

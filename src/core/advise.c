@@ -9,7 +9,9 @@
  *               (CPython 3.11-3.13, 64-bit)
  *   array('q')  64 bytes of object and 8 bytes an item, built from the
  *               list at once, against the list and every int only the
- *               list holds (at their allocated size) */
+ *               list holds (at their allocated size)
+ *
+ * The numpy and pandas rules are in advarrays.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +28,8 @@
 
 /* Adds one piece of advice, taking ownership of the three strings (freed
  * here when anything fails). */
-static int add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t site,
-               char *title, char *evidence, char *change)
+int msc__advice_add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t site,
+                    char *title, char *evidence, char *change)
 {
     msc_advice_t a = {rule, "held", title, evidence, change, saved, site, NULL};
     return msc_advice_add(l, &a);
@@ -103,7 +105,7 @@ static int advise_slots(const msc_heap_t *h, msc_advice_list_t *l)
         if (u->instances < SLOTS_MIN_INSTANCES || u->bytes < slotted + MIN_SAVING) continue;
         char name[400];
         msc_heap_type_name(h, t, name, sizeof(name));
-        rc = add(l, "slots", u->bytes - slotted, u->site, msc_strfmt("Give %s __slots__", name),
+        rc = msc__advice_add(l, "slots", u->bytes - slotted, u->site, msc_strfmt("Give %s __slots__", name),
                  msc_strfmt("%llu instances hold their attributes in a dict or values array: "
                         "%llu bytes, %llu a piece; with __slots__ for %llu attributes each "
                         "would take %llu",
@@ -150,7 +152,7 @@ static int advise_array(const msc_heap_t *h, msc_advice_list_t *l)
         }
         uint64_t now = h->size[v] + own, array = ARRAY_OBJECT_BYTES + POINTER_BYTES * c->length;
         if (ints != items || ints < ARRAY_MIN_ITEMS || now < array + MIN_SAVING) continue;
-        int rc = add(l, "array", now - array, site_of(h, v),
+        int rc = msc__advice_add(l, "array", now - array, site_of(h, v),
                      msc_strfmt("Store a list of %llu ints as array.array('q')",
                             (unsigned long long)c->length),
                      msc_strfmt("the list takes %llu bytes and the %llu ints only it holds %llu "
@@ -172,7 +174,7 @@ static int advise_duplicates(const msc_heap_t *h, msc_advice_list_t *l)
     if (rc) return rc;
     if (d.wasted >= MIN_SAVING) {
         const msc_heap_dup_t *top = &d.groups[0];
-        rc = add(l, "intern", d.wasted, site_of(h, top->example),
+        rc = msc__advice_add(l, "intern", d.wasted, site_of(h, top->example),
                  msc_strfmt("Keep one copy of equal strings and bytes"),
                  msc_strfmt("%llu copies of %zu values are held beside an equal copy; the most "
                         "copied value has %llu copies of %llu bytes",
@@ -192,7 +194,7 @@ static int advise_empty(const msc_heap_t *h, msc_advice_list_t *l)
     for (size_t i = 0; rc == 0 && i < e.len && e.rows[i].saving >= MIN_EMPTY_SAVING; i++) {
         const msc_heap_empty_row_t *r = &e.rows[i];
         if (strncmp(r->kind, "dict of ", 8) == 0) continue; /* instances': the slots rule */
-        rc = add(l, "empty", r->saving, site_of(h, r->example),
+        rc = msc__advice_add(l, "empty", r->saving, site_of(h, r->example),
                  msc_strfmt("Do not keep empty %s", r->kind),
                  msc_strfmt("%llu are empty (%llu bytes) and %llu mostly empty (%llu bytes)",
                         (unsigned long long)r->empty, (unsigned long long)r->empty_bytes,
@@ -212,7 +214,7 @@ static int advise_cycles(const msc_heap_t *h, msc_advice_list_t *l)
     for (size_t i = 0; rc == 0 && i < c.len; i++) {
         const msc_heap_cycle_group_t *g = &c.groups[i];
         if (!g->weaken || g->freed_bytes < MIN_SAVING) continue;
-        rc = add(l, "weakref", g->freed_bytes, g->site,
+        rc = msc__advice_add(l, "weakref", g->freed_bytes, g->site,
                  msc_strfmt("Make %s a weak reference", g->weaken),
                  msc_strfmt("%llu reference cycles of %s (%llu objects, %llu bytes with what "
                         "only they hold) wait for the garbage collector to be freed",
@@ -249,6 +251,7 @@ int msc_advise_heap(const msc_heap_t *h, msc_advice_list_t *out)
         if (rc == 0) rc = advise_duplicates(h, out);
         if (rc == 0) rc = advise_empty(h, out);
     }
+    if (rc == 0) rc = msc__advise_arrays(h, out); /* array records: snapshots since version 4 */
     if (rc) {
         msc_advice_list_release(out);
         return rc;

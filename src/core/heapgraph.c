@@ -1,7 +1,7 @@
 /* The in-memory heap graph (msc_heap_t): growable node columns, edges in
  * compressed-row form, an intern table for names, an address table, built
  * on demand, so the analyses can go from id() to node, and the contents the
- * walker records beside the graph (digests, containers).
+ * walker records beside the graph (digests, containers, numpy arrays).
  * Both hash tables store indices (and the address table a hash tag) and
  * compare against the columns, so the tables stay small at ten million
  * objects. */
@@ -78,6 +78,7 @@ void msc_heap_free(msc_heap_t *h)
     msc_free(h->site);
     msc_free(h->digest);
     msc_free(h->containers);
+    msc_free(h->arrays);
     msc_free(h->edge_start);
     msc_free(h->edge_to);
     msc_free(h->edge_label);
@@ -407,6 +408,45 @@ int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity)
 {
     return layout >= 0 && layout < MSC_HEAP_LAYOUTS && length <= capacity &&
            valid_capacity(layout, capacity);
+}
+
+static int valid_width(int n)
+{
+    return n == 1 || n == 2 || n == 4 || n == 8;
+}
+
+int msc__heap_array_valid(int kind, int itemsize, int fits, uint64_t length)
+{
+    if (kind == 'O') return itemsize == 8 && fits == 8 && length < (1ULL << 53);
+    return (kind == 'i' || kind == 'u' || (kind == 'f' && itemsize >= 2 && fits >= 2)) &&
+           valid_width(itemsize) && valid_width(fits) && fits <= itemsize &&
+           length < (1ULL << 56) / (uint64_t)itemsize;
+}
+
+int msc_heap_add_array(msc_heap_t *h, uint32_t v, int kind, int itemsize, int fits,
+                       uint64_t length)
+{
+    if (v == 0 || v >= h->node_count || !msc__heap_array_valid(kind, itemsize, fits, length) ||
+        (h->flags[v] & MSC_HEAP_SYNTHETIC) ||
+        (h->array_count && h->arrays[h->array_count - 1].node >= v))
+        return MSC_EUSAGE;
+    if (grow32((void **)&h->arrays, &h->array_cap, (uint64_t)h->array_count + 1,
+               sizeof(*h->arrays)) < 0)
+        return MSC_ENOMEM;
+    h->arrays[h->array_count++] =
+        (msc_heap_array_t){v, (uint8_t)kind, (uint8_t)itemsize, (uint8_t)fits, length};
+    return 0;
+}
+
+const msc_heap_array_t *msc_heap_array_of(const msc_heap_t *h, uint32_t v)
+{
+    uint32_t lo = 0, hi = h->array_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->arrays[mid].node < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < h->array_count && h->arrays[lo].node == v ? &h->arrays[lo] : NULL;
 }
 
 int msc_heap_add_container(msc_heap_t *h, uint32_t v, int layout, uint64_t length,

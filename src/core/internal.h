@@ -51,9 +51,16 @@ uint64_t msc__heap_kind_key(const struct msc_heap *h, const uint32_t *owners, ui
                             uint32_t v);
 uint64_t msc__heap_kind_keys(const struct msc_heap *h);
 void msc__heap_kind_name(const struct msc_heap *h, uint64_t key, char *buf, size_t n);
-/* A container entry's layout, length and capacity are possible
- * (heapgraph.c). */
+/* A container entry's layout, length and capacity are possible, and an
+ * array entry's kind, widths and length (heapgraph.c). */
 int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity);
+int msc__heap_array_valid(int kind, int itemsize, int fits, uint64_t length);
+/* The advice rules' shared pieces (advise.c) and the numpy and pandas rules
+ * (advarrays.c). */
+struct msc_advice_list;
+int msc__advice_add(struct msc_advice_list *l, const char *rule, uint64_t saved, uint32_t site,
+                    char *title, char *evidence, char *change);
+int msc__advise_arrays(const struct msc_heap *h, struct msc_advice_list *l);
 /* msc_heap_partition with each node's "__dict__" owner given (NULL unless
  * by kind); heappart.c. */
 struct msc_heap_partition;

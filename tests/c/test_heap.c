@@ -293,6 +293,65 @@ static void test_reader_rejects_digests_before_version_3(void)
     msc_heap_free(h);
 }
 
+/* numpy arrays' records: written and read back as they were; refused when
+ * impossible (by the builder and by the reader) and in a version 3 file,
+ * which still reads when it has none. */
+static void test_array_records(void)
+{
+    msc_heap_t *h = cache_heap();
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 8, 2, 1000000), 0);
+    CHECK_EQ(msc_heap_add_array(h, 4, 'O', 8, 8, 3), 0);
+    CHECK_EQ(msc_heap_add_array(h, 6, 'f', 8, 4, 5), 0);
+    char path[64];
+    int fd = write_tmp(h, path), err;
+    msc_error_info_t info = {0, NULL};
+    msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
+    CHECK(r && r->array_count == 3);
+    for (uint32_t i = 0; r && i < r->array_count && i < 3; i++) {
+        const msc_heap_array_t *x = &r->arrays[i], *y = &h->arrays[i];
+        CHECK(x->node == y->node && x->kind == y->kind && x->itemsize == y->itemsize &&
+              x->fits == y->fits && x->length == y->length);
+    }
+    CHECK(r && msc_heap_array_of(r, 4) && msc_heap_array_of(r, 4)->kind == 'O');
+    CHECK(r && msc_heap_array_of(r, 3) == NULL);
+    msc_heap_free(r);
+    uint8_t three = 3;
+    CHECK_EQ(pwrite(fd, &three, 1, 8), 1);
+    r = msc_heap_read(fd, &err, &info, NULL, NULL);
+    CHECK(r == NULL && info.what &&
+          strcmp(info.what, "record kind newer than the snapshot's version") == 0);
+    close(fd);
+    unlink(path);
+    h->array_count = 0;
+    fd = write_tmp(h, path);
+    CHECK_EQ(pwrite(fd, &three, 1, 8), 1);
+    r = msc_heap_read(fd, &err, &info, NULL, NULL);
+    CHECK(r && r->array_count == 0 && r->node_count == h->node_count);
+    msc_heap_free(r);
+    close(fd);
+    unlink(path);
+    /* The builder refuses what the reader would. */
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 8, 16, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 2, 4, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 3, 3, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'O', 8, 1, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'S', 8, 8, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'f', 1, 1, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 8, 8, 1ULL << 53), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 0, 'i', 8, 8, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, h->node_count, 'i', 8, 8, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'u', 8, 1, 1), 0);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'u', 8, 1, 1), MSC_EUSAGE); /* not after the last */
+    h->arrays[0].fits = 9;
+    check_rejected(h, "array with an impossible kind, element size or length");
+    h->arrays[0] = (msc_heap_array_t){2, 'i', 4, 8, 1};
+    check_rejected(h, "array with an impossible kind, element size or length");
+    h->arrays[0] = (msc_heap_array_t){2, 'i', 8, 8, 1};
+    h->flags[2] |= MSC_HEAP_SYNTHETIC;
+    check_rejected(h, "array record for a synthetic node");
+    msc_heap_free(h);
+}
+
 static uint32_t add(msc_heap_t *h, uint32_t type, uint64_t size, uint8_t flags)
 {
     uint32_t v;
@@ -537,6 +596,7 @@ int main(void)
     test_file_round_trip();
     test_reader_rejects_bad_contents();
     test_reader_rejects_digests_before_version_3();
+    test_array_records();
     test_duplicates();
     test_empty_containers();
     test_partition_kinds();
