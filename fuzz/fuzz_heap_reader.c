@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "memscope/advise.h"
-#include "memscope/heap.h"
+#include "memscope/heapfile.h"
+#include "memscope/heapreport.h"
 #include "memscope/report.h"
 
 /* Duplicates, empty containers and a diff of the heap against itself. */

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "memscope/heap.h"
+#include "heapint.h"
 
 static uint64_t mix64(uint64_t x)
 {

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "internal.h"
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 #define SIZE_CLASSES 64
 

@@ -41,25 +41,6 @@ static inline uint64_t msc__get_u64(const uint8_t *p)
     return (uint64_t)msc__get_u32(p) | (uint64_t)msc__get_u32(p + 4) << 32;
 }
 
-/* Kinds of heap nodes as partitions number them (heappart.c): the type
- * index of builtins.dict (UINT32_MAX when none), the key of node v given
- * its dict owners and that type, how many keys there are, and a key's name
- * ("str", "dict of app.Foo", "dict (no owner)"). */
-struct msc_heap;
-uint32_t msc__heap_dict_type(const struct msc_heap *h);
-uint64_t msc__heap_kind_key(const struct msc_heap *h, const uint32_t *owners, uint32_t dict_type,
-                            uint32_t v);
-uint64_t msc__heap_kind_keys(const struct msc_heap *h);
-void msc__heap_kind_name(const struct msc_heap *h, uint64_t key, char *buf, size_t n);
-/* A container entry's layout, length and capacity are possible
- * (heapgraph.c). */
-int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity);
-/* msc_heap_partition with each node's "__dict__" owner given (NULL unless
- * by kind); heappart.c. */
-struct msc_heap_partition;
-int msc__heap_partition_owned(const struct msc_heap *h, const uint32_t *owners, int by,
-                              struct msc_heap_partition *p);
-
 /* A bounded cursor over untrusted bytes. Reads past the end set err and
  * return 0, so a parser can read a whole record and check once. */
 typedef struct msc_cursor {

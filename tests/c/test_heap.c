@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "memscope/heap.h"
+#include "memscope/heapfile.h"
 
 static uint32_t str(msc_heap_t *h, const char *s)
 {
