@@ -8,6 +8,7 @@
  * containers included), so the record parser sees mutations the checksums
  * would stop. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 

@@ -6,6 +6,7 @@
 #define MEMSCOPE_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define MSC_API __attribute__((visibility("default")))
 
@@ -28,6 +29,12 @@ const char *msc_strerror(int err);
 /* memscope's version, "MAJOR.MINOR.PATCH", from the checkout's VERSION file
  * (the one place it is written; the Makefile compiles it in). */
 MSC_API extern const char msc_version[];
+
+/* Where and why a file was rejected; what is a static string. */
+typedef struct msc_error_info {
+    uint64_t offset;           /* byte offset in the file */
+    const char *what;
+} msc_error_info_t;
 
 typedef struct msc_allocator {
     void *(*malloc)(void *ctx, size_t size);

@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "memscope/chunk.h"
-#include "memscope/sink.h"
 #include "memscope/symbols.h"
 
 typedef struct msc_event {
@@ -69,9 +68,5 @@ uint64_t msc_replay_file_size(const msc_replay_t *r);
 int msc_replay_complete(const msc_replay_t *r);
 uint64_t msc_replay_duration_ns(const msc_replay_t *r);
 uint64_t msc_replay_events(const msc_replay_t *r);
-
-/* Decodes a capture header (internal; exposed for the fuzzers). */
-int msc__header_decode(const uint8_t *buf, size_t len, msc_header_t *h, size_t *used,
-                       msc_error_info_t *info);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "memscope/encode.h"
 #include "memscope/reader.h"
 
 typedef struct stream_state {
