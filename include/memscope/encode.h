@@ -1,7 +1,7 @@
 /* Record encoding primitives: LEB128 varints, zigzag, and the one encoder per
  * hot record kind. Inline because the recorder calls them on every
  * allocation; the layouts they write are specified in docs/format.md and
- * decoded by src/core/reader.c.
+ * decoded by src/core/replay.c.
  *
  * Each encoder writes into a byte cursor the caller has checked has room for
  * MSC_REC_MAX bytes and returns the advanced cursor. */

@@ -11,7 +11,7 @@
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
 #include "memscope/diff.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 #include "memscope/tree.h"
 
 typedef struct msc_report_ctx {

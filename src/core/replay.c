@@ -10,7 +10,7 @@
 
 #include "internal.h"
 #include "memscope/encode.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 
 typedef struct stream_state {
     msc_delta_t delta;         /* the encoder's delta state, mirrored */

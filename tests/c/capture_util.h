@@ -19,7 +19,7 @@
 
 #include "internal.h"
 #include "memscope/analysis.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 #include "memscope/sink.h"
 #include "memscope/temporal.h"
 

@@ -10,7 +10,7 @@
 #include "capture_util.h"
 #include "check.h"
 #include "memscope/format.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 #include "memscope/symbols.h"
 
 /*

@@ -8,8 +8,8 @@
  *
  * Memory is bounded by the number of distinct stacks, code objects and
  * strings, and by one chunk; never by the length of the capture. */
-#ifndef MEMSCOPE_READER_H
-#define MEMSCOPE_READER_H
+#ifndef MEMSCOPE_REPLAY_H
+#define MEMSCOPE_REPLAY_H
 
 #include <stdint.h>
 
