@@ -137,7 +137,10 @@ $(BUILD)/tests/%: tests/c/%.c $(wildcard tests/c/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc/core -o $@ $< $(LIB) $(LIBS)
 
+# The layering of the headers (include/ never reaches above itself, core
+# never reaches the report writers) is checked with the C tests.
 test-c: $(TESTS)
+	@$(PYTHON) scripts/check_headers.py
 	@set -e; for t in $(TESTS); do $$t; done
 
 test-py: all
