@@ -23,7 +23,7 @@ static int main_record_ok(void)
     return atomic_load(&R.active);
 }
 
-/*  MARK | 1011 | time delta | label |   (main stream) */
+/* memscope.mark(label): a MARK record (msc_enc_mark) in the main stream. */
 static PyObject *py_mark(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -37,16 +37,16 @@ static PyObject *py_mark(PyObject *self, PyObject *arg)
         uint32_t nrec = 1;
         uint8_t *p = msc__main_cursor(st, &nrec, MSC_REC_MAX + (size_t)n);
         if (p) {
-            *p++ = MSC_REC_MARK;
-            p = msc_put_time(p, &st->delta, msc_sink_now(R.sink));
-            msc_stream_commit(st, msc_put_bytes(p, label, (size_t)n), nrec);
+            uint64_t now = msc_sink_now(R.sink);
+            msc_stream_commit(st, msc_enc_mark(p, &st->delta, now, label, (size_t)n), nrec);
         }
         msc__busy = 0;
     }
     Py_RETURN_NONE;
 }
 
-/*  GC | 1010 | time delta | generation | duration ns | collected | uncollectable | */
+/* gc.callbacks: a collection's start is remembered, its end written as a GC
+ * record (msc_enc_gc) with the pause between them. */
 static PyObject *py_gc_callback(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -70,12 +70,8 @@ static PyObject *py_gc_callback(PyObject *self, PyObject *args)
     uint32_t nrec = 1;
     uint8_t *p = msc__main_cursor(st, &nrec, MSC_REC_MAX);
     if (p) {
-        *p++ = MSC_REC_GC;
-        p = msc_put_time(p, &st->delta, now);
-        p = msc_put_varint(p, v[0]);
-        p = msc_put_varint(p, now >= R.gc_start_ns ? now - R.gc_start_ns : 0);
-        p = msc_put_varint(p, v[1]);
-        msc_stream_commit(st, msc_put_varint(p, v[2]), nrec);
+        uint64_t duration = now >= R.gc_start_ns ? now - R.gc_start_ns : 0;
+        msc_stream_commit(st, msc_enc_gc(p, &st->delta, now, v[0], duration, v[1], v[2]), nrec);
     }
     msc__busy = 0;
     Py_RETURN_NONE;
