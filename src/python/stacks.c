@@ -155,7 +155,9 @@ int msc_names_init(void)
     codes_mask = 1023;
     codes_count = 0;
     pthread_mutex_unlock(&codes_mutex);
-    return names && utf8_buf && table ? 0 : -1;
+    if (names && utf8_buf && table) return 0;
+    msc_names_release(); /* a failed init leaves nothing to release */
+    return -1;
 }
 
 void msc_names_release(void)
