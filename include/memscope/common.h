@@ -1,14 +1,13 @@
 /* What every part of the analyser library shares: error codes and the one
- * allocator pair all core memory goes through. The recorder points that pair
- * at CPython's untraced raw allocator, and the tests point it at a failing
- * one to check every out-of-memory path. */
+ * allocator pair all core memory goes through. The recorder keeps the
+ * default, libc's allocator (never the Python allocators, whose hooks may
+ * take locks or the GIL), and the tests point it at a failing one
+ * (_memscope._fail_allocations) to check the out-of-memory paths. */
 #ifndef MEMSCOPE_COMMON_H
 #define MEMSCOPE_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define MSC_API __attribute__((visibility("default")))
 
 /* Core functions return 0 or one of these (negative). */
 enum msc_error {
@@ -28,7 +27,7 @@ const char *msc_strerror(int err);
 
 /* memscope's version, "MAJOR.MINOR.PATCH", from the checkout's VERSION file
  * (the one place it is written; the Makefile compiles it in). */
-MSC_API extern const char msc_version[];
+extern const char msc_version[];
 
 /* Where and why a file was rejected; what is a static string. */
 typedef struct msc_error_info {
