@@ -1,6 +1,6 @@
 /* Report writers: each renders an analysis (and the capture's symbols) to a
  * stdio stream, as text for people or JSON for programs. The JSON contract
- * (keys, units) is in DESIGN.md: snake_case keys, sizes in bytes, source
+ * (keys, units) is in docs/reports.md: snake_case keys, sizes in bytes, source
  * locations as {"file", "function", "line"}. Writers return 0 or MSC_ENOMEM
  * / MSC_EIO. */
 #ifndef MEMSCOPE_REPORT_H

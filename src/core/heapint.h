@@ -33,10 +33,6 @@ static inline int msc_heap_label_is(const msc_heap_t *h, uint32_t label, const c
  * none); caller frees with msc_free(). NULL on out-of-memory. */
 uint32_t *msc_heap_dict_owners(const msc_heap_t *h);
 
-/* The kind of node v (see partitions) into buf, given dict owners. */
-const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
-                          size_t n);
-
 /* Kinds of heap nodes as partitions number them (heappart.c): the type
  * index of builtins.dict (UINT32_MAX when none), the key of node v given
  * its dict owners and that type, how many keys there are, and a key's name
