@@ -355,7 +355,9 @@ static int merge_late(msc_heap_t *h)
 int msc_heap_finish(msc_heap_t *h)
 {
     close_lists(h, h->node_count);
-    return h->late_count ? merge_late(h) : 0;
+    int rc = h->late_count ? merge_late(h) : 0;
+    if (rc == 0) MSC_DEBUG_CHECK(msc__heap_check(h));
+    return rc;
 }
 
 const char *msc_heap_type_name(const msc_heap_t *h, uint32_t type, char *buf, size_t n)

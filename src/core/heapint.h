@@ -50,4 +50,11 @@ int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity);
 int msc__heap_partition_owned(const struct msc_heap *h, const uint32_t *owners, int by,
                               struct msc_heap_partition *p);
 
+/* Checks every invariant of a finished heap the analyses rely on (strings
+ * terminated, columns naming existing types and strings, edge rows in
+ * order with targets that are nodes, containers in order and possible, the
+ * address table consistent): 0 or MSC_ECORRUPT. Allocates nothing; sanitizer
+ * builds run it after every msc_heap_finish (heapcheck.c). */
+int msc__heap_check(const msc_heap_t *h);
+
 #endif

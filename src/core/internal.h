@@ -41,6 +41,25 @@ static inline uint64_t msc__get_u64(const uint8_t *p)
     return (uint64_t)msc__get_u32(p) | (uint64_t)msc__get_u32(p + 4) << 32;
 }
 
+/* Consistency checkers of whole structures (msc__heap_check in heapint.h,
+ * msc__livemap_check below) run where a structure is complete, but only in
+ * sanitizer builds (make SANITIZE=1 defines MSC_DEBUG_CHECKS): each walks
+ * all of its structure, which a release build cannot afford. A failed
+ * check is a bug in memscope, never in the input, so it asserts. */
+#ifdef MSC_DEBUG_CHECKS
+#include <assert.h>
+#define MSC_DEBUG_CHECK(call) assert((call) == 0)
+#else
+#define MSC_DEBUG_CHECK(call) ((void)0)
+#endif
+
+/* The live map's invariants: the slot count a power of two, at most half
+ * full, count equal to the occupied slots, and every entry found from its
+ * home slot without crossing an empty one and before any other entry of
+ * its address: 0 or MSC_ECORRUPT (livemap.c). */
+struct msc_livemap;
+int msc__livemap_check(const struct msc_livemap *m);
+
 /* A bounded cursor over untrusted bytes. Reads past the end set err and
  * return 0, so a parser can read a whole record and check once. */
 typedef struct msc_cursor {
