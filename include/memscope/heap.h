@@ -88,10 +88,6 @@ typedef struct msc_heap {
     uint64_t *edge_start;      /* node i's edges are [edge_start[i], edge_start[i + 1]) */
     uint32_t *edge_to;         /* target node */
     uint32_t *edge_label;      /* see MSC_HEAP_LABEL_INDEX */
-    uint32_t edges_of;         /* node whose edges are being added (builder) */
-    uint32_t *late_to;         /* root edges added after node 0's list closed (builder) */
-    uint32_t *late_label;
-    uint64_t late_count, late_cap;
 
     msc_heap_type_t *types;
     uint32_t type_count;
@@ -103,13 +99,13 @@ typedef struct msc_heap {
     uint64_t *str_off;         /* string i is blob[str_off[i] .. str_off[i + 1] - 1) */
     uint32_t string_count;     /* string 0 is "" */
     uint32_t string_cap;
-    uint64_t *str_slots;       /* intern table: (string id + 1) << 32 | hash tag, 0 empty */
-    uint32_t str_mask;
-    uint32_t str_used;         /* strings in the intern table */
 
     uint64_t *node_slots;      /* address table: (node index + 1) << 32 | hash tag, 0 empty;
                                   NULL until msc_heap_index() */
     uint64_t node_mask;
+
+    struct msc__heap_build *build; /* owned: the builder's edge cursor, late root edges and
+                                      intern table, private to src/core (heapint.h) */
 
     uint64_t pid;              /* process the snapshot was taken in */
     uint64_t time_ns;          /* wall clock, ns since the Unix epoch */

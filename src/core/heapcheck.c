@@ -42,7 +42,7 @@ static int check_nodes(const msc_heap_t *h)
 static int check_edges(const msc_heap_t *h)
 {
     if (h->edge_start[0] != 0 || h->edge_start[h->node_count] != h->edge_count ||
-        h->edge_count > h->edge_cap || h->late_count != 0)
+        h->edge_count > h->edge_cap || h->build->late_count != 0)
         return MSC_ECORRUPT;
     for (uint32_t v = 0; v < h->node_count; v++)
         if (h->edge_start[v] > h->edge_start[v + 1]) return MSC_ECORRUPT;

@@ -13,6 +13,20 @@
 #include "memscope/heapanalysis.h"
 #include "memscope/heapanalysis.h"
 
+/* What only the builder uses (heapgraph.c), kept out of the public struct:
+ * where the edge lists are being filled, the root edges found late, and the
+ * table that interns names. */
+typedef struct msc__heap_build {
+    uint32_t edges_of;         /* node whose edges are being added */
+    uint32_t *late_to;         /* owned: root edges added after node 0's list closed */
+    uint32_t *late_label;      /* owned: their labels */
+    uint64_t late_count, late_cap;
+    uint64_t *str_slots;       /* owned: intern table, (string id + 1) << 32 | hash tag,
+                                  0 empty */
+    uint32_t str_mask;
+    uint32_t str_used;         /* strings in the intern table */
+} msc__heap_build_t;
+
 /* The edge labels that read text ("__dict__", "__class__"): one byte per
  * string id, 1 for each string with those bytes (a name can have several
  * ids, since previews are not interned); caller frees with msc_free(). NULL
