@@ -112,8 +112,7 @@ enum msc_lost_reason {
 #define MSC_MAX_LINETABLE (1u << 20)   /* longer line tables are left out */
 #define MSC_MAX_IDS (1u << 28)             /* ids above this are refused as corrupt */
 
-/* What a capture says about itself: the header keys above, in the
- * order msc_header_encode writes them. */
+/* What a capture says about itself: one field per header key above. */
 typedef struct msc_header {
     char python_version[32];   /* "3.11.7" */
     uint32_t python_hexversion;
@@ -130,8 +129,9 @@ typedef struct msc_header {
 } msc_header_t;
 
 /* The header codec (format.c). msc_header_encode writes the file header
- * (magic, version, keyed fields) into out[0..cap): 0, or MSC_EUSAGE when it
- * does not fit. msc__header_decode reads one from len bytes of untrusted
+ * (magic, version, keyed fields, checksum) into out[0..cap) and its length
+ * into *len: 0, or MSC_EUSAGE when it does not fit (arguments that do not
+ * fit are left out and counted in argv_omitted first). msc__header_decode reads one from len bytes of untrusted
  * input, sets *used to its length, and fills *h (release with
  * msc_header_release): 0 or an MSC_E code with *info set; internal, exposed
  * for the fuzzers. */
