@@ -51,5 +51,7 @@ void *msc_calloc(size_t n, size_t size);
 void *msc_realloc(void *ptr, size_t size);
 void msc_free(void *ptr);
 char *msc_strdup(const char *s);
+/* A string formatted like printf, from msc_malloc; NULL when out of memory. */
+char *msc_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -207,6 +207,9 @@ static inline int msc_heap_has_bytes(const msc_heap_t *h, uint32_t v)
     return v != 0 && !((h->flags[v] & MSC_HEAP_SYNTHETIC) && h->size[v] == 0);
 }
 
+/* The container record of node v (a binary search), or NULL. */
+const msc_heap_container_t *msc_heap_container(const msc_heap_t *h, uint32_t v);
+
 /* Allocation sites: for each node v with block[v] != 0 (the address where
  * the allocator handed out the object's memory, pre-header included), the
  * innermost frame of the stack that allocated the block, if the analysis

@@ -67,8 +67,9 @@ int msc_report_diff(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt
 /* `memscope advise` (src/report/advise.c): a numbered list, most bytes
  * saved first, at most limit pieces (0: all), each with its evidence,
  * change and allocation site; or one JSON object {"bytes_saved", "advice":
- * [{rule, title, bytes_saved, where: [{file, function, line}], evidence,
- * change}]}. */
+ * [{rule, title, bytes_saved, measure, where: [{file, function, line}],
+ * evidence, change}]}. h, the heap snapshot the sites are named in, may be
+ * NULL when the advice is a capture's only. */
 struct msc_heap;
 struct msc_advice_list;
 int msc_report_advice(FILE *out, const struct msc_heap *h, const struct msc_advice_list *l,

@@ -48,6 +48,19 @@ static uint64_t key_of(const msc_frame_t *f, msc_group_t group)
     return key + 1;
 }
 
+/* A key's first slot. The key's parts sit in separate bit ranges (a file id
+ * alone leaves the low 40 bits constant), so every bit is mixed into the
+ * ones the mask keeps (splitmix64's finalizer), or keys of one file would
+ * all start at one slot. */
+static size_t slot_of(uint64_t key, size_t mask)
+{
+    key ^= key >> 30;
+    key *= 0xBF58476D1CE4E5B9ull;
+    key ^= key >> 27;
+    key *= 0x94D049BB133111EBull;
+    return (size_t)(key ^ key >> 31) & mask;
+}
+
 static int table_grow(table_t *t)
 {
     size_t mask = t->mask ? t->mask * 2 + 1 : 1023;
@@ -55,7 +68,7 @@ static int table_grow(table_t *t)
     if (!slots) return MSC_ENOMEM;
     for (size_t i = 0; t->slots && i <= t->mask; i++) {
         if (!t->slots[i].key) continue;
-        size_t j = (size_t)(t->slots[i].key * 0xBF58476D1CE4E5B9ull >> 20) & mask;
+        size_t j = slot_of(t->slots[i].key, mask);
         while (slots[j].key) j = (j + 1) & mask;
         slots[j] = t->slots[i];
     }
@@ -77,7 +90,7 @@ static msc_row_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, u
 {
     if ((t->n + 1) * 2 > t->mask && table_grow(t) < 0) return NULL;
     uint64_t key = key_of(f, group);
-    size_t i = (size_t)(key * 0xBF58476D1CE4E5B9ull >> 20) & t->mask;
+    size_t i = slot_of(key, t->mask);
     for (; t->slots[i].key; i = (i + 1) & t->mask) {
         msc_row_t *r = &t->rows[t->slots[i].row];
         if (t->slots[i].key == key && same_row(r, f, group)) {

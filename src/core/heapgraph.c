@@ -278,6 +278,17 @@ uint32_t msc_heap_find(const msc_heap_t *h, uint64_t addr)
     return UINT32_MAX;
 }
 
+const msc_heap_container_t *msc_heap_container(const msc_heap_t *h, uint32_t v)
+{
+    uint32_t lo = 0, hi = h->container_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->containers[mid].node < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < h->container_count && h->containers[lo].node == v ? &h->containers[lo] : NULL;
+}
+
 int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size,
                       uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index)
 {

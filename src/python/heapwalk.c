@@ -765,7 +765,9 @@ msc_heap_t *msc__heap_walk(int detail)
         if (msc_heap_reserve(w.h, guess < UINT32_MAX ? (uint32_t)guess : UINT32_MAX, guess) < 0)
             w.err = MSC_ENOMEM;
         w.h->pid = (uint64_t)getpid();
-        w.h->time_ns = (uint64_t)time(NULL) * 1000000000ULL;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        w.h->time_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
         w.h->python_hexversion = PY_VERSION_HEX;
         w.h->contents = detail;
         add_roots(&w);

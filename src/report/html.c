@@ -5,9 +5,11 @@
  * small: each flame graph keeps its largest frames (the rest merge into
  * "other"), frame names share one table with a byte budget, the timeline is
  * downsampled keeping each bucket's highest point, tables keep their top
- * rows, marks are counted and cut. */
+ * rows, marks are counted and cut. The report also carries the capture's
+ * advice (memscope/advise.h). */
 #include <string.h>
 
+#include "memscope/advise.h"
 #include "memscope/aggregate.h"
 #include "memscope/common.h"
 #include "memscope/html.h"
@@ -201,6 +203,31 @@ static int write_tables(FILE *out, const page_t *p)
     return err;
 }
 
+/* The capture rules' advice (memscope/advise.h), as objects {rule, title,
+ * bytes_saved, measure, where, evidence, change}, most saved first. */
+static int write_advice(FILE *out, const page_t *p)
+{
+    msc_advice_list_t l = {0};
+    int err = msc_advise_capture(p->ctx->path, p->ctx->analysis,
+                                 (msc_symbols_t *)msc_replay_symbols(p->ctx->replay), &l);
+    fputs("\"advice\": [", out);
+    for (size_t i = 0; i < l.len && !err; i++) {
+        const msc_advice_t *x = &l.items[i];
+        fprintf(out, "%s{\"rule\": \"%s\", \"measure\": \"%s\", \"bytes_saved\": %llu",
+                i ? ",\n" : "", x->rule, x->measure, (unsigned long long)x->bytes_saved);
+        const char *const keys[] = {"title", "where", "evidence", "change"};
+        const char *const values[] = {x->title, x->where ? x->where : "", x->evidence, x->change};
+        for (int k = 0; k < 4; k++) {
+            fprintf(out, ", \"%s\": ", keys[k]);
+            msc__html_json_string(out, values[k], 4096);
+        }
+        fputc('}', out);
+    }
+    fputs("],\n", out);
+    msc_advice_list_release(&l);
+    return err;
+}
+
 static int write_data(FILE *out, page_t *p)
 {
     p->frames = msc__frames_new(FRAME_BUDGET);
@@ -212,6 +239,7 @@ static int write_data(FILE *out, page_t *p)
     if (!err) err = write_flames(out, p);
     if (!err && report) err = write_moments(out, p);
     if (!err && report) err = write_tables(out, p);
+    if (!err && report) err = write_advice(out, p);
     fputs("\"frames\": ", out);
     msc__frames_write(out, p->frames);
     fputs("}", out);
