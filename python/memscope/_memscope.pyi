@@ -100,3 +100,10 @@ def dump_heap(path: _Path, capture: Capture | None = None, force: bool = False, 
 def heap_partition(
     by: str = "kind", limit: int = 10, /
 ) -> tuple[int, int, list[tuple[str, int, int]], str]: ...
+
+# Advice from the heap of this process, and from the capture being recorded.
+
+# rows: (rule, title, bytes_saved, measure, where, evidence, change)
+def advise(
+    limit: int = 10, capture: Capture | None = None, path: str | None = None, /
+) -> tuple[list[tuple[str, str, int, str, str | None, str, str]], str]: ...
