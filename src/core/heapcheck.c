@@ -14,8 +14,7 @@ static int check_strings(const msc_heap_t *h)
     if (h->string_count == 0 || h->str_off[0] != 0) return MSC_ECORRUPT;
     for (uint32_t i = 0; i < h->string_count; i++) {
         uint64_t end = h->str_off[i + 1];
-        if (end <= h->str_off[i] || end > h->blob_len || h->blob[end - 1] != 0)
-            return MSC_ECORRUPT;
+        if (end <= h->str_off[i] || end > h->blob_len || h->blob[end - 1] != 0) return MSC_ECORRUPT;
     }
     return h->blob[0] == 0 ? 0 : MSC_ECORRUPT;
 }
