@@ -8,11 +8,13 @@
  * and numpy arrays included), so the record parser sees mutations the checksums
  * would stop. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "memscope/advise.h"
-#include "memscope/heap.h"
+#include "memscope/heapfile.h"
+#include "memscope/heapreport.h"
 #include "memscope/report.h"
 
 /* Duplicates, empty containers and a diff of the heap against itself. */

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 
 #define MSC_HISTOGRAM_BUCKETS 48   /* bucket b holds sizes in [2^(b-1), 2^b) */
 #define MSC_MAX_GC_TIMES 4096      /* GC start times kept; more are thinned evenly */

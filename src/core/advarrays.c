@@ -15,11 +15,14 @@
  *
  * Each names the DataFrame or Series by its path from a root (and whether
  * the array is its index or its columns), else the array by its own. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "memscope/advise.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 #define MIN_SAVING 4096            /* advice that saves less is noise */
 #define CATEGORY_MIN_ITEMS 1000    /* shorter columns are not worth a dtype change */

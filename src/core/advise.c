@@ -12,11 +12,14 @@
  *               list holds (at their allocated size)
  *
  * The numpy and pandas rules are in advarrays.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "memscope/advise.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 #define SLOTS_MIN_INSTANCES 100   /* fewer are not worth a class change */
 #define ARRAY_MIN_ITEMS 1000      /* shorter lists are not worth a type change */

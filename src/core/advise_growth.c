@@ -12,6 +12,8 @@
 
 #include "internal.h"
 #include "memscope/advise.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 #define CACHE_MIN_BYTES (1u << 20) /* retained in the newer snapshot */
 #define CACHE_MIN_SHARE 10         /* and a tenth of the heap */

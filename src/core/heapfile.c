@@ -19,7 +19,8 @@
 
 #include "internal.h"
 #include "memscope/encode.h"
-#include "memscope/heap.h"
+#include "memscope/heapfile.h"
+#include "heapint.h"
 
 #define HEADER_FIXED 16            /* magic, version, body length */
 #define HEADER_MAX_BODY 4096

@@ -1,6 +1,6 @@
 /* `memscope advise`: the advice list as text (numbered, most bytes saved
  * first, each with its evidence, the change and where the objects were
- * allocated) or as one JSON object in DESIGN.md's shape. */
+ * allocated) or as one JSON object (docs/reports.md, "memscope advise"). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "memscope/heap.h"
+#include "heapint.h"
+#include "memscope/heapfile.h"
 
 static uint32_t str(msc_heap_t *h, const char *s)
 {
@@ -111,6 +112,39 @@ static msc_heap_t *cache_heap(void)
     return h;
 }
 
+/* The debug checker passes the heaps built here and names each kind of
+ * damage an analysis would trip over. */
+static void test_checker(void)
+{
+    msc_heap_t *h = cache_heap();
+    CHECK_EQ(msc__heap_check(h), 0);
+    CHECK_EQ(msc_heap_add_container(h, 1, MSC_HEAP_DICT_STR, 2, 8), 0);
+    CHECK_EQ(msc_heap_add_container(h, 2, MSC_HEAP_LIST, 1000, 1000), 0);
+    CHECK_EQ(msc_heap_index(h), 0);
+    CHECK_EQ(msc__heap_check(h), 0);
+#define DAMAGED(field, bad)                                                                        \
+    do {                                                                                           \
+        __typeof__(field) keep = field;                                                            \
+        field = bad;                                                                               \
+        CHECK_EQ(msc__heap_check(h), MSC_ECORRUPT);                                                \
+        field = keep;                                                                              \
+    } while (0)
+    DAMAGED(h->edge_to[5], h->node_count);                 /* a target past the nodes */
+    DAMAGED(h->edge_label[1], h->string_count);            /* a name that is no string */
+    DAMAGED(h->edge_start[2], h->edge_start[3] + 1);       /* rows out of order */
+    DAMAGED(h->type[7], h->type_count);                    /* a type that does not exist */
+    DAMAGED(h->preview[3], h->string_count);
+    DAMAGED(h->flags[4], 0x80);                            /* an unknown flag */
+    DAMAGED(h->flags[0], 0);                               /* a root that is an object */
+    DAMAGED(h->blob[h->str_off[2] - 1], 'x');              /* a string left unterminated */
+    DAMAGED(h->containers[1].node, 1);                     /* containers out of order */
+    DAMAGED(h->containers[0].capacity, 6);                 /* a hash table of 6 slots */
+    DAMAGED(h->addr[9], 0x99999);                          /* an address the table lost */
+#undef DAMAGED
+    CHECK_EQ(msc__heap_check(h), 0);
+    msc_heap_free(h);
+}
+
 static void test_cache_retains_entries(void)
 {
     msc_heap_t *h = cache_heap();
@@ -171,6 +205,7 @@ static void test_file_round_trip(void)
     msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
     CHECK(r != NULL);
     if (r) {
+        CHECK_EQ(msc__heap_check(r), 0);
         CHECK_EQ(r->pid, 4242);
         CHECK_EQ(r->node_count, h->node_count);
         CHECK_EQ(r->edge_count, h->edge_count);
@@ -592,6 +627,7 @@ static void test_cycles(void)
 int main(void)
 {
     test_retained_brute_force();
+    test_checker();
     test_cache_retains_entries();
     test_file_round_trip();
     test_reader_rejects_bad_contents();
