@@ -36,6 +36,7 @@ enum msc_header_key {
     MSC_HK_PARENT_PID = 9,     /* varint, set in a followed fork child's capture */
     MSC_HK_ARGV_OMITTED = 10,  /* varint, arguments after the last ARGV not recorded */
     MSC_HK_NATIVE = 11,        /* varint, 1: the malloc family and mmap were recorded */
+    MSC_HK_PARENT_CAPTURE = 12, /* string, a recorded child's: its parent's capture path */
 };
 
 /* The most ARGV fields a header holds; readers refuse more. */
@@ -98,6 +99,7 @@ enum msc_record_kind {
     MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */
     MSC_REC_LOST = 13,         /* events the recorder could not record, and why */
     MSC_REC_TRAILER = 14,      /* clean end: duration ns, main events, side events */
+    MSC_REC_CHILD = 15,        /* main only: time delta, pid, capture path, command */
 };
 
 enum msc_lost_reason {
@@ -106,6 +108,7 @@ enum msc_lost_reason {
 };
 
 #define MSC_MAX_STRING (1u << 16)          /* strings longer than this are refused */
+#define MSC_MAX_PATH 4096                  /* a capture path in a header or CHILD record */
 #define MSC_MAX_LINETABLE (1u << 20)   /* longer line tables are left out */
 #define MSC_MAX_IDS (1u << 28)             /* ids above this are refused as corrupt */
 

@@ -27,7 +27,9 @@ typedef struct msc_header {
     char python_version[32];   /* "3.11.7" */
     uint32_t python_hexversion;
     uint64_t pid;
-    uint64_t parent_pid;       /* nonzero in a followed fork child's capture */
+    uint64_t parent_pid;       /* nonzero in a recorded child's capture */
+    char *parent_capture;      /* a recorded child's: its parent's capture path, or NULL;
+                                  borrowed when writing, owned when read */
     uint64_t start_ns;         /* wall clock at start, ns since the epoch */
     int mode;                  /* enum msc_mode */
     uint64_t sample_bytes;
