@@ -16,6 +16,7 @@
 
 #define MAX_PEAKS 256              /* children whose captures are read for a peak */
 #define TEXT_CHILDREN 50           /* children stats lists as text */
+#define HTML_CHILDREN 500          /* children the HTML report lists */
 
 typedef struct child_capture {
     char path[MSC_MAX_PATH + 1];   /* where it was found */
@@ -86,7 +87,8 @@ static void json_child(FILE *out, const msc_report_ctx_t *ctx, const msc_child_t
     else fputs("null}", out);
 }
 
-static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_fn str)
+static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_fn str,
+                                size_t max)
 {
     const msc_header_t *h = msc_replay_header(ctx->replay);
     fputs("\"parent_pid\": ", out);
@@ -99,7 +101,7 @@ static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_f
     uint64_t total;
     const msc_child_t *c = msc_analysis_children(ctx->analysis, &n, &total);
     fprintf(out, ", \"children_total\": %llu, \"children\": [", (unsigned long long)total);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && i < max; i++) {
         if (i) fputs(", ", out);
         json_child(out, ctx, &c[i], i, str);
     }
@@ -108,12 +110,12 @@ static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_f
 
 void msc__json_children(FILE *out, const msc_report_ctx_t *ctx)
 {
-    write_children_json(out, ctx, msc__json_text);
+    write_children_json(out, ctx, msc__json_text, MSC_MAX_CHILDREN);
 }
 
 void msc__html_children(FILE *out, const msc_report_ctx_t *ctx)
 {
-    write_children_json(out, ctx, html_string);
+    write_children_json(out, ctx, html_string, HTML_CHILDREN);
 }
 
 /* The command, arguments joined by spaces, escaped for a terminal and cut
