@@ -37,6 +37,7 @@ static void test_header_round_trip(void)
     h.python_hexversion = 0x030B09F0;
     h.pid = 123456789012ull;
     h.parent_pid = 77;
+    h.parent_capture = "/runs/parent.msc";
     h.start_ns = 1700000000123456789ull;
     h.mode = MSC_MODE_SAMPLED;
     h.sample_bytes = 512 * 1024;
@@ -54,6 +55,7 @@ static void test_header_round_trip(void)
     CHECK_EQ(got.python_hexversion, 0x030B09F0);
     CHECK_EQ(got.pid, 123456789012ull);
     CHECK_EQ(got.parent_pid, 77);
+    CHECK(got.parent_capture && strcmp(got.parent_capture, "/runs/parent.msc") == 0);
     CHECK_EQ(got.start_ns, 1700000000123456789ull);
     CHECK_EQ(got.mode, MSC_MODE_SAMPLED);
     CHECK_EQ(got.sample_bytes, 512 * 1024);
@@ -70,8 +72,8 @@ static void test_header_round_trip(void)
 
     /* A buffer too small for every argument keeps the first ones. */
     size_t small_len;
-    CHECK_EQ(msc_header_encode(&h, buf, MSC_FILE_HEADER_FIXED + 4 + 10 * 32 + 6 + 20 + 9, &small_len),
-             0);
+    CHECK_EQ(msc_header_encode(&h, buf, MSC_FILE_HEADER_FIXED + 4 + 10 * 32 + 6 + 20 + 16 + 20 + 9,
+                               &small_len), 0);
     CHECK_EQ(msc__header_decode(buf, small_len, &got, &used, &info), 0);
     CHECK_EQ(got.argc, 1);
     CHECK(got.argc == 1 && strcmp(got.argv[0], "script.py") == 0);
@@ -130,6 +132,17 @@ static void test_header_unknown_and_bad_fields(void)
     len = header_with_body(buf, overlong, sizeof(overlong));
     CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
     CHECK(info.what != NULL);
+
+    /* A parent capture given twice, empty, or holding a NUL. */
+    uint8_t twice[] = {MSC_HK_PARENT_CAPTURE, 1, 'a', MSC_HK_PARENT_CAPTURE, 1, 'b'};
+    len = header_with_body(buf, twice, sizeof(twice));
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
+    uint8_t empty[] = {MSC_HK_PARENT_CAPTURE, 0};
+    len = header_with_body(buf, empty, sizeof(empty));
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
+    uint8_t nul[] = {MSC_HK_PARENT_CAPTURE, 3, 'a', 0, 'b'};
+    len = header_with_body(buf, nul, sizeof(nul));
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
 
     /* A number field holding a varint that never ends. */
     uint8_t endless[] = {MSC_HK_PID, 2, 0x80, 0x80};
