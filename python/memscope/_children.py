@@ -111,6 +111,24 @@ def _record_child(pid, argv, capture):
         pass
 
 
+def _unchanged_on_error(before):
+    """A before hook that cannot fail: on any error of its own, the call
+    goes ahead as the program made it (its child unrecorded)."""
+    def hook(self, args, kwargs):
+        try:
+            return before(self, args, kwargs)
+        except Exception:
+            return args, kwargs
+    return hook
+
+
+def _mapping(env):
+    """An environment argument as a str mapping; None is this process's."""
+    if env is None:
+        return dict(os.environ)
+    return {os.fsdecode(k): os.fsdecode(v) for k, v in env.items()}
+
+
 class _Spawners:
     """The hooks around each function that starts a process."""
 
@@ -136,6 +154,7 @@ class _Spawners:
         _record_child(pid, argv, self.family.capture_of(pid))
 
     # _posixsubprocess.fork_exec(args, executable_list, close_fds, fds, cwd, env, ...)
+    @_unchanged_on_error
     def fork_exec_before(self, args, kwargs):
         executables = args[1] if len(args) > 5 else ()
         if executables and is_python(executables[0]):
@@ -148,16 +167,17 @@ class _Spawners:
         booted = env is not None and any(e.startswith(b"MEMSCOPE_RUN_PARENT=") for e in env)
         _record_child(pid, args[0], self.family.capture_of(pid) if booted else "")
 
-    # os.posix_spawn(path, argv, env, ...), os.posix_spawnp
+    # os.posix_spawn(path, argv, env, ...), os.posix_spawnp; env None (3.13):
+    # this process's
+    @_unchanged_on_error
     def posix_spawn_before(self, args, kwargs):
         if len(args) >= 3 and is_python(args[0]):
-            env = {os.fsdecode(k): os.fsdecode(v) for k, v in args[2].items()}
-            args = (args[0], args[1], _with_boot(env, self.family.environment(self.me())),
-                    *args[3:])
+            env = _with_boot(_mapping(args[2]), self.family.environment(self.me()))
+            args = (args[0], args[1], env, *args[3:])
         return args, kwargs
 
     def posix_spawn_after(self, args, kwargs, pid):
-        booted = len(args) >= 3 and "MEMSCOPE_RUN_PARENT" in args[2]
+        booted = len(args) >= 3 and args[2] is not None and "MEMSCOPE_RUN_PARENT" in args[2]
         _record_child(pid, args[1] if len(args) > 1 else [],
                       self.family.capture_of(pid) if booted else "")
 
@@ -165,6 +185,7 @@ class _Spawners:
     # another program. Its capture is finished first: a child's is removed
     # (it would hold little more than its header; a Python program exec'd
     # records itself to the same name), the root's is kept.
+    @_unchanged_on_error
     def exec_before(self, args, kwargs):
         self.removed = self.family.finish()
         path = args[0] if args else None
@@ -172,8 +193,7 @@ class _Spawners:
             return args, kwargs
         extra = self.family.environment(self.family.opts["parent"] or (0, ""))
         if len(args) >= 3:
-            env = {os.fsdecode(k): os.fsdecode(v) for k, v in args[2].items()}
-            return (args[0], args[1], _with_boot(env, extra), *args[3:]), kwargs
+            return (args[0], args[1], _with_boot(_mapping(args[2]), extra), *args[3:]), kwargs
         self.saved_environ = dict(os.environ)
         os.environ.clear()
         os.environ.update(_with_boot(self.saved_environ, extra))
