@@ -191,7 +191,11 @@ class _Spawners:
         path = args[0] if args else None
         if path is None or not is_python(path):
             return args, kwargs
-        extra = self.family.environment(self.family.opts["parent"] or (0, ""))
+        # The program it becomes is this process's child in name only: its
+        # parent is this one's, or, for the program memscope run started,
+        # this capture, finished above.
+        parent = self.family.opts["parent"] or (os.getpid(), self.family.opts["output"])
+        extra = self.family.environment(parent)
         if len(args) >= 3:
             return (args[0], args[1], _with_boot(_mapping(args[2]), extra), *args[3:]), kwargs
         self.saved_environ = dict(os.environ)

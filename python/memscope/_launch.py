@@ -253,6 +253,14 @@ def _options():
     return opts
 
 
+def _forget_options():
+    """The environment as a child was given it, whatever step failed."""
+    for name in [n for n in os.environ if n.startswith("MEMSCOPE_RUN_")]:
+        del os.environ[name]
+    if os.environ.get("PYTHONPATH", "").split(":")[0] == _children.BOOT_DIR:
+        _restore_environment()
+
+
 def _restore_environment():
     """Puts PYTHONPATH back as the user had it."""
     original = os.environ.pop("MEMSCOPE_PYTHONPATH", None)
@@ -307,7 +315,9 @@ def _dump_heap_at_exit(path, force):
 def boot():
     """Called by memscope/_boot/sitecustomize.py while the interpreter
     starts. A program must never run unrecorded without a word: any failure
-    here ends the process before the program starts."""
+    here ends the process before the program starts. A child of a recorded
+    program is the exception: it warns and runs, as it would have."""
+    child = "MEMSCOPE_RUN_PARENT" in os.environ
     try:
         opts = _options()
         _restore_environment()
@@ -331,10 +341,15 @@ def boot():
             _heap_on_signal(opts["heap_on_signal"], opts["force"], opts["heap_signal"])
         if opts["heap_at_exit"]:
             _dump_heap_at_exit(opts["heap_at_exit"], opts["force"])
-    except OSError as e:
-        _refuse(f"cannot write capture: {e}")
     except Exception as e:
-        _refuse(f"cannot start recording: {e!r}")
+        if child:
+            _forget_options()
+            print(f"memscope: warning: not recording child {os.getpid()}: {e!r}",
+                  file=sys.stderr)
+        elif isinstance(e, OSError):
+            _refuse(f"cannot write capture: {e}")
+        else:
+            _refuse(f"cannot start recording: {e!r}")
 
 
 def _follow_children(opts):

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from conftest import memscope
+from conftest import ROOT, memscope
 
 WORKER_LINE = 6  # bytearray(n) in POOL
 
@@ -246,3 +246,20 @@ def test_the_html_report_lists_the_children(tmp_path):
     [child] = data["children"]
     assert child["capture"] == str(tmp_path / f"cap.msc.{child['pid']}")
     assert child["peak_bytes"] >= 7_000_000
+
+
+def test_a_child_that_cannot_record_warns_and_runs(tmp_path):
+    """A child whose capture cannot be created (here: its parent's folder is
+    gone) says so once and runs exactly as it would: same output, same exit
+    code, the environment it was given."""
+    (tmp_path / "child.py").write_text(CHILD)
+    boot = ROOT / "python" / "memscope" / "_boot"
+    env = dict(os.environ, PYTHONPATH=str(boot), MEMSCOPE_PYTHONPATH="/given",
+               MEMSCOPE_RUN_OUTPUT=str(tmp_path / "gone" / "cap.msc"),
+               MEMSCOPE_RUN_FLAGS="follow-fork", MEMSCOPE_RUN_PARENT=f"1:{tmp_path}/gone/cap.msc")
+    proc = subprocess.run([sys.executable, "child.py", "w"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert (proc.stdout, proc.returncode) == ("child ['w'] /given []\n", 3)
+    [line] = proc.stderr.splitlines()
+    assert re.match(r"memscope: warning: not recording child \d+: .*No such file", line), line
+    assert os.listdir(tmp_path) == ["child.py"]
