@@ -331,6 +331,7 @@ def boot():
         if not hasattr(builtins, "profile"):
             builtins.profile = _profile
         _name_threads()
+        _fork_as_without_memscope()
         if opts["follow_fork"]:
             _follow_children(opts)
         if opts["toggle_signal"]:
@@ -352,6 +353,49 @@ def boot():
             _refuse(f"cannot start recording: {e!r}")
 
 
+def _os_threads():
+    """The threads of this process, as CPython counts them before a fork."""
+    with open("/proc/self/stat", "rb") as f:
+        return int(f.read().rpartition(b")")[2].split()[17])
+
+
+def _fork_as_without_memscope():
+    """From 3.12, os.fork warns when the process has more than one thread
+    ("This process is multi-threaded, use of fork() may lead to
+    deadlocks"), counting the threads the kernel lists. The recorder's
+    writer thread is one of them, but it holds no lock a child could need
+    (the recorder's fork handlers see to that): the warning is silenced
+    when that thread is the only other one, so a program forks exactly as
+    it does without memscope, and warns when it would."""
+    if sys.version_info < (3, 12):
+        return
+    import warnings
+
+    guard = []
+
+    def before(args, kwargs):
+        try:
+            own = 1 if _memscope.recording() is not None else 0
+            if own and _os_threads() - own <= 1:
+                quiet = warnings.catch_warnings()
+                quiet.__enter__()
+                warnings.filterwarnings("ignore", r"This process \(pid=\d+\) is multi-threaded",
+                                        DeprecationWarning)
+                guard.append(quiet)
+        except (OSError, ValueError, IndexError):
+            pass
+        return args, kwargs
+
+    def after(*unused):
+        while guard:
+            guard.pop().__exit__(None, None, None)
+
+    for name in ("fork", "forkpty"):
+        if hasattr(os, name):
+            setattr(os, name, _memscope.wrap(getattr(os, name), before=before, after=after,
+                                             failed=after))
+
+
 def _follow_children(opts):
     family = _children.Family(opts, lambda path, parent: _start_child(opts, path, parent),
                               lambda: _finish_before_exec(opts))
@@ -366,6 +410,7 @@ def _boot_child(opts):
     _finish.speaks = False
     atexit.register(_finish, opts["output"])
     _name_threads()
+    _fork_as_without_memscope()
     _follow_children(opts)
     _start_child(opts, opts["output"], opts["parent"])
 

@@ -263,3 +263,36 @@ def test_a_child_that_cannot_record_warns_and_runs(tmp_path):
     [line] = proc.stderr.splitlines()
     assert re.match(r"memscope: warning: not recording child \d+: .*No such file", line), line
     assert os.listdir(tmp_path) == ["child.py"]
+
+
+@pytest.mark.parametrize("follow", [(), ("--follow-fork",)])
+def test_fork_warns_only_when_the_program_has_threads(tmp_path, follow):
+    """From 3.12 os.fork warns in a multi-threaded process: the recorder's
+    own writer thread must not make a single-threaded program warn, and a
+    program with threads warns as it does without memscope, on its line."""
+    (tmp_path / "prog.py").write_text(textwrap.dedent("""\
+        import os, threading, time
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        t = threading.Thread(target=time.sleep, args=(0.3,))
+        t.start()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        t.join()
+        print("ok")
+        """))
+
+    def warnings_of(stderr):
+        return [re.sub(r"pid=\d+", "pid=N", line) for line in stderr.splitlines()
+                if not line.startswith(("memscope: capture", "  memscope "))]
+
+    plain = run_plain(tmp_path, "prog.py")
+    proc = memscope("run", *follow, "-o", "cap.msc", "prog.py", cwd=tmp_path)
+    assert proc.stdout == plain.stdout == "ok\n"
+    assert warnings_of(proc.stderr) == warnings_of(plain.stderr)
+    if sys.version_info >= (3, 12):
+        assert any("prog.py:8: DeprecationWarning" in line for line in warnings_of(proc.stderr))
