@@ -17,7 +17,7 @@
 #include "pyparts.h"
 
 typedef struct wrapper {
-    PyObject_HEAD
+    PyObject ob_base;          /* PyObject_HEAD */
     PyObject *original;        /* the function stood for; owned */
     PyObject *before;          /* hooks, each owned or NULL */
     PyObject *after;
@@ -31,10 +31,10 @@ static int run_before(wrapper_t *w, PyObject **args, PyObject **kwargs)
     PyObject *r = PyObject_CallFunctionObjArgs(w->before, *args, kw, NULL);
     if (!r) return -1;
     PyObject *a, *k;
-    if (!PyArg_ParseTuple(r, "O!O", &PyTuple_Type, &a, &k) ||
-        (k != Py_None && !PyDict_Check(k))) {
+    if (!PyArg_ParseTuple(r, "O!O", &PyTuple_Type, &a, &k) || (k != Py_None && !PyDict_Check(k))) {
         Py_DECREF(r);
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "before must return (args, kwargs)");
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "before must return (args, kwargs)");
         return -1;
     }
     Py_INCREF(a);

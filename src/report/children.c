@@ -67,8 +67,8 @@ static void html_string(FILE *out, const char *s)
     msc__html_json_string(out, s, 4096);
 }
 
-static void json_child(FILE *out, const msc_report_ctx_t *ctx, const msc_child_t *c,
-                       size_t index, string_fn str)
+static void json_child(FILE *out, const msc_report_ctx_t *ctx, const msc_child_t *c, size_t index,
+                       string_fn str)
 {
     child_capture_t cc;
     read_child(ctx, c, index, &cc);
@@ -87,8 +87,7 @@ static void json_child(FILE *out, const msc_report_ctx_t *ctx, const msc_child_t
     else fputs("null}", out);
 }
 
-static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_fn str,
-                                size_t max)
+static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_fn str, size_t max)
 {
     const msc_header_t *h = msc_replay_header(ctx->replay);
     fputs("\"parent_pid\": ", out);
@@ -138,7 +137,8 @@ void msc__text_children(FILE *out, const msc_report_ctx_t *ctx)
     if (h->parent_pid) {
         fprintf(out, "\nChild of pid %llu", (unsigned long long)h->parent_pid);
         if (h->parent_capture)
-            fprintf(out, ", whose capture is %s", msc__text_in(h->parent_capture, buf, sizeof(buf)));
+            fprintf(out, ", whose capture is %s",
+                    msc__text_in(h->parent_capture, buf, sizeof(buf)));
         fputc('\n', out);
     }
     size_t n;
@@ -154,9 +154,11 @@ void msc__text_children(FILE *out, const msc_report_ctx_t *ctx)
         text_command(out, &c[i]);
         if (!*c[i].capture) fputs("\n      no capture (not a Python program)\n", out);
         else if (!cc.found)
-            fprintf(out, "\n      no capture at %s\n", msc__text_in(c[i].capture, buf, sizeof(buf)));
+            fprintf(out, "\n      no capture at %s\n",
+                    msc__text_in(c[i].capture, buf, sizeof(buf)));
         else if (!cc.readable)
-            fprintf(out, "\n      capture %s (unreadable)\n", msc__text_in(cc.path, buf, sizeof(buf)));
+            fprintf(out, "\n      capture %s (unreadable)\n",
+                    msc__text_in(cc.path, buf, sizeof(buf)));
         else
             fprintf(out, "\n      peak heap %s, capture %s\n",
                     msc_format_bytes(cc.peak_bytes, bytes, sizeof(bytes)),
