@@ -390,6 +390,43 @@
     }
   }
 
+  /* ---- children --------------------------------------------------------- */
+
+  function renderChildren() {
+    const kids = data.children || [];
+    if (data.parent_pid) {
+      document.getElementById("command").append(el("span", { className: "parent" },
+        "  child of pid " + data.parent_pid +
+        (data.parent_capture ? " (capture " + data.parent_capture + ")" : "")));
+    }
+    if (!kids.length) return;
+    document.getElementById("children-section").hidden = false;
+    const t = document.getElementById("children");
+    const head = el("tr");
+    for (const [label, cls] of [["pid", "num"], ["started", "num"], ["command", ""],
+      ["peak heap", "num"], ["capture", ""]]) {
+      head.append(el("th", { className: cls }, label));
+    }
+    t.append(head);
+    for (const c of kids) {
+      const capture = c.capture === null ? "none (not a Python program)" :
+        c.capture_found ? c.capture : "missing: " + c.capture;
+      const tr = el("tr");
+      tr.append(el("td", { className: "num" }, String(c.pid)),
+        el("td", { className: "num" }, c.time_s.toFixed(3) + " s"),
+        el("td", { className: "loc" }, c.command.join(" ")),
+        el("td", { className: "num" }, c.peak_bytes === null ? "" : bytes(c.peak_bytes)),
+        el("td", { className: "loc" }, capture));
+      t.append(tr);
+    }
+    if (data.children_total > kids.length) {
+      const tr = el("tr");
+      tr.append(el("td", { colSpan: 5 }, (data.children_total - kids.length) + " more " +
+        "(memscope stats --json lists them)"));
+      t.append(tr);
+    }
+  }
+
   function tabs(boxId, options, state, key) {
     const box = document.getElementById(boxId);
     for (const [value, label] of options) {
@@ -434,6 +471,7 @@
     tabs("table-groups", [["line", "by line"], ["function", "by function"], ["file", "by file"]], table, "group");
     renderTable();
     renderAdvice();
+    renderChildren();
   } else {
     document.getElementById("timeline-section").hidden = true;
     document.getElementById("tables-section").hidden = true;

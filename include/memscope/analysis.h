@@ -42,6 +42,19 @@ typedef struct msc_mark {
     char *label;               /* owned by the analysis */
 } msc_mark_t;
 
+/* A child process the recorded program started (CHILD records). */
+typedef struct msc_child {
+    uint64_t time_ns;          /* when it started, ns since the capture started */
+    uint64_t pid;
+    char *capture;             /* its capture's path, "" when it records none; owned by
+                                  the analysis */
+    char *command;             /* its arguments, each ended by a NUL byte; owned by the
+                                  analysis */
+    uint32_t command_len;      /* bytes in command, NULs included */
+} msc_child_t;
+
+#define MSC_MAX_CHILDREN 65536     /* children kept; more are only counted */
+
 typedef struct msc_gc_stats {
     uint64_t runs;
     uint64_t pause_ns;
@@ -170,6 +183,9 @@ const uint64_t *msc_analysis_live_stacks(const msc_analysis_t *a, size_t *words)
 /* The timeline (one sample per RSS sample, ~10 ms) and marks; borrowed. */
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n);
 const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n);
+/* The children started, in order, at most MSC_MAX_CHILDREN; *total counts
+ * every one; borrowed. */
+const msc_child_t *msc_analysis_children(const msc_analysis_t *a, size_t *n, uint64_t *total);
 /* Start times of GC runs, in order: all of them, or an even spread of at
  * most MSC_MAX_GC_TIMES (every 2^j-th run) when there were more; borrowed. */
 const uint64_t *msc_analysis_gc_times(const msc_analysis_t *a, size_t *n);

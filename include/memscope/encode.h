@@ -237,6 +237,21 @@ static inline uint8_t *msc_enc_mark(uint8_t *p, msc_delta_t *d, uint64_t ns, con
     return msc_put_bytes(p, label, n);
 }
 
+/*  CHILD  | 1111 | time delta ns | pid | capture length | capture | command length |
+ *         command |   (main stream) A child process started, the capture it records
+ *  to (empty: none) and its command, each argument NUL-terminated. The caller checks
+ *  room for MSC_REC_MAX + both lengths. */
+static inline uint8_t *msc_enc_child(uint8_t *p, msc_delta_t *d, uint64_t ns, uint64_t pid,
+                                     const char *capture, size_t ncapture, const char *command,
+                                     size_t ncommand)
+{
+    *p++ = MSC_REC_CHILD;
+    p = msc_put_time(p, d, ns);
+    p = msc_put_varint(p, pid);
+    p = msc_put_bytes(p, capture, ncapture);
+    return msc_put_bytes(p, command, ncommand);
+}
+
 /*  LOST   | 1101 | count | reason (enum msc_lost_reason) | */
 static inline uint8_t *msc_enc_lost(uint8_t *p, uint64_t count, uint64_t reason)
 {

@@ -39,6 +39,7 @@ enum msc_header_key {
     MSC_HK_PARENT_PID = 9,     /* varint, set in a followed fork child's capture */
     MSC_HK_ARGV_OMITTED = 10,  /* varint, arguments after the last ARGV not recorded */
     MSC_HK_NATIVE = 11,        /* varint, 1: the malloc family and mmap were recorded */
+    MSC_HK_PARENT_CAPTURE = 12, /* string, a recorded child's: its parent's capture path */
 };
 
 /* The most ARGV fields a header holds; readers refuse more. */
@@ -101,6 +102,7 @@ enum msc_record_kind {
     MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */
     MSC_REC_LOST = 13,         /* events the recorder could not record, and why */
     MSC_REC_TRAILER = 14,      /* clean end: duration ns, main events, side events */
+    MSC_REC_CHILD = 15,        /* main only: time delta, pid, capture path, command */
 };
 
 enum msc_lost_reason {
@@ -109,6 +111,7 @@ enum msc_lost_reason {
 };
 
 #define MSC_MAX_STRING (1u << 16)          /* strings longer than this are refused */
+#define MSC_MAX_PATH 4096                  /* a capture path in a header or CHILD record */
 #define MSC_MAX_LINETABLE (1u << 20)   /* longer line tables are left out */
 #define MSC_MAX_IDS (1u << 28)             /* ids above this are refused as corrupt */
 
@@ -117,7 +120,9 @@ typedef struct msc_header {
     char python_version[32];   /* "3.11.7" */
     uint32_t python_hexversion;
     uint64_t pid;
-    uint64_t parent_pid;       /* nonzero in a followed fork child's capture */
+    uint64_t parent_pid;       /* nonzero in a recorded child's capture */
+    char *parent_capture;      /* a recorded child's: its parent's capture path, or NULL;
+                                  borrowed when writing, owned when read */
     uint64_t start_ns;         /* wall clock at start, ns since the epoch */
     int mode;                  /* enum msc_mode */
     uint64_t sample_bytes;

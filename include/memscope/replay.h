@@ -17,7 +17,8 @@
 #include "memscope/symbols.h"
 
 typedef struct msc_event {
-    uint8_t kind;              /* ALLOC, FREE, REALLOC, SAMPLE, GC, MARK, THREAD_INFO, LOST */
+    uint8_t kind;              /* ALLOC, FREE, REALLOC, SAMPLE, GC, MARK, THREAD_INFO, LOST,
+                                  CHILD */
     uint32_t thread;           /* thread index (0 = main thread) */
     uint32_t stack;            /* global stack node; 0 = no Python stack */
     uint64_t addr;             /* ALLOC/FREE address; REALLOC new address */
@@ -29,9 +30,14 @@ typedef struct msc_event {
     uint64_t time_ns;          /* latest time seen, ns since the capture started */
     uint64_t value[4];         /* SAMPLE: rss, anonymous, file-backed, 1 if those two
                                   were sampled; GC: generation, duration ns, collected,
-                                  uncollectable; THREAD_INFO: native id; LOST: count, reason */
-    const char *text;          /* MARK label, THREAD_INFO name; borrowed for the callback */
+                                  uncollectable; THREAD_INFO: native id; LOST: count, reason;
+                                  CHILD: pid */
+    const char *text;          /* MARK label, THREAD_INFO name, CHILD command (arguments
+                                  separated by NUL bytes); borrowed for the callback */
     uint32_t text_len;
+    const char *path;          /* CHILD: the child's capture path (empty: none); borrowed
+                                  for the callback, never containing NUL */
+    uint32_t path_len;
 } msc_event_t;
 
 /* Return nonzero from the callback to stop the replay with that value. */

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 
-from memscope import _memscope
+from memscope import _children, _memscope
 from memscope.heap import dump_heap
 
 
@@ -48,12 +48,16 @@ def _finish(output):
         _memscope.stop()
     except OSError as e:
         state = f" (incomplete: {str(e).rpartition(' is incomplete: ')[2]})"
-    if os.getpid() == _finish.pid:
+    if os.getpid() == _finish.pid and _finish.speaks:
         _print_profiled(path)
         print(f"memscope: capture written to '{path}'{state}\n"
               f"  memscope stats {path}\n"
               f"  memscope table {path} --at peak\n"
               f"  memscope lines {path}", file=sys.stderr)
+
+
+_finish.pid = None      # the process whose recording _finish finishes
+_finish.speaks = False  # whether it says where the capture went (the root does)
 
 
 # Functions decorated with a bare @profile, the name memory_profiler's
@@ -85,11 +89,52 @@ def _print_profiled(path):
         print(f"memscope: warning: no @profile tables: {e}", file=sys.stderr)
 
 
-def _start(opts, path):
-    gc.callbacks.append(_memscope.gc_callback)
+def _start(opts, path, parent=None):
+    """Starts recording to path; parent is (pid, capture) in a child's."""
+    pid, capture = parent or (0, None)
     _memscope.start(path, opts["argv"], max_depth=opts["depth"], force=opts["force"],
-                    sample=opts["sample"], native=opts["native"])
+                    sample=opts["sample"], native=opts["native"], parent_pid=pid,
+                    parent_capture=capture or None)
+    gc.callbacks.append(_memscope.gc_callback)
     _memscope.thread_started(threading.current_thread().name)
+
+
+def _finish_before_exec(opts):
+    """Stops recording before this process execs another program. A
+    child's capture is removed: it would hold little more than its header,
+    and a Python program exec'd records itself to the same name. The
+    program memscope run started keeps its capture, finished. Returns
+    whether the capture was removed."""
+    path = _memscope.recording()
+    if path is None or os.getpid() != _finish.pid:
+        return False
+    if opts["parent"] is None:
+        _finish(None)
+        return False
+    if _memscope.gc_callback in gc.callbacks:
+        gc.callbacks.remove(_memscope.gc_callback)
+    try:
+        _memscope.stop()
+    except OSError:
+        pass
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return True
+
+
+def _start_child(opts, path, parent):
+    """A child's recording: a failure warns and leaves the child running."""
+    try:
+        _start(opts, path, parent)
+    except (OSError, RuntimeError, ValueError) as e:
+        print(f"memscope: warning: not recording child {os.getpid()}: {e}", file=sys.stderr)
+        return False
+    opts["output"], opts["parent"] = path, parent
+    _finish.pid = os.getpid()
+    _finish.speaks = False
+    return True
 
 
 def _forked_to_exec():
@@ -104,53 +149,30 @@ def _forked_to_exec():
     return spawn is not None and caller is spawn.__code__
 
 
-def _discard_before_exec(real_exec):
-    """os.execv or os.execve for a recorded child: a child that replaces
-    itself with another program leaves no capture (it would hold little
-    more than its header), then execs as asked. os.execl*, execvp* and
-    execvpe all go through these two."""
-    def exec_without_capture(*args, **kwargs):
-        path = _memscope.recording()
-        if path is not None and os.getpid() == _finish.pid:
-            if _memscope.gc_callback in gc.callbacks:
-                gc.callbacks.remove(_memscope.gc_callback)
-            try:
-                _memscope.stop()
-            except OSError:
-                pass
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-        return real_exec(*args, **kwargs)
-    return exec_without_capture
-
-
-def _follow_fork(opts):
-    """Each forked child records to OUTPUT.PID. Children often end with
-    os._exit(), which skips atexit: the child's os._exit finishes the capture
-    first, then exits as asked. Children that exec another program record
-    nothing (see _discard_before_exec)."""
+def _follow_fork(opts, family):
+    """Each forked child records to ROOT.PID (see memscope/_children.py).
+    Children often end with os._exit(), which skips atexit: the child's
+    os._exit finishes the capture first, then exits as asked. A child that
+    execs at once (subprocess's, os.spawn*'s) starts no capture: the program
+    it execs records itself if it is Python."""
     real_exit = os._exit
+    parent_capture = [None]
 
     def exit_after_finishing(status):
         _finish(None)
         real_exit(status)
 
+    def before():
+        parent_capture[0] = _memscope.recording()
+
     def child():
         if _forked_to_exec():
             return
-        _finish.pid = os.getpid()
-        try:
-            _start(opts, f"{opts['output']}.{os.getpid()}")
-        except OSError as e:
-            print(f"memscope: warning: not recording child {os.getpid()}: {e}", file=sys.stderr)
-            return
-        os._exit = exit_after_finishing
-        os.execv = _discard_before_exec(os.execv)
-        os.execve = _discard_before_exec(os.execve)
+        if _start_child(opts, family.capture_of(os.getpid()),
+                        (os.getppid(), parent_capture[0] or "")):
+            os._exit = exit_after_finishing
 
-    os.register_at_fork(after_in_child=child)
+    os.register_at_fork(before=before, after_in_child=child)
 
 
 def _dump_heap(path, force):
@@ -207,6 +229,7 @@ def _options():
         return os.environ.pop("MEMSCOPE_RUN_" + name, default)
 
     flags = take("FLAGS", "").split(",")
+    parent = take("PARENT")
     opts = {"output": take("OUTPUT"), "depth": int(take("DEPTH", "128")),
             "sample": int(take("SAMPLE", "0")), "force": "force" in flags,
             "follow_fork": "follow-fork" in flags, "native": "native" in flags,
@@ -220,7 +243,22 @@ def _options():
     for key in ("output", "heap_at_exit", "heap_on_signal"):
         if opts[key] is not None:
             opts[key] = os.path.abspath(opts[key])
+    # A Python program a recorded process exec'd: it records to ROOT.PID,
+    # and its header names the parent (pid:capture) that started it.
+    opts["root"], opts["parent"] = opts["output"], None
+    if parent is not None:
+        pid, _, capture = parent.partition(":")
+        opts["parent"] = (int(pid), capture)
+        opts["output"] = f"{opts['root']}.{os.getpid()}"
     return opts
+
+
+def _forget_options():
+    """The environment as a child was given it, whatever step failed."""
+    for name in [n for n in os.environ if n.startswith("MEMSCOPE_RUN_")]:
+        del os.environ[name]
+    if os.environ.get("PYTHONPATH", "").split(":")[0] == _children.BOOT_DIR:
+        _restore_environment()
 
 
 def _restore_environment():
@@ -257,12 +295,14 @@ def _recorded_argv():
     """The command line kept in the capture: sys.argv, with the script as the
     absolute path the interpreter runs (so `memscope lines` finds it from any
     directory), and for -m the module's file when it can be told."""
-    prog = sys.orig_argv[1:]
-    if prog[0] == "-c":
+    # sys.argv[0] says which, whatever interpreter options came first
+    # (multiprocessing starts its children with -B -c ..., for one).
+    if sys.argv[0] == "-c":
         return list(sys.argv)
-    if prog[0] == "-m":
-        origin = _module_origin(prog[1])
-        return [origin, *sys.argv[1:]] if origin else ["-m", prog[1], *sys.argv[1:]]
+    if sys.argv[0] == "-m":
+        module = sys.orig_argv[len(sys.orig_argv) - len(sys.argv)]  # -m MODULE args...
+        origin = _module_origin(module)
+        return [origin, *sys.argv[1:]] if origin else ["-m", module, *sys.argv[1:]]
     return [os.path.join(os.getcwd(), sys.argv[0]), *sys.argv[1:]]
 
 
@@ -275,18 +315,25 @@ def _dump_heap_at_exit(path, force):
 def boot():
     """Called by memscope/_boot/sitecustomize.py while the interpreter
     starts. A program must never run unrecorded without a word: any failure
-    here ends the process before the program starts."""
+    here ends the process before the program starts. A child of a recorded
+    program is the exception: it warns and runs, as it would have."""
+    child = "MEMSCOPE_RUN_PARENT" in os.environ
     try:
         opts = _options()
         _restore_environment()
         opts["argv"] = _recorded_argv()
+        if opts["parent"] is not None:
+            _boot_child(opts)
+            return
         _finish.pid = os.getpid()
+        _finish.speaks = True
         atexit.register(_finish, opts["output"])
         if not hasattr(builtins, "profile"):
             builtins.profile = _profile
         _name_threads()
+        _fork_as_without_memscope()
         if opts["follow_fork"]:
-            _follow_fork(opts)
+            _follow_children(opts)
         if opts["toggle_signal"]:
             _toggle_on(opts, opts["toggle_signal"])
         else:
@@ -295,10 +342,77 @@ def boot():
             _heap_on_signal(opts["heap_on_signal"], opts["force"], opts["heap_signal"])
         if opts["heap_at_exit"]:
             _dump_heap_at_exit(opts["heap_at_exit"], opts["force"])
-    except OSError as e:
-        _refuse(f"cannot write capture: {e}")
     except Exception as e:
-        _refuse(f"cannot start recording: {e!r}")
+        if child:
+            _forget_options()
+            print(f"memscope: warning: not recording child {os.getpid()}: {e!r}",
+                  file=sys.stderr)
+        elif isinstance(e, OSError):
+            _refuse(f"cannot write capture: {e}")
+        else:
+            _refuse(f"cannot start recording: {e!r}")
+
+
+def _os_threads():
+    """The threads of this process, as CPython counts them before a fork."""
+    with open("/proc/self/stat", "rb") as f:
+        return int(f.read().rpartition(b")")[2].split()[17])
+
+
+def _fork_as_without_memscope():
+    """From 3.12, os.fork warns when the process has more than one thread
+    ("This process is multi-threaded, use of fork() may lead to
+    deadlocks"), counting the threads the kernel lists. The recorder's
+    writer thread is one of them, but it holds no lock a child could need
+    (the recorder's fork handlers see to that): the warning is silenced
+    when that thread is the only other one, so a program forks exactly as
+    it does without memscope, and warns when it would."""
+    if sys.version_info < (3, 12):
+        return
+    import warnings
+
+    guard = []
+
+    def before(args, kwargs):
+        try:
+            own = 1 if _memscope.recording() is not None else 0
+            if own and _os_threads() - own <= 1:
+                quiet = warnings.catch_warnings()
+                quiet.__enter__()
+                warnings.filterwarnings("ignore", r"This process \(pid=\d+\) is multi-threaded",
+                                        DeprecationWarning)
+                guard.append(quiet)
+        except (OSError, ValueError, IndexError):
+            pass
+        return args, kwargs
+
+    def after(*unused):
+        while guard:
+            guard.pop().__exit__(None, None, None)
+
+    for name in ("fork", "forkpty"):
+        if hasattr(os, name):
+            setattr(os, name, _memscope.wrap(getattr(os, name), before=before, after=after,
+                                             failed=after))
+
+
+def _follow_children(opts):
+    family = _children.Family(opts, lambda path, parent: _start_child(opts, path, parent),
+                              lambda: _finish_before_exec(opts))
+    _children.install(family)
+    _follow_fork(opts, family)
+
+
+def _boot_child(opts):
+    """A Python program a recorded process started by exec: it records
+    quietly (its output is its own, and its parent may be reading it), and a
+    failure warns and lets it run."""
+    _finish.speaks = False
+    atexit.register(_finish, opts["output"])
+    _name_threads()
+    _fork_as_without_memscope()
+    _follow_children(opts)
+    _start_child(opts, opts["output"], opts["parent"])
 
 
 def _refuse(message):

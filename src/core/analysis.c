@@ -89,6 +89,9 @@ struct msc_analysis {
     size_t nsamples, cap_samples;
     msc_mark_t *marks;
     size_t nmarks, cap_marks;
+    msc_child_t *children;
+    size_t nchildren, cap_children;
+    uint64_t children_total;   /* CHILD records seen, kept or not */
     char **thread_names;       /* by thread index */
     uint32_t nthread_names;
     uint64_t *gc_times;        /* every gc_stride-th GC run's start; MSC_MAX_GC_TIMES slots */
@@ -126,6 +129,11 @@ void msc_analysis_free(msc_analysis_t *a)
     for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++) msc_livemap_release(&a->dom[i].map);
     msc__regions_release(&a->maps);
     for (size_t i = 0; i < a->nmarks; i++) msc_free(a->marks[i].label);
+    for (size_t i = 0; i < a->nchildren; i++) {
+        msc_free(a->children[i].capture);
+        msc_free(a->children[i].command);
+    }
+    msc_free(a->children);
     for (uint32_t i = 0; i < a->nthread_names; i++) msc_free(a->thread_names[i]);
     msc_free(a->thread_names);
     msc_free(a->gc_times);
@@ -366,6 +374,36 @@ static char *copy_text(const msc_event_t *ev)
     return s;
 }
 
+static char *copy_bytes(const char *bytes, uint32_t n)
+{
+    char *s = msc_malloc((size_t)n + 1);
+    if (!s) return NULL;
+    memcpy(s, bytes, n);
+    s[n] = 0;
+    return s;
+}
+
+static int add_child(msc_analysis_t *a, const msc_event_t *ev)
+{
+    if (a->children_total++ >= MSC_MAX_CHILDREN) return 0;
+    if (a->nchildren == a->cap_children) {
+        size_t cap = a->cap_children ? a->cap_children * 2 : 8;
+        msc_child_t *c = msc_realloc(a->children, cap * sizeof(*c));
+        if (!c) return MSC_ENOMEM;
+        a->children = c;
+        a->cap_children = cap;
+    }
+    msc_child_t c = {a->now_ns, ev->value[0], copy_bytes(ev->path, ev->path_len),
+                     copy_bytes(ev->text, ev->text_len), ev->text_len};
+    if (!c.capture || !c.command) {
+        msc_free(c.capture);
+        msc_free(c.command);
+        return MSC_ENOMEM;
+    }
+    a->children[a->nchildren++] = c;
+    return 0;
+}
+
 static int add_mark(msc_analysis_t *a, const msc_event_t *ev)
 {
     if (a->nmarks == a->cap_marks) {
@@ -530,6 +568,7 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
     switch (ev->kind) {
     case MSC_REC_SAMPLE: return add_sample(a, ev);
     case MSC_REC_MARK: return add_mark(a, ev);
+    case MSC_REC_CHILD: return add_child(a, ev);
     case MSC_REC_THREAD_INFO: return name_thread(a, ev);
     case MSC_REC_GC: return count_gc(a, ev);
     case MSC_REC_LOST: a->sum.lost_events += ev->value[0]; return 0;
@@ -626,6 +665,13 @@ const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n)
 {
     *n = a->nsamples;
     return a->samples;
+}
+
+const msc_child_t *msc_analysis_children(const msc_analysis_t *a, size_t *n, uint64_t *total)
+{
+    *n = a->nchildren;
+    *total = a->children_total;
+    return a->children;
 }
 
 const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n)

@@ -28,6 +28,7 @@ static uint8_t *put_number(uint8_t *p, unsigned key, uint64_t v)
 int msc_header_encode(const msc_header_t *h, uint8_t *out, size_t cap, size_t *len)
 {
     size_t need = MSC_FILE_HEADER_FIXED + 4 + 10 * 32 + strlen(h->python_version);
+    if (h->parent_capture) need += 20 + strlen(h->parent_capture);
     for (int i = 0; i < h->argc; i++) need += 20 + strlen(h->argv[i]);
     if (need > cap || h->argc > MSC_HEADER_MAX_ARGS) {
         /* Very long command lines keep their first arguments and say how
@@ -44,6 +45,8 @@ int msc_header_encode(const msc_header_t *h, uint8_t *out, size_t cap, size_t *l
     p = put_number(p, MSC_HK_PYTHON_HEXVERSION, h->python_hexversion);
     p = put_number(p, MSC_HK_PID, h->pid);
     if (h->parent_pid) p = put_number(p, MSC_HK_PARENT_PID, h->parent_pid);
+    if (h->parent_capture)
+        p = put_field(p, MSC_HK_PARENT_CAPTURE, h->parent_capture, strlen(h->parent_capture));
     p = put_number(p, MSC_HK_START_NS, h->start_ns);
     p = put_number(p, MSC_HK_MODE, (uint64_t)h->mode);
     p = put_number(p, MSC_HK_SAMPLE_BYTES, h->sample_bytes);
@@ -66,7 +69,9 @@ void msc_header_release(msc_header_t *h)
 {
     for (int i = 0; i < h->argc; i++) msc_free(h->argv[i]);
     msc_free(h->argv);
+    msc_free(h->parent_capture);
     h->argv = NULL;
+    h->parent_capture = NULL;
     h->argc = 0;
 }
 
@@ -84,10 +89,23 @@ static int add_arg(msc_header_t *h, const uint8_t *s, size_t n)
     return 0;
 }
 
+/* The parent's capture path: text without NUL bytes, at most a path's length,
+ * given once. */
+static int set_parent_capture(msc_header_t *h, const uint8_t *s, size_t n)
+{
+    if (h->parent_capture || n == 0 || n > MSC_MAX_PATH || memchr(s, 0, n)) return MSC_ECORRUPT;
+    h->parent_capture = msc_malloc(n + 1);
+    if (!h->parent_capture) return MSC_ENOMEM;
+    memcpy(h->parent_capture, s, n);
+    h->parent_capture[n] = 0;
+    return 0;
+}
+
 static int decode_field(msc_header_t *h, uint64_t key, const uint8_t *v, uint64_t n)
 {
     msc_cursor_t num = {v, v + n, 0};
     switch (key) {
+    case MSC_HK_PARENT_CAPTURE: return set_parent_capture(h, v, n);
     case MSC_HK_PYTHON_VERSION:
         if (n >= sizeof(h->python_version)) return MSC_ECORRUPT;
         memcpy(h->python_version, v, n);

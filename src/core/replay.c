@@ -162,7 +162,8 @@ uint64_t msc_replay_events(const msc_replay_t *r)
 
 static int deliver(msc_replay_t *r, msc_event_t *ev, msc_event_fn fn, void *arg)
 {
-    if (ev->kind == MSC_REC_SAMPLE || ev->kind == MSC_REC_GC || ev->kind == MSC_REC_MARK) {
+    if (ev->kind == MSC_REC_SAMPLE || ev->kind == MSC_REC_GC || ev->kind == MSC_REC_MARK ||
+        ev->kind == MSC_REC_CHILD) {
         if (ev->time_ns > r->now) r->now = ev->time_ns;
     }
     ev->time_ns = r->now;
@@ -292,6 +293,7 @@ static const char *const malformed[] = {
     [MSC_REC_SYNC] = "malformed SYNC record",
     [MSC_REC_LOST] = "malformed LOST record",
     [MSC_REC_TRAILER] = "malformed TRAILER record",
+    [MSC_REC_CHILD] = "malformed CHILD record",
 };
 
 /* ALLOC, FREE, REALLOC. A domain past OBJ follows the tag; mappings are
@@ -383,10 +385,29 @@ static int decode_info(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_eve
     return 0;
 }
 
+/*  CHILD | 1111 | time delta | pid | capture length | capture | command length | command |
+ * A child this process started; main stream only. The capture path is a
+ * path (no NUL, at most MSC_MAX_PATH bytes, empty when the child records
+ * nothing); the command is its arguments, each ended by a NUL byte. */
+static int decode_child(stream_state_t *st, int stream, msc_cursor_t *c, msc_event_t *ev)
+{
+    st->delta.time += msc__get_varint(c);
+    ev->time_ns = st->delta.time;
+    ev->value[0] = msc__get_varint(c);
+    ev->path = (const char *)get_text(c, &ev->path_len, MSC_MAX_PATH);
+    ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
+    if (c->err) return 0;
+    if (stream != MSC_STREAM_MAIN || ev->value[0] == 0 || ev->value[0] > UINT32_MAX)
+        return MSC_ECORRUPT;
+    if (ev->path_len && memchr(ev->path, 0, ev->path_len)) return MSC_ECORRUPT;
+    if (ev->text_len && ev->text[ev->text_len - 1] != 0) return MSC_ECORRUPT;
+    return 0;
+}
+
 /* What is wrong with a record of this kind that failed to decode. */
 static const char *malformed_record(int kind)
 {
-    return kind && kind <= MSC_REC_TRAILER ? malformed[kind] : "unknown record kind";
+    return kind && kind <= MSC_REC_CHILD ? malformed[kind] : "unknown record kind";
 }
 
 /* Decodes one record into ev (ev->kind set first, for malformed_record).
@@ -400,6 +421,7 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     ev->kind = (uint8_t)kind;
     ev->thread = st->thread;
     ev->text_len = 0;
+    ev->path_len = 0;
 
     switch (kind) {
     case MSC_REC_ALLOC:
@@ -414,6 +436,7 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     case MSC_REC_GC:
     case MSC_REC_MARK:
     case MSC_REC_LOST: err = decode_info(st, tag, c, ev); break;
+    case MSC_REC_CHILD: err = tag == MSC_REC_CHILD ? decode_child(st, stream, c, ev) : MSC_ECORRUPT; break;
     case MSC_REC_SYNC:
         if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
         st->position += msc__get_varint(c);

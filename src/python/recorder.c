@@ -78,6 +78,65 @@ static PyObject *py_gc_callback(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The command as CHILD carries it: each argument followed by a NUL byte;
+ * arguments are cut at the first NUL they hold (exec would cut them there
+ * too), the whole at MSC_MAX_STRING bytes. Returns the length or -1. */
+static Py_ssize_t child_command(PyObject *argv, char *out)
+{
+    size_t n = 0;
+    Py_ssize_t count = PyList_GET_SIZE(argv);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *bytes = PyUnicode_EncodeFSDefault(PyList_GET_ITEM(argv, i));
+        if (!bytes) return -1;
+        const char *a = PyBytes_AS_STRING(bytes);
+        size_t len = strlen(a);
+        if (n + len + 1 > MSC_MAX_STRING) {
+            Py_DECREF(bytes);
+            break;
+        }
+        memcpy(out + n, a, len + 1);
+        n += len + 1;
+        Py_DECREF(bytes);
+    }
+    return (Py_ssize_t)n;
+}
+
+/*  CHILD | 1111 | time delta | pid | capture length | capture | command length | command |
+ *  (main stream) */
+static PyObject *py_child_started(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned int pid;
+    PyObject *argv;
+    const char *capture;
+    Py_ssize_t capture_len;
+    if (!PyArg_ParseTuple(args, "IO!s#", &pid, &PyList_Type, &argv, &capture, &capture_len))
+        return NULL;
+    if (!main_record_ok() || pid == 0 || (size_t)capture_len > MSC_MAX_PATH ||
+        memchr(capture, 0, (size_t)capture_len))
+        Py_RETURN_NONE;
+    /* The recorder's own work: nothing allocated here is the program's. */
+    msc__busy = 1;
+    char *command = msc_malloc(MSC_MAX_STRING);
+    int no_memory = command == NULL;
+    Py_ssize_t n = command ? child_command(argv, command) : -1;
+    if (n >= 0) {
+        msc_stream_t *st = R.main;
+        uint32_t nrec = 1;
+        uint8_t *p = msc__main_cursor(st, &nrec, MSC_REC_MAX + (size_t)capture_len + (size_t)n);
+        if (p)
+            msc_stream_commit(st,
+                              msc_enc_child(p, &st->delta, msc_sink_now(R.sink), pid, capture,
+                                            (size_t)capture_len, command, (size_t)n),
+                              nrec);
+    }
+    msc_free(command);
+    msc__busy = 0;
+    if (no_memory) return PyErr_NoMemory();
+    if (n < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_thread_started(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -173,6 +232,8 @@ typedef struct start_options {
     int force;
     unsigned int root;                /* levels up: see root_frame */
     int native;                       /* record the malloc family and mmap too */
+    unsigned long long parent_pid;    /* a recorded child's parent, else 0 */
+    const char *parent_capture;       /* its parent's capture, else NULL; borrowed */
 } start_options_t;
 
 static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o)
@@ -189,6 +250,8 @@ static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o
     h->sample_bytes = o->sample_bytes;
     h->max_depth = o->max_depth;
     h->native = o->native;
+    h->parent_pid = o->parent_pid;
+    h->parent_capture = (char *)o->parent_capture;
     Py_ssize_t argc = PyList_GET_SIZE(argv);
     h->argv = PyMem_Calloc((size_t)argc + 1, sizeof(char *));
     if (!h->argv) return -1;
@@ -288,13 +351,17 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", "native",
-                             NULL};
+                             "parent_pid", "parent_capture", NULL};
     PyObject *path, *argv;
-    start_options_t o = {128, 0, 0, 0, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKp", kwlist, &path, &PyList_Type, &argv,
+    start_options_t o = {128, 0, 0, 0, 0, 0, NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpKz", kwlist, &path, &PyList_Type, &argv,
                                      &o.max_depth, &o.force, &o.root, &o.sample_bytes,
-                                     &o.native))
+                                     &o.native, &o.parent_pid, &o.parent_capture))
         return NULL;
+    if (o.parent_capture && (!*o.parent_capture || strlen(o.parent_capture) > MSC_MAX_PATH)) {
+        PyErr_SetString(PyExc_ValueError, "parent_capture must be a path");
+        return NULL;
+    }
     if (R.sink) {
         PyErr_Format(PyExc_RuntimeError, "memscope is already recording to '%U'", R.path);
         return NULL;
@@ -427,7 +494,8 @@ static PyObject *py_fail_allocations(PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
-     "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False): start\n"
+     "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False,\n"
+     "parent_pid=0, parent_capture=None): start\n"
      "recording to path; sample=R records one allocation per R bytes on average instead of\n"
      "every one; native=True records the malloc family and mmap of every library too;\n"
      "stacks stop below the frame root calls up from the caller (0: keep all)"},
@@ -439,6 +507,9 @@ static PyMethodDef methods[] = {
     {"thread_started", py_thread_started, METH_O, "thread_started(name): names this thread"},
     {"_fail_allocations", py_fail_allocations, METH_O,
      "_fail_allocations(n): for tests, core allocations fail after the next n; -1 restores"},
+    {"child_started", py_child_started, METH_VARARGS,
+     "child_started(pid, argv, capture): record a child process this one started, with the\n"
+     "capture it records to ('' for none)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -81,6 +81,8 @@ static void write_summary(FILE *out, const page_t *p)
             (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
             (unsigned long long)s->leaked_allocations, s->threads);
     write_domains(out, s);
+    msc__html_children(out, p->ctx);
+    fputs(",\n", out);
 }
 
 static int write_timeline(FILE *out, const page_t *p)

@@ -13,6 +13,16 @@
 struct msc_summary;
 void msc__json_rss_explained(FILE *out, const struct msc_summary *s);
 
+/* The parent a child's capture names and the children a capture lists,
+ * each child with its capture and, when it can be read, its peak heap:
+ * "\"parent_pid\": ..., \"parent_capture\": ..., \"children_total\": N,
+ * \"children\": [...]" as JSON, the same with strings safe inside HTML, or
+ * as stats' text sections (children.c). */
+struct msc_report_ctx;
+void msc__json_children(FILE *out, const struct msc_report_ctx *ctx);
+void msc__html_children(FILE *out, const struct msc_report_ctx *ctx);
+void msc__text_children(FILE *out, const struct msc_report_ctx *ctx);
+
 /* "1,234,567" into buf. */
 const char *msc__count(uint64_t v, char *buf, size_t n);
 /* "file:line in function" for a row. */

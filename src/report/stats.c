@@ -143,6 +143,8 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     json_domains(s, out);
     fputs(", ", out);
     msc__json_rss_explained(out, s);
+    fputs(", ", out);
+    msc__json_children(out, ctx);
     fputs(", \"top\": [", out);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? ", {" : "{", out);
@@ -217,6 +219,7 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     }
     text_domains(s, out);
     text_rss(s, out);
+    msc__text_children(out, ctx);
     text_histogram(s, out);
     if (n) fputs("\nTop allocation sites at peak:\n", out);
     for (size_t i = 0; i < n; i++) {

@@ -327,3 +327,33 @@ def test_advice(browser, record, check):
     page, problems = open_page(browser, report(plain))
     check("no advice, no section", not page.is_visible("#advice-section"))
     page.close()
+
+
+def test_report_lists_child_processes(browser, tmp_path, check):
+    """A child that ran Python and one that did not, in the parent's page;
+    the child's own page names its parent."""
+    (tmp_path / "child.py").write_text("block = bytearray(6_000_000)\n")
+    (tmp_path / "prog.py").write_text(
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, 'child.py'])\n"
+        "subprocess.run(['/bin/true'])\n")
+    capture = tmp_path / "prog.msc"
+    subprocess.run([CLI, "run", "--follow-fork", "-o", capture, "prog.py"], cwd=tmp_path,
+                   check=True, capture_output=True,
+                   env=dict(os.environ, MEMSCOPE_PYTHON=sys.executable))
+    kids = json.loads(subprocess.run([CLI, "stats", capture, "--json"], check=True,
+                                     capture_output=True).stdout)["children"]
+    page, problems = open_page(browser, report(capture))
+    check("children shown", page.is_visible("#children-section"))
+    rows = page.eval_on_selector_all("#children tr", "rs => rs.map(r => r.innerText)")
+    check("a row per child", len(rows) == 3, rows)
+    python_row = next((r for r in rows if str(kids[0]["pid"]) in r), "")
+    check("the Python child's capture and peak", kids[0]["capture"] in python_row
+          and f"{kids[0]['peak_bytes'] / 1048576:.1f} MiB" in python_row, python_row)
+    check("the other child has none", any("not a Python program" in r for r in rows), rows)
+    check("no page errors", not problems, problems)
+    page.screenshot(path=ARTIFACTS / "report-children.png", full_page=True)
+    page.close()
+    child_page, problems = open_page(browser, report(Path(kids[0]["capture"])))
+    check("the child names its parent", "child of pid" in child_page.text_content("#command"))
+    child_page.close()

@@ -214,6 +214,14 @@ static inline void tc_mark(tc_capture_t *c, uint64_t ns, const char *label)
                               strlen(label)));
 }
 
+/* A CHILD record: command holds the arguments, each NUL-terminated, ncommand bytes. */
+static inline void tc_child(tc_capture_t *c, uint64_t ns, uint64_t pid, const char *capture,
+                            const char *command, size_t ncommand)
+{
+    tc_commit(c, msc_enc_child(tc_reserve(c, strlen(capture) + ncommand), &c->st->delta, ns, pid,
+                               capture, strlen(capture), command, ncommand));
+}
+
 static inline void tc_lost(tc_capture_t *c, uint64_t count, uint64_t reason)
 {
     tc_commit(c, msc_enc_lost(tc_reserve(c, 0), count, reason));

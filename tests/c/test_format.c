@@ -37,6 +37,7 @@ static void test_header_round_trip(void)
     h.python_hexversion = 0x030B09F0;
     h.pid = 123456789012ull;
     h.parent_pid = 77;
+    h.parent_capture = "/runs/parent.msc";
     h.start_ns = 1700000000123456789ull;
     h.mode = MSC_MODE_SAMPLED;
     h.sample_bytes = 512 * 1024;
@@ -54,6 +55,7 @@ static void test_header_round_trip(void)
     CHECK_EQ(got.python_hexversion, 0x030B09F0);
     CHECK_EQ(got.pid, 123456789012ull);
     CHECK_EQ(got.parent_pid, 77);
+    CHECK(got.parent_capture && strcmp(got.parent_capture, "/runs/parent.msc") == 0);
     CHECK_EQ(got.start_ns, 1700000000123456789ull);
     CHECK_EQ(got.mode, MSC_MODE_SAMPLED);
     CHECK_EQ(got.sample_bytes, 512 * 1024);
@@ -70,8 +72,8 @@ static void test_header_round_trip(void)
 
     /* A buffer too small for every argument keeps the first ones. */
     size_t small_len;
-    CHECK_EQ(msc_header_encode(&h, buf, MSC_FILE_HEADER_FIXED + 4 + 10 * 32 + 6 + 20 + 9, &small_len),
-             0);
+    CHECK_EQ(msc_header_encode(&h, buf, MSC_FILE_HEADER_FIXED + 4 + 10 * 32 + 6 + 20 + 16 + 20 + 9,
+                               &small_len), 0);
     CHECK_EQ(msc__header_decode(buf, small_len, &got, &used, &info), 0);
     CHECK_EQ(got.argc, 1);
     CHECK(got.argc == 1 && strcmp(got.argv[0], "script.py") == 0);
@@ -130,6 +132,17 @@ static void test_header_unknown_and_bad_fields(void)
     len = header_with_body(buf, overlong, sizeof(overlong));
     CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
     CHECK(info.what != NULL);
+
+    /* A parent capture given twice, empty, or holding a NUL. */
+    uint8_t twice[] = {MSC_HK_PARENT_CAPTURE, 1, 'a', MSC_HK_PARENT_CAPTURE, 1, 'b'};
+    len = header_with_body(buf, twice, sizeof(twice));
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
+    uint8_t empty[] = {MSC_HK_PARENT_CAPTURE, 0};
+    len = header_with_body(buf, empty, sizeof(empty));
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
+    uint8_t nul[] = {MSC_HK_PARENT_CAPTURE, 3, 'a', 0, 'b'};
+    len = header_with_body(buf, nul, sizeof(nul));
+    CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), MSC_ECORRUPT);
 
     /* A number field holding a varint that never ends. */
     uint8_t endless[] = {MSC_HK_PID, 2, 0x80, 0x80};
@@ -315,6 +328,7 @@ static void write_every_kind(tc_capture_t *c, uint32_t *n)
     tc_alloc(c, MSC_DOMAIN_RAW, B2, 17, 0);
     tc_side_end(c);
     tc_realloc(c, MSC_DOMAIN_MEM, 0, A7, 9, n[4]); /* realloc(NULL, 9) */
+    tc_child(c, TC_TIME0 + 4000, 4343, "/tmp/run.msc.4343", "python3\0w.py\0", 13);
 }
 
 static void check_event(const tc_event_t *got, const want_t *w, int i)
@@ -415,6 +429,7 @@ static void test_capture_every_kind(void)
         {MSC_REC_FREE, MSC_DOMAIN_RAW, 2, 0, B1, 0, 0},
         {MSC_REC_ALLOC, MSC_DOMAIN_RAW, 2, 0, B2, 0, 17},
         {MSC_REC_REALLOC, MSC_DOMAIN_MEM, 0, g[4], A7, 0, 9},
+        {MSC_REC_CHILD, 0, 0, 0, 0, 0, 0},
     };
     size_t nwant = sizeof(want) / sizeof(want[0]);
     CHECK_EQ(ev.n, nwant);
@@ -445,6 +460,9 @@ static void test_capture_every_kind(void)
         CHECK_EQ(detail->value[2], 3ull << 20);
         CHECK_EQ(detail->value[3], 1);
         CHECK_EQ(ev.e[16].ev.time_ns, TC_TIME0 + 3500);
+        const msc_event_t *child = &ev.e[20].ev;
+        CHECK_EQ(child->time_ns, TC_TIME0 + 4000);
+        CHECK_EQ(child->value[0], 4343);
     }
 
     check_symbols((msc_symbols_t *)msc_replay_symbols(r), g);

@@ -344,7 +344,7 @@ static void test_absurd_records(void)
     r.n = 0;
     expect_corrupt(u8(&r, 0), "kind 0");
     r.n = 0;
-    expect_corrupt(u8(&r, 15), "kind 15");
+    expect_corrupt(u8(&r, MSC_REC_CHILD | 0x10), "child with a flag");
     r.n = 0;
     u8(vi(u8(&r, MSC_REC_ALLOC), 16), 0x80);
     for (int i = 0; i < 10; i++) u8(&r, 0x80);
@@ -371,6 +371,69 @@ static void test_absurd_records(void)
     r.n = 0;
     expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_SAMPLE | MSC_FLAG_RSS_DETAIL), 1), 4096), 1),
                    "sample detail cut short");
+}
+
+static rec_t *text(rec_t *r, const char *s, size_t n)
+{
+    vi(r, n);
+    memcpy(r->b + r->n, s, n);
+    r->n += n;
+    return r;
+}
+
+static void craft_children(const char *path)
+{
+    rec_t r = {0};
+    text(text(vi(vi(u8(&r, MSC_REC_CHILD), 5000), 42), "/c.msc.42", 9), "py\0a b\0", 8);
+    text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1000), 43), "", 0), "", 0);
+    static tc_craft_t f;
+    tc_craft_begin(&f);
+    tc_craft_chunk(&f, MSC_STREAM_MAIN, 0, r.b, r.n);
+    tc_write_file(path, f.data, f.len);
+}
+
+/* A CHILD record names a child by pid, its capture path (empty: none) and
+ * its command, each argument ended by NUL; the analysis keeps them. */
+static void test_child_records(void)
+{
+    const char *path = tc_path("children.msc");
+    craft_children(path);
+    msc_analysis_t *a = msc_analysis_new();
+    msc_replay_t *replay = NULL;
+    msc_error_info_t info = {0, NULL};
+    CHECK_EQ(msc_analyse_file(path, a, &replay, &info, NULL, NULL), 0);
+    size_t n;
+    uint64_t total;
+    const msc_child_t *c = msc_analysis_children(a, &n, &total);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(total, 2);
+    if (n == 2) {
+        CHECK_EQ(c[0].pid, 42);
+        CHECK_EQ(c[0].time_ns, 5000);
+        CHECK(strcmp(c[0].capture, "/c.msc.42") == 0);
+        CHECK(c[0].command_len == 8 && memcmp(c[0].command, "py\0a b\0", 8) == 0);
+        CHECK_EQ(c[1].pid, 43);
+        CHECK_EQ(c[1].time_ns, 6000);
+        CHECK(c[1].capture[0] == 0 && c[1].command_len == 0);
+    }
+    msc_replay_free(replay);
+    msc_analysis_free(a);
+
+    rec_t r = {0};
+    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 0), "", 0), "", 0), "child pid 0");
+    r.n = 0;
+    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 1ull << 32), "", 0), "", 0),
+                   "child pid");
+    r.n = 0;
+    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), "a\0b", 3), "", 0),
+                   "child path with a NUL");
+    r.n = 0;
+    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), MSC_MAX_PATH + 1), "child path length");
+    r.n = 0;
+    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), "", 0), "py", 2),
+                   "child command without its NUL");
+    r.n = 0;
+    expect_corrupt(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), "", 0), "child cut short");
 }
 
 /* Ids and indexes that pass the reader's bounds must not size a table
@@ -579,6 +642,8 @@ static int write_seeds(const char *dir)
     tc_write_file(path, stored.data, stored.len);
     snprintf(path, sizeof(path), "%s/capture-batches.msc", dir);
     build_capture(path, 6);
+    snprintf(path, sizeof(path), "%s/capture-children.msc", dir);
+    craft_children(path);
     return 0;
 }
 
@@ -593,6 +658,7 @@ int main(int argc, char **argv)
     test_bit_flips(path);
     test_payload_damage(path);
     test_absurd_records();
+    test_child_records();
     test_large_valid_ids();
     test_absurd_chunks();
     test_side_beyond_end();

@@ -366,9 +366,9 @@ def test_relative_outputs_are_resolved_before_the_program_changes_directory(tmp_
 
 
 @pytest.mark.parametrize("how", [
-    "os.execv(sys.executable, [sys.executable, '-c', 'pass'])",
-    "os.execlp(sys.executable, sys.executable, '-c', 'pass')",
-    "os.execve(sys.executable, [sys.executable, '-c', 'pass'], dict(os.environ))",
+    "os.execv('/bin/true', ['/bin/true'])",
+    "os.execlp('true', 'true')",
+    "os.execve('/bin/true', ['/bin/true'], dict(os.environ))",
 ])
 def test_forked_children_that_exec_leave_no_capture(tmp_path, how):
     script = tmp_path / "prog.py"
@@ -378,9 +378,9 @@ def test_forked_children_that_exec_leave_no_capture(tmp_path, how):
         if pid == 0:
             {how}
         os.waitpid(pid, 0)
-        subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        os.spawnv(os.P_WAIT, sys.executable, [sys.executable, "-c", "pass"])
+        subprocess.run(["/bin/true"], preexec_fn=lambda: None, check=True)
+        subprocess.run(["/bin/true"], check=True)
+        os.spawnv(os.P_WAIT, "/bin/true", ["/bin/true"])
         pid = os.fork()
         if pid == 0:
             os._exit(0)

@@ -20,6 +20,18 @@ def _run_shadowed():
     sys.modules.setdefault("sitecustomize", this)
 
 
+def _forget_options():
+    """The environment as the program was given it: memscope's variables
+    out, PYTHONPATH as it was (memscope._launch does the same)."""
+    for name in [n for n in os.environ if n.startswith("MEMSCOPE_RUN_")]:
+        del os.environ[name]
+    original = os.environ.pop("MEMSCOPE_PYTHONPATH", None)
+    if original is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = original
+
+
 def _boot():
     here = os.path.dirname(os.path.abspath(__file__))
     package_root = os.path.dirname(os.path.dirname(here))
@@ -34,6 +46,14 @@ def _boot():
     try:
         from memscope import _launch
     except ImportError as e:  # an interpreter memscope does not support: say so, run nothing
+        if "MEMSCOPE_RUN_PARENT" in os.environ:
+            # A child of a recorded program, run by another Python: it runs
+            # as it would, unrecorded.
+            print(f"memscope: warning: not recording child {os.getpid()}: {e}",
+                  file=sys.stderr, flush=True)
+            _forget_options()
+            _run_shadowed()
+            return
         print(e, file=sys.stderr, flush=True)
         os._exit(2)
     finally:

@@ -1,0 +1,170 @@
+/* The children a capture lists (its CHILD records) and the parent a
+ * child's header names, as stats (text and JSON) and the HTML report's data
+ * show them. Each child's peak heap is read from its own capture when that
+ * can be found: at the path recorded, or else beside this capture under the
+ * same name, so captures moved together (copied off a server) still join.
+ * A missing or unreadable child capture is reported as such, never an
+ * error of this report. */
+#include <string.h>
+#include <unistd.h>
+
+#include "memscope/analysis.h"
+#include "memscope/common.h"
+#include "memscope/report.h"
+#include "html.h"
+#include "report.h"
+
+#define MAX_PEAKS 256              /* children whose captures are read for a peak */
+#define TEXT_CHILDREN 50           /* children stats lists as text */
+#define HTML_CHILDREN 500          /* children the HTML report lists */
+
+typedef struct child_capture {
+    char path[MSC_MAX_PATH + 1];   /* where it was found */
+    int found;
+    int readable;                  /* its peak was read */
+    uint64_t peak_bytes;
+} child_capture_t;
+
+/* The child's capture at its recorded path, or beside the parent's. */
+static int find_capture(const char *parent, const char *recorded, char *out)
+{
+    if (!*recorded) return 0;
+    if (access(recorded, R_OK) == 0) {
+        snprintf(out, MSC_MAX_PATH + 1, "%s", recorded);
+        return 1;
+    }
+    const char *name = strrchr(recorded, '/'), *slash = strrchr(parent, '/');
+    name = name ? name + 1 : recorded;
+    int dir = slash ? (int)(slash - parent) + 1 : 0;
+    int n = snprintf(out, MSC_MAX_PATH + 1, "%.*s%s", dir, parent, name);
+    return n > 0 && n <= MSC_MAX_PATH && access(out, R_OK) == 0;
+}
+
+static void read_child(const msc_report_ctx_t *ctx, const msc_child_t *c, size_t index,
+                       child_capture_t *cc)
+{
+    memset(cc, 0, sizeof(*cc));
+    cc->found = find_capture(ctx->path, c->capture, cc->path);
+    if (!cc->found || index >= MAX_PEAKS) return;
+    msc_analysis_t *a = msc_analysis_new();
+    if (!a) return;
+    msc_replay_t *replay = NULL;
+    msc_error_info_t info;
+    int err = msc_analyse_file(cc->path, a, &replay, &info, NULL, NULL);
+    if (!err || err == MSC_ETRUNCATED) {
+        cc->readable = 1;
+        cc->peak_bytes = msc_analysis_summary(a)->peak_bytes;
+    }
+    msc_replay_free(replay);
+    msc_analysis_free(a);
+}
+
+/* How a string reaches the output: plain JSON, or JSON inside HTML. */
+typedef void (*string_fn)(FILE *out, const char *s);
+
+static void html_string(FILE *out, const char *s)
+{
+    msc__html_json_string(out, s, 4096);
+}
+
+static void json_child(FILE *out, const msc_report_ctx_t *ctx, const msc_child_t *c, size_t index,
+                       string_fn str)
+{
+    child_capture_t cc;
+    read_child(ctx, c, index, &cc);
+    fprintf(out, "{\"pid\": %llu, \"time_s\": %.6f, \"command\": [", (unsigned long long)c->pid,
+            (double)c->time_ns / 1e9);
+    for (uint32_t at = 0, i = 0; at < c->command_len; i++) {
+        if (i) fputs(", ", out);
+        str(out, c->command + at);
+        at += (uint32_t)strlen(c->command + at) + 1;
+    }
+    fputs("], \"capture\": ", out);
+    if (*c->capture) str(out, cc.found ? cc.path : c->capture);
+    else fputs("null", out);
+    fprintf(out, ", \"capture_found\": %s, \"peak_bytes\": ", cc.found ? "true" : "false");
+    if (cc.readable) fprintf(out, "%llu}", (unsigned long long)cc.peak_bytes);
+    else fputs("null}", out);
+}
+
+static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_fn str, size_t max)
+{
+    const msc_header_t *h = msc_replay_header(ctx->replay);
+    fputs("\"parent_pid\": ", out);
+    if (h->parent_pid) fprintf(out, "%llu", (unsigned long long)h->parent_pid);
+    else fputs("null", out);
+    fputs(", \"parent_capture\": ", out);
+    if (h->parent_capture) str(out, h->parent_capture);
+    else fputs("null", out);
+    size_t n;
+    uint64_t total;
+    const msc_child_t *c = msc_analysis_children(ctx->analysis, &n, &total);
+    fprintf(out, ", \"children_total\": %llu, \"children\": [", (unsigned long long)total);
+    for (size_t i = 0; i < n && i < max; i++) {
+        if (i) fputs(", ", out);
+        json_child(out, ctx, &c[i], i, str);
+    }
+    fputc(']', out);
+}
+
+void msc__json_children(FILE *out, const msc_report_ctx_t *ctx)
+{
+    write_children_json(out, ctx, msc__json_text, MSC_MAX_CHILDREN);
+}
+
+void msc__html_children(FILE *out, const msc_report_ctx_t *ctx)
+{
+    write_children_json(out, ctx, html_string, HTML_CHILDREN);
+}
+
+/* The command, arguments joined by spaces, escaped for a terminal and cut
+ * to a line's worth. */
+static void text_command(FILE *out, const msc_child_t *c)
+{
+    char words[1024], buf[MSC_TEXT_BUF];
+    size_t n = 0;
+    for (uint32_t at = 0; at < c->command_len && n + 1 < sizeof(words); at++)
+        words[n++] = c->command[at] ? c->command[at] : ' ';
+    while (n && words[n - 1] == ' ') n--;
+    words[n] = 0;
+    fputs(msc__text_in(words, buf, sizeof(buf)), out);
+}
+
+void msc__text_children(FILE *out, const msc_report_ctx_t *ctx)
+{
+    const msc_header_t *h = msc_replay_header(ctx->replay);
+    char bytes[32], buf[MSC_TEXT_BUF];
+    if (h->parent_pid) {
+        fprintf(out, "\nChild of pid %llu", (unsigned long long)h->parent_pid);
+        if (h->parent_capture)
+            fprintf(out, ", whose capture is %s",
+                    msc__text_in(h->parent_capture, buf, sizeof(buf)));
+        fputc('\n', out);
+    }
+    size_t n;
+    uint64_t total;
+    const msc_child_t *c = msc_analysis_children(ctx->analysis, &n, &total);
+    if (!total) return;
+    fprintf(out, "\nChildren started: %llu\n", (unsigned long long)total);
+    for (size_t i = 0; i < n && i < TEXT_CHILDREN; i++) {
+        child_capture_t cc;
+        read_child(ctx, &c[i], i, &cc);
+        fprintf(out, "  pid %llu at %.3f s: ", (unsigned long long)c[i].pid,
+                (double)c[i].time_ns / 1e9);
+        text_command(out, &c[i]);
+        if (!*c[i].capture) fputs("\n      no capture (not a Python program)\n", out);
+        else if (!cc.found)
+            fprintf(out, "\n      no capture at %s\n",
+                    msc__text_in(c[i].capture, buf, sizeof(buf)));
+        else if (!cc.readable)
+            fprintf(out, "\n      capture %s (unreadable)\n",
+                    msc__text_in(cc.path, buf, sizeof(buf)));
+        else
+            fprintf(out, "\n      peak heap %s, capture %s\n",
+                    msc_format_bytes(cc.peak_bytes, bytes, sizeof(bytes)),
+                    msc__text_in(cc.path, buf, sizeof(buf)));
+    }
+    if (total > TEXT_CHILDREN)
+        fprintf(out, "  ... %llu more (memscope stats --json lists them)\n",
+                (unsigned long long)(total - TEXT_CHILDREN));
+}
