@@ -120,6 +120,12 @@ void msc_analysis_free(msc_analysis_t *a);
  * by its sampling probability. Call before the first event. */
 void msc_analysis_set_sampling(msc_analysis_t *a, uint64_t sample_bytes);
 
+/* The bytes a recorded block of size bytes stands for in a capture sampled
+ * once per sample_bytes on average (0: exact, size itself): its size over
+ * its probability of being sampled, rounded. The recorder's traced-memory
+ * estimates use it too, so they agree with the reports. */
+uint64_t msc_sampled_estimate(uint64_t size, uint64_t sample_bytes);
+
 /* msc_event_fn: returns 0, or MSC_ENOMEM (negative) to stop the replay. */
 int msc_analysis_event(void *analysis, const msc_event_t *ev);
 

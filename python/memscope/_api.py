@@ -78,15 +78,23 @@ def mark(label: str) -> None:
 
 def get_traced_memory() -> Tuple[int, int]:
     """(current, peak) bytes traced since recording started, like
-    ``tracemalloc.get_traced_memory()``; (0, 0) when not recording.
+    ``tracemalloc.get_traced_memory()``; (0, 0) when not recording::
 
-    Each call reads only what was recorded since the previous one.
+        with memscope.Tracker("load.msc"):
+            rows = load(path)
+            current, peak = memscope.get_traced_memory()
+
+    It counts what tracemalloc counts: the blocks of the Python allocators
+    (PyMem_RawMalloc, PyMem_Malloc, PyObject_Malloc) and the memory
+    extensions report through PyTraceMalloc_Track (numpy's arrays), each by
+    its requested size, from any thread; blocks allocated before recording
+    started count nothing when freed. Not counted: what only ``native=True``
+    records (the malloc family and mmap of other libraries). The recorder
+    keeps both figures as it goes, so a call costs the same at any heap size
+    and allocates nothing but its result. With ``sample=R`` they are
+    estimates from the sampled blocks, the ones ``memscope stats`` shows.
     """
-    capture = _follow.advanced()
-    if capture is None:
-        return (0, 0)
-    s = capture.summary()
-    return (s["current_bytes"], s["peak_bytes"])
+    return _memscope.traced_memory()
 
 
 def _span(code) -> Tuple[int, int]:

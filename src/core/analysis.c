@@ -229,14 +229,25 @@ static void cut_mapping(void *arg, const msc__region_t *g, uint64_t bytes, uint3
     a->cut_bytes += bytes ? bytes : 1;
 }
 
+/* 1 over the probability that a block of size bytes is sampled. */
+static double sampling_weight(uint64_t size, uint64_t sample_bytes)
+{
+    return 1.0 / -expm1(-((double)size + 1.0) / (double)sample_bytes);
+}
+
+uint64_t msc_sampled_estimate(uint64_t size, uint64_t sample_bytes)
+{
+    if (!sample_bytes) return size;
+    return (uint64_t)llround((double)size * sampling_weight(size, sample_bytes));
+}
+
 /* What a recorded block of size bytes stands for. */
 static msc_live_t weigh(const msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack)
 {
     msc_live_t b = {addr, size, stack, 1};
     if (a->sum.sample_bytes) {
-        double w = 1.0 / -expm1(-((double)size + 1.0) / (double)a->sum.sample_bytes);
-        double blocks = round(w);
-        b.size = (uint64_t)llround((double)size * w);
+        double blocks = round(sampling_weight(size, a->sum.sample_bytes));
+        b.size = msc_sampled_estimate(size, a->sum.sample_bytes);
         b.count = blocks < 1 ? 1 : blocks > COUNT_MASK ? COUNT_MASK : (uint32_t)blocks;
     }
     return b;

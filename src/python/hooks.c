@@ -10,13 +10,16 @@
  * work, so allocations made by the allocator itself (pymalloc falling back to
  * RAW) or by the recorder are never recorded. A free is recorded before the
  * real free and an allocation after the real one, which orders the reuse of
- * an address across threads (docs/format.md, "Ordering"). */
+ * an address across threads (docs/format.md, "Ordering"); the traced
+ * memory's tables (traced.h) are kept in the same order, for the same
+ * reason. */
 #include "recorder.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sampling.h"
+#include "traced.h"
 
 struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER};
 #define R msc__rec
@@ -108,15 +111,61 @@ static inline int sample_hit(size_t n)
 
 /* Whether to record the allocation of p: always in exact mode; in sampled
  * mode if sampled, remembering p so its free is recorded too. */
-static inline int keep_alloc(void *p, size_t n)
-{
-    return !R.sample_bytes || (sample_hit(n) && msc_sampled_add((uintptr_t)p, n) == 0);
-}
-
-static inline int keep_free(void *p)
+static inline int keep_alloc(uint64_t domain, void *p, size_t n)
 {
     return !R.sample_bytes ||
-           (msc_sampled_maybe((uintptr_t)p) && msc_sampled_take((uintptr_t)p, NULL));
+           (sample_hit(n) && msc_sampled_add((uintptr_t)p, n, msc_traced_kind(domain)) == 0);
+}
+
+/* Whether to record the free of p; in sampled mode, *taken receives the
+ * sampled block's size and kind when it was one (sampling.h). */
+static inline int keep_free(void *p, msc_sampled_t *taken)
+{
+    return !R.sample_bytes ||
+           (msc_sampled_maybe((uintptr_t)p) && msc_sampled_take((uintptr_t)p, taken));
+}
+
+/*
+ * The traced memory in exact mode (traced.h): which table a block is in.
+ */
+
+/* Counts the block p of n bytes that domain just allocated: MEM and OBJ
+ * blocks of the main interpreter's GIL holder in the GIL table, those of a
+ * domain any thread may free in the shared one. */
+HOT void count_alloc(uint64_t domain, int holds_gil, void *p, size_t n)
+{
+    int kind = msc_traced_kind(domain);
+    if (R.sample_bytes || kind < 0) return;
+    if (holds_gil && (kind == MSC_TRACED_MEM || kind == MSC_TRACED_OBJ))
+        msc_traced_gil_add(kind, (uintptr_t)p, n);
+    else msc_traced_shared_add(kind, (uintptr_t)p, n);
+}
+
+/* The rare MEM or OBJ free without the main interpreter's GIL: another
+ * interpreter's thread, which may free a block of the GIL table only when
+ * its GIL is the main one. */
+static __attribute__((noinline)) int64_t count_other_pyfree(void *p)
+{
+    int64_t sk = msc_traced_shared_take((uintptr_t)p);
+    PyThreadState *ts = msc_tstate_attached(1);
+    if (sk < 0 && ts && msc_interp_shares_main_gil(ts->interp, R.main_interp))
+        sk = msc_traced_gil_take((uintptr_t)p);
+    return sk;
+}
+
+/* Uncounts the block at p before domain's free gives it back, so an
+ * address handed out again is counted after: its size_kind, or -1 when it
+ * was not counted (allocated before recording started). */
+HOT int64_t count_free(uint64_t domain, int holds_gil, void *p)
+{
+    int kind = msc_traced_kind(domain);
+    if (R.sample_bytes || kind < 0) return -1;
+    if (kind == MSC_TRACED_RAW || kind == MSC_TRACED_FOREIGN)
+        return msc_traced_shared_take((uintptr_t)p);
+    if (!holds_gil) return count_other_pyfree(p);
+    int64_t sk = msc_traced_gil_take((uintptr_t)p);
+    if (sk >= 0 || !atomic_load_explicit(&msc__shared_pyblocks, memory_order_relaxed)) return sk;
+    return msc_traced_shared_take((uintptr_t)p);
 }
 
 /*
@@ -205,6 +254,7 @@ HOT void on_alloc(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
+    count_alloc(domain, holds_gil, p, n);
     if (holds_gil) record_main_alloc(ts, domain, p, n);
     else record_side(ts, domain, p, n, 0);
 }
@@ -214,6 +264,7 @@ HOT void on_free(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
+    count_free(domain, holds_gil, p);
     if (holds_gil) record_main_free(domain, p, n);
     else record_side(ts, domain, p, n, 1);
 }
@@ -233,12 +284,17 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
         return h->orig.realloc(h->orig.ctx, old, n);
     }
     msc_stream_commit(st, w, nrec + 1);
+    int64_t had = count_free(h->domain, 1, old);
     void *p = h->orig.realloc(h->orig.ctx, old, n);
     w = st->pos;
-    if (p)
+    if (p) {
+        count_alloc(h->domain, 1, p, n);
         w = msc_enc_realloc(w, &st->delta, h->domain, (uintptr_t)old, (uintptr_t)p, n,
                             (uint32_t)stack);
-    else w = msc_enc_thread(w, st->thread);
+    } else {
+        if (had >= 0) count_alloc(h->domain, 1, old, (uint64_t)had >> 2);
+        w = msc_enc_thread(w, st->thread);
+    }
     msc_stream_commit(st, w, 0);
     return p;
 }
@@ -250,14 +306,14 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
  * memory, which stops recording anyway. */
 static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
 {
-    uint64_t old_size = 0;
-    int was = keep_free(old);
-    if (R.sample_bytes && was) msc_sampled_take((uintptr_t)old, &old_size);
+    msc_sampled_t taken = {0, -1};
+    int was = keep_free(old, &taken);
     if (was) on_free(domain, old, 0);
     void *p = h->orig.realloc(h->orig.ctx, old, n);
-    if (p && keep_alloc(p, n)) on_alloc(domain, p, n);
-    else if (!p && was && R.sample_bytes && msc_sampled_add((uintptr_t)old, old_size) == 0)
-        on_alloc(domain, old, old_size);
+    if (p && keep_alloc(domain, p, n)) on_alloc(domain, p, n);
+    else if (!p && was && R.sample_bytes &&
+             msc_sampled_add((uintptr_t)old, taken.size, taken.kind) == 0)
+        on_alloc(domain, old, taken.size);
     return p;
 }
 
@@ -276,7 +332,7 @@ static void *hook_malloc(void *ctx, size_t n)
     }
     msc__busy = 1;
     void *p = h->orig.malloc(h->orig.ctx, n);
-    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(p, n))
+    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(h->domain, p, n))
         on_alloc(h->domain, p, n);
     msc__busy = 0;
     return p;
@@ -289,7 +345,7 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
     msc__busy = 1;
     void *p = h->orig.calloc(h->orig.ctx, nelem, elsize);
     if (p && atomic_load_explicit(&R.active, memory_order_relaxed) &&
-        keep_alloc(p, nelem * elsize))
+        keep_alloc(h->domain, p, nelem * elsize))
         on_alloc(h->domain, p, nelem * elsize);
     msc__busy = 0;
     return p;
@@ -305,7 +361,7 @@ static void *hook_realloc(void *ctx, void *old, size_t n)
         p = h->orig.realloc(h->orig.ctx, old, n);
     } else if (!old) {
         p = h->orig.realloc(h->orig.ctx, old, n);
-        if (p && keep_alloc(p, n)) on_alloc(h->domain, p, n);
+        if (p && keep_alloc(h->domain, p, n)) on_alloc(h->domain, p, n);
     } else {
         int holds_gil;
         PyThreadState *ts = gil_state(h->domain, &holds_gil);
@@ -326,7 +382,7 @@ static void hook_free(void *ctx, void *p)
     msc__busy = 1;
     /* A code object's block is the object itself (it has no GC head). */
     if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) msc_code_died(p);
-    if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p))
+    if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p, NULL))
         on_free(h->domain, p, 0);
     h->orig.free(h->orig.ctx, p);
     msc__busy = 0;
@@ -371,10 +427,20 @@ void msc__hooks_install(void)
  * without the GIL; msc__busy is set and recording active. */
 void msc__record_alloc(uint64_t domain, void *p, size_t n)
 {
-    if (keep_alloc(p, n)) on_alloc(domain, p, n);
+    if (keep_alloc(domain, p, n)) on_alloc(domain, p, n);
 }
 
 void msc__record_free(uint64_t domain, void *p, size_t n)
 {
-    if (domain == MSC_DOMAIN_MMAP || keep_free(p)) on_free(domain, p, n);
+    if (domain == MSC_DOMAIN_MMAP || keep_free(p, NULL)) on_free(domain, p, n);
+}
+
+void msc__count_alloc(uint64_t domain, void *p, size_t n)
+{
+    count_alloc(domain, 0, p, n);
+}
+
+void msc__count_free(uint64_t domain, void *p)
+{
+    count_free(domain, 0, p);
 }

@@ -11,6 +11,7 @@
 #include "native.h"
 #include "pyparts.h"
 #include "sampling.h"
+#include "traced.h"
 
 #define R msc__rec
 
@@ -126,6 +127,7 @@ static void atfork_prepare(void)
     msc__busy = 1;
     if (!R.sink) return;
     pthread_mutex_lock(&R.side_mutex);
+    msc_traced_lock();
     msc_names_lock();
     msc_sink_atfork_prepare(R.sink);
 }
@@ -135,6 +137,7 @@ static void atfork_parent(void)
     if (R.sink) {
         msc_sink_atfork_parent(R.sink);
         msc_names_unlock();
+        msc_traced_unlock();
         pthread_mutex_unlock(&R.side_mutex);
     }
     msc__busy = 0;
@@ -148,6 +151,7 @@ static void atfork_child(void)
     if (R.sink) {
         msc_sink_atfork_child(R.sink);
         msc_names_unlock();
+        msc_traced_unlock();
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
         atomic_store(&msc__native_on, 0);
@@ -289,7 +293,8 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     if (msc_trie_init(&R.main_trie, o.max_depth) < 0 ||
         msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
         msc_names_init() < 0 ||
-        (o.sample_bytes && msc_sampled_init() < 0)) {
+        (o.sample_bytes && msc_sampled_init(o.sample_bytes) < 0) ||
+        msc_traced_start(!o.sample_bytes) < 0) {
         msc_sink_close(R.sink, 0);
         R.sink = NULL;
         msc_trie_release(&R.main_trie);
@@ -329,6 +334,7 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     msc_trie_release(&R.side_trie);
     msc_names_release();
     msc_sampled_release();
+    msc_traced_stop();
     R.root = NULL;
     PyObject *path = R.path;
     R.path = NULL;
@@ -352,6 +358,18 @@ static PyObject *py_flush(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Answers from two counters the hooks keep (traced.h): it allocates
+ * nothing but its result, and costs the same at any number of live
+ * blocks. */
+static PyObject *py_traced_memory(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    uint64_t current = 0, peak = 0;
+    if (R.sink) msc_traced_read(&current, &peak);
+    return Py_BuildValue("(KK)", (unsigned long long)current, (unsigned long long)peak);
+}
+
 static PyObject *py_recording(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -370,6 +388,9 @@ static PyMethodDef methods[] = {
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},
     {"recording", py_recording, METH_NOARGS, "recording(): the capture path, or None"},
+    {"traced_memory", py_traced_memory, METH_NOARGS,
+     "traced_memory(): (current, peak) bytes of the Python allocators and foreign domains\n"
+     "since recording started; (0, 0) when not recording"},
     {"mark", py_mark, METH_O, "mark(label): record a labelled point in time"},
     {"gc_callback", py_gc_callback, METH_VARARGS, "for gc.callbacks: records GC runs"},
     {"thread_started", py_thread_started, METH_O, "thread_started(name): names this thread"},
