@@ -9,11 +9,11 @@ import os
 import sys
 import tempfile
 import threading
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
-from memscope import _follow, _memscope
+from memscope import _memscope
 
-__all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
+__all__ = ["Tracker", "get_traced_memory", "get_traced_memory_by_domain", "mark", "profile"]
 
 
 class Tracker:
@@ -95,6 +95,18 @@ def get_traced_memory() -> Tuple[int, int]:
     estimates from the sampled blocks, the ones ``memscope stats`` shows.
     """
     return _memscope.traced_memory()
+
+
+def get_traced_memory_by_domain() -> Dict[str, int]:
+    """The current bytes of get_traced_memory() by the allocator that holds
+    them: ``raw`` (PyMem_RawMalloc), ``mem`` (PyMem_Malloc), ``obj``
+    (PyObject_Malloc) and ``foreign`` (PyTraceMalloc_Track: numpy's arrays);
+    all 0 when not recording::
+
+        >>> memscope.get_traced_memory_by_domain()
+        {'raw': 2048, 'mem': 1048688, 'obj': 52430, 'foreign': 8000000}
+    """
+    return _memscope.traced_domains()
 
 
 def _span(code) -> Tuple[int, int]:

@@ -366,8 +366,20 @@ static PyObject *py_traced_memory(PyObject *self, PyObject *unused)
     (void)self;
     (void)unused;
     uint64_t current = 0, peak = 0;
-    if (R.sink) msc_traced_read(&current, &peak);
+    if (R.sink) msc_traced_read(&current, &peak, NULL);
     return Py_BuildValue("(KK)", (unsigned long long)current, (unsigned long long)peak);
+}
+
+static PyObject *py_traced_domains(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    uint64_t current, peak, k[MSC_TRACED_KINDS] = {0};
+    if (R.sink) msc_traced_read(&current, &peak, k);
+    return Py_BuildValue("{sKsKsKsK}", "raw", (unsigned long long)k[MSC_TRACED_RAW], "mem",
+                         (unsigned long long)k[MSC_TRACED_MEM], "obj",
+                         (unsigned long long)k[MSC_TRACED_OBJ], "foreign",
+                         (unsigned long long)k[MSC_TRACED_FOREIGN]);
 }
 
 static PyObject *py_recording(PyObject *self, PyObject *unused)
@@ -391,6 +403,8 @@ static PyMethodDef methods[] = {
     {"traced_memory", py_traced_memory, METH_NOARGS,
      "traced_memory(): (current, peak) bytes of the Python allocators and foreign domains\n"
      "since recording started; (0, 0) when not recording"},
+    {"traced_domains", py_traced_domains, METH_NOARGS,
+     "traced_domains(): the current bytes of traced_memory() by domain: raw, mem, obj, foreign"},
     {"mark", py_mark, METH_O, "mark(label): record a labelled point in time"},
     {"gc_callback", py_gc_callback, METH_VARARGS, "for gc.callbacks: records GC runs"},
     {"thread_started", py_thread_started, METH_O, "thread_started(name): names this thread"},

@@ -127,8 +127,11 @@ void msc_traced_unlock(void)
     pthread_mutex_unlock(&shared_lock);
 }
 
-void msc_traced_read(uint64_t *current, uint64_t *peak)
+void msc_traced_read(uint64_t *current, uint64_t *peak, uint64_t by_kind[MSC_TRACED_KINDS])
 {
+    for (int k = 0; by_kind && k < MSC_TRACED_KINDS; k++)
+        by_kind[k] = atomic_load_explicit(&msc__gil_counts.bytes[k], memory_order_relaxed) +
+                     atomic_load_explicit(&msc__shared_counts.bytes[k], memory_order_relaxed);
     uint64_t gil = atomic_load_explicit(&msc__gil_counts.total, memory_order_relaxed);
     uint64_t shared = atomic_load_explicit(&msc__shared_counts.total, memory_order_relaxed);
     uint64_t p1 = atomic_load_explicit(&msc__gil_counts.peak, memory_order_relaxed);

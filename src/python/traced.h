@@ -83,8 +83,9 @@ void msc_traced_stop(void);
 void msc_traced_lock(void);
 void msc_traced_unlock(void);
 
-/* (current, peak) bytes. GIL held, so the GIL holder's counters are still. */
-void msc_traced_read(uint64_t *current, uint64_t *peak);
+/* (current, peak) bytes, and the current ones by kind unless by_kind is
+ * NULL. GIL held, so the GIL holder's counters are still. */
+void msc_traced_read(uint64_t *current, uint64_t *peak, uint64_t by_kind[MSC_TRACED_KINDS]);
 
 /* The shared table, from any thread; kind from msc_traced_kind. */
 void msc_traced_shared_add(int kind, uintptr_t p, uint64_t n);
