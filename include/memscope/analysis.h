@@ -164,6 +164,13 @@ uint32_t msc_analysis_nodes(const msc_analysis_t *a);
  * not sampled). Joins a heap snapshot's objects to their allocation. */
 int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, uint32_t *stack);
 
+/* Calls fn(arg, addr, domain, size) for every live block but mappings, as
+ * replayed so far (after msc_analysis_finish): size is the bytes it stands
+ * for, domain its own or MSC_DOMAIN_OTHER (the pool of foreign domains past
+ * the table). The recorder seeds its traced-memory counters with it. */
+typedef void (*msc_live_fn)(void *arg, uint64_t addr, uint64_t domain, uint64_t size);
+void msc_analysis_each_live(const msc_analysis_t *a, msc_live_fn fn, void *arg);
+
 /* Which stacks have live blocks now, as a bitmap (bit v of word v / 64 for
  * stack v), *words long; borrowed until the next event. A snapshot of
  * what is live visits these rather than every stack. */

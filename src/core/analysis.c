@@ -617,6 +617,23 @@ int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, u
     return 1;
 }
 
+/* The blocks of map m, of domain, or of their own slot's when by_slot. */
+static void each_in(const msc_livemap_t *m, int by_slot, uint64_t domain, msc_live_fn fn,
+                    void *arg)
+{
+    for (size_t i = 0; m->slots && i <= m->mask; i++) {
+        const msc_live_t *b = &m->slots[i];
+        if (b->addr) fn(arg, b->addr, by_slot ? b->count >> SLOT_SHIFT : domain, b->size);
+    }
+}
+
+void msc_analysis_each_live(const msc_analysis_t *a, msc_live_fn fn, void *arg)
+{
+    each_in(&a->live, 1, 0, fn, arg); /* the slots of RAW, MEM, OBJ, NATIVE are their domains */
+    for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++)
+        each_in(&a->dom[i].map, 0, a->dom[i].domain, fn, arg);
+}
+
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n)
 {
     *n = a->nsamples;

@@ -129,43 +129,68 @@ static inline int keep_free(void *p, msc_sampled_t *taken)
  * The traced memory in exact mode (traced.h): which table a block is in.
  */
 
-/* Counts the block p of n bytes that domain just allocated: MEM and OBJ
- * blocks of the main interpreter's GIL holder in the GIL table, those of a
- * domain any thread may free in the shared one. */
-HOT void count_alloc(uint64_t domain, int holds_gil, void *p, size_t n)
+static inline int counting(void)
 {
-    int kind = msc_traced_kind(domain);
-    if (R.sample_bytes || kind < 0) return;
-    if (holds_gil && (kind == MSC_TRACED_MEM || kind == MSC_TRACED_OBJ))
-        msc_traced_gil_add(kind, (uintptr_t)p, n);
-    else msc_traced_shared_add(kind, (uintptr_t)p, n);
+    return atomic_load_explicit(&msc__traced_on, memory_order_relaxed);
 }
 
-/* The rare MEM or OBJ free without the main interpreter's GIL: another
- * interpreter's thread, which may free a block of the GIL table only when
- * its GIL is the main one. */
-static __attribute__((noinline)) int64_t count_other_pyfree(void *p)
+/* The shared table's additions and removals by a GIL holder, which records
+ * without the side mutex. */
+static __attribute__((noinline)) void shared_add(int kind, void *p, uint64_t n)
 {
-    int64_t sk = msc_traced_shared_take((uintptr_t)p);
-    PyThreadState *ts = msc_tstate_attached(1);
-    if (sk < 0 && ts && msc_interp_shares_main_gil(ts->interp, R.main_interp))
-        sk = msc_traced_gil_take((uintptr_t)p);
+    pthread_mutex_lock(&R.side_mutex);
+    msc_traced_shared_add_unlocked(kind, (uintptr_t)p, n);
+    pthread_mutex_unlock(&R.side_mutex);
+}
+
+static __attribute__((noinline)) int64_t shared_take(void *p)
+{
+    pthread_mutex_lock(&R.side_mutex);
+    int64_t sk = msc_traced_shared_take_unlocked((uintptr_t)p);
+    pthread_mutex_unlock(&R.side_mutex);
     return sk;
 }
 
-/* Uncounts the block at p before domain's free gives it back, so an
- * address handed out again is counted after: its size_kind, or -1 when it
- * was not counted (allocated before recording started). */
-HOT int64_t count_free(uint64_t domain, int holds_gil, void *p)
+/* Counts the block p of n bytes that domain just allocated, on the main
+ * stream (GIL held): MEM and OBJ blocks in the GIL table, those of a domain
+ * any thread may free in the shared one. */
+HOT void count_main_alloc(uint64_t domain, void *p, size_t n)
 {
     int kind = msc_traced_kind(domain);
-    if (R.sample_bytes || kind < 0) return -1;
-    if (kind == MSC_TRACED_RAW || kind == MSC_TRACED_FOREIGN)
-        return msc_traced_shared_take((uintptr_t)p);
-    if (!holds_gil) return count_other_pyfree(p);
+    if (!counting() || kind < 0) return;
+    if (kind == MSC_TRACED_MEM || kind == MSC_TRACED_OBJ) msc_traced_gil_add(kind, (uintptr_t)p, n);
+    else shared_add(kind, p, n);
+}
+
+/* Uncounts the block at p before domain's free gives it back, so that an
+ * address handed out again is counted after: its size_kind, or -1 when it
+ * was not counted (allocated before recording started). Main stream. */
+HOT int64_t count_main_free(uint64_t domain, void *p)
+{
+    int kind = msc_traced_kind(domain);
+    if (!counting() || kind < 0) return -1;
+    if (kind == MSC_TRACED_RAW || kind == MSC_TRACED_FOREIGN) return shared_take(p);
     int64_t sk = msc_traced_gil_take((uintptr_t)p);
     if (sk >= 0 || !atomic_load_explicit(&msc__shared_pyblocks, memory_order_relaxed)) return sk;
-    return msc_traced_shared_take((uintptr_t)p);
+    return shared_take(p);
+}
+
+/* The same on the side stream, side mutex held. A MEM or OBJ free there
+ * comes from another interpreter's thread, which may free a block of the
+ * GIL table only when its GIL is the main one. */
+static void count_side_unlocked(uint64_t domain, void *p, size_t n, int is_free)
+{
+    int kind = msc_traced_kind(domain);
+    if (!counting() || kind < 0) return;
+    if (!is_free) {
+        msc_traced_shared_add_unlocked(kind, (uintptr_t)p, n);
+        return;
+    }
+    if (msc_traced_shared_take_unlocked((uintptr_t)p) >= 0) return;
+    PyThreadState *ts = msc_tstate_attached(1);
+    if ((kind == MSC_TRACED_MEM || kind == MSC_TRACED_OBJ) && ts &&
+        msc_interp_shares_main_gil(ts->interp, R.main_interp))
+        msc_traced_gil_take((uintptr_t)p);
 }
 
 /*
@@ -216,6 +241,7 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t do
         return;
     }
     uint32_t thread = thread_index();
+    count_side_unlocked(domain, p, n, is_free);
     msc_stream_t *st = msc_sink_side_lock(R.sink);
     msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
@@ -254,9 +280,12 @@ HOT void on_alloc(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
-    count_alloc(domain, holds_gil, p, n);
-    if (holds_gil) record_main_alloc(ts, domain, p, n);
-    else record_side(ts, domain, p, n, 0);
+    if (holds_gil) {
+        count_main_alloc(domain, p, n);
+        record_main_alloc(ts, domain, p, n);
+    } else {
+        record_side(ts, domain, p, n, 0);
+    }
 }
 
 /* n: the bytes an munmap unmaps (domain MMAP), else unused. */
@@ -264,9 +293,12 @@ HOT void on_free(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
-    count_free(domain, holds_gil, p);
-    if (holds_gil) record_main_free(domain, p, n);
-    else record_side(ts, domain, p, n, 1);
+    if (holds_gil) {
+        count_main_free(domain, p);
+        record_main_free(domain, p, n);
+    } else {
+        record_side(ts, domain, p, n, 1);
+    }
 }
 
 /*  One REALLOC record under the GIL. Its position is claimed before the
@@ -284,15 +316,15 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
         return h->orig.realloc(h->orig.ctx, old, n);
     }
     msc_stream_commit(st, w, nrec + 1);
-    int64_t had = count_free(h->domain, 1, old);
+    int64_t had = count_main_free(h->domain, old);
     void *p = h->orig.realloc(h->orig.ctx, old, n);
     w = st->pos;
     if (p) {
-        count_alloc(h->domain, 1, p, n);
+        count_main_alloc(h->domain, p, n);
         w = msc_enc_realloc(w, &st->delta, h->domain, (uintptr_t)old, (uintptr_t)p, n,
                             (uint32_t)stack);
     } else {
-        if (had >= 0) count_alloc(h->domain, 1, old, (uint64_t)had >> 2);
+        if (had >= 0) count_main_alloc(h->domain, old, (uint64_t)had >> 2);
         w = msc_enc_thread(w, st->thread);
     }
     msc_stream_commit(st, w, 0);
@@ -437,10 +469,14 @@ void msc__record_free(uint64_t domain, void *p, size_t n)
 
 void msc__count_alloc(uint64_t domain, void *p, size_t n)
 {
-    count_alloc(domain, 0, p, n);
+    pthread_mutex_lock(&R.side_mutex);
+    if (atomic_load(&R.active)) count_side_unlocked(domain, p, n, 0);
+    pthread_mutex_unlock(&R.side_mutex);
 }
 
 void msc__count_free(uint64_t domain, void *p)
 {
-    count_free(domain, 0, p);
+    pthread_mutex_lock(&R.side_mutex);
+    if (atomic_load(&R.active)) count_side_unlocked(domain, p, 0, 1);
+    pthread_mutex_unlock(&R.side_mutex);
 }

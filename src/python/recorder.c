@@ -127,7 +127,6 @@ static void atfork_prepare(void)
     msc__busy = 1;
     if (!R.sink) return;
     pthread_mutex_lock(&R.side_mutex);
-    msc_traced_lock();
     msc_names_lock();
     msc_sink_atfork_prepare(R.sink);
 }
@@ -137,7 +136,6 @@ static void atfork_parent(void)
     if (R.sink) {
         msc_sink_atfork_parent(R.sink);
         msc_names_unlock();
-        msc_traced_unlock();
         pthread_mutex_unlock(&R.side_mutex);
     }
     msc__busy = 0;
@@ -151,7 +149,6 @@ static void atfork_child(void)
     if (R.sink) {
         msc_sink_atfork_child(R.sink);
         msc_names_unlock();
-        msc_traced_unlock();
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
         atomic_store(&msc__native_on, 0);
@@ -294,7 +291,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
         msc_names_init() < 0 ||
         (o.sample_bytes && msc_sampled_init(o.sample_bytes) < 0) ||
-        msc_traced_start(!o.sample_bytes) < 0) {
+        msc_traced_start(!o.sample_bytes, o.native) < 0) {
         msc_sink_close(R.sink, 0);
         R.sink = NULL;
         msc_trie_release(&R.main_trie);
@@ -324,6 +321,7 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     pthread_mutex_lock(&R.side_mutex);
     atomic_store(&R.active, 0);
     atomic_store(&msc__native_on, 0);
+    msc_traced_stop_unlocked();
     msc_sink_t *sink = R.sink;
     R.sink = NULL;
     pthread_mutex_unlock(&R.side_mutex);
@@ -334,7 +332,6 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     msc_trie_release(&R.side_trie);
     msc_names_release();
     msc_sampled_release();
-    msc_traced_stop();
     R.root = NULL;
     PyObject *path = R.path;
     R.path = NULL;
@@ -358,14 +355,34 @@ static PyObject *py_flush(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* Answers from two counters the hooks keep (traced.h): it allocates
- * nothing but its result, and costs the same at any number of live
- * blocks. */
+/* Starts the traced memory's counting in an exact capture, the first time
+ * it is asked for (traced.h): everything recorded so far is flushed and
+ * read back while no event can be recorded. GIL held. 0, or -1 with an
+ * exception set. */
+static int traced_begin(void)
+{
+    if (R.sample_bytes || atomic_load(&msc__traced_on) || !atomic_load(&R.active)) return 0;
+    msc__busy = 1;
+    pthread_mutex_lock(&R.side_mutex);
+    msc_sink_flush(R.sink);
+    int err = msc_traced_seed_unlocked(PyUnicode_AsUTF8(R.path));
+    pthread_mutex_unlock(&R.side_mutex);
+    msc__busy = 0;
+    if (!err) return 0;
+    if (err == MSC_ENOMEM) PyErr_NoMemory();
+    else PyErr_Format(PyExc_RuntimeError, "cannot read '%U' back: %s", R.path, msc_strerror(err));
+    return -1;
+}
+
+/* Answers from two counters the hooks keep (traced.h): past the first call
+ * of an exact capture, it allocates nothing but its result, and costs the
+ * same at any number of live blocks. */
 static PyObject *py_traced_memory(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
     uint64_t current = 0, peak = 0;
+    if (R.sink && traced_begin() < 0) return NULL;
     if (R.sink) msc_traced_read(&current, &peak, NULL);
     return Py_BuildValue("(KK)", (unsigned long long)current, (unsigned long long)peak);
 }
@@ -375,6 +392,7 @@ static PyObject *py_traced_domains(PyObject *self, PyObject *unused)
     (void)self;
     (void)unused;
     uint64_t current, peak, k[MSC_TRACED_KINDS] = {0};
+    if (R.sink && traced_begin() < 0) return NULL;
     if (R.sink) msc_traced_read(&current, &peak, k);
     return Py_BuildValue("{sKsKsKsK}", "raw", (unsigned long long)k[MSC_TRACED_RAW], "mem",
                          (unsigned long long)k[MSC_TRACED_MEM], "obj",

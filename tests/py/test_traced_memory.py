@@ -31,7 +31,7 @@ BESIDE_TRACEMALLOC = """\
     import ctypes, json, sys, threading, tracemalloc
     import memscope
 
-    order, capture = sys.argv[1], sys.argv[2]
+    order, first, capture = sys.argv[1], sys.argv[2], sys.argv[3]
     nogil = ctypes.CDLL(None)  # a CDLL call releases the GIL
     for name, res, args in [("PyMem_RawMalloc", ctypes.c_void_p, [ctypes.c_size_t]),
                             ("PyMem_RawRealloc", ctypes.c_void_p,
@@ -74,7 +74,11 @@ BESIDE_TRACEMALLOC = """\
     else:
         tracker = memscope.Tracker(capture).start()
         tracemalloc.start(1)
-    points = [read()]
+    if first == "at-start":
+        points = [read()]
+    else:  # the first call comes after the work: memscope reads its capture back once
+        t = tracemalloc.get_traced_memory()[0]
+        points = [{"m": 0, "m_peak": 0, "m_raw": 0, "t": t, "t_peak": t, "raw": 0}]
     keep = [bytearray(100_000) for _ in range(50)]
     temp = [bytes(10_000) for _ in range(100)]
     del temp, older
@@ -98,9 +102,10 @@ BESIDE_TRACEMALLOC = """\
     """
 
 
+@pytest.mark.parametrize("first", ["at-start", "after-the-work"])
 @pytest.mark.parametrize("order", ["tracemalloc-first", "memscope-first"])
-def test_agrees_with_tracemalloc_started_at_the_same_point(tmp_path, order):
-    start, *later = run_child(tmp_path, BESIDE_TRACEMALLOC, order, tmp_path / "both.msc")
+def test_agrees_with_tracemalloc_started_at_the_same_point(tmp_path, order, first):
+    start, *later = run_child(tmp_path, BESIDE_TRACEMALLOC, order, first, tmp_path / "both.msc")
     slack = 2048  # the result tuples and dicts of the reads themselves
     for point in later:
         change = {k: point[k] - start[k] for k in point}
