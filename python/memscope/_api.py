@@ -89,10 +89,14 @@ def get_traced_memory() -> Tuple[int, int]:
     extensions report through PyTraceMalloc_Track (numpy's arrays), each by
     its requested size, from any thread; blocks allocated before recording
     started count nothing when freed. Not counted: what only ``native=True``
-    records (the malloc family and mmap of other libraries). The recorder
-    keeps both figures as it goes, so a call costs the same at any heap size
-    and allocates nothing but its result. With ``sample=R`` they are
-    estimates from the sampled blocks, the ones ``memscope stats`` shows.
+    records (the malloc family and mmap of other libraries). With
+    ``sample=R`` they are estimates from the sampled blocks, the ones
+    ``memscope stats`` shows.
+
+    The recorder keeps both figures, so a call costs the same at any heap
+    size and allocates nothing but its result. In an exact capture it starts
+    keeping them at the first call, which reads the capture recorded so far
+    once (docs/traced-memory.md).
     """
     return _memscope.traced_memory()
 

@@ -187,9 +187,9 @@ static void count_side_unlocked(uint64_t domain, void *p, size_t n, int is_free)
         return;
     }
     if (msc_traced_shared_take_unlocked((uintptr_t)p) >= 0) return;
+    if (kind != MSC_TRACED_MEM && kind != MSC_TRACED_OBJ) return;
     PyThreadState *ts = msc_tstate_attached(1);
-    if ((kind == MSC_TRACED_MEM || kind == MSC_TRACED_OBJ) && ts &&
-        msc_interp_shares_main_gil(ts->interp, R.main_interp))
+    if (ts && msc_interp_shares_main_gil(ts->interp, R.main_interp))
         msc_traced_gil_take((uintptr_t)p);
 }
 
