@@ -15,6 +15,8 @@ import pytest
 from conftest import _TREE, memscope
 
 LIMIT_S = 300  # only a hang comes near it
+# AddressSanitizer keeps freed memory in quarantine, so RSS says nothing there.
+ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 
 def run_child(tmp_path, source, *args):
@@ -153,7 +155,8 @@ A_MILLION_LIVE_BLOCKS = """\
 def test_a_call_allocates_nothing_and_the_process_does_not_grow(tmp_path):
     got = run_child(tmp_path, A_MILLION_LIVE_BLOCKS, tmp_path / "million.msc")
     assert got["current"] >= 1_000_000 * (sys.getsizeof(object()) + 8)  # objects + list slots
-    assert got["rss_growth"] < 4 * 1024 * 1024, got  # was 48 MiB: an analysis of the capture
+    if not ASAN:
+        assert got["rss_growth"] < 4 * 1024 * 1024, got  # was 48 MiB: an analysis per call
     # What the test itself keeps (the int `before`) and one result at a time.
     assert got["allocated"] <= 64, got
     assert got["peak_growth"] <= 256, got
