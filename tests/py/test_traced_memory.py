@@ -117,7 +117,10 @@ def test_agrees_with_tracemalloc_started_at_the_same_point(tmp_path, order, firs
             # everything else, as tracemalloc sees them.
             assert change["raw"] <= change["m_raw"] <= change["raw"] + slack, change
             assert abs(change["m"] - change["t"]) <= slack, change
-            assert abs(change["m_peak"] - change["t_peak"]) <= slack, change
+            # A peak reached by a GIL holder's and a GIL-less thread's
+            # allocations at the same instant may be seen short of one of
+            # them (docs/traced-memory.md): the threads' blocks are < 5.2 kB.
+            assert abs(change["m_peak"] - change["t_peak"]) <= slack + 5200, change
         else:
             # tracemalloc's own tables come from the RAW allocator memscope
             # wraps, so memscope sees them: everything else is the same.
@@ -208,3 +211,56 @@ def test_sampled_figures_are_the_estimates_the_report_shows(tmp_path):
     # Unbiased: 50 MB held, 70 MB at the peak, within 4 standard deviations.
     assert 0.9 * 50_000_000 <= got["current"] <= 1.1 * 50_000_000, got
     assert 0.9 * 70_000_000 <= got["peak"] <= 1.1 * 70_000_000, got
+
+
+SUBINTERPRETERS = """\
+    import json, sys, tracemalloc
+    import _testcapi
+    import memscope
+
+    # 3.11's tracemalloc hangs when an interpreter starts (its RAW hook takes
+    # the GIL): there, memscope alone.
+    beside = sys.version_info >= (3, 12)
+
+    def read():
+        t = tracemalloc.get_traced_memory()[0] if beside else None
+        return [memscope.get_traced_memory()[0], t]
+
+    if beside:
+        tracemalloc.start()
+    with memscope.Tracker(sys.argv[1]):
+        memscope.get_traced_memory()  # counting from here
+        keep = [bytearray(100_000) for _ in range(20)]
+        points = [read()]
+        code = "x = [bytearray(1000) for _ in range(500)]; del x"
+        assert _testcapi.run_in_subinterp(code) == 0
+        points.append(read())
+        own_gil = None
+        try:
+            import _interpreters as own_gil  # 3.13
+        except ImportError:
+            try:
+                import _xxsubinterpreters as own_gil  # 3.12
+            except ImportError:
+                pass
+        if own_gil is not None:  # an interpreter with a GIL of its own
+            interp = own_gil.create()
+            own_gil.run_string(interp, code)
+            own_gil.destroy(interp)
+        points.append(read())
+        peak = memscope.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(json.dumps({"points": points, "peak": peak}))
+    """
+
+
+def test_subinterpreters_counted_as_tracemalloc_counts_them(tmp_path):
+    got = run_child(tmp_path, SUBINTERPRETERS, tmp_path / "sub.msc")
+    (m0, t0), *later = got["points"]
+    assert m0 >= 20 * 100_000
+    for m, t in later:  # what the interpreters left behind, as tracemalloc sees it
+        if t0 is None:
+            assert abs(m - m0) <= 256 * 1024, got  # their 500 kB made and freed are gone
+        else:
+            assert abs((m - m0) - (t - t0)) <= 1024, got
+    assert got["peak"] >= m0 + 500 * 1000, got
