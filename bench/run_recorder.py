@@ -47,10 +47,12 @@ WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
              "threaded", "large_peak", "deep_stacks"]
 MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "memray_pymalloc",
          "scalene", "tm1", "tm25", "mprof"]
+ALL_MODES = MODES + ["memscope_baseline"]  # the last only with --baseline
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
     "memscope_native": "memscope --native",
+    "memscope_baseline": "memscope exact, --baseline build",
     "memray": "memray",
     "memray_native": "memray --native",
     "memray_pymalloc": "memray --trace-python-allocators",
@@ -61,7 +63,8 @@ MODE_LABELS = {
 }
 # The file each capturing mode writes, by extension; None for modes that
 # report in process.
-CAPTURE_EXT = {"memscope": "msc", "memscope_native": "msc", "memray": "bin",
+CAPTURE_EXT = {"memscope": "msc", "memscope_native": "msc", "memscope_baseline": "msc",
+               "memray": "bin",
                "memray_native": "bin", "memray_pymalloc": "bin", "scalene": "json"}
 ELAPSED_RE = re.compile(r"^bench-elapsed ([0-9.]+) cpu=([0-9.]+) checksum=(\S+)$", re.M)
 
@@ -77,7 +80,8 @@ def mode_command(mode, args, script, capture):
         return [py, script], {}
     if mode.startswith("memscope"):
         native = ["--native"] if mode == "memscope_native" else []
-        return ([args.memscope, "run", *native, "-o", capture, "--force", script],
+        cli = args.baseline if mode == "memscope_baseline" else args.memscope
+        return ([cli, "run", *native, "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
     if mode.startswith("memray"):
         extra = {"memray": [], "memray_native": ["--native"],
@@ -426,12 +430,14 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=3, help="runs per (workload, mode)")
     p.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
-    p.add_argument("--modes", nargs="+", default=MODES, choices=MODES)
+    p.add_argument("--modes", nargs="+", default=MODES, choices=ALL_MODES)
     p.add_argument("--interpreter", default="3.11",
                    help="pyenv's CPython X.Y, in a venv from requirements/bench.txt")
     p.add_argument("--python", help="the one interpreter used by every mode, with the "
                    "peers installed (default: the venv of --interpreter)")
     p.add_argument("--memscope", default=os.path.join(REPO_DIR, "bin", "memscope"))
+    p.add_argument("--baseline", help="another build's bin/memscope, run as one more mode "
+                   "(memscope_baseline) interleaved with the rest: a change's cost")
     p.add_argument("--build-label", default="",
                    help="how the memscope under test was built (default: this repo's commit)")
     p.add_argument("--retries", type=int, default=2, help="extra attempts after a failed run")
@@ -446,6 +452,8 @@ def parse_args():
     args = p.parse_args()
     if "plain" not in args.modes:
         args.modes.insert(0, "plain")
+    if args.baseline and "memscope_baseline" not in args.modes:
+        args.modes.append("memscope_baseline")
     if not args.python:
         venv = subprocess.run(["bash", os.path.join(REPO_DIR, "scripts", "venv.sh"),
                                args.interpreter, os.path.join(REPO_DIR, "requirements",

@@ -133,6 +133,12 @@ void msc_analysis_free(msc_analysis_t *a);
  * by its sampling probability. Call before the first event. */
 void msc_analysis_set_sampling(msc_analysis_t *a, uint64_t sample_bytes);
 
+/* The bytes a recorded block of size bytes stands for in a capture sampled
+ * once per sample_bytes on average (0: exact, size itself): its size over
+ * its probability of being sampled, rounded. The recorder's traced-memory
+ * estimates use it too, so they agree with the reports. */
+uint64_t msc_sampled_estimate(uint64_t size, uint64_t sample_bytes);
+
 /* msc_event_fn: returns 0, or MSC_ENOMEM (negative) to stop the replay. */
 int msc_analysis_event(void *analysis, const msc_event_t *ev);
 
@@ -174,6 +180,13 @@ uint32_t msc_analysis_nodes(const msc_analysis_t *a);
  * block that is still live starts there (allocated before recording, or
  * not sampled). Joins a heap snapshot's objects to their allocation. */
 int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, uint32_t *stack);
+
+/* Calls fn(arg, addr, domain, size) for every live block but mappings, as
+ * replayed so far (after msc_analysis_finish): size is the bytes it stands
+ * for, domain its own or MSC_DOMAIN_OTHER (the pool of foreign domains past
+ * the table). The recorder seeds its traced-memory counters with it. */
+typedef void (*msc_live_fn)(void *arg, uint64_t addr, uint64_t domain, uint64_t size);
+void msc_analysis_each_live(const msc_analysis_t *a, msc_live_fn fn, void *arg);
 
 /* Which stacks have live blocks now, as a bitmap (bit v of word v / 64 for
  * stack v), *words long; borrowed until the next event. A snapshot of

@@ -1,6 +1,6 @@
 """The analysis of the capture being recorded, kept up to date on demand:
 each call reads only what was recorded since the previous one. Shared by
-get_traced_memory() and take_snapshot()."""
+take_snapshot(), the heap functions and the pytest plugin."""
 import threading
 
 from memscope import _memscope

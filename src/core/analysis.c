@@ -240,14 +240,25 @@ static void cut_mapping(void *arg, const msc__region_t *g, uint64_t bytes, uint3
     a->cut_bytes += bytes ? bytes : 1;
 }
 
+/* 1 over the probability that a block of size bytes is sampled. */
+static double sampling_weight(uint64_t size, uint64_t sample_bytes)
+{
+    return 1.0 / -expm1(-((double)size + 1.0) / (double)sample_bytes);
+}
+
+uint64_t msc_sampled_estimate(uint64_t size, uint64_t sample_bytes)
+{
+    if (!sample_bytes) return size;
+    return (uint64_t)llround((double)size * sampling_weight(size, sample_bytes));
+}
+
 /* What a recorded block of size bytes stands for. */
 static msc_live_t weigh(const msc_analysis_t *a, uint64_t addr, uint64_t size, uint32_t stack)
 {
     msc_live_t b = {addr, size, stack, 1};
     if (a->sum.sample_bytes) {
-        double w = 1.0 / -expm1(-((double)size + 1.0) / (double)a->sum.sample_bytes);
-        double blocks = round(w);
-        b.size = (uint64_t)llround((double)size * w);
+        double blocks = round(sampling_weight(size, a->sum.sample_bytes));
+        b.size = msc_sampled_estimate(size, a->sum.sample_bytes);
         b.count = blocks < 1 ? 1 : blocks > COUNT_MASK ? COUNT_MASK : (uint32_t)blocks;
     }
     return b;
@@ -659,6 +670,23 @@ int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, u
     *size = b.size;
     *stack = b.stack;
     return 1;
+}
+
+/* The blocks of map m, of domain, or of their own slot's when by_slot. */
+static void each_in(const msc_livemap_t *m, int by_slot, uint64_t domain, msc_live_fn fn,
+                    void *arg)
+{
+    for (size_t i = 0; m->slots && i <= m->mask; i++) {
+        const msc_live_t *b = &m->slots[i];
+        if (b->addr) fn(arg, b->addr, by_slot ? b->count >> SLOT_SHIFT : domain, b->size);
+    }
+}
+
+void msc_analysis_each_live(const msc_analysis_t *a, msc_live_fn fn, void *arg)
+{
+    each_in(&a->live, 1, 0, fn, arg); /* the slots of RAW, MEM, OBJ, NATIVE are their domains */
+    for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++)
+        each_in(&a->dom[i].map, 0, a->dom[i].domain, fn, arg);
 }
 
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n)

@@ -8,7 +8,8 @@
  * running tracemalloc sees it too.
  *
  * In a native capture the malloc under such a block is recorded already
- * (native.c); the report is then only forwarded, so nothing counts twice. */
+ * (native.c); the report is then only forwarded, so nothing counts twice,
+ * and only counted in the traced memory, which tracemalloc's domains make. */
 #include "recorder.h"
 
 #include "elfpatch.h"
@@ -16,18 +17,19 @@
 
 #define R msc__rec
 
-static inline int recording_foreign(void)
+static inline int recording(void)
 {
-    return !msc__busy && atomic_load_explicit(&R.active, memory_order_relaxed) &&
-           !msc__native_recording();
+    return !msc__busy && atomic_load_explicit(&R.active, memory_order_relaxed);
 }
 
 static int track(unsigned int domain, uintptr_t ptr, size_t size)
 {
     int rc = PyTraceMalloc_Track(domain, ptr, size);
-    if (ptr && recording_foreign()) {
+    if (ptr && recording()) {
         msc__busy = 1;
-        msc__record_alloc(MSC_DOMAIN_FOREIGN + (uint64_t)domain, (void *)ptr, size);
+        if (msc__native_recording())
+            msc__count_alloc(MSC_DOMAIN_FOREIGN + (uint64_t)domain, (void *)ptr, size);
+        else msc__record_alloc(MSC_DOMAIN_FOREIGN + (uint64_t)domain, (void *)ptr, size);
         msc__busy = 0;
     }
     return rc;
@@ -35,9 +37,11 @@ static int track(unsigned int domain, uintptr_t ptr, size_t size)
 
 static int untrack(unsigned int domain, uintptr_t ptr)
 {
-    if (ptr && recording_foreign()) {
+    if (ptr && recording()) {
         msc__busy = 1;
-        msc__record_free(MSC_DOMAIN_FOREIGN + (uint64_t)domain, (void *)ptr, 0);
+        if (msc__native_recording())
+            msc__count_free(MSC_DOMAIN_FOREIGN + (uint64_t)domain, (void *)ptr);
+        else msc__record_free(MSC_DOMAIN_FOREIGN + (uint64_t)domain, (void *)ptr, 0);
         msc__busy = 0;
     }
     return PyTraceMalloc_Untrack(domain, ptr);

@@ -10,13 +10,16 @@
  * work, so allocations made by the allocator itself (pymalloc falling back to
  * RAW) or by the recorder are never recorded. A free is recorded before the
  * real free and an allocation after the real one, which orders the reuse of
- * an address across threads (docs/format.md, "Ordering"). */
+ * an address across threads (docs/format.md, "Ordering"); the traced
+ * memory's tables (traced.h) are kept in the same order, for the same
+ * reason. */
 #include "recorder.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sampling.h"
+#include "traced.h"
 
 struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER};
 #define R msc__rec
@@ -107,15 +110,86 @@ static inline int sample_hit(size_t n)
 
 /* Whether to record the allocation of p: always in exact mode; in sampled
  * mode if sampled, remembering p so its free is recorded too. */
-static inline int keep_alloc(void *p, size_t n)
-{
-    return !R.sample_bytes || (sample_hit(n) && msc_sampled_add((uintptr_t)p, n) == 0);
-}
-
-static inline int keep_free(void *p)
+static inline int keep_alloc(uint64_t domain, void *p, size_t n)
 {
     return !R.sample_bytes ||
-           (msc_sampled_maybe((uintptr_t)p) && msc_sampled_take((uintptr_t)p, NULL));
+           (sample_hit(n) && msc_sampled_add((uintptr_t)p, n, msc_traced_kind(domain)) == 0);
+}
+
+/* Whether to record the free of p; in sampled mode, *taken receives the
+ * sampled block's size and kind when it was one (sampling.h). */
+static inline int keep_free(void *p, msc_sampled_t *taken)
+{
+    return !R.sample_bytes ||
+           (msc_sampled_maybe((uintptr_t)p) && msc_sampled_take((uintptr_t)p, taken));
+}
+
+/*
+ * The traced memory in exact mode (traced.h): which table a block is in.
+ */
+
+static inline int counting(void)
+{
+    return atomic_load_explicit(&msc__traced_on, memory_order_relaxed);
+}
+
+/* The shared table's additions and removals by a GIL holder, which records
+ * without the side mutex. */
+static __attribute__((noinline)) void shared_add(int kind, void *p, uint64_t n)
+{
+    pthread_mutex_lock(&R.side_mutex);
+    msc_traced_shared_add_unlocked(kind, (uintptr_t)p, n);
+    pthread_mutex_unlock(&R.side_mutex);
+}
+
+static __attribute__((noinline)) int64_t shared_take(void *p)
+{
+    pthread_mutex_lock(&R.side_mutex);
+    int64_t sk = msc_traced_shared_take_unlocked((uintptr_t)p);
+    pthread_mutex_unlock(&R.side_mutex);
+    return sk;
+}
+
+/* Counts the block p of n bytes that domain just allocated, on the main
+ * stream (GIL held): MEM and OBJ blocks in the GIL table, those of a domain
+ * any thread may free in the shared one. */
+HOT void count_main_alloc(uint64_t domain, void *p, size_t n)
+{
+    int kind = msc_traced_kind(domain);
+    if (!counting() || kind < 0) return;
+    if (kind == MSC_TRACED_MEM || kind == MSC_TRACED_OBJ) msc_traced_gil_add(kind, (uintptr_t)p, n);
+    else shared_add(kind, p, n);
+}
+
+/* Uncounts the block at p before domain's free gives it back, so that an
+ * address handed out again is counted after: its size_kind, or -1 when it
+ * was not counted (allocated before recording started). Main stream. */
+HOT int64_t count_main_free(uint64_t domain, void *p)
+{
+    int kind = msc_traced_kind(domain);
+    if (!counting() || kind < 0) return -1;
+    if (kind == MSC_TRACED_RAW || kind == MSC_TRACED_FOREIGN) return shared_take(p);
+    int64_t sk = msc_traced_gil_take((uintptr_t)p);
+    if (sk >= 0 || !atomic_load_explicit(&msc__shared_pyblocks, memory_order_relaxed)) return sk;
+    return shared_take(p);
+}
+
+/* The same on the side stream, side mutex held. A MEM or OBJ free there
+ * comes from another interpreter's thread, which may free a block of the
+ * GIL table only when its GIL is the main one. */
+static void count_side_unlocked(uint64_t domain, void *p, size_t n, int is_free)
+{
+    int kind = msc_traced_kind(domain);
+    if (!counting() || kind < 0) return;
+    if (!is_free) {
+        msc_traced_shared_add_unlocked(kind, (uintptr_t)p, n);
+        return;
+    }
+    if (msc_traced_shared_take_unlocked((uintptr_t)p) >= 0) return;
+    if (kind != MSC_TRACED_MEM && kind != MSC_TRACED_OBJ) return;
+    PyThreadState *ts = msc_tstate_attached(1);
+    if (ts && msc_interp_shares_main_gil(ts->interp, R.main_interp))
+        msc_traced_gil_take((uintptr_t)p);
 }
 
 /*
@@ -166,6 +240,7 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t do
         return;
     }
     uint32_t thread = thread_index();
+    count_side_unlocked(domain, p, n, is_free);
     msc_stream_t *st = msc_sink_side_lock(R.sink);
     msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
@@ -204,8 +279,12 @@ HOT void on_alloc(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
-    if (holds_gil) record_main_alloc(ts, domain, p, n);
-    else record_side(ts, domain, p, n, 0);
+    if (holds_gil) {
+        count_main_alloc(domain, p, n);
+        record_main_alloc(ts, domain, p, n);
+    } else {
+        record_side(ts, domain, p, n, 0);
+    }
 }
 
 /* n: the bytes an munmap unmaps (domain MMAP), else unused. */
@@ -213,8 +292,12 @@ HOT void on_free(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
-    if (holds_gil) record_main_free(domain, p, n);
-    else record_side(ts, domain, p, n, 1);
+    if (holds_gil) {
+        count_main_free(domain, p);
+        record_main_free(domain, p, n);
+    } else {
+        record_side(ts, domain, p, n, 1);
+    }
 }
 
 /*  One REALLOC record under the GIL. Its position is claimed before the
@@ -232,12 +315,17 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
         return h->orig.realloc(h->orig.ctx, old, n);
     }
     msc_stream_commit(st, w, nrec + 1);
+    int64_t had = count_main_free(h->domain, old);
     void *p = h->orig.realloc(h->orig.ctx, old, n);
     w = st->pos;
-    if (p)
+    if (p) {
+        count_main_alloc(h->domain, p, n);
         w = msc_enc_realloc(w, &st->delta, h->domain, (uintptr_t)old, (uintptr_t)p, n,
                             (uint32_t)stack);
-    else w = msc_enc_thread(w, st->thread);
+    } else {
+        if (had >= 0) count_main_alloc(h->domain, old, (uint64_t)had >> 2);
+        w = msc_enc_thread(w, st->thread);
+    }
     msc_stream_commit(st, w, 0);
     return p;
 }
@@ -249,14 +337,14 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
  * memory, which stops recording anyway. */
 static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
 {
-    uint64_t old_size = 0;
-    int was = keep_free(old);
-    if (R.sample_bytes && was) msc_sampled_take((uintptr_t)old, &old_size);
+    msc_sampled_t taken = {0, -1};
+    int was = keep_free(old, &taken);
     if (was) on_free(domain, old, 0);
     void *p = h->orig.realloc(h->orig.ctx, old, n);
-    if (p && keep_alloc(p, n)) on_alloc(domain, p, n);
-    else if (!p && was && R.sample_bytes && msc_sampled_add((uintptr_t)old, old_size) == 0)
-        on_alloc(domain, old, old_size);
+    if (p && keep_alloc(domain, p, n)) on_alloc(domain, p, n);
+    else if (!p && was && R.sample_bytes &&
+             msc_sampled_add((uintptr_t)old, taken.size, taken.kind) == 0)
+        on_alloc(domain, old, taken.size);
     return p;
 }
 
@@ -275,7 +363,7 @@ static void *hook_malloc(void *ctx, size_t n)
     }
     msc__busy = 1;
     void *p = h->orig.malloc(h->orig.ctx, n);
-    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(p, n))
+    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(h->domain, p, n))
         on_alloc(h->domain, p, n);
     msc__busy = 0;
     return p;
@@ -288,7 +376,7 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
     msc__busy = 1;
     void *p = h->orig.calloc(h->orig.ctx, nelem, elsize);
     if (p && atomic_load_explicit(&R.active, memory_order_relaxed) &&
-        keep_alloc(p, nelem * elsize))
+        keep_alloc(h->domain, p, nelem * elsize))
         on_alloc(h->domain, p, nelem * elsize);
     msc__busy = 0;
     return p;
@@ -304,7 +392,7 @@ static void *hook_realloc(void *ctx, void *old, size_t n)
         p = h->orig.realloc(h->orig.ctx, old, n);
     } else if (!old) {
         p = h->orig.realloc(h->orig.ctx, old, n);
-        if (p && keep_alloc(p, n)) on_alloc(h->domain, p, n);
+        if (p && keep_alloc(h->domain, p, n)) on_alloc(h->domain, p, n);
     } else {
         int holds_gil;
         PyThreadState *ts = gil_state(h->domain, &holds_gil);
@@ -325,7 +413,7 @@ static void hook_free(void *ctx, void *p)
     msc__busy = 1;
     /* A code object's block is the object itself (it has no GC head). */
     if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) msc_code_died(p);
-    if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p))
+    if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p, NULL))
         on_free(h->domain, p, 0);
     h->orig.free(h->orig.ctx, p);
     msc__busy = 0;
@@ -370,10 +458,24 @@ void msc__hooks_install(void)
  * without the GIL; msc__busy is set and recording active. */
 void msc__record_alloc(uint64_t domain, void *p, size_t n)
 {
-    if (keep_alloc(p, n)) on_alloc(domain, p, n);
+    if (keep_alloc(domain, p, n)) on_alloc(domain, p, n);
 }
 
 void msc__record_free(uint64_t domain, void *p, size_t n)
 {
-    if (domain == MSC_DOMAIN_MMAP || keep_free(p)) on_free(domain, p, n);
+    if (domain == MSC_DOMAIN_MMAP || keep_free(p, NULL)) on_free(domain, p, n);
+}
+
+void msc__count_alloc(uint64_t domain, void *p, size_t n)
+{
+    pthread_mutex_lock(&R.side_mutex);
+    if (atomic_load(&R.active)) count_side_unlocked(domain, p, n, 0);
+    pthread_mutex_unlock(&R.side_mutex);
+}
+
+void msc__count_free(uint64_t domain, void *p)
+{
+    pthread_mutex_lock(&R.side_mutex);
+    if (atomic_load(&R.active)) count_side_unlocked(domain, p, 0, 1);
+    pthread_mutex_unlock(&R.side_mutex);
 }

@@ -12,6 +12,7 @@
 #include "native.h"
 #include "pyparts.h"
 #include "sampling.h"
+#include "traced.h"
 
 #define R msc__rec
 
@@ -324,9 +325,12 @@ static int init_tables(const start_options_t *o)
     if (msc_trie_init(&R.main_trie, o->max_depth) < 0) goto fail_main_trie;
     if (msc_trie_init(&R.side_trie, o->max_depth) < 0) goto fail_side_trie;
     if (msc_names_init() < 0) goto fail_names;
-    if (o->sample_bytes && msc_sampled_init() < 0) goto fail_sampled;
+    if (o->sample_bytes && msc_sampled_init(o->sample_bytes) < 0) goto fail_sampled;
+    if (msc_traced_start(!o->sample_bytes, o->native) < 0) goto fail_traced;
     return 0;
 
+fail_traced:
+    if (o->sample_bytes) msc_sampled_release();
 fail_sampled:
     msc_names_release();
 fail_names:
@@ -412,6 +416,7 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     pthread_mutex_lock(&R.side_mutex);
     atomic_store(&R.active, 0);
     atomic_store(&msc__native_on, 0);
+    msc_traced_stop_unlocked();
     msc_sink_t *sink = R.sink;
     R.sink = NULL;
     pthread_mutex_unlock(&R.side_mutex);
@@ -443,6 +448,51 @@ static PyObject *py_flush(PyObject *self, PyObject *unused)
     (void)unused;
     if (R.sink) msc_sink_flush(R.sink);
     Py_RETURN_NONE;
+}
+
+/* Starts the traced memory's counting in an exact capture, the first time
+ * it is asked for (traced.h): everything recorded so far is flushed and
+ * read back while no event can be recorded. GIL held. 0, or -1 with an
+ * exception set. */
+static int traced_begin(void)
+{
+    if (R.sample_bytes || atomic_load(&msc__traced_on) || !atomic_load(&R.active)) return 0;
+    msc__busy = 1;
+    pthread_mutex_lock(&R.side_mutex);
+    msc_sink_flush(R.sink);
+    int err = msc_traced_seed_unlocked(PyUnicode_AsUTF8(R.path));
+    pthread_mutex_unlock(&R.side_mutex);
+    msc__busy = 0;
+    if (!err) return 0;
+    if (err == MSC_ENOMEM) PyErr_NoMemory();
+    else PyErr_Format(PyExc_RuntimeError, "cannot read '%U' back: %s", R.path, msc_strerror(err));
+    return -1;
+}
+
+/* Answers from two counters the hooks keep (traced.h): past the first call
+ * of an exact capture, it allocates nothing but its result, and costs the
+ * same at any number of live blocks. */
+static PyObject *py_traced_memory(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    uint64_t current = 0, peak = 0;
+    if (R.sink && traced_begin() < 0) return NULL;
+    if (R.sink) msc_traced_read(&current, &peak, NULL);
+    return Py_BuildValue("(KK)", (unsigned long long)current, (unsigned long long)peak);
+}
+
+static PyObject *py_traced_domains(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    uint64_t current, peak, k[MSC_TRACED_KINDS] = {0};
+    if (R.sink && traced_begin() < 0) return NULL;
+    if (R.sink) msc_traced_read(&current, &peak, k);
+    return Py_BuildValue("{sKsKsKsK}", "raw", (unsigned long long)k[MSC_TRACED_RAW], "mem",
+                         (unsigned long long)k[MSC_TRACED_MEM], "obj",
+                         (unsigned long long)k[MSC_TRACED_OBJ], "foreign",
+                         (unsigned long long)k[MSC_TRACED_FOREIGN]);
 }
 
 static PyObject *py_recording(PyObject *self, PyObject *unused)
@@ -502,6 +552,11 @@ static PyMethodDef methods[] = {
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},
     {"recording", py_recording, METH_NOARGS, "recording(): the capture path, or None"},
+    {"traced_memory", py_traced_memory, METH_NOARGS,
+     "traced_memory(): (current, peak) bytes of the Python allocators and foreign domains\n"
+     "since recording started; (0, 0) when not recording"},
+    {"traced_domains", py_traced_domains, METH_NOARGS,
+     "traced_domains(): the current bytes of traced_memory() by domain: raw, mem, obj, foreign"},
     {"mark", py_mark, METH_O, "mark(label): record a labelled point in time"},
     {"gc_callback", py_gc_callback, METH_VARARGS, "for gc.callbacks: records GC runs"},
     {"thread_started", py_thread_started, METH_O, "thread_started(name): names this thread"},

@@ -57,6 +57,12 @@ void msc__stop_recording(void);
 void msc__record_alloc(uint64_t domain, void *p, size_t n);
 void msc__record_free(uint64_t domain, void *p, size_t n);
 
+/* Counts in the traced memory (traced.h) a block of a foreign domain that
+ * is not recorded (a native capture records the malloc under it), or its
+ * free; same conditions as above. Nothing in sampled mode. */
+void msc__count_alloc(uint64_t domain, void *p, size_t n);
+void msc__count_free(uint64_t domain, void *p);
+
 /* This thread's index in the current capture, announced (THREAD_INFO) the
  * first time; also starts the thread's sampling countdown. */
 uint32_t msc__thread_index(void);

@@ -9,15 +9,19 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "memscope/analysis.h"
 #include "memscope/common.h"
 #include "memscope/livemap.h"
+#include "traced.h"
 
 _Atomic uint8_t msc_sampled_filter[1u << MSC_FILTER_BITS];
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* protects set, ready and writes
                                                             to the filter */
-static msc_livemap_t set;      /* sampled blocks: address -> size */
+static msc_livemap_t set;      /* sampled blocks: address -> size; stack holds the
+                                  block's traced kind + 1 (0: not counted) */
 static int ready;              /* set is initialised */
+static uint64_t sample_mean;   /* the capture's mean bytes between samples */
 
 /* Moves p's filter bucket count by delta (it saturates at 255 and stays). */
 static void filter_add_unlocked(uintptr_t p, int delta)
@@ -27,10 +31,11 @@ static void filter_add_unlocked(uintptr_t p, int delta)
     if (v < 255) atomic_store_explicit(f, (uint8_t)(v + delta), memory_order_relaxed);
 }
 
-int msc_sampled_init(void)
+int msc_sampled_init(uint64_t sample_bytes)
 {
     msc_sampled_release();
     pthread_mutex_lock(&lock);
+    sample_mean = sample_bytes;
     memset((void *)msc_sampled_filter, 0, sizeof(msc_sampled_filter));
     ready = msc_livemap_init(&set) == 0;
     pthread_mutex_unlock(&lock);
@@ -45,24 +50,37 @@ void msc_sampled_release(void)
     pthread_mutex_unlock(&lock);
 }
 
-int msc_sampled_add(uintptr_t p, uint64_t size)
+/* Moves the traced memory by the estimate of a block of the set. */
+static void count_unlocked(const msc_live_t *block, int sign)
 {
-    msc_live_t block = {p, size, 0, 1}, old;
+    if (!block->stack) return;
+    int64_t bytes = (int64_t)msc_sampled_estimate(block->size, sample_mean);
+    msc_traced_sampled((int)block->stack - 1, sign * bytes);
+}
+
+int msc_sampled_add(uintptr_t p, uint64_t size, int kind)
+{
+    msc_live_t block = {p, size, (uint32_t)(kind + 1), 1}, old;
     pthread_mutex_lock(&lock);
     int rc = ready ? msc_livemap_put(&set, &block, &old) : -1;
     if (rc == 0) filter_add_unlocked(p, 1);
+    if (rc == 1) count_unlocked(&old, -1); /* its free was never seen */
+    if (rc >= 0) count_unlocked(&block, 1);
     pthread_mutex_unlock(&lock);
     return rc < 0 ? -1 : 0;
 }
 
-int msc_sampled_take(uintptr_t p, uint64_t *size)
+int msc_sampled_take(uintptr_t p, msc_sampled_t *out)
 {
     msc_live_t block;
     pthread_mutex_lock(&lock);
     int found = ready && msc_livemap_take(&set, p, &block);
-    if (found) filter_add_unlocked(p, -1);
+    if (found) {
+        filter_add_unlocked(p, -1);
+        count_unlocked(&block, -1);
+    }
     pthread_mutex_unlock(&lock);
-    if (found && size) *size = block.size;
+    if (found && out) *out = (msc_sampled_t){block.size, (int)block.stack - 1};
     return found;
 }
 

@@ -4,7 +4,8 @@
  * (docs/format.md, "Sampled captures"). Frees matter only for sampled
  * blocks: a set of sampled pointers, guarded by a lock, sits behind a
  * lock-free filter that answers "certainly not sampled" for almost every free
- * without touching the lock. */
+ * without touching the lock. The set also keeps the traced memory's
+ * estimates (traced.h) for the blocks of the domains it counts. */
 #ifndef MEMSCOPE_SAMPLING_H
 #define MEMSCOPE_SAMPLING_H
 
@@ -29,12 +30,22 @@ static inline int msc_sampled_maybe(uintptr_t p)
                                 memory_order_relaxed) != 0;
 }
 
-/* 0, or -1 when memory runs out. */
-int msc_sampled_init(void);
+/* A sampled block taken out of the set. */
+typedef struct msc_sampled {
+    uint64_t size;             /* requested bytes */
+    int kind;                  /* its traced kind (traced.h), -1 if not counted */
+} msc_sampled_t;
+
+/* For a capture sampled once per sample_bytes on average: 0, or -1 when
+ * memory runs out. */
+int msc_sampled_init(uint64_t sample_bytes);
 void msc_sampled_release(void);
-int msc_sampled_add(uintptr_t p, uint64_t size);
-/* 1 and *size when p was a live sampled block (now removed), else 0. */
-int msc_sampled_take(uintptr_t p, uint64_t *size);
+/* Adds sampled block p; kind (msc_traced_kind, -1: none) has its estimate
+ * added to the traced memory. 0, or -1 when memory runs out. */
+int msc_sampled_add(uintptr_t p, uint64_t size, int kind);
+/* 1 when p was a live sampled block (now removed, its estimate taken from
+ * the traced memory, and copied to *out unless NULL), else 0. */
+int msc_sampled_take(uintptr_t p, msc_sampled_t *out);
 
 /* Bytes until the next sample: exponential with mean mean_bytes. */
 int64_t msc_sample_gap(uint64_t *rng, uint64_t mean_bytes);

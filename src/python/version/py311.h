@@ -213,6 +213,16 @@ static inline uint64_t msc_int_size(PyObject *o)
  * Interpreter state.
  */
 
+/* Whether a thread of interp holding its GIL also holds the main
+ * interpreter's: 3.11 has one GIL for all interpreters. */
+static inline int msc_interp_shares_main_gil(PyInterpreterState *interp,
+                                             PyInterpreterState *main_interp)
+{
+    (void)interp;
+    (void)main_interp;
+    return 1;
+}
+
 static inline PyObject *msc_interp_modules(PyInterpreterState *interp)
 {
     return interp->modules;

@@ -34,6 +34,14 @@ static inline uint64_t msc_int_size(PyObject *o)
  * Interpreter state.
  */
 
+/* Whether a thread of interp holding its GIL also holds the main
+ * interpreter's: from 3.12 an interpreter may have a GIL of its own. */
+static inline int msc_interp_shares_main_gil(PyInterpreterState *interp,
+                                             PyInterpreterState *main_interp)
+{
+    return interp->ceval.gil == main_interp->ceval.gil;
+}
+
 static inline PyObject *msc_interp_modules(PyInterpreterState *interp)
 {
     return interp->imports.modules;
