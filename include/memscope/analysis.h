@@ -28,7 +28,11 @@ typedef enum msc_view {
     MSC_VIEW_PEAK = 0,         /* live at the heap's high-water mark */
     MSC_VIEW_EXIT = 1,         /* live when the capture ended (leaked at exit) */
     MSC_VIEW_TOTAL = 2,        /* everything ever allocated */
-    MSC_VIEW_COUNT
+    MSC_VIEW_COUNT,            /* the memory views above */
+    MSC_VIEW_CPU = MSC_VIEW_COUNT, /* CPU time sampled (memscope run --cpu): bytes hold ns,
+                                  count the samples that found the thread on CPU */
+    MSC_VIEW_WALL,             /* wall time sampled: bytes hold ns, count every sample */
+    MSC_VIEW_ALL               /* memory and time views */
 } msc_view_t;
 
 typedef struct msc_sample {
@@ -107,6 +111,10 @@ typedef struct msc_summary {
     msc_domain_stats_t domains[MSC_MAX_DOMAIN_STATS]; /* those with allocations, by slot:
                                                         set by msc_analysis_finish */
     uint32_t ndomains;
+    uint64_t cpu_samples;          /* CPU records (memscope run --cpu); 0 without */
+    uint64_t cpu_ns;               /* CPU time the samples stand for, every thread */
+    uint64_t native_cpu_ns;        /* of which the threads were outside the interpreter */
+    uint64_t wall_ns;              /* wall time the samples stand for, summed over threads */
     msc_rss_split_t rss_split;     /* at the sample with the most RSS that said where
                                       it was; rss_bytes 0 when none did */
 } msc_summary_t;

@@ -150,6 +150,29 @@ static inline uint8_t *msc_enc_sync(uint8_t *p, uint64_t *last, uint64_t positio
     return p;
 }
 
+/*  CPU    | tag: 1111 kind, N native, S same stack | time delta | age ns (varint) |
+ *         | thread index (varint) | [stack delta (zigzag varint), if not S] |
+ *         | cpu ns (varint) | wall ns (varint) |
+ *  One sample of a thread's Python stack: the CPU and wall time the thread
+ *  spent since its previous sample. Written when the recorder drains it,
+ *  age ns after it was taken (the sample's time is the record's minus age).
+ *  N (0x10): the thread was outside the interpreter, in native code. */
+static inline uint8_t *msc_put_time(uint8_t *p, msc_delta_t *d, uint64_t ns);
+
+static inline uint8_t *msc_enc_cpu(uint8_t *p, msc_delta_t *d, uint64_t now, uint64_t age,
+                                   uint32_t thread, uint32_t stack, uint64_t cpu_ns,
+                                   uint64_t wall_ns, int native)
+{
+    uint8_t *tag = p;
+    *p++ = (uint8_t)(MSC_REC_CPU | (native ? MSC_FLAG_NATIVE : 0));
+    p = msc_put_time(p, d, now);
+    p = msc_put_varint(p, age);
+    p = msc_put_varint(p, thread);
+    p = msc_put_stack(p, tag, &d->stack, stack);
+    p = msc_put_varint(p, cpu_ns);
+    return msc_put_varint(p, wall_ns);
+}
+
 static inline uint8_t *msc_put_time(uint8_t *p, msc_delta_t *d, uint64_t ns)
 {
     uint64_t delta = ns >= d->time ? ns - d->time : 0;

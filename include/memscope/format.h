@@ -82,6 +82,7 @@ enum msc_domain {
 #define MSC_FLAG_ALIGNED 0x40              /* address delta is in units of 16 bytes */
 #define MSC_FLAG_SAME_STACK 0x80           /* stack is the previous allocation's */
 #define MSC_FLAG_RSS_DETAIL 0x10           /* SAMPLE: anonymous and file-backed bytes follow */
+#define MSC_FLAG_NATIVE 0x10               /* CPU: the thread was in native code */
 
 enum msc_record_kind {
     MSC_REC_ALLOC = 1,         /* addr delta, size, [stack delta] */
@@ -98,6 +99,7 @@ enum msc_record_kind {
     MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */
     MSC_REC_LOST = 13,         /* events the recorder could not record, and why */
     MSC_REC_TRAILER = 14,      /* clean end: duration ns, main events, side events */
+    MSC_REC_CPU = 15,          /* time delta, age, thread, [stack delta], cpu ns, wall ns */
 };
 
 enum msc_lost_reason {

@@ -37,6 +37,10 @@ typedef struct stack_acc {
     uint64_t total_bytes;
     uint64_t total_count;
     uint64_t stamp;
+    uint64_t cpu_ns;           /* CPU samples whose leaf is this stack */
+    uint64_t wall_ns;
+    uint32_t cpu_samples;      /* of them, those with CPU time */
+    uint32_t wall_samples;
 } stack_acc_t;
 
 #define LOOKAHEAD 8
@@ -504,6 +508,22 @@ static int pass_clock(msc_analysis_t *a, uint64_t until_ns)
     return err ? err : a->clock(a->clock_arg, a, a->now_ns, until_ns, &a->clock_at);
 }
 
+/* A CPU sample: its time goes to its stack. */
+static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
+{
+    if (ev->stack >= a->nstacks && grow_stacks(a, ev->stack) < 0) return MSC_ENOMEM;
+    stack_acc_t *s = &a->stacks[ev->stack];
+    s->cpu_ns += ev->value[0];
+    s->wall_ns += ev->value[1];
+    s->cpu_samples += ev->value[0] != 0;
+    s->wall_samples++;
+    a->sum.cpu_samples++;
+    a->sum.cpu_ns += ev->value[0];
+    a->sum.wall_ns += ev->value[1];
+    if (ev->value[2]) a->sum.native_cpu_ns += ev->value[0];
+    return 0;
+}
+
 int msc_analysis_event(void *analysis, const msc_event_t *ev)
 {
     msc_analysis_t *a = analysis;
@@ -530,6 +550,7 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
     case MSC_REC_THREAD_INFO: return name_thread(a, ev);
     case MSC_REC_GC: return count_gc(a, ev);
     case MSC_REC_LOST: a->sum.lost_events += ev->value[0]; return 0;
+    case MSC_REC_CPU: return add_cpu(a, ev);
     default: return 0;
     }
 }
@@ -588,6 +609,14 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
     case MSC_VIEW_EXIT:
         v.bytes = s->live_bytes;
         v.count = s->live_count;
+        break;
+    case MSC_VIEW_CPU:
+        v.bytes = s->cpu_ns;
+        v.count = s->cpu_samples;
+        break;
+    case MSC_VIEW_WALL:
+        v.bytes = s->wall_ns;
+        v.count = s->wall_samples;
         break;
     default:
         v.bytes = s->total_bytes;

@@ -161,7 +161,8 @@ uint64_t msc_replay_events(const msc_replay_t *r)
 
 static int deliver(msc_replay_t *r, msc_event_t *ev, msc_event_fn fn, void *arg)
 {
-    if (ev->kind == MSC_REC_SAMPLE || ev->kind == MSC_REC_GC || ev->kind == MSC_REC_MARK) {
+    if (ev->kind == MSC_REC_SAMPLE || ev->kind == MSC_REC_GC || ev->kind == MSC_REC_MARK ||
+        ev->kind == MSC_REC_CPU) {
         if (ev->time_ns > r->now) r->now = ev->time_ns;
     }
     ev->time_ns = r->now;
@@ -291,6 +292,7 @@ static const char *const malformed[] = {
     [MSC_REC_SYNC] = "malformed SYNC record",
     [MSC_REC_LOST] = "malformed LOST record",
     [MSC_REC_TRAILER] = "malformed TRAILER record",
+    [MSC_REC_CPU] = "malformed CPU record",
 };
 
 /* ALLOC, FREE, REALLOC. A domain past OBJ follows the tag; mappings are
@@ -382,10 +384,28 @@ static int decode_info(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_eve
     return 0;
 }
 
+/* CPU: a thread's stack sampled; the thread is the record's own, not the
+ * stream's current one (samples are written by whichever thread drains
+ * them). */
+static int decode_cpu(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_event_t *ev)
+{
+    if (tag & ~(MSC_FLAG_NATIVE | MSC_FLAG_SAME_STACK | 0x0F)) return MSC_ECORRUPT;
+    st->delta.time += msc__get_varint(c);
+    ev->time_ns = st->delta.time;
+    ev->value[3] = msc__get_varint(c);
+    uint64_t thread = msc__get_varint(c);
+    int err = get_stack(c, tag, st, &ev->stack);
+    ev->value[0] = msc__get_varint(c);
+    ev->value[1] = msc__get_varint(c);
+    ev->value[2] = (tag & MSC_FLAG_NATIVE) ? 1 : 0;
+    ev->thread = (uint32_t)thread;
+    return err ? err : thread >= MSC_MAX_IDS ? MSC_ECORRUPT : 0;
+}
+
 /* What is wrong with a record of this kind that failed to decode. */
 static const char *malformed_record(int kind)
 {
-    return kind && kind <= MSC_REC_TRAILER ? malformed[kind] : "unknown record kind";
+    return kind && kind <= MSC_REC_CPU ? malformed[kind] : "unknown record kind";
 }
 
 /* Decodes one record into ev (ev->kind set first, for malformed_record).
@@ -413,6 +433,7 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     case MSC_REC_GC:
     case MSC_REC_MARK:
     case MSC_REC_LOST: err = decode_info(st, tag, c, ev); break;
+    case MSC_REC_CPU: err = decode_cpu(st, tag, c, ev); break;
     case MSC_REC_SYNC:
         if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
         st->position += msc__get_varint(c);

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "sampling.h"
 
 struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER};
@@ -59,6 +60,8 @@ static __attribute__((noinline)) uint32_t thread_start(void)
              R.session) | 1;
     if (R.sample_bytes) t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
     msc__emit_thread_info(t_thread, "", 0);
+    if (atomic_load_explicit(&msc__cpu_on, memory_order_relaxed))
+        msc__cpu_thread_start(t_thread, PyGILState_GetThisThreadState());
     return t_thread;
 }
 
@@ -125,7 +128,7 @@ static inline int keep_free(void *p)
 
 HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
 {
-    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1};
+    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, 0};
     return msc_stack_capture(&R.main_trie, &ctx, ts);
 }
 
@@ -141,6 +144,7 @@ HOT void record_main_alloc(PyThreadState *ts, uint64_t domain, void *p, size_t n
     }
     msc_stream_commit(st, msc_enc_alloc(w, &st->delta, domain, (uintptr_t)p, n, (uint32_t)stack),
                       nrec);
+    msc__cpu_maybe_drain();
 }
 
 HOT void record_main_free(uint64_t domain, void *p, size_t n)
@@ -153,6 +157,7 @@ HOT void record_main_free(uint64_t domain, void *p, size_t n)
         return;
     }
     msc_stream_commit(st, msc_enc_free(w, &st->delta, domain, (uintptr_t)p, n), nrec);
+    msc__cpu_maybe_drain();
 }
 
 /* Without the GIL: the side stream, under side_mutex, which also keeps the
@@ -168,7 +173,7 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t do
     }
     uint32_t thread = thread_index();
     msc_stream_t *st = msc_sink_side_lock(R.sink);
-    msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0};
+    msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0, 0};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
     uint8_t *w = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, 2 * MSC_REC_MAX);
     if (w) {
@@ -240,6 +245,7 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
                             (uint32_t)stack);
     else w = msc_enc_thread(w, st->thread);
     msc_stream_commit(st, w, 0);
+    msc__cpu_maybe_drain();
     return p;
 }
 
@@ -319,13 +325,18 @@ static void *hook_realloc(void *ctx, void *old, size_t n)
 static void hook_free(void *ctx, void *p)
 {
     msc_hook_t *h = ctx;
+    if (msc__cpu_slot && h->domain == MSC_DOMAIN_RAW) msc__cpu_thread_state_freed(p);
     if (msc__busy || !p) {
         h->orig.free(h->orig.ctx, p);
         return;
     }
     msc__busy = 1;
     /* A code object's block is the object itself (it has no GC head). */
-    if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) msc_code_died(p);
+    if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) {
+        msc_code_died(p);
+        if (atomic_load_explicit(&msc__cpu_on, memory_order_relaxed) && msc_block_is_code(p))
+            atomic_fetch_add_explicit(&msc_code_any_deaths, 1, memory_order_relaxed);
+    }
     if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p))
         on_free(h->domain, p, 0);
     h->orig.free(h->orig.ctx, p);

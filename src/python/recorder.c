@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "memscope/common.h"
+#include "cpu.h"
 #include "native.h"
 #include "pyparts.h"
 #include "sampling.h"
@@ -151,6 +152,7 @@ static void atfork_child(void)
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
         atomic_store(&msc__native_on, 0);
+        msc__cpu_atfork_child();
         R.sink = NULL;
         memset(&R.main_trie, 0, sizeof(R.main_trie));
         memset(&R.side_trie, 0, sizeof(R.side_trie));
@@ -176,6 +178,7 @@ typedef struct start_options {
     int force;
     unsigned int root;                /* levels up: see root_frame */
     int native;                       /* record the malloc family and mmap too */
+    unsigned int cpu_rate;            /* CPU samples a second; 0: no CPU sampling */
 } start_options_t;
 
 static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o)
@@ -257,12 +260,12 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", "native",
-                             NULL};
+                             "cpu_rate", NULL};
     PyObject *path, *argv;
-    start_options_t o = {128, 0, 0, 0, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKp", kwlist, &path, &PyList_Type, &argv,
+    start_options_t o = {128, 0, 0, 0, 0, 0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpI", kwlist, &path, &PyList_Type, &argv,
                                      &o.max_depth, &o.force, &o.root, &o.sample_bytes,
-                                     &o.native))
+                                     &o.native, &o.cpu_rate))
         return NULL;
     if (R.sink) {
         PyErr_Format(PyExc_RuntimeError, "memscope is already recording to '%U'", R.path);
@@ -272,14 +275,22 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_ValueError, "max_depth must be between 1 and 4096");
         return NULL;
     }
+    if (o.cpu_rate > 10000) {
+        PyErr_SetString(PyExc_ValueError, "cpu_rate must be between 1 and 10000 samples a second");
+        return NULL;
+    }
     if (!R.main_interp && first_start() < 0) return NULL;
     if (o.native && msc__native_install() < 0) {
         PyErr_SetString(PyExc_RuntimeError,
                         "memscope: native recording is not available on this platform");
         return NULL;
     }
+    if (o.cpu_rate && msc__cpu_start(o.cpu_rate) < 0) return NULL;
     msc__foreign_install(); /* where it cannot patch, foreign domains go unseen */
-    if (open_capture(path, argv, &o) < 0) return NULL;
+    if (open_capture(path, argv, &o) < 0) {
+        msc__cpu_stop();
+        return NULL;
+    }
 
     R.session++;
     atomic_store(&R.threads, 0);
@@ -290,6 +301,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
         msc_names_init() < 0 ||
         (o.sample_bytes && msc_sampled_init() < 0)) {
+        msc__cpu_stop();
         msc_sink_close(R.sink, 0);
         R.sink = NULL;
         msc_trie_release(&R.main_trie);
@@ -316,6 +328,9 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "memscope is not recording");
         return NULL;
     }
+    msc__busy = 1;
+    msc__cpu_stop(); /* its last samples go in while recording is on */
+    msc__busy = 0;
     pthread_mutex_lock(&R.side_mutex);
     atomic_store(&R.active, 0);
     atomic_store(&msc__native_on, 0);
@@ -348,6 +363,11 @@ static PyObject *py_flush(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    if (R.sink && atomic_load(&R.active)) {
+        msc__busy = 1;
+        msc__cpu_drain();
+        msc__busy = 0;
+    }
     if (R.sink) msc_sink_flush(R.sink);
     Py_RETURN_NONE;
 }
@@ -363,9 +383,11 @@ static PyObject *py_recording(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
-     "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False): start\n"
+     "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False,\n"
+     "cpu_rate=0): start\n"
      "recording to path; sample=R records one allocation per R bytes on average instead of\n"
      "every one; native=True records the malloc family and mmap of every library too;\n"
+     "cpu_rate=HZ samples every thread's stack HZ times a second for CPU and wall time;\n"
      "stacks stop below the frame root calls up from the caller (0: keep all)"},
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},

@@ -103,6 +103,14 @@ static inline int msc_code_watch(void (*died)(PyCodeObject *co))
     return 0;
 }
 
+/* Whether an OBJ block being freed is a code object: its type word, read
+ * while the block is still the object's. Every object block holds a type
+ * word; so does every block pymalloc hands out (16 bytes at least). */
+static inline int msc_block_is_code(const void *block)
+{
+    return Py_TYPE((const PyObject *)block) == &PyCode_Type;
+}
+
 /*
  * Object layouts.
  */
