@@ -60,8 +60,6 @@ static __attribute__((noinline)) uint32_t thread_start(void)
              R.session) | 1;
     if (R.sample_bytes) t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
     msc__emit_thread_info(t_thread, "", 0);
-    if (atomic_load_explicit(&msc__cpu_on, memory_order_relaxed))
-        msc__cpu_thread_start(t_thread, PyGILState_GetThisThreadState());
     return t_thread;
 }
 
@@ -206,10 +204,23 @@ HOT PyThreadState *gil_state(uint64_t domain, int *holds_gil)
     return ts ? ts : PyGILState_GetThisThreadState();
 }
 
+/* With CPU sampling on, a thread joins it at its first event holding the
+ * GIL, when its thread state is surely its own and attached. */
+static __thread uint64_t t_cpu_session __attribute__((tls_model("initial-exec")));
+
+HOT void cpu_join(PyThreadState *ts)
+{
+    if (__builtin_expect(!atomic_load_explicit(&msc__cpu_on, memory_order_relaxed), 1)) return;
+    if (t_cpu_session == R.session) return;
+    t_cpu_session = R.session;
+    msc__cpu_thread_start(thread_index(), ts);
+}
+
 HOT void on_alloc(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
+    if (holds_gil) cpu_join(ts);
     if (holds_gil) record_main_alloc(ts, domain, p, n);
     else record_side(ts, domain, p, n, 0);
 }
@@ -219,6 +230,7 @@ HOT void on_free(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
+    if (holds_gil) cpu_join(ts);
     if (holds_gil) record_main_free(domain, p, n);
     else record_side(ts, domain, p, n, 1);
 }

@@ -1,0 +1,164 @@
+"""run --cpu samples every Python thread's stack for CPU and wall time in the
+same capture as the memory: the CPU-hot line gets the CPU samples while the
+allocating line gets the memory; a sleeping line has wall time but no CPU
+time; every thread is sampled; a capture without --cpu has no samples; and
+a program that profiles itself with SIGPROF keeps its own timer."""
+import json
+import os
+import subprocess
+import sys
+
+from conftest import CLI, ROOT, memscope
+
+HOT_AND_ALLOC = """\
+def hot(n):
+    s = 0
+    for i in range(n): s += i * i
+    return s
+
+def alloc(n):
+    return [bytearray(4096) for _ in range(n)]
+
+hot(4_000_000)
+kept = alloc(20_000)
+print("done")
+"""
+
+
+def time_rows(capture, metric, by="line"):
+    out = memscope("table", capture, "--metric", metric, "--by", by, "--limit", "0", "--json")
+    return json.loads(out.stdout)
+
+
+def seconds_of(report, key, **where):
+    return sum(r[key] for r in report["rows"]
+               if all(r[k] == v for k, v in where.items()))
+
+
+def test_hot_line_has_the_cpu_and_alloc_line_the_memory(run_script, tmp_path):
+    capture, proc = run_script(HOT_AND_ALLOC, extra=["--cpu"])
+    assert proc.stdout == "done\n"
+    script = str(tmp_path / "prog.py")
+    cpu = time_rows(capture, "cpu")
+    total = cpu["total_cpu_seconds"]
+    hot = [r for r in cpu["rows"] if r["file"] == script and r["line"] == 3]
+    assert total > 0.2
+    assert hot and hot[0]["cpu_seconds"] >= 0.8 * total
+    samples = sum(r["samples"] for r in cpu["rows"])
+    assert hot[0]["samples"] >= 0.8 * samples
+    peak = json.loads(memscope("table", capture, "--json").stdout)["rows"]
+    assert (peak[0]["file"], peak[0]["line"]) == (script, 7)
+    assert peak[0]["bytes"] >= 20_000 * 4096
+
+
+def test_sleeping_line_has_wall_time_not_cpu(run_script, tmp_path):
+    capture, _ = run_script("""\
+import time
+def nap():
+    time.sleep(0.5)
+x = sum(range(10))
+nap()
+""", extra=["--cpu"])
+    script = str(tmp_path / "prog.py")
+    wall = seconds_of(time_rows(capture, "wall"), "wall_seconds", file=script, line=3)
+    cpu = seconds_of(time_rows(capture, "cpu"), "cpu_seconds", file=script, line=3)
+    assert 0.4 <= wall <= 0.7
+    assert cpu < 0.05
+
+
+def test_every_thread_is_sampled(run_script, tmp_path):
+    capture, _ = run_script("""\
+import threading
+def spin_a(n):
+    s = 0
+    for i in range(n): s += i
+def spin_b(n):
+    s = 0
+    for i in range(n): s -= i
+threads = [threading.Thread(target=spin_a, args=(3_000_000,)),
+           threading.Thread(target=spin_b, args=(3_000_000,))]
+for t in threads: t.start()
+for t in threads: t.join()
+""", extra=["--cpu"])
+    by_function = time_rows(capture, "cpu", by="function")
+    assert seconds_of(by_function, "cpu_seconds", function="spin_a") > 0.05
+    assert seconds_of(by_function, "cpu_seconds", function="spin_b") > 0.05
+    threads = json.loads(memscope("stats", capture, "--json").stdout)["threads"]
+    assert threads >= 3
+
+
+def test_cpu_rate_sets_the_sample_rate(run_script):
+    capture, _ = run_script("def hot(n):\n    for i in range(n): pass\nhot(3_000_000)\n",
+                            extra=["--cpu-rate", "20"])
+    slow = sum(r["samples"] for r in time_rows(capture, "wall")["rows"])
+    wall = time_rows(capture, "wall")["total_wall_seconds"]
+    # 20 a second, give or take the first and the last.
+    assert wall * 20 * 0.5 <= slow <= wall * 20 * 1.5 + 2
+
+
+def test_no_samples_without_cpu(run_script):
+    capture, _ = run_script(HOT_AND_ALLOC)
+    proc = memscope("table", capture, "--metric", "cpu", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and str(capture) in proc.stderr
+    assert "CPU samples" in proc.stderr
+    assert "Time" not in memscope("lines", capture).stdout
+
+
+def test_lines_has_a_time_column(run_script, tmp_path):
+    capture, _ = run_script(HOT_AND_ALLOC, extra=["--cpu"])
+    out = memscope("lines", capture, "--source", tmp_path / "prog.py").stdout.splitlines()
+    header = next(line for line in out if line.startswith("Line #"))
+    assert "Time" in header
+    hot = next(line for line in out if "for i in range(n): s += i * i" in line)
+    assert " s " in hot  # seconds in the Time column
+
+
+def test_program_with_its_own_sigprof_timer_keeps_working(run_script, tmp_path):
+    capture, proc = run_script("""\
+import signal
+ticks = 0
+def on_prof(sig, frame):
+    global ticks
+    ticks += 1
+signal.signal(signal.SIGPROF, on_prof)
+signal.setitimer(signal.ITIMER_PROF, 0.01, 0.01)
+def hot(n):
+    for i in range(n): pass
+hot(5_000_000)
+signal.setitimer(signal.ITIMER_PROF, 0, 0)
+print("ticks", ticks > 5, signal.getsignal(signal.SIGPROF) is on_prof)
+""", extra=["--cpu"])
+    assert proc.stdout == "ticks True True\n"
+    assert time_rows(capture, "cpu")["total_cpu_seconds"] > 0.1
+
+
+def test_fork_child_takes_no_samples_and_exits_cleanly(run_script):
+    capture, proc = run_script("""\
+import os
+def hot(n):
+    for i in range(n): pass
+pid = os.fork()
+if pid == 0:
+    hot(1_000_000)
+    os._exit(7)
+_, status = os.waitpid(pid, 0)
+hot(1_000_000)
+print(os.waitstatus_to_exitcode(status))
+""", extra=["--cpu"])
+    assert proc.stdout == "7\n"
+    assert time_rows(capture, "cpu")["total_cpu_seconds"] > 0
+
+
+def test_tracker_cpu(tmp_path):
+    capture = tmp_path / "t.msc"
+    env = dict(os.environ, PYTHONPATH=str(CLI.parent.parent / "python"))
+    subprocess.run([sys.executable, "-c", f"""\
+import memscope
+def hot(n):
+    for i in range(n): pass
+with memscope.Tracker({str(capture)!r}, cpu=True, cpu_rate=200):
+    hot(3_000_000)
+"""], check=True, env=env, cwd=ROOT)
+    rows = time_rows(capture, "cpu", by="function")
+    assert seconds_of(rows, "cpu_seconds", function="hot") >= 0.8 * rows["total_cpu_seconds"]
