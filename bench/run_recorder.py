@@ -46,7 +46,7 @@ END_MARK = "<!-- recorder-overhead results: end -->"
 WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
              "threaded", "large_peak", "deep_stacks"]
 MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "memray_pymalloc",
-         "scalene", "tm1", "tm25", "mprof"]
+         "scalene", "tm1", "tm25", "mprof", "memscope_cpu", "pyspy"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
@@ -58,6 +58,8 @@ MODE_LABELS = {
     "tm1": "-X tracemalloc=1",
     "tm25": "-X tracemalloc=25",
     "mprof": "memory_profiler @profile",
+    "memscope_cpu": "memscope --cpu (100 Hz)",
+    "pyspy": "py-spy record (100 Hz)",
 }
 # The file each capturing mode writes, by extension; None for modes that
 # report in process.
@@ -76,7 +78,7 @@ def mode_command(mode, args, script, capture):
     if mode == "plain":
         return [py, script], {}
     if mode.startswith("memscope"):
-        native = ["--native"] if mode == "memscope_native" else []
+        native = {"memscope_native": ["--native"], "memscope_cpu": ["--cpu"]}.get(mode, [])
         return ([args.memscope, "run", *native, "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
     if mode.startswith("memray"):
@@ -85,6 +87,9 @@ def mode_command(mode, args, script, capture):
         return [py, "-m", "memray", "run", "-q", "-f", *extra, "-o", capture, script], {}
     if mode == "scalene":
         return [py, "-m", "scalene", "run", "-o", capture, script], {}
+    if mode == "pyspy":
+        return [os.path.join(os.path.dirname(py), "py-spy"), "record", "-r", "100", "-f", "raw",
+                "-o", capture, "--", py, script], {}
     if mode == "tm1":
         return [py, "-X", "tracemalloc=1", script], {}
     if mode == "tm25":

@@ -37,7 +37,8 @@ static int run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
     msc_table_options_t opt = {MSC_VIEW_PEAK, MSC_BY_LINE, 20};
-    int json = 0, c, metric = -1;
+    int json = 0, c, timed = 0;
+    msc_view_t metric = MSC_VIEW_CPU;
     uint64_t limit;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -53,11 +54,8 @@ static int run(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'm':
-            if (strcmp(optarg, "cpu") != 0 && strcmp(optarg, "wall") != 0) {
-                cli_error("--metric wants cpu or wall, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            metric = optarg[0] == 'c' ? MSC_VIEW_CPU : MSC_VIEW_WALL;
+            if (cli_parse_metric(optarg, &metric) < 0) return EXIT_USAGE;
+            timed = 1;
             break;
         case 'h': return cli_usage(&cli_cmd_table, stdout, EXIT_OK);
         default: return cli_usage(&cli_cmd_table, stderr, EXIT_USAGE);
@@ -67,12 +65,11 @@ static int run(int argc, char **argv)
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
-    if (metric >= 0 && !msc_analysis_summary(cap.analysis)->cpu_samples) {
-        cli_error("'%s' has no CPU samples: record it with memscope run --cpu", argv[optind]);
+    if (timed && cli_require_samples(&cap, argv[optind]) < 0) {
         cli_capture_close(&cap);
         return EXIT_USAGE;
     }
-    if (metric >= 0) opt.view = (msc_view_t)metric;
+    if (timed) opt.view = metric;
     msc_report_ctx_t ctx = cli_report_ctx(&cap, stdout);
     int err = msc_report_table(&ctx, stdout, json, &opt);
     cli_capture_close(&cap);

@@ -5,7 +5,8 @@
  * small: each flame graph keeps its largest frames (the rest merge into
  * "other"), frame names share one table with a byte budget, the timeline is
  * downsampled keeping each bucket's highest point, tables keep their top
- * rows, marks are counted and cut. */
+ * rows, marks are counted and cut. A capture with CPU samples (run --cpu)
+ * adds CPU and wall time flame graphs ("cpu", "wall"), weighted in ns. */
 #include <string.h>
 
 #include "memscope/aggregate.h"
@@ -72,12 +73,15 @@ static void write_summary(FILE *out, const page_t *p)
     fprintf(out, "],\n\"summary\": {\"duration_s\": %.6f, \"peak_bytes\": %llu, "
                  "\"peak_time_s\": %.6f, \"peak_rss_bytes\": %llu, \"total_allocated_bytes\": %llu, "
                  "\"allocations\": %llu, \"frees\": %llu, \"leaked_bytes\": %llu, "
-                 "\"leaked_allocations\": %llu, \"threads\": %u},\n",
+                 "\"leaked_allocations\": %llu, \"threads\": %u, \"cpu_samples\": %llu, "
+                 "\"cpu_seconds\": %.6f, \"native_cpu_seconds\": %.6f, \"wall_seconds\": %.6f},\n",
             seconds(msc_replay_duration_ns(p->ctx->replay)), (unsigned long long)s->peak_bytes,
             seconds(s->peak_time_ns), (unsigned long long)s->peak_rss_bytes,
             (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
             (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
-            (unsigned long long)s->leaked_allocations, s->threads);
+            (unsigned long long)s->leaked_allocations, s->threads,
+            (unsigned long long)s->cpu_samples, seconds(s->cpu_ns), seconds(s->native_cpu_ns),
+            seconds(s->wall_ns));
     write_domains(out, s);
 }
 
@@ -119,8 +123,9 @@ static int write_flames(FILE *out, const page_t *p)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
     int err = 0, first = 1;
+    int timed = msc_analysis_summary(p->ctx->analysis)->cpu_samples != 0;
     fputs("\"flames\": {", out);
-    for (int v = 0; v < MSC_VIEW_COUNT && !err; v++) {
+    for (int v = 0; v < (timed ? MSC_VIEW_ALL : MSC_VIEW_COUNT) && !err; v++) {
         msc_stack_value_t *values = NULL; /* the view's, for both orientations */
         size_t n = 0;
         for (int inv = 0; inv < 2 && !err; inv++) {

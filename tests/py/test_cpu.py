@@ -116,7 +116,7 @@ def test_lines_has_a_time_column(run_script, tmp_path):
 
 def test_program_with_its_own_sigprof_timer_keeps_working(run_script, tmp_path):
     capture, proc = run_script("""\
-import signal
+import signal, time
 ticks = 0
 def on_prof(sig, frame):
     global ticks
@@ -125,9 +125,11 @@ signal.signal(signal.SIGPROF, on_prof)
 signal.setitimer(signal.ITIMER_PROF, 0.01, 0.01)
 def hot(n):
     for i in range(n): pass
-hot(5_000_000)
+deadline = time.monotonic() + 20
+while ticks < 30 and time.monotonic() < deadline:
+    hot(100_000)
 signal.setitimer(signal.ITIMER_PROF, 0, 0)
-print("ticks", ticks > 5, signal.getsignal(signal.SIGPROF) is on_prof)
+print("ticks", ticks >= 30, signal.getsignal(signal.SIGPROF) is on_prof)
 """, extra=["--cpu"])
     assert proc.stdout == "ticks True True\n"
     assert time_rows(capture, "cpu")["total_cpu_seconds"] > 0.1
@@ -162,3 +164,24 @@ with memscope.Tracker({str(capture)!r}, cpu=True, cpu_rate=200):
 """], check=True, env=env, cwd=ROOT)
     rows = time_rows(capture, "cpu", by="function")
     assert seconds_of(rows, "cpu_seconds", function="hot") >= 0.8 * rows["total_cpu_seconds"]
+
+
+def test_profile_decorator_has_a_time_column(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(CLI.parent.parent / "python"))
+    script = tmp_path / "prof.py"
+    script.write_text("""\
+import memscope
+@memscope.profile(cpu=True)
+def work(n):
+    s = 0
+    for i in range(n): s += i * i
+    keep = [bytearray(1000) for _ in range(1000)]
+    return s
+work(2_000_000)
+""")
+    out = subprocess.run([sys.executable, script], check=True, env=env, cwd=tmp_path,
+                         capture_output=True, text=True).stdout.splitlines()
+    header = next(line for line in out if line.startswith("Line #"))
+    assert header.split()[-3:] == ["Time", "Line", "Contents"]
+    hot = next(line for line in out if "for i in range(n)" in line)
+    assert " s " in hot
