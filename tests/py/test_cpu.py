@@ -185,3 +185,36 @@ work(2_000_000)
     assert header.split()[-3:] == ["Time", "Line", "Contents"]
     hot = next(line for line in out if "for i in range(n)" in line)
     assert " s " in hot
+
+
+def test_exports_carry_the_samples(run_script, tmp_path):
+    capture, _ = run_script(HOT_AND_ALLOC, extra=["--cpu"])
+    cpu_seconds = json.loads(memscope("stats", capture, "--json").stdout)["cpu_seconds"]
+    speedscope = json.loads(memscope("export", capture, "--format", "speedscope",
+                                     "--metric", "cpu").stdout)
+    profile = speedscope["profiles"][0]
+    assert profile["unit"] == "nanoseconds" and profile["name"] == "CPU time"
+    assert abs(sum(profile["weights"]) / 1e9 - cpu_seconds) < 1e-3
+    hot = [i for i, f in enumerate(speedscope["shared"]["frames"])
+           if f["name"] == "hot" and f.get("line") == 3]
+    on_hot = sum(w for s, w in zip(profile["samples"], profile["weights"]) if s[-1] in hot)
+    assert on_hot >= 0.8 * sum(profile["weights"])
+    folded = memscope("export", capture, "--format", "collapsed", "--metric", "wall").stdout
+    wall = json.loads(memscope("stats", capture, "--json").stdout)["wall_seconds"]
+    weights = [int(line.rsplit(" ", 1)[1]) for line in folded.splitlines()]
+    assert abs(sum(weights) / 1e9 - wall) < 1e-3
+    assert any(";hot (" in line and line.endswith(tuple("0123456789"))
+               for line in folded.splitlines())
+
+    # pprof: gzipped profile.proto; its string table names the sample types.
+    import gzip
+    out = tmp_path / "p.pb.gz"
+    memscope("export", capture, "--format", "pprof", "-o", out)
+    raw = gzip.decompress(out.read_bytes())
+    for name in (b"alloc_space", b"inuse_space", b"cpu", b"wall", b"nanoseconds"):
+        assert name in raw
+    plain, _ = run_script(HOT_AND_ALLOC, extra=["--force"])
+    memscope("export", plain, "--format", "pprof", "-o", tmp_path / "q.pb.gz")
+    assert b"nanoseconds" not in gzip.decompress((tmp_path / "q.pb.gz").read_bytes())
+    proc = memscope("export", plain, "--format", "speedscope", "--metric", "cpu", check=False)
+    assert proc.returncode == 2 and "no CPU samples" in proc.stderr
