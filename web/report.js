@@ -324,6 +324,7 @@
     };
     line(2, "var(--rss)", "RSS");
     line(1, "var(--heap)", "heap in use");
+    if (s.cpu_samples) cpuLine(box, points, x, T, H - B);
     for (const t of data.gc_s) {
       box.append(svg("line", { x1: x(t), x2: x(t), y1: H - B, y2: H - B + 5, stroke: "var(--muted)" }));
     }
@@ -358,6 +359,28 @@
       showAt(Math.max(0, ((ev.clientX - r.left) * W / r.width - L) / (W - L - R) * end));
     });
     document.getElementById("timeline").append(box);
+  }
+
+  // CPU busy over time (run --cpu): the CPU seconds sampled around each
+  // point over the time they span, in cores, on a scale of its own. Two
+  // points either side smooth out where a sample's 10 ms fell.
+  function cpuLine(box, points, x, top, bottom) {
+    const cores = points.map((p, i) => {
+      const lo = Math.max(0, i - 2), hi = Math.min(points.length - 1, i + 2);
+      let sum = 0;
+      for (let j = lo; j <= hi; j++) sum += points[j][3];
+      const span = points[hi][0] - (lo ? points[lo - 1][0] : 0);
+      return span > 0 ? sum / span : 0;
+    });
+    const most = Math.max(1, ...cores);
+    const y = (c) => bottom - (bottom - top) * c / most;
+    const d = points.map((p, i) => (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(cores[i]).toFixed(1));
+    const path = svg("path", { id: "cpu-line", d: d.join(" "), fill: "none", stroke: "var(--cpu)",
+      "stroke-width": 1, "stroke-dasharray": "4 2" });
+    path.append(svg("title", {}, "CPU busy (cores), sampled"));
+    box.append(path);
+    box.append(svg("text", { x: x(points[points.length - 1][0]) - 4, y: top + 22,
+      "text-anchor": "end", fill: "var(--cpu)" }, "CPU " + most.toFixed(1) + " cores"));
   }
 
   // The peak is a moment too, and the exact one: a click nearer to it than

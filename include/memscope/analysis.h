@@ -39,6 +39,8 @@ typedef struct msc_sample {
     uint64_t time_ns;
     uint64_t heap_bytes;
     uint64_t rss_bytes;
+    uint64_t cpu_ns;           /* CPU time of the CPU samples (run --cpu) taken after the
+                                  previous sample and up to this one, every thread */
 } msc_sample_t;
 
 typedef struct msc_mark {

@@ -96,6 +96,7 @@ struct msc_analysis {
     uint64_t *gc_times;        /* every gc_stride-th GC run's start; MSC_MAX_GC_TIMES slots */
     size_t ngc_times;
     uint64_t gc_runs, gc_stride;
+    uint64_t cpu_ahead;        /* CPU time of samples taken after the last RSS sample */
     uint64_t clock_at;         /* the observer's next time; UINT64_MAX for none */
     msc_clock_fn clock;
     void *clock_arg;
@@ -353,7 +354,8 @@ static int add_sample(msc_analysis_t *a, const msc_event_t *ev)
         a->samples = s;
         a->cap_samples = cap;
     }
-    a->samples[a->nsamples++] = (msc_sample_t){a->now_ns, a->sum.current_bytes, rss};
+    a->samples[a->nsamples++] = (msc_sample_t){a->now_ns, a->sum.current_bytes, rss, a->cpu_ahead};
+    a->cpu_ahead = 0;
     if (rss > a->sum.peak_rss_bytes) a->sum.peak_rss_bytes = rss;
     return 0;
 }
@@ -508,9 +510,29 @@ static int pass_clock(msc_analysis_t *a, uint64_t until_ns)
     return err ? err : a->clock(a->clock_arg, a, a->now_ns, until_ns, &a->clock_at);
 }
 
-/* A CPU sample: its time goes to its stack. */
+/* The timeline's share of a CPU sample: the RSS sample whose interval holds
+ * the time it was taken (its record comes later, by its age), or the next
+ * one to come. */
+static void timeline_cpu(msc_analysis_t *a, const msc_event_t *ev)
+{
+    uint64_t taken = ev->time_ns > ev->value[3] ? ev->time_ns - ev->value[3] : 0;
+    size_t lo = 0, hi = a->nsamples;
+    if (!hi || taken > a->samples[hi - 1].time_ns) {
+        a->cpu_ahead += ev->value[0];
+        return;
+    }
+    while (lo < hi) { /* the first sample at or after taken */
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->samples[mid].time_ns < taken) lo = mid + 1;
+        else hi = mid;
+    }
+    a->samples[lo].cpu_ns += ev->value[0];
+}
+
+/* A CPU sample: its time goes to its stack and to the timeline. */
 static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
 {
+    timeline_cpu(a, ev);
     if (ev->stack >= a->nstacks && grow_stacks(a, ev->stack) < 0) return MSC_ENOMEM;
     stack_acc_t *s = &a->stacks[ev->stack];
     s->cpu_ns += ev->value[0];

@@ -92,8 +92,9 @@ static int write_timeline(FILE *out, const page_t *p)
     size_t n = msc__timeline_points(p->ctx->analysis, pts, MAX_POINTS);
     fputs("\"timeline\": [", out);
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "%s[%.6f,%llu,%llu]", i ? "," : "", seconds(pts[i].time_ns),
-                (unsigned long long)pts[i].heap_bytes, (unsigned long long)pts[i].rss_bytes);
+        fprintf(out, "%s[%.6f,%llu,%llu,%.6f]", i ? "," : "", seconds(pts[i].time_ns),
+                (unsigned long long)pts[i].heap_bytes, (unsigned long long)pts[i].rss_bytes,
+                seconds(pts[i].cpu_ns));
     msc_free(pts);
     size_t nmarks;
     const msc_mark_t *m = msc_analysis_marks(p->ctx->analysis, &nmarks);

@@ -169,6 +169,7 @@ def test_report(browser, record, check):
                                       capture_output=True).stdout)
     page, problems = open_page(browser, report(capture))
     check("report title", page.text_content("#flame-title") == "Live at peak")
+    check("no cpu line without --cpu", page.query_selector("#cpu-line") is None)
     peak = page.text_content('#summary .card[data-key="peak_bytes"]')
     check("summary shows the peak", f"{stats['peak_bytes'] / 1048576:.1f} MiB" in peak, peak)
     root = widest(page, 0)
@@ -319,6 +320,9 @@ def test_cpu_flame_graph(browser, record, check):
                                       capture_output=True).stdout)
     page, problems = open_page(browser, report(capture))
     check("memory first", widest(page, 2)[0] == "fill")
+    check("cpu line on the timeline", page.query_selector("#timeline #cpu-line") is not None)
+    busy = page.text_content("#timeline") or ""
+    check("cpu scale in cores", re.search(r"CPU \d+\.\d cores", busy) is not None, busy)
     views = texts(page, "#views button")
     check("time views", "CPU time" in views and "Wall time" in views, views)
     page.click('#views button[data-view="cpu"]')
