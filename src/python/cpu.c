@@ -12,10 +12,18 @@
  * Wall time is measured, not derived: every thread is signalled whether it
  * runs or sleeps, and each sample carries both the thread's CPU time
  * (CLOCK_THREAD_CPUTIME_ID) and the monotonic time since its previous
- * sample. A code object on a sampled stack was alive when sampled (its
- * frame held it) but may die before the drain; a sample taken before any
- * code death since trusts every frame, a later one only the frames whose
- * code objects are still in the recorder's table. */
+ * sample.
+ *
+ * The frame chain is not always whole when a signal lands: the evaluation
+ * loop links a new C-level frame record before filling it in (3.11, 3.12),
+ * and a returning frame drops its code object before it is unlinked. So the
+ * handler reads frames and code objects only through process_vm_readv on
+ * its own process, which fails instead of faulting, and keeps a frame only
+ * if its code object looks alive (the code type, a sane reference count;
+ * a freed block has an allocator's link there). A stack that stops being
+ * plausible is cut there. At the drain, a code object not named yet is
+ * named only when no code object has died since the sample and it still
+ * looks alive; else its frame is unknown. */
 #include "cpu.h"
 
 #include <dlfcn.h>
@@ -23,6 +31,7 @@
 #include <link.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -79,6 +88,7 @@ static struct {
     _Atomic int stolen;        /* the program replaced our handler */
     int sig;                   /* our real-time signal; 0 before the first start */
     uint64_t period_ns;
+    pid_t pid;                 /* this process, for process_vm_readv */
 } S;
 
 /* Where the interpreter's (and this extension's) machine code lies. */
@@ -121,18 +131,47 @@ static inline int is_native(uintptr_t pc)
     return 1;
 }
 
+/* Copies n bytes at src, which may be anything; -1 where they cannot be
+ * read. A system call: safe in a signal handler. */
+static int safe_read(void *dst, const void *src, size_t n)
+{
+    struct iovec local = {dst, n}, remote = {(void *)src, n};
+    return process_vm_readv(S.pid, &local, 1, &remote, 1, 0) == (ssize_t)n ? 0 : -1;
+}
+
+/* Whether co looks like a live code object: its type word is the code
+ * type and its reference count is a count, not the free-list link or the
+ * zero a freed block holds there. */
+static int code_plausible(const void *co)
+{
+    PyObject head;
+    if (!co || safe_read(&head, co, sizeof(head)) < 0) return 0;
+    return Py_TYPE(&head) == &PyCode_Type && head.ob_refcnt > 0 &&
+           (uint64_t)head.ob_refcnt < (1ull << 40);
+}
+
+static int trust_none(const void *co)
+{
+    (void)co;
+    return 0;
+}
+
+/* The thread's frames, innermost first, each copied before it is read. A
+ * stack longer than the depth, or one that stops making sense, ends in the
+ * truncation mark. */
 static uint32_t read_frames(PyThreadState *ts, msc_raw_frame_t *out)
 {
     uint32_t n = 0, max = R.max_depth < DEPTH ? R.max_depth : DEPTH;
-    msc_pyframe_t *root = R.root;
-    for (msc_pyframe_t *f = msc_frame_first(ts); f && f != root; f = msc_frame_previous(f)) {
-        PyCodeObject *co = msc_frame_code(f);
-        if (!co) continue;
-        if (n == max) {
+    msc_pyframe_t *root = R.root, copy;
+    for (msc_pyframe_t *f = msc_frame_first(ts); f && f != root; f = msc_frame_previous(&copy)) {
+        int readable = safe_read(&copy, f, sizeof(copy)) == 0;
+        if (readable && msc_frame_is_shim(&copy)) continue;
+        PyCodeObject *co = readable ? msc_frame_code_unchecked(&copy) : NULL;
+        if (n == max || !code_plausible(co)) {
             out[n++] = (msc_raw_frame_t){NULL, 0, 0};
             break;
         }
-        out[n++] = (msc_raw_frame_t){co, msc_frame_offset(f), 0};
+        out[n++] = (msc_raw_frame_t){co, msc_frame_offset(&copy), 0};
     }
     return n;
 }
@@ -191,17 +230,19 @@ static void warn(const char *msg)
 }
 
 /* Signals each sampled thread whose previous signal it has handled: a
- * thread that blocks the signal, or has gone, gets no second one. */
+ * thread that blocks the signal gets no second one. A thread may also have
+ * handled more than it was sent (a signal meant for a thread that left
+ * without its thread state being freed, whose id the kernel gave it). */
 static void signal_threads(pid_t pid)
 {
     uint32_t n = atomic_load(&slots_used);
     for (uint32_t i = 0; i < n; i++) {
         msc_cpu_slot_t *s = &slots[i];
         if (atomic_load(&s->state) != SLOT_USED || !atomic_load(&s->ts)) continue;
-        uint32_t sent = atomic_load(&s->sent);
-        if (sent != atomic_load_explicit(&s->taken, memory_order_acquire)) continue;
-        atomic_store(&s->sent, sent + 1);
-        if (syscall(SYS_tgkill, pid, s->tid, S.sig) < 0) atomic_store(&s->sent, sent);
+        uint32_t taken = atomic_load_explicit(&s->taken, memory_order_acquire);
+        if ((int32_t)(atomic_load(&s->sent) - taken) > 0) continue; /* still on its way */
+        atomic_store(&s->sent, taken + 1);
+        if (syscall(SYS_tgkill, pid, s->tid, S.sig) < 0) atomic_store(&s->sent, taken);
     }
 }
 
@@ -297,6 +338,14 @@ int msc__cpu_start(unsigned int rate_hz)
         return -1;
     }
     find_interpreter_text();
+    S.pid = getpid();
+    int probe = 1, copy = 0;
+    if (safe_read(&copy, &probe, sizeof(probe)) < 0 || copy != 1) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "memscope: CPU sampling needs process_vm_readv, which this system "
+                     "refuses (%s)", strerror(errno));
+        return -1;
+    }
     int sig = pick_signal();
     if (sig < 0) {
         PyErr_SetString(PyExc_RuntimeError,
@@ -370,7 +419,8 @@ static int emit(const msc_cpu_slot_t *s, const cpu_sample_t *e)
 {
     msc_stream_t *st = R.main;
     int unsure = e->deaths != atomic_load_explicit(&msc_code_any_deaths, memory_order_relaxed);
-    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, unsure};
+    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1,
+                             unsure ? trust_none : code_plausible};
     int64_t stack = msc_stack_resolve(&R.main_trie, &ctx, e->frames, e->depth);
     uint8_t *p = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, MSC_REC_MAX + 16);
     if (!p) {

@@ -126,7 +126,7 @@ static inline int keep_free(void *p)
 
 HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
 {
-    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, 0};
+    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, NULL};
     return msc_stack_capture(&R.main_trie, &ctx, ts);
 }
 
@@ -171,7 +171,7 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t do
     }
     uint32_t thread = thread_index();
     msc_stream_t *st = msc_sink_side_lock(R.sink);
-    msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0, 0};
+    msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0, NULL};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
     uint8_t *w = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, 2 * MSC_REC_MAX);
     if (w) {

@@ -314,7 +314,7 @@ static int64_t resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t par
 {
     msc_frame_key_t k = {0, 0};
     *out = *raw;
-    if (raw->code && ctx->codes_unsure && !codes_find(raw->code)) {
+    if (raw->code && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
         out->code = NULL; /* it may have died since: never read it */
     } else if (raw->code) {
         if (msc_frame_offset_incomplete(raw->code, raw->offset)) {

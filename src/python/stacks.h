@@ -45,8 +45,10 @@ typedef struct msc_capture_ctx {
     msc_pyframe_t *root;       /* stop below this frame (the launcher's), or NULL */
     uint32_t max_depth;
     int can_register;          /* GIL held: unnamed code objects may be named */
-    int codes_unsure;          /* the frames were read earlier (a CPU sample) and a code
-                                  object has died since: only named ones are trusted */
+    int (*trust)(const void *code); /* NULL: every frame's code object is alive. Else
+                                  the frames were read earlier (a CPU sample): a code
+                                  object not named yet is named only if trust says it
+                                  is one and alive, else its frame is unknown */
 } msc_capture_ctx_t;
 
 /* The leaf node of the current stack of ts (0 for no Python frames), or -1
