@@ -6,18 +6,20 @@ Runs every workload in ``bench/workloads`` interleaved, N times each, under:
 * ``memscope``: ``memscope run`` (exact recording, no CPU sampling): the
   baseline the CPU sampler adds to;
 * ``cpu100``: ``memscope run --cpu`` (100 samples a second per thread);
-* ``cpu1000``: ``memscope run --cpu-rate 1000``, ten times the samples, so
-  the per-sample cost stands out of the machine's noise;
+* ``cpu2000``: ``memscope run --cpu-rate 2000``, twenty times the samples,
+  so the per-sample cost stands out of the machine's noise;
 * ``plain`` and ``pyspy`` (``py-spy record -r 100``, from the bench venv):
   the reference a sampling profiler sets.
 
-Each run's cost is the CPU time of the whole process tree (user + system,
-every thread: the sampled threads' signal handlers, the sampling thread,
-the drains, the writer), from ``getrusage(RUSAGE_CHILDREN)``. The report
-gives median ratios per workload and their geometric mean, and the cost of
-one sample: (CPU at 1000 Hz - CPU without sampling) / samples taken, which
-times 100 samples a second per busy thread is the overhead at the default
-rate. Example::
+Two costs per run: the CPU time of the workload's own threads in its work
+section (``bench-elapsed ... cpu=``: what the signal handlers and the
+drains, which run on those threads, add), and the CPU time of the whole
+process tree (user + system of every thread, the sampling thread and the
+writer included, and py-spy's own process), from
+``getrusage(RUSAGE_CHILDREN)``. The report gives median ratios per
+workload and their geometric mean, and the cost of one sample: (in-process
+CPU at 2000 Hz - without sampling) / samples taken, which times 100 samples
+a second per busy thread is the overhead at the default rate. Example::
 
     python3 bench/bench_cpu.py --reps 5
 """
@@ -25,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -36,7 +39,7 @@ REPO_DIR = os.path.dirname(BENCH_DIR)
 WORKLOAD_DIR = os.path.join(BENCH_DIR, "workloads")
 WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn", "threaded",
              "large_peak", "deep_stacks"]
-MODES = ["plain", "pyspy", "memscope", "cpu100", "cpu1000"]
+MODES = ["plain", "pyspy", "memscope", "cpu100", "cpu2000"]
 
 
 def command(mode, args, script, capture):
@@ -47,21 +50,25 @@ def command(mode, args, script, capture):
     if mode == "pyspy":
         return [os.path.join(os.path.dirname(py), "py-spy"), "record", "-r", "100", "-f", "raw",
                 "-o", capture, "--", py, script]
-    rate = {"memscope": [], "cpu100": ["--cpu"], "cpu1000": ["--cpu-rate", "1000"]}[mode]
+    rate = {"memscope": [], "cpu100": ["--cpu"], "cpu2000": ["--cpu-rate", "2000"]}[mode]
     return [args.memscope, "run", *rate, "-o", capture, "--force", script]
 
 
+ELAPSED_RE = re.compile(r"^bench-elapsed [0-9.]+ cpu=([0-9.]+) ", re.M)
+
+
 def run_once(mode, workload, args, tmpdir):
-    """CPU seconds of the process tree, and the capture (memscope modes)."""
+    """(in-process CPU s, process-tree CPU s, the capture of memscope modes)."""
     script = os.path.join(WORKLOAD_DIR, workload + ".py")
     capture = os.path.join(tmpdir, f"{workload}.{mode}")
     env = dict(os.environ, MEMSCOPE_PYTHON=args.python)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(command(mode, args, script, capture), check=True, env=env, cwd=WORKLOAD_DIR,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.run(command(mode, args, script, capture), check=True, env=env,
+                          cwd=WORKLOAD_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, capture
+    tree = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return float(ELAPSED_RE.search(proc.stderr).group(1)), tree, capture
 
 
 def samples_of(args, capture):
@@ -88,41 +95,53 @@ def main():
                               check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
         args.python = os.path.join(venv, "bin", "python")
 
-    cpu = {(w, m): [] for w in args.workloads for m in MODES}
-    per_sample = {w: [] for w in args.workloads}
+    inproc = {(w, m): [] for w in args.workloads for m in MODES}
+    tree = {(w, m): [] for w in args.workloads for m in MODES}
+    samples = {w: [] for w in args.workloads}
     with tempfile.TemporaryDirectory(prefix="memscope-bench-cpu-") as tmpdir:
         for rep in range(args.reps):
             for w in args.workloads:
                 for m in MODES:
-                    seconds, capture = run_once(m, w, args, tmpdir)
-                    cpu[w, m].append(seconds)
-                    if m == "cpu1000":
-                        n = samples_of(args, capture)
-                        base = cpu[w, "memscope"][-1]
-                        per_sample[w].append((seconds - base) / n * 1e9 if n else 0.0)
-                    print(f"rep {rep + 1}/{args.reps} {w:15s} {m:9s} cpu {seconds:7.3f} s",
-                          file=sys.stderr, flush=True)
+                    work, whole, capture = run_once(m, w, args, tmpdir)
+                    inproc[w, m].append(work)
+                    tree[w, m].append(whole)
+                    if m == "cpu2000":
+                        samples[w].append(samples_of(args, capture))
+                    print(f"rep {rep + 1}/{args.reps} {w:15s} {m:9s} work cpu {work:7.3f} s"
+                          f"  process cpu {whole:7.3f} s", file=sys.stderr, flush=True)
 
-    med = {k: statistics.median(v) for k, v in cpu.items()}
-    print("| workload | uninstrumented CPU s | py-spy / plain | memscope / plain | "
-          "--cpu / memscope | --cpu-rate 1000 / memscope | ns per sample |")
-    print("|---|---|---|---|---|---|---|")
-    cols = {"spy": [], "ms": [], "c100": [], "c1000": []}
+    per_sample = {}
+    for title, cpu in (("In process: CPU time of the workload's threads", inproc),
+                       ("Whole process tree: CPU time of every thread and process", tree)):
+        med = {k: statistics.median(v) for k, v in cpu.items()}
+        print(f"\n**{title}** (median of {args.reps})\n")
+        print("| workload | uninstrumented CPU s | py-spy / plain | memscope / plain | "
+              "--cpu / memscope | --cpu-rate 2000 / memscope |")
+        print("|---|---|---|---|---|---|")
+        cols = {"spy": [], "ms": [], "c100": [], "c2000": []}
+        for w in args.workloads:
+            row = (med[w, "pyspy"] / med[w, "plain"], med[w, "memscope"] / med[w, "plain"],
+                   med[w, "cpu100"] / med[w, "memscope"], med[w, "cpu2000"] / med[w, "memscope"])
+            for k, v in zip(cols, row):
+                cols[k].append(v)
+            print(f"| {w} | {med[w, 'plain']:.3f} | {row[0]:.3f}x | {row[1]:.2f}x | "
+                  f"{row[2]:.3f}x | {row[3]:.3f}x |")
+            if cpu is inproc:
+                n = statistics.median(samples[w])
+                per_sample[w] = (med[w, "cpu2000"] - med[w, "memscope"]) / n * 1e9 if n else 0
+        print(f"| **geometric mean** | | **{geomean(cols['spy']):.3f}x** | "
+              f"**{geomean(cols['ms']):.2f}x** | **{geomean(cols['c100']):.3f}x** | "
+              f"**{geomean(cols['c2000']):.3f}x** |")
+    print("\n**Cost of one sample** (in-process CPU at 2000 Hz minus without sampling, over "
+          "the samples taken):\n")
+    print("| workload | samples at 2000 Hz | ns per sample | at 100 Hz, share of a busy thread |")
+    print("|---|---|---|---|")
     for w in args.workloads:
-        spy = med[w, "pyspy"] / med[w, "plain"]
-        ms = med[w, "memscope"] / med[w, "plain"]
-        c100 = med[w, "cpu100"] / med[w, "memscope"]
-        c1000 = med[w, "cpu1000"] / med[w, "memscope"]
-        for k, v in zip(cols, (spy, ms, c100, c1000)):
-            cols[k].append(v)
-        print(f"| {w} | {med[w, 'plain']:.3f} | {spy:.3f}x | {ms:.2f}x | {c100:.3f}x | "
-              f"{c1000:.3f}x | {statistics.median(per_sample[w]):,.0f} |")
-    print(f"| **geometric mean** | | **{geomean(cols['spy']):.3f}x** | "
-          f"**{geomean(cols['ms']):.2f}x** | **{geomean(cols['c100']):.3f}x** | "
-          f"**{geomean(cols['c1000']):.3f}x** | |")
-    cost = statistics.median([statistics.median(v) for v in per_sample.values()])
-    print(f"\nMedian cost of one sample: {cost:,.0f} ns of CPU; at 100 samples a second per "
-          f"busy thread that is {cost * 100 / 1e9 * 100:.2f}% of one core.")
+        print(f"| {w} | {statistics.median(samples[w]):,.0f} | {per_sample[w]:,.0f} | "
+              f"{per_sample[w] * 100 / 1e9 * 100:.2f}% |")
+    cost = statistics.median(per_sample.values())
+    print(f"\nMedian: {cost:,.0f} ns a sample, {cost * 100 / 1e9 * 100:.2f}% of a busy thread "
+          f"at 100 Hz.")
 
 
 if __name__ == "__main__":

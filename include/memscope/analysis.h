@@ -32,7 +32,9 @@ typedef enum msc_view {
     MSC_VIEW_CPU = MSC_VIEW_COUNT, /* CPU time sampled (memscope run --cpu): bytes hold ns,
                                   count the samples that found the thread on CPU */
     MSC_VIEW_WALL,             /* wall time sampled: bytes hold ns, count every sample */
-    MSC_VIEW_ALL               /* memory and time views */
+    MSC_VIEW_NATIVE_CPU,       /* of the CPU view, the samples that found the thread in
+                                  native code */
+    MSC_VIEW_ALL
 } msc_view_t;
 
 typedef struct msc_sample {

@@ -39,8 +39,10 @@ typedef struct stack_acc {
     uint64_t stamp;
     uint64_t cpu_ns;           /* CPU samples whose leaf is this stack */
     uint64_t wall_ns;
+    uint64_t native_ns;        /* CPU time of those that found the thread in native code */
     uint32_t cpu_samples;      /* of them, those with CPU time */
     uint32_t wall_samples;
+    uint32_t native_samples;
 } stack_acc_t;
 
 #define LOOKAHEAD 8
@@ -542,7 +544,11 @@ static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
     a->sum.cpu_samples++;
     a->sum.cpu_ns += ev->value[0];
     a->sum.wall_ns += ev->value[1];
-    if (ev->value[2]) a->sum.native_cpu_ns += ev->value[0];
+    if (ev->value[2] && ev->value[0]) {
+        a->sum.native_cpu_ns += ev->value[0];
+        s->native_ns += ev->value[0];
+        s->native_samples++;
+    }
     return 0;
 }
 
@@ -639,6 +645,10 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
     case MSC_VIEW_WALL:
         v.bytes = s->wall_ns;
         v.count = s->wall_samples;
+        break;
+    case MSC_VIEW_NATIVE_CPU:
+        v.bytes = s->native_ns;
+        v.count = s->native_samples;
         break;
     default:
         v.bytes = s->total_bytes;

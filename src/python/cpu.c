@@ -194,7 +194,9 @@ static void take_sample(msc_cpu_slot_t *s, void *uc)
     e->cpu_ns = dcpu;
     e->wall_ns = dwall;
     e->deaths = atomic_load_explicit(&msc_code_any_deaths, memory_order_relaxed);
-    e->native = (uint32_t)is_native(interrupted_pc(uc));
+    /* Inside the recorder (an allocation of the interpreter's, with what
+     * the C library does for it) counts as the interpreter's time. */
+    e->native = (uint32_t)(!msc__busy && is_native(interrupted_pc(uc)));
     e->depth = read_frames(ts, e->frames);
     atomic_store_explicit(&s->head, head + 1, memory_order_release);
     atomic_store_explicit(&msc__cpu_pending, 1, memory_order_relaxed);

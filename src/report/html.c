@@ -126,7 +126,7 @@ static int write_flames(FILE *out, const page_t *p)
     int err = 0, first = 1;
     int timed = msc_analysis_summary(p->ctx->analysis)->cpu_samples != 0;
     fputs("\"flames\": {", out);
-    for (int v = 0; v < (timed ? MSC_VIEW_ALL : MSC_VIEW_COUNT) && !err; v++) {
+    for (int v = 0; v < (timed ? MSC_VIEW_WALL + 1 : MSC_VIEW_COUNT) && !err; v++) {
         msc_stack_value_t *values = NULL; /* the view's, for both orientations */
         size_t n = 0;
         for (int inv = 0; inv < 2 && !err; inv++) {

@@ -102,8 +102,8 @@ static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t
     fputs(", \"activeProfileIndex\": 0,\n\"shared\": {\"frames\": [", out);
     write_frames(out, f);
     static const char *const names[] = {"live at peak", "leaked at exit", "total allocated",
-                                        "CPU time", "wall time"};
-    int timed = view == MSC_VIEW_CPU || view == MSC_VIEW_WALL;
+                                        "CPU time", "wall time", "native CPU time"};
+    int timed = view >= MSC_VIEW_CPU;
     fprintf(out, "]},\n\"profiles\": [{\"type\": \"sampled\", \"name\": \"%s\", "
                  "\"unit\": \"%s\", \"startValue\": 0, \"endValue\": %llu,\n",
             names[view < MSC_VIEW_ALL ? view : MSC_VIEW_TOTAL], timed ? "nanoseconds" : "bytes",

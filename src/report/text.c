@@ -105,6 +105,7 @@ const char *msc_view_name(msc_view_t v)
     case MSC_VIEW_EXIT: return "exit";
     case MSC_VIEW_CPU: return "cpu";
     case MSC_VIEW_WALL: return "wall";
+    case MSC_VIEW_NATIVE_CPU: return "native_cpu";
     default: return "total";
     }
 }

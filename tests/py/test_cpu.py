@@ -218,3 +218,27 @@ def test_exports_carry_the_samples(run_script, tmp_path):
     assert b"nanoseconds" not in gzip.decompress((tmp_path / "q.pb.gz").read_bytes())
     proc = memscope("export", plain, "--format", "speedscope", "--metric", "cpu", check=False)
     assert proc.returncode == 2 and "no CPU samples" in proc.stderr
+
+
+def test_native_time_is_told_from_python_time(run_script, tmp_path):
+    """numpy's matrix product runs in native code; a Python loop in the
+    interpreter."""
+    capture, _ = run_script("""\
+import numpy as np
+a = np.random.rand(500, 500)
+def native_work():
+    for _ in range(40): b = a @ a
+def python_work(n):
+    s = 0
+    for i in range(n): s += i
+native_work()
+python_work(3_000_000)
+""", extra=["--cpu"], env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    rows = time_rows(capture, "cpu")["rows"]
+    script = str(tmp_path / "prog.py")
+    native = next(r for r in rows if r["file"] == script and r["line"] == 4)
+    python = next(r for r in rows if r["file"] == script and r["line"] == 7)
+    assert native["native_cpu_seconds"] >= 0.8 * native["cpu_seconds"] > 0
+    assert python["native_cpu_seconds"] <= 0.2 * python["cpu_seconds"]
+    stats = json.loads(memscope("stats", capture, "--json").stdout)
+    assert 0 < stats["native_cpu_seconds"] < stats["cpu_seconds"]
