@@ -46,7 +46,10 @@ END_MARK = "<!-- recorder-overhead results: end -->"
 WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
              "threaded", "large_peak", "deep_stacks"]
 MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "memray_pymalloc",
-         "scalene", "tm1", "tm25", "mprof", "memscope_cpu", "pyspy"]
+         "scalene", "tm1", "tm25", "mprof"]
+# Run only when asked (--modes): CPU sampling beside a CPU profiler
+# (bench/bench_cpu.py measures them properly).
+EXTRA_MODES = ["memscope_cpu", "pyspy"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
@@ -431,7 +434,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=3, help="runs per (workload, mode)")
     p.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
-    p.add_argument("--modes", nargs="+", default=MODES, choices=MODES)
+    p.add_argument("--modes", nargs="+", default=MODES, choices=MODES + EXTRA_MODES)
     p.add_argument("--interpreter", default="3.11",
                    help="pyenv's CPython X.Y, in a venv from requirements/bench.txt")
     p.add_argument("--python", help="the one interpreter used by every mode, with the "
