@@ -242,3 +242,24 @@ python_work(3_000_000)
     assert python["native_cpu_seconds"] <= 0.2 * python["cpu_seconds"]
     stats = json.loads(memscope("stats", capture, "--json").stdout)
     assert 0 < stats["native_cpu_seconds"] < stats["cpu_seconds"]
+
+
+def test_program_taking_the_sampling_signal_stops_sampling(run_script):
+    """memscope samples with the highest free real-time signal; a program
+    that installs its own handler there gets it, and sampling stops with
+    one line."""
+    capture, proc = run_script("""\
+import signal, time
+got = []
+def spin(n):
+    for i in range(n): pass
+spin(500_000)
+signal.signal(signal.SIGRTMAX, lambda s, f: got.append(s))
+time.sleep(0.1)
+spin(1_000_000)
+print("handler", signal.getsignal(signal.SIGRTMAX) is not signal.SIG_DFL)
+""", extra=["--cpu"])
+    assert proc.stdout == "handler True\n"
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "CPU sampling stopped" in warnings[0]
+    assert json.loads(memscope("stats", capture, "--json").stdout)["cpu_samples"] > 0
