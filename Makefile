@@ -8,7 +8,8 @@
 #
 #   make                 build everything
 #   make test            build, then run the C and Python test suites
-#   make SANITIZE=1 ...  the same under ASan+UBSan (objects in build-asan/)
+#   make SANITIZE=1 ...  the same under ASan+UBSan (objects in build-asan/), with
+#                        the debug checkers of the heap graph and live map on
 #   make WERROR= ...     warnings stay warnings: what installs from source use,
 #                        since a newer compiler or CPython header may warn where
 #                        ours did not (development builds keep -Werror)
@@ -30,7 +31,10 @@ LIBS     := -lzstd -lxxhash -lpthread -lm -lprotobuf-c -lz
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan
-SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# MSC_DEBUG_CHECKS: asserts that walk whole structures (the heap graph, the
+# live map) where they are complete; too slow for a release build.
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+            -DMSC_DEBUG_CHECKS
 else
 BUILD    ?= build
 SAN      :=
@@ -137,7 +141,10 @@ $(BUILD)/tests/%: tests/c/%.c $(wildcard tests/c/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc/core -o $@ $< $(LIB) $(LIBS)
 
+# The layering of the headers (include/ never reaches above itself, core
+# never reaches the report writers) is checked with the C tests.
 test-c: $(TESTS)
+	@$(PYTHON) scripts/check_headers.py
 	@set -e; for t in $(TESTS); do $$t; done
 
 test-py: all

@@ -19,7 +19,7 @@
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
 #include "memscope/html.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 #include "memscope/temporal.h"
 
 #define HUGE_REQUEST (64u << 20)

@@ -4,15 +4,17 @@
  * paths, type retention, cycles, duplicates, empty containers, pictures,
  * DevTools export) and the reports, text and JSON, which must hold on it
  * too. Input starting with 'R' is framed as records inside valid header
- * and chunks of the newest version (allocation sites, digests and
- * containers included), so the record parser sees mutations the checksums
+ * and chunks of the newest version (allocation sites, digests, containers
+ * and numpy arrays included), so the record parser sees mutations the checksums
  * would stop. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "memscope/advise.h"
-#include "memscope/heap.h"
+#include "memscope/heapfile.h"
+#include "memscope/heapreport.h"
 #include "memscope/report.h"
 
 /* Duplicates, empty containers and a diff of the heap against itself. */

@@ -1,6 +1,6 @@
 // memscope report page: renders the JSON the C writer embeds in
-// #memscope-data (summary, timeline, flame graphs, moments, tables). Every
-// string from the profiled program reaches the page through textContent or
+// #memscope-data (summary, timeline, flame graphs, moments, tables, advice).
+// Every string from the profiled program reaches the page through textContent or
 // an SVG text node, never as markup, so a function named like an HTML tag
 // shows as text.
 (function () {
@@ -452,6 +452,26 @@
     }
   }
 
+  /* ---- advice ----------------------------------------------------------- */
+
+  const SAVES = { held: "held", peak: "off the peak", allocated: "of allocation" };
+
+  function renderAdvice() {
+    const advice = data.advice || [];
+    document.getElementById("advice-section").hidden = advice.length === 0;
+    const list = document.getElementById("advice");
+    for (const a of advice) {
+      const item = el("li", { className: "advice" });
+      item.dataset.rule = a.rule;
+      item.append(el("strong", {}, a.title),
+        el("span", { className: "saving" }, "  saves " + bytes(a.bytes_saved) + " " +
+          (SAVES[a.measure] || a.measure)),
+        el("p", {}, "Why: " + a.evidence), el("p", {}, "Change: " + a.change));
+      if (a.where) item.append(el("p", { className: "loc" }, a.where));
+      list.append(item);
+    }
+  }
+
   /* ---- page ------------------------------------------------------------- */
 
   renderSummary();
@@ -461,6 +481,7 @@
     tabs("table-views", [["peak", "at peak"], ["exit", "at exit"], ["total", "in total"]], table, "view");
     tabs("table-groups", [["line", "by line"], ["function", "by function"], ["file", "by file"]], table, "group");
     renderTable();
+    renderAdvice();
   } else {
     document.getElementById("timeline-section").hidden = true;
     document.getElementById("tables-section").hidden = true;

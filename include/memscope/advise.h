@@ -1,4 +1,4 @@
-/* Advice from a heap snapshot: deterministic rules, each naming what to
+/* Advice from a heap snapshot and from a capture: deterministic rules, each naming what to
  * change, the evidence it measured, and the bytes the change saves, computed
  * with CPython's own sizing rules. The rules (src/core/advise.c):
  *
@@ -13,6 +13,26 @@
  *   weakref  reference cycles: the reference to make weak, so that reference
  *            counting frees them without waiting for the collector
  *            (msc_heap_cycles)
+ *   dtype    a numpy array whose sampled values fit a narrower dtype of the
+ *            same kind: astype saves nbytes less the narrower nbytes
+ *   downcast the same for a pandas column's numbers
+ *   category a pandas column of objects with few distinct values: codes and
+ *            each value once (src/core/advarrays.c)
+ *
+ *   cache    a free-standing dict that two snapshots of one process show
+ *            growing and holding a tenth of the heap: a bound, saving what
+ *            it retains beyond what it retained in the older snapshot
+ *            (src/core/advise_growth.c)
+ *
+ * and over a capture's events (src/core/advise_capture.c):
+ *
+ *   generator  a list comprehension whose list was live at the peak and
+ *              dropped before the end: a generator expression makes and
+ *              drops its items one at a time (the saving is the peak the
+ *              capture has without that line's blocks)
+ *   join       a line that builds a str or bytes by `+=`, each allocation a
+ *              longer copy of the last: ''.join allocates the result once
+ *              (the saving is in bytes allocated, not in the peak)
  *
  * Each piece of advice is ranked by bytes saved. Its report is
  * msc_report_advice (memscope/report.h). */
@@ -25,13 +45,20 @@
 #include "memscope/heap.h"
 
 typedef struct msc_advice {
-    const char *rule;          /* static: "slots", "array", "intern", "empty", "weakref" */
+    const char *rule;          /* static: "slots", "array", "intern", "empty", "weakref",
+                                  "dtype", "downcast", "category", "cache",
+                                  "generator", "join" */
+    const char *measure;       /* static: what bytes_saved is less of: "held" (live in
+                                  the snapshot), "peak" (the capture's peak) or
+                                  "allocated" (bytes allocated in all) */
     char *title;               /* owned: "Give __main__.Point __slots__" */
     char *evidence;            /* owned: what was measured */
     char *change;              /* owned: what to write instead */
     uint64_t bytes_saved;
-    uint32_t site;             /* string id of where the objects were allocated
-                                  ("file:line in function"), 0 when unknown */
+    uint32_t site;             /* string id in the heap snapshot of where the objects
+                                  were allocated ("file:line in function"), 0 when
+                                  unknown or when where is set */
+    char *where;               /* owned, or NULL: the same, for a capture's advice */
 } msc_advice_t;
 
 typedef struct msc_advice_list {
@@ -43,6 +70,26 @@ typedef struct msc_advice_list {
 /* Runs every rule on h (which needs its contents: digests and container
  * lengths): 0 or MSC_ENOMEM. Release with msc_advice_list_release. */
 int msc_advise_heap(const msc_heap_t *h, msc_advice_list_t *out);
+
+/* Runs the cache rule on two snapshots of one process (nothing when their
+ * pids differ), appending to out and sorting it again: 0 or MSC_ENOMEM. */
+int msc_advise_growth(const msc_heap_t *older, const msc_heap_t *newer, msc_advice_list_t *out);
+
+struct msc_analysis;
+struct msc_symbols;
+/* Runs the capture rules on a, the finished analysis of the capture at path
+ * (whose symbols are sym), appending to out (which may hold a heap's advice
+ * already) and sorting it again. The rules read the source lines named by
+ * the capture and replay the capture again for each candidate. 0, or a
+ * negative MSC_E code (out then holds what it held before). */
+int msc_advise_capture(const char *path, const struct msc_analysis *a, struct msc_symbols *sym,
+                       msc_advice_list_t *out);
+
+/* Appends a (taking its strings, which are freed here when it fails): 0 or
+ * MSC_ENOMEM. A NULL title, evidence or change is taken as out of memory. */
+int msc_advice_add(msc_advice_list_t *l, const msc_advice_t *a);
+/* Most bytes saved first. */
+void msc_advice_list_sort(msc_advice_list_t *l);
 void msc_advice_list_release(msc_advice_list_t *l);
 
 #endif

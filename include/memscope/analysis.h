@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 
 #define MSC_HISTOGRAM_BUCKETS 48   /* bucket b holds sizes in [2^(b-1), 2^b) */
 #define MSC_MAX_GC_TIMES 4096      /* GC start times kept; more are thinned evenly */
@@ -162,6 +162,11 @@ uint64_t msc_analysis_time(const msc_analysis_t *a);
 /* Values of the stack whose leaf is node, for a view; zero for nodes never
  * seen. Valid after msc_analysis_finish. */
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node);
+/* The same for every view at once, into v: whether the stack ever
+ * allocated or was sampled (else every view is zero, and v is left as it
+ * was). */
+int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
+                            msc_node_values_t v[MSC_VIEW_ALL]);
 uint32_t msc_analysis_nodes(const msc_analysis_t *a);
 
 /* The live block that starts at addr, as replayed so far: 1 with *size

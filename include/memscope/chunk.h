@@ -15,12 +15,6 @@
 #include "memscope/common.h"
 #include "memscope/format.h"
 
-/* Where and why a file was rejected; what is a static string. */
-typedef struct msc_error_info {
-    uint64_t offset;           /* byte offset in the file */
-    const char *what;
-} msc_error_info_t;
-
 typedef struct msc_chunk_writer {
     int fd;                    /* borrowed */
     int level;                 /* zstd level */

@@ -1,13 +1,13 @@
 /* What every part of the analyser library shares: error codes and the one
- * allocator pair all core memory goes through. The recorder points that pair
- * at CPython's untraced raw allocator, and the tests point it at a failing
- * one to check every out-of-memory path. */
+ * allocator pair all core memory goes through. The recorder keeps the
+ * default, libc's allocator (never the Python allocators, whose hooks may
+ * take locks or the GIL), and the tests point it at a failing one
+ * (_memscope._fail_allocations) to check the out-of-memory paths. */
 #ifndef MEMSCOPE_COMMON_H
 #define MEMSCOPE_COMMON_H
 
 #include <stddef.h>
-
-#define MSC_API __attribute__((visibility("default")))
+#include <stdint.h>
 
 /* Core functions return 0 or one of these (negative). */
 enum msc_error {
@@ -27,7 +27,13 @@ const char *msc_strerror(int err);
 
 /* memscope's version, "MAJOR.MINOR.PATCH", from the checkout's VERSION file
  * (the one place it is written; the Makefile compiles it in). */
-MSC_API extern const char msc_version[];
+extern const char msc_version[];
+
+/* Where and why a file was rejected; what is a static string. */
+typedef struct msc_error_info {
+    uint64_t offset;           /* byte offset in the file */
+    const char *what;
+} msc_error_info_t;
 
 typedef struct msc_allocator {
     void *(*malloc)(void *ctx, size_t size);
@@ -45,5 +51,7 @@ void *msc_calloc(size_t n, size_t size);
 void *msc_realloc(void *ptr, size_t size);
 void msc_free(void *ptr);
 char *msc_strdup(const char *s);
+/* A string formatted like printf, from msc_malloc; NULL when out of memory. */
+char *msc_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

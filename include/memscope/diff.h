@@ -9,7 +9,6 @@
 #define MEMSCOPE_DIFF_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 #include "memscope/aggregate.h"
 
@@ -42,18 +41,5 @@ typedef struct msc_diff {
  * their symbols alive). Returns 0 or MSC_ENOMEM; free with msc_diff_release. */
 int msc_diff(const msc_rows_t *before, const msc_rows_t *after, msc_diff_t *out);
 void msc_diff_release(msc_diff_t *d);
-
-typedef struct msc_diff_report {
-    const char *before_path, *after_path;
-    msc_view_t view;
-    msc_group_t group;
-    size_t limit;              /* rows shown in text; 0 = all */
-    int color;
-    const char *fail_over;     /* the threshold as given, or NULL */
-    int exceeded;              /* whether the growth passed it */
-} msc_diff_report_t;
-
-/* `memscope diff`: the table of changed sites, as text or one JSON object. */
-int msc_report_diff(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt, int json);
 
 #endif

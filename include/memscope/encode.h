@@ -1,10 +1,11 @@
 /* Record encoding primitives: LEB128 varints, zigzag, and the one encoder per
- * hot record kind. Inline because the recorder calls them on every
- * allocation; the layouts they write are specified in docs/format.md and
- * decoded by src/core/reader.c.
+ * record kind, each under a diagram of the layout it writes. Inline because
+ * the recorder calls them on every allocation; the layouts are specified in
+ * docs/format.md and decoded by src/core/replay.c.
  *
  * Each encoder writes into a byte cursor the caller has checked has room for
- * MSC_REC_MAX bytes and returns the advanced cursor. */
+ * MSC_REC_MAX bytes (plus n for the records that carry n bytes of text) and
+ * returns the advanced cursor. */
 #ifndef MEMSCOPE_ENCODE_H
 #define MEMSCOPE_ENCODE_H
 
@@ -186,6 +187,93 @@ static inline uint8_t *msc_put_bytes(uint8_t *p, const void *bytes, size_t n)
     p = msc_put_varint(p, n);
     memcpy(p, bytes, n);
     return p + n;
+}
+
+/*  CODE   | 0101 | code id | file string id | name string id | first line |
+ *         | line table length | line table bytes |
+ *  Names a code object once per capture (main stream only); the caller
+ *  checks room for MSC_REC_MAX + n. */
+static inline uint8_t *msc_enc_code(uint8_t *p, uint32_t id, uint32_t file, uint32_t name,
+                                    uint32_t first_line, const void *table, size_t n)
+{
+    *p++ = MSC_REC_CODE;
+    p = msc_put_varint(p, id);
+    p = msc_put_varint(p, file);
+    p = msc_put_varint(p, name);
+    p = msc_put_varint(p, first_line);
+    return msc_put_bytes(p, table, n);
+}
+
+/*  STRING | 0110 | string id | length (<= MSC_MAX_STRING) | UTF-8 bytes |
+ *  The caller checks room for MSC_REC_MAX + n. */
+static inline uint8_t *msc_enc_string(uint8_t *p, uint32_t id, const char *s, size_t n)
+{
+    *p++ = MSC_REC_STRING;
+    p = msc_put_varint(p, id);
+    return msc_put_bytes(p, s, n);
+}
+
+/*  THREAD_INFO | 1000 | thread index | native thread id | name length | name |
+ *  (side stream) The caller checks room for MSC_REC_MAX + n. */
+static inline uint8_t *msc_enc_thread_info(uint8_t *p, uint32_t thread, uint64_t native_id,
+                                           const char *name, size_t n)
+{
+    *p++ = MSC_REC_THREAD_INFO;
+    p = msc_put_varint(p, thread);
+    p = msc_put_varint(p, native_id);
+    return msc_put_bytes(p, name, n);
+}
+
+/*  SAMPLE | 1001 000D | time delta ns | RSS bytes | [anonymous bytes | file-backed bytes] |
+ *  (side stream) With detail, flag D and the resident split follow. */
+static inline uint8_t *msc_enc_sample(uint8_t *p, msc_delta_t *d, uint64_t ns, uint64_t rss,
+                                      int detail, uint64_t anon, uint64_t file_backed)
+{
+    *p++ = (uint8_t)(MSC_REC_SAMPLE | (detail ? MSC_FLAG_RSS_DETAIL : 0));
+    p = msc_put_time(p, d, ns);
+    p = msc_put_varint(p, rss);
+    if (!detail) return p;
+    p = msc_put_varint(p, anon);
+    return msc_put_varint(p, file_backed);
+}
+
+/*  GC     | 1010 | time delta ns | generation | duration ns | collected | uncollectable |
+ *  (main stream) One collection, written when it ends. */
+static inline uint8_t *msc_enc_gc(uint8_t *p, msc_delta_t *d, uint64_t ns, uint64_t generation,
+                                  uint64_t duration_ns, uint64_t collected, uint64_t uncollectable)
+{
+    *p++ = MSC_REC_GC;
+    p = msc_put_time(p, d, ns);
+    p = msc_put_varint(p, generation);
+    p = msc_put_varint(p, duration_ns);
+    p = msc_put_varint(p, collected);
+    return msc_put_varint(p, uncollectable);
+}
+
+/*  MARK   | 1011 | time delta ns | label length | label |   (main stream)
+ *  The caller checks room for MSC_REC_MAX + n. */
+static inline uint8_t *msc_enc_mark(uint8_t *p, msc_delta_t *d, uint64_t ns, const char *label,
+                                    size_t n)
+{
+    *p++ = MSC_REC_MARK;
+    p = msc_put_time(p, d, ns);
+    return msc_put_bytes(p, label, n);
+}
+
+/*  LOST   | 1101 | count | reason (enum msc_lost_reason) | */
+static inline uint8_t *msc_enc_lost(uint8_t *p, uint64_t count, uint64_t reason)
+{
+    *p++ = MSC_REC_LOST;
+    p = msc_put_varint(p, count);
+    return msc_put_varint(p, reason);
+}
+
+/*  TRAILER | 1110 | duration ns | main records |   (side stream, last record) */
+static inline uint8_t *msc_enc_trailer(uint8_t *p, uint64_t duration_ns, uint64_t main_records)
+{
+    *p++ = MSC_REC_TRAILER;
+    p = msc_put_varint(p, duration_ns);
+    return msc_put_varint(p, main_records);
 }
 
 #endif

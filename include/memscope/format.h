@@ -11,7 +11,10 @@
 #ifndef MEMSCOPE_FORMAT_H
 #define MEMSCOPE_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "memscope/common.h"
 
 #define MSC_FILE_MAGIC "MEMSCOPE"          /* 8 bytes, no terminator */
 #define MSC_FORMAT_VERSION 1
@@ -110,5 +113,33 @@ enum msc_lost_reason {
 #define MSC_MAX_STRING (1u << 16)          /* strings longer than this are refused */
 #define MSC_MAX_LINETABLE (1u << 20)   /* longer line tables are left out */
 #define MSC_MAX_IDS (1u << 28)             /* ids above this are refused as corrupt */
+
+/* What a capture says about itself: one field per header key above. */
+typedef struct msc_header {
+    char python_version[32];   /* "3.11.7" */
+    uint32_t python_hexversion;
+    uint64_t pid;
+    uint64_t parent_pid;       /* nonzero in a followed fork child's capture */
+    uint64_t start_ns;         /* wall clock at start, ns since the epoch */
+    int mode;                  /* enum msc_mode */
+    uint64_t sample_bytes;
+    uint32_t max_depth;
+    int native;                /* 1: the malloc family and mmap were recorded too */
+    int argc;
+    char **argv;               /* borrowed when writing; owned (msc_header_release) when read */
+    uint64_t argv_omitted;     /* read: arguments the header had no room for (0: argv is all) */
+} msc_header_t;
+
+/* The header codec (format.c). msc_header_encode writes the file header
+ * (magic, version, keyed fields, checksum) into out[0..cap) and its length
+ * into *len: 0, or MSC_EUSAGE when it does not fit (arguments that do not
+ * fit are left out and counted in argv_omitted first). msc__header_decode reads one from len bytes of untrusted
+ * input, sets *used to its length, and fills *h (release with
+ * msc_header_release): 0 or an MSC_E code with *info set; internal, exposed
+ * for the fuzzers. */
+int msc_header_encode(const msc_header_t *h, uint8_t *out, size_t cap, size_t *len);
+int msc__header_decode(const uint8_t *buf, size_t len, msc_header_t *h, size_t *used,
+                       msc_error_info_t *info);
+void msc_header_release(msc_header_t *h);
 
 #endif

@@ -23,17 +23,17 @@ typedef struct msc_file_id {
 /* Creates path for writing as above and stores the descriptor (close-on-exec)
  * in *fd. Returns 0, MSC_EEXIST (path exists and force is 0), MSC_ENOTREG
  * (force, but path is not a regular file) or MSC_EIO with errno set. */
-MSC_API int msc_file_create(const char *path, int force, int *fd);
+int msc_file_create(const char *path, int force, int *fd);
 
 /* Fills *id with fd's file; 0, or MSC_EIO with errno set. */
-MSC_API int msc_file_identify(int fd, msc_file_id_t *id);
+int msc_file_identify(int fd, msc_file_id_t *id);
 
 /* 1 when fd is open and still refers to id's file, 0 when it was closed or
  * now refers to another file (a program closed it and opened its own). */
-MSC_API int msc_file_is(int fd, const msc_file_id_t *id);
+int msc_file_is(int fd, const msc_file_id_t *id);
 
 /* 1 when both paths name one existing file (links and other names
  * included), 0 otherwise. */
-MSC_API int msc_file_same(const char *a, const char *b);
+int msc_file_same(const char *a, const char *b);
 
 #endif

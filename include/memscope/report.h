@@ -1,6 +1,6 @@
 /* Report writers: each renders an analysis (and the capture's symbols) to a
  * stdio stream, as text for people or JSON for programs. The JSON contract
- * (keys, units) is in DESIGN.md: snake_case keys, sizes in bytes, source
+ * (keys, units) is in docs/reports.md: snake_case keys, sizes in bytes, source
  * locations as {"file", "function", "line"}. Writers return 0 or MSC_ENOMEM
  * / MSC_EIO. */
 #ifndef MEMSCOPE_REPORT_H
@@ -10,7 +10,9 @@
 
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
-#include "memscope/reader.h"
+#include "memscope/diff.h"
+#include "memscope/replay.h"
+#include "memscope/tree.h"
 
 typedef struct msc_report_ctx {
     msc_analysis_t *analysis;  /* borrowed */
@@ -38,11 +40,36 @@ int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
 int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
                      uint32_t first, uint32_t last);
 
+typedef struct msc_tree_options {
+    msc_view_t view;
+    uint32_t max_depth;        /* frames below the root shown; 0 = all */
+    double min_percent;        /* hide frames under this share of the total */
+    int inverted;
+} msc_tree_options_t;
+
+/* `memscope tree`: the call tree as indented text with bytes and
+ * percentages; ANSI colours when ctx->color. */
+int msc_report_tree(const msc_report_ctx_t *ctx, FILE *out, const msc_tree_options_t *opt);
+
+typedef struct msc_diff_report {
+    const char *before_path, *after_path;
+    msc_view_t view;
+    msc_group_t group;
+    size_t limit;              /* rows shown in text; 0 = all */
+    int color;
+    const char *fail_over;     /* the threshold as given, or NULL */
+    int exceeded;              /* whether the growth passed it */
+} msc_diff_report_t;
+
+/* `memscope diff`: the table of changed sites, as text or one JSON object. */
+int msc_report_diff(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt, int json);
+
 /* `memscope advise` (src/report/advise.c): a numbered list, most bytes
  * saved first, at most limit pieces (0: all), each with its evidence,
  * change and allocation site; or one JSON object {"bytes_saved", "advice":
- * [{rule, title, bytes_saved, where: [{file, function, line}], evidence,
- * change}]}. */
+ * [{rule, title, bytes_saved, measure, where: [{file, function, line}],
+ * evidence, change}]}. h, the heap snapshot the sites are named in, may be
+ * NULL when the advice is a capture's only. */
 struct msc_heap;
 struct msc_advice_list;
 int msc_report_advice(FILE *out, const struct msc_heap *h, const struct msc_advice_list *l,

@@ -22,21 +22,6 @@
 
 typedef struct msc_sink msc_sink_t;
 
-/* What a capture says about itself; see the header keys in format.h. */
-typedef struct msc_header {
-    char python_version[32];   /* "3.11.7" */
-    uint32_t python_hexversion;
-    uint64_t pid;
-    uint64_t parent_pid;       /* nonzero in a followed fork child's capture */
-    uint64_t start_ns;         /* wall clock at start, ns since the epoch */
-    int mode;                  /* enum msc_mode */
-    uint64_t sample_bytes;
-    uint32_t max_depth;
-    int native;                /* 1: the malloc family and mmap were recorded too */
-    int argc;
-    char **argv;               /* borrowed when writing; owned (msc_header_release) when read */
-    uint64_t argv_omitted;     /* read: arguments the header had no room for (0: argv is all) */
-} msc_header_t;
 
 typedef struct msc_buf {
     struct msc_buf *next;      /* queue link; touched under the sink's queue lock */
@@ -132,7 +117,5 @@ void msc_sink_atfork_prepare(msc_sink_t *s);
 void msc_sink_atfork_parent(msc_sink_t *s);
 void msc_sink_atfork_child(msc_sink_t *s);
 
-int msc_header_encode(const msc_header_t *h, uint8_t *out, size_t cap, size_t *len);
-void msc_header_release(msc_header_t *h);
 
 #endif

@@ -13,10 +13,8 @@
 #define MEMSCOPE_TREE_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 #include "memscope/analysis.h"
-#include "memscope/report.h"
 #include "memscope/symbols.h"
 
 /* The value of one stack (named by its leaf node). */
@@ -73,16 +71,5 @@ const uint32_t *msc_tree_children(const msc_tree_t *t, uint32_t id, uint32_t *n)
  * want stacks rather than a tree. Caller frees *out with msc_free. */
 int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out,
                      size_t *n);
-
-typedef struct msc_tree_options {
-    msc_view_t view;
-    uint32_t max_depth;        /* frames below the root shown; 0 = all */
-    double min_percent;        /* hide frames under this share of the total */
-    int inverted;
-} msc_tree_options_t;
-
-/* `memscope tree`: the call tree as indented text with bytes and
- * percentages; ANSI colours when ctx->color. */
-int msc_report_tree(const msc_report_ctx_t *ctx, FILE *out, const msc_tree_options_t *opt);
 
 #endif

@@ -28,13 +28,14 @@ if not (3, 11) <= _sys.version_info[:2] <= (3, 13) or _sysconfig.get_config_var(
 
 from memscope._memscope import __version__  # from VERSION, compiled in
 
+from memscope._advise import Advice, advise
 from memscope._api import Tracker, get_traced_memory, mark, profile
 from memscope._snapshot import Filter, Snapshot, take_snapshot
 from memscope.heap import (backrefs, cycles, dump_heap, duplicates, empty_containers, gc_report,
                            growth, heap, most_common_types, retained_size, show_backrefs,
                            show_refs, sizeof)
 
-__all__ = ["Tracker", "get_traced_memory", "mark", "profile"]
+__all__ = ["Advice", "Tracker", "advise", "get_traced_memory", "mark", "profile"]
 __all__ += ["Filter", "Snapshot", "take_snapshot"]
 __all__ += ["backrefs", "cycles", "dump_heap", "duplicates", "empty_containers", "gc_report",
             "growth", "heap", "most_common_types", "retained_size", "show_backrefs", "show_refs",

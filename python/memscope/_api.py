@@ -57,7 +57,6 @@ class Tracker:
         self.native = bool(native)
         self.max_depth = max_depth
         self.force = force
-        self._reader = None
 
     def start(self) -> "Tracker":
         # Absolute from here on: the program may change directory while

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "memscope/analysis.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 #include "memscope/report.h"
 #include "memscope/temporal.h"
 

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "memscope/diff.h"
+#include "memscope/report.h"
 
 static int run(int argc, char **argv);
 

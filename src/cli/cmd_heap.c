@@ -7,13 +7,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "memscope/heap.h"
+#include "memscope/heapfile.h"
+#include "memscope/heapreport.h"
 
 static int run(int argc, char **argv);
 

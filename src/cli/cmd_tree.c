@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "memscope/tree.h"
+#include "memscope/report.h"
 
 static int run(int argc, char **argv);
 

@@ -9,13 +9,17 @@
  *               (CPython 3.11-3.13, 64-bit)
  *   array('q')  64 bytes of object and 8 bytes an item, built from the
  *               list at once, against the list and every int only the
- *               list holds (at their allocated size) */
-#include <stdarg.h>
+ *               list holds (at their allocated size)
+ *
+ * The numpy and pandas rules are in advarrays.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "memscope/advise.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 #define SLOTS_MIN_INSTANCES 100   /* fewer are not worth a class change */
 #define ARRAY_MIN_ITEMS 1000      /* shorter lists are not worth a type change */
@@ -25,28 +29,18 @@
 #define MIN_SAVING 4096           /* advice that saves less is noise */
 #define MIN_EMPTY_SAVING 65536    /* the interpreter itself keeps some empty containers */
 
-/* A string built like printf, owned; NULL on out-of-memory. */
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = n < 0 ? NULL : msc_malloc((size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 /* Adds one piece of advice, taking ownership of the three strings (freed
  * here when anything fails). */
-static int add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t site,
-               char *title, char *evidence, char *change)
+int msc__advice_add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t site,
+                    char *title, char *evidence, char *change)
 {
-    if (!title || !evidence || !change) goto fail;
+    msc_advice_t a = {rule, "held", title, evidence, change, saved, site, NULL};
+    return msc_advice_add(l, &a);
+}
+
+int msc_advice_add(msc_advice_list_t *l, const msc_advice_t *a)
+{
+    if (!a->title || !a->evidence || !a->change) goto fail;
     if (l->len == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 16;
         msc_advice_t *grown = msc_realloc(l->items, cap * sizeof(*grown));
@@ -54,12 +48,13 @@ static int add(msc_advice_list_t *l, const char *rule, uint64_t saved, uint32_t 
         l->items = grown;
         l->cap = cap;
     }
-    l->items[l->len++] = (msc_advice_t){rule, title, evidence, change, saved, site};
+    l->items[l->len++] = *a;
     return 0;
 fail:
-    msc_free(title);
-    msc_free(evidence);
-    msc_free(change);
+    msc_free(a->title);
+    msc_free(a->evidence);
+    msc_free(a->change);
+    msc_free(a->where);
     return MSC_ENOMEM;
 }
 
@@ -82,18 +77,6 @@ static int is_plain_instance(const msc_heap_t *h, uint32_t v)
            strcmp(msc_heap_string(h, t->module, NULL), "builtins") != 0;
 }
 
-/* The container record of node v, or NULL. */
-static const msc_heap_container_t *container_of(const msc_heap_t *h, uint32_t v)
-{
-    uint32_t lo = 0, hi = h->container_count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (h->containers[mid].node < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < h->container_count && h->containers[lo].node == v ? &h->containers[lo] : NULL;
-}
-
 typedef struct class_use {
     uint64_t instances;
     uint64_t bytes;            /* the instances and their attribute storage */
@@ -109,8 +92,8 @@ static int advise_slots(const msc_heap_t *h, msc_advice_list_t *l)
     int rc = owners && use ? 0 : MSC_ENOMEM;
     for (uint32_t d = 1; rc == 0 && d < h->node_count; d++) {
         uint32_t o = owners[d];
-        if (o == UINT32_MAX || !is_plain_instance(h, o) || container_of(h, o)) continue;
-        const msc_heap_container_t *values = container_of(h, d);
+        if (o == UINT32_MAX || !is_plain_instance(h, o) || msc_heap_container(h, o)) continue;
+        const msc_heap_container_t *values = msc_heap_container(h, d);
         class_use_t *u = &use[h->type[o]];
         uint64_t attributes = values ? values->length : 0;
         u->instances++;
@@ -125,8 +108,8 @@ static int advise_slots(const msc_heap_t *h, msc_advice_list_t *l)
         if (u->instances < SLOTS_MIN_INSTANCES || u->bytes < slotted + MIN_SAVING) continue;
         char name[400];
         msc_heap_type_name(h, t, name, sizeof(name));
-        rc = add(l, "slots", u->bytes - slotted, u->site, format("Give %s __slots__", name),
-                 format("%llu instances hold their attributes in a dict or values array: "
+        rc = msc__advice_add(l, "slots", u->bytes - slotted, u->site, msc_strfmt("Give %s __slots__", name),
+                 msc_strfmt("%llu instances hold their attributes in a dict or values array: "
                         "%llu bytes, %llu a piece; with __slots__ for %llu attributes each "
                         "would take %llu",
                         (unsigned long long)u->instances, (unsigned long long)u->bytes,
@@ -134,7 +117,7 @@ static int advise_slots(const msc_heap_t *h, msc_advice_list_t *l)
                         (unsigned long long)u->max_attributes,
                         (unsigned long long)(SLOTS_OBJECT_BYTES +
                                              POINTER_BYTES * u->max_attributes)),
-                 format("declare __slots__ = (...) with the %llu attribute names in the class "
+                 msc_strfmt("declare __slots__ = (...) with the %llu attribute names in the class "
                         "(add \"__weakref__\" if its instances are weakly referenced; "
                         "subclasses need __slots__ too)",
                         (unsigned long long)u->max_attributes));
@@ -172,14 +155,14 @@ static int advise_array(const msc_heap_t *h, msc_advice_list_t *l)
         }
         uint64_t now = h->size[v] + own, array = ARRAY_OBJECT_BYTES + POINTER_BYTES * c->length;
         if (ints != items || ints < ARRAY_MIN_ITEMS || now < array + MIN_SAVING) continue;
-        int rc = add(l, "array", now - array, site_of(h, v),
-                     format("Store a list of %llu ints as array.array('q')",
+        int rc = msc__advice_add(l, "array", now - array, site_of(h, v),
+                     msc_strfmt("Store a list of %llu ints as array.array('q')",
                             (unsigned long long)c->length),
-                     format("the list takes %llu bytes and the %llu ints only it holds %llu "
+                     msc_strfmt("the list takes %llu bytes and the %llu ints only it holds %llu "
                             "more; an array of 8-byte integers takes %llu",
                             (unsigned long long)h->size[v], (unsigned long long)ints,
                             (unsigned long long)own, (unsigned long long)array),
-                     format("array.array('q', the_list), which sizes it exactly (appending "
+                     msc_strfmt("array.array('q', the_list), which sizes it exactly (appending "
                             "one by one over-allocates), or a numpy array with the narrowest "
                             "dtype that holds the values"));
         if (rc) return rc;
@@ -194,13 +177,13 @@ static int advise_duplicates(const msc_heap_t *h, msc_advice_list_t *l)
     if (rc) return rc;
     if (d.wasted >= MIN_SAVING) {
         const msc_heap_dup_t *top = &d.groups[0];
-        rc = add(l, "intern", d.wasted, site_of(h, top->example),
-                 format("Keep one copy of equal strings and bytes"),
-                 format("%llu copies of %zu values are held beside an equal copy; the most "
+        rc = msc__advice_add(l, "intern", d.wasted, site_of(h, top->example),
+                 msc_strfmt("Keep one copy of equal strings and bytes"),
+                 msc_strfmt("%llu copies of %zu values are held beside an equal copy; the most "
                         "copied value has %llu copies of %llu bytes",
                         (unsigned long long)d.copies, d.len, (unsigned long long)top->copies,
                         (unsigned long long)top->size),
-                 format("sys.intern() strings where they are made (keys, names read from "
+                 msc_strfmt("sys.intern() strings where they are made (keys, names read from "
                         "files), or map each value through a dict of canonical copies"));
     }
     msc_heap_dups_release(&d);
@@ -214,13 +197,13 @@ static int advise_empty(const msc_heap_t *h, msc_advice_list_t *l)
     for (size_t i = 0; rc == 0 && i < e.len && e.rows[i].saving >= MIN_EMPTY_SAVING; i++) {
         const msc_heap_empty_row_t *r = &e.rows[i];
         if (strncmp(r->kind, "dict of ", 8) == 0) continue; /* instances': the slots rule */
-        rc = add(l, "empty", r->saving, site_of(h, r->example),
-                 format("Do not keep empty %s", r->kind),
-                 format("%llu are empty (%llu bytes) and %llu mostly empty (%llu bytes)",
+        rc = msc__advice_add(l, "empty", r->saving, site_of(h, r->example),
+                 msc_strfmt("Do not keep empty %s", r->kind),
+                 msc_strfmt("%llu are empty (%llu bytes) and %llu mostly empty (%llu bytes)",
                         (unsigned long long)r->empty, (unsigned long long)r->empty_bytes,
                         (unsigned long long)r->mostly_empty,
                         (unsigned long long)r->mostly_empty_bytes),
-                 format("create each when its first item arrives (None until then), and "
+                 msc_strfmt("create each when its first item arrives (None until then), and "
                         "copy one that shrank for good"));
     }
     msc_heap_empty_release(&e);
@@ -234,13 +217,13 @@ static int advise_cycles(const msc_heap_t *h, msc_advice_list_t *l)
     for (size_t i = 0; rc == 0 && i < c.len; i++) {
         const msc_heap_cycle_group_t *g = &c.groups[i];
         if (!g->weaken || g->freed_bytes < MIN_SAVING) continue;
-        rc = add(l, "weakref", g->freed_bytes, g->site,
-                 format("Make %s a weak reference", g->weaken),
-                 format("%llu reference cycles of %s (%llu objects, %llu bytes with what "
+        rc = msc__advice_add(l, "weakref", g->freed_bytes, g->site,
+                 msc_strfmt("Make %s a weak reference", g->weaken),
+                 msc_strfmt("%llu reference cycles of %s (%llu objects, %llu bytes with what "
                         "only they hold) wait for the garbage collector to be freed",
                         (unsigned long long)g->cycles, g->kinds, (unsigned long long)g->objects,
                         (unsigned long long)g->freed_bytes),
-                 format(g->weakrefable ? "store weakref.ref(target) in %s and call it to "
+                 msc_strfmt(g->weakrefable ? "store weakref.ref(target) in %s and call it to "
                                          "read it, so reference counting frees each cycle"
                                        : "break the cycle at %s when the objects are done with",
                         g->weaken));
@@ -249,9 +232,14 @@ static int advise_cycles(const msc_heap_t *h, msc_advice_list_t *l)
     return rc;
 }
 
+/* Most bytes saved first; advice that saves memory held (live in a
+ * snapshot or at the peak) before advice that saves allocations, whose
+ * bytes do not stay. */
 static int by_saving(const void *a, const void *b)
 {
     const msc_advice_t *x = a, *y = b;
+    int xa = !strcmp(x->measure, "allocated"), ya = !strcmp(y->measure, "allocated");
+    if (xa != ya) return xa - ya;
     return x->bytes_saved < y->bytes_saved ? 1 : x->bytes_saved > y->bytes_saved ? -1 : 0;
 }
 
@@ -266,12 +254,18 @@ int msc_advise_heap(const msc_heap_t *h, msc_advice_list_t *out)
         if (rc == 0) rc = advise_duplicates(h, out);
         if (rc == 0) rc = advise_empty(h, out);
     }
+    if (rc == 0) rc = msc__advise_arrays(h, out); /* array records: snapshots since version 4 */
     if (rc) {
         msc_advice_list_release(out);
         return rc;
     }
-    if (out->len) qsort(out->items, out->len, sizeof(*out->items), by_saving);
+    msc_advice_list_sort(out);
     return 0;
+}
+
+void msc_advice_list_sort(msc_advice_list_t *l)
+{
+    if (l->len) qsort(l->items, l->len, sizeof(*l->items), by_saving);
 }
 
 void msc_advice_list_release(msc_advice_list_t *l)
@@ -280,6 +274,7 @@ void msc_advice_list_release(msc_advice_list_t *l)
         msc_free(l->items[i].title);
         msc_free(l->items[i].evidence);
         msc_free(l->items[i].change);
+        msc_free(l->items[i].where);
     }
     msc_free(l->items);
     l->items = NULL;

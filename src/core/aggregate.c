@@ -1,7 +1,9 @@
 /* Report rows from per-stack values (aggregate.h). Rows are found through an
  * open-addressing table on (file, function, line) ids; an inclusive pass
  * stamps each row with the stack being folded so a recursive stack counts
- * once per key. */
+ * once per key. One pass folds any of the views at once: naming a stack's
+ * frames and finding their rows is most of the work, and is the same for
+ * every view. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +15,17 @@ typedef struct slot {
     uint32_t row;
 } slot_t;
 
+/* A row being summed, for every view. */
+typedef struct acc {
+    const char *file, *function;
+    uint32_t line;
+    msc_node_values_t v[MSC_VIEW_ALL];
+} acc_t;
+
 typedef struct table {
     slot_t *slots;
     size_t mask;
-    msc_row_t *rows;
+    acc_t *rows;
     uint32_t *stamps;          /* per row: last stack folded into it */
     size_t n, cap;
 } table_t;
@@ -48,6 +57,19 @@ static uint64_t key_of(const msc_frame_t *f, msc_group_t group)
     return key + 1;
 }
 
+/* A key's first slot. The key's parts sit in separate bit ranges (a file id
+ * alone leaves the low 40 bits constant), so every bit is mixed into the
+ * ones the mask keeps (splitmix64's finalizer), or keys of one file would
+ * all start at one slot. */
+static size_t slot_of(uint64_t key, size_t mask)
+{
+    key ^= key >> 30;
+    key *= 0xBF58476D1CE4E5B9ull;
+    key ^= key >> 27;
+    key *= 0x94D049BB133111EBull;
+    return (size_t)(key ^ key >> 31) & mask;
+}
+
 static int table_grow(table_t *t)
 {
     size_t mask = t->mask ? t->mask * 2 + 1 : 1023;
@@ -55,7 +77,7 @@ static int table_grow(table_t *t)
     if (!slots) return MSC_ENOMEM;
     for (size_t i = 0; t->slots && i <= t->mask; i++) {
         if (!t->slots[i].key) continue;
-        size_t j = (size_t)(t->slots[i].key * 0xBF58476D1CE4E5B9ull >> 20) & mask;
+        size_t j = slot_of(t->slots[i].key, mask);
         while (slots[j].key) j = (j + 1) & mask;
         slots[j] = t->slots[i];
     }
@@ -65,7 +87,7 @@ static int table_grow(table_t *t)
     return 0;
 }
 
-static int same_row(const msc_row_t *r, const msc_frame_t *f, msc_group_t group)
+static int same_row(const acc_t *r, const msc_frame_t *f, msc_group_t group)
 {
     if (strcmp(r->file, f->file) != 0) return 0;
     if (has_function(group) && strcmp(r->function, f->function) != 0) return 0;
@@ -73,13 +95,13 @@ static int same_row(const msc_row_t *r, const msc_frame_t *f, msc_group_t group)
 }
 
 /* The row for frame f, created empty if new; NULL on OOM. */
-static msc_row_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, uint32_t **stamp)
+static acc_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, uint32_t **stamp)
 {
     if ((t->n + 1) * 2 > t->mask && table_grow(t) < 0) return NULL;
     uint64_t key = key_of(f, group);
-    size_t i = (size_t)(key * 0xBF58476D1CE4E5B9ull >> 20) & t->mask;
+    size_t i = slot_of(key, t->mask);
     for (; t->slots[i].key; i = (i + 1) & t->mask) {
-        msc_row_t *r = &t->rows[t->slots[i].row];
+        acc_t *r = &t->rows[t->slots[i].row];
         if (t->slots[i].key == key && same_row(r, f, group)) {
             *stamp = &t->stamps[t->slots[i].row];
             return r;
@@ -87,7 +109,7 @@ static msc_row_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, u
     }
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
-        msc_row_t *rows = msc_realloc(t->rows, cap * sizeof(msc_row_t));
+        acc_t *rows = msc_realloc(t->rows, cap * sizeof(acc_t));
         if (!rows) return NULL;
         t->rows = rows;
         uint32_t *stamps = msc_realloc(t->stamps, cap * sizeof(uint32_t));
@@ -96,15 +118,15 @@ static msc_row_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, u
         t->cap = cap;
     }
     t->slots[i] = (slot_t){key, (uint32_t)t->n};
-    msc_row_t *r = &t->rows[t->n];
-    *r = (msc_row_t){f->file, has_function(group) ? f->function : NULL,
-                     has_line(group) ? f->line : 0, 0, 0};
+    acc_t *r = &t->rows[t->n];
+    *r = (acc_t){f->file, has_function(group) ? f->function : NULL, has_line(group) ? f->line : 0,
+                 {{0, 0}}};
     t->stamps[t->n] = UINT32_MAX;
     *stamp = &t->stamps[t->n++];
     return r;
 }
 
-static int fold(table_t *t, msc_symbols_t *sym, uint32_t node, msc_node_values_t v,
+static int fold(table_t *t, msc_symbols_t *sym, uint32_t node, const msc_node_values_t *v,
                 msc_group_t group, int inclusive, const char *only_file)
 {
     msc_frame_t f;
@@ -113,12 +135,14 @@ static int fold(table_t *t, msc_symbols_t *sym, uint32_t node, msc_node_values_t
     do {
         msc_symbols_frame(sym, n, &f);
         if (!only_file || msc_same_file(f.file, only_file)) {
-            msc_row_t *r = row_for(t, &f, group, &stamp);
+            acc_t *r = row_for(t, &f, group, &stamp);
             if (!r) return MSC_ENOMEM;
             if (*stamp != node) {
                 *stamp = node;
-                r->bytes += v.bytes;
-                r->count += v.count;
+                for (int k = 0; k < MSC_VIEW_ALL; k++) {
+                    r->v[k].bytes += v[k].bytes;
+                    r->v[k].count += v[k].count;
+                }
             }
             if (!inclusive) return 0;
         }
@@ -137,30 +161,64 @@ static int by_bytes_desc(const void *pa, const void *pb)
     return a->line < b->line ? -1 : a->line > b->line;
 }
 
-int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view,
-                  msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
+/* The rows of view k: those the view gave something, most bytes first. */
+static int rows_of(const table_t *t, int k, msc_rows_t *out)
+{
+    out->rows = msc_malloc((t->n ? t->n : 1) * sizeof(msc_row_t));
+    if (!out->rows) return MSC_ENOMEM;
+    out->n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const acc_t *r = &t->rows[i];
+        if (r->v[k].bytes || r->v[k].count)
+            out->rows[out->n++] = (msc_row_t){r->file, r->function, r->line, r->v[k].bytes,
+                                              r->v[k].count};
+    }
+    if (out->n) qsort(out->rows, out->n, sizeof(msc_row_t), by_bytes_desc);
+    return 0;
+}
+
+int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
+                        msc_group_t group, int inclusive, const char *only_file,
+                        msc_rows_t *out)
 {
     table_t t;
     memset(&t, 0, sizeof(t));
-    memset(out, 0, sizeof(*out));
+    for (int k = 0; k < MSC_VIEW_ALL; k++)
+        if (views & 1u << k) out[k] = (msc_rows_t){NULL, 0, 0};
     int err = 0;
     uint32_t nodes = msc_analysis_nodes(a);
     for (uint32_t node = 0; node < nodes && !err; node++) {
-        msc_node_values_t v = msc_analysis_node(a, view, node);
-        if (!v.bytes && !v.count) continue;
-        out->total_bytes += v.bytes;
-        err = fold(&t, sym, node, v, group, inclusive, only_file);
+        msc_node_values_t v[MSC_VIEW_ALL];
+        if (!msc_analysis_node_views(a, node, v)) continue;
+        int any = 0;
+        for (int k = 0; k < MSC_VIEW_ALL; k++) {
+            if (!(views & 1u << k)) {
+                v[k] = (msc_node_values_t){0, 0};
+                continue;
+            }
+            out[k].total_bytes += v[k].bytes;
+            any |= v[k].bytes || v[k].count;
+        }
+        if (any) err = fold(&t, sym, node, v, group, inclusive, only_file);
     }
+    for (int k = 0; k < MSC_VIEW_ALL && !err; k++)
+        if (views & 1u << k) err = rows_of(&t, k, &out[k]);
     msc_free(t.slots);
     msc_free(t.stamps);
-    if (err) {
-        msc_free(t.rows);
-        return err;
-    }
-    if (t.n) qsort(t.rows, t.n, sizeof(msc_row_t), by_bytes_desc);
-    out->rows = t.rows;
-    out->n = t.n;
-    return 0;
+    msc_free(t.rows);
+    if (err)
+        for (int k = 0; k < MSC_VIEW_ALL; k++)
+            if (views & 1u << k) msc_rows_release(&out[k]);
+    return err;
+}
+
+int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view,
+                  msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
+{
+    msc_rows_t all[MSC_VIEW_ALL];
+    int err = msc_aggregate_views(a, sym, 1u << view, group, inclusive, only_file, all);
+    *out = all[view];
+    return err;
 }
 
 void msc_rows_release(msc_rows_t *r)

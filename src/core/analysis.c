@@ -83,6 +83,8 @@ struct msc_analysis {
     unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id */
     uint32_t nstacks;
+    uint32_t top;              /* one past the highest node whose accumulator was used:
+                                  the stacks a report reads (nstacks is the room) */
     uint64_t *live_bits;       /* bit v: stack v has live blocks (nstacks / 64 words), so a
                                   snapshot of what is live visits a word per 64 stacks */
     uint64_t epoch;            /* bumped at every new high-water mark */
@@ -162,6 +164,7 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
 static inline stack_acc_t *stack_of(msc_analysis_t *a, uint32_t node)
 {
     if (node >= a->nstacks && grow_stacks(a, node) < 0) return NULL;
+    if (node >= a->top) a->top = node + 1;
     stack_acc_t *s = &a->stacks[node];
     if (s->stamp != a->epoch) {
         s->peak_bytes = s->live_bytes;
@@ -621,7 +624,23 @@ uint64_t msc_analysis_time(const msc_analysis_t *a)
 
 uint32_t msc_analysis_nodes(const msc_analysis_t *a)
 {
-    return a->nstacks;
+    return a->top;
+}
+
+int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
+                            msc_node_values_t v[MSC_VIEW_ALL])
+{
+    if (node >= a->nstacks) return 0;
+    const stack_acc_t *s = &a->stacks[node];
+    int now = s->stamp == a->epoch;
+    v[MSC_VIEW_PEAK] = (msc_node_values_t){now ? s->peak_bytes : s->live_bytes,
+                                           now ? s->peak_count : s->live_count};
+    v[MSC_VIEW_EXIT] = (msc_node_values_t){s->live_bytes, s->live_count};
+    v[MSC_VIEW_TOTAL] = (msc_node_values_t){s->total_bytes, s->total_count};
+    v[MSC_VIEW_CPU] = (msc_node_values_t){s->cpu_ns, s->cpu_samples};
+    v[MSC_VIEW_WALL] = (msc_node_values_t){s->wall_ns, s->wall_samples};
+    v[MSC_VIEW_NATIVE_CPU] = (msc_node_values_t){s->native_ns, s->native_samples};
+    return (s->total_bytes | s->total_count | s->wall_samples) != 0;
 }
 
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node)

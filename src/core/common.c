@@ -2,6 +2,8 @@
  * the big tables, and error strings. The
  * recorder swaps in CPython's untraced raw allocator (so the recorder's own
  * tables are never recorded), tests swap in one that fails on demand. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,10 @@ void *msc_malloc(size_t size)
 void *msc_calloc(size_t n, size_t size)
 {
     if (size && n > (size_t)-1 / size) return NULL;
+    /* libc's calloc takes a large block's pages fresh from the kernel, zero
+     * already, and writes only those it reuses: a table sized for every
+     * stack costs only the pages touched. */
+    if (allocator.malloc == libc_malloc) return calloc(n ? n : 1, size ? size : 1);
     void *p = msc_malloc(n * size);
     if (p) memset(p, 0, n * size);
     return p;
@@ -67,6 +73,20 @@ char *msc_strdup(const char *s)
     char *d = msc_malloc(n);
     if (d) memcpy(d, s, n);
     return d;
+}
+
+char *msc_strfmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n < 0 ? NULL : msc_malloc((size_t)n + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 void msc__advise_huge_pages(void *p, size_t n)

@@ -5,11 +5,13 @@
  * grouped by the kinds of objects in each, and for each group the one
  * named reference which, made weak, leaves no cycle: the parent/child
  * advice of making child.parent a weakref.ref. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 #define NONE UINT32_MAX
 #define MAX_KINDS 8                /* kinds named in a group's signature */

@@ -7,7 +7,7 @@
  * dense and the passes sequential. */
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
 
 #define NONE UINT32_MAX
 

@@ -11,8 +11,7 @@
 
 #include "internal.h"
 #include "memscope/encode.h"
-#include "memscope/reader.h"
-#include "memscope/sink.h"
+#include "memscope/format.h"
 
 static uint8_t *put_field(uint8_t *p, unsigned key, const void *bytes, size_t n)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
 
 static int by_name(const void *a, const void *b)
 {

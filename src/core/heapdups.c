@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
 
 typedef struct copy {
     uint64_t digest;

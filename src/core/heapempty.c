@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "internal.h"
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 /* CPython 3.11 on 64-bit builds (Objects/listobject.c, setobject.c,
  * dictobject.c), unchanged in 3.12 and 3.13 with the GIL (the tests check

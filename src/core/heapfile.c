@@ -19,12 +19,13 @@
 
 #include "internal.h"
 #include "memscope/encode.h"
-#include "memscope/heap.h"
+#include "memscope/heapfile.h"
+#include "heapint.h"
 
 #define HEADER_FIXED 16            /* magic, version, body length */
 #define HEADER_MAX_BODY 4096
 #define EDGES_PER_RECORD 1024
-#define ENTRIES_PER_RECORD 1024     /* in SITES, DIGESTS and CONTAINERS records */
+#define ENTRIES_PER_RECORD 1024     /* in SITES, DIGESTS, CONTAINERS and ARRAYS records */
 #define RECORD_MAX (16 + 10 + MSC_HEAP_MAX_STRING) /* the longest record: a STRING */
 #define PROGRESS_BYTES (4u << 20)  /* of the file read between progress calls */
 
@@ -44,6 +45,7 @@ enum heap_record {
     REC_SITES = 6,             /* version 2 on */
     REC_DIGESTS = 7,           /* version 3 on */
     REC_CONTAINERS = 8,        /* version 3 on */
+    REC_ARRAYS = 9,            /* version 4 on */
 };
 
 /* Strings 0 ("") and 1 ("<roots>"), type 0 and node 0 exist in every heap
@@ -163,7 +165,8 @@ static int write_node(writer_t *w, const msc_heap_t *h, uint32_t v)
  *
  *  SITES      | 6 | value: site string id (varint) |
  *  DIGESTS    | 7 | value: u64 content digest (little-endian, nonzero) |
- *  CONTAINERS | 8 | value: u8 layout | length (varint) | capacity (varint) | */
+ *  CONTAINERS | 8 | value: u8 layout | length (varint) | capacity (varint) |
+ *  ARRAYS     | 9 | value: u8 kind | u8 itemsize | u8 fits | length (varint) | */
 typedef struct tail_kind {
     uint8_t record;
     size_t entry_max;          /* bytes an entry takes at most */
@@ -264,6 +267,21 @@ static uint8_t *put_container(uint8_t *p, const msc_heap_t *h, uint64_t i)
     return msc_put_varint(p, h->containers[i].capacity);
 }
 
+static uint32_t array_node(const msc_heap_t *h, const uint8_t *keep, uint64_t i)
+{
+    (void)keep;
+    return h->arrays[i].node;
+}
+
+static uint8_t *put_array(uint8_t *p, const msc_heap_t *h, uint64_t i)
+{
+    const msc_heap_array_t *a = &h->arrays[i];
+    *p++ = a->kind;
+    *p++ = a->itemsize;
+    *p++ = a->fits;
+    return msc_put_varint(p, a->length);
+}
+
 static int write_tails(writer_t *w, const msc_heap_t *h)
 {
     uint8_t *repeated = h->digest ? repeated_digests(h) : NULL;
@@ -272,6 +290,7 @@ static int write_tails(writer_t *w, const msc_heap_t *h)
         {REC_SITES, 5, h->site ? h->node_count : 0, site_node, put_site, NULL},
         {REC_DIGESTS, 8, h->digest ? h->node_count : 0, digest_node, put_digest, repeated},
         {REC_CONTAINERS, 21, h->container_count, container_node, put_container, NULL},
+        {REC_ARRAYS, 13, h->array_count, array_node, put_array, NULL},
     };
     int rc = 0;
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && rc == 0; k++)
@@ -327,11 +346,14 @@ typedef struct reader {
     uint64_t last_addr;
     uint32_t nodes_read;       /* NODE records so far (node 0 included) */
     uint64_t edges_due;        /* edges the current node still expects */
-    uint32_t version;          /* of the file: SITES from 2 on, DIGESTS and CONTAINERS from 3 */
-    int tail;                  /* a SITES, DIGESTS or CONTAINERS record was read: no more nodes */
+    uint32_t version;          /* of the file: SITES from 2 on, DIGESTS and CONTAINERS from 3,
+                                  ARRAYS from 4 */
+    int tail;                  /* a SITES, DIGESTS, CONTAINERS or ARRAYS record was read: no
+                                  more nodes */
     uint32_t last_site;        /* node of the previous entry of each tail record kind */
     uint32_t last_digest;
     uint32_t last_container;
+    uint32_t last_array;
     int ended;                 /* END seen */
     int light;                 /* partition only (msc_heap_read_partition) */
     uint32_t *dict_labels;     /* light: ids of the strings "__dict__" */
@@ -462,8 +484,9 @@ static int read_node(reader_t *r, msc_cursor_t *c)
 {
     msc_heap_t *h = r->h;
     if (r->edges_due) return fail(r, "node record before the previous node's edges", MSC_ECORRUPT);
-    if (r->tail) return fail(r, "node record after the nodes' sites, digests or containers",
-                             MSC_ECORRUPT);
+    if (r->tail)
+        return fail(r, "node record after the nodes' sites, digests, containers or arrays",
+                    MSC_ECORRUPT);
     uint64_t addr = r->last_addr + (uint64_t)msc_unzigzag(msc__get_varint(c));
     uint64_t type = msc__get_varint(c), size = msc__get_varint(c), refcnt = msc__get_varint(c);
     uint8_t flags = msc__get_byte(c);
@@ -528,7 +551,7 @@ static int read_edges(reader_t *r, msc_cursor_t *c)
     return 0;
 }
 
-/* The entry count of a SITES, DIGESTS or CONTAINERS record, which the file
+/* The entry count of a SITES, DIGESTS, CONTAINERS or ARRAYS record, which the file
  * version must know and which must come after the last node's edges. */
 static int tail_count(reader_t *r, msc_cursor_t *c, uint32_t since, uint64_t *n)
 {
@@ -536,7 +559,8 @@ static int tail_count(reader_t *r, msc_cursor_t *c, uint32_t since, uint64_t *n)
                                         MSC_ECORRUPT);
     *n = msc__get_varint(c);
     if (c->err || *n == 0 || *n > ENTRIES_PER_RECORD || r->edges_due)
-        return fail(r, "site, digest or container record with a wrong count", MSC_ECORRUPT);
+        return fail(r, "site, digest, container or array record with a wrong count",
+                    MSC_ECORRUPT);
     r->tail = 1;
     return 0;
 }
@@ -546,9 +570,10 @@ static int tail_count(reader_t *r, msc_cursor_t *c, uint32_t since, uint64_t *n)
 static int tail_node(reader_t *r, msc_cursor_t *c, uint32_t *last)
 {
     uint64_t delta = msc__get_varint(c);
-    if (c->err) return fail(r, "site, digest or container record cut short", MSC_ECORRUPT);
+    if (c->err) return fail(r, "site, digest, container or array record cut short", MSC_ECORRUPT);
     if (delta == 0 || delta >= r->h->node_count - *last)
-        return fail(r, "site, digest or container of a node that does not exist", MSC_ECORRUPT);
+        return fail(r, "site, digest, container or array of a node that does not exist",
+                    MSC_ECORRUPT);
     *last += (uint32_t)delta;
     return 0;
 }
@@ -612,6 +637,30 @@ static int read_containers(reader_t *r, msc_cursor_t *c)
     return rc;
 }
 
+static int read_arrays(reader_t *r, msc_cursor_t *c)
+{
+    uint64_t n;
+    int rc = tail_count(r, c, 4, &n);
+    for (uint64_t k = 0; rc == 0 && k < n; k++) {
+        if ((rc = tail_node(r, c, &r->last_array)) < 0) return rc;
+        uint8_t kind = msc__get_byte(c), itemsize = msc__get_byte(c), fits = msc__get_byte(c);
+        uint64_t length = msc__get_varint(c);
+        if (c->err) return fail(r, "array record cut short", MSC_ECORRUPT);
+        if (r->h->flags[r->last_array] & MSC_HEAP_SYNTHETIC)
+            return fail(r, "array record for a synthetic node", MSC_ECORRUPT);
+        if (r->light) {
+            if (!msc__heap_array_valid(kind, itemsize, fits, length)) rc = MSC_EUSAGE;
+        } else {
+            rc = msc_heap_add_array(r->h, r->last_array, kind, itemsize, fits, length);
+        }
+        if (rc == MSC_EUSAGE)
+            return fail(r, "array with an impossible kind, element size or length",
+                        MSC_ECORRUPT);
+        if (rc < 0) return fail(r, "out of memory", rc);
+    }
+    return rc;
+}
+
 static int end_light(reader_t *r)
 {
     if (r->h->edge_count && r->max_to >= r->h->node_count)
@@ -655,6 +704,7 @@ static int parse_chunk(reader_t *r, const uint8_t *data, size_t len)
         case REC_SITES: rc = read_sites(r, &c); break;
         case REC_DIGESTS: rc = read_digests(r, &c); break;
         case REC_CONTAINERS: rc = read_containers(r, &c); break;
+        case REC_ARRAYS: rc = read_arrays(r, &c); break;
         case REC_END: rc = read_end(r, &c); break;
         default: rc = fail(r, "unknown record kind", MSC_ECORRUPT);
         }

@@ -1,7 +1,7 @@
 /* The in-memory heap graph (msc_heap_t): growable node columns, edges in
  * compressed-row form, an intern table for names, an address table, built
  * on demand, so the analyses can go from id() to node, and the contents the
- * walker records beside the graph (digests, containers).
+ * walker records beside the graph (digests, containers, numpy arrays).
  * Both hash tables store indices (and the address table a hash tag) and
  * compare against the columns, so the tables stay small at ten million
  * objects. */
@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "memscope/heap.h"
+#include "heapint.h"
 
 static uint64_t mix64(uint64_t x)
 {
@@ -53,6 +54,8 @@ msc_heap_t *msc_heap_new(void)
 {
     msc_heap_t *h = msc_calloc(1, sizeof(*h));
     if (!h) return NULL;
+    h->build = msc_calloc(1, sizeof(*h->build));
+    if (!h->build) goto fail;
     uint32_t empty, root_type, root;
     if (msc_heap_intern(h, "", 0, &empty) < 0) goto fail;
     uint32_t name;
@@ -78,16 +81,20 @@ void msc_heap_free(msc_heap_t *h)
     msc_free(h->site);
     msc_free(h->digest);
     msc_free(h->containers);
+    msc_free(h->arrays);
     msc_free(h->edge_start);
     msc_free(h->edge_to);
     msc_free(h->edge_label);
-    msc_free(h->late_to);
-    msc_free(h->late_label);
     msc_free(h->types);
     msc_free(h->blob);
     msc_free(h->str_off);
-    msc_free(h->str_slots);
     msc_free(h->node_slots);
+    if (h->build) {
+        msc_free(h->build->late_to);
+        msc_free(h->build->late_label);
+        msc_free(h->build->str_slots);
+        msc_free(h->build);
+    }
     msc_free(h);
 }
 
@@ -100,20 +107,21 @@ static uint64_t string_slot(uint64_t hash, uint32_t id)
 
 static int rehash_strings(msc_heap_t *h)
 {
-    uint32_t cap = h->str_mask ? (h->str_mask + 1) * 2 : 1024;
+    msc__heap_build_t *b = h->build;
+    uint32_t cap = b->str_mask ? (b->str_mask + 1) * 2 : 1024;
     uint64_t *slots = msc_calloc(cap, sizeof(*slots));
     if (!slots) return MSC_ENOMEM;
-    for (uint32_t j = 0; h->str_slots && j <= h->str_mask; j++) {
-        if (!h->str_slots[j]) continue;
+    for (uint32_t j = 0; b->str_slots && j <= b->str_mask; j++) {
+        if (!b->str_slots[j]) continue;
         size_t n;
-        const char *s = msc_heap_string(h, (uint32_t)(h->str_slots[j] >> 32) - 1, &n);
+        const char *s = msc_heap_string(h, (uint32_t)(b->str_slots[j] >> 32) - 1, &n);
         uint32_t i = (uint32_t)hash_bytes(s, n) & (cap - 1);
         while (slots[i]) i = (i + 1) & (cap - 1);
-        slots[i] = h->str_slots[j];
+        slots[i] = b->str_slots[j];
     }
-    msc_free(h->str_slots);
-    h->str_slots = slots;
-    h->str_mask = cap - 1;
+    msc_free(b->str_slots);
+    b->str_slots = slots;
+    b->str_mask = cap - 1;
     return 0;
 }
 
@@ -129,13 +137,14 @@ static size_t fitting(const char *s, size_t n)
 
 int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
 {
+    msc__heap_build_t *b = h->build;
     n = fitting(s, n);
-    if ((uint64_t)h->str_used * 2 >= h->str_mask && rehash_strings(h) < 0)
+    if ((uint64_t)b->str_used * 2 >= b->str_mask && rehash_strings(h) < 0)
         return MSC_ENOMEM;
     uint64_t hash = hash_bytes(s, n);
-    uint32_t i = (uint32_t)hash & h->str_mask;
-    for (; h->str_slots[i]; i = (i + 1) & h->str_mask) {
-        uint64_t slot = h->str_slots[i];
+    uint32_t i = (uint32_t)hash & b->str_mask;
+    for (; b->str_slots[i]; i = (i + 1) & b->str_mask) {
+        uint64_t slot = b->str_slots[i];
         if ((uint32_t)slot != (uint32_t)(hash >> 32)) continue;
         size_t m;
         const char *t = msc_heap_string(h, (uint32_t)(slot >> 32) - 1, &m);
@@ -146,8 +155,8 @@ int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
     }
     int rc = msc_heap_add_string(h, s, n, id);
     if (rc == 0) {
-        h->str_slots[i] = string_slot(hash, *id);
-        h->str_used++;
+        b->str_slots[i] = string_slot(hash, *id);
+        b->str_used++;
     }
     return rc;
 }
@@ -270,6 +279,17 @@ uint32_t msc_heap_find(const msc_heap_t *h, uint64_t addr)
     return UINT32_MAX;
 }
 
+const msc_heap_container_t *msc_heap_container(const msc_heap_t *h, uint32_t v)
+{
+    uint32_t lo = 0, hi = h->container_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->containers[mid].node < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < h->container_count && h->containers[lo].node == v ? &h->containers[lo] : NULL;
+}
+
 int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size,
                       uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index)
 {
@@ -292,12 +312,12 @@ int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size
 /* Closes the edge lists of nodes edges_of .. upto - 1 (all before upto). */
 static void close_lists(msc_heap_t *h, uint32_t upto)
 {
-    while (h->edges_of < upto) h->edge_start[++h->edges_of] = h->edge_count;
+    while (h->build->edges_of < upto) h->edge_start[++h->build->edges_of] = h->edge_count;
 }
 
 int msc_heap_add_edge(msc_heap_t *h, uint32_t from, uint32_t to, uint32_t label)
 {
-    if (from < h->edges_of || from >= h->node_count) return MSC_EUSAGE;
+    if (from < h->build->edges_of || from >= h->node_count) return MSC_EUSAGE;
     close_lists(h, from);
     if (h->edge_count >= h->edge_cap) {
         uint64_t cap = h->edge_cap;
@@ -316,15 +336,16 @@ int msc_heap_add_edge(msc_heap_t *h, uint32_t from, uint32_t to, uint32_t label)
 
 int msc_heap_add_root_edge(msc_heap_t *h, uint32_t to, uint32_t label)
 {
-    if (h->late_count >= h->late_cap) {
-        uint64_t cap = h->late_cap, cap2 = h->late_cap;
-        if (grow((void **)&h->late_to, &cap, h->late_count + 1, sizeof(uint32_t)) < 0 ||
-            grow((void **)&h->late_label, &cap2, h->late_count + 1, sizeof(uint32_t)) < 0)
+    msc__heap_build_t *b = h->build;
+    if (b->late_count >= b->late_cap) {
+        uint64_t cap = b->late_cap, cap2 = b->late_cap;
+        if (grow((void **)&b->late_to, &cap, b->late_count + 1, sizeof(uint32_t)) < 0 ||
+            grow((void **)&b->late_label, &cap2, b->late_count + 1, sizeof(uint32_t)) < 0)
             return MSC_ENOMEM;
-        h->late_cap = cap;
+        b->late_cap = cap;
     }
-    h->late_to[h->late_count] = to;
-    h->late_label[h->late_count++] = label;
+    b->late_to[b->late_count] = to;
+    b->late_label[b->late_count++] = label;
     return 0;
 }
 
@@ -332,7 +353,8 @@ int msc_heap_add_root_edge(msc_heap_t *h, uint32_t to, uint32_t label)
  * them at the end of the root's list: one pass, once per heap. */
 static int merge_late(msc_heap_t *h)
 {
-    uint64_t n = h->late_count, total = h->edge_count + n, cap = h->edge_cap, cap2 = h->edge_cap;
+    msc__heap_build_t *b = h->build;
+    uint64_t n = b->late_count, total = h->edge_count + n, cap = h->edge_cap, cap2 = h->edge_cap;
     if (grow((void **)&h->edge_to, &cap, total, sizeof(uint32_t)) < 0 ||
         grow((void **)&h->edge_label, &cap2, total, sizeof(uint32_t)) < 0)
         return MSC_ENOMEM;
@@ -340,21 +362,23 @@ static int merge_late(msc_heap_t *h)
     uint64_t at = h->edge_start[1], tail = h->edge_count - at;
     memmove(h->edge_to + at + n, h->edge_to + at, tail * sizeof(uint32_t));
     memmove(h->edge_label + at + n, h->edge_label + at, tail * sizeof(uint32_t));
-    memcpy(h->edge_to + at, h->late_to, n * sizeof(uint32_t));
-    memcpy(h->edge_label + at, h->late_label, n * sizeof(uint32_t));
+    memcpy(h->edge_to + at, b->late_to, n * sizeof(uint32_t));
+    memcpy(h->edge_label + at, b->late_label, n * sizeof(uint32_t));
     for (uint32_t v = 1; v <= h->node_count; v++) h->edge_start[v] += n;
     h->edge_count = total;
-    msc_free(h->late_to);
-    msc_free(h->late_label);
-    h->late_to = h->late_label = NULL;
-    h->late_count = h->late_cap = 0;
+    msc_free(b->late_to);
+    msc_free(b->late_label);
+    b->late_to = b->late_label = NULL;
+    b->late_count = b->late_cap = 0;
     return 0;
 }
 
 int msc_heap_finish(msc_heap_t *h)
 {
     close_lists(h, h->node_count);
-    return h->late_count ? merge_late(h) : 0;
+    int rc = h->build->late_count ? merge_late(h) : 0;
+    if (rc == 0) MSC_DEBUG_CHECK(msc__heap_check(h));
+    return rc;
 }
 
 const char *msc_heap_type_name(const msc_heap_t *h, uint32_t type, char *buf, size_t n)
@@ -396,6 +420,45 @@ int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity)
 {
     return layout >= 0 && layout < MSC_HEAP_LAYOUTS && length <= capacity &&
            valid_capacity(layout, capacity);
+}
+
+static int valid_width(int n)
+{
+    return n == 1 || n == 2 || n == 4 || n == 8;
+}
+
+int msc__heap_array_valid(int kind, int itemsize, int fits, uint64_t length)
+{
+    if (kind == 'O') return itemsize == 8 && fits == 8 && length < (1ULL << 53);
+    return (kind == 'i' || kind == 'u' || (kind == 'f' && itemsize >= 2 && fits >= 2)) &&
+           valid_width(itemsize) && valid_width(fits) && fits <= itemsize &&
+           length < (1ULL << 56) / (uint64_t)itemsize;
+}
+
+int msc_heap_add_array(msc_heap_t *h, uint32_t v, int kind, int itemsize, int fits,
+                       uint64_t length)
+{
+    if (v == 0 || v >= h->node_count || !msc__heap_array_valid(kind, itemsize, fits, length) ||
+        (h->flags[v] & MSC_HEAP_SYNTHETIC) ||
+        (h->array_count && h->arrays[h->array_count - 1].node >= v))
+        return MSC_EUSAGE;
+    if (grow32((void **)&h->arrays, &h->array_cap, (uint64_t)h->array_count + 1,
+               sizeof(*h->arrays)) < 0)
+        return MSC_ENOMEM;
+    h->arrays[h->array_count++] =
+        (msc_heap_array_t){v, (uint8_t)kind, (uint8_t)itemsize, (uint8_t)fits, length};
+    return 0;
+}
+
+const msc_heap_array_t *msc_heap_array_of(const msc_heap_t *h, uint32_t v)
+{
+    uint32_t lo = 0, hi = h->array_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (h->arrays[mid].node < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < h->array_count && h->arrays[lo].node == v ? &h->arrays[lo] : NULL;
 }
 
 int msc_heap_add_container(msc_heap_t *h, uint32_t v, int layout, uint64_t length,

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "internal.h"
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 #define SIZE_CLASSES 64
 
@@ -55,14 +56,6 @@ uint64_t msc__heap_kind_key(const msc_heap_t *h, const uint32_t *owners, uint32_
     if (t != dict_type) return t;
     return owners[v] == UINT32_MAX ? 2ULL * h->type_count
                                    : (uint64_t)h->type_count + h->type[owners[v]];
-}
-
-const char *msc_heap_kind(const msc_heap_t *h, const uint32_t *owners, uint32_t v, char *buf,
-                          size_t n)
-{
-    uint32_t dict_type = is_dict_type(h, h->type[v]) ? h->type[v] : UINT32_MAX;
-    msc__heap_kind_name(h, msc__heap_kind_key(h, owners, dict_type, v), buf, n);
-    return buf;
 }
 
 uint64_t msc__heap_kind_keys(const msc_heap_t *h)

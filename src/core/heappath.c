@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapanalysis.h"
+#include "heapint.h"
 
 int msc_heap_paths(const msc_heap_t *h, msc_heap_paths_t *p)
 {

@@ -41,24 +41,32 @@ static inline uint64_t msc__get_u64(const uint8_t *p)
     return (uint64_t)msc__get_u32(p) | (uint64_t)msc__get_u32(p + 4) << 32;
 }
 
-/* Kinds of heap nodes as partitions number them (heappart.c): the type
- * index of builtins.dict (UINT32_MAX when none), the key of node v given
- * its dict owners and that type, how many keys there are, and a key's name
- * ("str", "dict of app.Foo", "dict (no owner)"). */
+/* The advice rules' shared pieces (advise.c) and the numpy and pandas rules
+ * (advarrays.c). */
 struct msc_heap;
-uint32_t msc__heap_dict_type(const struct msc_heap *h);
-uint64_t msc__heap_kind_key(const struct msc_heap *h, const uint32_t *owners, uint32_t dict_type,
-                            uint32_t v);
-uint64_t msc__heap_kind_keys(const struct msc_heap *h);
-void msc__heap_kind_name(const struct msc_heap *h, uint64_t key, char *buf, size_t n);
-/* A container entry's layout, length and capacity are possible
- * (heapgraph.c). */
-int msc__heap_container_valid(int layout, uint64_t length, uint64_t capacity);
-/* msc_heap_partition with each node's "__dict__" owner given (NULL unless
- * by kind); heappart.c. */
-struct msc_heap_partition;
-int msc__heap_partition_owned(const struct msc_heap *h, const uint32_t *owners, int by,
-                              struct msc_heap_partition *p);
+struct msc_advice_list;
+int msc__advice_add(struct msc_advice_list *l, const char *rule, uint64_t saved, uint32_t site,
+                    char *title, char *evidence, char *change);
+int msc__advise_arrays(const struct msc_heap *h, struct msc_advice_list *l);
+
+/* Consistency checkers of whole structures (msc__heap_check in heapint.h,
+ * msc__livemap_check below) run where a structure is complete, but only in
+ * sanitizer builds (make SANITIZE=1 defines MSC_DEBUG_CHECKS): each walks
+ * all of its structure, which a release build cannot afford. A failed
+ * check is a bug in memscope, never in the input, so it asserts. */
+#ifdef MSC_DEBUG_CHECKS
+#include <assert.h>
+#define MSC_DEBUG_CHECK(call) assert((call) == 0)
+#else
+#define MSC_DEBUG_CHECK(call) ((void)0)
+#endif
+
+/* The live map's invariants: the slot count a power of two, at most half
+ * full, count equal to the occupied slots, and every entry found from its
+ * home slot without crossing an empty one and before any other entry of
+ * its address: 0 or MSC_ECORRUPT (livemap.c). */
+struct msc_livemap;
+int msc__livemap_check(const struct msc_livemap *m);
 
 /* A bounded cursor over untrusted bytes. Reads past the end set err and
  * return 0, so a parser can read a whole record and check once. */

@@ -16,6 +16,7 @@ int msc_livemap_init(msc_livemap_t *m)
 
 void msc_livemap_release(msc_livemap_t *m)
 {
+    MSC_DEBUG_CHECK(msc__livemap_check(m));
     msc_free(m->slots);
     m->slots = NULL;
 }
@@ -37,6 +38,7 @@ static int grow(msc_livemap_t *m)
     msc_free(m->slots);
     m->slots = slots;
     m->mask = mask;
+    MSC_DEBUG_CHECK(msc__livemap_check(m));
     return 0;
 }
 
@@ -88,4 +90,28 @@ int msc_livemap_take(msc_livemap_t *m, uint64_t addr, msc_live_t *out)
     m->slots[hole].addr = 0;
     m->count--;
     return 1;
+}
+
+/* Whether the entry in slot i is found by a lookup of its address: the run
+ * from its home slot reaches i with no empty slot and no earlier entry of
+ * the same address on the way. */
+static int reachable(const msc_livemap_t *m, size_t i)
+{
+    uint64_t addr = m->slots[i].addr;
+    for (size_t j = msc_livemap_slot(addr, m->mask); j != i; j = (j + 1) & m->mask)
+        if (!m->slots[j].addr || m->slots[j].addr == addr) return 0;
+    return 1;
+}
+
+int msc__livemap_check(const msc_livemap_t *m)
+{
+    if (!m->slots) return 0; /* released, or never initialised */
+    if ((m->mask & (m->mask + 1)) || m->count * 2 > m->mask + 1) return MSC_ECORRUPT;
+    size_t used = 0;
+    for (size_t i = 0; i <= m->mask; i++) {
+        if (!m->slots[i].addr) continue;
+        used++;
+        if (!reachable(m, i)) return MSC_ECORRUPT;
+    }
+    return used == m->count ? 0 : MSC_ECORRUPT;
 }

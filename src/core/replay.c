@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "memscope/reader.h"
+#include "memscope/encode.h"
+#include "memscope/replay.h"
 
 typedef struct stream_state {
     msc_delta_t delta;         /* the encoder's delta state, mirrored */

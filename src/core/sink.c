@@ -218,10 +218,10 @@ static void flush_all(msc_sink_t *s)
     pthread_mutex_unlock(&s->qlock);
 }
 
-/*  SAMPLE | 1001 0000 | time delta ns | RSS bytes |   (side stream)
- *  SAMPLE | 1001 0001 | time delta ns | RSS bytes | anonymous bytes | file-backed bytes |
- *  Every tenth sample (about every 100 ms) says where the resident memory
- *  is, from smaps_rollup, which costs the kernel a walk of every mapping. */
+/* The resident size, in a SAMPLE record (msc_enc_sample) on the side
+ * stream. Every tenth sample (about every 100 ms) says where the resident
+ * memory is, from smaps_rollup, which costs the kernel a walk of every
+ * mapping. */
 static void sample_rss(msc_sink_t *s)
 {
     char text[128];
@@ -239,28 +239,22 @@ static void sample_rss(msc_sink_t *s)
     msc_stream_t *st = msc_sink_side_lock(s);
     uint8_t *p = msc_stream_reserve(s, st, MSC_REC_MAX);
     if (p) {
-        *p++ = (uint8_t)(MSC_REC_SAMPLE | (detail ? MSC_FLAG_RSS_DETAIL : 0));
-        p = msc_put_time(p, &st->delta, msc_sink_now(s));
-        p = msc_put_varint(p, (uint64_t)rss_pages * (uint64_t)s->page_size);
-        if (detail) {
-            p = msc_put_varint(p, anon);
-            p = msc_put_varint(p, rollup > anon ? rollup - anon : 0);
-        }
-        msc_stream_commit(st, p, 1);
+        uint64_t rss = (uint64_t)rss_pages * (uint64_t)s->page_size;
+        uint64_t file_backed = rollup > anon ? rollup - anon : 0;
+        msc_stream_commit(st, msc_enc_sample(p, &st->delta, msc_sink_now(s), rss, detail, anon,
+                                             file_backed), 1);
     }
     msc_sink_side_unlock(s);
 }
 
-/*  TRAILER | 1110 | duration ns | main records |   (side stream, last record) */
+/* The clean end: a TRAILER record (msc_enc_trailer), last on the side stream. */
 static void write_trailer(msc_sink_t *s)
 {
     msc_stream_t *st = msc_sink_side_lock(s);
     uint8_t *p = msc_stream_reserve(s, st, MSC_REC_MAX);
     if (p) {
-        *p++ = MSC_REC_TRAILER;
-        p = msc_put_varint(p, s->duration_ns);
-        p = msc_put_varint(p, atomic_load(&s->main.records));
-        msc_stream_commit(st, p, 1);
+        uint64_t records = atomic_load(&s->main.records);
+        msc_stream_commit(st, msc_enc_trailer(p, s->duration_ns, records), 1);
     }
     msc_sink_side_unlock(s);
 }

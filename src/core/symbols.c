@@ -13,8 +13,9 @@ typedef struct code {
     uint32_t file_id;
     uint32_t name_id;
     uint32_t first_line;
-    uint32_t table_len;
-    uint8_t *table;            /* owned copy of co_linetable */
+    uint32_t *lines;           /* owned: co_linetable decoded once, each code unit's
+                                  line (0: none), so naming a frame is one lookup */
+    uint32_t nunits;           /* entries in lines */
     int known;
 } code_t;
 
@@ -64,7 +65,7 @@ void msc_symbols_free(msc_symbols_t *s)
 {
     if (!s) return;
     for (uint32_t i = 0; i < s->nstrings; i++) msc_free(s->strings[i]);
-    for (uint32_t i = 0; i < s->ncodes; i++) msc_free(s->codes[i].table);
+    for (uint32_t i = 0; i < s->ncodes; i++) msc_free(s->codes[i].lines);
     msc_free(s->strings);
     msc_free(s->codes);
     msc_free(s->nodes);
@@ -108,18 +109,21 @@ int msc_symbols_add_string(msc_symbols_t *s, uint32_t id, const uint8_t *bytes, 
     return 0;
 }
 
+static uint32_t *decode_lines(const uint8_t *table, size_t n, uint32_t first_line,
+                              uint32_t *nunits);
+
 int msc_symbols_add_code(msc_symbols_t *s, uint32_t id, uint32_t file_id, uint32_t name_id,
                          uint32_t first_line, const uint8_t *linetable, size_t n)
 {
     int err = grow_to((void **)&s->codes, &s->ncodes, id, sizeof(code_t), s->codes_defined);
     if (err) return err;
-    uint8_t *table = msc_malloc(n);
-    if (!table) return MSC_ENOMEM;
-    memcpy(table, linetable, n);
+    uint32_t nunits;
+    uint32_t *lines = decode_lines(linetable, n, first_line, &nunits);
+    if (!lines) return MSC_ENOMEM;
     code_t *c = &s->codes[id];
     if (!c->known) s->codes_defined++;
-    msc_free(c->table);
-    *c = (code_t){file_id, name_id, first_line, (uint32_t)n, table, 1};
+    msc_free(c->lines);
+    *c = (code_t){file_id, name_id, first_line, lines, nunits, 1};
     return 0;
 }
 
@@ -203,7 +207,7 @@ void msc_symbols_frame(msc_symbols_t *s, uint32_t node, msc_frame_t *out)
     out->code_id = n->code_id;
     if (n->code_id >= s->ncodes || !s->codes[n->code_id].known) return;
     code_t *c = &s->codes[n->code_id];
-    if (!n->line) n->line = 1 + msc_linetable_line(c->table, c->table_len, c->first_line, n->offset);
+    if (!n->line) n->line = 1 + (n->offset < c->nunits ? c->lines[n->offset] : 0);
     out->file = msc_symbols_string(s, c->file_id);
     out->function = msc_symbols_string(s, c->name_id);
     out->file_id = c->file_id;
@@ -238,37 +242,73 @@ static int32_t lt_svarint(msc_cursor_t *c)
     return (u & 1) ? -(int32_t)(u >> 1) : (int32_t)(u >> 1);
 }
 
+/* One entry of the table at c: the code units [*start, *end) it covers
+ * and, in *line, their line (updated from the previous entry's; *has_line
+ * 0 when the entry has none). 0 at the end or on a malformed entry. */
+static int lt_next(msc_cursor_t *c, int64_t *line, uint64_t *start, uint64_t *end,
+                   int *has_line)
+{
+    if (c->p >= c->end || c->err) return 0;
+    uint8_t first = msc__get_byte(c);
+    if (!(first & 0x80)) return 0; /* not an entry start: malformed table */
+    int code = (first >> 3) & 15;
+    *start = *end;
+    *end = *start + (first & 7) + 1;
+    *has_line = code != 15;
+    if (code == 15) {
+        /* no location */
+    } else if (code == 14) {
+        *line += lt_svarint(c);
+        lt_varint(c);
+        lt_varint(c);
+        lt_varint(c);
+    } else if (code == 13) {
+        *line += lt_svarint(c);
+    } else if (code >= 10) {
+        *line += code - 10;
+        msc__get_byte(c);
+        msc__get_byte(c);
+    } else if (code < 10) {
+        msc__get_byte(c);
+    }
+    return 1; /* an entry cut short still covers its units; the next call ends */
+}
+
+static uint32_t entry_line(int has_line, int64_t line)
+{
+    return has_line && line > 0 && line <= UINT32_MAX ? (uint32_t)line : 0;
+}
+
 uint32_t msc_linetable_line(const uint8_t *table, size_t n, uint32_t first_line,
                             uint32_t offset)
 {
     msc_cursor_t c = {table, table + n, 0};
     int64_t line = first_line;
-    uint64_t start = 0;
-    while (c.p < c.end && !c.err) {
-        uint8_t first = msc__get_byte(&c);
-        if (!(first & 0x80)) return 0; /* not an entry start: malformed table */
-        int code = (first >> 3) & 15;
-        uint64_t end = start + (first & 7) + 1;
-        int has_line = 1;
-        if (code == 15) {
-            has_line = 0;
-        } else if (code == 14) {
-            line += lt_svarint(&c);
-            lt_varint(&c);
-            lt_varint(&c);
-            lt_varint(&c);
-        } else if (code == 13) {
-            line += lt_svarint(&c);
-        } else if (code >= 10) {
-            line += code - 10;
-            msc__get_byte(&c);
-            msc__get_byte(&c);
-        } else {
-            msc__get_byte(&c);
-        }
-        if (offset >= start && offset < end)
-            return has_line && line > 0 && line <= UINT32_MAX ? (uint32_t)line : 0;
-        start = end;
-    }
+    uint64_t start = 0, end = 0;
+    int has_line;
+    while (lt_next(&c, &line, &start, &end, &has_line))
+        if (offset >= start && offset < end) return entry_line(has_line, line);
     return 0;
+}
+
+/* The table decoded: each code unit's line (msc_linetable_line's answer),
+ * *nunits of them; NULL when out of memory. */
+static uint32_t *decode_lines(const uint8_t *table, size_t n, uint32_t first_line,
+                              uint32_t *nunits)
+{
+    msc_cursor_t c = {table, table + n, 0};
+    int64_t line = first_line;
+    uint64_t start = 0, end = 0;
+    int has_line;
+    while (lt_next(&c, &line, &start, &end, &has_line)) {}
+    uint32_t units = (uint32_t)end; /* at most 8 a table byte */
+    uint32_t *lines = msc_calloc(units ? units : 1, sizeof(uint32_t));
+    if (!lines) return NULL;
+    c = (msc_cursor_t){table, table + n, 0};
+    line = first_line;
+    start = end = 0;
+    while (lt_next(&c, &line, &start, &end, &has_line))
+        for (uint64_t u = start; u < end; u++) lines[u] = entry_line(has_line, line);
+    *nunits = units;
+    return lines;
 }

@@ -152,16 +152,10 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, uint64_
     return 0;
 }
 
-static int by_id(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Upright: the trie nodes on a valued stack (a moment's few stacks touch few
- * of them), in id order, which puts parents first; their inclusive values
- * (a reverse sweep); then level by level from the outermost frames down.
- * The tree holds only the frames that reach the floor. */
+ * of them), sorted by their depth in the trie; their inclusive values (a
+ * sweep from the deepest level up); then level by level from the outermost
+ * frames down. The tree holds only the frames that reach the floor. */
 static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
                          size_t n, uint64_t floor)
 {
@@ -169,10 +163,10 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
     size_t cells = (size_t)ntrie + 1;  /* zeroed lazily: only touched pages cost */
     uint64_t *bytes = msc_calloc(cells, 8), *count = msc_calloc(cells, 8);
     uint32_t *map = msc_calloc(cells, 4);   /* tree id + 1; 0 not in the tree */
-    uint32_t *depth = msc_calloc(cells, 4); /* 0 until a valued stack reaches it */
+    uint32_t *seen = msc_calloc(cells, 4);  /* 1 once a valued stack reaches it */
     uint32_t *needed = NULL, *start = NULL, *order = NULL, *of = NULL;
     level_t l = {NULL, NULL, 0, 0};
-    int err = bytes && count && map && depth ? 0 : MSC_ENOMEM;
+    int err = bytes && count && map && seen ? 0 : MSC_ENOMEM;
     uint64_t none_bytes = 0, none_count = 0;
     for (size_t i = 0; i < n && !err; i++) {
         uint32_t s = v[i].stack;
@@ -183,39 +177,39 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
             continue;
         }
         bytes[s] += v[i].bytes, count[s] += v[i].count;
-        for (uint32_t x = s; x && !depth[x] && !err; x = msc_symbols_parent(sym, x)) {
+        for (uint32_t x = s; x && !seen[x] && !err; x = msc_symbols_parent(sym, x)) {
             if (m == cap) {
                 uint32_t *grown = msc_realloc(needed, (cap = cap ? 2 * cap : 1024) * 4);
                 if (!grown) err = MSC_ENOMEM;
                 else needed = grown;
             }
-            if (!err) depth[x] = 1, needed[m++] = x;
+            if (!err) seen[x] = 1, needed[m++] = x;
         }
     }
-    if (m) qsort(needed, m, sizeof(*needed), by_id);
-    for (uint32_t j = m; !err && j-- > 0;) {
-        uint32_t x = needed[j], parent = msc_symbols_parent(sym, x);
-        if (parent) bytes[parent] += bytes[x], count[parent] += count[x];
-    }
-    for (uint32_t j = 0; j < m && !err; j++) { /* parents come first */
-        uint32_t x = needed[j];
-        depth[x] = depth[msc_symbols_parent(sym, x)] + 1;
-        if (depth[x] > levels) levels = depth[x];
-    }
-    /* The needed trie nodes by level (a counting sort): level d is
-     * order[start[d] .. start[d + 1]). */
+    for (uint32_t j = 0; j < m; j++)
+        if (msc_symbols_depth(sym, needed[j]) > levels) levels = msc_symbols_depth(sym, needed[j]);
+    /* The needed trie nodes by level (a counting sort on the trie's own
+     * depths): level d is order[start[d] .. start[d + 1]). */
     start = err ? NULL : msc_calloc((size_t)levels + 2, 4);
     order = err ? NULL : msc_malloc(((size_t)m + 1) * 4);
     of = err ? NULL : msc_malloc(((size_t)m + 1) * 4); /* per level member: its candidate */
     if (!err && (!start || !order || !of)) err = MSC_ENOMEM;
-    for (uint32_t j = 0; j < m && !err; j++) start[depth[needed[j]] + 1]++;
+    for (uint32_t j = 0; j < m && !err; j++) start[msc_symbols_depth(sym, needed[j]) + 1]++;
     uint32_t widest = 0;
     for (uint32_t d = 1; d <= levels && !err; d++) {
         if (start[d + 1] > widest) widest = start[d + 1];
         start[d + 1] += start[d];
     }
-    for (uint32_t j = 0; j < m && !err; j++) order[start[depth[needed[j]]]++] = needed[j];
+    for (uint32_t j = 0; j < m && !err; j++)
+        order[start[msc_symbols_depth(sym, needed[j])]++] = needed[j];
     for (uint32_t d = levels; d >= 1 && !err; d--) start[d] = start[d - 1]; /* back to starts */
+    /* Inclusive values: the deepest level first, each node into its parent. */
+    for (uint32_t d = levels; d >= 2 && !err; d--) {
+        for (uint32_t i = start[d]; i < start[d + 1]; i++) {
+            uint32_t x = order[i], parent = msc_symbols_parent(sym, x);
+            bytes[parent] += bytes[x], count[parent] += count[x];
+        }
+    }
     /* One table for the candidates of a level, sized for the widest. */
     size_t mask = 1;
     while (mask < 2 * (size_t)widest) mask = mask * 2 + 1;
@@ -257,7 +251,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
     msc_free(bytes);
     msc_free(count);
     msc_free(map);
-    msc_free(depth);
+    msc_free(seen);
     msc_free(needed);
     msc_free(start);
     msc_free(order);

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "heapwalk.h"
+#include "memscope/heapfile.h"
+#include "memscope/heapreport.h"
 #include "memscope/outfile.h"
 #include "pyparts.h"
 

@@ -2,7 +2,9 @@
  * each type's tp_traverse, from the interpreter's roots (sys.modules, the
  * builtins, every thread's frames and state) and then from every object the
  * collector tracks that the roots did not reach. Objects the collector does
- * not track (str, int, float, bytes) are found inside the containers.
+ * not track (str, int, float, bytes) are found inside the containers, and
+ * numpy arrays, which numpy does not traverse, are read in place
+ * (ndarray.h): their base, their dtype and an object array's elements.
  *
  * It measures without disturbing: no Python object is created for
  * bookkeeping (the graph lives in core's malloc'd columns), instance
@@ -23,6 +25,7 @@
 #include <xxhash.h>
 
 #include "heapwalk.h"
+#include "ndarray.h"
 
 #define MAX_LABELS 64              /* members remembered per type for edge names */
 #define MAX_VALUES 256             /* inline attribute values routed through "dict of" */
@@ -38,6 +41,7 @@ typedef struct type_info {
     PyCFunction sizeof_fn;     /* the C __sizeof__ to call, NULL for object's rule */
     enum sizer sizer;
     Py_ssize_t preheader;      /* GC head and managed-dict pointers sys.getsizeof adds */
+    int ndarray;               /* numpy.ndarray or a subclass (ndarray.h) */
     uint16_t nlabels;
     Py_ssize_t label_off[MAX_LABELS]; /* offsets of object pointers named below */
     uint32_t label_id[MAX_LABELS];
@@ -88,7 +92,7 @@ typedef struct walker {
     int detail;                /* previews, content digests, container lengths, and dict
                                   keys and locals naming edges (files, reports) */
     uint32_t t_frame, t_dict;  /* types of synthetic nodes */
-    uint32_t l_key, l_dict, l_stack, l_value;
+    uint32_t l_key, l_dict, l_stack, l_value, l_base, l_dtype;
     PyObject *s_sizeof, *s_module, *s_name; /* interned names, owned */
     int err;                   /* first core error */
 } walker_t;
@@ -257,6 +261,7 @@ static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
     ti->sizer = !ti->sizeof_fn ? SIZE_OBJECT : tp == &PyUnicode_Type ? SIZE_STR
               : tp == &PyLong_Type ? SIZE_INT : SIZE_CALL;
     ti->preheader = msc_type_preheader(tp);
+    ti->ndarray = msc_ndarray_type(tp);
     find_labels(w, ti, tp);
     ti->tp = tp;
     w->types_used++;
@@ -284,9 +289,13 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
     return (uint64_t)size + (uint64_t)msc_object_preheader(o, ti->preheader);
 }
 
-static uint32_t preview_of(walker_t *w, PyObject *o)
+static uint32_t preview_of(walker_t *w, PyObject *o, const type_info_t *ti)
 {
     if (!w->detail) return 0;
+    if (ti->ndarray) {
+        char buf[128];
+        return intern_c(w, buf, msc_ndarray_describe(o, buf, sizeof(buf)));
+    }
     if (PyUnicode_Check(o)) {
         char buf[MSC_HEAP_MAX_PREVIEW];
         return preview_string(w, buf, msc_str_utf8(o, buf, sizeof(buf)));
@@ -375,7 +384,7 @@ static uint32_t node_of(walker_t *w, PyObject *o)
     uint8_t flags = PyObject_IS_GC(o) && PyObject_GC_IsTracked(o) ? MSC_HEAP_GC_TRACKED : 0;
     int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)o, ti->index, object_size(o, ti),
                                 rc > (Py_ssize_t)UINT32_MAX ? UINT32_MAX : (uint32_t)rc, flags,
-                                preview_of(w, o), &v);
+                                preview_of(w, o, ti), &v);
     if (err < 0 && !w->err) w->err = err;
     if (err < 0) return 0;
     *slot = v + 1;
@@ -611,7 +620,35 @@ static void walk_static_type(walker_t *w, PyTypeObject *t)
     named_edges(w, fields, names, sizeof(fields) / sizeof(fields[0]));
 }
 
-static void walk_object(walker_t *w, PyObject *o)
+/* A numpy array, which numpy does not traverse: the object its view shows
+ * (base), its dtype, and, when it owns an object buffer, each element (a
+ * view's elements are its base's, reported once, there). Its size is
+ * numpy's own __sizeof__, which counts the buffer it owns (nbytes) and not
+ * the one it shows. With detail, an owner's dtype, length and the narrowest
+ * dtype its sampled values fit go in the snapshot for the advice. */
+static void walk_array(walker_t *w, uint32_t v, PyObject *o)
+{
+    const msc_ndarray_t *a = (const msc_ndarray_t *)o;
+    msc_ndarray_info_t info;
+    msc_ndarray_info(o, &info);
+    if (a->base) edge_to(w, a->base, w->l_base);
+    if (a->descr && !w->err) edge_to(w, a->descr, w->l_dtype);
+    if (!info.owner || !info.kind) return;
+    if (info.kind == 'O') {
+        for (uint64_t i = 0; i < info.length && !w->err; i++) {
+            PyObject *item;
+            memcpy(&item, msc_ndarray_item(a, i), sizeof(item));
+            if (item) edge_to(w, item, index_label((Py_ssize_t)i));
+        }
+    }
+    if (!w->detail || w->err) return;
+    int fits = info.kind == 'O' ? info.itemsize
+                                : msc_ndarray_fits(o, &info, MSC_HEAP_ARRAY_SAMPLES);
+    int err = msc_heap_add_array(w->h, v, info.kind, info.itemsize, fits, info.length);
+    if (err == MSC_ENOMEM) w->err = err; /* an impossible shape is left out */
+}
+
+static void walk_object(walker_t *w, uint32_t v, PyObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
     if (PyDict_CheckExact(o)) return walk_dict(w, o);
@@ -619,9 +656,14 @@ static void walk_object(walker_t *w, PyObject *o)
         return walk_static_type(w, (PyTypeObject *)o);
     if (PyList_CheckExact(o)) return walk_items(w, ((PyListObject *)o)->ob_item, Py_SIZE(o));
     if (PyTuple_CheckExact(o)) return walk_items(w, ((PyTupleObject *)o)->ob_item, Py_SIZE(o));
-    if (!PyType_IS_GC(tp) || !tp->tp_traverse || (tp->tp_is_gc && !tp->tp_is_gc(o))) return;
+    /* str, int, float and bytes, most of a heap, hold nothing and are
+     * smaller than any array: they need no type lookup. */
+    if (!PyType_IS_GC(tp) && tp->tp_basicsize < (Py_ssize_t)sizeof(msc_ndarray_t)) return;
     w->cur_type = type_info(w, tp);
     if (!w->cur_type) return;
+    if (w->cur_type->ndarray) walk_array(w, v, o);
+    if (w->err || !PyType_IS_GC(tp) || !tp->tp_traverse || (tp->tp_is_gc && !tp->tp_is_gc(o)))
+        return;
     w->cur_obj = o;
     w->nskip = 0;
     memset(w->used, 0, sizeof(w->used));
@@ -635,7 +677,7 @@ static void walk_node(walker_t *w, uint32_t v)
     void *p = (void *)(uintptr_t)w->h->addr[v];
     if (!(w->h->flags[v] & MSC_HEAP_SYNTHETIC)) {
         if (w->detail) record_contents(w, v, p);
-        walk_object(w, p);
+        walk_object(w, v, p);
     } else if (w->h->type[v] == w->t_frame) walk_frame(w, p);
     else if (w->h->type[v] == w->t_dict) walk_values(w, v);
 }
@@ -736,6 +778,8 @@ static int walker_init(walker_t *w)
     w->l_dict = intern_c(w, "__dict__", 8);
     w->l_stack = intern_c(w, "<stack>", 7);
     w->l_value = intern_c(w, "<value>", 7);
+    w->l_base = intern_c(w, "base", 4);
+    w->l_dtype = intern_c(w, "dtype", 5);
     return w->err ? -1 : 0;
 }
 
@@ -765,7 +809,9 @@ msc_heap_t *msc__heap_walk(int detail)
         if (msc_heap_reserve(w.h, guess < UINT32_MAX ? (uint32_t)guess : UINT32_MAX, guess) < 0)
             w.err = MSC_ENOMEM;
         w.h->pid = (uint64_t)getpid();
-        w.h->time_ns = (uint64_t)time(NULL) * 1000000000ULL;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        w.h->time_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
         w.h->python_hexversion = PY_VERSION_HEX;
         w.h->contents = detail;
         add_roots(&w);

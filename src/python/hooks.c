@@ -33,17 +33,16 @@ void msc__stop_recording(void)
     atomic_store(&R.active, 0);
 }
 
-/*  THREAD_INFO | 1000 | thread index | native id | name |   (side stream) */
+/* A thread's native id and name, in a THREAD_INFO record (msc_enc_thread_info)
+ * on the side stream. */
 void msc__emit_thread_info(uint32_t index, const char *name, size_t n)
 {
     if (!R.sink) return;
     msc_stream_t *st = msc_sink_side_lock(R.sink);
     uint8_t *p = msc_stream_reserve(R.sink, st, MSC_REC_MAX + n);
     if (p) {
-        *p++ = MSC_REC_THREAD_INFO;
-        p = msc_put_varint(p, index);
-        p = msc_put_varint(p, (uint64_t)syscall(SYS_gettid));
-        msc_stream_commit(st, msc_put_bytes(p, name, n), 1);
+        uint64_t native_id = (uint64_t)syscall(SYS_gettid);
+        msc_stream_commit(st, msc_enc_thread_info(p, index, native_id, name, n), 1);
     }
     msc_sink_side_unlock(R.sink);
 }

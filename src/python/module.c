@@ -1,5 +1,5 @@
 /* The _memscope extension module: creates the module and lets each part of
- * src/python add its functions (recorder.c, and the heap walker). */
+ * src/python add its functions (recorder.c, the captures, the heap walker and the advice). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -19,7 +19,7 @@ PyMODINIT_FUNC PyInit__memscope(void)
     if (!m) return NULL;
     if (PyModule_AddStringConstant(m, "__version__", msc_version) < 0 ||
         msc_py_recorder_init(m) < 0 || msc_py_capture_init(m) < 0 ||
-        msc_py_heap_init(m) < 0) {
+        msc_py_heap_init(m) < 0 || msc_py_advise_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -8,6 +8,7 @@
 int msc_py_recorder_init(PyObject *module);
 int msc_py_capture_init(PyObject *module);
 int msc_py_heap_init(PyObject *module);
+int msc_py_advise_init(PyObject *module);
 
 /* The analysis and symbols of a _memscope.Capture, borrowed for as long as
  * the caller holds a reference to it: 0, or -1 with TypeError when obj is

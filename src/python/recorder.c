@@ -4,6 +4,7 @@
  * wrappers themselves are in hooks.c. */
 #include "recorder.h"
 
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ static int main_record_ok(void)
     return atomic_load(&R.active);
 }
 
-/*  MARK | 1011 | time delta | label |   (main stream) */
+/* memscope.mark(label): a MARK record (msc_enc_mark) in the main stream. */
 static PyObject *py_mark(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -38,16 +39,16 @@ static PyObject *py_mark(PyObject *self, PyObject *arg)
         uint32_t nrec = 1;
         uint8_t *p = msc__main_cursor(st, &nrec, MSC_REC_MAX + (size_t)n);
         if (p) {
-            *p++ = MSC_REC_MARK;
-            p = msc_put_time(p, &st->delta, msc_sink_now(R.sink));
-            msc_stream_commit(st, msc_put_bytes(p, label, (size_t)n), nrec);
+            uint64_t now = msc_sink_now(R.sink);
+            msc_stream_commit(st, msc_enc_mark(p, &st->delta, now, label, (size_t)n), nrec);
         }
         msc__busy = 0;
     }
     Py_RETURN_NONE;
 }
 
-/*  GC | 1010 | time delta | generation | duration ns | collected | uncollectable | */
+/* gc.callbacks: a collection's start is remembered, its end written as a GC
+ * record (msc_enc_gc) with the pause between them. */
 static PyObject *py_gc_callback(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -71,12 +72,8 @@ static PyObject *py_gc_callback(PyObject *self, PyObject *args)
     uint32_t nrec = 1;
     uint8_t *p = msc__main_cursor(st, &nrec, MSC_REC_MAX);
     if (p) {
-        *p++ = MSC_REC_GC;
-        p = msc_put_time(p, &st->delta, now);
-        p = msc_put_varint(p, v[0]);
-        p = msc_put_varint(p, now >= R.gc_start_ns ? now - R.gc_start_ns : 0);
-        p = msc_put_varint(p, v[1]);
-        msc_stream_commit(st, msc_put_varint(p, v[2]), nrec);
+        uint64_t duration = now >= R.gc_start_ns ? now - R.gc_start_ns : 0;
+        msc_stream_commit(st, msc_enc_gc(p, &st->delta, now, v[0], duration, v[1], v[2]), nrec);
     }
     msc__busy = 0;
     Py_RETURN_NONE;
@@ -247,6 +244,48 @@ static int open_capture(PyObject *path, PyObject *argv, const start_options_t *o
     return R.sink ? 0 : set_start_error(err, sys_errno, path);
 }
 
+/* Takes down a capture whose start failed after its file was created: the
+ * writer stops, and the half-made file is removed, so a failed start
+ * leaves nothing behind (the sink removes its file itself when opening
+ * fails). */
+static void discard_capture(PyObject *path)
+{
+    msc_sink_close(R.sink, 0);
+    R.sink = NULL;
+    const char *name = PyUnicode_AsUTF8(path);
+    if (name) unlink(name);
+    else PyErr_Clear();
+}
+
+/* The tables of one capture, set up in order and taken down in reverse
+ * when a step fails: 0, or -1 with MemoryError set and none of them left. */
+static int init_tables(const start_options_t *o)
+{
+    if (msc_trie_init(&R.main_trie, o->max_depth) < 0) goto fail_main_trie;
+    if (msc_trie_init(&R.side_trie, o->max_depth) < 0) goto fail_side_trie;
+    if (msc_names_init() < 0) goto fail_names;
+    if (o->sample_bytes && msc_sampled_init() < 0) goto fail_sampled;
+    return 0;
+
+fail_sampled:
+    msc_names_release();
+fail_names:
+    msc_trie_release(&R.side_trie);
+fail_side_trie:
+    msc_trie_release(&R.main_trie);
+fail_main_trie:
+    PyErr_NoMemory();
+    return -1;
+}
+
+static void release_tables(void)
+{
+    msc_sampled_release();
+    msc_names_release();
+    msc_trie_release(&R.side_trie);
+    msc_trie_release(&R.main_trie);
+}
+
 /* The frame `levels` calls up from the caller of start (1 = the caller):
  * recorded stacks stop below it, hiding the frames that set recording up. */
 static msc_pyframe_t *root_frame(unsigned int levels)
@@ -285,28 +324,24 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
                         "memscope: native recording is not available on this platform");
         return NULL;
     }
-    if (o.cpu_rate && msc__cpu_start(o.cpu_rate) < 0) return NULL;
     msc__foreign_install(); /* where it cannot patch, foreign domains go unseen */
-    if (open_capture(path, argv, &o) < 0) {
-        msc__cpu_stop();
-        return NULL;
-    }
+    if (open_capture(path, argv, &o) < 0) return NULL;
 
     R.session++;
     atomic_store(&R.threads, 0);
     R.max_depth = o.max_depth;
     R.sample_bytes = o.sample_bytes;
     R.root = root_frame(o.root);
-    if (msc_trie_init(&R.main_trie, o.max_depth) < 0 ||
-        msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
-        msc_names_init() < 0 ||
-        (o.sample_bytes && msc_sampled_init() < 0)) {
-        msc__cpu_stop();
-        msc_sink_close(R.sink, 0);
-        R.sink = NULL;
-        msc_trie_release(&R.main_trie);
-        msc_trie_release(&R.side_trie);
-        return PyErr_NoMemory();
+    if (init_tables(&o) < 0) {
+        R.root = NULL;
+        discard_capture(path);
+        return NULL;
+    }
+    if (o.cpu_rate && msc__cpu_start(o.cpu_rate) < 0) {
+        release_tables();
+        R.root = NULL;
+        discard_capture(path);
+        return NULL;
     }
     Py_INCREF(path);
     R.path = path;
@@ -340,10 +375,7 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
 
     /* Everything of this capture is taken down before the GIL is released
      * to close the sink: another thread may start the next one meanwhile. */
-    msc_trie_release(&R.main_trie);
-    msc_trie_release(&R.side_trie);
-    msc_names_release();
-    msc_sampled_release();
+    release_tables();
     R.root = NULL;
     PyObject *path = R.path;
     R.path = NULL;
@@ -381,6 +413,44 @@ static PyObject *py_recording(PyObject *self, PyObject *unused)
     return R.path;
 }
 
+/*
+ * Fault injection for the tests: core's allocator made to fail, so every
+ * step of start can be made to fail in turn.
+ */
+
+static atomic_llong alloc_budget; /* core allocations left before they fail */
+
+static void *failing_malloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return atomic_fetch_sub(&alloc_budget, 1) > 0 ? malloc(size) : NULL;
+}
+
+static void *failing_realloc(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    return atomic_fetch_sub(&alloc_budget, 1) > 0 ? realloc(ptr, size) : NULL;
+}
+
+static void failing_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+/* _fail_allocations(n): the next n allocations of the recorder and the
+ * analyser succeed, every one after them fails; n < 0 restores libc's. */
+static PyObject *py_fail_allocations(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long long n = PyLong_AsLongLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    static const msc_allocator_t failing = {failing_malloc, failing_realloc, failing_free, NULL};
+    atomic_store(&alloc_budget, n);
+    msc_set_allocator(n < 0 ? NULL : &failing);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
      "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False,\n"
@@ -395,6 +465,8 @@ static PyMethodDef methods[] = {
     {"mark", py_mark, METH_O, "mark(label): record a labelled point in time"},
     {"gc_callback", py_gc_callback, METH_VARARGS, "for gc.callbacks: records GC runs"},
     {"thread_started", py_thread_started, METH_O, "thread_started(name): names this thread"},
+    {"_fail_allocations", py_fail_allocations, METH_O,
+     "_fail_allocations(n): for tests, core allocations fail after the next n; -1 restores"},
     {NULL, NULL, 0, NULL},
 };
 

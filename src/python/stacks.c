@@ -158,7 +158,9 @@ int msc_names_init(void)
     codes_mask = 1023;
     codes_count = 0;
     pthread_mutex_unlock(&codes_mutex);
-    return names && utf8_buf && table ? 0 : -1;
+    if (names && utf8_buf && table) return 0;
+    msc_names_release(); /* a failed init leaves nothing to release */
+    return -1;
 }
 
 void msc_names_release(void)
@@ -200,7 +202,8 @@ static int names_grow(void)
     return 0;
 }
 
-/*  STRING | 0110 | id | length | bytes |   Returns the id, or 0 on failure. */
+/* The id of a name, written as a STRING record (msc_enc_string) the first
+ * time it is seen. Returns the id, or 0 on failure. */
 static uint32_t intern_name(const msc_capture_ctx_t *ctx, const char *s, size_t n)
 {
     if (n > MSC_MAX_STRING) n = MSC_MAX_STRING;
@@ -218,16 +221,14 @@ static uint32_t intern_name(const msc_capture_ctx_t *ctx, const char *s, size_t 
     memcpy(copy, s, n);
     uint32_t id = ++names_count;
     names[i] = (name_entry_t){h, id, (uint32_t)n, copy};
-    *p++ = MSC_REC_STRING;
-    p = msc_put_varint(p, id);
-    msc_stream_commit(ctx->stream, msc_put_bytes(p, s, n), 1);
+    msc_stream_commit(ctx->stream, msc_enc_string(p, id, s, n), 1);
     if (names_count * 2 > names_mask && names_grow() < 0) return 0;
     return id;
 }
 
-/*  CODE | 0101 | code id | file string id | name string id | first line |
- *       | line table length | co_linetable bytes |
- *  Returns the new id, or 0 (unknown) when it cannot be named. GIL held. */
+/* Names a code object in a CODE record (msc_enc_code): its file and
+ * qualified name as STRING ids, first line and raw co_linetable.
+ * Returns the new id, or 0 (unknown) when it cannot be named. GIL held. */
 static uint32_t register_code(const msc_capture_ctx_t *ctx, PyCodeObject *co)
 {
     size_t n = msc_str_utf8(co->co_filename, utf8_buf, MSC_MAX_STRING);
@@ -242,12 +243,9 @@ static uint32_t register_code(const msc_capture_ctx_t *ctx, PyCodeObject *co)
     uint8_t *p = msc_stream_reserve(ctx->sink, ctx->stream, tlen + 64);
     if (!p) return 0;
     uint32_t id = next_code_id++;
-    *p++ = MSC_REC_CODE;
-    p = msc_put_varint(p, id);
-    p = msc_put_varint(p, file_id);
-    p = msc_put_varint(p, name_id);
-    p = msc_put_varint(p, (uint64_t)(co->co_firstlineno > 0 ? co->co_firstlineno : 0));
-    msc_stream_commit(ctx->stream, msc_put_bytes(p, table, tlen), 1);
+    uint32_t first_line = co->co_firstlineno > 0 ? (uint32_t)co->co_firstlineno : 0;
+    p = msc_enc_code(p, id, file_id, name_id, first_line, table, tlen);
+    msc_stream_commit(ctx->stream, p, 1);
 
     return codes_add(co, id) < 0 ? 0 : id;
 }

@@ -1,6 +1,6 @@
 /* `memscope advise`: the advice list as text (numbered, most bytes saved
  * first, each with its evidence, the change and where the objects were
- * allocated) or as one JSON object in DESIGN.md's shape. */
+ * allocated) or as one JSON object (docs/reports.md, "memscope advise"). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,22 @@
 #include "memscope/advise.h"
 #include "memscope/report.h"
 #include "report.h"
+
+/* Where a piece of advice points: its own string (a capture's advice) or
+ * the heap snapshot's site string; NULL when neither says. */
+static const char *where_of(const msc_heap_t *h, const msc_advice_t *x)
+{
+    if (x->where) return x->where;
+    return h && x->site ? msc_heap_string(h, x->site, NULL) : NULL;
+}
+
+/* What bytes_saved is less of, as the text says it. */
+static const char *measure_words(const char *measure)
+{
+    if (!strcmp(measure, "peak")) return "off the peak";
+    if (!strcmp(measure, "allocated")) return "of allocation";
+    return "held";
+}
 
 /* Splits a site string "file:line in function" into a row (pointers into
  * buf, a copy). 0, or -1 when it has no such shape. */
@@ -26,31 +42,59 @@ static int split_site(const char *site, char *buf, size_t n, msc_row_t *r)
     return -1;
 }
 
+static const char *const measures[] = {"held", "peak", "allocated"};
+
+/* The savings of one measure, summed. */
+static uint64_t saved(const msc_advice_list_t *l, const char *measure)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < l->len; i++)
+        if (!strcmp(l->items[i].measure, measure)) sum += l->items[i].bytes_saved;
+    return sum;
+}
+
+/* "N pieces of advice, saving 3.2 MiB held and 1.0 MiB off the peak in
+ * all:" — savings of different measures are never added up. */
+static void write_heading(FILE *out, const msc_advice_list_t *l)
+{
+    fprintf(out, "%zu piece%s of advice, saving ", l->len, l->len == 1 ? "" : "s");
+    const char *sep = "";
+    char a[32];
+    size_t shown = 0, parts = 0;
+    for (size_t m = 0; m < 3; m++) parts += saved(l, measures[m]) > 0;
+    for (size_t m = 0; m < 3; m++) {
+        uint64_t sum = saved(l, measures[m]);
+        if (!sum) continue;
+        shown++;
+        fprintf(out, "%s%s %s", sep, msc_format_bytes(sum, a, sizeof(a)),
+                measure_words(measures[m]));
+        sep = shown + 1 == parts ? " and " : ", ";
+    }
+    fputs(" in all:\n", out);
+}
+
 static void write_text(FILE *out, const msc_heap_t *h, const msc_advice_list_t *l, size_t shown)
 {
-    uint64_t total = 0;
     char a[32];
-    for (size_t i = 0; i < l->len; i++) total += l->items[i].bytes_saved;
     if (!l->len) {
-        fputs("No advice: no rule found memory to save in this snapshot.\n", out);
+        fputs("No advice: no rule found memory to save.\n", out);
         return;
     }
-    fprintf(out, "%zu piece%s of advice, saving %s in all:\n", l->len, l->len == 1 ? "" : "s",
-            msc_format_bytes(total, a, sizeof(a)));
+    write_heading(out, l);
     for (size_t i = 0; i < shown; i++) {
         const msc_advice_t *x = &l->items[i];
         fprintf(out, "\n%2zu. ", i + 1);
         msc__text(out, x->title); /* they hold the program's names */
-        fprintf(out, "  (saves %s, %llu bytes) [%s]\n    why:    ",
-                msc_format_bytes(x->bytes_saved, a, sizeof(a)),
+        fprintf(out, "  (saves %s %s, %llu bytes) [%s]\n    why:    ",
+                msc_format_bytes(x->bytes_saved, a, sizeof(a)), measure_words(x->measure),
                 (unsigned long long)x->bytes_saved, x->rule);
         msc__text(out, x->evidence);
         fputs("\n    change: ", out);
         msc__text(out, x->change);
         fputc('\n', out);
-        if (x->site) {
+        if (where_of(h, x)) {
             fputs("    where:  ", out);
-            msc__text(out, msc_heap_string(h, x->site, NULL));
+            msc__text(out, where_of(h, x));
             fputc('\n', out);
         }
     }
@@ -59,18 +103,20 @@ static void write_text(FILE *out, const msc_heap_t *h, const msc_advice_list_t *
 
 static void write_json(FILE *out, const msc_heap_t *h, const msc_advice_list_t *l, size_t shown)
 {
-    uint64_t total = 0;
-    for (size_t i = 0; i < l->len; i++) total += l->items[i].bytes_saved;
-    fprintf(out, "{\"bytes_saved\": %llu, \"total_advice\": %zu, \"advice\": [",
-            (unsigned long long)total, l->len);
+    fputs("{\"bytes_saved\": {", out);
+    for (size_t m = 0; m < 3; m++)
+        fprintf(out, "%s\"%s\": %llu", m ? ", " : "", measures[m],
+                (unsigned long long)saved(l, measures[m]));
+    fprintf(out, "}, \"total_advice\": %zu, \"advice\": [", l->len);
     for (size_t i = 0; i < shown; i++) {
         const msc_advice_t *x = &l->items[i];
         fprintf(out, "%s{\"rule\": \"%s\", \"title\": ", i ? ",\n  " : "\n  ", x->rule);
         msc__json_text(out, x->title);
-        fprintf(out, ", \"bytes_saved\": %llu, \"where\": [", (unsigned long long)x->bytes_saved);
+        fprintf(out, ", \"bytes_saved\": %llu, \"measure\": \"%s\", \"where\": [",
+                (unsigned long long)x->bytes_saved, x->measure);
         char buf[2048];
         msc_row_t where;
-        if (x->site && split_site(msc_heap_string(h, x->site, NULL), buf, sizeof(buf), &where) == 0) {
+        if (where_of(h, x) && split_site(where_of(h, x), buf, sizeof(buf), &where) == 0) {
             fputc('{', out);
             msc__json_location(out, &where);
             fputc('}', out);

@@ -4,7 +4,9 @@
  * or a WeakValueDictionary) so that reference counting frees the objects
  * as soon as they go out of use, without waiting for a collection. As text
  * and as JSON. */
-#include "memscope/heap.h"
+#include <stdio.h>
+
+#include "memscope/heapreport.h"
 #include "report.h"
 
 static void write_advice(FILE *out, const msc_heap_cycle_group_t *g)

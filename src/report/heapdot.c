@@ -4,9 +4,10 @@
  * `dot -Tsvg`. Program data reaches the labels (str previews, dict keys,
  * type names), so every byte is escaped for DOT's quoted strings and
  * anything that is not valid UTF-8 is shown as \xNN. */
+#include <stdio.h>
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapreport.h"
 #include "utf8.h"
 
 #define MAX_FANOUT 20              /* references drawn from one object */

@@ -3,10 +3,11 @@
  * the snapshot was taken while recording, the line that allocated it) and
  * the reference chain to one object (objgraph's find_backref_chain), as
  * text and as JSON. The findings are made once and rendered either way. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapreport.h"
 #include "report.h"
 
 #define SUSPECT_SHARE 10 /* percent of the heap that makes an object or type a suspect */

@@ -4,9 +4,10 @@
  * runs of integers whose layout snapshot.meta declares; the strings table
  * is the snapshot's own strings, then the type names, then the root's
  * name, so names need no second intern table. */
+#include <stdio.h>
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapreport.h"
 #include "report.h"
 
 #define NODE_FIELDS 7

@@ -2,7 +2,9 @@
  * users of hpy().heap() already know how to read, with counts and sizes
  * exact for the whole heap, untracked objects included; and what changed
  * between two partitions. Both also as JSON. */
-#include "memscope/heap.h"
+#include <stdio.h>
+
+#include "memscope/heapreport.h"
 #include "report.h"
 
 static const char *by_name(int by)

@@ -4,9 +4,10 @@
  * __slots__, creating the container when first needed, or copying it once
  * it has shrunk). Each table ends with what the advice would save. Both
  * also as JSON. */
+#include <stdio.h>
 #include <string.h>
 
-#include "memscope/heap.h"
+#include "memscope/heapreport.h"
 #include "memscope/report.h"
 #include "report.h"
 

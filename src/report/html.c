@@ -5,10 +5,12 @@
  * small: each flame graph keeps its largest frames (the rest merge into
  * "other"), frame names share one table with a byte budget, the timeline is
  * downsampled keeping each bucket's highest point, tables keep their top
- * rows, marks are counted and cut. A capture with CPU samples (run --cpu)
- * adds CPU and wall time flame graphs ("cpu", "wall"), weighted in ns. */
+ * rows, marks are counted and cut. The report also carries the capture's
+ * advice (memscope/advise.h). A capture with CPU samples (run --cpu) adds
+ * CPU and wall time flame graphs ("cpu", "wall"), weighted in ns. */
 #include <string.h>
 
+#include "memscope/advise.h"
 #include "memscope/aggregate.h"
 #include "memscope/common.h"
 #include "memscope/html.h"
@@ -168,16 +170,12 @@ static int write_moments(FILE *out, const page_t *p)
 
 /* Rows as [frame, bytes, allocations]; grouped by function the frame has
  * line 0, by file an empty function. */
-static int write_table(FILE *out, const page_t *p, msc_view_t view, msc_group_t group)
+static int write_table(FILE *out, const page_t *p, const msc_rows_t *rows)
 {
-    msc_rows_t rows;
-    msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
-    int err = msc_aggregate(p->ctx->analysis, sym, view, group, 0, NULL, &rows);
-    if (err) return err;
+    int err = 0, first = 1;
     fputc('[', out);
-    int first = 1;
-    for (size_t i = 0; i < rows.n && i < TABLE_ROWS; i++) {
-        const msc_row_t *r = &rows.rows[i];
+    for (size_t i = 0; i < rows->n && i < TABLE_ROWS; i++) {
+        const msc_row_t *r = &rows->rows[i];
         int64_t k = msc__frame_index(p->frames, r->function ? r->function : "", r->file, r->line);
         if (k == -2) err = MSC_ENOMEM;
         if (k < 0) continue;
@@ -185,25 +183,59 @@ static int write_table(FILE *out, const page_t *p, msc_view_t view, msc_group_t 
                 (unsigned long long)r->bytes, (unsigned long long)r->count);
         first = 0;
     }
-    fprintf(out, "]");
-    msc_rows_release(&rows);
+    fputc(']', out);
     return err;
 }
 
+/* Every view by line, function and file: one pass over the stacks a
+ * grouping, for the three views at once. */
 static int write_tables(FILE *out, const page_t *p)
 {
     static const char *groups[] = {"line", "function", "file"};
-    int err = 0;
+    msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
+    msc_rows_t rows[3][MSC_VIEW_COUNT];
+    int err = 0, made = 0;
+    for (; made < 3 && !err; made++)
+        err = msc_aggregate_views(p->ctx->analysis, sym, (1u << MSC_VIEW_COUNT) - 1,
+                                  (msc_group_t)made, 0, NULL, rows[made]);
+    if (err) made--;
     fputs("\"tables\": {", out);
     for (int v = 0; v < MSC_VIEW_COUNT && !err; v++) {
         fprintf(out, "%s\"%s\": {", v ? ",\n" : "", msc_view_name((msc_view_t)v));
         for (int g = 0; g < 3 && !err; g++) {
             fprintf(out, "%s\"%s\": ", g ? ", " : "", groups[g]);
-            err = write_table(out, p, (msc_view_t)v, (msc_group_t)g);
+            err = write_table(out, p, &rows[g][v]);
         }
         fputc('}', out);
     }
     fputs("},\n", out);
+    while (made-- > 0)
+        for (int v = 0; v < MSC_VIEW_COUNT; v++) msc_rows_release(&rows[made][v]);
+    return err;
+}
+
+/* The capture rules' advice (memscope/advise.h), as objects {rule, title,
+ * bytes_saved, measure, where, evidence, change}, most saved first. */
+static int write_advice(FILE *out, const page_t *p)
+{
+    msc_advice_list_t l = {0};
+    int err = msc_advise_capture(p->ctx->path, p->ctx->analysis,
+                                 (msc_symbols_t *)msc_replay_symbols(p->ctx->replay), &l);
+    fputs("\"advice\": [", out);
+    for (size_t i = 0; i < l.len && !err; i++) {
+        const msc_advice_t *x = &l.items[i];
+        fprintf(out, "%s{\"rule\": \"%s\", \"measure\": \"%s\", \"bytes_saved\": %llu",
+                i ? ",\n" : "", x->rule, x->measure, (unsigned long long)x->bytes_saved);
+        const char *const keys[] = {"title", "where", "evidence", "change"};
+        const char *const values[] = {x->title, x->where ? x->where : "", x->evidence, x->change};
+        for (int k = 0; k < 4; k++) {
+            fprintf(out, ", \"%s\": ", keys[k]);
+            msc__html_json_string(out, values[k], 4096);
+        }
+        fputc('}', out);
+    }
+    fputs("],\n", out);
+    msc_advice_list_release(&l);
     return err;
 }
 
@@ -218,6 +250,7 @@ static int write_data(FILE *out, page_t *p)
     if (!err) err = write_flames(out, p);
     if (!err && report) err = write_moments(out, p);
     if (!err && report) err = write_tables(out, p);
+    if (!err && report) err = write_advice(out, p);
     fputs("\"frames\": ", out);
     msc__frames_write(out, p->frames);
     fputs("}", out);

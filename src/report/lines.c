@@ -19,38 +19,36 @@ typedef struct line_values {
     uint64_t cpu_ns;
 } line_values_t;
 
-/* Per-line values of one view, added into lines[1..nlines]. */
-static int collect(const msc_report_ctx_t *ctx, const char *source, msc_view_t view,
+/* Per-line values of every memory view, and of CPU time when timed, in
+ * lines[1..nlines]. */
+static int collect(const msc_report_ctx_t *ctx, const char *source, int timed,
                    line_values_t **lines, uint32_t *nlines)
 {
-    msc_rows_t rows;
+    msc_rows_t rows[MSC_VIEW_ALL];
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay);
-    int err = msc_aggregate(ctx->analysis, sym, view, MSC_BY_SOURCE_LINE, 1, source, &rows);
+    unsigned views = ((1u << MSC_VIEW_COUNT) - 1) | (timed ? 1u << MSC_VIEW_CPU : 0);
+    int err = msc_aggregate_views(ctx->analysis, sym, views, MSC_BY_SOURCE_LINE, 1, source, rows);
     if (err) return err;
-    for (size_t i = 0; i < rows.n; i++) {
-        uint32_t line = rows.rows[i].line;
-        if (line >= *nlines) {
-            uint32_t n = line + 64;
-            line_values_t *grown = msc_realloc(*lines, n * sizeof(line_values_t));
-            if (!grown) {
-                msc_rows_release(&rows);
-                return MSC_ENOMEM;
-            }
-            memset(grown + *nlines, 0, (n - *nlines) * sizeof(line_values_t));
-            *lines = grown;
-            *nlines = n;
+    uint32_t top = 0;
+    for (int view = 0; view < MSC_VIEW_ALL; view++)
+        for (size_t i = 0; (views & 1u << view) && i < rows[view].n; i++)
+            if (rows[view].rows[i].line > top) top = rows[view].rows[i].line;
+    *nlines = top + 1;
+    *lines = msc_calloc(*nlines, sizeof(line_values_t));
+    if (!*lines) err = MSC_ENOMEM;
+    for (int view = 0; view < MSC_VIEW_ALL; view++) {
+        if (!(views & 1u << view)) continue;
+        for (size_t i = 0; i < rows[view].n && !err; i++) {
+            const msc_row_t *r = &rows[view].rows[i];
+            line_values_t *v = &(*lines)[r->line];
+            if (view == MSC_VIEW_PEAK) v->peak += r->bytes;
+            else if (view == MSC_VIEW_EXIT) v->exit += r->bytes;
+            else if (view == MSC_VIEW_CPU) v->cpu_ns += r->bytes;
+            else v->total += r->bytes, v->count += r->count;
         }
-        line_values_t *v = &(*lines)[line];
-        if (view == MSC_VIEW_PEAK) v->peak += rows.rows[i].bytes;
-        else if (view == MSC_VIEW_EXIT) v->exit += rows.rows[i].bytes;
-        else if (view == MSC_VIEW_CPU) v->cpu_ns += rows.rows[i].bytes;
-        else {
-            v->total += rows.rows[i].bytes;
-            v->count += rows.rows[i].count;
-        }
+        msc_rows_release(&rows[view]);
     }
-    msc_rows_release(&rows);
-    return 0;
+    return err;
 }
 
 static void cell(FILE *out, uint64_t bytes)
@@ -80,11 +78,8 @@ int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
 {
     line_values_t *lines = NULL;
     uint32_t nlines = 0;
-    int err = 0;
     int timed = msc_analysis_summary(ctx->analysis)->cpu_samples != 0;
-    for (int view = 0; view < MSC_VIEW_COUNT && !err; view++)
-        err = collect(ctx, source, (msc_view_t)view, &lines, &nlines);
-    if (!err && timed) err = collect(ctx, source, MSC_VIEW_CPU, &lines, &nlines);
+    int err = collect(ctx, source, timed, &lines, &nlines);
     if (err) {
         msc_free(lines);
         return err;

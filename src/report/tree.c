@@ -9,6 +9,7 @@
 
 #include "memscope/common.h"
 #include "memscope/tree.h"
+#include "memscope/report.h"
 #include "report.h"
 
 typedef struct walk {

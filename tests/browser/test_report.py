@@ -344,3 +344,36 @@ def test_cpu_flame_graph(browser, record, check):
     check("cpu flamegraph page", flame.text_content("#flame-title") == "CPU time")
     check("cpu flamegraph no errors", not problems, problems)
     flame.close()
+
+
+ADVICE_PROGRAM = """
+def work(n):
+    data = [str(i) * 10 for i in range(n)]
+    return sum(len(s) for s in data)
+work(200_000)
+"""
+
+
+def test_advice(browser, record, check):
+    """The capture's advice, as `memscope advise` gives it, with the
+    program's file name (here holding markup) as text."""
+    capture = record("adv<b>x", ADVICE_PROGRAM)
+    advice = json.loads(subprocess.run([CLI, "advise", capture, "--json"], check=True,
+                                       capture_output=True).stdout)["advice"]
+    page, problems = open_page(browser, report(capture))
+    check("section shown", page.is_visible("#advice-section"))
+    titles = texts(page, "#advice li strong")
+    check("the CLI's advice", titles == [a["title"] for a in advice] and titles, [titles, advice])
+    saving = texts(page, "#advice li .saving")
+    check("saving off the peak",
+          saving and f"{advice[0]['bytes_saved'] / 1048576:.1f} MiB off the peak" in saving[0],
+          saving)
+    check("file name as text", titles and "adv<b>x.py:3" in titles[0], titles)
+    check("no injected elements", not page.query_selector_all("#advice b"))
+    check("no errors", not problems, problems)
+    page.screenshot(path=ARTIFACTS / "report-advice.png", full_page=True)
+    page.close()
+    plain = record("plain", "x = [1] * 10\n")
+    page, problems = open_page(browser, report(plain))
+    check("no advice, no section", not page.is_visible("#advice-section"))
+    page.close()

@@ -19,7 +19,7 @@
 
 #include "internal.h"
 #include "memscope/analysis.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 #include "memscope/sink.h"
 #include "memscope/temporal.h"
 
@@ -170,65 +170,48 @@ static inline void tc_thread(tc_capture_t *c, uint32_t thread)
     c->st->thread = thread;
 }
 
-/*  STRING | 0110 | id | length | bytes | */
+/* The other records, through their encoders in encode.h. */
 static inline void tc_string(tc_capture_t *c, uint32_t id, const char *s)
 {
-    uint8_t *p = tc_reserve(c, strlen(s));
-    *p++ = MSC_REC_STRING;
-    p = msc_put_varint(p, id);
-    tc_commit(c, msc_put_bytes(p, s, strlen(s)));
+    tc_commit(c, msc_enc_string(tc_reserve(c, strlen(s)), id, s, strlen(s)));
 }
 
-/*  CODE | 0101 | id | file id | name id | first line | line table length | bytes | */
 static inline void tc_code(tc_capture_t *c, uint32_t id, uint32_t file, uint32_t name,
                            uint32_t first_line, const uint8_t *table, size_t n)
 {
-    uint8_t *p = tc_reserve(c, n);
-    *p++ = MSC_REC_CODE;
-    p = msc_put_varint(p, id);
-    p = msc_put_varint(p, file);
-    p = msc_put_varint(p, name);
-    p = msc_put_varint(p, first_line);
-    tc_commit(c, msc_put_bytes(p, table, n));
+    tc_commit(c, msc_enc_code(tc_reserve(c, n), id, file, name, first_line, table, n));
 }
 
-/*  THREAD_INFO | 1000 | thread index | native id | name | */
 static inline void tc_thread_info(tc_capture_t *c, uint32_t thread, uint64_t native,
                                   const char *name)
 {
-    uint8_t *p = tc_reserve(c, strlen(name));
-    *p++ = MSC_REC_THREAD_INFO;
-    p = msc_put_varint(p, thread);
-    p = msc_put_varint(p, native);
-    tc_commit(c, msc_put_bytes(p, name, strlen(name)));
+    tc_commit(c, msc_enc_thread_info(tc_reserve(c, strlen(name)), thread, native, name,
+                                     strlen(name)));
 }
 
 static inline void tc_sample(tc_capture_t *c, uint64_t ns, uint64_t rss)
 {
-    uint8_t *p = tc_reserve(c, 0);
-    *p++ = MSC_REC_SAMPLE;
-    p = msc_put_time(p, &c->st->delta, ns);
-    tc_commit(c, msc_put_varint(p, rss));
+    tc_commit(c, msc_enc_sample(tc_reserve(c, 0), &c->st->delta, ns, rss, 0, 0, 0));
+}
+
+/* A sample that also says where the resident memory is (flag D). */
+static inline void tc_sample_detail(tc_capture_t *c, uint64_t ns, uint64_t rss, uint64_t anon,
+                                    uint64_t file_backed)
+{
+    tc_commit(c, msc_enc_sample(tc_reserve(c, 0), &c->st->delta, ns, rss, 1, anon, file_backed));
 }
 
 static inline void tc_gc(tc_capture_t *c, uint64_t ns, uint64_t generation, uint64_t pause,
                          uint64_t collected, uint64_t uncollectable)
 {
-    uint8_t *p = tc_reserve(c, 0);
-    *p++ = MSC_REC_GC;
-    p = msc_put_time(p, &c->st->delta, ns);
-    p = msc_put_varint(p, generation);
-    p = msc_put_varint(p, pause);
-    p = msc_put_varint(p, collected);
-    tc_commit(c, msc_put_varint(p, uncollectable));
+    tc_commit(c, msc_enc_gc(tc_reserve(c, 0), &c->st->delta, ns, generation, pause, collected,
+                            uncollectable));
 }
 
 static inline void tc_mark(tc_capture_t *c, uint64_t ns, const char *label)
 {
-    uint8_t *p = tc_reserve(c, strlen(label));
-    *p++ = MSC_REC_MARK;
-    p = msc_put_time(p, &c->st->delta, ns);
-    tc_commit(c, msc_put_bytes(p, label, strlen(label)));
+    tc_commit(c, msc_enc_mark(tc_reserve(c, strlen(label)), &c->st->delta, ns, label,
+                              strlen(label)));
 }
 
 static inline void tc_cpu(tc_capture_t *c, uint64_t ns, uint64_t age, uint32_t thread,
@@ -238,13 +221,9 @@ static inline void tc_cpu(tc_capture_t *c, uint64_t ns, uint64_t age, uint32_t t
                              wall_ns, native));
 }
 
-/*  LOST | 1101 | count | reason | */
 static inline void tc_lost(tc_capture_t *c, uint64_t count, uint64_t reason)
 {
-    uint8_t *p = tc_reserve(c, 0);
-    *p++ = MSC_REC_LOST;
-    p = msc_put_varint(p, count);
-    tc_commit(c, msc_put_varint(p, reason));
+    tc_commit(c, msc_enc_lost(tc_reserve(c, 0), count, reason));
 }
 
 /*

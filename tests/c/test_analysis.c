@@ -8,6 +8,7 @@
  * nothing leaks. */
 #include "capture_util.h"
 #include "check.h"
+#include "internal.h"
 #include "memscope/livemap.h"
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
@@ -45,6 +46,47 @@ static void test_livemap_basics(void)
         if (msc_livemap_take(&m, i * 16 + 0x10000, &old) != 1 || old.size != i) lost++;
     CHECK_EQ(lost, 0);
     CHECK_EQ(m.count, 1);
+    msc_livemap_release(&m);
+}
+
+/* The debug checker passes a map after growth and deletions, and names
+ * each kind of damage: a wrong count, an entry a lookup cannot reach, an
+ * address held twice. */
+static void test_livemap_checker(void)
+{
+    msc_livemap_t m;
+    msc_live_t old;
+    CHECK_EQ(msc_livemap_init(&m), 0);
+    for (uint64_t i = 1; i <= 50000; i++)
+        CHECK_EQ(msc_livemap_put(&m, &(msc_live_t){i * 16, i, 1, 1}, &old), 0);
+    for (uint64_t i = 1; i <= 50000; i += 3) CHECK_EQ(msc_livemap_take(&m, i * 16, &old), 1);
+    CHECK_EQ(msc__livemap_check(&m), 0);
+
+    m.count++;
+    CHECK_EQ(msc__livemap_check(&m), MSC_ECORRUPT);
+    m.count--;
+
+    /* An entry moved to the slot before its home: no lookup gets there. */
+    size_t home = msc_livemap_slot(32, m.mask), at = home;
+    while (m.slots[at].addr != 32) at = (at + 1) & m.mask;
+    size_t before = (home - 1) & m.mask;
+    msc_live_t moved = m.slots[at], displaced = m.slots[before];
+    m.slots[before] = moved;
+    m.slots[at] = displaced;
+    CHECK_EQ(msc__livemap_check(&m), MSC_ECORRUPT);
+    m.slots[at] = moved;
+    m.slots[before] = displaced;
+    CHECK_EQ(msc__livemap_check(&m), 0);
+
+    /* The same address in a later slot of its run, counted. */
+    size_t end = at;
+    while (m.slots[end].addr) end = (end + 1) & m.mask;
+    m.slots[end] = moved;
+    m.count++;
+    CHECK_EQ(msc__livemap_check(&m), MSC_ECORRUPT);
+    m.slots[end].addr = 0;
+    m.count--;
+    CHECK_EQ(msc__livemap_check(&m), 0);
     msc_livemap_release(&m);
 }
 
@@ -670,6 +712,7 @@ static void test_out_of_memory(void)
 int main(void)
 {
     test_livemap_basics();
+    test_livemap_checker();
     test_livemap_random();
     test_peak_and_epochs();
     test_realloc_and_reuse();

@@ -11,7 +11,7 @@
 #include "check.h"
 #include "memscope/analysis.h"
 #include "memscope/format.h"
-#include "memscope/reader.h"
+#include "memscope/replay.h"
 #include "memscope/symbols.h"
 
 /*
@@ -306,6 +306,7 @@ static void write_every_kind(tc_capture_t *c, uint32_t *n)
     tc_thread(c, 2);
     tc_thread_info(c, 2, 4242, "worker");
     tc_sample(c, TC_TIME0 + 3000, TC_RSS_MARK);
+    tc_sample_detail(c, TC_TIME0 + 3500, TC_RSS_MARK, 5ull << 20, 3ull << 20);
     tc_side_end(c);
     msc_sink_flush(c->sink);
 
@@ -410,6 +411,7 @@ static void test_capture_every_kind(void)
         {MSC_REC_ALLOC, MSC_DOMAIN_RAW, 0, g[1], B1, 0, 33},
         {MSC_REC_THREAD_INFO, 0, 2, 0, 0, 0, 0},
         {MSC_REC_SAMPLE, 0, 2, 0, 0, 0, 0},
+        {MSC_REC_SAMPLE, 0, 2, 0, 0, 0, 0},
         {MSC_REC_FREE, MSC_DOMAIN_RAW, 0, 0, A3, 0, 0},
         {MSC_REC_FREE, MSC_DOMAIN_RAW, 2, 0, B1, 0, 0},
         {MSC_REC_ALLOC, MSC_DOMAIN_RAW, 2, 0, B2, 0, 17},
@@ -435,8 +437,15 @@ static void test_capture_every_kind(void)
         CHECK_EQ(ev.e[13].ev.value[0], 4242);
         CHECK(strcmp(ev.e[13].text, "worker") == 0);
         CHECK_EQ(ev.e[14].ev.value[0], TC_RSS_MARK);
+        CHECK_EQ(ev.e[14].ev.value[3], 0); /* no resident split */
         CHECK_EQ(ev.e[14].ev.time_ns, TC_TIME0 + 3000);
-        CHECK_EQ(ev.e[15].ev.time_ns, TC_TIME0 + 3000);
+        const msc_event_t *detail = &ev.e[15].ev;
+        CHECK_EQ(detail->time_ns, TC_TIME0 + 3500);
+        CHECK_EQ(detail->value[0], TC_RSS_MARK);
+        CHECK_EQ(detail->value[1], 5ull << 20);
+        CHECK_EQ(detail->value[2], 3ull << 20);
+        CHECK_EQ(detail->value[3], 1);
+        CHECK_EQ(ev.e[16].ev.time_ns, TC_TIME0 + 3500);
     }
 
     check_symbols((msc_symbols_t *)msc_replay_symbols(r), g);

@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "memscope/heap.h"
+#include "heapint.h"
+#include "memscope/heapfile.h"
 
 static uint32_t str(msc_heap_t *h, const char *s)
 {
@@ -111,6 +112,39 @@ static msc_heap_t *cache_heap(void)
     return h;
 }
 
+/* The debug checker passes the heaps built here and names each kind of
+ * damage an analysis would trip over. */
+static void test_checker(void)
+{
+    msc_heap_t *h = cache_heap();
+    CHECK_EQ(msc__heap_check(h), 0);
+    CHECK_EQ(msc_heap_add_container(h, 1, MSC_HEAP_DICT_STR, 2, 8), 0);
+    CHECK_EQ(msc_heap_add_container(h, 2, MSC_HEAP_LIST, 1000, 1000), 0);
+    CHECK_EQ(msc_heap_index(h), 0);
+    CHECK_EQ(msc__heap_check(h), 0);
+#define DAMAGED(field, bad)                                                                        \
+    do {                                                                                           \
+        __typeof__(field) keep = field;                                                            \
+        field = bad;                                                                               \
+        CHECK_EQ(msc__heap_check(h), MSC_ECORRUPT);                                                \
+        field = keep;                                                                              \
+    } while (0)
+    DAMAGED(h->edge_to[5], h->node_count);                 /* a target past the nodes */
+    DAMAGED(h->edge_label[1], h->string_count);            /* a name that is no string */
+    DAMAGED(h->edge_start[2], h->edge_start[3] + 1);       /* rows out of order */
+    DAMAGED(h->type[7], h->type_count);                    /* a type that does not exist */
+    DAMAGED(h->preview[3], h->string_count);
+    DAMAGED(h->flags[4], 0x80);                            /* an unknown flag */
+    DAMAGED(h->flags[0], 0);                               /* a root that is an object */
+    DAMAGED(h->blob[h->str_off[2] - 1], 'x');              /* a string left unterminated */
+    DAMAGED(h->containers[1].node, 1);                     /* containers out of order */
+    DAMAGED(h->containers[0].capacity, 6);                 /* a hash table of 6 slots */
+    DAMAGED(h->addr[9], 0x99999);                          /* an address the table lost */
+#undef DAMAGED
+    CHECK_EQ(msc__heap_check(h), 0);
+    msc_heap_free(h);
+}
+
 static void test_cache_retains_entries(void)
 {
     msc_heap_t *h = cache_heap();
@@ -171,6 +205,7 @@ static void test_file_round_trip(void)
     msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
     CHECK(r != NULL);
     if (r) {
+        CHECK_EQ(msc__heap_check(r), 0);
         CHECK_EQ(r->pid, 4242);
         CHECK_EQ(r->node_count, h->node_count);
         CHECK_EQ(r->edge_count, h->edge_count);
@@ -290,6 +325,65 @@ static void test_reader_rejects_digests_before_version_3(void)
     msc_heap_free(r);
     close(fd);
     unlink(path);
+    msc_heap_free(h);
+}
+
+/* numpy arrays' records: written and read back as they were; refused when
+ * impossible (by the builder and by the reader) and in a version 3 file,
+ * which still reads when it has none. */
+static void test_array_records(void)
+{
+    msc_heap_t *h = cache_heap();
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 8, 2, 1000000), 0);
+    CHECK_EQ(msc_heap_add_array(h, 4, 'O', 8, 8, 3), 0);
+    CHECK_EQ(msc_heap_add_array(h, 6, 'f', 8, 4, 5), 0);
+    char path[64];
+    int fd = write_tmp(h, path), err;
+    msc_error_info_t info = {0, NULL};
+    msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
+    CHECK(r && r->array_count == 3);
+    for (uint32_t i = 0; r && i < r->array_count && i < 3; i++) {
+        const msc_heap_array_t *x = &r->arrays[i], *y = &h->arrays[i];
+        CHECK(x->node == y->node && x->kind == y->kind && x->itemsize == y->itemsize &&
+              x->fits == y->fits && x->length == y->length);
+    }
+    CHECK(r && msc_heap_array_of(r, 4) && msc_heap_array_of(r, 4)->kind == 'O');
+    CHECK(r && msc_heap_array_of(r, 3) == NULL);
+    msc_heap_free(r);
+    uint8_t three = 3;
+    CHECK_EQ(pwrite(fd, &three, 1, 8), 1);
+    r = msc_heap_read(fd, &err, &info, NULL, NULL);
+    CHECK(r == NULL && info.what &&
+          strcmp(info.what, "record kind newer than the snapshot's version") == 0);
+    close(fd);
+    unlink(path);
+    h->array_count = 0;
+    fd = write_tmp(h, path);
+    CHECK_EQ(pwrite(fd, &three, 1, 8), 1);
+    r = msc_heap_read(fd, &err, &info, NULL, NULL);
+    CHECK(r && r->array_count == 0 && r->node_count == h->node_count);
+    msc_heap_free(r);
+    close(fd);
+    unlink(path);
+    /* The builder refuses what the reader would. */
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 8, 16, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 2, 4, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 3, 3, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'O', 8, 1, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'S', 8, 8, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'f', 1, 1, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'i', 8, 8, 1ULL << 53), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 0, 'i', 8, 8, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, h->node_count, 'i', 8, 8, 1), MSC_EUSAGE);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'u', 8, 1, 1), 0);
+    CHECK_EQ(msc_heap_add_array(h, 2, 'u', 8, 1, 1), MSC_EUSAGE); /* not after the last */
+    h->arrays[0].fits = 9;
+    check_rejected(h, "array with an impossible kind, element size or length");
+    h->arrays[0] = (msc_heap_array_t){2, 'i', 4, 8, 1};
+    check_rejected(h, "array with an impossible kind, element size or length");
+    h->arrays[0] = (msc_heap_array_t){2, 'i', 8, 8, 1};
+    h->flags[2] |= MSC_HEAP_SYNTHETIC;
+    check_rejected(h, "array record for a synthetic node");
     msc_heap_free(h);
 }
 
@@ -533,10 +627,12 @@ static void test_cycles(void)
 int main(void)
 {
     test_retained_brute_force();
+    test_checker();
     test_cache_retains_entries();
     test_file_round_trip();
     test_reader_rejects_bad_contents();
     test_reader_rejects_digests_before_version_3();
+    test_array_records();
     test_duplicates();
     test_empty_containers();
     test_partition_kinds();

@@ -52,6 +52,17 @@ def test_wheel_carries_its_libraries(wheel):
     vendored = {n.split("/")[-1].split("-")[0] for n in names if n.startswith("memscope.libs/")}
     assert {"libzstd", "libxxhash", "libprotobuf"} <= vendored, names
     assert "memscope/_cli" in names
+    assert {"memscope/py.typed", "memscope/_memscope.pyi"} <= set(names)
+
+
+def test_installed_package_is_typed(venv, tmp_path):
+    # PEP 561: the marker and the extension's stubs beside it, so a type
+    # checker run against the installed package sees the C functions.
+    code = ("import memscope, pathlib; d = pathlib.Path(memscope.__file__).parent; "
+            "print((d / 'py.typed').is_file(), 'def start(' in (d / '_memscope.pyi').read_text())")
+    proc = run(venv / "bin" / "python", "-c", code, cwd=tmp_path,
+               env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert proc.stdout.split() == ["True", "True"]
 
 
 def test_installed_command_records_and_reports(venv, tmp_path):

@@ -32,6 +32,41 @@ def test_only_one_tracker_at_a_time(tmp_path):
     memscope.Tracker(tmp_path / "a.msc", force=True).start().stop()
 
 
+@pytest.mark.parametrize("sample", [0, 4096])
+def test_a_start_that_fails_midway_leaves_no_capture(tmp_path, sample):
+    """Every step of start is made to fail in turn (core's allocations fail
+    after the first n): each failure raises, leaves no file and no recording
+    behind, and the next start records as if nothing had happened."""
+    from memscope import _memscope
+    midway = 0
+    try:
+        for n in range(1000):
+            path = tmp_path / f"try{n}.msc"
+            _memscope._fail_allocations(n)
+            try:
+                _memscope.start(str(path), ["prog"], sample=sample)
+            except MemoryError:
+                midway += 1  # the file existed: the capture's tables failed
+            except RuntimeError as e:
+                assert "out of memory" in str(e)  # opening the capture failed
+            else:
+                break
+            finally:
+                _memscope._fail_allocations(-1)
+            assert not path.exists()
+            assert _memscope.recording() is None
+    finally:
+        _memscope._fail_allocations(-1)
+    assert midway >= 4  # main trie, side trie, names, and more
+    blob = bytearray(8_000_000)
+    assert _memscope.stop() == str(path)
+    del blob
+    rows = json.loads(cli("table", path, "--json", "--limit", "0").stdout)["rows"]
+    mine = [r for r in rows if r["function"] == "test_a_start_that_fails_midway_leaves_no_capture"]
+    assert mine and 7_900_000 <= sum(r["bytes"] for r in mine) <= 8_100_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
 def test_get_traced_memory_follows_allocations(tmp_path):
     assert memscope.get_traced_memory() == (0, 0)
     with memscope.Tracker(tmp_path / "t.msc"):

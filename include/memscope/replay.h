@@ -8,13 +8,12 @@
  *
  * Memory is bounded by the number of distinct stacks, code objects and
  * strings, and by one chunk; never by the length of the capture. */
-#ifndef MEMSCOPE_READER_H
-#define MEMSCOPE_READER_H
+#ifndef MEMSCOPE_REPLAY_H
+#define MEMSCOPE_REPLAY_H
 
 #include <stdint.h>
 
 #include "memscope/chunk.h"
-#include "memscope/sink.h"
 #include "memscope/symbols.h"
 
 typedef struct msc_event {
@@ -72,9 +71,5 @@ uint64_t msc_replay_file_size(const msc_replay_t *r);
 int msc_replay_complete(const msc_replay_t *r);
 uint64_t msc_replay_duration_ns(const msc_replay_t *r);
 uint64_t msc_replay_events(const msc_replay_t *r);
-
-/* Decodes a capture header (internal; exposed for the fuzzers). */
-int msc__header_decode(const uint8_t *buf, size_t len, msc_header_t *h, size_t *used,
-                       msc_error_info_t *info);
 
 #endif
