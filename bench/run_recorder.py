@@ -47,7 +47,9 @@ WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
              "threaded", "large_peak", "deep_stacks"]
 MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "memray_pymalloc",
          "scalene", "tm1", "tm25", "mprof"]
-ALL_MODES = MODES + ["memscope_baseline"]  # the last only with --baseline
+# Run only when asked (--modes): another build of memscope (--baseline), and
+# CPU sampling beside a CPU profiler (bench/bench_cpu.py measures them properly).
+EXTRA_MODES = ["memscope_baseline", "memscope_cpu", "pyspy"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
@@ -60,6 +62,8 @@ MODE_LABELS = {
     "tm1": "-X tracemalloc=1",
     "tm25": "-X tracemalloc=25",
     "mprof": "memory_profiler @profile",
+    "memscope_cpu": "memscope --cpu (100 Hz)",
+    "pyspy": "py-spy record (100 Hz)",
 }
 # The file each capturing mode writes, by extension; None for modes that
 # report in process.
@@ -79,7 +83,7 @@ def mode_command(mode, args, script, capture):
     if mode == "plain":
         return [py, script], {}
     if mode.startswith("memscope"):
-        native = ["--native"] if mode == "memscope_native" else []
+        native = {"memscope_native": ["--native"], "memscope_cpu": ["--cpu"]}.get(mode, [])
         cli = args.baseline if mode == "memscope_baseline" else args.memscope
         return ([cli, "run", *native, "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
@@ -89,6 +93,9 @@ def mode_command(mode, args, script, capture):
         return [py, "-m", "memray", "run", "-q", "-f", *extra, "-o", capture, script], {}
     if mode == "scalene":
         return [py, "-m", "scalene", "run", "-o", capture, script], {}
+    if mode == "pyspy":
+        return [os.path.join(os.path.dirname(py), "py-spy"), "record", "-r", "100", "-f", "raw",
+                "-o", capture, "--", py, script], {}
     if mode == "tm1":
         return [py, "-X", "tracemalloc=1", script], {}
     if mode == "tm25":
@@ -430,7 +437,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--reps", type=int, default=3, help="runs per (workload, mode)")
     p.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
-    p.add_argument("--modes", nargs="+", default=MODES, choices=ALL_MODES)
+    p.add_argument("--modes", nargs="+", default=MODES, choices=MODES + EXTRA_MODES)
     p.add_argument("--interpreter", default="3.11",
                    help="pyenv's CPython X.Y, in a venv from requirements/bench.txt")
     p.add_argument("--python", help="the one interpreter used by every mode, with the "

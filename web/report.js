@@ -9,7 +9,10 @@
   const data = JSON.parse(document.getElementById("memscope-data").textContent);
   const frames = data.frames;
   const SVG = "http://www.w3.org/2000/svg";
-  const VIEW_TITLES = { peak: "Live at peak", exit: "Leaked at exit", total: "Total allocated" };
+  const VIEW_TITLES = { peak: "Live at peak", exit: "Leaked at exit", total: "Total allocated",
+                        cpu: "CPU time", wall: "Wall time" };
+  // Time views (memscope run --cpu) weigh frames in nanoseconds, not bytes.
+  const TIME_VIEWS = { cpu: true, wall: true };
 
   function el(tag, props, text) {
     const e = document.createElement(tag);
@@ -30,6 +33,11 @@
     let u = 0;
     while (n >= 1024 && u < units.length - 1) { n /= 1024; u++; }
     return u ? n.toFixed(1) + " " + units[u] : n + " B";
+  }
+
+  function seconds(ns) {
+    const s = ns / 1e9;
+    return s < 0.01 ? (s * 1e3).toFixed(1) + " ms" : s.toFixed(2) + " s";
   }
 
   function count(n) {
@@ -78,6 +86,10 @@
         count(s.leaked_allocations) + " blocks"],
       ["duration_s", "duration", s.duration_s.toFixed(2) + " s"],
     ];
+    if (s.cpu_samples) {
+      cards.push(["cpu_seconds", "CPU time", s.cpu_seconds.toFixed(2) + " s, " +
+        percent(s.native_cpu_seconds, s.cpu_seconds) + " native"]);
+    }
     // Memory outside CPython's allocators, by domain (numpy, native, mmap).
     for (const [name, peak, exit] of data.domains || []) {
       if (name === "raw" || name === "mem" || name === "obj") continue;
@@ -125,6 +137,14 @@
       return "Live at " + m.time_s.toFixed(2) + " s (" + bytes(m.heap_bytes) + ")";
     }
     return VIEW_TITLES[flame.view] + (flame.inverted ? ", inverted" : "");
+  }
+
+  function timed() {
+    return flame.moment === null && TIME_VIEWS[flame.view] === true;
+  }
+
+  function amount(n) {
+    return timed() ? seconds(n) : bytes(n);
   }
 
   function matches(node) {
@@ -197,7 +217,7 @@
     const q = flame.query;
     const found = q ? matchedBytes(flame.root) : 0;
     document.getElementById("search-result").textContent =
-      q ? "matched " + bytes(found) + " (" + percent(found, flame.total) + ")" : "";
+      q ? "matched " + amount(found) + " (" + percent(found, flame.total) + ")" : "";
   }
 
   // Bytes under matching frames, each counted once (the outermost match).
@@ -211,9 +231,14 @@
   function showTooltip(ev, node) {
     const lines = [node.depth === 0 ? "all" : node.name];
     if (location(node)) lines.push(location(node));
-    lines.push(bytes(node.bytes) + " (" + node.bytes.toLocaleString("en-US") + " bytes), " +
-      percent(node.bytes, flame.total));
-    lines.push(count(node.count) + " allocations");
+    if (timed()) {
+      lines.push(seconds(node.bytes) + ", " + percent(node.bytes, flame.total));
+      lines.push(count(node.count) + " samples");
+    } else {
+      lines.push(bytes(node.bytes) + " (" + node.bytes.toLocaleString("en-US") + " bytes), " +
+        percent(node.bytes, flame.total));
+      lines.push(count(node.count) + " allocations");
+    }
     tooltip.textContent = lines.join("\n");
     tooltip.hidden = false;
     tooltip.style.left = Math.min(ev.clientX + 12, window.innerWidth - 320) + "px";
@@ -254,7 +279,7 @@
 
   function renderViewButtons() {
     const box = document.getElementById("views");
-    for (const view of ["peak", "exit", "total"]) {
+    for (const view of ["peak", "exit", "total", "cpu", "wall"]) {
       if (!data.flames[view] && !data.flames[view + "_inverted"]) continue;
       const b = el("button", { type: "button", className: "tab" }, VIEW_TITLES[view]);
       b.dataset.view = view;
@@ -299,6 +324,7 @@
     };
     line(2, "var(--rss)", "RSS");
     line(1, "var(--heap)", "heap in use");
+    if (s.cpu_samples) cpuLine(box, points, x, T, H - B);
     for (const t of data.gc_s) {
       box.append(svg("line", { x1: x(t), x2: x(t), y1: H - B, y2: H - B + 5, stroke: "var(--muted)" }));
     }
@@ -333,6 +359,28 @@
       showAt(Math.max(0, ((ev.clientX - r.left) * W / r.width - L) / (W - L - R) * end));
     });
     document.getElementById("timeline").append(box);
+  }
+
+  // CPU busy over time (run --cpu): the CPU seconds sampled around each
+  // point over the time they span, in cores, on a scale of its own. Two
+  // points either side smooth out where a sample's 10 ms fell.
+  function cpuLine(box, points, x, top, bottom) {
+    const cores = points.map((p, i) => {
+      const lo = Math.max(0, i - 2), hi = Math.min(points.length - 1, i + 2);
+      let sum = 0;
+      for (let j = lo; j <= hi; j++) sum += points[j][3];
+      const span = points[hi][0] - (lo ? points[lo - 1][0] : 0);
+      return span > 0 ? sum / span : 0;
+    });
+    const most = Math.max(1, ...cores);
+    const y = (c) => bottom - (bottom - top) * c / most;
+    const d = points.map((p, i) => (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(cores[i]).toFixed(1));
+    const path = svg("path", { id: "cpu-line", d: d.join(" "), fill: "none", stroke: "var(--cpu)",
+      "stroke-width": 1, "stroke-dasharray": "4 2" });
+    path.append(svg("title", {}, "CPU busy (cores), sampled"));
+    box.append(path);
+    box.append(svg("text", { x: x(points[points.length - 1][0]) - 4, y: top + 22,
+      "text-anchor": "end", fill: "var(--cpu)" }, "CPU " + most.toFixed(1) + " cores"));
   }
 
   // The peak is a moment too, and the exact one: a click nearer to it than

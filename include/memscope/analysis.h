@@ -28,13 +28,21 @@ typedef enum msc_view {
     MSC_VIEW_PEAK = 0,         /* live at the heap's high-water mark */
     MSC_VIEW_EXIT = 1,         /* live when the capture ended (leaked at exit) */
     MSC_VIEW_TOTAL = 2,        /* everything ever allocated */
-    MSC_VIEW_COUNT
+    MSC_VIEW_COUNT,            /* the memory views above */
+    MSC_VIEW_CPU = MSC_VIEW_COUNT, /* CPU time sampled (memscope run --cpu): bytes hold ns,
+                                  count the samples that found the thread on CPU */
+    MSC_VIEW_WALL,             /* wall time sampled: bytes hold ns, count every sample */
+    MSC_VIEW_NATIVE_CPU,       /* of the CPU view, the samples that found the thread in
+                                  native code */
+    MSC_VIEW_ALL
 } msc_view_t;
 
 typedef struct msc_sample {
     uint64_t time_ns;
     uint64_t heap_bytes;
     uint64_t rss_bytes;
+    uint64_t cpu_ns;           /* CPU time of the CPU samples (run --cpu) taken after the
+                                  previous sample and up to this one, every thread */
 } msc_sample_t;
 
 typedef struct msc_mark {
@@ -120,6 +128,10 @@ typedef struct msc_summary {
     msc_domain_stats_t domains[MSC_MAX_DOMAIN_STATS]; /* those with allocations, by slot:
                                                         set by msc_analysis_finish */
     uint32_t ndomains;
+    uint64_t cpu_samples;          /* CPU records (memscope run --cpu); 0 without */
+    uint64_t cpu_ns;               /* CPU time the samples stand for, every thread */
+    uint64_t native_cpu_ns;        /* of which the threads were outside the interpreter */
+    uint64_t wall_ns;              /* wall time the samples stand for, summed over threads */
     msc_rss_split_t rss_split;     /* at the sample with the most RSS that said where
                                       it was; rss_bytes 0 when none did */
 } msc_summary_t;
@@ -170,9 +182,10 @@ uint64_t msc_analysis_time(const msc_analysis_t *a);
  * seen. Valid after msc_analysis_finish. */
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node);
 /* The same for every view at once, into v: whether the stack ever
- * allocated (else every view is zero, and v is left as it was). */
+ * allocated or was sampled (else every view is zero, and v is left as it
+ * was). */
 int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
-                            msc_node_values_t v[MSC_VIEW_COUNT]);
+                            msc_node_values_t v[MSC_VIEW_ALL]);
 uint32_t msc_analysis_nodes(const msc_analysis_t *a);
 
 /* The live block that starts at addr, as replayed so far: 1 with *size

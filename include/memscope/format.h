@@ -86,6 +86,7 @@ enum msc_domain {
 #define MSC_FLAG_ALIGNED 0x40              /* address delta is in units of 16 bytes */
 #define MSC_FLAG_SAME_STACK 0x80           /* stack is the previous allocation's */
 #define MSC_FLAG_RSS_DETAIL 0x10           /* SAMPLE: anonymous and file-backed bytes follow */
+#define MSC_FLAG_NATIVE 0x10               /* CPU: the thread was in native code */
 
 enum msc_record_kind {
     MSC_REC_ALLOC = 1,         /* addr delta, size, [stack delta] */
@@ -102,8 +103,20 @@ enum msc_record_kind {
     MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */
     MSC_REC_LOST = 13,         /* events the recorder could not record, and why */
     MSC_REC_TRAILER = 14,      /* clean end: duration ns, main events, side events */
-    MSC_REC_CHILD = 15,        /* main only: time delta, pid, capture path, command */
+    MSC_REC_EXT = 15,          /* sub-kind (enum msc_ext_kind), then its fields */
 };
+
+/* The record kinds past the tag's four bits: an MSC_REC_EXT record names
+ * one of these in a varint after its tag (whose flag bits keep the meaning
+ * the sub-kind gives them). A decoded event of one has the kind
+ * MSC_REC_EXT_BASE + sub-kind, so every event kind stays distinct. */
+enum msc_ext_kind {
+    MSC_EXT_CHILD = 1,         /* main only: time delta, pid, capture path, command */
+    MSC_EXT_CPU = 2,           /* time delta, age, thread, [stack delta], cpu ns, wall ns */
+};
+#define MSC_REC_EXT_BASE 16
+#define MSC_REC_CHILD (MSC_REC_EXT_BASE + MSC_EXT_CHILD)
+#define MSC_REC_CPU (MSC_REC_EXT_BASE + MSC_EXT_CPU)
 
 enum msc_lost_reason {
     MSC_LOST_NO_MEMORY = 1,

@@ -18,7 +18,7 @@
 
 typedef struct msc_event {
     uint8_t kind;              /* ALLOC, FREE, REALLOC, SAMPLE, GC, MARK, THREAD_INFO, LOST,
-                                  CHILD */
+                                  CHILD, CPU (format.h: MSC_REC_*) */
     uint32_t thread;           /* thread index (0 = main thread) */
     uint32_t stack;            /* global stack node; 0 = no Python stack */
     uint64_t addr;             /* ALLOC/FREE address; REALLOC new address */
@@ -31,7 +31,8 @@ typedef struct msc_event {
     uint64_t value[4];         /* SAMPLE: rss, anonymous, file-backed, 1 if those two
                                   were sampled; GC: generation, duration ns, collected,
                                   uncollectable; THREAD_INFO: native id; LOST: count, reason;
-                                  CHILD: pid */
+                                  CHILD: pid; CPU: cpu ns, wall ns, 1 if native, age ns
+                                  (the sample was taken at time_ns - age) */
     const char *text;          /* MARK label, THREAD_INFO name, CHILD command (arguments
                                   separated by NUL bytes); borrowed for the callback */
     uint32_t text_len;

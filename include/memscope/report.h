@@ -81,6 +81,8 @@ void msc_put_text(FILE *out, const char *s);
 
 /* "12.3 MiB" (binary units) into buf; returns buf. */
 const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n);
+/* A duration for people: "12.3 ms", "4.56 s". Returns buf (n >= 32). */
+const char *msc_format_seconds(uint64_t ns, char *buf, size_t n);
 
 /* JSON helpers shared by the writers. */
 void msc_json_string(FILE *out, const char *s);

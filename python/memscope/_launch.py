@@ -94,7 +94,7 @@ def _start(opts, path, parent=None):
     pid, capture = parent or (0, None)
     _memscope.start(path, opts["argv"], max_depth=opts["depth"], force=opts["force"],
                     sample=opts["sample"], native=opts["native"], parent_pid=pid,
-                    parent_capture=capture or None)
+                    parent_capture=capture or None, cpu_rate=opts["cpu_rate"])
     gc.callbacks.append(_memscope.gc_callback)
     _memscope.thread_started(threading.current_thread().name)
 
@@ -231,7 +231,8 @@ def _options():
     flags = take("FLAGS", "").split(",")
     parent = take("PARENT")
     opts = {"output": take("OUTPUT"), "depth": int(take("DEPTH", "128")),
-            "sample": int(take("SAMPLE", "0")), "force": "force" in flags,
+            "sample": int(take("SAMPLE", "0")), "cpu_rate": int(take("CPU_RATE", "0")),
+            "force": "force" in flags,
             "follow_fork": "follow-fork" in flags, "native": "native" in flags,
             "heap_at_exit": take("HEAP_AT_EXIT"),
             "heap_on_signal": take("HEAP_ON_SIGNAL"),

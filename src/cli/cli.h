@@ -136,5 +136,11 @@ char *cli_default_output(const char *capture, const char *suffix);
 /* Parses --at and --by values: 0, or -1 after saying what is wrong. */
 int cli_parse_view(const char *text, msc_view_t *out);
 int cli_parse_group(const char *text, msc_group_t *out);
+/* Parses a --metric value (cpu, wall) into a time view: 0, or -1 after
+ * saying what is wrong. */
+int cli_parse_metric(const char *text, msc_view_t *out);
+/* 0 when the capture has CPU samples, else -1 after saying so (a time view
+ * of a capture recorded without --cpu). */
+int cli_require_samples(const cli_capture_t *cap, const char *path);
 
 #endif

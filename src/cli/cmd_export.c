@@ -1,5 +1,6 @@
 /* memscope export FILE --format F -o OUT: one view of a capture in a format
- * other tools read (folded stacks, speedscope, the JSON call tree, pprof). */
+ * other tools read (folded stacks, speedscope, the JSON call tree, pprof):
+ * a memory view, or with --metric the CPU or wall time of run --cpu. */
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
@@ -12,7 +13,8 @@ static int run(int argc, char **argv);
 const cli_command_t cli_cmd_export = {
     "export", run, "write a view as collapsed stacks, speedscope, JSON or pprof",
     "usage: memscope export FILE --format collapsed|speedscope|json|pprof\n"
-    "                            [--at peak|exit|total] [-o OUT [--force]]\n\n"
+    "                            [--at peak|exit|total | --metric cpu|wall]\n"
+    "                            [-o OUT [--force]]\n\n"
     "Write one view of a capture in a format other tools read:\n"
     "  collapsed    folded stacks, \"outer;inner;leaf BYTES\" per line, for\n"
     "               flamegraph.pl, inferno and friends\n"
@@ -22,11 +24,14 @@ const cli_command_t cli_cmd_export = {
     "  pprof        gzipped profile.proto for go tool pprof, Pyroscope, Parca:\n"
     "               alloc_objects/alloc_space (everything allocated) and\n"
     "               inuse_objects/inuse_space (live at the peak with --at peak,\n"
-    "               the default; at exit otherwise)\n\n"
+    "               the default; at exit otherwise); with CPU samples (run --cpu)\n"
+    "               also cpu/nanoseconds and wall/nanoseconds\n\n"
     "options:\n"
     "  --format F             the output format (required)\n"
     "  --at peak|exit|total   live at the peak (default), leaked at exit, or\n"
     "                         everything allocated\n"
+    "  --metric cpu|wall      the CPU or wall time of the samples of memscope run\n"
+    "                         --cpu instead of bytes (unit: nanoseconds)\n"
     "  -o, --output OUT       write to OUT instead of standard output (created\n"
     "                         mode 0600; an existing file is kept without --force)\n"
     "  --force                replace OUT if it exists (a regular file only)\n\n"
@@ -34,6 +39,7 @@ const cli_command_t cli_cmd_export = {
     "  memscope export run.msc --format collapsed | flamegraph.pl > peak.svg\n"
     "  memscope export run.msc --format speedscope --at total -o run.speedscope.json\n"
     "  memscope export run.msc --format json --at exit -o leaks.json\n"
+    "  memscope export run.msc --format speedscope --metric cpu -o cpu.speedscope.json\n"
     "  memscope export run.msc --format pprof -o run.pb.gz && go tool pprof -top run.pb.gz\n"};
 
 static int parse_format(const char *text, msc_export_format_t *out)
@@ -65,12 +71,13 @@ static int run(int argc, char **argv)
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'}, {"at", required_argument, NULL, 'a'},
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {"force", no_argument, NULL, 'F'},        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'F'},        {"metric", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
     };
     msc_export_format_t format = MSC_EXPORT_COLLAPSED;
     msc_view_t view = MSC_VIEW_PEAK;
     cli_output_t output = {NULL, 0, {NULL, NULL}};
-    int have_format = 0, c;
+    int have_format = 0, timed = 0, c;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
@@ -82,6 +89,10 @@ static int run(int argc, char **argv)
             return EXIT_USAGE;
         case 'a':
             if (cli_parse_view(optarg, &view) < 0) return EXIT_USAGE;
+            break;
+        case 'm':
+            if (cli_parse_metric(optarg, &view) < 0) return EXIT_USAGE;
+            timed = 1;
             break;
         case 'o': output.path = optarg; break;
         case 'F': output.force = 1; break;
@@ -97,6 +108,10 @@ static int run(int argc, char **argv)
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
+    if (timed && cli_require_samples(&cap, argv[optind]) < 0) {
+        cli_capture_close(&cap);
+        return EXIT_USAGE;
+    }
     job_t job = {&cap, format, view};
     output.inputs[0] = cap.path;
     rc = cli_write_output(&output, write_export, &job);

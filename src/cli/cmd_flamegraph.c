@@ -1,5 +1,6 @@
 /* memscope flamegraph FILE: the flame graph of one view as a self-contained
- * HTML page. */
+ * HTML page: a memory view, or with --metric the CPU or wall time of
+ * run --cpu. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +13,22 @@ static int run(int argc, char **argv);
 const cli_command_t cli_cmd_flamegraph = {
     "flamegraph", run, "flame graph of one view as an HTML page",
     "usage: memscope flamegraph FILE [-o OUT.html [--force]] [--at peak|exit|total]\n"
-    "                           [--inverted]\n\n"
+    "                           [--metric cpu|wall] [--inverted]\n\n"
     "Write the flame graph of one view as a self-contained HTML page: hover a\n"
     "frame for its function, file:line, bytes, share and allocations; click to\n"
     "zoom; search to highlight.\n\n"
     "options:\n"
     "  --at peak|exit|total   live at the peak (default), leaked at exit, or\n"
     "                         everything allocated\n"
+    "  --metric cpu|wall      CPU or wall time from the samples of memscope run --cpu\n"
     "  --inverted             allocating frames at the top, callers below\n"
     "  -o, --output OUT       where to write (default: FILE-flamegraph.html)\n"
     "  --force                replace OUT if it exists (a regular file only)\n\n"
     "examples:\n"
     "  memscope flamegraph run.msc\n"
     "  memscope flamegraph run.msc --at exit -o leaks.html\n"
-    "  memscope flamegraph run.msc --at total --inverted\n"};
+    "  memscope flamegraph run.msc --at total --inverted\n"
+    "  memscope flamegraph run.msc --metric cpu -o cpu.html\n"};
 
 typedef struct job {
     cli_capture_t *cap;
@@ -45,15 +48,20 @@ static int run(int argc, char **argv)
     static const struct option longopts[] = {
         {"at", required_argument, NULL, 'a'},     {"inverted", no_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {"force", no_argument, NULL, 'F'},        {NULL, 0, NULL, 0},
+        {"force", no_argument, NULL, 'F'},        {"metric", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
     };
     job_t job = {NULL, MSC_VIEW_PEAK, 0};
     cli_output_t output = {NULL, 0, {NULL, NULL}};
-    int c;
+    int c, timed = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             if (cli_parse_view(optarg, &job.view) < 0) return EXIT_USAGE;
+            break;
+        case 'm':
+            if (cli_parse_metric(optarg, &job.view) < 0) return EXIT_USAGE;
+            timed = 1;
             break;
         case 'i': job.inverted = 1; break;
         case 'o': output.path = optarg; break;
@@ -66,6 +74,10 @@ static int run(int argc, char **argv)
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], 0);
     if (rc) return rc;
+    if (timed && cli_require_samples(&cap, argv[optind]) < 0) {
+        cli_capture_close(&cap);
+        return EXIT_USAGE;
+    }
     char *path = output.path ? strdup(output.path)
                              : cli_default_output(cap.path, "-flamegraph.html");
     job.cap = &cap;

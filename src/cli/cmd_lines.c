@@ -15,12 +15,15 @@ const cli_command_t cli_cmd_lines = {
     "  Peak       bytes the line held at the heap's high-water mark\n"
     "  Allocated  bytes it allocated over the whole run\n"
     "  Allocs     how many allocations it made\n"
-    "  At exit    bytes it still held when the program ended\n\n"
+    "  At exit    bytes it still held when the program ended\n"
+    "  Time       CPU time the samples found it running (a capture made with\n"
+    "             memscope run --cpu only)\n\n"
     "options:\n"
     "  --source PATH   the file to annotate (default: the recorded script)\n\n"
     "examples:\n"
     "  memscope lines run.msc\n"
-    "  memscope lines run.msc --source mypkg/loader.py\n"};
+    "  memscope lines run.msc --source mypkg/loader.py\n"
+    "  memscope run --cpu -o slow.msc etl.py && memscope lines slow.msc\n"};
 
 static int run(int argc, char **argv)
 {

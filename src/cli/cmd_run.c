@@ -22,6 +22,7 @@ static int run(int argc, char **argv);
 const cli_command_t cli_cmd_run = {
     "run", run, "run a Python program and record its allocations",
     "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--native]\n"
+    "                    [--cpu] [--cpu-rate HZ]\n"
     "                    [--follow-fork] [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
     "                    [--heap-signal SIG] [--toggle-on SIG]\n"
     "                    (script.py | -m module | -c code) [args ...]\n\n"
@@ -40,6 +41,11 @@ const cli_command_t cli_cmd_run = {
     "  --native           also record what every library allocates with malloc,\n"
     "                     calloc, realloc, posix_memalign ... and mmap (sqlite, ctypes,\n"
     "                     OpenSSL, image codecs), each with its Python stack\n"
+    "  --cpu              also sample every Python thread's stack for CPU and wall\n"
+    "                     time, in the same capture: a Time column in memscope lines,\n"
+    "                     memscope table --metric cpu|wall, a CPU flame graph\n"
+    "  --cpu-rate HZ      samples a second per thread for --cpu (default 100;\n"
+    "                     implies --cpu)\n"
     "  --follow-fork      record every child that runs Python too, each to FILE.PID\n"
     "                     next to FILE (wherever it changes directory to): forks,\n"
     "                     multiprocessing workers (fork, spawn, forkserver),\n"
@@ -65,6 +71,7 @@ const cli_command_t cli_cmd_run = {
     "  memscope run --sample 512KiB -o prod.msc service.py\n"
     "  memscope run --native -o etl.msc etl.py\n"
     "  memscope run --follow-fork -o train.msc train.py   (workers: train.msc.PID)\n"
+    "  memscope run --cpu -o slow.msc etl.py    (then: memscope table slow.msc --metric cpu)\n"
     "  memscope run --heap-on-signal svc.heap service.py   (then: kill -USR2 PID)\n"
     "  memscope run --toggle-on USR1 -o svc.msc service.py (kill -USR1 PID: on, again: off)\n"
     "  memscope run -c 'import json; json.loads(\"[1]\" * 1)'\n"};
@@ -104,6 +111,7 @@ typedef struct run_options {
     int force;
     int follow_fork;
     int native;
+    char cpu_rate[16];         /* CPU samples a second, decimal; "0" = no CPU sampling */
     const char *heap_at_exit;  /* heap snapshot paths, NULL when not asked */
     const char *heap_on_signal;
     int heap_signal;           /* the signal for heap_on_signal (SIGUSR2 unless asked) */
@@ -141,16 +149,27 @@ static int parse(int argc, char **argv, run_options_t *o)
         {"heap-on-signal", required_argument, NULL, 'S'},
         {"heap-signal", required_argument, NULL, 'G'},
         {"toggle-on", required_argument, NULL, 'T'},
+        {"cpu", no_argument, NULL, 'C'},          {"cpu-rate", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
-    uint64_t depth, sample;
+    uint64_t depth, sample, rate;
     while ((c = getopt_long(argc, argv, "+o:hmc", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o->output = optarg; break;
         case 'f': o->force = 1; break;
         case 'F': o->follow_fork = 1; break;
         case 'N': o->native = 1; break;
+        case 'C':
+            if (strcmp(o->cpu_rate, "0") == 0) snprintf(o->cpu_rate, sizeof(o->cpu_rate), "100");
+            break;
+        case 'R':
+            if (cli_parse_uint(optarg, &rate) < 0 || rate < 1 || rate > 10000) {
+                cli_error("--cpu-rate wants samples a second from 1 to 10000, not '%s'", optarg);
+                return -1;
+            }
+            snprintf(o->cpu_rate, sizeof(o->cpu_rate), "%llu", (unsigned long long)rate);
+            break;
         case 'H': o->heap_at_exit = optarg; break;
         case 'S': o->heap_on_signal = optarg; break;
         case 'G':
@@ -246,6 +265,7 @@ static int set_launch_environment(const char *root, const char *output, const ru
     setenv("MEMSCOPE_RUN_OUTPUT", output, 1);
     setenv("MEMSCOPE_RUN_DEPTH", o->depth, 1);
     setenv("MEMSCOPE_RUN_SAMPLE", o->sample, 1);
+    setenv("MEMSCOPE_RUN_CPU_RATE", o->cpu_rate, 1);
     setenv("MEMSCOPE_RUN_FLAGS", flags, 1);
     /* Only what this command asked for: nothing left from an outer one. */
     if (o->heap_at_exit) setenv("MEMSCOPE_RUN_HEAP_AT_EXIT", o->heap_at_exit, 1);
@@ -262,7 +282,7 @@ static int set_launch_environment(const char *root, const char *output, const ru
 
 static int run(int argc, char **argv)
 {
-    run_options_t o = {NULL, "128", "0", 0, 0, 0, NULL, NULL, SIGUSR2, 0};
+    run_options_t o = {NULL, "128", "0", 0, 0, 0, "0", NULL, NULL, SIGUSR2, 0};
     int rc = parse(argc, argv, &o);
     if (rc == 0 && o.heap_on_signal && o.toggle_signal == o.heap_signal) {
         cli_error("--toggle-on and --heap-on-signal need two different signals "

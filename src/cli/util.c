@@ -101,6 +101,23 @@ int cli_parse_view(const char *text, msc_view_t *out)
     return -1;
 }
 
+int cli_parse_metric(const char *text, msc_view_t *out)
+{
+    if (strcmp(text, "cpu") == 0 || strcmp(text, "wall") == 0) {
+        *out = text[0] == 'c' ? MSC_VIEW_CPU : MSC_VIEW_WALL;
+        return 0;
+    }
+    cli_error("--metric wants cpu or wall, not '%s'", text);
+    return -1;
+}
+
+int cli_require_samples(const cli_capture_t *cap, const char *path)
+{
+    if (msc_analysis_summary(cap->analysis)->cpu_samples) return 0;
+    cli_error("'%s' has no CPU samples: record it with memscope run --cpu", path);
+    return -1;
+}
+
 int cli_parse_group(const char *text, msc_group_t *out)
 {
     static const char *names[] = {"line", "function", "file"};

@@ -19,7 +19,7 @@ typedef struct slot {
 typedef struct acc {
     const char *file, *function;
     uint32_t line;
-    msc_node_values_t v[MSC_VIEW_COUNT];
+    msc_node_values_t v[MSC_VIEW_ALL];
 } acc_t;
 
 typedef struct table {
@@ -139,7 +139,7 @@ static int fold(table_t *t, msc_symbols_t *sym, uint32_t node, const msc_node_va
             if (!r) return MSC_ENOMEM;
             if (*stamp != node) {
                 *stamp = node;
-                for (int k = 0; k < MSC_VIEW_COUNT; k++) {
+                for (int k = 0; k < MSC_VIEW_ALL; k++) {
                     r->v[k].bytes += v[k].bytes;
                     r->v[k].count += v[k].count;
                 }
@@ -179,38 +179,43 @@ static int rows_of(const table_t *t, int k, msc_rows_t *out)
 
 int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
                         msc_group_t group, int inclusive, const char *only_file,
-                        msc_rows_t out[MSC_VIEW_COUNT])
+                        msc_rows_t *out)
 {
     table_t t;
     memset(&t, 0, sizeof(t));
-    memset(out, 0, MSC_VIEW_COUNT * sizeof(*out));
+    for (int k = 0; k < MSC_VIEW_ALL; k++)
+        if (views & 1u << k) out[k] = (msc_rows_t){NULL, 0, 0};
     int err = 0;
     uint32_t nodes = msc_analysis_nodes(a);
     for (uint32_t node = 0; node < nodes && !err; node++) {
-        msc_node_values_t v[MSC_VIEW_COUNT];
+        msc_node_values_t v[MSC_VIEW_ALL];
         if (!msc_analysis_node_views(a, node, v)) continue;
         int any = 0;
-        for (int k = 0; k < MSC_VIEW_COUNT; k++) {
-            if (!(views & 1u << k)) v[k] = (msc_node_values_t){0, 0};
+        for (int k = 0; k < MSC_VIEW_ALL; k++) {
+            if (!(views & 1u << k)) {
+                v[k] = (msc_node_values_t){0, 0};
+                continue;
+            }
             out[k].total_bytes += v[k].bytes;
             any |= v[k].bytes || v[k].count;
         }
         if (any) err = fold(&t, sym, node, v, group, inclusive, only_file);
     }
-    for (int k = 0; k < MSC_VIEW_COUNT && !err; k++)
+    for (int k = 0; k < MSC_VIEW_ALL && !err; k++)
         if (views & 1u << k) err = rows_of(&t, k, &out[k]);
     msc_free(t.slots);
     msc_free(t.stamps);
     msc_free(t.rows);
     if (err)
-        for (int k = 0; k < MSC_VIEW_COUNT; k++) msc_rows_release(&out[k]);
+        for (int k = 0; k < MSC_VIEW_ALL; k++)
+            if (views & 1u << k) msc_rows_release(&out[k]);
     return err;
 }
 
 int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view,
                   msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
 {
-    msc_rows_t all[MSC_VIEW_COUNT];
+    msc_rows_t all[MSC_VIEW_ALL];
     int err = msc_aggregate_views(a, sym, 1u << view, group, inclusive, only_file, all);
     *out = all[view];
     return err;

@@ -37,6 +37,12 @@ typedef struct stack_acc {
     uint64_t total_bytes;
     uint64_t total_count;
     uint64_t stamp;
+    uint64_t cpu_ns;           /* CPU samples whose leaf is this stack */
+    uint64_t wall_ns;
+    uint64_t native_ns;        /* CPU time of those that found the thread in native code */
+    uint32_t cpu_samples;      /* of them, those with CPU time */
+    uint32_t wall_samples;
+    uint32_t native_samples;
 } stack_acc_t;
 
 #define LOOKAHEAD 8
@@ -97,6 +103,7 @@ struct msc_analysis {
     uint64_t *gc_times;        /* every gc_stride-th GC run's start; MSC_MAX_GC_TIMES slots */
     size_t ngc_times;
     uint64_t gc_runs, gc_stride;
+    uint64_t cpu_ahead;        /* CPU time of samples taken after the last RSS sample */
     uint64_t clock_at;         /* the observer's next time; UINT64_MAX for none */
     msc_clock_fn clock;
     void *clock_arg;
@@ -371,7 +378,8 @@ static int add_sample(msc_analysis_t *a, const msc_event_t *ev)
         a->samples = s;
         a->cap_samples = cap;
     }
-    a->samples[a->nsamples++] = (msc_sample_t){a->now_ns, a->sum.current_bytes, rss};
+    a->samples[a->nsamples++] = (msc_sample_t){a->now_ns, a->sum.current_bytes, rss, a->cpu_ahead};
+    a->cpu_ahead = 0;
     if (rss > a->sum.peak_rss_bytes) a->sum.peak_rss_bytes = rss;
     return 0;
 }
@@ -556,6 +564,46 @@ static int pass_clock(msc_analysis_t *a, uint64_t until_ns)
     return err ? err : a->clock(a->clock_arg, a, a->now_ns, until_ns, &a->clock_at);
 }
 
+/* The timeline's share of a CPU sample: the RSS sample whose interval holds
+ * the time it was taken (its record comes later, by its age), or the next
+ * one to come. */
+static void timeline_cpu(msc_analysis_t *a, const msc_event_t *ev)
+{
+    uint64_t taken = ev->time_ns > ev->value[3] ? ev->time_ns - ev->value[3] : 0;
+    size_t lo = 0, hi = a->nsamples;
+    if (!hi || taken > a->samples[hi - 1].time_ns) {
+        a->cpu_ahead += ev->value[0];
+        return;
+    }
+    while (lo < hi) { /* the first sample at or after taken */
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->samples[mid].time_ns < taken) lo = mid + 1;
+        else hi = mid;
+    }
+    a->samples[lo].cpu_ns += ev->value[0];
+}
+
+/* A CPU sample: its time goes to its stack and to the timeline. */
+static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
+{
+    timeline_cpu(a, ev);
+    if (ev->stack >= a->nstacks && grow_stacks(a, ev->stack) < 0) return MSC_ENOMEM;
+    stack_acc_t *s = &a->stacks[ev->stack];
+    s->cpu_ns += ev->value[0];
+    s->wall_ns += ev->value[1];
+    s->cpu_samples += ev->value[0] != 0;
+    s->wall_samples++;
+    a->sum.cpu_samples++;
+    a->sum.cpu_ns += ev->value[0];
+    a->sum.wall_ns += ev->value[1];
+    if (ev->value[2] && ev->value[0]) {
+        a->sum.native_cpu_ns += ev->value[0];
+        s->native_ns += ev->value[0];
+        s->native_samples++;
+    }
+    return 0;
+}
+
 int msc_analysis_event(void *analysis, const msc_event_t *ev)
 {
     msc_analysis_t *a = analysis;
@@ -583,6 +631,7 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
     case MSC_REC_THREAD_INFO: return name_thread(a, ev);
     case MSC_REC_GC: return count_gc(a, ev);
     case MSC_REC_LOST: a->sum.lost_events += ev->value[0]; return 0;
+    case MSC_REC_CPU: return add_cpu(a, ev);
     default: return 0;
     }
 }
@@ -629,7 +678,7 @@ uint32_t msc_analysis_nodes(const msc_analysis_t *a)
 }
 
 int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
-                            msc_node_values_t v[MSC_VIEW_COUNT])
+                            msc_node_values_t v[MSC_VIEW_ALL])
 {
     if (node >= a->nstacks) return 0;
     const stack_acc_t *s = &a->stacks[node];
@@ -638,7 +687,10 @@ int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
                                            now ? s->peak_count : s->live_count};
     v[MSC_VIEW_EXIT] = (msc_node_values_t){s->live_bytes, s->live_count};
     v[MSC_VIEW_TOTAL] = (msc_node_values_t){s->total_bytes, s->total_count};
-    return (s->total_bytes | s->total_count) != 0;
+    v[MSC_VIEW_CPU] = (msc_node_values_t){s->cpu_ns, s->cpu_samples};
+    v[MSC_VIEW_WALL] = (msc_node_values_t){s->wall_ns, s->wall_samples};
+    v[MSC_VIEW_NATIVE_CPU] = (msc_node_values_t){s->native_ns, s->native_samples};
+    return (s->total_bytes | s->total_count | s->wall_samples) != 0;
 }
 
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node)
@@ -654,6 +706,18 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
     case MSC_VIEW_EXIT:
         v.bytes = s->live_bytes;
         v.count = s->live_count;
+        break;
+    case MSC_VIEW_CPU:
+        v.bytes = s->cpu_ns;
+        v.count = s->cpu_samples;
+        break;
+    case MSC_VIEW_WALL:
+        v.bytes = s->wall_ns;
+        v.count = s->wall_samples;
+        break;
+    case MSC_VIEW_NATIVE_CPU:
+        v.bytes = s->native_ns;
+        v.count = s->native_samples;
         break;
     default:
         v.bytes = s->total_bytes;

@@ -163,7 +163,7 @@ uint64_t msc_replay_events(const msc_replay_t *r)
 static int deliver(msc_replay_t *r, msc_event_t *ev, msc_event_fn fn, void *arg)
 {
     if (ev->kind == MSC_REC_SAMPLE || ev->kind == MSC_REC_GC || ev->kind == MSC_REC_MARK ||
-        ev->kind == MSC_REC_CHILD) {
+        ev->kind == MSC_REC_CHILD || ev->kind == MSC_REC_CPU) {
         if (ev->time_ns > r->now) r->now = ev->time_ns;
     }
     ev->time_ns = r->now;
@@ -293,7 +293,9 @@ static const char *const malformed[] = {
     [MSC_REC_SYNC] = "malformed SYNC record",
     [MSC_REC_LOST] = "malformed LOST record",
     [MSC_REC_TRAILER] = "malformed TRAILER record",
+    [MSC_REC_EXT] = "malformed extended record",
     [MSC_REC_CHILD] = "malformed CHILD record",
+    [MSC_REC_CPU] = "malformed CPU record",
 };
 
 /* ALLOC, FREE, REALLOC. A domain past OBJ follows the tag; mappings are
@@ -385,7 +387,8 @@ static int decode_info(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_eve
     return 0;
 }
 
-/*  CHILD | 1111 | time delta | pid | capture length | capture | command length | command |
+/*  CHILD | 1111 (EXT) | 1 | time delta | pid | capture length | capture | command length |
+ *        | command |
  * A child this process started; main stream only. The capture path is a
  * path (no NUL, at most MSC_MAX_PATH bytes, empty when the child records
  * nothing); the command is its arguments, each ended by a NUL byte. */
@@ -404,10 +407,46 @@ static int decode_child(stream_state_t *st, int stream, msc_cursor_t *c, msc_eve
     return 0;
 }
 
+/* CPU: a thread's stack sampled; the thread is the record's own, not the
+ * stream's current one (samples are written by whichever thread drains
+ * them). */
+static int decode_cpu(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_event_t *ev)
+{
+    if (tag & ~(MSC_FLAG_NATIVE | MSC_FLAG_SAME_STACK | 0x0F)) return MSC_ECORRUPT;
+    st->delta.time += msc__get_varint(c);
+    ev->time_ns = st->delta.time;
+    ev->value[3] = msc__get_varint(c);
+    uint64_t thread = msc__get_varint(c);
+    int err = get_stack(c, tag, st, &ev->stack);
+    ev->value[0] = msc__get_varint(c);
+    ev->value[1] = msc__get_varint(c);
+    ev->value[2] = (tag & MSC_FLAG_NATIVE) ? 1 : 0;
+    ev->thread = (uint32_t)thread;
+    return err ? err : thread >= MSC_MAX_IDS ? MSC_ECORRUPT : 0;
+}
+
+/* An extended record: its sub-kind, then the sub-kind's fields. ev->kind
+ * becomes the sub-kind's event kind (MSC_REC_EXT_BASE + sub-kind). */
+static int decode_ext(stream_state_t *st, int stream, uint8_t tag, msc_cursor_t *c,
+                      msc_event_t *ev)
+{
+    uint64_t sub = msc__get_varint(c);
+    if (c->err) return 0;
+    switch (sub) {
+    case MSC_EXT_CHILD:
+        ev->kind = MSC_REC_CHILD;
+        return tag == MSC_REC_EXT ? decode_child(st, stream, c, ev) : MSC_ECORRUPT;
+    case MSC_EXT_CPU: ev->kind = MSC_REC_CPU; return decode_cpu(st, tag, c, ev);
+    default: ev->kind = 0; return MSC_ECORRUPT; /* "unknown record kind" */
+    }
+}
+
 /* What is wrong with a record of this kind that failed to decode. */
 static const char *malformed_record(int kind)
 {
-    return kind && kind <= MSC_REC_CHILD ? malformed[kind] : "unknown record kind";
+    return kind > 0 && (size_t)kind < sizeof(malformed) / sizeof(*malformed) && malformed[kind]
+               ? malformed[kind]
+               : "unknown record kind";
 }
 
 /* Decodes one record into ev (ev->kind set first, for malformed_record).
@@ -436,7 +475,7 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     case MSC_REC_GC:
     case MSC_REC_MARK:
     case MSC_REC_LOST: err = decode_info(st, tag, c, ev); break;
-    case MSC_REC_CHILD: err = tag == MSC_REC_CHILD ? decode_child(st, stream, c, ev) : MSC_ECORRUPT; break;
+    case MSC_REC_EXT: err = decode_ext(st, stream, tag, c, ev); break;
     case MSC_REC_SYNC:
         if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
         st->position += msc__get_varint(c);

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "sampling.h"
 #include "traced.h"
 
@@ -198,7 +199,7 @@ static void count_side_unlocked(uint64_t domain, void *p, size_t n, int is_free)
 
 HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
 {
-    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1};
+    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, NULL};
     return msc_stack_capture(&R.main_trie, &ctx, ts);
 }
 
@@ -214,6 +215,7 @@ HOT void record_main_alloc(PyThreadState *ts, uint64_t domain, void *p, size_t n
     }
     msc_stream_commit(st, msc_enc_alloc(w, &st->delta, domain, (uintptr_t)p, n, (uint32_t)stack),
                       nrec);
+    msc__cpu_maybe_drain();
 }
 
 HOT void record_main_free(uint64_t domain, void *p, size_t n)
@@ -226,6 +228,7 @@ HOT void record_main_free(uint64_t domain, void *p, size_t n)
         return;
     }
     msc_stream_commit(st, msc_enc_free(w, &st->delta, domain, (uintptr_t)p, n), nrec);
+    msc__cpu_maybe_drain();
 }
 
 /* Without the GIL: the side stream, under side_mutex, which also keeps the
@@ -242,7 +245,7 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t do
     uint32_t thread = thread_index();
     count_side_unlocked(domain, p, n, is_free);
     msc_stream_t *st = msc_sink_side_lock(R.sink);
-    msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0};
+    msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0, NULL};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
     uint8_t *w = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, 2 * MSC_REC_MAX);
     if (w) {
@@ -275,11 +278,24 @@ HOT PyThreadState *gil_state(uint64_t domain, int *holds_gil)
     return ts ? ts : PyGILState_GetThisThreadState();
 }
 
+/* With CPU sampling on, a thread joins it at its first event holding the
+ * GIL, when its thread state is surely its own and attached. */
+static __thread uint64_t t_cpu_session __attribute__((tls_model("initial-exec")));
+
+HOT void cpu_join(PyThreadState *ts)
+{
+    if (__builtin_expect(!atomic_load_explicit(&msc__cpu_on, memory_order_relaxed), 1)) return;
+    if (t_cpu_session == R.session) return;
+    t_cpu_session = R.session;
+    msc__cpu_thread_start(thread_index(), ts);
+}
+
 HOT void on_alloc(uint64_t domain, void *p, size_t n)
 {
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
     if (holds_gil) {
+        cpu_join(ts);
         count_main_alloc(domain, p, n);
         record_main_alloc(ts, domain, p, n);
     } else {
@@ -293,6 +309,7 @@ HOT void on_free(uint64_t domain, void *p, size_t n)
     int holds_gil;
     PyThreadState *ts = gil_state(domain, &holds_gil);
     if (holds_gil) {
+        cpu_join(ts);
         count_main_free(domain, p);
         record_main_free(domain, p, n);
     } else {
@@ -327,6 +344,7 @@ static void *realloc_main(msc_hook_t *h, PyThreadState *ts, void *old, size_t n)
         w = msc_enc_thread(w, st->thread);
     }
     msc_stream_commit(st, w, 0);
+    msc__cpu_maybe_drain();
     return p;
 }
 
@@ -406,13 +424,18 @@ static void *hook_realloc(void *ctx, void *old, size_t n)
 static void hook_free(void *ctx, void *p)
 {
     msc_hook_t *h = ctx;
+    if (msc__cpu_slot && h->domain == MSC_DOMAIN_RAW) msc__cpu_thread_state_freed(p);
     if (msc__busy || !p) {
         h->orig.free(h->orig.ctx, p);
         return;
     }
     msc__busy = 1;
     /* A code object's block is the object itself (it has no GC head). */
-    if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) msc_code_died(p);
+    if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) {
+        msc_code_died(p);
+        if (atomic_load_explicit(&msc__cpu_on, memory_order_relaxed) && msc_block_is_code(p))
+            atomic_fetch_add_explicit(&msc_code_any_deaths, 1, memory_order_relaxed);
+    }
     if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p, NULL))
         on_free(h->domain, p, 0);
     h->orig.free(h->orig.ctx, p);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "memscope/common.h"
+#include "cpu.h"
 #include "native.h"
 #include "pyparts.h"
 #include "sampling.h"
@@ -208,6 +209,7 @@ static void atfork_child(void)
         pthread_mutex_unlock(&R.side_mutex);
         atomic_store(&R.active, 0);
         atomic_store(&msc__native_on, 0);
+        msc__cpu_atfork_child();
         R.sink = NULL;
         memset(&R.main_trie, 0, sizeof(R.main_trie));
         memset(&R.side_trie, 0, sizeof(R.side_trie));
@@ -235,6 +237,7 @@ typedef struct start_options {
     int native;                       /* record the malloc family and mmap too */
     unsigned long long parent_pid;    /* a recorded child's parent, else 0 */
     const char *parent_capture;       /* its parent's capture, else NULL; borrowed */
+    unsigned int cpu_rate;            /* CPU samples a second; 0: no CPU sampling */
 } start_options_t;
 
 static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o)
@@ -342,6 +345,14 @@ fail_main_trie:
     return -1;
 }
 
+static void release_tables(void)
+{
+    msc_sampled_release();
+    msc_names_release();
+    msc_trie_release(&R.side_trie);
+    msc_trie_release(&R.main_trie);
+}
+
 /* The frame `levels` calls up from the caller of start (1 = the caller):
  * recorded stacks stop below it, hiding the frames that set recording up. */
 static msc_pyframe_t *root_frame(unsigned int levels)
@@ -355,12 +366,12 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", "native",
-                             "parent_pid", "parent_capture", NULL};
+                             "parent_pid", "parent_capture", "cpu_rate", NULL};
     PyObject *path, *argv;
-    start_options_t o = {128, 0, 0, 0, 0, 0, NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpKz", kwlist, &path, &PyList_Type, &argv,
+    start_options_t o = {128, 0, 0, 0, 0, 0, NULL, 0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpKzI", kwlist, &path, &PyList_Type, &argv,
                                      &o.max_depth, &o.force, &o.root, &o.sample_bytes,
-                                     &o.native, &o.parent_pid, &o.parent_capture))
+                                     &o.native, &o.parent_pid, &o.parent_capture, &o.cpu_rate))
         return NULL;
     if (o.parent_capture && (!*o.parent_capture || strlen(o.parent_capture) > MSC_MAX_PATH)) {
         PyErr_SetString(PyExc_ValueError, "parent_capture must be a path");
@@ -372,6 +383,10 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     }
     if (o.max_depth < 1 || o.max_depth > 4096) {
         PyErr_SetString(PyExc_ValueError, "max_depth must be between 1 and 4096");
+        return NULL;
+    }
+    if (o.cpu_rate > 10000) {
+        PyErr_SetString(PyExc_ValueError, "cpu_rate must be between 1 and 10000 samples a second");
         return NULL;
     }
     if (!R.main_interp && first_start() < 0) return NULL;
@@ -389,6 +404,15 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     R.sample_bytes = o.sample_bytes;
     R.root = root_frame(o.root);
     if (init_tables(&o) < 0) {
+        R.root = NULL;
+        discard_capture(path);
+        return NULL;
+    }
+    if (o.cpu_rate && msc__cpu_start(o.cpu_rate) < 0) {
+        pthread_mutex_lock(&R.side_mutex);
+        msc_traced_stop_unlocked();
+        pthread_mutex_unlock(&R.side_mutex);
+        release_tables();
         R.root = NULL;
         discard_capture(path);
         return NULL;
@@ -413,6 +437,9 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "memscope is not recording");
         return NULL;
     }
+    msc__busy = 1;
+    msc__cpu_stop(); /* its last samples go in while recording is on */
+    msc__busy = 0;
     pthread_mutex_lock(&R.side_mutex);
     atomic_store(&R.active, 0);
     atomic_store(&msc__native_on, 0);
@@ -423,10 +450,7 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
 
     /* Everything of this capture is taken down before the GIL is released
      * to close the sink: another thread may start the next one meanwhile. */
-    msc_trie_release(&R.main_trie);
-    msc_trie_release(&R.side_trie);
-    msc_names_release();
-    msc_sampled_release();
+    release_tables();
     R.root = NULL;
     PyObject *path = R.path;
     R.path = NULL;
@@ -446,6 +470,11 @@ static PyObject *py_flush(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    if (R.sink && atomic_load(&R.active)) {
+        msc__busy = 1;
+        msc__cpu_drain();
+        msc__busy = 0;
+    }
     if (R.sink) msc_sink_flush(R.sink);
     Py_RETURN_NONE;
 }
@@ -545,9 +574,10 @@ static PyObject *py_fail_allocations(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
      "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False,\n"
-     "parent_pid=0, parent_capture=None): start\n"
+     "parent_pid=0, parent_capture=None, cpu_rate=0): start\n"
      "recording to path; sample=R records one allocation per R bytes on average instead of\n"
      "every one; native=True records the malloc family and mmap of every library too;\n"
+     "cpu_rate=HZ samples every thread's stack HZ times a second for CPU and wall time;\n"
      "stacks stop below the frame root calls up from the caller (0: keep all)"},
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},

@@ -128,8 +128,11 @@ void msc_names_unlock(void)
     pthread_mutex_unlock(&codes_mutex);
 }
 
+_Atomic uint64_t msc_code_any_deaths;
+
 static void code_destroyed(PyCodeObject *co)
 {
+    atomic_fetch_add_explicit(&msc_code_any_deaths, 1, memory_order_relaxed);
     msc_code_died(co);
 }
 
@@ -309,7 +312,9 @@ static int64_t resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t par
 {
     msc_frame_key_t k = {0, 0};
     *out = *raw;
-    if (raw->code) {
+    if (raw->code && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
+        out->code = NULL; /* it may have died since: never read it */
+    } else if (raw->code) {
         if (msc_frame_offset_incomplete(raw->code, raw->offset)) {
             out->node = parent; /* not running yet: no frame of its own */
             return parent;
@@ -335,7 +340,12 @@ int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadS
         }
         raw[n++] = (msc_raw_frame_t){co, msc_frame_offset(f), 0};
     }
+    return msc_stack_resolve(t, ctx, raw, n);
+}
 
+int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc_raw_frame_t *raw,
+                          uint32_t n)
+{
     uint64_t deaths = atomic_load_explicit(&msc_code_deaths, memory_order_relaxed);
     if (deaths != t->path_epoch) {
         t->path_len = 0;

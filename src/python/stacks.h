@@ -45,11 +45,25 @@ typedef struct msc_capture_ctx {
     msc_pyframe_t *root;       /* stop below this frame (the launcher's), or NULL */
     uint32_t max_depth;
     int can_register;          /* GIL held: unnamed code objects may be named */
+    int (*trust)(const void *code); /* NULL: every frame's code object is alive. Else
+                                  the frames were read earlier (a CPU sample): a code
+                                  object not named yet is named only if trust says it
+                                  is one and alive, else its frame is unknown */
 } msc_capture_ctx_t;
 
 /* The leaf node of the current stack of ts (0 for no Python frames), or -1
  * when the sink refused a record (recording has failed). */
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts);
+
+/* The leaf node of a stack read earlier: raw[0..n), innermost first, as
+ * msc_stack_capture walks it. GIL held. */
+int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc_raw_frame_t *raw,
+                          uint32_t n);
+
+/* Counts deaths of every code object, named or not (3.12+: the code
+ * watcher; 3.11: the OBJ free hook while CPU sampling is on): a CPU sample
+ * taken before the count moved may hold a dead code object. */
+extern _Atomic uint64_t msc_code_any_deaths;
 
 /* Counts deaths of code objects we named: a path resolved before a death may
  * hold a pointer that a new code object now reuses. */

@@ -6,7 +6,8 @@
  * "other"), frame names share one table with a byte budget, the timeline is
  * downsampled keeping each bucket's highest point, tables keep their top
  * rows, marks are counted and cut. The report also carries the capture's
- * advice (memscope/advise.h). */
+ * advice (memscope/advise.h). A capture with CPU samples (run --cpu) adds
+ * CPU and wall time flame graphs ("cpu", "wall"), weighted in ns. */
 #include <string.h>
 
 #include "memscope/advise.h"
@@ -74,12 +75,15 @@ static void write_summary(FILE *out, const page_t *p)
     fprintf(out, "],\n\"summary\": {\"duration_s\": %.6f, \"peak_bytes\": %llu, "
                  "\"peak_time_s\": %.6f, \"peak_rss_bytes\": %llu, \"total_allocated_bytes\": %llu, "
                  "\"allocations\": %llu, \"frees\": %llu, \"leaked_bytes\": %llu, "
-                 "\"leaked_allocations\": %llu, \"threads\": %u},\n",
+                 "\"leaked_allocations\": %llu, \"threads\": %u, \"cpu_samples\": %llu, "
+                 "\"cpu_seconds\": %.6f, \"native_cpu_seconds\": %.6f, \"wall_seconds\": %.6f},\n",
             seconds(msc_replay_duration_ns(p->ctx->replay)), (unsigned long long)s->peak_bytes,
             seconds(s->peak_time_ns), (unsigned long long)s->peak_rss_bytes,
             (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
             (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
-            (unsigned long long)s->leaked_allocations, s->threads);
+            (unsigned long long)s->leaked_allocations, s->threads,
+            (unsigned long long)s->cpu_samples, seconds(s->cpu_ns), seconds(s->native_cpu_ns),
+            seconds(s->wall_ns));
     write_domains(out, s);
     msc__html_children(out, p->ctx);
     fputs(",\n", out);
@@ -92,8 +96,9 @@ static int write_timeline(FILE *out, const page_t *p)
     size_t n = msc__timeline_points(p->ctx->analysis, pts, MAX_POINTS);
     fputs("\"timeline\": [", out);
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "%s[%.6f,%llu,%llu]", i ? "," : "", seconds(pts[i].time_ns),
-                (unsigned long long)pts[i].heap_bytes, (unsigned long long)pts[i].rss_bytes);
+        fprintf(out, "%s[%.6f,%llu,%llu,%.6f]", i ? "," : "", seconds(pts[i].time_ns),
+                (unsigned long long)pts[i].heap_bytes, (unsigned long long)pts[i].rss_bytes,
+                seconds(pts[i].cpu_ns));
     msc_free(pts);
     size_t nmarks;
     const msc_mark_t *m = msc_analysis_marks(p->ctx->analysis, &nmarks);
@@ -123,8 +128,9 @@ static int write_flames(FILE *out, const page_t *p)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
     int err = 0, first = 1;
+    int timed = msc_analysis_summary(p->ctx->analysis)->cpu_samples != 0;
     fputs("\"flames\": {", out);
-    for (int v = 0; v < MSC_VIEW_COUNT && !err; v++) {
+    for (int v = 0; v < (timed ? MSC_VIEW_WALL + 1 : MSC_VIEW_COUNT) && !err; v++) {
         msc_stack_value_t *values = NULL; /* the view's, for both orientations */
         size_t n = 0;
         for (int inv = 0; inv < 2 && !err; inv++) {

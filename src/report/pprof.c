@@ -2,7 +2,9 @@
  * pprof.proto, encoded by protobuf-c, gzipped by zlib) with four sample
  * types: alloc_objects/count and alloc_space/bytes (everything allocated),
  * inuse_objects/count and inuse_space/bytes (live at the chosen moment: the
- * peak, or the exit). One sample per stack, locations leaf first; a location
+ * peak, or the exit); and, for a capture with CPU samples (run --cpu), two
+ * more: cpu/nanoseconds and wall/nanoseconds, the time the samples found
+ * each stack running. One sample per stack, locations leaf first; a location
  * is one (function, file, line), a function one (name, file). Interning goes
  * through one hash of 64-bit keys: string pointers (the symbols intern
  * them), (name id, file id) pairs, and (function, line) pairs. */
@@ -179,31 +181,40 @@ typedef struct samples {
     sample_t *v;
     sample_t **ptrs;
     uint64_t *locations;       /* every sample's location ids, back to back */
-    int64_t *values;           /* four per sample */
+    int64_t *values;           /* nvalues per sample */
     size_t n;
+    size_t nvalues;            /* 4, or 6 with CPU and wall time */
 } samples_t;
 
-/* One sample per stack with allocations: [alloc_objects, alloc_space,
- * inuse_objects, inuse_space], its locations from the leaf out. */
+static int has_values(const msc_analysis_t *a, uint32_t x, int timed)
+{
+    return msc_analysis_node(a, MSC_VIEW_TOTAL, x).count ||
+           (timed && msc_analysis_node(a, MSC_VIEW_WALL, x).count);
+}
+
+/* One sample per stack with allocations or time: [alloc_objects,
+ * alloc_space, inuse_objects, inuse_space (, cpu, wall)], its locations
+ * from the leaf out. */
 static int build_samples(builder_t *b, const msc_analysis_t *a, msc_view_t inuse, samples_t *s)
 {
     uint32_t nodes = msc_analysis_nodes(a);
-    size_t n = 0, depth = 0;
+    size_t n = 0, depth = 0, k = s->nvalues;
+    int timed = k > 4;
     for (uint32_t x = 0; x < nodes; x++) {
-        if (!msc_analysis_node(a, MSC_VIEW_TOTAL, x).count) continue;
+        if (!has_values(a, x, timed)) continue;
         n++;
         depth += x ? msc_symbols_depth(b->sym, x) : 1;
     }
     s->v = msc_malloc((n + 1) * sizeof(sample_t));
     s->ptrs = msc_malloc((n + 1) * sizeof(sample_t *));
     s->locations = msc_malloc((depth + 1) * sizeof(uint64_t));
-    s->values = msc_malloc((n + 1) * 4 * sizeof(int64_t));
+    s->values = msc_malloc((n + 1) * k * sizeof(int64_t));
     if (!s->v || !s->ptrs || !s->locations || !s->values) return MSC_ENOMEM;
     uint64_t *loc = s->locations;
     for (uint32_t x = 0; x < nodes; x++) {
         msc_node_values_t total = msc_analysis_node(a, MSC_VIEW_TOTAL, x);
         msc_node_values_t live = msc_analysis_node(a, inuse, x);
-        if (!total.count) continue;
+        if (!has_values(a, x, timed)) continue;
         sample_t *smp = &s->v[s->n];
         perftools__profiles__sample__init(smp);
         smp->location_id = loc;
@@ -215,12 +226,16 @@ static int build_samples(builder_t *b, const msc_analysis_t *a, msc_view_t inuse
             y = msc_symbols_parent(b->sym, y);
         } while (y);
         loc += smp->n_location_id;
-        int64_t *v = &s->values[4 * s->n];
+        int64_t *v = &s->values[k * s->n];
         v[0] = (int64_t)total.count;
         v[1] = (int64_t)total.bytes;
         v[2] = (int64_t)live.count;
         v[3] = (int64_t)live.bytes;
-        smp->n_value = 4;
+        if (timed) {
+            v[4] = (int64_t)msc_analysis_node(a, MSC_VIEW_CPU, x).bytes;
+            v[5] = (int64_t)msc_analysis_node(a, MSC_VIEW_WALL, x).bytes;
+        }
+        smp->n_value = k;
         smp->value = v;
         s->ptrs[s->n] = smp;
         s->n++;
@@ -271,15 +286,18 @@ static int pack_and_write(FILE *out, profile_t *p)
 
 int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
 {
-    static const char *names[] = {"alloc_objects", "count", "alloc_space", "bytes",
-                                  "inuse_objects", "count", "inuse_space", "bytes"};
+    static const char *names[] = {"alloc_objects", "count",      "alloc_space", "bytes",
+                                  "inuse_objects", "count",      "inuse_space", "bytes",
+                                  "cpu",           "nanoseconds", "wall",       "nanoseconds"};
     builder_t b = {.sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay)};
     samples_t s = {0};
     tables_t t = {0};
-    value_type_t types[4], period;
-    value_type_t *type_ptrs[4] = {&types[0], &types[1], &types[2], &types[3]};
+    value_type_t types[6], period;
+    value_type_t *type_ptrs[6] = {&types[0], &types[1], &types[2],
+                                  &types[3], &types[4], &types[5]};
+    s.nvalues = msc_analysis_summary(ctx->analysis)->cpu_samples ? 6 : 4;
     int err = string_of(&b, "") < 0 ? MSC_ENOMEM : 0;
-    for (int i = 0; i < 4 && !err; i++) {
+    for (size_t i = 0; i < s.nvalues && !err; i++) {
         perftools__profiles__value_type__init(&types[i]);
         types[i].type = string_of(&b, names[2 * i]);
         types[i].unit = string_of(&b, names[2 * i + 1]);
@@ -292,7 +310,7 @@ int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
         perftools__profiles__profile__init(&p);
         perftools__profiles__value_type__init(&period);
         period = types[3];
-        p.n_sample_type = 4;
+        p.n_sample_type = s.nvalues;
         p.sample_type = type_ptrs;
         p.n_sample = s.n;
         p.sample = s.ptrs;

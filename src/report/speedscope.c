@@ -3,7 +3,8 @@
  * profile whose unit is bytes: each distinct frame path that allocated is a
  * sample, weighted by its bytes. Frames are shared by (function, file, line)
  * so speedscope's "left heavy" and "sandwich" views add a function's bytes
- * up across all its callers. */
+ * up across all its callers. A time view (run --cpu) is the same profile
+ * in nanoseconds: each stack weighted by the time its samples stand for. */
 #include <stdint.h>
 
 #include "memscope/common.h"
@@ -100,10 +101,12 @@ static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t
     msc_json_string(out, ctx->path);
     fputs(", \"activeProfileIndex\": 0,\n\"shared\": {\"frames\": [", out);
     write_frames(out, f);
+    static const char *const names[] = {"live at peak", "leaked at exit", "total allocated",
+                                        "CPU time", "wall time", "native CPU time"};
+    int timed = view >= MSC_VIEW_CPU;
     fprintf(out, "]},\n\"profiles\": [{\"type\": \"sampled\", \"name\": \"%s\", "
-                 "\"unit\": \"bytes\", \"startValue\": 0, \"endValue\": %llu,\n",
-            view == MSC_VIEW_PEAK ? "live at peak" : view == MSC_VIEW_EXIT ? "leaked at exit"
-                                                                           : "total allocated",
+                 "\"unit\": \"%s\", \"startValue\": 0, \"endValue\": %llu,\n",
+            names[view < MSC_VIEW_ALL ? view : MSC_VIEW_TOTAL], timed ? "nanoseconds" : "bytes",
             (unsigned long long)msc_tree_node(f->tree, 0)->bytes);
     write_samples(out, f, path);
     fputs("}]}\n", out);

@@ -131,14 +131,17 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             "\"peak_rss_bytes\": %llu, \"total_allocated_bytes\": %llu, \"allocations\": %llu, "
             "\"frees\": %llu, \"leaked_bytes\": %llu, \"leaked_allocations\": %llu, "
             "\"duration_s\": %.6f, \"threads\": %u, \"lost_events\": %llu, "
-            "\"sample_bytes\": %llu, ",
+            "\"sample_bytes\": %llu, \"cpu_samples\": %llu, \"cpu_seconds\": %.6f, "
+            "\"native_cpu_seconds\": %.6f, \"wall_seconds\": %.6f, ",
             (unsigned long long)s->peak_bytes, seconds(s->peak_time_ns),
             (unsigned long long)s->peak_allocations, (unsigned long long)s->peak_rss_bytes,
             (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
             (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
             (unsigned long long)s->leaked_allocations,
             seconds(msc_replay_duration_ns(ctx->replay)), s->threads,
-            (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes);
+            (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes,
+            (unsigned long long)s->cpu_samples, seconds(s->cpu_ns), seconds(s->native_cpu_ns),
+            seconds(s->wall_ns));
     json_histogram(s, out);
     json_domains(s, out);
     fputs(", ", out);
@@ -209,6 +212,11 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     fprintf(out, "Leaked at exit:   %s in %s blocks\n", msc_format_bytes(s->leaked_bytes, a, 32),
             msc__count(s->leaked_allocations, b, 32));
     if (s->lost_events) fprintf(out, "Lost events:      %llu\n", (unsigned long long)s->lost_events);
+    if (s->cpu_samples)
+        fprintf(out, "CPU time:         %.3f s in %s samples (%.1f%% native), wall %.3f s\n",
+                seconds(s->cpu_ns), msc__count(s->cpu_samples, a, 32),
+                s->cpu_ns ? 100.0 * (double)s->native_cpu_ns / (double)s->cpu_ns : 0.0,
+                seconds(s->wall_ns));
     for (int g = 0; g < 3; g++) {
         if (!s->gc[g].runs) continue;
         fprintf(out, "GC generation %d:  %llu runs, %.2f ms total pause (max %.2f ms), "

@@ -103,8 +103,20 @@ const char *msc_view_name(msc_view_t v)
     switch (v) {
     case MSC_VIEW_PEAK: return "peak";
     case MSC_VIEW_EXIT: return "exit";
+    case MSC_VIEW_CPU: return "cpu";
+    case MSC_VIEW_WALL: return "wall";
+    case MSC_VIEW_NATIVE_CPU: return "native_cpu";
     default: return "total";
     }
+}
+
+const char *msc_format_seconds(uint64_t ns, char *buf, size_t n)
+{
+    double s = (double)ns / 1e9;
+    if (ns == 0) snprintf(buf, n, "0 s");
+    else if (s < 0.01) snprintf(buf, n, "%.1f ms", s * 1e3);
+    else snprintf(buf, n, "%.2f s", s);
+    return buf;
 }
 
 const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n)

@@ -35,6 +35,7 @@ size_t msc__timeline_points(const msc_analysis_t *a, msc_sample_t *out, size_t m
                 top.time_ns = s[j].time_ns;
             }
             if (s[j].rss_bytes > top.rss_bytes) top.rss_bytes = s[j].rss_bytes;
+            top.cpu_ns += s[j].cpu_ns; /* the bucket's CPU time, all of it */
         }
         out[k++] = top;
     }

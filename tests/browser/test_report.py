@@ -111,11 +111,11 @@ def browser(tmp_path_factory):
 
 @pytest.fixture
 def record(tmp_path):
-    def run(name, source):
+    def run(name, source, *extra):
         script = tmp_path / f"{name}.py"
         script.write_text(source)
         capture = tmp_path / f"{name}.msc"
-        subprocess.run([CLI, "run", "-o", capture, script], cwd=tmp_path, check=True,
+        subprocess.run([CLI, "run", *extra, "-o", capture, script], cwd=tmp_path, check=True,
                        capture_output=True, env=dict(os.environ, MEMSCOPE_PYTHON=sys.executable))
         return capture
     return run
@@ -169,6 +169,7 @@ def test_report(browser, record, check):
                                       capture_output=True).stdout)
     page, problems = open_page(browser, report(capture))
     check("report title", page.text_content("#flame-title") == "Live at peak")
+    check("no cpu line without --cpu", page.query_selector("#cpu-line") is None)
     peak = page.text_content('#summary .card[data-key="peak_bytes"]')
     check("summary shows the peak", f"{stats['peak_bytes'] / 1048576:.1f} MiB" in peak, peak)
     root = widest(page, 0)
@@ -294,6 +295,55 @@ def test_domains_and_resident_memory(browser, record, check):
     check("no errors", not problems, problems)
     page.screenshot(path=ARTIFACTS / "report-domains.png")
     page.close()
+
+
+CPU_PROGRAM = """
+def spin(n):
+    s = 0
+    for i in range(n): s += i * i
+    return s
+
+def fill():
+    return [bytearray(1000) for _ in range(20000)]
+
+spin(3_000_000)
+kept = fill()
+"""
+
+
+def test_cpu_flame_graph(browser, record, check):
+    """With --cpu the report has CPU and wall time flame graphs beside the
+    memory ones: the CPU one is widest at the spinning function, the memory
+    one at the allocating one, and the tooltip speaks seconds and samples."""
+    capture = record("cpu", CPU_PROGRAM, "--cpu")
+    stats = json.loads(subprocess.run([CLI, "stats", capture, "--json"], check=True,
+                                      capture_output=True).stdout)
+    page, problems = open_page(browser, report(capture))
+    check("memory first", widest(page, 2)[0] == "fill")
+    check("cpu line on the timeline", page.query_selector("#timeline #cpu-line") is not None)
+    busy = page.text_content("#timeline") or ""
+    check("cpu scale in cores", re.search(r"CPU \d+\.\d cores", busy) is not None, busy)
+    views = texts(page, "#views button")
+    check("time views", "CPU time" in views and "Wall time" in views, views)
+    page.click('#views button[data-view="cpu"]')
+    check("cpu title", page.text_content("#flame-title") == "CPU time")
+    hot = widest(page, 2)
+    check("cpu widest is the spinning function", hot[0] == "spin", hot)
+    check("cpu root is the CPU time", abs(widest(page, 0)[2] / 1e9 - stats["cpu_seconds"]) < 1e-3,
+          [widest(page, 0), stats["cpu_seconds"]])
+    page.locator('#flame .frame[data-depth="2"]', has_text=re.compile("^spin$")).hover()
+    tip = page.text_content("#tooltip")
+    check("tooltip in seconds", " s, " in tip and "samples" in tip and "bytes" not in tip, tip)
+    card = page.text_content('#summary .card[data-key="cpu_seconds"]') or ""
+    check("cpu card", "native" in card and f"{stats['cpu_seconds']:.2f} s" in card, card)
+    page.screenshot(path=ARTIFACTS / "report-cpu.png", full_page=True)
+    check("no errors", not problems, problems)
+    page.close()
+
+    flame, problems = open_page(browser, report(capture, "--metric", "cpu"))
+    check("cpu flamegraph page", flame.text_content("#flame-title") == "CPU time")
+    check("cpu flamegraph no errors", not problems, problems)
+    flame.close()
 
 
 ADVICE_PROGRAM = """

@@ -222,6 +222,13 @@ static inline void tc_child(tc_capture_t *c, uint64_t ns, uint64_t pid, const ch
                                capture, strlen(capture), command, ncommand));
 }
 
+static inline void tc_cpu(tc_capture_t *c, uint64_t ns, uint64_t age, uint32_t thread,
+                          uint32_t stack, uint64_t cpu_ns, uint64_t wall_ns, int native)
+{
+    tc_commit(c, msc_enc_cpu(tc_reserve(c, 16), &c->st->delta, ns, age, thread, stack, cpu_ns,
+                             wall_ns, native));
+}
+
 static inline void tc_lost(tc_capture_t *c, uint64_t count, uint64_t reason)
 {
     tc_commit(c, msc_enc_lost(tc_reserve(c, 0), count, reason));

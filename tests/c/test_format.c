@@ -9,6 +9,7 @@
 
 #include "capture_util.h"
 #include "check.h"
+#include "memscope/analysis.h"
 #include "memscope/format.h"
 #include "memscope/replay.h"
 #include "memscope/symbols.h"
@@ -576,8 +577,70 @@ static void test_capture_many_records(void)
     free(ev.e);
 }
 
+/* CPU records: their own thread, the allocations' stack delta shared both
+ * ways, the native flag, the age; and the analysis' time views. */
+static void test_capture_cpu(void)
+{
+    const char *path = tc_path("cpu.msc");
+    msc_header_t h;
+    tc_capture_t c;
+    tc_default_header(&h);
+    CHECK_EQ(tc_open(&c, path, &h), 0);
+    if (!c.sink) return;
+    tc_string(&c, 1, "app.py");
+    tc_string(&c, 2, "main");
+    tc_code(&c, 0, 1, 2, 10, table0, sizeof(table0));
+    uint32_t a = tc_node(&c, 0, 0, 4), b = tc_node(&c, a, 0, 2);
+    tc_alloc(&c, MSC_DOMAIN_OBJ, A1, 64, a);
+    tc_cpu(&c, TC_TIME0 + 5000, 300, 3, a, 10000000, 10000000, 0); /* same stack as the alloc */
+    tc_cpu(&c, TC_TIME0 + 6000, 0, 0, b, 2000000, 10000000, 1);
+    tc_alloc(&c, MSC_DOMAIN_OBJ, A2, 32, b);                      /* same stack as the sample */
+    tc_cpu(&c, TC_TIME0 + 6000, 0, 1, 0, 0, 500000000, 0);        /* no Python frame */
+    CHECK_EQ(msc_sink_close(c.sink, 999999), 0);
+
+    tc_events_t ev = {.skip_rss = 1};
+    msc_error_info_t info;
+    CHECK_EQ(tc_replay(path, &ev, &info), 0);
+    CHECK_EQ(ev.n, 5);
+    if (ev.n == 5) {
+        const msc_event_t *s1 = &ev.e[1].ev, *s2 = &ev.e[2].ev, *s3 = &ev.e[4].ev;
+        CHECK_EQ(s1->kind, MSC_REC_CPU);
+        CHECK_EQ(s1->thread, 3);
+        CHECK_EQ(s1->stack, 1);
+        CHECK_EQ(s1->value[0], 10000000);
+        CHECK_EQ(s1->value[2], 0);
+        CHECK_EQ(s1->value[3], 300);
+        CHECK_EQ(s1->time_ns, TC_TIME0 + 5000);
+        CHECK_EQ(s2->stack, 2);
+        CHECK_EQ(s2->value[2], 1);
+        CHECK_EQ(ev.e[3].ev.stack, 2);
+        CHECK_EQ(ev.e[3].ev.thread, 0);
+        CHECK_EQ(s3->thread, 1);
+        CHECK_EQ(s3->stack, 0);
+        CHECK_EQ(s3->value[1], 500000000);
+    }
+    free(ev.e);
+
+    msc_analysis_t *an = msc_analysis_new();
+    msc_replay_t *r = NULL;
+    CHECK_EQ(msc_analyse_file(path, an, &r, &info, NULL, NULL), 0);
+    const msc_summary_t *sum = msc_analysis_summary(an);
+    CHECK_EQ(sum->cpu_samples, 3);
+    CHECK_EQ(sum->cpu_ns, 12000000);
+    CHECK_EQ(sum->native_cpu_ns, 2000000);
+    CHECK_EQ(sum->wall_ns, 520000000);
+    CHECK_EQ(msc_analysis_node(an, MSC_VIEW_CPU, 1).bytes, 10000000);
+    CHECK_EQ(msc_analysis_node(an, MSC_VIEW_CPU, 2).count, 1);
+    CHECK_EQ(msc_analysis_node(an, MSC_VIEW_CPU, 0).count, 0);  /* no CPU time: not counted */
+    CHECK_EQ(msc_analysis_node(an, MSC_VIEW_WALL, 0).count, 1);
+    CHECK_EQ(msc_analysis_node(an, MSC_VIEW_TOTAL, 2).bytes, 32); /* memory views untouched */
+    msc_replay_free(r);
+    msc_analysis_free(an);
+}
+
 int main(void)
 {
+    test_capture_cpu();
     test_header_round_trip();
     test_header_many_arguments();
     test_capture_domains();

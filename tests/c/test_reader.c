@@ -344,7 +344,11 @@ static void test_absurd_records(void)
     r.n = 0;
     expect_corrupt(u8(&r, 0), "kind 0");
     r.n = 0;
-    expect_corrupt(u8(&r, MSC_REC_CHILD | 0x10), "child with a flag");
+    expect_corrupt(vi(u8(&r, MSC_REC_EXT | 0x10), MSC_EXT_CHILD), "child with a flag");
+    r.n = 0;
+    expect_corrupt(vi(u8(&r, MSC_REC_EXT), 99), "extended kind unknown");
+    r.n = 0;
+    expect_corrupt(u8(&r, MSC_REC_EXT), "extended kind cut short");
     r.n = 0;
     u8(vi(u8(&r, MSC_REC_ALLOC), 16), 0x80);
     for (int i = 0; i < 10; i++) u8(&r, 0x80);
@@ -384,8 +388,8 @@ static rec_t *text(rec_t *r, const char *s, size_t n)
 static void craft_children(const char *path)
 {
     rec_t r = {0};
-    text(text(vi(vi(u8(&r, MSC_REC_CHILD), 5000), 42), "/c.msc.42", 9), "py\0a b\0", 8);
-    text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1000), 43), "", 0), "", 0);
+    text(text(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 5000), 42), "/c.msc.42", 9), "py\0a b\0", 8);
+    text(text(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 1000), 43), "", 0), "", 0);
     static tc_craft_t f;
     tc_craft_begin(&f);
     tc_craft_chunk(&f, MSC_STREAM_MAIN, 0, r.b, r.n);
@@ -420,20 +424,20 @@ static void test_child_records(void)
     msc_analysis_free(a);
 
     rec_t r = {0};
-    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 0), "", 0), "", 0), "child pid 0");
+    expect_corrupt(text(text(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 1), 0), "", 0), "", 0), "child pid 0");
     r.n = 0;
-    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 1ull << 32), "", 0), "", 0),
+    expect_corrupt(text(text(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 1), 1ull << 32), "", 0), "", 0),
                    "child pid");
     r.n = 0;
-    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), "a\0b", 3), "", 0),
+    expect_corrupt(text(text(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 1), 7), "a\0b", 3), "", 0),
                    "child path with a NUL");
     r.n = 0;
-    expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), MSC_MAX_PATH + 1), "child path length");
+    expect_corrupt(vi(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 1), 7), MSC_MAX_PATH + 1), "child path length");
     r.n = 0;
-    expect_corrupt(text(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), "", 0), "py", 2),
+    expect_corrupt(text(text(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 1), 7), "", 0), "py", 2),
                    "child command without its NUL");
     r.n = 0;
-    expect_corrupt(text(vi(vi(u8(&r, MSC_REC_CHILD), 1), 7), "", 0), "child cut short");
+    expect_corrupt(text(vi(vi(vi(u8(&r, MSC_REC_EXT), MSC_EXT_CHILD), 1), 7), "", 0), "child cut short");
 }
 
 /* Ids and indexes that pass the reader's bounds must not size a table

@@ -45,6 +45,20 @@ static inline PyCodeObject *msc_frame_code(msc_pyframe_t *f)
     return f->f_code;
 }
 
+/* The frame's code object as the frame holds it, not checked to be one:
+ * for a copy of a frame a signal handler read, which checks it itself. */
+static inline PyCodeObject *msc_frame_code_unchecked(msc_pyframe_t *f)
+{
+    return f->f_code;
+}
+
+/* Whether a frame is an entry shim owned by the C stack: 3.11 pushes none. */
+static inline int msc_frame_is_shim(msc_pyframe_t *f)
+{
+    (void)f;
+    return 0;
+}
+
 /* The instruction being executed, in code units from the first. */
 static inline uint32_t msc_frame_offset(msc_pyframe_t *f)
 {
@@ -101,6 +115,14 @@ static inline int msc_code_watch(void (*died)(PyCodeObject *co))
 {
     (void)died;
     return 0;
+}
+
+/* Whether an OBJ block being freed is a code object: its type word, read
+ * while the block is still the object's. Every object block holds a type
+ * word; so does every block pymalloc hands out (16 bytes at least). */
+static inline int msc_block_is_code(const void *block)
+{
+    return Py_TYPE((const PyObject *)block) == &PyCode_Type;
 }
 
 /*

@@ -46,6 +46,20 @@ static inline PyCodeObject *msc_frame_code(msc_pyframe_t *f)
     return f->owner == FRAME_OWNED_BY_CSTACK ? NULL : f->f_code;
 }
 
+/* The frame's code object as the frame holds it, not checked to be one:
+ * for a copy of a frame a signal handler read, which checks it itself.
+ * NULL for shims. */
+static inline PyCodeObject *msc_frame_code_unchecked(msc_pyframe_t *f)
+{
+    return f->owner == FRAME_OWNED_BY_CSTACK ? NULL : f->f_code;
+}
+
+/* Whether a frame is an entry shim owned by the C stack. */
+static inline int msc_frame_is_shim(msc_pyframe_t *f)
+{
+    return f->owner == FRAME_OWNED_BY_CSTACK;
+}
+
 /* The instruction being executed, in code units from the first (the unit
  * before the next instruction: a cache entry of the same line at worst). */
 static inline uint32_t msc_frame_offset(msc_pyframe_t *f)

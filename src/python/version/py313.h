@@ -54,6 +54,20 @@ static inline PyCodeObject *msc_frame_code(msc_pyframe_t *f)
                                                                          : (PyCodeObject *)x;
 }
 
+/* The frame's executable as the frame holds it, not checked to be a code
+ * object: for a copy of a frame a signal handler read, which checks it
+ * itself. NULL for shims. */
+static inline PyCodeObject *msc_frame_code_unchecked(msc_pyframe_t *f)
+{
+    return f->owner == FRAME_OWNED_BY_CSTACK ? NULL : (PyCodeObject *)f->f_executable;
+}
+
+/* Whether a frame is an entry shim owned by the C stack. */
+static inline int msc_frame_is_shim(msc_pyframe_t *f)
+{
+    return f->owner == FRAME_OWNED_BY_CSTACK;
+}
+
 /* The instruction being executed, in code units from the first. */
 static inline uint32_t msc_frame_offset(msc_pyframe_t *f)
 {
