@@ -44,7 +44,7 @@ BEGIN_MARK = "<!-- recorder-overhead results: begin (written by bench/run_record
 END_MARK = "<!-- recorder-overhead results: end -->"
 
 WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
-             "threaded", "large_peak", "deep_stacks"]
+             "threaded", "large_peak", "deep_stacks", "dataframe"]
 MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "memray_pymalloc",
          "scalene", "tm1", "tm25", "mprof"]
 # Run only when asked (--modes): another build of memscope (--baseline), and
