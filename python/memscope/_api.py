@@ -33,11 +33,15 @@ class Tracker:
     through the malloc family and mmap (numpy, sqlite3, ctypes, OpenSSL),
     each with the Python stack that caused it; memory an extension reports
     through ``PyTraceMalloc_Track`` (numpy's arrays) is recorded either way.
+    ``native_frames=True`` records each allocation's C stack as well (the C
+    functions between the Python line and the allocator), which reports show
+    under the Python frames: with ``native=True``, numpy's and sqlite's own
+    functions appear under the line that called them.
     """
 
     def __init__(self, path: "str | os.PathLike[str]", native: bool = False,
                  sample: Optional[int] = None, *, max_depth: int = 128,
-                 force: bool = False) -> None:
+                 force: bool = False, native_frames: bool = False) -> None:
         if sample is not None and sample < 1:
             raise ValueError("sample must be a positive number of bytes")
         self.path = os.fspath(path)
@@ -45,6 +49,7 @@ class Tracker:
             raise ValueError(f"embedded null byte in the capture path {self.path!r}")
         self.sample = sample or 0
         self.native = bool(native)
+        self.native_frames = bool(native_frames)
         self.max_depth = max_depth
         self.force = force
         self._reader = None
@@ -53,7 +58,8 @@ class Tracker:
         # Absolute from here on: the program may change directory while
         # recording, and the capture is read back by name while it grows.
         _memscope.start(os.path.abspath(self.path), list(sys.argv), max_depth=self.max_depth,
-                        force=self.force, sample=self.sample, native=self.native)
+                        force=self.force, sample=self.sample, native=self.native,
+                        native_frames=self.native_frames)
         _memscope.thread_started(threading.current_thread().name)
         return self
 

@@ -88,7 +88,8 @@ def _print_profiled(path):
 def _start(opts, path):
     gc.callbacks.append(_memscope.gc_callback)
     _memscope.start(path, opts["argv"], max_depth=opts["depth"], force=opts["force"],
-                    sample=opts["sample"], native=opts["native"])
+                    sample=opts["sample"], native=opts["native"],
+                    native_frames=opts["native_frames"])
     _memscope.thread_started(threading.current_thread().name)
 
 
@@ -210,6 +211,7 @@ def _options():
     opts = {"output": take("OUTPUT"), "depth": int(take("DEPTH", "128")),
             "sample": int(take("SAMPLE", "0")), "force": "force" in flags,
             "follow_fork": "follow-fork" in flags, "native": "native" in flags,
+            "native_frames": "native-frames" in flags,
             "heap_at_exit": take("HEAP_AT_EXIT"),
             "heap_on_signal": take("HEAP_ON_SIGNAL"),
             "heap_signal": int(take("HEAP_SIGNAL", str(int(signal.SIGUSR2)))),

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "memscope/nframes.h"
 #include "memscope/reader.h"
+#include "nativesym.h"
 
 typedef struct stream_state {
     msc_delta_t delta;         /* the encoder's delta state, mirrored */
@@ -18,6 +20,7 @@ typedef struct stream_state {
     uint32_t cap;
     uint32_t thread;           /* current thread index */
     uint64_t position;         /* side: main position of the last SYNC */
+    msc_native_stream_t native;/* native frames (--native-frames captures) */
 } stream_state_t;
 
 typedef struct pending {
@@ -33,6 +36,7 @@ struct msc_replay {
     msc_header_t header;
     msc_chunk_reader_t chunks;
     msc_symbols_t *sym;
+    msc_native_t *native;      /* made at the first extension record */
     stream_state_t st[MSC_STREAM_COUNT];
     uint64_t main_records;     /* main records decoded so far */
     pending_t *queue;          /* side events waiting for their position, FIFO */
@@ -112,7 +116,11 @@ void msc_replay_free(msc_replay_t *r)
     if (!r) return;
     for (size_t i = r->qhead; i < r->qtail; i++) msc_free(r->queue[i].text);
     msc_free(r->queue);
-    for (int i = 0; i < MSC_STREAM_COUNT; i++) msc_free(r->st[i].node_map);
+    for (int i = 0; i < MSC_STREAM_COUNT; i++) {
+        msc_free(r->st[i].node_map);
+        msc__native_stream_release(&r->st[i].native);
+    }
+    msc__native_free(r->native);
     msc_chunk_reader_release(&r->chunks);
     msc_symbols_free(r->sym);
     msc_header_release(&r->header);
@@ -385,7 +393,8 @@ static int decode_info(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_eve
 /* What is wrong with a record of this kind that failed to decode. */
 static const char *malformed_record(int kind)
 {
-    return kind && kind <= MSC_REC_TRAILER ? malformed[kind] : "unknown record kind";
+    if (kind == MSC_REC_EXT) return "malformed extension record";
+    return kind <= MSC_REC_TRAILER ? malformed[kind] : "unknown record kind";
 }
 
 /* Decodes one record into ev (ev->kind set first, for malformed_record).
@@ -417,6 +426,9 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
         if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
         st->position += msc__get_varint(c);
         return c->err;
+    case MSC_REC_EXT:
+        if (!r->native && !(r->native = msc__native_new())) return MSC_ENOMEM;
+        return msc__native_decode(r->native, &st->native, stream, c);
     case MSC_REC_TRAILER:
         r->duration = msc__get_varint(c);
         msc__get_varint(c);
@@ -425,6 +437,8 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     default: return MSC_ECORRUPT;
     }
     if (c->err) return c->err == MSC_ETRUNCATED ? MSC_ECORRUPT : c->err;
+    if (!err && r->native && (kind == MSC_REC_ALLOC || kind == MSC_REC_REALLOC))
+        err = msc__native_extend(r->native, r->sym, &st->native, &ev->stack);
     return err ? err : 1;
 }
 

@@ -154,6 +154,7 @@ static void atfork_child(void)
         R.sink = NULL;
         memset(&R.main_trie, 0, sizeof(R.main_trie));
         memset(&R.side_trie, 0, sizeof(R.side_trie));
+        R.main_ntrie = R.side_ntrie = NULL;
         Py_CLEAR(R.path);
     }
     msc__busy = 0;
@@ -176,6 +177,7 @@ typedef struct start_options {
     int force;
     unsigned int root;                /* levels up: see root_frame */
     int native;                       /* record the malloc family and mmap too */
+    int native_frames;                /* record each allocation's C stack too */
 } start_options_t;
 
 static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o)
@@ -253,16 +255,35 @@ static msc_pyframe_t *root_frame(unsigned int levels)
     return f;
 }
 
+static void release_native_frames(void)
+{
+    msc__ntrie_free(R.main_ntrie);
+    msc__ntrie_free(R.side_ntrie);
+    R.main_ntrie = R.side_ntrie = NULL;
+}
+
+/* The native tries, and the objects loaded now written as MODULE records
+ * (busy: native recording must not see the recorder's own allocations). */
+static int start_native_frames(void)
+{
+    msc__busy = 1;
+    R.main_ntrie = msc__ntrie_new();
+    R.side_ntrie = msc__ntrie_new();
+    int rc = R.main_ntrie && R.side_ntrie ? msc__nframes_start(R.sink) : -1;
+    msc__busy = 0;
+    return rc;
+}
+
 static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", "native",
-                             NULL};
+                             "native_frames", NULL};
     PyObject *path, *argv;
-    start_options_t o = {128, 0, 0, 0, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKp", kwlist, &path, &PyList_Type, &argv,
+    start_options_t o = {128, 0, 0, 0, 0, 0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpp", kwlist, &path, &PyList_Type, &argv,
                                      &o.max_depth, &o.force, &o.root, &o.sample_bytes,
-                                     &o.native))
+                                     &o.native, &o.native_frames))
         return NULL;
     if (R.sink) {
         PyErr_Format(PyExc_RuntimeError, "memscope is already recording to '%U'", R.path);
@@ -278,6 +299,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
                         "memscope: native recording is not available on this platform");
         return NULL;
     }
+    if (o.native_frames && msc__nframes_install() < 0) return NULL;
     msc__foreign_install(); /* where it cannot patch, foreign domains go unseen */
     if (open_capture(path, argv, &o) < 0) return NULL;
 
@@ -289,11 +311,13 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     if (msc_trie_init(&R.main_trie, o.max_depth) < 0 ||
         msc_trie_init(&R.side_trie, o.max_depth) < 0 ||
         msc_names_init() < 0 ||
-        (o.sample_bytes && msc_sampled_init() < 0)) {
+        (o.sample_bytes && msc_sampled_init() < 0) ||
+        (o.native_frames && start_native_frames() < 0)) {
         msc_sink_close(R.sink, 0);
         R.sink = NULL;
         msc_trie_release(&R.main_trie);
         msc_trie_release(&R.side_trie);
+        release_native_frames();
         return PyErr_NoMemory();
     }
     Py_INCREF(path);
@@ -327,6 +351,7 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
      * to close the sink: another thread may start the next one meanwhile. */
     msc_trie_release(&R.main_trie);
     msc_trie_release(&R.side_trie);
+    release_native_frames();
     msc_names_release();
     msc_sampled_release();
     R.root = NULL;
@@ -363,9 +388,10 @@ static PyObject *py_recording(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
-     "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False): start\n"
-     "recording to path; sample=R records one allocation per R bytes on average instead of\n"
-     "every one; native=True records the malloc family and mmap of every library too;\n"
+     "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False,\n"
+     "native_frames=False): start recording to path; sample=R records one allocation per R\n"
+     "bytes on average instead of every one; native=True records the malloc family and mmap\n"
+     "of every library too; native_frames=True records each allocation's C stack too;\n"
      "stacks stop below the frame root calls up from the caller (0: keep all)"},
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},
