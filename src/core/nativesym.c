@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "memscope/encode.h"
@@ -260,7 +261,14 @@ static int try_open(module_t *m, const char *path)
     Dwfl *d = dwfl_begin(&offline);
     if (!d) return 0;
     dwfl_report_begin(d);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* The path comes from the capture: only a regular file is read (never
+     * a FIFO that would block, or a device). */
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
     Dwfl_Module *mod = fd < 0 ? NULL : dwfl_report_elf(d, m->path, path, fd, m->bias, false);
     if (fd >= 0 && !mod) close(fd); /* dwfl owns fd once it reports the file */
     dwfl_report_end(d, NULL, NULL);
