@@ -45,12 +45,13 @@ END_MARK = "<!-- recorder-overhead results: end -->"
 
 WORKLOADS = ["json_roundtrip", "object_sim", "string_build", "dict_churn",
              "threaded", "large_peak", "deep_stacks"]
-MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "memray_pymalloc",
+MODES = ["plain", "memscope", "memscope_native", "memscope_native_frames", "memray", "memray_native", "memray_pymalloc",
          "scalene", "tm1", "tm25", "mprof"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
     "memscope_native": "memscope --native",
+    "memscope_native_frames": "memscope --native --native-frames",
     "memray": "memray",
     "memray_native": "memray --native",
     "memray_pymalloc": "memray --trace-python-allocators",
@@ -61,7 +62,8 @@ MODE_LABELS = {
 }
 # The file each capturing mode writes, by extension; None for modes that
 # report in process.
-CAPTURE_EXT = {"memscope": "msc", "memscope_native": "msc", "memray": "bin",
+CAPTURE_EXT = {"memscope": "msc", "memscope_native": "msc", "memscope_native_frames": "msc",
+               "memray": "bin",
                "memray_native": "bin", "memray_pymalloc": "bin", "scalene": "json"}
 ELAPSED_RE = re.compile(r"^bench-elapsed ([0-9.]+) cpu=([0-9.]+) checksum=(\S+)$", re.M)
 
@@ -76,7 +78,8 @@ def mode_command(mode, args, script, capture):
     if mode == "plain":
         return [py, script], {}
     if mode.startswith("memscope"):
-        native = ["--native"] if mode == "memscope_native" else []
+        native = {"memscope": [], "memscope_native": ["--native"],
+                  "memscope_native_frames": ["--native", "--native-frames"]}[mode]
         return ([args.memscope, "run", *native, "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
     if mode.startswith("memray"):

@@ -118,6 +118,9 @@ int msc__nframes_install(void)
                         "symbol, which this python does not export");
         return -1;
     }
+    /* Each thread keeps its own cache of unwind entries: no lock shared
+     * between allocating threads. */
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     own_range = object_of((const void *)msc__nframes_install);
     unwinder_range = object_of((const void *)unw_backtrace);
     eval_range = (range_t){(uintptr_t)eval, (uintptr_t)eval + sym->st_size};
