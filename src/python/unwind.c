@@ -186,7 +186,8 @@ static int emit_module(scan_arg_t *a, const struct dl_phdr_info *info, range_t r
         path = exe;
     }
     size_t plen = strnlen(path, MSC_MAX_MODULE_PATH - 1);
-    const uint8_t *id = NULL;
+    static const uint8_t no_id[1];
+    const uint8_t *id = no_id;  /* an object without a build id note */
     size_t idlen = build_id(info, &id);
     uint8_t *p = msc_put_varint(body, r.lo);
     p = msc_put_varint(p, r.hi);
