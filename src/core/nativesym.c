@@ -6,8 +6,8 @@
  * loaded object it falls in is looked up by the path the recorder wrote,
  * and used only if its GNU build id is the recorded one; otherwise (the
  * file was rebuilt, or the capture is read on another machine) the object's
- * separate debug file /usr/lib/debug/.build-id/xx/yyyy.debug is used when
- * present, else the frame is named `object+0xoffset`. A frame becomes an
+ * separate debug file .build-id/xx/yyyy.debug under /usr/lib/debug (or
+ * $MEMSCOPE_DEBUG_DIR) is used when present, else the frame is named `object+0xoffset`. A frame becomes an
  * ordinary trie node: a synthetic code object (file: the source file, else
  * the object's path; function: the symbol) and the line from DWARF (0
  * without debug info), so every report shows native frames unchanged. */
@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -282,13 +283,17 @@ static int try_open(module_t *m, const char *path)
 }
 
 /* The file at the recorded path, else the debug file named by its build
- * id; neither: the module stays unnamed. */
+ * id under $MEMSCOPE_DEBUG_DIR (default /usr/lib/debug: where Debian's
+ * -dbgsym packages put them; a report made on another machine points it at
+ * a copy of the recording machine's); neither: the module stays unnamed. */
 static void open_module(module_t *m)
 {
     m->opened = 1;
     if (try_open(m, m->path) || !m->build_id_len) return;
-    char debug[64 + 2 * MSC_MAX_BUILD_ID];
-    int k = snprintf(debug, sizeof(debug), "/usr/lib/debug/.build-id/%02x/", m->build_id[0]);
+    const char *root = getenv("MEMSCOPE_DEBUG_DIR");
+    if (!root || !*root || strlen(root) > MSC_MAX_MODULE_PATH) root = "/usr/lib/debug";
+    char debug[MSC_MAX_MODULE_PATH + 64 + 2 * MSC_MAX_BUILD_ID];
+    int k = snprintf(debug, sizeof(debug), "%s/.build-id/%02x/", root, m->build_id[0]);
     for (uint32_t i = 1; i < m->build_id_len; i++)
         k += snprintf(debug + k, sizeof(debug) - (size_t)k, "%02x", m->build_id[i]);
     snprintf(debug + k, sizeof(debug) - (size_t)k, ".debug");

@@ -111,6 +111,26 @@ def test_object_gone_or_changed_shows_object_and_offset(tmp_path, change):
     assert len(offsets) == 1 and 0 < offsets.pop() < 1 << 20
 
 
+def test_debug_file_found_by_build_id_after_the_object_is_gone(tmp_path):
+    """The library is deleted; its debug file, laid out by build id under
+    MEMSCOPE_DEBUG_DIR (as /usr/lib/debug is), names the frame and line."""
+    library, source = build(tmp_path, "libd.so", "-g")
+    capture, line = record(tmp_path, library, "--native", "--native-frames")
+    note = subprocess.run(["readelf", "-n", str(library)], capture_output=True, text=True,
+                          check=True).stdout
+    build_id = note.split("Build ID:")[1].split()[0]
+    debug = tmp_path / "debug" / ".build-id" / build_id[:2] / f"{build_id[2:]}.debug"
+    debug.parent.mkdir(parents=True)
+    subprocess.run(["objcopy", "--only-keep-debug", str(library), str(debug)], check=True)
+    library.unlink()
+    env = {"MEMSCOPE_DEBUG_DIR": str(tmp_path / "debug")}
+    out = memscope("export", capture, "--format", "collapsed", env=env).stdout
+    found = [row for row in out.splitlines() if line in row and "make_buffer" in row]
+    assert len(found) == 1
+    assert found[0].endswith(f";make_buffer ({source}:6) {SIZE}")
+    assert "make_buffer" not in memscope("export", capture, "--format", "collapsed").stdout
+
+
 def test_without_native_frames_nothing_changes(tmp_path):
     library, _ = build(tmp_path, "libx.so", "-g")
     capture, line = record(tmp_path, library, "--native")
