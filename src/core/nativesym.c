@@ -7,10 +7,11 @@
  * and used only if its GNU build id is the recorded one; otherwise (the
  * file was rebuilt, or the capture is read on another machine) the object's
  * separate debug file .build-id/xx/yyyy.debug under /usr/lib/debug (or
- * $MEMSCOPE_DEBUG_DIR) is used when present, else the frame is named `object+0xoffset`. A frame becomes an
- * ordinary trie node: a synthetic code object (file: the source file, else
- * the object's path; function: the symbol) and the line from DWARF (0
- * without debug info), so every report shows native frames unchanged. */
+ * $MEMSCOPE_DEBUG_DIR) is used when present, else the frame is named
+ * `object+0xoffset`. A frame becomes an ordinary trie node: a synthetic
+ * code object (file: the source file, else the object's path; function:
+ * the symbol) and the line from DWARF (0 without debug info), so every
+ * report shows native frames unchanged. */
 #include "nativesym.h"
 
 #include <elfutils/libdwfl.h>
@@ -369,7 +370,8 @@ static int frame_of(msc_native_t *n, msc_symbols_t *sym, uint64_t addr, uint32_t
         if (l) src = dwfl_lineinfo(l, NULL, &lineno, NULL, NULL, NULL);
     }
     char fallback[MSC_MAX_MODULE_PATH + 32];
-    if (!name && m) snprintf(fallback, sizeof(fallback), "%s+0x%" PRIx64, base_name(m->path), pc - m->bias);
+    if (!name && m)
+        snprintf(fallback, sizeof(fallback), "%s+0x%" PRIx64, base_name(m->path), pc - m->bias);
     else if (!name) snprintf(fallback, sizeof(fallback), "0x%" PRIx64, pc);
     int64_t c = intern_code(n, sym, src ? src : m ? m->path : "<native>", name ? name : fallback);
     if (c < 0) return (int)c;
@@ -389,7 +391,8 @@ int msc__native_extend(msc_native_t *n, msc_symbols_t *sym, const msc_native_str
         return 0;
     }
     uint32_t chain[MSC_NATIVE_DEPTH], depth = 0;
-    for (uint32_t k = leaf; k && depth < MSC_NATIVE_DEPTH; k = n->nodes[k].parent) chain[depth++] = k;
+    for (uint32_t k = leaf; k && depth < MSC_NATIVE_DEPTH; k = n->nodes[k].parent)
+        chain[depth++] = k;
     int64_t at = *node;
     for (uint32_t i = depth; i-- > 0 && at >= 0;) {
         uint32_t code = 0, line = 0;

@@ -173,7 +173,8 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t do
     msc_stream_t *st = msc_sink_side_lock(R.sink);
     msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
-    if (!is_free && R.side_ntrie && stack >= 0 && msc__nframes_note(R.side_ntrie, R.sink, st, 1) < 0)
+    if (!is_free && R.side_ntrie && stack >= 0 &&
+        msc__nframes_note(R.side_ntrie, R.sink, st, 1) < 0)
         stack = -1;
     uint8_t *w = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, 2 * MSC_REC_MAX);
     if (w) {

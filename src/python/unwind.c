@@ -154,8 +154,7 @@ static size_t build_id(const struct dl_phdr_info *info, const uint8_t **out)
 }
 
 /* Writes one extension record: tag, subkind, length, body. */
-static int put_ext(msc_sink_t *sink, msc_stream_t *st, int subkind, const uint8_t *body,
-                   size_t n)
+static int put_ext(msc_sink_t *sink, msc_stream_t *st, int subkind, const uint8_t *body, size_t n)
 {
     uint8_t *p = msc_stream_reserve(sink, st, n + 16);
     if (!p) return -1;
@@ -212,7 +211,8 @@ static int scan_object(struct dl_phdr_info *info, size_t size, void *data)
     if (r.lo >= r.hi || known_module(r)) return 0;
     if (nmodules == cap_modules) {
         uint32_t cap = cap_modules ? cap_modules * 2 : 64;
-        range_t *grown = cap <= MSC_MAX_MODULES ? msc_realloc(modules, cap * sizeof(range_t)) : NULL;
+        range_t *grown =
+            cap <= MSC_MAX_MODULES ? msc_realloc(modules, cap * sizeof(range_t)) : NULL;
         if (!grown) return a->err = -1;
         modules = grown;
         cap_modules = cap;
@@ -301,8 +301,8 @@ static int grow(msc_ntrie_t *t)
 /*  NATIVE_NODE body | parent distance: varint | address delta: zigzag varint |
  *  The stream's next native node: the frame of return address addr called
  *  from node parent (0: the outermost native frame). */
-static int64_t child(msc_ntrie_t *t, msc_sink_t *sink, msc_stream_t *st, int side,
-                     uint32_t parent, uintptr_t addr)
+static int64_t child(msc_ntrie_t *t, msc_sink_t *sink, msc_stream_t *st, int side, uint32_t parent,
+                     uintptr_t addr)
 {
     uint32_t i = slot_of(parent, addr, t->mask);
     for (; t->slots[i].id; i = (i + 1) & t->mask)

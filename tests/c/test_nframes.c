@@ -90,7 +90,8 @@ static int replay(const rec_t *side, const rec_t *main_, seen_t *seen, msc_repla
     const char *path = tc_path("nframes.msc");
     tc_craft_begin(&f);
     if (side->n) tc_craft_chunk(&f, MSC_STREAM_SIDE, 0, side->b, side->n);
-    tc_craft_chunk(&f, MSC_STREAM_MAIN, side->n ? 1 : 0, main_->b, main_->n); /* seq counts all chunks */
+    /* Chunk sequence numbers count the chunks of both streams. */
+    tc_craft_chunk(&f, MSC_STREAM_MAIN, side->n ? 1 : 0, main_->b, main_->n);
     tc_write_file(path, f.data, f.len);
     int err;
     msc_error_info_t info = {0, NULL};
