@@ -20,6 +20,10 @@
 #   pthread   the capture writer thread
 #   protobuf-c the pprof export's encoder (profile.proto messages)
 #   zlib      gzip of the pprof export, which pprof readers expect
+#   libdw     (elfutils) the analyser symbolizes native frames: ELF symbol
+#             tables, DWARF lines, build ids and /usr/lib/debug/.build-id
+#   libunwind the recorder unwinds C stacks (--native-frames) with
+#             unw_backtrace: cached DWARF unwind tables, no signal, no ptrace
 
 PYTHON   ?= python3
 CC       ?= cc
@@ -27,7 +31,8 @@ CFLAGS   ?= -O2 -g
 WERROR   ?= -Werror
 WARN     := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes
 BASE     := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iinclude
-LIBS     := -lzstd -lxxhash -lpthread -lm -lprotobuf-c -lz
+LIBS     := -lzstd -lxxhash -lpthread -lm -lprotobuf-c -lz -ldw -lelf
+PY_LIBS  := -lunwind
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build-asan
@@ -135,7 +140,7 @@ $(CLI): $(CLI_OBJ) $(LIB)
 
 $(EXT): $(PY_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -shared -o $@ $(PY_OBJ) $(LIB) $(LIBS)
+	$(CC) $(SAN) -shared -o $@ $(PY_OBJ) $(LIB) $(LIBS) $(PY_LIBS)
 
 $(BUILD)/tests/%: tests/c/%.c $(wildcard tests/c/*.h) $(LIB)
 	@mkdir -p $(dir $@)

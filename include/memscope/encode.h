@@ -151,30 +151,6 @@ static inline uint8_t *msc_enc_sync(uint8_t *p, uint64_t *last, uint64_t positio
     return p;
 }
 
-/*  CPU    | tag: 1111 kind (EXT), N native, S same stack | sub-kind 2 (varint) |
- *         | time delta | age ns (varint) | thread index (varint) |
- *         | [stack delta (zigzag varint), if not S] | cpu ns (varint) | wall ns (varint) |
- *  One sample of a thread's Python stack: the CPU and wall time the thread
- *  spent since its previous sample. Written when the recorder drains it,
- *  age ns after it was taken (the sample's time is the record's minus age).
- *  N (0x10): the thread was outside the interpreter, in native code. */
-static inline uint8_t *msc_put_time(uint8_t *p, msc_delta_t *d, uint64_t ns);
-
-static inline uint8_t *msc_enc_cpu(uint8_t *p, msc_delta_t *d, uint64_t now, uint64_t age,
-                                   uint32_t thread, uint32_t stack, uint64_t cpu_ns,
-                                   uint64_t wall_ns, int native)
-{
-    uint8_t *tag = p;
-    *p++ = (uint8_t)(MSC_REC_EXT | (native ? MSC_FLAG_NATIVE : 0));
-    p = msc_put_varint(p, MSC_EXT_CPU);
-    p = msc_put_time(p, d, now);
-    p = msc_put_varint(p, age);
-    p = msc_put_varint(p, thread);
-    p = msc_put_stack(p, tag, &d->stack, stack);
-    p = msc_put_varint(p, cpu_ns);
-    return msc_put_varint(p, wall_ns);
-}
-
 static inline uint8_t *msc_put_time(uint8_t *p, msc_delta_t *d, uint64_t ns)
 {
     uint64_t delta = ns >= d->time ? ns - d->time : 0;
@@ -188,6 +164,58 @@ static inline uint8_t *msc_put_bytes(uint8_t *p, const void *bytes, size_t n)
     p = msc_put_varint(p, n);
     memcpy(p, bytes, n);
     return p + n;
+}
+
+/*  EXT    | 0000 0000 | sub-kind (varint) | body length (varint) | body |
+ *  An extension record (format.h). An encoder opens one, writes the body
+ *  where msc_enc_ext_open says, and closes it with the body's end: the
+ *  length goes in front and the body moves up to meet it. The caller
+ *  checks room for MSC_REC_MAX + the body. */
+static inline uint8_t *msc_enc_ext_open(uint8_t *p, int subkind)
+{
+    *p++ = MSC_REC_EXT;
+    return msc_put_varint(p, (uint64_t)subkind) + MSC_EXT_LENGTH_ROOM;
+}
+
+static inline uint8_t *msc_enc_ext_close(uint8_t *body, uint8_t *end)
+{
+    size_t n = (size_t)(end - body);
+    uint8_t len[MSC_EXT_LENGTH_ROOM + 7];
+    size_t k = (size_t)(msc_put_varint(len, n) - len);
+    uint8_t *at = body - MSC_EXT_LENGTH_ROOM;
+    memcpy(at, len, k);
+    memmove(at + k, body, n);
+    return at + k + n;
+}
+
+/* An extension record whose body is ready in bytes. */
+static inline uint8_t *msc_enc_ext(uint8_t *p, int subkind, const void *body, size_t n)
+{
+    uint8_t *b = msc_enc_ext_open(p, subkind);
+    memcpy(b, body, n);
+    return msc_enc_ext_close(b, b + n);
+}
+
+/*  CPU    | EXT 5 | flags: S same stack, N native | time delta | age ns (varint) |
+ *         | thread index (varint) | [stack delta (zigzag varint), if not S] |
+ *         | cpu ns (varint) | wall ns (varint) |
+ *  One sample of a thread's Python stack: the CPU and wall time the thread
+ *  spent since its previous sample. Written when the recorder drains it,
+ *  age ns after it was taken (the sample's time is the record's minus age).
+ *  N (0x10): the thread was outside the interpreter, in native code. */
+static inline uint8_t *msc_enc_cpu(uint8_t *p, msc_delta_t *d, uint64_t now, uint64_t age,
+                                   uint32_t thread, uint32_t stack, uint64_t cpu_ns,
+                                   uint64_t wall_ns, int native)
+{
+    uint8_t *body = msc_enc_ext_open(p, MSC_EXT_CPU), *flags = body;
+    p = body;
+    *p++ = native ? MSC_FLAG_NATIVE : 0;
+    p = msc_put_time(p, d, now);
+    p = msc_put_varint(p, age);
+    p = msc_put_varint(p, thread);
+    p = msc_put_stack(p, flags, &d->stack, stack);
+    p = msc_put_varint(p, cpu_ns);
+    return msc_enc_ext_close(body, msc_put_varint(p, wall_ns));
 }
 
 /*  CODE   | 0101 | code id | file string id | name string id | first line |
@@ -261,20 +289,19 @@ static inline uint8_t *msc_enc_mark(uint8_t *p, msc_delta_t *d, uint64_t ns, con
     return msc_put_bytes(p, label, n);
 }
 
-/*  CHILD  | 1111 (EXT) | sub-kind 1 | time delta ns | pid | capture length | capture |
- *         | command length | command |   (main stream) A child process started, the
- *  capture it records to (empty: none) and its command, each argument
- *  NUL-terminated. The caller checks room for MSC_REC_MAX + both lengths. */
+/*  CHILD  | EXT 4 | time delta ns | pid | capture length | capture | command length |
+ *         | command |   (main stream) A child process started, the capture it
+ *  records to (empty: none) and its command, each argument NUL-terminated.
+ *  The caller checks room for MSC_REC_MAX + both lengths. */
 static inline uint8_t *msc_enc_child(uint8_t *p, msc_delta_t *d, uint64_t ns, uint64_t pid,
                                      const char *capture, size_t ncapture, const char *command,
                                      size_t ncommand)
 {
-    *p++ = MSC_REC_EXT;
-    p = msc_put_varint(p, MSC_EXT_CHILD);
-    p = msc_put_time(p, d, ns);
+    uint8_t *body = msc_enc_ext_open(p, MSC_EXT_CHILD);
+    p = msc_put_time(body, d, ns);
     p = msc_put_varint(p, pid);
     p = msc_put_bytes(p, capture, ncapture);
-    return msc_put_bytes(p, command, ncommand);
+    return msc_enc_ext_close(body, msc_put_bytes(p, command, ncommand));
 }
 
 /*  LOST   | 1101 | count | reason (enum msc_lost_reason) | */

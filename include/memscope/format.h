@@ -103,17 +103,26 @@ enum msc_record_kind {
     MSC_REC_SYNC = 12,         /* side stream only: main-stream position delta */
     MSC_REC_LOST = 13,         /* events the recorder could not record, and why */
     MSC_REC_TRAILER = 14,      /* clean end: duration ns, main events, side events */
-    MSC_REC_EXT = 15,          /* sub-kind (enum msc_ext_kind), then its fields */
 };
 
-/* The record kinds past the tag's four bits: an MSC_REC_EXT record names
- * one of these in a varint after its tag (whose flag bits keep the meaning
- * the sub-kind gives them). A decoded event of one has the kind
- * MSC_REC_EXT_BASE + sub-kind, so every event kind stays distinct. */
+/* Kind 0 is the extension record, for the kinds past the tag's four bits:
+ *   | 0000 0000 | sub-kind: varint | body length: varint | body |
+ * A reader skips a sub-kind it does not know (readers that predate kind 0
+ * refuse it as an unknown kind), and reads past fields a newer writer
+ * appends to a body it does know. A decoded event of an extension record
+ * has the kind MSC_REC_EXT_BASE + sub-kind, so every event kind stays
+ * distinct. */
+#define MSC_REC_EXT 0
 enum msc_ext_kind {
-    MSC_EXT_CHILD = 1,         /* main only: time delta, pid, capture path, command */
-    MSC_EXT_CPU = 2,           /* time delta, age, thread, [stack delta], cpu ns, wall ns */
+    MSC_EXT_MODULE = 1,        /* side stream: start, end, load bias, build id, path */
+    MSC_EXT_NATIVE_NODE = 2,   /* parent distance, return address delta */
+    MSC_EXT_NATIVE_STACK = 3,  /* native leaf delta: the stream's following allocations' */
+    MSC_EXT_CHILD = 4,         /* main only: time delta, pid, capture path, command */
+    MSC_EXT_CPU = 5,           /* flags (S, N), time delta, age, thread, [stack delta],
+                                  cpu ns, wall ns */
 };
+#define MSC_EXT_MAX_BODY (1u << 17)        /* longer extension bodies are corrupt */
+#define MSC_EXT_LENGTH_ROOM 3              /* bytes an encoder keeps for the body length */
 #define MSC_REC_EXT_BASE 16
 #define MSC_REC_CHILD (MSC_REC_EXT_BASE + MSC_EXT_CHILD)
 #define MSC_REC_CPU (MSC_REC_EXT_BASE + MSC_EXT_CPU)

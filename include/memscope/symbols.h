@@ -34,6 +34,14 @@ int msc_symbols_add_code(msc_symbols_t *s, uint32_t id, uint32_t file_id, uint32
 int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id,
                              uint32_t offset);
 
+/* Native frames (src/core/nativesym.c): a string, and a code object of a
+ * source file and a function (string ids), with ids of their own
+ * (MSC_NATIVE_ID_BIT set) that never meet the capture's. A native frame's
+ * node carries its line where a Python one has its instruction offset.
+ * Return the id, or a negative MSC_E code. */
+int64_t msc_symbols_add_native_string(msc_symbols_t *s, const char *text);
+int64_t msc_symbols_add_native_code(msc_symbols_t *s, uint32_t file_id, uint32_t name_id);
+
 uint32_t msc_symbols_nodes(const msc_symbols_t *s);       /* node ids are 1..n-1 */
 uint32_t msc_symbols_parent(const msc_symbols_t *s, uint32_t node);
 uint32_t msc_symbols_depth(const msc_symbols_t *s, uint32_t node);

@@ -40,11 +40,17 @@ class Tracker:
             etl()
 
     then ``memscope table etl.msc --metric cpu``.
+
+    ``native_frames=True`` records each allocation's C stack as well (the C
+    functions between the Python line and the allocator), which reports show
+    under the Python frames: with ``native=True``, numpy's and sqlite's own
+    functions appear under the line that called them.
     """
 
     def __init__(self, path: "str | os.PathLike[str]", native: bool = False,
                  sample: Optional[int] = None, *, max_depth: int = 128,
-                 force: bool = False, cpu: bool = False, cpu_rate: int = 100) -> None:
+                 force: bool = False, cpu: bool = False, cpu_rate: int = 100,
+                 native_frames: bool = False) -> None:
         if sample is not None and sample < 1:
             raise ValueError("sample must be a positive number of bytes")
         if cpu and not 1 <= cpu_rate <= 10000:
@@ -55,6 +61,7 @@ class Tracker:
             raise ValueError(f"embedded null byte in the capture path {self.path!r}")
         self.sample = sample or 0
         self.native = bool(native)
+        self.native_frames = bool(native_frames)
         self.max_depth = max_depth
         self.force = force
 
@@ -63,7 +70,7 @@ class Tracker:
         # recording, and the capture is read back by name while it grows.
         _memscope.start(os.path.abspath(self.path), list(sys.argv), max_depth=self.max_depth,
                         force=self.force, sample=self.sample, native=self.native,
-                        cpu_rate=self.cpu_rate)
+                        cpu_rate=self.cpu_rate, native_frames=self.native_frames)
         _memscope.thread_started(threading.current_thread().name)
         return self
 

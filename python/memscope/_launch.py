@@ -94,7 +94,8 @@ def _start(opts, path, parent=None):
     pid, capture = parent or (0, None)
     _memscope.start(path, opts["argv"], max_depth=opts["depth"], force=opts["force"],
                     sample=opts["sample"], native=opts["native"], parent_pid=pid,
-                    parent_capture=capture or None, cpu_rate=opts["cpu_rate"])
+                    parent_capture=capture or None, cpu_rate=opts["cpu_rate"],
+                    native_frames=opts["native_frames"])
     gc.callbacks.append(_memscope.gc_callback)
     _memscope.thread_started(threading.current_thread().name)
 
@@ -234,6 +235,7 @@ def _options():
             "sample": int(take("SAMPLE", "0")), "cpu_rate": int(take("CPU_RATE", "0")),
             "force": "force" in flags,
             "follow_fork": "follow-fork" in flags, "native": "native" in flags,
+            "native_frames": "native-frames" in flags,
             "heap_at_exit": take("HEAP_AT_EXIT"),
             "heap_on_signal": take("HEAP_ON_SIGNAL"),
             "heap_signal": int(take("HEAP_SIGNAL", str(int(signal.SIGUSR2)))),

@@ -22,7 +22,7 @@ static int run(int argc, char **argv);
 const cli_command_t cli_cmd_run = {
     "run", run, "run a Python program and record its allocations",
     "usage: memscope run [-o FILE] [--force] [--depth N] [--sample BYTES] [--native]\n"
-    "                    [--cpu] [--cpu-rate HZ]\n"
+    "                    [--native-frames] [--cpu] [--cpu-rate HZ]\n"
     "                    [--follow-fork] [--heap-at-exit PATH] [--heap-on-signal PATH]\n"
     "                    [--heap-signal SIG] [--toggle-on SIG]\n"
     "                    (script.py | -m module | -c code) [args ...]\n\n"
@@ -41,6 +41,10 @@ const cli_command_t cli_cmd_run = {
     "  --native           also record what every library allocates with malloc,\n"
     "                     calloc, realloc, posix_memalign ... and mmap (sqlite, ctypes,\n"
     "                     OpenSSL, image codecs), each with its Python stack\n"
+    "  --native-frames    also record each allocation's C stack (the C functions\n"
+    "                     between the Python line and the allocator); reports show\n"
+    "                     them under the Python frames, symbolized when read, by\n"
+    "                     build id, so a capture can be read on another machine\n"
     "  --cpu              also sample every Python thread's stack for CPU and wall\n"
     "                     time, in the same capture: a Time column in memscope lines,\n"
     "                     memscope table --metric cpu|wall, a CPU flame graph\n"
@@ -70,6 +74,7 @@ const cli_command_t cli_cmd_run = {
     "  memscope run -o before.msc -m mypkg.cli serve\n"
     "  memscope run --sample 512KiB -o prod.msc service.py\n"
     "  memscope run --native -o etl.msc etl.py\n"
+    "  memscope run --native --native-frames -o etl.msc etl.py   (then: memscope tree etl.msc)\n"
     "  memscope run --follow-fork -o train.msc train.py   (workers: train.msc.PID)\n"
     "  memscope run --cpu -o slow.msc etl.py    (then: memscope table slow.msc --metric cpu)\n"
     "  memscope run --heap-on-signal svc.heap service.py   (then: kill -USR2 PID)\n"
@@ -111,6 +116,7 @@ typedef struct run_options {
     int force;
     int follow_fork;
     int native;
+    int native_frames;
     char cpu_rate[16];         /* CPU samples a second, decimal; "0" = no CPU sampling */
     const char *heap_at_exit;  /* heap snapshot paths, NULL when not asked */
     const char *heap_on_signal;
@@ -145,6 +151,7 @@ static int parse(int argc, char **argv, run_options_t *o)
         {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
         {"depth", required_argument, NULL, 'd'},  {"follow-fork", no_argument, NULL, 'F'},
         {"sample", required_argument, NULL, 's'}, {"native", no_argument, NULL, 'N'},
+        {"native-frames", no_argument, NULL, 'n'},
         {"heap-at-exit", required_argument, NULL, 'H'},
         {"heap-on-signal", required_argument, NULL, 'S'},
         {"heap-signal", required_argument, NULL, 'G'},
@@ -160,6 +167,7 @@ static int parse(int argc, char **argv, run_options_t *o)
         case 'f': o->force = 1; break;
         case 'F': o->follow_fork = 1; break;
         case 'N': o->native = 1; break;
+        case 'n': o->native_frames = 1; break;
         case 'C':
             if (strcmp(o->cpu_rate, "0") == 0) snprintf(o->cpu_rate, sizeof(o->cpu_rate), "100");
             break;
@@ -259,9 +267,10 @@ static int set_launch_environment(const char *root, const char *output, const ru
     else unsetenv("MEMSCOPE_PYTHONPATH");
     setenv("PYTHONPATH", pythonpath, 1);
     free(pythonpath);
-    char flags[48];
-    snprintf(flags, sizeof(flags), "%s,%s,%s", o->force ? "force" : "",
-             o->follow_fork ? "follow-fork" : "", o->native ? "native" : "");
+    char flags[64];
+    snprintf(flags, sizeof(flags), "%s,%s,%s,%s", o->force ? "force" : "",
+             o->follow_fork ? "follow-fork" : "", o->native ? "native" : "",
+             o->native_frames ? "native-frames" : "");
     setenv("MEMSCOPE_RUN_OUTPUT", output, 1);
     setenv("MEMSCOPE_RUN_DEPTH", o->depth, 1);
     setenv("MEMSCOPE_RUN_SAMPLE", o->sample, 1);
@@ -282,7 +291,7 @@ static int set_launch_environment(const char *root, const char *output, const ru
 
 static int run(int argc, char **argv)
 {
-    run_options_t o = {NULL, "128", "0", 0, 0, 0, "0", NULL, NULL, SIGUSR2, 0};
+    run_options_t o = {NULL, "128", "0", 0, 0, 0, 0, "0", NULL, NULL, SIGUSR2, 0};
     int rc = parse(argc, argv, &o);
     if (rc == 0 && o.heap_on_signal && o.toggle_signal == o.heap_signal) {
         cli_error("--toggle-on and --heap-on-signal need two different signals "

@@ -10,7 +10,9 @@
 
 #include "internal.h"
 #include "memscope/encode.h"
+#include "memscope/nframes.h"
 #include "memscope/replay.h"
+#include "nativesym.h"
 
 typedef struct stream_state {
     msc_delta_t delta;         /* the encoder's delta state, mirrored */
@@ -19,6 +21,7 @@ typedef struct stream_state {
     uint32_t cap;
     uint32_t thread;           /* current thread index */
     uint64_t position;         /* side: main position of the last SYNC */
+    msc_native_stream_t native;/* native frames (--native-frames captures) */
 } stream_state_t;
 
 typedef struct pending {
@@ -34,6 +37,7 @@ struct msc_replay {
     msc_header_t header;
     msc_chunk_reader_t chunks;
     msc_symbols_t *sym;
+    msc_native_t *native;      /* made at the first extension record */
     stream_state_t st[MSC_STREAM_COUNT];
     uint64_t main_records;     /* main records decoded so far */
     pending_t *queue;          /* side events waiting for their position, FIFO */
@@ -113,7 +117,11 @@ void msc_replay_free(msc_replay_t *r)
     if (!r) return;
     for (size_t i = r->qhead; i < r->qtail; i++) msc_free(r->queue[i].text);
     msc_free(r->queue);
-    for (int i = 0; i < MSC_STREAM_COUNT; i++) msc_free(r->st[i].node_map);
+    for (int i = 0; i < MSC_STREAM_COUNT; i++) {
+        msc_free(r->st[i].node_map);
+        msc__native_stream_release(&r->st[i].native);
+    }
+    msc__native_free(r->native);
     msc_chunk_reader_release(&r->chunks);
     msc_symbols_free(r->sym);
     msc_header_release(&r->header);
@@ -293,7 +301,6 @@ static const char *const malformed[] = {
     [MSC_REC_SYNC] = "malformed SYNC record",
     [MSC_REC_LOST] = "malformed LOST record",
     [MSC_REC_TRAILER] = "malformed TRAILER record",
-    [MSC_REC_EXT] = "malformed extended record",
     [MSC_REC_CHILD] = "malformed CHILD record",
     [MSC_REC_CPU] = "malformed CPU record",
 };
@@ -410,40 +417,60 @@ static int decode_child(stream_state_t *st, int stream, msc_cursor_t *c, msc_eve
 /* CPU: a thread's stack sampled; the thread is the record's own, not the
  * stream's current one (samples are written by whichever thread drains
  * them). */
-static int decode_cpu(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_event_t *ev)
+static int decode_cpu(stream_state_t *st, uint8_t flags, msc_cursor_t *c, msc_event_t *ev)
 {
-    if (tag & ~(MSC_FLAG_NATIVE | MSC_FLAG_SAME_STACK | 0x0F)) return MSC_ECORRUPT;
+    if (flags & ~(MSC_FLAG_NATIVE | MSC_FLAG_SAME_STACK)) return MSC_ECORRUPT;
     st->delta.time += msc__get_varint(c);
     ev->time_ns = st->delta.time;
     ev->value[3] = msc__get_varint(c);
     uint64_t thread = msc__get_varint(c);
-    int err = get_stack(c, tag, st, &ev->stack);
+    int err = get_stack(c, flags, st, &ev->stack);
     ev->value[0] = msc__get_varint(c);
     ev->value[1] = msc__get_varint(c);
-    ev->value[2] = (tag & MSC_FLAG_NATIVE) ? 1 : 0;
+    ev->value[2] = (flags & MSC_FLAG_NATIVE) ? 1 : 0;
     ev->thread = (uint32_t)thread;
     return err ? err : thread >= MSC_MAX_IDS ? MSC_ECORRUPT : 0;
 }
 
-/* An extended record: its sub-kind, then the sub-kind's fields. ev->kind
- * becomes the sub-kind's event kind (MSC_REC_EXT_BASE + sub-kind). */
-static int decode_ext(stream_state_t *st, int stream, uint8_t tag, msc_cursor_t *c,
-                      msc_event_t *ev)
+/* An extension record: its sub-kind, its body's length, the body. CHILD
+ * and CPU are events (ev->kind becomes MSC_REC_EXT_BASE + sub-kind); the
+ * native frames' records change the replay's state; a sub-kind this reader
+ * does not know is skipped whole, and fields past those it knows in a body
+ * it does are skipped too (a newer writer may append some). Returns as
+ * decode() does. */
+static int decode_ext(msc_replay_t *r, stream_state_t *st, int stream, uint8_t tag,
+                      msc_cursor_t *c, msc_event_t *ev)
 {
-    uint64_t sub = msc__get_varint(c);
-    if (c->err) return 0;
+    uint64_t sub = msc__get_varint(c), len = msc__get_varint(c);
+    const uint8_t *body = len <= MSC_EXT_MAX_BODY ? msc__get_bytes(c, len) : NULL;
+    if (c->err) return c->err == MSC_ETRUNCATED ? MSC_ECORRUPT : c->err;
+    if (!body || tag != MSC_REC_EXT) return MSC_ECORRUPT;
+    msc_cursor_t b = {body, body + len, 0};
+    int err;
     switch (sub) {
     case MSC_EXT_CHILD:
         ev->kind = MSC_REC_CHILD;
-        return tag == MSC_REC_EXT ? decode_child(st, stream, c, ev) : MSC_ECORRUPT;
-    case MSC_EXT_CPU: ev->kind = MSC_REC_CPU; return decode_cpu(st, tag, c, ev);
-    default: ev->kind = 0; return MSC_ECORRUPT; /* "unknown record kind" */
+        err = decode_child(st, stream, &b, ev);
+        break;
+    case MSC_EXT_CPU:
+        ev->kind = MSC_REC_CPU;
+        err = decode_cpu(st, msc__get_byte(&b), &b, ev);
+        break;
+    case MSC_EXT_MODULE:
+    case MSC_EXT_NATIVE_NODE:
+    case MSC_EXT_NATIVE_STACK:
+        if (!r->native && !(r->native = msc__native_new())) return MSC_ENOMEM;
+        return msc__native_decode(r->native, &st->native, stream, sub, &b);
+    default: return 0; /* a later sub-kind */
     }
+    if (!err && b.err) err = MSC_ECORRUPT; /* the body ends inside a field */
+    return err ? err : 1;
 }
 
 /* What is wrong with a record of this kind that failed to decode. */
 static const char *malformed_record(int kind)
 {
+    if (kind == MSC_REC_EXT) return "malformed extension record";
     return kind > 0 && (size_t)kind < sizeof(malformed) / sizeof(*malformed) && malformed[kind]
                ? malformed[kind]
                : "unknown record kind";
@@ -475,7 +502,7 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     case MSC_REC_GC:
     case MSC_REC_MARK:
     case MSC_REC_LOST: err = decode_info(st, tag, c, ev); break;
-    case MSC_REC_EXT: err = decode_ext(st, stream, tag, c, ev); break;
+    case MSC_REC_EXT: return decode_ext(r, st, stream, tag, c, ev);
     case MSC_REC_SYNC:
         if (stream != MSC_STREAM_SIDE) return MSC_ECORRUPT;
         st->position += msc__get_varint(c);
@@ -488,6 +515,8 @@ static int decode(msc_replay_t *r, int stream, msc_cursor_t *c, msc_event_t *ev)
     default: return MSC_ECORRUPT;
     }
     if (c->err) return c->err == MSC_ETRUNCATED ? MSC_ECORRUPT : c->err;
+    if (!err && r->native && (kind == MSC_REC_ALLOC || kind == MSC_REC_REALLOC))
+        err = msc__native_extend(r->native, r->sym, &st->native, &ev->stack);
     return err ? err : 1;
 }
 

@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "memscope/format.h"
+#include "memscope/nframes.h"
 #include "memscope/symbols.h"
 
 typedef struct code {
@@ -39,6 +40,10 @@ struct msc_symbols {
     uint32_t *index;           /* open addressing: node id or 0 */
     uint32_t index_mask;
     uint32_t hexversion;
+    char **native_strings;     /* by id without MSC_NATIVE_ID_BIT: native frames' names */
+    uint32_t nnative_strings;
+    uint32_t (*native_codes)[2];/* by id without the bit: file and function string ids */
+    uint32_t nnative_codes;
 };
 
 static const char unknown[] = "<unknown>";
@@ -66,6 +71,9 @@ void msc_symbols_free(msc_symbols_t *s)
     if (!s) return;
     for (uint32_t i = 0; i < s->nstrings; i++) msc_free(s->strings[i]);
     for (uint32_t i = 0; i < s->ncodes; i++) msc_free(s->codes[i].lines);
+    for (uint32_t i = 0; i < s->nnative_strings; i++) msc_free(s->native_strings[i]);
+    msc_free(s->native_strings);
+    msc_free(s->native_codes);
     msc_free(s->strings);
     msc_free(s->codes);
     msc_free(s->nodes);
@@ -195,6 +203,10 @@ uint32_t msc_symbols_depth(const msc_symbols_t *s, uint32_t node)
 
 const char *msc_symbols_string(const msc_symbols_t *s, uint32_t id)
 {
+    if (id & MSC_NATIVE_ID_BIT) {
+        id &= ~MSC_NATIVE_ID_BIT;
+        return id < s->nnative_strings ? s->native_strings[id] : unknown;
+    }
     return id < s->nstrings && s->strings[id] ? s->strings[id] : unknown;
 }
 
@@ -205,6 +217,16 @@ void msc_symbols_frame(msc_symbols_t *s, uint32_t node, msc_frame_t *out)
     if (node == 0 || node >= s->nnodes) return;
     node_t *n = &s->nodes[node];
     out->code_id = n->code_id;
+    if (n->code_id & MSC_NATIVE_ID_BIT) {
+        uint32_t i = n->code_id & ~MSC_NATIVE_ID_BIT;
+        if (i >= s->nnative_codes) return;
+        out->file_id = s->native_codes[i][0];
+        out->function_id = s->native_codes[i][1];
+        out->file = msc_symbols_string(s, out->file_id);
+        out->function = msc_symbols_string(s, out->function_id);
+        out->line = n->offset;
+        return;
+    }
     if (n->code_id >= s->ncodes || !s->codes[n->code_id].known) return;
     code_t *c = &s->codes[n->code_id];
     if (!n->line) n->line = 1 + (n->offset < c->nunits ? c->lines[n->offset] : 0);
@@ -213,6 +235,40 @@ void msc_symbols_frame(msc_symbols_t *s, uint32_t node, msc_frame_t *out)
     out->file_id = c->file_id;
     out->function_id = c->name_id;
     out->line = n->line - 1;
+}
+
+/* Both tables grow by one entry at a time; nativesym.c interns what goes
+ * in, so each holds one entry per distinct name or function. */
+static int grow_native(void **arr, uint32_t n, size_t elem)
+{
+    if (n >= MSC_MAX_IDS) return MSC_ECORRUPT;
+    if (n != 0 && (n < 16 || (n & (n - 1)))) return 0; /* room is left below a power of two */
+    uint32_t cap = n ? n * 2 : 16;
+    void *grown = msc_realloc(*arr, (size_t)cap * elem);
+    if (!grown) return MSC_ENOMEM;
+    *arr = grown;
+    return 0;
+}
+
+int64_t msc_symbols_add_native_string(msc_symbols_t *s, const char *text)
+{
+    int err = grow_native((void **)&s->native_strings, s->nnative_strings, sizeof(char *));
+    if (err) return err;
+    size_t n = strlen(text);
+    char *copy = msc_malloc(n + 1);
+    if (!copy) return MSC_ENOMEM;
+    memcpy(copy, text, n + 1);
+    s->native_strings[s->nnative_strings] = copy;
+    return (int64_t)(s->nnative_strings++ | MSC_NATIVE_ID_BIT);
+}
+
+int64_t msc_symbols_add_native_code(msc_symbols_t *s, uint32_t file_id, uint32_t name_id)
+{
+    int err = grow_native((void **)&s->native_codes, s->nnative_codes, sizeof(uint32_t[2]));
+    if (err) return err;
+    s->native_codes[s->nnative_codes][0] = file_id;
+    s->native_codes[s->nnative_codes][1] = name_id;
+    return (int64_t)(s->nnative_codes++ | MSC_NATIVE_ID_BIT);
 }
 
 /*

@@ -200,7 +200,10 @@ static void count_side_unlocked(uint64_t domain, void *p, size_t n, int is_free)
 HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
 {
     msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, NULL};
-    return msc_stack_capture(&R.main_trie, &ctx, ts);
+    int64_t stack = msc_stack_capture(&R.main_trie, &ctx, ts);
+    if (R.main_ntrie && stack >= 0 && msc__nframes_note(R.main_ntrie, R.sink, st, 0) < 0)
+        return -1;
+    return stack;
 }
 
 HOT void record_main_alloc(PyThreadState *ts, uint64_t domain, void *p, size_t n)
@@ -247,6 +250,9 @@ static __attribute__((noinline)) void record_side(PyThreadState *ts, uint64_t do
     msc_stream_t *st = msc_sink_side_lock(R.sink);
     msc_capture_ctx_t ctx = {R.sink, st, NULL, R.max_depth, 0, NULL};
     int64_t stack = is_free ? 0 : msc_stack_capture(&R.side_trie, &ctx, ts);
+    if (!is_free && R.side_ntrie && stack >= 0 &&
+        msc__nframes_note(R.side_ntrie, R.sink, st, 1) < 0)
+        stack = -1;
     uint8_t *w = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, 2 * MSC_REC_MAX);
     if (w) {
         uint32_t nrec = 1;

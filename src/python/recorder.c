@@ -213,6 +213,7 @@ static void atfork_child(void)
         R.sink = NULL;
         memset(&R.main_trie, 0, sizeof(R.main_trie));
         memset(&R.side_trie, 0, sizeof(R.side_trie));
+        R.main_ntrie = R.side_ntrie = NULL;
         Py_CLEAR(R.path);
     }
     msc__busy = 0;
@@ -238,6 +239,7 @@ typedef struct start_options {
     unsigned long long parent_pid;    /* a recorded child's parent, else 0 */
     const char *parent_capture;       /* its parent's capture, else NULL; borrowed */
     unsigned int cpu_rate;            /* CPU samples a second; 0: no CPU sampling */
+    int native_frames;                /* record each allocation's C stack too */
 } start_options_t;
 
 static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o)
@@ -321,6 +323,25 @@ static void discard_capture(PyObject *path)
     else PyErr_Clear();
 }
 
+static void release_native_frames(void)
+{
+    msc__ntrie_free(R.main_ntrie);
+    msc__ntrie_free(R.side_ntrie);
+    R.main_ntrie = R.side_ntrie = NULL;
+}
+
+/* The native tries, and the objects loaded now written as MODULE records
+ * (busy: native recording must not see the recorder's own allocations). */
+static int start_native_frames(void)
+{
+    msc__busy = 1;
+    R.main_ntrie = msc__ntrie_new();
+    R.side_ntrie = msc__ntrie_new();
+    int rc = R.main_ntrie && R.side_ntrie ? msc__nframes_start(R.sink) : -1;
+    msc__busy = 0;
+    return rc;
+}
+
 /* The tables of one capture, set up in order and taken down in reverse
  * when a step fails: 0, or -1 with MemoryError set and none of them left. */
 static int init_tables(const start_options_t *o)
@@ -330,8 +351,14 @@ static int init_tables(const start_options_t *o)
     if (msc_names_init() < 0) goto fail_names;
     if (o->sample_bytes && msc_sampled_init(o->sample_bytes) < 0) goto fail_sampled;
     if (msc_traced_start(!o->sample_bytes, o->native) < 0) goto fail_traced;
+    if (o->native_frames && start_native_frames() < 0) goto fail_native_frames;
     return 0;
 
+fail_native_frames:
+    release_native_frames();
+    pthread_mutex_lock(&R.side_mutex);
+    msc_traced_stop_unlocked();
+    pthread_mutex_unlock(&R.side_mutex);
 fail_traced:
     if (o->sample_bytes) msc_sampled_release();
 fail_sampled:
@@ -347,6 +374,7 @@ fail_main_trie:
 
 static void release_tables(void)
 {
+    release_native_frames();
     msc_sampled_release();
     msc_names_release();
     msc_trie_release(&R.side_trie);
@@ -366,12 +394,13 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", "native",
-                             "parent_pid", "parent_capture", "cpu_rate", NULL};
+                             "parent_pid", "parent_capture", "cpu_rate", "native_frames", NULL};
     PyObject *path, *argv;
-    start_options_t o = {128, 0, 0, 0, 0, 0, NULL, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpKzI", kwlist, &path, &PyList_Type, &argv,
-                                     &o.max_depth, &o.force, &o.root, &o.sample_bytes,
-                                     &o.native, &o.parent_pid, &o.parent_capture, &o.cpu_rate))
+    start_options_t o = {128, 0, 0, 0, 0, 0, NULL, 0, 0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpKzIp", kwlist, &path, &PyList_Type,
+                                     &argv, &o.max_depth, &o.force, &o.root, &o.sample_bytes,
+                                     &o.native, &o.parent_pid, &o.parent_capture, &o.cpu_rate,
+                                     &o.native_frames))
         return NULL;
     if (o.parent_capture && (!*o.parent_capture || strlen(o.parent_capture) > MSC_MAX_PATH)) {
         PyErr_SetString(PyExc_ValueError, "parent_capture must be a path");
@@ -395,6 +424,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
                         "memscope: native recording is not available on this platform");
         return NULL;
     }
+    if (o.native_frames && msc__nframes_install() < 0) return NULL;
     msc__foreign_install(); /* where it cannot patch, foreign domains go unseen */
     if (open_capture(path, argv, &o) < 0) return NULL;
 
@@ -574,10 +604,11 @@ static PyObject *py_fail_allocations(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"start", (PyCFunction)(void (*)(void))py_start, METH_VARARGS | METH_KEYWORDS,
      "start(path, argv, max_depth=128, force=False, root=0, sample=0, native=False,\n"
-     "parent_pid=0, parent_capture=None, cpu_rate=0): start\n"
+     "parent_pid=0, parent_capture=None, cpu_rate=0, native_frames=False): start\n"
      "recording to path; sample=R records one allocation per R bytes on average instead of\n"
      "every one; native=True records the malloc family and mmap of every library too;\n"
      "cpu_rate=HZ samples every thread's stack HZ times a second for CPU and wall time;\n"
+     "native_frames=True records each allocation's C stack too;\n"
      "stacks stop below the frame root calls up from the caller (0: keep all)"},
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},

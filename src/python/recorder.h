@@ -11,6 +11,7 @@
 
 #include "memscope/sink.h"
 #include "stacks.h"
+#include "unwind.h"
 
 typedef struct msc_hook {
     PyMemAllocatorEx orig;     /* the allocator we wrap; never changes once saved */
@@ -26,6 +27,8 @@ struct msc_recorder {
     msc_stream_t *main;        /* the sink's main stream */
     msc_trie_t main_trie;      /* GIL held */
     msc_trie_t side_trie;      /* side_mutex held */
+    msc_ntrie_t *main_ntrie;   /* native frames (--native-frames), GIL held; NULL without */
+    msc_ntrie_t *side_ntrie;   /* native frames, side_mutex held; NULL without */
     pthread_mutex_t side_mutex;/* protects side_trie and the sink's lifetime for
                                   GIL-less recording */
     msc_pyframe_t *root;       /* the launcher's frame: stacks stop below it */
