@@ -5,8 +5,8 @@
  *   slots    many instances of a class, each with its attributes in a dict or
  *            in values beside its class's shared keys: __slots__ keeps the
  *            attributes in the object itself
- *   array    a list of many ints that only it holds: array.array('q') stores
- *            them as 8-byte machine integers
+ *   array    a list or tuple of many ints (or floats) that only it holds:
+ *            array.array('q') (or 'd') stores them as 8-byte machine values
  *   intern   equal str/bytes held in many copies: sys.intern() or a dict of
  *            canonical values keeps one (msc_heap_duplicates)
  *   empty    empty and mostly empty containers (msc_heap_empty)

@@ -8,8 +8,8 @@
  *               dict, values array or dict-and-weakref pre-header
  *               (CPython 3.11-3.13, 64-bit)
  *   array('q')  64 bytes of object and 8 bytes an item, built from the
- *               list at once, against the list and every int only the
- *               list holds (at their allocated size)
+ *   array('d')  list or tuple at once, against the sequence and every int
+ *               (or float) only it holds (at their allocated size)
  *
  * The numpy and pandas rules are in advarrays.c. */
 #include <stdio.h>
@@ -137,37 +137,92 @@ static uint64_t int_bytes(uint64_t size)
 
 /* A list of at least ARRAY_MIN_ITEMS ints, saving what its storage and the
  * ints only it holds take beyond an array's. */
+/* What array.array stores an item type as: its typecode, the bytes an
+ * item takes there, and what one such object takes allocated. */
+typedef struct array_kind {
+    const char *type;          /* "int" or "float" */
+    const char *typecode;      /* 'q': 8-byte integers; 'd': doubles */
+    const char *what;
+} array_kind_t;
+
+static const array_kind_t array_kinds[] = {
+    {"int", "q", "8-byte integers"},
+    {"float", "d", "8-byte doubles"},
+};
+
+/* Allocated bytes of an item only the sequence holds. */
+static uint64_t item_bytes(const array_kind_t *k, uint64_t size)
+{
+    return k == &array_kinds[0] ? int_bytes(size) : size; /* a float is its 24 bytes */
+}
+
+/* The kind every item of v has, or NULL when they are not all ints or all
+ * floats; *own gets the bytes of the items only v holds. */
+static const array_kind_t *items_kind(const msc_heap_t *h, uint32_t v, uint64_t *own)
+{
+    const array_kind_t *k = NULL;
+    char name[64];
+    *own = 0;
+    for (uint64_t e = h->edge_start[v]; e < h->edge_start[v + 1]; e++) {
+        uint32_t t = h->edge_to[e];
+        type_name(h, t, name, sizeof(name));
+        if (!k) {
+            for (size_t i = 0; i < sizeof(array_kinds) / sizeof(*array_kinds); i++)
+                if (!strcmp(name, array_kinds[i].type)) k = &array_kinds[i];
+            if (!k) return NULL;
+        }
+        if (strcmp(name, k->type) != 0) return NULL;
+        if (h->refcnt[t] == 1) *own += item_bytes(k, h->size[t]); /* freed with v */
+    }
+    return k;
+}
+
+/* One piece of array advice for the list or tuple v of n items, when all
+ * are ints (or floats) and the change saves enough. */
+static int advise_sequence(const msc_heap_t *h, uint32_t v, const char *seq, uint64_t n,
+                           msc_advice_list_t *l)
+{
+    uint64_t own;
+    const array_kind_t *k = items_kind(h, v, &own);
+    uint64_t now = h->size[v] + own, array = ARRAY_OBJECT_BYTES + POINTER_BYTES * n;
+    if (!k || now < array + MIN_SAVING) return 0;
+    return msc__advice_add(
+        l, "array", now - array, site_of(h, v),
+        msc_strfmt("Store a %s of %llu %ss as array.array('%s')", seq, (unsigned long long)n,
+                   k->type, k->typecode),
+        msc_strfmt("the %s takes %llu bytes and the %ss only it holds %llu more; an array of "
+                   "%s takes %llu",
+                   seq, (unsigned long long)h->size[v], k->type, (unsigned long long)own,
+                   k->what, (unsigned long long)array),
+        msc_strfmt("array.array('%s', the_%s), which sizes it exactly (appending one by one "
+                   "over-allocates), or a numpy array with the narrowest dtype that holds the "
+                   "values",
+                   k->typecode, seq));
+}
+
+/* Lists (container records) and tuples (their items are their edges) of at
+ * least ARRAY_MIN_ITEMS ints or floats, saving what the sequence and the
+ * items only it holds take beyond an array's. */
 static int advise_array(const msc_heap_t *h, msc_advice_list_t *l)
 {
-    for (uint32_t i = 0; i < h->container_count; i++) {
+    char name[64];
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < h->container_count; i++) {
         const msc_heap_container_t *c = &h->containers[i];
         uint32_t v = c->node;
-        char name[64];
-        if (c->layout != MSC_HEAP_LIST || c->length < ARRAY_MIN_ITEMS ||
-            strcmp(type_name(h, v, name, sizeof(name)), "list") != 0)
-            continue;
-        uint64_t ints = 0, own = 0, items = h->edge_start[v + 1] - h->edge_start[v];
-        for (uint64_t e = h->edge_start[v]; e < h->edge_start[v + 1]; e++) {
-            uint32_t t = h->edge_to[e];
-            if (strcmp(type_name(h, t, name, sizeof(name)), "int") != 0) break;
-            ints++;
-            if (h->refcnt[t] == 1) own += int_bytes(h->size[t]); /* freed with the list */
-        }
-        uint64_t now = h->size[v] + own, array = ARRAY_OBJECT_BYTES + POINTER_BYTES * c->length;
-        if (ints != items || ints < ARRAY_MIN_ITEMS || now < array + MIN_SAVING) continue;
-        int rc = msc__advice_add(l, "array", now - array, site_of(h, v),
-                     msc_strfmt("Store a list of %llu ints as array.array('q')",
-                            (unsigned long long)c->length),
-                     msc_strfmt("the list takes %llu bytes and the %llu ints only it holds %llu "
-                            "more; an array of 8-byte integers takes %llu",
-                            (unsigned long long)h->size[v], (unsigned long long)ints,
-                            (unsigned long long)own, (unsigned long long)array),
-                     msc_strfmt("array.array('q', the_list), which sizes it exactly (appending "
-                            "one by one over-allocates), or a numpy array with the narrowest "
-                            "dtype that holds the values"));
-        if (rc) return rc;
+        if (c->layout == MSC_HEAP_LIST && c->length >= ARRAY_MIN_ITEMS &&
+            c->length == h->edge_start[v + 1] - h->edge_start[v] &&
+            !strcmp(type_name(h, v, name, sizeof(name)), "list"))
+            rc = advise_sequence(h, v, "list", c->length, l);
     }
-    return 0;
+    uint32_t tuple = UINT32_MAX;
+    for (uint32_t t = 0; t < h->type_count && tuple == UINT32_MAX; t++)
+        if (!strcmp(msc_heap_type_name(h, t, name, sizeof(name)), "tuple")) tuple = t;
+    for (uint32_t v = 1; rc == 0 && tuple != UINT32_MAX && v < h->node_count; v++) {
+        uint64_t n = h->edge_start[v + 1] - h->edge_start[v];
+        if (h->type[v] == tuple && n >= ARRAY_MIN_ITEMS) rc = advise_sequence(h, v, "tuple", n, l);
+    }
+    return rc;
 }
 
 static int advise_duplicates(const msc_heap_t *h, msc_advice_list_t *l)
