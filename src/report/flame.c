@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "memscope/common.h"
+#include "memscope/json.h"
 #include "html.h"
 
 /* Bytes of s to write, at most max, not splitting a UTF-8 character. */
@@ -22,16 +23,10 @@ static size_t cut(const char *s, size_t max, int *cut_short)
 
 void msc__html_json_string(FILE *out, const char *s, size_t max)
 {
-    int short_;
-    size_t n = cut(s, max, &short_);
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == '<' || c == '>' || c == '&') fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
-    }
-    fputs(short_ ? "\u2026\"" : "\"", out);
+    msc_json_t j;
+    msc_json_init(&j, out, MSC_JSON_HTML);
+    msc_json_str_cut(&j, NULL, s, max);
+    msc_json_release(&j);
 }
 
 void msc__html_text(FILE *out, const char *s, size_t max)
@@ -104,12 +99,7 @@ static size_t slot_of(const msc_frames_t *f, const frame_t *x)
 /* Bytes msc__html_json_string writes for s (escapes included). */
 static size_t written_size(const char *s)
 {
-    size_t n = 2;
-    for (size_t i = 0; s[i] && i < MAX_NAME; i++) {
-        unsigned char c = (unsigned char)s[i];
-        n += c < 0x20 || c == '<' || c == '>' || c == '&' ? 6 : c == '"' || c == '\\' ? 2 : 1;
-    }
-    return n + 3;
+    return msc_json_string_size(s, strnlen(s, MAX_NAME), MSC_JSON_HTML) + 3;
 }
 
 static int grow_frames(msc_frames_t *f)

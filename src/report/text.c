@@ -1,49 +1,27 @@
-/* Small helpers every report writer shares: JSON string escaping and text
+/* Small helpers every report writer shares: JSON strings (json.c) and text
  * escaping for terminals (every string from the traced program is escaped,
  * whatever bytes it holds), byte sizes for people, and view names. */
 #include <stdio.h>
 #include <string.h>
 
+#include "memscope/json.h"
 #include "memscope/report.h"
 #include "report.h"
 #include "utf8.h"
 
 void msc_json_string(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-            else fputc(*p, out);
-        }
-    }
-    fputc('"', out);
+    msc_json_put_string(out, s, strlen(s), 0);
 }
 
-void msc__json_bytes(FILE *out, const char *text, size_t n)
+void msc__json_bytes(FILE *out, const char *s, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = msc__utf8_len(s + i, n - i);
-        if (k > 1) fwrite(s + i, 1, k, out), i += k - 1;
-        else if (k == 0) fputs("\\ufffd", out);
-        else if (s[i] == '"' || s[i] == '\\') fprintf(out, "\\%c", s[i]);
-        else if (s[i] < 0x20 || s[i] == 0x7F) fprintf(out, "\\u%04x", s[i]);
-        else fputc(s[i], out);
-    }
-    fputc('"', out);
+    msc_json_put_string(out, s, n, 0);
 }
 
 void msc__json_text(FILE *out, const char *s)
 {
-    msc__json_bytes(out, s, strlen(s));
+    msc_json_put_string(out, s, strlen(s), 0);
 }
 
 /* The bytes of s at i that show as they are on a terminal (0: escape s[i]):
