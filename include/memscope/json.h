@@ -47,7 +47,7 @@ typedef struct msc_json {
     unsigned flags;            /* MSC_JSON_HTML */
     size_t depth;              /* containers open */
     int first;                 /* the innermost container has no element yet */
-    int newline;               /* the next element starts a new line */
+    int newline;               /* the next element starts a new line: -1 no, else its indent */
     int error;                 /* 0, or MSC_ENOMEM when a level could not be kept */
     uint64_t kinds[MSC_JSON_INLINE_DEPTH / 64]; /* bit set: that level is an array */
     uint64_t *more;            /* owned: kinds past the inline levels */
@@ -63,9 +63,10 @@ void msc_json_object_begin(msc_json_t *j, const char *key);
 void msc_json_array_begin(msc_json_t *j, const char *key);
 /* Closes the innermost object or array. */
 void msc_json_end(msc_json_t *j);
-/* The next element of the innermost container starts on a new line: the
- * layout of the exports that put one frame or node a line. */
-void msc_json_newline(msc_json_t *j);
+/* The next element of the innermost container starts on a new line,
+ * after indent spaces: the layout of the outputs that put one frame, node
+ * or row a line. */
+void msc_json_newline(msc_json_t *j, int indent);
 
 /* The separator and key of a member whose value the caller writes itself
  * to j->out (a value another writer produces). */

@@ -54,7 +54,11 @@ static void write_domains(FILE *out, const msc_summary_t *s)
                 (unsigned long long)d->leaked_bytes);
     }
     fputs("],\n", out);
-    msc__json_rss_explained(out, s);
+    /* A fragment of the page's object: the writer starts with no separator. */
+    msc_json_t j;
+    msc_json_init(&j, out, MSC_JSON_HTML);
+    msc__json_rss_explained(&j, s);
+    msc_json_release(&j);
     fputs(",\n", out);
 }
 
@@ -85,7 +89,10 @@ static void write_summary(FILE *out, const page_t *p)
             (unsigned long long)s->cpu_samples, seconds(s->cpu_ns), seconds(s->native_cpu_ns),
             seconds(s->wall_ns));
     write_domains(out, s);
-    msc__html_children(out, p->ctx);
+    msc_json_t j;
+    msc_json_init(&j, out, MSC_JSON_HTML);
+    msc__html_children(&j, p->ctx);
+    msc_json_release(&j);
     fputs(",\n", out);
 }
 

@@ -15,6 +15,7 @@ void msc_json_init(msc_json_t *j, FILE *out, unsigned flags)
     j->out = out;
     j->flags = flags;
     j->first = 1;
+    j->newline = -1;
 }
 
 int msc_json_release(msc_json_t *j)
@@ -46,10 +47,10 @@ static uint64_t *kind_word(msc_json_t *j, size_t d)
 static void element(msc_json_t *j, const char *key)
 {
     if (!j->first) fputc(',', j->out);
-    if (j->newline) fputc('\n', j->out);
+    if (j->newline >= 0) fprintf(j->out, "\n%*s", j->newline, "");
     else if (!j->first) fputc(' ', j->out);
     j->first = 0;
-    j->newline = 0;
+    j->newline = -1;
     if (key) fprintf(j->out, "\"%s\": ", key);
 }
 
@@ -85,12 +86,12 @@ void msc_json_end(msc_json_t *j)
     fputc(array ? ']' : '}', j->out);
     /* The container just closed is an element of the one around it. */
     j->first = 0;
-    j->newline = 0;
+    j->newline = -1;
 }
 
-void msc_json_newline(msc_json_t *j)
+void msc_json_newline(msc_json_t *j, int indent)
 {
-    j->newline = 1;
+    j->newline = indent;
 }
 
 void msc_json_key(msc_json_t *j, const char *key)

@@ -134,14 +134,10 @@ void msc__location(FILE *out, const msc_row_t *r)
     }
 }
 
-void msc__json_location(FILE *out, const msc_row_t *r)
+void msc__json_location(msc_json_t *j, const msc_row_t *r)
 {
-    fputs("\"file\": ", out);
-    msc_json_string(out, r->file);
-    fputs(", \"function\": ", out);
-    if (r->function) msc_json_string(out, r->function);
-    else fputs("null", out);
-    fprintf(out, ", \"line\": ");
-    if (r->line) fprintf(out, "%u", r->line);
-    else fputs("null", out);
+    msc_json_str(j, "file", r->file);
+    msc_json_str(j, "function", r->function);
+    if (r->line) msc_json_u64(j, "line", r->line);
+    else msc_json_null(j, "line");
 }

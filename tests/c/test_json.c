@@ -88,16 +88,16 @@ static void test_newlines(void)
     msc_json_object_begin(&j, NULL);
     msc_json_array_begin(&j, "frames");
     for (int i = 0; i < 2; i++) {
-        msc_json_newline(&j);
+        msc_json_newline(&j, i);
         msc_json_object_begin(&j, NULL);
         msc_json_i64(&j, "i", i);
         msc_json_end(&j);
     }
     msc_json_end(&j);
-    msc_json_newline(&j);
+    msc_json_newline(&j, 0);
     msc_json_str(&j, "name", "x");
     msc_json_end(&j);
-    CHECK(strcmp(close_buf(&b, &j), "{\"frames\": [\n{\"i\": 0},\n{\"i\": 1}],\n\"name\": \"x\"}") == 0);
+    CHECK(strcmp(close_buf(&b, &j), "{\"frames\": [\n{\"i\": 0},\n {\"i\": 1}],\n\"name\": \"x\"}") == 0);
     free(b.text);
 }
 
