@@ -71,6 +71,9 @@ void msc_json_newline(msc_json_t *j, int indent);
 /* The separator and key of a member whose value the caller writes itself
  * to j->out (a value another writer produces). */
 void msc_json_key(msc_json_t *j, const char *key);
+/* The separator and key of a member whose value is the next element the
+ * writer writes (so that value may start on a line of its own). */
+void msc_json_member(msc_json_t *j, const char *key);
 
 /* s, a NUL-terminated string; NULL writes null. */
 void msc_json_str(msc_json_t *j, const char *key, const char *s);

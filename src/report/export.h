@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "memscope/json.h"
 #include "memscope/report.h"
 #include "memscope/tree.h"
 
@@ -12,8 +13,8 @@ int msc__export_collapsed(const msc_report_ctx_t *ctx, FILE *out, msc_view_t vie
 int msc__export_speedscope(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view);
 int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view);
 
-/* {"function": ..., "file": ..., "line": ...} fields of a tree node (no
- * braces); the root and the no-stack frame have a null file and line. */
-void msc__json_frame(FILE *out, const msc_tree_node_t *x);
+/* The members function, file and line of a tree node; the root and the
+ * no-stack frame have a null file and line. */
+void msc__json_frame(msc_json_t *j, const msc_tree_node_t *x);
 
 #endif

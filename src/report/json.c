@@ -99,6 +99,12 @@ void msc_json_key(msc_json_t *j, const char *key)
     element(j, key);
 }
 
+void msc_json_member(msc_json_t *j, const char *key)
+{
+    element(j, key);
+    j->first = 1; /* the value takes no separator of its own */
+}
+
 /* The escape of one byte that is not written as it is, or NULL. */
 static const char *short_escape(unsigned char c)
 {

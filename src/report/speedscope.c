@@ -51,28 +51,33 @@ static int number_frames(frames_t *f)
     return 0;
 }
 
-static void write_frames(FILE *out, const frames_t *f)
+static void write_frames(msc_json_t *j, const frames_t *f)
 {
     uint32_t size = msc_tree_size(f->tree), written = 0;
+    msc_json_array_begin(j, "frames");
     for (uint32_t id = 1; id < size; id++) {
         if (f->index[id] != written) continue; /* not a frame's first node */
         const msc_tree_node_t *x = msc_tree_node(f->tree, id);
-        fputs(written++ ? ",\n{\"name\": " : "\n{\"name\": ", out);
-        msc_json_string(out, x->function);
-        if (*x->file) {
-            fputs(", \"file\": ", out);
-            msc_json_string(out, x->file);
-        }
-        if (x->line) fprintf(out, ", \"line\": %u", x->line);
-        fputc('}', out);
+        written++;
+        msc_json_newline(j, 0);
+        msc_json_object_begin(j, NULL);
+        msc_json_str(j, "name", x->function);
+        if (*x->file) msc_json_str(j, "file", x->file);
+        if (x->line) msc_json_u64(j, "line", x->line);
+        msc_json_end(j);
     }
+    msc_json_end(j);
 }
 
-static void write_samples(FILE *out, const frames_t *f, uint32_t *path)
+/* The samples and weights arrays, written compactly (one sample a line,
+ * no spaces) as the members' values: they are most of the file. */
+static void write_samples(msc_json_t *j, const frames_t *f, uint32_t *path)
 {
+    FILE *out = j->out;
     uint32_t size = msc_tree_size(f->tree);
     int first = 1;
-    fputs("\"samples\": [", out);
+    msc_json_key(j, "samples");
+    fputc('[', out);
     for (uint32_t id = 1; id < size; id++) {
         if (!msc_tree_node(f->tree, id)->self_bytes) continue;
         uint32_t n = 0;
@@ -82,7 +87,10 @@ static void write_samples(FILE *out, const frames_t *f, uint32_t *path)
         while (n--) fprintf(out, n ? "%u," : "%u", f->index[path[n]]);
         fputc(']', out);
     }
-    fputs("],\n\"weights\": [", out);
+    fputc(']', out);
+    msc_json_newline(j, 0);
+    msc_json_key(j, "weights");
+    fputc('[', out);
     first = 1;
     for (uint32_t id = 1; id < size; id++) {
         uint64_t b = msc_tree_node(f->tree, id)->self_bytes;
@@ -96,20 +104,37 @@ static void write_samples(FILE *out, const frames_t *f, uint32_t *path)
 static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t *f,
                           msc_view_t view, uint32_t *path)
 {
-    fprintf(out, "{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
-                 "\"exporter\": \"memscope %s\", \"name\": ", msc_version);
-    msc_json_string(out, ctx->path);
-    fputs(", \"activeProfileIndex\": 0,\n\"shared\": {\"frames\": [", out);
-    write_frames(out, f);
     static const char *const names[] = {"live at peak", "leaked at exit", "total allocated",
                                         "CPU time", "wall time", "native CPU time"};
-    int timed = view >= MSC_VIEW_CPU;
-    fprintf(out, "]},\n\"profiles\": [{\"type\": \"sampled\", \"name\": \"%s\", "
-                 "\"unit\": \"%s\", \"startValue\": 0, \"endValue\": %llu,\n",
-            names[view < MSC_VIEW_ALL ? view : MSC_VIEW_TOTAL], timed ? "nanoseconds" : "bytes",
-            (unsigned long long)msc_tree_node(f->tree, 0)->bytes);
-    write_samples(out, f, path);
-    fputs("}]}\n", out);
+    char exporter[64];
+    snprintf(exporter, sizeof(exporter), "memscope %s", msc_version);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "$schema", "https://www.speedscope.app/file-format-schema.json");
+    msc_json_newline(&j, 0);
+    msc_json_str(&j, "exporter", exporter);
+    msc_json_str(&j, "name", ctx->path);
+    msc_json_u64(&j, "activeProfileIndex", 0);
+    msc_json_newline(&j, 0);
+    msc_json_object_begin(&j, "shared");
+    write_frames(&j, f);
+    msc_json_end(&j);
+    msc_json_newline(&j, 0);
+    msc_json_array_begin(&j, "profiles");
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "type", "sampled");
+    msc_json_str(&j, "name", names[view < MSC_VIEW_ALL ? view : MSC_VIEW_TOTAL]);
+    msc_json_str(&j, "unit", view >= MSC_VIEW_CPU ? "nanoseconds" : "bytes");
+    msc_json_u64(&j, "startValue", 0);
+    msc_json_u64(&j, "endValue", msc_tree_node(f->tree, 0)->bytes);
+    msc_json_newline(&j, 0);
+    write_samples(&j, f, path);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    msc_json_release(&j);
 }
 
 int msc__export_speedscope(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)

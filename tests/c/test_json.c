@@ -96,8 +96,13 @@ static void test_newlines(void)
     msc_json_end(&j);
     msc_json_newline(&j, 0);
     msc_json_str(&j, "name", "x");
+    msc_json_member(&j, "tree");
+    msc_json_newline(&j, 0);
+    msc_json_object_begin(&j, NULL);
     msc_json_end(&j);
-    CHECK(strcmp(close_buf(&b, &j), "{\"frames\": [\n{\"i\": 0},\n {\"i\": 1}],\n\"name\": \"x\"}") == 0);
+    msc_json_u64(&j, "n", 1);
+    msc_json_end(&j);
+    CHECK(strcmp(close_buf(&b, &j), "{\"frames\": [\n{\"i\": 0},\n {\"i\": 1}],\n\"name\": \"x\", \"tree\": \n{}, \"n\": 1}") == 0);
     free(b.text);
 }
 
