@@ -36,8 +36,6 @@ void msc__json_location(msc_json_t *j, const msc_row_t *r);
 void msc__json_bytes(FILE *out, const char *s, size_t n);
 /* The same for a NUL-terminated string. */
 void msc__json_text(FILE *out, const char *s);
-/* "\"key\": value" for n unsigned fields, each after ", " (text.c). */
-void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n);
 /* Program data for a terminal (names, paths, previews): every C0 and C1
  * control character (escape sequences that would drive the terminal, \r,
  * newlines, NUL), DEL, and byte that is not UTF-8 is shown as \xNN; UTF-8
@@ -56,6 +54,6 @@ void msc__heap_escape(const char *s, size_t len, char *out, size_t n);
 
 struct msc_heap;
 /* A heap node as JSON: {"id", "type", "preview"} (heapretained.c). */
-void msc__heap_json_object(FILE *out, const struct msc_heap *h, uint32_t v);
+void msc__heap_json_object(msc_json_t *j, const char *key, const struct msc_heap *h, uint32_t v);
 
 #endif

@@ -70,12 +70,6 @@ void msc_put_text(FILE *out, const char *s)
     msc__text(out, s);
 }
 
-void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        fprintf(out, ", \"%s\": %llu", keys[i], (unsigned long long)values[i]);
-}
-
 const char *msc_view_name(msc_view_t v)
 {
     switch (v) {
