@@ -56,22 +56,23 @@ static void element(msc_json_t *j, const char *key)
         fwrite_unlocked(buf, 1, n, j->out);
         fprintf(j->out, "\n%*s", j->newline, "");
         n = 0;
-    } else if (!j->first) {
+    } else if (!j->first && !(j->flags & MSC_JSON_COMPACT)) {
         buf[n++] = ' ';
     }
+    const char *colon = j->flags & MSC_JSON_COMPACT ? "\":" : "\": ";
     j->first = 0;
     j->newline = -1;
     if (key && k + 4 <= sizeof(buf) - n) {
         buf[n++] = '"';
         memcpy(buf + n, key, k);
-        memcpy(buf + n + k, "\": ", 3);
-        n += k + 3;
+        n += k;
+        for (const char *c = colon; *c; c++) buf[n++] = *c;
     } else if (key) {
         fwrite_unlocked(buf, 1, n, j->out);
         n = 0;
         fputc_unlocked('"', j->out);
         fputs_unlocked(key, j->out);
-        fputs_unlocked("\": ", j->out);
+        fputs_unlocked(colon, j->out);
     }
     if (n) fwrite_unlocked(buf, 1, n, j->out);
 }
