@@ -71,6 +71,9 @@ void msc_json_end(msc_json_t *j);
  * after indent spaces: the layout of the outputs that put one frame, node
  * or row a line. */
 void msc_json_newline(msc_json_t *j, int indent);
+/* Turns MSC_JSON_COMPACT on or off from the next element on: the HTML
+ * report's data keeps its long arrays of numbers without spaces. */
+void msc_json_compact(msc_json_t *j, int on);
 
 /* The separator and key of a member whose value the caller writes itself
  * to j->out (a value another writer produces). */

@@ -1,6 +1,5 @@
-/* The data side of the HTML flame graphs: escaping program strings for a
- * <script> block and for markup, the frame table every tree of a report
- * shares, and the size cap. A tree is cut to its largest frames by a
+/* The data side of the HTML flame graphs: the frame table every tree of a
+ * report shares, and the size cap. A tree is cut to its largest frames by a
  * best-first walk from the root (a max-heap on bytes), which keeps every
  * kept frame's callers; each kept frame's other children become one
  * "other" node, so the graph still adds up and the file stays small
@@ -10,41 +9,6 @@
 #include "memscope/common.h"
 #include "memscope/json.h"
 #include "html.h"
-
-/* Bytes of s to write, at most max, not splitting a UTF-8 character. */
-static size_t cut(const char *s, size_t max, int *cut_short)
-{
-    size_t n = strlen(s);
-    *cut_short = n > max;
-    if (n <= max) return n;
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
-    return max;
-}
-
-void msc__html_json_string(FILE *out, const char *s, size_t max)
-{
-    msc_json_t j;
-    msc_json_init(&j, out, MSC_JSON_HTML);
-    msc_json_str_cut(&j, NULL, s, max);
-    msc_json_release(&j);
-}
-
-void msc__html_text(FILE *out, const char *s, size_t max)
-{
-    int short_;
-    size_t n = cut(s, max, &short_);
-    for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc((unsigned char)s[i] < 0x20 ? ' ' : s[i], out);
-        }
-    }
-    if (short_) fputs("\u2026", out);
-}
 
 #define MAX_NAME 240               /* bytes of a function or file name kept */
 
@@ -96,7 +60,7 @@ static size_t slot_of(const msc_frames_t *f, const frame_t *x)
     return i;
 }
 
-/* Bytes msc__html_json_string writes for s (escapes included). */
+/* Bytes a frame name takes in the data (escapes and ellipsis included). */
 static size_t written_size(const char *s)
 {
     return msc_json_string_size(s, strnlen(s, MAX_NAME), MSC_JSON_HTML) + 3;
@@ -142,17 +106,20 @@ int64_t msc__frame_index(msc_frames_t *f, const char *function, const char *file
     return f->n - 1;
 }
 
-void msc__frames_write(FILE *out, const msc_frames_t *f)
+void msc__frames_write(msc_json_t *j, const msc_frames_t *f)
 {
-    fputc('[', out);
+    msc_json_array_begin(j, "frames");
+    msc_json_compact(j, 1);
     for (uint32_t k = 0; k < f->n; k++) {
-        fputs(k ? ",\n[" : "[", out);
-        msc__html_json_string(out, f->frames[k].function, MAX_NAME);
-        fputc(',', out);
-        msc__html_json_string(out, f->frames[k].file, MAX_NAME);
-        fprintf(out, ",%u]", f->frames[k].line);
+        if (k) msc_json_newline(j, 0);
+        msc_json_array_begin(j, NULL);
+        msc_json_str_cut(j, NULL, f->frames[k].function, MAX_NAME);
+        msc_json_str_cut(j, NULL, f->frames[k].file, MAX_NAME);
+        msc_json_u64(j, NULL, f->frames[k].line);
+        msc_json_end(j);
     }
-    fputc(']', out);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
 }
 
 /* A binary max-heap of tree nodes by bytes. */
@@ -228,8 +195,8 @@ static int choose(const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
 /* The frames of node id not drawn, merged into one "other" box: children
  * not kept, and those the tree itself left out (pruned). Its values are
  * what the node holds beyond its own and its drawn children's. */
-static void write_other(FILE *out, const msc_tree_t *t, uint32_t id, const uint32_t *kids,
-                        uint32_t n, const uint32_t *kept, int wrote)
+static void write_other(msc_json_t *j, const msc_tree_t *t, uint32_t id, const uint32_t *kids,
+                        uint32_t n, const uint32_t *kept)
 {
     const msc_tree_node_t *x = msc_tree_node(t, id);
     uint64_t bytes = x->bytes - x->self_bytes, count = x->count - x->self_count;
@@ -239,58 +206,68 @@ static void write_other(FILE *out, const msc_tree_t *t, uint32_t id, const uint3
         if (kept[kids[i]]) bytes -= k->bytes, count -= k->count;
         else merged++;
     }
-    if (merged)
-        fprintf(out, "%s[-%u,%llu,%llu]", wrote ? "," : "", merged, (unsigned long long)bytes,
-                (unsigned long long)count);
+    if (!merged) return;
+    msc_json_array_begin(j, NULL);
+    msc_json_i64(j, NULL, -(int64_t)merged);
+    msc_json_u64(j, NULL, bytes);
+    msc_json_u64(j, NULL, count);
+    msc_json_end(j);
 }
 
-static void open_node(FILE *out, const msc_tree_t *t, uint32_t id, const uint32_t *kept, int comma)
+/* [frame, bytes, count, [children... */
+static void open_node(msc_json_t *j, const msc_tree_t *t, uint32_t id, const uint32_t *kept)
 {
     const msc_tree_node_t *x = msc_tree_node(t, id);
-    fprintf(out, "%s[%u,%llu,%llu,[", comma ? "," : "", kept[id] - 1,
-            (unsigned long long)x->bytes, (unsigned long long)x->count);
+    msc_json_array_begin(j, NULL);
+    msc_json_u64(j, NULL, kept[id] - 1);
+    msc_json_u64(j, NULL, x->bytes);
+    msc_json_u64(j, NULL, x->count);
+    msc_json_array_begin(j, NULL);
 }
 
 /* Writes the kept nodes depth-first through an explicit stack. */
-static int write_kept(FILE *out, const msc_tree_t *t, const uint32_t *kept)
+static int write_kept(msc_json_t *j, const msc_tree_t *t, const uint32_t *kept)
 {
     typedef struct item {
         uint32_t node, next;
-        int wrote;             /* a child has been written */
     } item_t;
     item_t *stack = msc_malloc(((size_t)msc_tree_max_depth(t) + 1) * sizeof(item_t));
     if (!stack) return MSC_ENOMEM;
     size_t top = 0;
-    stack[top++] = (item_t){0, 0, 0};
-    open_node(out, t, 0, kept, 0);
+    stack[top++] = (item_t){0, 0};
+    open_node(j, t, 0, kept);
     while (top) {
         item_t *it = &stack[top - 1];
         uint32_t n;
         const uint32_t *kids = msc_tree_children(t, it->node, &n);
         while (it->next < n && !kept[kids[it->next]]) it->next++;
         if (it->next == n) {
-            write_other(out, t, it->node, kids, n, kept, it->wrote);
-            fputs("]]", out);
+            write_other(j, t, it->node, kids, n, kept);
+            msc_json_end(j);
+            msc_json_end(j);
             top--;
             continue;
         }
         uint32_t child = kids[it->next++];
-        open_node(out, t, child, kept, it->wrote);
-        it->wrote = 1;
-        stack[top++] = (item_t){child, 0, 0};
+        open_node(j, t, child, kept);
+        stack[top++] = (item_t){child, 0};
     }
     msc_free(stack);
     return 0;
 }
 
-int msc__flame_write(FILE *out, const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
+int msc__flame_write(msc_json_t *j, const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
                      uint32_t min_share)
 {
     uint32_t *kept = msc_calloc(msc_tree_size(t), sizeof(uint32_t));
     if (!kept) return MSC_ENOMEM;
     int err = choose(t, frames, max_nodes, min_share, kept);
     if (!err && !kept[0]) err = MSC_ENOMEM; /* even the root found no room */
-    if (!err) err = write_kept(out, t, kept);
+    if (!err) {
+        msc_json_compact(j, 1);
+        err = write_kept(j, t, kept);
+        msc_json_compact(j, 0);
+    }
     msc_free(kept);
     return err;
 }

@@ -117,6 +117,12 @@ void msc_json_newline(msc_json_t *j, int indent)
     j->newline = indent;
 }
 
+void msc_json_compact(msc_json_t *j, int on)
+{
+    if (on) j->flags |= MSC_JSON_COMPACT;
+    else j->flags &= ~MSC_JSON_COMPACT;
+}
+
 void msc_json_key(msc_json_t *j, const char *key)
 {
     element(j, key);

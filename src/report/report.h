@@ -31,11 +31,6 @@ void msc__location(FILE *out, const msc_row_t *r);
 /* The members file, function and line of a row (function and line null
  * when unknown). */
 void msc__json_location(msc_json_t *j, const msc_row_t *r);
-/* A JSON string of n bytes of program data: escapes, and U+FFFD for bytes
- * that are not UTF-8 (text.c). */
-void msc__json_bytes(FILE *out, const char *s, size_t n);
-/* The same for a NUL-terminated string. */
-void msc__json_text(FILE *out, const char *s);
 /* Program data for a terminal (names, paths, previews): every C0 and C1
  * control character (escape sequences that would drive the terminal, \r,
  * newlines, NUL), DEL, and byte that is not UTF-8 is shown as \xNN; UTF-8

@@ -1,6 +1,7 @@
-/* Small helpers every report writer shares: JSON strings (json.c) and text
- * escaping for terminals (every string from the traced program is escaped,
- * whatever bytes it holds), byte sizes for people, and view names. */
+/* Small helpers every report writer shares: text escaping for terminals
+ * (every string from the traced program is escaped, whatever bytes it
+ * holds), byte sizes for people, view names, and a row's location as JSON
+ * members. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,21 +9,6 @@
 #include "memscope/report.h"
 #include "report.h"
 #include "utf8.h"
-
-void msc_json_string(FILE *out, const char *s)
-{
-    msc_json_put_string(out, s, strlen(s), 0);
-}
-
-void msc__json_bytes(FILE *out, const char *s, size_t n)
-{
-    msc_json_put_string(out, s, n, 0);
-}
-
-void msc__json_text(FILE *out, const char *s)
-{
-    msc_json_put_string(out, s, strlen(s), 0);
-}
 
 /* The bytes of s at i that show as they are on a terminal (0: escape s[i]):
  * printable ASCII and UTF-8 text, but no C0 or C1 control, DEL, or byte
