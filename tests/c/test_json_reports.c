@@ -1,8 +1,10 @@
 /* Program names with bytes that are not UTF-8 in every JSON output: a
  * capture written through the real sink holds a file name, a function name
  * and an argument with such bytes; stats, table, export json and export
- * speedscope must each be valid JSON (checked by a strict parser here) with
- * U+FFFD where the bytes were, and the valid text around them kept. */
+ * speedscope, and the HTML report's data, must each be valid JSON (checked
+ * by a strict parser here) with U+FFFD where the bytes were, and the valid
+ * text around them kept; the report's data also holds no '<', so a name
+ * cannot close its <script> element. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "capture_util.h"
 #include "check.h"
 #include "memscope/export.h"
+#include "memscope/html.h"
 #include "memscope/report.h"
 #include "../../src/report/utf8.h"
 
@@ -159,6 +162,29 @@ static int export(const msc_report_ctx_t *ctx, FILE *out, int arg)
     return msc_export(ctx, out, (msc_export_format_t)arg, MSC_VIEW_PEAK);
 }
 
+/* The HTML report: the JSON inside its data element. */
+static void check_html(const msc_report_ctx_t *ctx)
+{
+    static const char open[] = "<script type=\"application/json\" id=\"memscope-data\">";
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    CHECK_EQ(msc_report_html(ctx, out, NULL), 0);
+    fclose(out);
+    char *data = strstr(text, open), *end = data ? strstr(data, "</script>") : NULL;
+    CHECK(data && end);
+    if (data && end) {
+        data += sizeof(open) - 1;
+        *end = 0;
+        CHECK(strchr(data, '<') == NULL);
+        /* The page names frames by index into one table: the names are
+         * in it, function then file. */
+        CHECK(strstr(data, "[\"load\\ufffd\\ufffd\\ufffd_\\ufffd\\ufffd\",\"dir") != NULL);
+        check_output("report data", data, 1);
+    }
+    free(text);
+}
+
 static void run(const msc_report_ctx_t *ctx, const char *what, report_fn fn, int arg, int argv)
 {
     char *text = NULL;
@@ -184,6 +210,7 @@ int main(void)
         run(&ctx, "table --json", table, MSC_BY_LINE, 0);
         run(&ctx, "export json", export, MSC_EXPORT_JSON, 0);
         run(&ctx, "export speedscope", export, MSC_EXPORT_SPEEDSCOPE, 0);
+        check_html(&ctx);
     }
     msc_replay_free(r);
     msc_analysis_free(a);
