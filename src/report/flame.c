@@ -8,20 +8,13 @@
 
 #include "memscope/common.h"
 #include "memscope/json.h"
+#include "export.h"
 #include "html.h"
 
 #define MAX_NAME 240               /* bytes of a function or file name kept */
 
-typedef struct frame {
-    const char *function, *file;   /* borrowed from the symbols */
-    uint32_t line;
-} frame_t;
-
 struct msc_frames {
-    frame_t *frames;
-    uint32_t n, cap;
-    uint32_t *slots;               /* frame index + 1; 0 = empty */
-    size_t mask;
+    msc_frame_ids_t ids;           /* the frames written, numbered as the trees name them */
     size_t bytes, budget;          /* string bytes held, and allowed */
 };
 
@@ -29,12 +22,7 @@ msc_frames_t *msc__frames_new(size_t budget)
 {
     msc_frames_t *f = msc_calloc(1, sizeof(*f));
     if (!f) return NULL;
-    f->mask = 4095;
-    f->slots = msc_calloc(f->mask + 1, sizeof(uint32_t));
-    if (!f->slots) {
-        msc_free(f);
-        return NULL;
-    }
+    msc__frame_ids_init(&f->ids);
     f->budget = budget;
     return f;
 }
@@ -42,22 +30,8 @@ msc_frames_t *msc__frames_new(size_t budget)
 void msc__frames_free(msc_frames_t *f)
 {
     if (!f) return;
-    msc_free(f->frames);
-    msc_free(f->slots);
+    msc__frame_ids_release(&f->ids);
     msc_free(f);
-}
-
-static size_t slot_of(const msc_frames_t *f, const frame_t *x)
-{
-    uint64_t h = ((uintptr_t)x->function * 31 ^ (uintptr_t)x->file ^ x->line) *
-                 0x9E3779B97F4A7C15ull;
-    size_t i = (size_t)(h >> 24) & f->mask;
-    while (f->slots[i]) {
-        const frame_t *e = &f->frames[f->slots[i] - 1];
-        if (e->function == x->function && e->file == x->file && e->line == x->line) break;
-        i = (i + 1) & f->mask;
-    }
-    return i;
 }
 
 /* Bytes a frame name takes in the data (escapes and ellipsis included). */
@@ -66,56 +40,29 @@ static size_t written_size(const char *s)
     return msc_json_string_size(s, strnlen(s, MAX_NAME), MSC_JSON_HTML) + 3;
 }
 
-static int grow_frames(msc_frames_t *f)
-{
-    uint32_t cap = f->cap ? f->cap * 2 : 1024;
-    frame_t *frames = msc_realloc(f->frames, (size_t)cap * sizeof(frame_t));
-    if (!frames) return MSC_ENOMEM;
-    f->frames = frames;
-    f->cap = cap;
-    return 0;
-}
-
-static int grow_slots(msc_frames_t *f)
-{
-    size_t mask = f->mask * 2 + 1;
-    uint32_t *slots = msc_calloc(mask + 1, sizeof(uint32_t));
-    if (!slots) return MSC_ENOMEM;
-    msc_free(f->slots);
-    f->slots = slots;
-    f->mask = mask;
-    for (uint32_t k = 0; k < f->n; k++) f->slots[slot_of(f, &f->frames[k])] = k + 1;
-    return 0;
-}
-
 int64_t msc__frame_index(msc_frames_t *f, const char *function, const char *file, uint32_t line)
 {
-    frame_t x = {function, file, line};
-    size_t i = slot_of(f, &x);
-    if (f->slots[i]) return f->slots[i] - 1;
+    int64_t k = msc__frame_find(&f->ids, function, file, line);
+    if (k >= 0) return k;
     size_t size = written_size(function) + written_size(file) + 12;
     if (f->bytes + size > f->budget) return -1;
-    if (f->n == f->cap && grow_frames(f) < 0) return -2;
-    if ((f->n + 1) * 2 > f->mask) {
-        if (grow_slots(f) < 0) return -2;
-        i = slot_of(f, &x);
-    }
-    f->frames[f->n] = x;
-    f->slots[i] = ++f->n;
+    k = msc__frame_number(&f->ids, function, file, line);
+    if (k < 0) return -2;
     f->bytes += size;
-    return f->n - 1;
+    return k;
 }
 
 void msc__frames_write(msc_json_t *j, const msc_frames_t *f)
 {
     msc_json_array_begin(j, "frames");
     msc_json_compact(j, 1);
-    for (uint32_t k = 0; k < f->n; k++) {
+    for (size_t k = 0; k < msc__frame_count(&f->ids); k++) {
+        const msc_frame_key_t *x = &f->ids.frames[k];
         if (k) msc_json_newline(j, 0);
         msc_json_array_begin(j, NULL);
-        msc_json_str_cut(j, NULL, f->frames[k].function, MAX_NAME);
-        msc_json_str_cut(j, NULL, f->frames[k].file, MAX_NAME);
-        msc_json_u64(j, NULL, f->frames[k].line);
+        msc_json_str_cut(j, NULL, x->function, MAX_NAME);
+        msc_json_str_cut(j, NULL, x->file, MAX_NAME);
+        msc_json_u64(j, NULL, x->line);
         msc_json_end(j);
     }
     msc_json_compact(j, 0);

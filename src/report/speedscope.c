@@ -14,51 +14,29 @@
 typedef struct frames {
     const msc_tree_t *tree;
     uint32_t *index;           /* per tree node: its shared frame */
-    uint32_t *slots;           /* tree node + 1 of each distinct frame; 0 = empty */
-    size_t mask;
-    uint32_t n;                /* distinct frames */
+    msc_frame_ids_t ids;       /* the distinct frames, in tree order */
 } frames_t;
 
-static int same_frame(const msc_tree_node_t *a, const msc_tree_node_t *b)
-{
-    return a->function == b->function && a->file == b->file && a->line == b->line;
-}
-
-/* Numbers the distinct frames in tree order (the tree's strings are the
- * symbols' interned ones, so equal frames share pointers). */
+/* Numbers the distinct frames in tree order. */
 static int number_frames(frames_t *f)
 {
     uint32_t size = msc_tree_size(f->tree);
-    f->mask = 1;
-    while (f->mask < (size_t)size * 2) f->mask = f->mask * 2 + 1;
     f->index = msc_malloc((size_t)size * sizeof(uint32_t));
-    f->slots = msc_calloc(f->mask + 1, sizeof(uint32_t));
-    if (!f->index || !f->slots) return MSC_ENOMEM;
+    if (!f->index) return MSC_ENOMEM;
     for (uint32_t id = 1; id < size; id++) {
         const msc_tree_node_t *x = msc_tree_node(f->tree, id);
-        uint64_t h = ((uintptr_t)x->function ^ (uintptr_t)x->file * 31 ^ x->line) *
-                     0x9E3779B97F4A7C15ull;
-        size_t i = (size_t)(h >> 20) & f->mask;
-        while (f->slots[i] && !same_frame(msc_tree_node(f->tree, f->slots[i] - 1), x))
-            i = (i + 1) & f->mask;
-        if (!f->slots[i]) {
-            f->slots[i] = id + 1;
-            f->index[id] = f->n++;
-        } else {
-            f->index[id] = f->index[f->slots[i] - 1];
-        }
+        int64_t k = msc__frame_number(&f->ids, x->function, x->file, x->line);
+        if (k < 0) return MSC_ENOMEM;
+        f->index[id] = (uint32_t)k;
     }
     return 0;
 }
 
 static void write_frames(msc_json_t *j, const frames_t *f)
 {
-    uint32_t size = msc_tree_size(f->tree), written = 0;
     msc_json_array_begin(j, "frames");
-    for (uint32_t id = 1; id < size; id++) {
-        if (f->index[id] != written) continue; /* not a frame's first node */
-        const msc_tree_node_t *x = msc_tree_node(f->tree, id);
-        written++;
+    for (size_t k = 0; k < msc__frame_count(&f->ids); k++) {
+        const msc_frame_key_t *x = &f->ids.frames[k];
         msc_json_newline(j, 0);
         msc_json_object_begin(j, NULL);
         msc_json_str(j, "name", x->function);
@@ -69,8 +47,6 @@ static void write_frames(msc_json_t *j, const frames_t *f)
     msc_json_end(j);
 }
 
-/* The samples and weights arrays, written compactly (one sample a line,
- * no spaces) as the members' values: they are most of the file. */
 static void write_samples(msc_json_t *j, const frames_t *f, uint32_t *path)
 {
     FILE *out = j->out;
@@ -140,14 +116,15 @@ static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t
 int msc__export_speedscope(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay);
-    frames_t f = {msc_tree_of_view(sym, ctx->analysis, view, 0), NULL, NULL, 0, 0};
+    frames_t f = {msc_tree_of_view(sym, ctx->analysis, view, 0), NULL, {0}};
     if (!f.tree) return MSC_ENOMEM;
+    msc__frame_ids_init(&f.ids);
     uint32_t *path = msc_malloc(((size_t)msc_tree_max_depth(f.tree) + 1) * sizeof(uint32_t));
     int err = path ? number_frames(&f) : MSC_ENOMEM;
     if (!err) write_profile(ctx, out, &f, view, path);
     msc_free(path);
     msc_free(f.index);
-    msc_free(f.slots);
+    msc__frame_ids_release(&f.ids);
     msc_tree_free((msc_tree_t *)f.tree);
     return err ? err : ferror(out) ? MSC_EIO : 0;
 }
