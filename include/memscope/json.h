@@ -68,8 +68,8 @@ void msc_json_array_begin(msc_json_t *j, const char *key);
 /* Closes the innermost object or array. */
 void msc_json_end(msc_json_t *j);
 /* The next element of the innermost container starts on a new line,
- * after indent spaces: the layout of the outputs that put one frame, node
- * or row a line. */
+ * after indent spaces (at most 14): the layout of the outputs that put one
+ * frame, node or row a line. */
 void msc_json_newline(msc_json_t *j, int indent);
 /* Turns MSC_JSON_COMPACT on or off from the next element on: the HTML
  * report's data keeps its long arrays of numbers without spaces. */

@@ -26,7 +26,7 @@ struct msc_tree {
     uint32_t n;
     size_t cap_nodes, cap_keys;    /* room in nodes and keys */
     uint32_t max_depth;
-    msc_table_t index;             /* node by its frame_key_t (the root is in none) */
+    msc_table_t index;             /* node by its frame_key_t: entry e is node e + 1 */
     uint32_t *child_start;         /* per node: first entry in children (n + 1) */
     uint32_t *children;            /* node ids grouped by parent, largest first */
 };
@@ -39,9 +39,10 @@ static size_t hash_key(const frame_key_t *k)
     return (size_t)(h ^ h >> 29);
 }
 
-static uint64_t node_hash(const void *ctx, uint32_t id)
+/* Entry e of the index is node e + 1 (the root is in none). */
+static uint64_t node_hash(const void *ctx, uint32_t e)
 {
-    return hash_key(&((const msc_tree_t *)ctx)->keys[id]);
+    return hash_key(&((const msc_tree_t *)ctx)->keys[e + 1]);
 }
 
 /* Room for one more node. */
@@ -62,15 +63,15 @@ static uint32_t child_of(msc_tree_t *t, msc_symbols_t *sym, uint32_t parent, uin
     frame_key_t k = {parent, f.file_id, f.function_id, f.line};
     if (msc_table_reserve(&t->index, node_hash, t) < 0) return UINT32_MAX;
     size_t i = msc_table_slot(&t->index, hash_key(&k));
-    for (uint32_t id; (id = msc_table_entry(&t->index, i)) != MSC_TABLE_EMPTY;
+    for (uint32_t e; (e = msc_table_entry(&t->index, i)) != MSC_TABLE_EMPTY;
          i = msc_table_next(&t->index, i))
-        if (memcmp(&t->keys[id], &k, sizeof(k)) == 0) return id;
-    if (grow_nodes(t) < 0) return UINT32_MAX;
+        if (memcmp(&t->keys[e + 1], &k, sizeof(k)) == 0) return e + 1;
+    if (t->n == t->cap_nodes && grow_nodes(t) < 0) return UINT32_MAX;
     uint32_t id = t->n++;
     t->keys[id] = k;
     t->nodes[id] = (msc_tree_node_t){parent, t->nodes[parent].depth + 1, f.file, f.function,
                                      f.line, 0, 0, 0, 0, 0};
-    msc_table_set(&t->index, i, id);
+    msc_table_add(&t->index, i);
     if (t->nodes[id].depth > t->max_depth) t->max_depth = t->nodes[id].depth;
     return id;
 }

@@ -71,6 +71,5 @@ int64_t msc__frame_number(msc_frame_ids_t *f, const char *function, const char *
         msc_array_grow((void **)&f->frames, &f->cap, n + 1, sizeof(msc_frame_key_t)) < 0)
         return MSC_ENOMEM;
     f->frames[n] = k;
-    msc_table_set(&f->index, i, (uint32_t)n);
-    return (int64_t)n;
+    return msc_table_add(&f->index, i);
 }

@@ -53,26 +53,25 @@ static void element(msc_json_t *j, const char *key)
     size_t n = 0, k = key ? strlen(key) : 0;
     if (!j->first) buf[n++] = ',';
     if (j->newline >= 0) {
-        fwrite_unlocked(buf, 1, n, j->out);
-        fprintf(j->out, "\n%*s", j->newline, "");
-        n = 0;
+        buf[n++] = '\n';
+        for (int s = 0; s < j->newline && n < 16; s++) buf[n++] = ' ';
     } else if (!j->first && !(j->flags & MSC_JSON_COMPACT)) {
         buf[n++] = ' ';
     }
-    const char *colon = j->flags & MSC_JSON_COMPACT ? "\":" : "\": ";
+    size_t colon = j->flags & MSC_JSON_COMPACT ? 2 : 3; /* '":' and a space unless compact */
     j->first = 0;
     j->newline = -1;
     if (key && k + 4 <= sizeof(buf) - n) {
         buf[n++] = '"';
         memcpy(buf + n, key, k);
-        n += k;
-        for (const char *c = colon; *c; c++) buf[n++] = *c;
+        memcpy(buf + n + k, "\": ", 3);
+        n += k + colon;
     } else if (key) {
         fwrite_unlocked(buf, 1, n, j->out);
         n = 0;
         fputc_unlocked('"', j->out);
         fputs_unlocked(key, j->out);
-        fputs_unlocked(colon, j->out);
+        fwrite_unlocked("\": ", 1, colon, j->out);
     }
     if (n) fwrite_unlocked(buf, 1, n, j->out);
 }

@@ -53,9 +53,8 @@ static int64_t string_of(builder_t *b, const char *s)
     if (msc_array_grow((void **)&b->string_table, &b->cap_strings, b->nstrings + 1,
                        sizeof(char *)) < 0)
         return -1;
-    b->string_table[b->nstrings] = (char *)s;
-    msc_table_set(&b->strings, i, (uint32_t)b->nstrings);
-    return (int64_t)b->nstrings++;
+    b->string_table[b->nstrings++] = (char *)s;
+    return msc_table_add(&b->strings, i);
 }
 
 /* Function id of frame f, added if new; 0 on OOM. */

@@ -47,34 +47,33 @@ static void write_frames(msc_json_t *j, const frames_t *f)
     msc_json_end(j);
 }
 
+/* The samples (each a path of frame numbers, one a line) and their
+ * weights, without spaces: they are most of the file. */
 static void write_samples(msc_json_t *j, const frames_t *f, uint32_t *path)
 {
-    FILE *out = j->out;
     uint32_t size = msc_tree_size(f->tree);
-    int first = 1;
-    msc_json_key(j, "samples");
-    fputc('[', out);
+    msc_json_array_begin(j, "samples");
+    msc_json_compact(j, 1);
     for (uint32_t id = 1; id < size; id++) {
         if (!msc_tree_node(f->tree, id)->self_bytes) continue;
         uint32_t n = 0;
         for (uint32_t x = id; x; x = msc_tree_node(f->tree, x)->parent) path[n++] = x;
-        fputs(first ? "\n[" : ",\n[", out);
-        first = 0;
-        while (n--) fprintf(out, n ? "%u," : "%u", f->index[path[n]]);
-        fputc(']', out);
+        msc_json_newline(j, 0);
+        msc_json_array_begin(j, NULL);
+        while (n--) msc_json_u64(j, NULL, f->index[path[n]]);
+        msc_json_end(j);
     }
-    fputc(']', out);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
     msc_json_newline(j, 0);
-    msc_json_key(j, "weights");
-    fputc('[', out);
-    first = 1;
+    msc_json_array_begin(j, "weights");
+    msc_json_compact(j, 1);
     for (uint32_t id = 1; id < size; id++) {
         uint64_t b = msc_tree_node(f->tree, id)->self_bytes;
-        if (!b) continue;
-        fprintf(out, first ? "%llu" : ",%llu", (unsigned long long)b);
-        first = 0;
+        if (b) msc_json_u64(j, NULL, b);
     }
-    fputc(']', out);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
 }
 
 static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t *f,

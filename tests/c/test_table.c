@@ -39,7 +39,7 @@ static int64_t find_or_add(set_t *s, uint64_t key, int *added)
         if (s->keys[e] == key) return e;
     if (msc_array_grow((void **)&s->keys, &s->cap, s->n + 1, sizeof(uint64_t)) < 0) return -1;
     s->keys[s->n] = key;
-    msc_table_set(&s->t, i, (uint32_t)s->n);
+    msc_table_add(&s->t, i);
     *added = 1;
     return (int64_t)s->n++;
 }
