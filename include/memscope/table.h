@@ -43,10 +43,13 @@ void msc_table_release(msc_table_t *t);
 int msc_table_presize(msc_table_t *t, size_t n);
 
 /* The first slot to probe for hash (mixed here: callers may pass plain
- * pointers and ids), and the next one. */
+ * pointers and ids packed in words), and the next one. The high half is
+ * folded in first: keys that differ only there (an id shifted left 32)
+ * must not share a probe chain. */
 static inline size_t msc_table_slot(const msc_table_t *t, uint64_t hash)
 {
-    return (size_t)(hash * 0x9E3779B97F4A7C15ull >> 20) & t->mask;
+    hash ^= hash >> 32;
+    return (size_t)(hash * 0x9E3779B97F4A7C15ull >> 32) & t->mask;
 }
 
 static inline size_t msc_table_next(const msc_table_t *t, size_t i)

@@ -16,6 +16,7 @@ typedef struct set {
     size_t n, cap;
     msc_table_t t;
     int collide;               /* every key hashes alike */
+    uint64_t probes;           /* slots looked at, over all lookups */
 } set_t;
 
 static uint64_t key_hash(const set_t *s, uint64_t key)
@@ -35,8 +36,10 @@ static int64_t find_or_add(set_t *s, uint64_t key, int *added)
     *added = 0;
     if (msc_table_reserve(&s->t, entry_hash, s) < 0) return -1;
     size_t i = msc_table_slot(&s->t, key_hash(s, key));
-    for (uint32_t e; (e = msc_table_entry(&s->t, i)) != MSC_TABLE_EMPTY; i = msc_table_next(&s->t, i))
+    for (uint32_t e; (e = msc_table_entry(&s->t, i)) != MSC_TABLE_EMPTY; i = msc_table_next(&s->t, i)) {
+        s->probes++;
         if (s->keys[e] == key) return e;
+    }
     if (msc_array_grow((void **)&s->keys, &s->cap, s->n + 1, sizeof(uint64_t)) < 0) return -1;
     s->keys[s->n] = key;
     msc_table_add(&s->t, i);
@@ -46,7 +49,7 @@ static int64_t find_or_add(set_t *s, uint64_t key, int *added)
 
 static void test_grow_and_find(int collide, uint32_t count)
 {
-    set_t s = {NULL, 0, 0, {0}, collide};
+    set_t s = {NULL, 0, 0, {0}, collide, 0};
     msc_table_init(&s.t);
     int added, ok = 1;
     for (uint32_t i = 0; i < count; i++) {
@@ -60,6 +63,21 @@ static void test_grow_and_find(int collide, uint32_t count)
     CHECK(s.cap >= count);
     msc_table_release(&s.t);
     CHECK(s.t.slots == NULL && s.t.n == 0);
+    msc_free(s.keys);
+}
+
+/* Keys that differ only in their high 32 bits (an id shifted left, as the
+ * callers pack pairs) spread out: short probe chains, not one. */
+static void test_high_bits_spread(void)
+{
+    set_t s = {NULL, 0, 0, {0}, 0, 0};
+    msc_table_init(&s.t);
+    int added;
+    for (uint64_t i = 1; i <= 20000; i++) find_or_add(&s, i << 32 | 7, &added);
+    s.probes = 0;
+    for (uint64_t i = 1; i <= 20000; i++) find_or_add(&s, i << 32 | 7, &added);
+    CHECK(s.probes < 3 * 20000);
+    msc_table_release(&s.t);
     msc_free(s.keys);
 }
 
@@ -78,7 +96,7 @@ static void test_presize(void)
 /* A failed growth leaves everything found as before. */
 static void test_out_of_memory(void)
 {
-    set_t s = {NULL, 0, 0, {0}, 0};
+    set_t s = {NULL, 0, 0, {0}, 0, 0};
     msc_table_init(&s.t);
     int added;
     for (uint64_t k = 1; k <= 600; k++) find_or_add(&s, k, &added);
@@ -138,6 +156,7 @@ int main(void)
 {
     test_grow_and_find(0, 100000);
     test_grow_and_find(1, 3000);
+    test_high_bits_spread();
     test_presize();
     test_out_of_memory();
     test_array_grow();
