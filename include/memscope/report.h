@@ -84,8 +84,8 @@ const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n);
 /* A duration for people: "12.3 ms", "4.56 s". Returns buf (n >= 32). */
 const char *msc_format_seconds(uint64_t ns, char *buf, size_t n);
 
-/* JSON helpers shared by the writers. */
-void msc_json_string(FILE *out, const char *s);
+/* A view's name as the JSON outputs write it ("peak", "exit", ...). JSON
+ * itself is written by memscope/json.h. */
 const char *msc_view_name(msc_view_t v);
 
 #endif

@@ -20,6 +20,7 @@
 #include "internal.h"
 #include "memscope/encode.h"
 #include "memscope/heapfile.h"
+#include "memscope/table.h"
 #include "heapint.h"
 
 #define HEADER_FIXED 16            /* magic, version, body length */
@@ -359,22 +360,10 @@ typedef struct reader {
     uint32_t *dict_labels;     /* light: ids of the strings "__dict__" */
     uint32_t ndict_labels;
     uint32_t (*dict_edges)[2]; /* light: (from, to) of every "__dict__" edge, in file order */
-    uint64_t ndict_edges, cap_dict_edges;
+    uint64_t ndict_edges;
+    size_t cap_dict_edges;     /* room in dict_edges */
     uint32_t max_to;           /* light: the highest edge target, checked at the end */
 } reader_t;
-
-/* Doubles an array of elem-sized items to hold need; 0 or MSC_ENOMEM. */
-static int grow_array(void **p, uint64_t *cap, uint64_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    uint64_t n = *cap ? *cap * 2 : 1024;
-    while (n < need) n *= 2;
-    void *q = msc_realloc(*p, (size_t)(n * elem));
-    if (!q) return MSC_ENOMEM;
-    *p = q;
-    *cap = n;
-    return 0;
-}
 
 static int fail(reader_t *r, const char *what, int err)
 {
@@ -519,8 +508,8 @@ static int keep_dict_edge(reader_t *r, uint32_t from, uint32_t to, uint32_t labe
     uint32_t i = 0;
     while (i < r->ndict_labels && r->dict_labels[i] != label) i++;
     if (from == 0 || i == r->ndict_labels) return 0;
-    if (grow_array((void **)&r->dict_edges, &r->cap_dict_edges, r->ndict_edges + 1,
-                   sizeof(*r->dict_edges)) < 0)
+    if (msc_array_grow((void **)&r->dict_edges, &r->cap_dict_edges, (size_t)r->ndict_edges + 1,
+                       sizeof(*r->dict_edges)) < 0)
         return MSC_ENOMEM;
     r->dict_edges[r->ndict_edges][0] = from;
     r->dict_edges[r->ndict_edges++][1] = to;

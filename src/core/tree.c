@@ -11,13 +11,10 @@
 #include <string.h>
 
 #include "internal.h"
+#include "memscope/table.h"
 #include "memscope/tree.h"
 
 #define NO_STACK_ID UINT32_MAX     /* frame ids of the "<no Python frame>" frame */
-
-typedef struct slot {
-    uint32_t node;                 /* tree node + 1; 0 = empty */
-} slot_t;
 
 typedef struct frame_key {
     uint32_t parent, file_id, function_id, line;
@@ -26,10 +23,10 @@ typedef struct frame_key {
 struct msc_tree {
     msc_tree_node_t *nodes;
     frame_key_t *keys;             /* per node: what it was found by */
-    uint32_t n, cap;
+    uint32_t n;
+    size_t cap_nodes, cap_keys;    /* room in nodes and keys */
     uint32_t max_depth;
-    slot_t *slots;                 /* open addressing on frame_key_t */
-    size_t mask;
+    msc_table_t index;             /* node by its frame_key_t: entry e is node e + 1 */
     uint32_t *child_start;         /* per node: first entry in children (n + 1) */
     uint32_t *children;            /* node ids grouped by parent, largest first */
 };
@@ -42,32 +39,18 @@ static size_t hash_key(const frame_key_t *k)
     return (size_t)(h ^ h >> 29);
 }
 
-static int grow_slots(msc_tree_t *t)
+/* Entry e of the index is node e + 1 (the root is in none). */
+static uint64_t node_hash(const void *ctx, uint32_t e)
 {
-    size_t mask = t->mask ? t->mask * 2 + 1 : 1023;
-    slot_t *slots = msc_calloc(mask + 1, sizeof(slot_t));
-    if (!slots) return MSC_ENOMEM;
-    for (uint32_t id = 1; id < t->n; id++) {
-        size_t i = hash_key(&t->keys[id]) & mask;
-        while (slots[i].node) i = (i + 1) & mask;
-        slots[i].node = id + 1;
-    }
-    msc_free(t->slots);
-    t->slots = slots;
-    t->mask = mask;
-    return 0;
+    return hash_key(&((const msc_tree_t *)ctx)->keys[e + 1]);
 }
 
+/* Room for one more node. */
 static int grow_nodes(msc_tree_t *t)
 {
-    uint32_t cap = t->cap ? t->cap * 2 : 1024;
-    msc_tree_node_t *nodes = msc_realloc(t->nodes, cap * sizeof(*nodes));
-    if (!nodes) return MSC_ENOMEM;
-    t->nodes = nodes;
-    frame_key_t *keys = msc_realloc(t->keys, cap * sizeof(*keys));
-    if (!keys) return MSC_ENOMEM;
-    t->keys = keys;
-    t->cap = cap;
+    if (msc_array_grow((void **)&t->nodes, &t->cap_nodes, (size_t)t->n + 1, sizeof(*t->nodes)) < 0 ||
+        msc_array_grow((void **)&t->keys, &t->cap_keys, (size_t)t->n + 1, sizeof(*t->keys)) < 0)
+        return MSC_ENOMEM;
     return 0;
 }
 
@@ -78,18 +61,17 @@ static uint32_t child_of(msc_tree_t *t, msc_symbols_t *sym, uint32_t parent, uin
     msc_frame_t f = {"", "<no Python frame>", 0, NO_STACK_ID, NO_STACK_ID, 0};
     if (trie) msc_symbols_frame(sym, trie, &f);
     frame_key_t k = {parent, f.file_id, f.function_id, f.line};
-    if ((t->n + 1) * 2 > t->mask && grow_slots(t) < 0) return UINT32_MAX;
-    size_t i = hash_key(&k) & t->mask;
-    for (; t->slots[i].node; i = (i + 1) & t->mask) {
-        uint32_t id = t->slots[i].node - 1;
-        if (memcmp(&t->keys[id], &k, sizeof(k)) == 0) return id;
-    }
-    if (t->n == t->cap && grow_nodes(t) < 0) return UINT32_MAX;
+    if (msc_table_reserve(&t->index, node_hash, t) < 0) return UINT32_MAX;
+    size_t i = msc_table_slot(&t->index, hash_key(&k));
+    for (uint32_t e; (e = msc_table_entry(&t->index, i)) != MSC_TABLE_EMPTY;
+         i = msc_table_next(&t->index, i))
+        if (memcmp(&t->keys[e + 1], &k, sizeof(k)) == 0) return e + 1;
+    if (t->n == t->cap_nodes && grow_nodes(t) < 0) return UINT32_MAX;
     uint32_t id = t->n++;
     t->keys[id] = k;
     t->nodes[id] = (msc_tree_node_t){parent, t->nodes[parent].depth + 1, f.file, f.function,
                                      f.line, 0, 0, 0, 0, 0};
-    t->slots[i].node = id + 1;
+    msc_table_add(&t->index, i);
     if (t->nodes[id].depth > t->max_depth) t->max_depth = t->nodes[id].depth;
     return id;
 }
@@ -159,7 +141,8 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, uint64_
 static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
                          size_t n, uint64_t floor)
 {
-    uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0, cap = 0;
+    uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0;
+    size_t cap = 0;                    /* room in needed */
     size_t cells = (size_t)ntrie + 1;  /* zeroed lazily: only touched pages cost */
     uint64_t *bytes = msc_calloc(cells, 8), *count = msc_calloc(cells, 8);
     uint32_t *map = msc_calloc(cells, 4);   /* tree id + 1; 0 not in the tree */
@@ -178,11 +161,8 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
         }
         bytes[s] += v[i].bytes, count[s] += v[i].count;
         for (uint32_t x = s; x && !seen[x] && !err; x = msc_symbols_parent(sym, x)) {
-            if (m == cap) {
-                uint32_t *grown = msc_realloc(needed, (cap = cap ? 2 * cap : 1024) * 4);
-                if (!grown) err = MSC_ENOMEM;
-                else needed = grown;
-            }
+            if (m == cap && msc_array_grow((void **)&needed, &cap, (size_t)m + 1, 4) < 0)
+                err = MSC_ENOMEM;
             if (!err) seen[x] = 1, needed[m++] = x;
         }
     }
@@ -355,7 +335,8 @@ msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *val
     if (min_share) floor = total / min_share;
     msc_tree_t *t = msc_calloc(1, sizeof(*t));
     if (!t) return NULL;
-    if (grow_nodes(t) < 0 || grow_slots(t) < 0) goto fail;
+    msc_table_init(&t->index);
+    if (grow_nodes(t) < 0) goto fail;
     t->nodes[0] = (msc_tree_node_t){0, 0, "", "all", 0, 0, 0, 0, 0, 0};
     t->keys[0] = (frame_key_t){UINT32_MAX, 0, 0, 0};
     t->n = 1;
@@ -363,9 +344,8 @@ msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *val
                                         : build_upright(t, sym, values, n, floor);
     if (err) goto fail;
     if (index_children(t) < 0) goto fail;
-    msc_free(t->slots);
+    msc_table_release(&t->index);
     msc_free(t->keys);
-    t->slots = NULL;
     t->keys = NULL;
     return t;
 fail:
@@ -404,7 +384,7 @@ void msc_tree_free(msc_tree_t *t)
     if (!t) return;
     msc_free(t->nodes);
     msc_free(t->keys);
-    msc_free(t->slots);
+    msc_table_release(&t->index);
     msc_free(t->child_start);
     msc_free(t->children);
     msc_free(t);

@@ -101,33 +101,43 @@ static void write_text(FILE *out, const msc_heap_t *h, const msc_advice_list_t *
     if (shown < l->len) fprintf(out, "\n... %zu more (use --limit)\n", l->len - shown);
 }
 
+static void json_advice(msc_json_t *j, const msc_heap_t *h, const msc_advice_t *x)
+{
+    msc_json_newline(j, 2);
+    msc_json_object_begin(j, NULL);
+    msc_json_str(j, "rule", x->rule);
+    msc_json_str(j, "title", x->title);
+    msc_json_u64(j, "bytes_saved", x->bytes_saved);
+    msc_json_str(j, "measure", x->measure);
+    msc_json_array_begin(j, "where");
+    char buf[2048];
+    msc_row_t where;
+    if (where_of(h, x) && split_site(where_of(h, x), buf, sizeof(buf), &where) == 0) {
+        msc_json_object_begin(j, NULL);
+        msc__json_location(j, &where);
+        msc_json_end(j);
+    }
+    msc_json_end(j);
+    msc_json_str(j, "evidence", x->evidence);
+    msc_json_str(j, "change", x->change);
+    msc_json_end(j);
+}
+
 static void write_json(FILE *out, const msc_heap_t *h, const msc_advice_list_t *l, size_t shown)
 {
-    fputs("{\"bytes_saved\": {", out);
-    for (size_t m = 0; m < 3; m++)
-        fprintf(out, "%s\"%s\": %llu", m ? ", " : "", measures[m],
-                (unsigned long long)saved(l, measures[m]));
-    fprintf(out, "}, \"total_advice\": %zu, \"advice\": [", l->len);
-    for (size_t i = 0; i < shown; i++) {
-        const msc_advice_t *x = &l->items[i];
-        fprintf(out, "%s{\"rule\": \"%s\", \"title\": ", i ? ",\n  " : "\n  ", x->rule);
-        msc__json_text(out, x->title);
-        fprintf(out, ", \"bytes_saved\": %llu, \"measure\": \"%s\", \"where\": [",
-                (unsigned long long)x->bytes_saved, x->measure);
-        char buf[2048];
-        msc_row_t where;
-        if (where_of(h, x) && split_site(where_of(h, x), buf, sizeof(buf), &where) == 0) {
-            fputc('{', out);
-            msc__json_location(out, &where);
-            fputc('}', out);
-        }
-        fputs("], \"evidence\": ", out);
-        msc__json_text(out, x->evidence);
-        fputs(", \"change\": ", out);
-        msc__json_text(out, x->change);
-        fputc('}', out);
-    }
-    fputs("]}\n", out);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_object_begin(&j, "bytes_saved");
+    for (size_t m = 0; m < 3; m++) msc_json_u64(&j, measures[m], saved(l, measures[m]));
+    msc_json_end(&j);
+    msc_json_u64(&j, "total_advice", l->len);
+    msc_json_array_begin(&j, "advice");
+    for (size_t i = 0; i < shown; i++) json_advice(&j, h, &l->items[i]);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    msc_json_release(&j);
 }
 
 int msc_report_advice(FILE *out, const struct msc_heap *h, const struct msc_advice_list *l,

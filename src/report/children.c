@@ -59,62 +59,54 @@ static void read_child(const msc_report_ctx_t *ctx, const msc_child_t *c, size_t
     msc_analysis_free(a);
 }
 
-/* How a string reaches the output: plain JSON, or JSON inside HTML. */
-typedef void (*string_fn)(FILE *out, const char *s);
-
-static void html_string(FILE *out, const char *s)
-{
-    msc__html_json_string(out, s, 4096);
-}
-
-static void json_child(FILE *out, const msc_report_ctx_t *ctx, const msc_child_t *c, size_t index,
-                       string_fn str)
+static void json_child(msc_json_t *j, const msc_report_ctx_t *ctx, const msc_child_t *c,
+                       size_t index, size_t max_string)
 {
     child_capture_t cc;
     read_child(ctx, c, index, &cc);
-    fprintf(out, "{\"pid\": %llu, \"time_s\": %.6f, \"command\": [", (unsigned long long)c->pid,
-            (double)c->time_ns / 1e9);
-    for (uint32_t at = 0, i = 0; at < c->command_len; i++) {
-        if (i) fputs(", ", out);
-        str(out, c->command + at);
+    msc_json_object_begin(j, NULL);
+    msc_json_u64(j, "pid", c->pid);
+    msc_json_f64(j, "time_s", (double)c->time_ns / 1e9, 6);
+    msc_json_array_begin(j, "command");
+    for (uint32_t at = 0; at < c->command_len;) {
+        msc_json_str_cut(j, NULL, c->command + at, max_string);
         at += (uint32_t)strlen(c->command + at) + 1;
     }
-    fputs("], \"capture\": ", out);
-    if (*c->capture) str(out, cc.found ? cc.path : c->capture);
-    else fputs("null", out);
-    fprintf(out, ", \"capture_found\": %s, \"peak_bytes\": ", cc.found ? "true" : "false");
-    if (cc.readable) fprintf(out, "%llu}", (unsigned long long)cc.peak_bytes);
-    else fputs("null}", out);
+    msc_json_end(j);
+    if (*c->capture) msc_json_str_cut(j, "capture", cc.found ? cc.path : c->capture, max_string);
+    else msc_json_null(j, "capture");
+    msc_json_bool(j, "capture_found", cc.found);
+    if (cc.readable) msc_json_u64(j, "peak_bytes", cc.peak_bytes);
+    else msc_json_null(j, "peak_bytes");
+    msc_json_end(j);
 }
 
-static void write_children_json(FILE *out, const msc_report_ctx_t *ctx, string_fn str, size_t max)
+/* Program strings are cut at max_string bytes (the HTML page's bound). */
+static void write_children_json(msc_json_t *j, const msc_report_ctx_t *ctx, size_t max,
+                                size_t max_string)
 {
     const msc_header_t *h = msc_replay_header(ctx->replay);
-    fputs("\"parent_pid\": ", out);
-    if (h->parent_pid) fprintf(out, "%llu", (unsigned long long)h->parent_pid);
-    else fputs("null", out);
-    fputs(", \"parent_capture\": ", out);
-    if (h->parent_capture) str(out, h->parent_capture);
-    else fputs("null", out);
+    if (h->parent_pid) msc_json_u64(j, "parent_pid", h->parent_pid);
+    else msc_json_null(j, "parent_pid");
+    if (h->parent_capture) msc_json_str_cut(j, "parent_capture", h->parent_capture, max_string);
+    else msc_json_null(j, "parent_capture");
     size_t n;
     uint64_t total;
     const msc_child_t *c = msc_analysis_children(ctx->analysis, &n, &total);
-    fprintf(out, ", \"children_total\": %llu, \"children\": [", (unsigned long long)total);
-    for (size_t i = 0; i < n && i < max; i++) {
-        if (i) fputs(", ", out);
-        json_child(out, ctx, &c[i], i, str);
-    }
-    fputc(']', out);
+    msc_json_u64(j, "children_total", total);
+    msc_json_array_begin(j, "children");
+    for (size_t i = 0; i < n && i < max; i++) json_child(j, ctx, &c[i], i, max_string);
+    msc_json_end(j);
 }
 
-void msc__json_children(FILE *out, const msc_report_ctx_t *ctx)
+void msc__json_children(msc_json_t *j, const msc_report_ctx_t *ctx)
 {
-    write_children_json(out, ctx, msc__json_text, MSC_MAX_CHILDREN);
+    write_children_json(j, ctx, MSC_MAX_CHILDREN, SIZE_MAX);
 }
 
-void msc__html_children(FILE *out, const msc_report_ctx_t *ctx)
+void msc__html_children(msc_json_t *j, const msc_report_ctx_t *ctx)
 {
-    write_children_json(out, ctx, html_string, HTML_CHILDREN);
+    write_children_json(j, ctx, HTML_CHILDREN, 4096);
 }
 
 /* The command, arguments joined by spaces, escaped for a terminal and cut

@@ -35,37 +35,52 @@ static double percent(int64_t delta, uint64_t base)
     return base ? 100.0 * (double)delta / (double)base : 0;
 }
 
+static void json_side(msc_json_t *j, const char *key, const char *path, uint64_t total)
+{
+    msc_json_object_begin(j, key);
+    msc_json_str(j, "path", path);
+    msc_json_u64(j, "total_bytes", total);
+    msc_json_end(j);
+}
+
+static void json_row(msc_json_t *j, const msc_diff_row_t *r)
+{
+    msc_row_t loc = {r->file, r->function, r->line, 0, 0};
+    msc_json_newline(j, 0);
+    msc_json_object_begin(j, NULL);
+    msc__json_location(j, &loc);
+    if (r->line_before) msc_json_u64(j, "line_before", r->line_before);
+    else msc_json_null(j, "line_before");
+    msc_json_str(j, "status", status_name(r->status));
+    msc_json_u64(j, "before_bytes", r->before_bytes);
+    msc_json_u64(j, "after_bytes", r->after_bytes);
+    msc_json_i64(j, "delta_bytes", r->delta_bytes);
+    msc_json_u64(j, "before_allocations", r->before_count);
+    msc_json_u64(j, "after_allocations", r->after_count);
+    msc_json_end(j);
+}
+
 static void diff_json(FILE *out, const msc_diff_t *d, const msc_diff_report_t *opt)
 {
     int64_t delta = (int64_t)d->after_total - (int64_t)d->before_total;
-    fprintf(out, "{\"view\": \"%s\", \"by\": \"%s\", \"before\": {\"path\": ",
-            msc_view_name(opt->view), group_name(opt->group));
-    msc_json_string(out, opt->before_path);
-    fprintf(out, ", \"total_bytes\": %" PRIu64 "}, \"after\": {\"path\": ", d->before_total);
-    msc_json_string(out, opt->after_path);
-    fprintf(out, ", \"total_bytes\": %" PRIu64 "}, \"delta_bytes\": %" PRId64 ", ", d->after_total,
-            delta);
-    if (d->before_total) fprintf(out, "\"delta_percent\": %.3f, ", percent(delta, d->before_total));
-    else fputs("\"delta_percent\": null, ", out);
-    fputs("\"fail_over\": ", out);
-    if (opt->fail_over) msc_json_string(out, opt->fail_over);
-    else fputs("null", out);
-    fprintf(out, ", \"exceeded\": %s, \"rows\": [", opt->exceeded ? "true" : "false");
-    for (size_t i = 0; i < d->n; i++) {
-        const msc_diff_row_t *r = &d->rows[i];
-        msc_row_t loc = {r->file, r->function, r->line, 0, 0};
-        fputs(i ? ",\n{" : "\n{", out);
-        msc__json_location(out, &loc);
-        fputs(", \"line_before\": ", out);
-        if (r->line_before) fprintf(out, "%u", r->line_before);
-        else fputs("null", out);
-        fprintf(out, ", \"status\": \"%s\", \"before_bytes\": %" PRIu64 ", \"after_bytes\": %" PRIu64
-                     ", \"delta_bytes\": %" PRId64 ", \"before_allocations\": %" PRIu64
-                     ", \"after_allocations\": %" PRIu64 "}",
-                status_name(r->status), r->before_bytes, r->after_bytes, r->delta_bytes,
-                r->before_count, r->after_count);
-    }
-    fputs("]}\n", out);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "view", msc_view_name(opt->view));
+    msc_json_str(&j, "by", group_name(opt->group));
+    json_side(&j, "before", opt->before_path, d->before_total);
+    json_side(&j, "after", opt->after_path, d->after_total);
+    msc_json_i64(&j, "delta_bytes", delta);
+    if (d->before_total) msc_json_f64(&j, "delta_percent", percent(delta, d->before_total), 3);
+    else msc_json_null(&j, "delta_percent");
+    msc_json_str(&j, "fail_over", opt->fail_over);
+    msc_json_bool(&j, "exceeded", opt->exceeded);
+    msc_json_array_begin(&j, "rows");
+    for (size_t i = 0; i < d->n; i++) json_row(&j, &d->rows[i]);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    msc_json_release(&j);
 }
 
 static void diff_row(FILE *out, const msc_diff_row_t *r, const msc_diff_report_t *opt)

@@ -1,6 +1,5 @@
-/* The data side of the HTML flame graphs: escaping program strings for a
- * <script> block and for markup, the frame table every tree of a report
- * shares, and the size cap. A tree is cut to its largest frames by a
+/* The data side of the HTML flame graphs: the frame table every tree of a
+ * report shares, and the size cap. A tree is cut to its largest frames by a
  * best-first walk from the root (a max-heap on bytes), which keeps every
  * kept frame's callers; each kept frame's other children become one
  * "other" node, so the graph still adds up and the file stays small
@@ -8,61 +7,14 @@
 #include <string.h>
 
 #include "memscope/common.h"
+#include "memscope/json.h"
+#include "export.h"
 #include "html.h"
-
-/* Bytes of s to write, at most max, not splitting a UTF-8 character. */
-static size_t cut(const char *s, size_t max, int *cut_short)
-{
-    size_t n = strlen(s);
-    *cut_short = n > max;
-    if (n <= max) return n;
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
-    return max;
-}
-
-void msc__html_json_string(FILE *out, const char *s, size_t max)
-{
-    int short_;
-    size_t n = cut(s, max, &short_);
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == '<' || c == '>' || c == '&') fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
-    }
-    fputs(short_ ? "\u2026\"" : "\"", out);
-}
-
-void msc__html_text(FILE *out, const char *s, size_t max)
-{
-    int short_;
-    size_t n = cut(s, max, &short_);
-    for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc((unsigned char)s[i] < 0x20 ? ' ' : s[i], out);
-        }
-    }
-    if (short_) fputs("\u2026", out);
-}
 
 #define MAX_NAME 240               /* bytes of a function or file name kept */
 
-typedef struct frame {
-    const char *function, *file;   /* borrowed from the symbols */
-    uint32_t line;
-} frame_t;
-
 struct msc_frames {
-    frame_t *frames;
-    uint32_t n, cap;
-    uint32_t *slots;               /* frame index + 1; 0 = empty */
-    size_t mask;
+    msc_frame_ids_t ids;           /* the frames written, numbered as the trees name them */
     size_t bytes, budget;          /* string bytes held, and allowed */
 };
 
@@ -70,12 +22,7 @@ msc_frames_t *msc__frames_new(size_t budget)
 {
     msc_frames_t *f = msc_calloc(1, sizeof(*f));
     if (!f) return NULL;
-    f->mask = 4095;
-    f->slots = msc_calloc(f->mask + 1, sizeof(uint32_t));
-    if (!f->slots) {
-        msc_free(f);
-        return NULL;
-    }
+    msc__frame_ids_init(&f->ids);
     f->budget = budget;
     return f;
 }
@@ -83,86 +30,43 @@ msc_frames_t *msc__frames_new(size_t budget)
 void msc__frames_free(msc_frames_t *f)
 {
     if (!f) return;
-    msc_free(f->frames);
-    msc_free(f->slots);
+    msc__frame_ids_release(&f->ids);
     msc_free(f);
 }
 
-static size_t slot_of(const msc_frames_t *f, const frame_t *x)
-{
-    uint64_t h = ((uintptr_t)x->function * 31 ^ (uintptr_t)x->file ^ x->line) *
-                 0x9E3779B97F4A7C15ull;
-    size_t i = (size_t)(h >> 24) & f->mask;
-    while (f->slots[i]) {
-        const frame_t *e = &f->frames[f->slots[i] - 1];
-        if (e->function == x->function && e->file == x->file && e->line == x->line) break;
-        i = (i + 1) & f->mask;
-    }
-    return i;
-}
-
-/* Bytes msc__html_json_string writes for s (escapes included). */
+/* Bytes a frame name takes in the data (escapes and ellipsis included). */
 static size_t written_size(const char *s)
 {
-    size_t n = 2;
-    for (size_t i = 0; s[i] && i < MAX_NAME; i++) {
-        unsigned char c = (unsigned char)s[i];
-        n += c < 0x20 || c == '<' || c == '>' || c == '&' ? 6 : c == '"' || c == '\\' ? 2 : 1;
-    }
-    return n + 3;
-}
-
-static int grow_frames(msc_frames_t *f)
-{
-    uint32_t cap = f->cap ? f->cap * 2 : 1024;
-    frame_t *frames = msc_realloc(f->frames, (size_t)cap * sizeof(frame_t));
-    if (!frames) return MSC_ENOMEM;
-    f->frames = frames;
-    f->cap = cap;
-    return 0;
-}
-
-static int grow_slots(msc_frames_t *f)
-{
-    size_t mask = f->mask * 2 + 1;
-    uint32_t *slots = msc_calloc(mask + 1, sizeof(uint32_t));
-    if (!slots) return MSC_ENOMEM;
-    msc_free(f->slots);
-    f->slots = slots;
-    f->mask = mask;
-    for (uint32_t k = 0; k < f->n; k++) f->slots[slot_of(f, &f->frames[k])] = k + 1;
-    return 0;
+    return msc_json_string_size(s, strnlen(s, MAX_NAME), MSC_JSON_HTML) + 3;
 }
 
 int64_t msc__frame_index(msc_frames_t *f, const char *function, const char *file, uint32_t line)
 {
-    frame_t x = {function, file, line};
-    size_t i = slot_of(f, &x);
-    if (f->slots[i]) return f->slots[i] - 1;
+    int64_t k = msc__frame_find(&f->ids, function, file, line);
+    if (k >= 0) return k;
     size_t size = written_size(function) + written_size(file) + 12;
     if (f->bytes + size > f->budget) return -1;
-    if (f->n == f->cap && grow_frames(f) < 0) return -2;
-    if ((f->n + 1) * 2 > f->mask) {
-        if (grow_slots(f) < 0) return -2;
-        i = slot_of(f, &x);
-    }
-    f->frames[f->n] = x;
-    f->slots[i] = ++f->n;
+    k = msc__frame_number(&f->ids, function, file, line);
+    if (k < 0) return -2;
     f->bytes += size;
-    return f->n - 1;
+    return k;
 }
 
-void msc__frames_write(FILE *out, const msc_frames_t *f)
+void msc__frames_write(msc_json_t *j, const msc_frames_t *f)
 {
-    fputc('[', out);
-    for (uint32_t k = 0; k < f->n; k++) {
-        fputs(k ? ",\n[" : "[", out);
-        msc__html_json_string(out, f->frames[k].function, MAX_NAME);
-        fputc(',', out);
-        msc__html_json_string(out, f->frames[k].file, MAX_NAME);
-        fprintf(out, ",%u]", f->frames[k].line);
+    msc_json_array_begin(j, "frames");
+    msc_json_compact(j, 1);
+    for (size_t k = 0; k < msc__frame_count(&f->ids); k++) {
+        const msc_frame_key_t *x = &f->ids.frames[k];
+        if (k) msc_json_newline(j, 0);
+        msc_json_array_begin(j, NULL);
+        msc_json_str_cut(j, NULL, x->function, MAX_NAME);
+        msc_json_str_cut(j, NULL, x->file, MAX_NAME);
+        msc_json_u64(j, NULL, x->line);
+        msc_json_end(j);
     }
-    fputc(']', out);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
 }
 
 /* A binary max-heap of tree nodes by bytes. */
@@ -238,8 +142,8 @@ static int choose(const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
 /* The frames of node id not drawn, merged into one "other" box: children
  * not kept, and those the tree itself left out (pruned). Its values are
  * what the node holds beyond its own and its drawn children's. */
-static void write_other(FILE *out, const msc_tree_t *t, uint32_t id, const uint32_t *kids,
-                        uint32_t n, const uint32_t *kept, int wrote)
+static void write_other(msc_json_t *j, const msc_tree_t *t, uint32_t id, const uint32_t *kids,
+                        uint32_t n, const uint32_t *kept)
 {
     const msc_tree_node_t *x = msc_tree_node(t, id);
     uint64_t bytes = x->bytes - x->self_bytes, count = x->count - x->self_count;
@@ -249,58 +153,68 @@ static void write_other(FILE *out, const msc_tree_t *t, uint32_t id, const uint3
         if (kept[kids[i]]) bytes -= k->bytes, count -= k->count;
         else merged++;
     }
-    if (merged)
-        fprintf(out, "%s[-%u,%llu,%llu]", wrote ? "," : "", merged, (unsigned long long)bytes,
-                (unsigned long long)count);
+    if (!merged) return;
+    msc_json_array_begin(j, NULL);
+    msc_json_i64(j, NULL, -(int64_t)merged);
+    msc_json_u64(j, NULL, bytes);
+    msc_json_u64(j, NULL, count);
+    msc_json_end(j);
 }
 
-static void open_node(FILE *out, const msc_tree_t *t, uint32_t id, const uint32_t *kept, int comma)
+/* [frame, bytes, count, [children... */
+static void open_node(msc_json_t *j, const msc_tree_t *t, uint32_t id, const uint32_t *kept)
 {
     const msc_tree_node_t *x = msc_tree_node(t, id);
-    fprintf(out, "%s[%u,%llu,%llu,[", comma ? "," : "", kept[id] - 1,
-            (unsigned long long)x->bytes, (unsigned long long)x->count);
+    msc_json_array_begin(j, NULL);
+    msc_json_u64(j, NULL, kept[id] - 1);
+    msc_json_u64(j, NULL, x->bytes);
+    msc_json_u64(j, NULL, x->count);
+    msc_json_array_begin(j, NULL);
 }
 
 /* Writes the kept nodes depth-first through an explicit stack. */
-static int write_kept(FILE *out, const msc_tree_t *t, const uint32_t *kept)
+static int write_kept(msc_json_t *j, const msc_tree_t *t, const uint32_t *kept)
 {
     typedef struct item {
         uint32_t node, next;
-        int wrote;             /* a child has been written */
     } item_t;
     item_t *stack = msc_malloc(((size_t)msc_tree_max_depth(t) + 1) * sizeof(item_t));
     if (!stack) return MSC_ENOMEM;
     size_t top = 0;
-    stack[top++] = (item_t){0, 0, 0};
-    open_node(out, t, 0, kept, 0);
+    stack[top++] = (item_t){0, 0};
+    open_node(j, t, 0, kept);
     while (top) {
         item_t *it = &stack[top - 1];
         uint32_t n;
         const uint32_t *kids = msc_tree_children(t, it->node, &n);
         while (it->next < n && !kept[kids[it->next]]) it->next++;
         if (it->next == n) {
-            write_other(out, t, it->node, kids, n, kept, it->wrote);
-            fputs("]]", out);
+            write_other(j, t, it->node, kids, n, kept);
+            msc_json_end(j);
+            msc_json_end(j);
             top--;
             continue;
         }
         uint32_t child = kids[it->next++];
-        open_node(out, t, child, kept, it->wrote);
-        it->wrote = 1;
-        stack[top++] = (item_t){child, 0, 0};
+        open_node(j, t, child, kept);
+        stack[top++] = (item_t){child, 0};
     }
     msc_free(stack);
     return 0;
 }
 
-int msc__flame_write(FILE *out, const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
+int msc__flame_write(msc_json_t *j, const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
                      uint32_t min_share)
 {
     uint32_t *kept = msc_calloc(msc_tree_size(t), sizeof(uint32_t));
     if (!kept) return MSC_ENOMEM;
     int err = choose(t, frames, max_nodes, min_share, kept);
     if (!err && !kept[0]) err = MSC_ENOMEM; /* even the root found no room */
-    if (!err) err = write_kept(out, t, kept);
+    if (!err) {
+        msc_json_compact(j, 1);
+        err = write_kept(j, t, kept);
+        msc_json_compact(j, 0);
+    }
     msc_free(kept);
     return err;
 }

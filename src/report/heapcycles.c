@@ -55,30 +55,39 @@ int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_
     return ferror(out) ? MSC_EIO : 0;
 }
 
+static void json_group(msc_json_t *j, const msc_heap_t *h, const msc_heap_cycle_group_t *g)
+{
+    msc_json_newline(j, 2);
+    msc_json_object_begin(j, NULL);
+    msc_json_str(j, "kinds", g->kinds);
+    msc_json_u64(j, "cycles", g->cycles);
+    msc_json_u64(j, "objects", g->objects);
+    msc_json_u64(j, "bytes", g->bytes);
+    msc__heap_json_object(j, "example", h, g->example);
+    msc_json_str(j, "weaken", g->weaken);
+    msc_json_u64(j, "weaken_refs", g->weaken_refs);
+    msc_json_bool(j, "weakrefable", g->weakrefable);
+    msc_json_str(j, "site", g->site ? msc_heap_string(h, g->site, NULL) : NULL);
+    msc_json_u64(j, "site_count", g->site_count);
+    msc_json_end(j);
+}
+
 int msc_heap_write_cycles_json(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
                                size_t limit)
 {
     size_t shown = limit && limit < c->len ? limit : c->len;
-    fprintf(out, "{\"garbage_objects\": %llu, \"garbage_bytes\": %llu, \"cycles\": %llu, "
-                 "\"total_groups\": %zu, \"groups\": [", (unsigned long long)c->garbage_objects,
-            (unsigned long long)c->garbage_bytes, (unsigned long long)c->cycle_count, c->len);
-    for (size_t i = 0; i < shown; i++) {
-        const msc_heap_cycle_group_t *g = &c->groups[i];
-        fputs(i ? ",\n  {\"kinds\": " : "\n  {\"kinds\": ", out);
-        msc__json_text(out, g->kinds);
-        fprintf(out, ", \"cycles\": %llu, \"objects\": %llu, \"bytes\": %llu, \"example\": ",
-                (unsigned long long)g->cycles, (unsigned long long)g->objects,
-                (unsigned long long)g->bytes);
-        msc__heap_json_object(out, h, g->example);
-        fputs(", \"weaken\": ", out);
-        if (g->weaken) msc__json_text(out, g->weaken);
-        else fputs("null", out);
-        fprintf(out, ", \"weaken_refs\": %u, \"weakrefable\": %s, \"site\": ", g->weaken_refs,
-                g->weakrefable ? "true" : "false");
-        if (g->site) msc__json_text(out, msc_heap_string(h, g->site, NULL));
-        else fputs("null", out);
-        fprintf(out, ", \"site_count\": %llu}", (unsigned long long)g->site_count);
-    }
-    fputs("]}\n", out);
-    return ferror(out) ? MSC_EIO : 0;
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_u64(&j, "garbage_objects", c->garbage_objects);
+    msc_json_u64(&j, "garbage_bytes", c->garbage_bytes);
+    msc_json_u64(&j, "cycles", c->cycle_count);
+    msc_json_u64(&j, "total_groups", c->len);
+    msc_json_array_begin(&j, "groups");
+    for (size_t i = 0; i < shown; i++) json_group(&j, h, &c->groups[i]);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }

@@ -382,67 +382,106 @@ int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *
 
 /* JSON. */
 
-void msc__heap_json_object(FILE *out, const msc_heap_t *h, uint32_t v)
+void msc__heap_json_object(msc_json_t *j, const char *key, const msc_heap_t *h, uint32_t v)
 {
     char type[400];
     size_t n;
     const char *preview = msc_heap_string(h, h->preview[v], &n);
-    fprintf(out, "{\"id\": %llu, \"type\": ", (unsigned long long)h->addr[v]);
-    msc__json_text(out, msc_heap_type_name(h, h->type[v], type, sizeof(type)));
-    fputs(", \"preview\": ", out);
-    if (n) msc__json_bytes(out, preview, n);
-    else fputs("null", out);
-    fputc('}', out);
+    msc_json_object_begin(j, key);
+    msc_json_u64(j, "id", h->addr[v]);
+    msc_json_str(j, "type", msc_heap_type_name(h, h->type[v], type, sizeof(type)));
+    if (n) msc_json_strn(j, "preview", preview, n);
+    else msc_json_null(j, "preview");
+    msc_json_end(j);
 }
 
-/* "\"key\": " and the string id's text, or null for 0. */
-static void json_string_id(FILE *out, const msc_heap_t *h, const char *key, uint32_t id)
+/* A member holding the string id's text, or null for 0. */
+static void json_string_id(msc_json_t *j, const msc_heap_t *h, const char *key, uint32_t id)
 {
     size_t n;
     const char *s = msc_heap_string(h, id, &n);
-    fprintf(out, "\"%s\": ", key);
-    if (id) msc__json_bytes(out, s, n);
-    else fputs("null", out);
+    if (id) msc_json_strn(j, key, s, n);
+    else msc_json_null(j, key);
 }
 
-static void json_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
+static void json_path(msc_json_t *j, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v)
 {
     char path[2048];
-    fputs("\"path\": ", out);
-    if (p->parent[v] == UINT32_MAX) fputs("null", out);
-    else msc__json_text(out, msc_heap_path_text(h, p, v, path, sizeof(path)));
+    if (p->parent[v] == UINT32_MAX) msc_json_null(j, "path");
+    else msc_json_str(j, "path", msc_heap_path_text(h, p, v, path, sizeof(path)));
 }
 
-static void json_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
+/* The suspect's sites: where a lone object (or what it is stored in) was
+ * made, or a group's most common site. */
+static void json_suspect_sites(msc_json_t *j, const msc_heap_t *h, const suspect_t *s)
+{
+    if (s->type != UINT32_MAX) {
+        json_string_id(j, h, "site", s->site);
+        msc_json_u64(j, "site_count", s->site_count);
+        json_string_id(j, h, "holder_site", h->site ? h->site[s->node] : 0);
+        return;
+    }
+    json_string_id(j, h, "site", s->site_node == UINT32_MAX ? 0 : h->site[s->site_node]);
+    if (s->site_node == UINT32_MAX) msc_json_null(j, "site_of");
+    else msc__heap_json_object(j, "site_of", h, s->site_node);
+    msc_json_bool(j, "site_is_storage", s->site_node == s->node && site_is_storage(h, s->node));
+    json_string_id(j, h, "holder_site", s->holder_node == UINT32_MAX ? 0 : h->site[s->holder_node]);
+}
+
+static void json_suspect(msc_json_t *j, const msc_heap_t *h, const msc_heap_paths_t *p,
                          uint64_t total, const suspect_t *s)
 {
     char type[400];
     int one = s->type == UINT32_MAX;
-    fprintf(out, "{\"suspect\": \"%s\", \"count\": %u, \"type\": ", one ? "object" : "group",
-            s->count);
-    msc__json_text(out, msc_heap_type_name(h, one ? h->type[s->node] : s->type, type,
-                                           sizeof(type)));
-    fprintf(out, ", \"%s\": ", one ? "object" : "holder");
-    msc__heap_json_object(out, h, s->node);
-    fprintf(out, ", \"retained_bytes\": %llu, \"percent\": %.3f, ", (unsigned long long)s->retained,
-            pct(s->retained, total));
-    json_path(out, h, p, s->node);
-    fputs(", ", out);
-    if (one) {
-        json_string_id(out, h, "site", s->site_node == UINT32_MAX ? 0 : h->site[s->site_node]);
-        fputs(", \"site_of\": ", out);
-        if (s->site_node == UINT32_MAX) fputs("null", out);
-        else msc__heap_json_object(out, h, s->site_node);
-        fprintf(out, ", \"site_is_storage\": %s, ",
-                s->site_node == s->node && site_is_storage(h, s->node) ? "true" : "false");
-        json_string_id(out, h, "holder_site",
-                       s->holder_node == UINT32_MAX ? 0 : h->site[s->holder_node]);
-    } else {
-        json_string_id(out, h, "site", s->site);
-        fprintf(out, ", \"site_count\": %u, ", s->site_count);
-        json_string_id(out, h, "holder_site", h->site ? h->site[s->node] : 0);
+    msc_json_newline(j, 2);
+    msc_json_object_begin(j, NULL);
+    msc_json_str(j, "suspect", one ? "object" : "group");
+    msc_json_u64(j, "count", s->count);
+    msc_json_str(j, "type", msc_heap_type_name(h, one ? h->type[s->node] : s->type, type,
+                                               sizeof(type)));
+    msc__heap_json_object(j, one ? "object" : "holder", h, s->node);
+    msc_json_u64(j, "retained_bytes", s->retained);
+    msc_json_f64(j, "percent", pct(s->retained, total), 3);
+    json_path(j, h, p, s->node);
+    json_suspect_sites(j, h, s);
+    msc_json_end(j);
+}
+
+static void json_types(msc_json_t *j, const msc_heap_t *h, const findings_t *f, size_t limit)
+{
+    msc_json_newline(j, 1);
+    msc_json_array_begin(j, "types");
+    for (uint32_t t = 0; t < h->type_count && t < limit && f->types[t].key; t++) {
+        char name[400];
+        msc_json_newline(j, 2);
+        msc_json_object_begin(j, NULL);
+        msc_json_str(j, "type", msc_heap_type_name(h, f->types[t].id, name, sizeof(name)));
+        msc_json_u64(j, "count", f->type_count[f->types[t].id]);
+        msc_json_u64(j, "retained_bytes", f->types[t].key);
+        msc_json_f64(j, "percent", pct(f->types[t].key, f->total), 3);
+        msc_json_end(j);
     }
-    fputc('}', out);
+    msc_json_end(j);
+}
+
+static void json_objects(msc_json_t *j, const msc_heap_t *h, const msc_heap_paths_t *p,
+                         const findings_t *f, size_t limit)
+{
+    msc_json_newline(j, 1);
+    msc_json_array_begin(j, "objects");
+    for (uint32_t i = 0; i < f->object_count && i < limit; i++) {
+        uint32_t v = f->objects[i].id;
+        msc_json_newline(j, 2);
+        msc_json_object_begin(j, NULL);
+        msc__heap_json_object(j, "object", h, v);
+        msc_json_u64(j, "bytes", h->size[v]);
+        msc_json_u64(j, "retained_bytes", f->objects[i].key);
+        msc_json_f64(j, "percent", pct(f->objects[i].key, f->total), 3);
+        json_path(j, h, p, v);
+        json_string_id(j, h, "site", h->site ? h->site[v] : 0);
+        msc_json_end(j);
+    }
+    msc_json_end(j);
 }
 
 int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_dom_t *d,
@@ -450,37 +489,42 @@ int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_
 {
     findings_t f;
     if (find_all(h, d, &f) < 0) return MSC_ENOMEM;
-    fprintf(out, "{\"heap_bytes\": %llu, \"nodes\": %u, \"suspect_percent\": %d, \"suspects\": [",
-            (unsigned long long)f.total, h->node_count - 1, SUSPECT_SHARE);
-    for (size_t i = 0; i < f.suspect_count; i++) {
-        fputs(i ? ",\n  " : "\n  ", out);
-        json_suspect(out, h, p, f.total, &f.suspects[i]);
-    }
-    fputs("],\n \"types\": [", out);
-    for (uint32_t t = 0; t < h->type_count && t < limit && f.types[t].key; t++) {
-        char name[400];
-        fputs(t ? ",\n  {\"type\": " : "\n  {\"type\": ", out);
-        msc__json_text(out, msc_heap_type_name(h, f.types[t].id, name, sizeof(name)));
-        fprintf(out, ", \"count\": %llu, \"retained_bytes\": %llu, \"percent\": %.3f}",
-                (unsigned long long)f.type_count[f.types[t].id],
-                (unsigned long long)f.types[t].key, pct(f.types[t].key, f.total));
-    }
-    fputs("],\n \"objects\": [", out);
-    for (uint32_t i = 0; i < f.object_count && i < limit; i++) {
-        uint32_t v = f.objects[i].id;
-        fputs(i ? ",\n  {\"object\": " : "\n  {\"object\": ", out);
-        msc__heap_json_object(out, h, v);
-        fprintf(out, ", \"bytes\": %llu, \"retained_bytes\": %llu, \"percent\": %.3f, ",
-                (unsigned long long)h->size[v], (unsigned long long)f.objects[i].key,
-                pct(f.objects[i].key, f.total));
-        json_path(out, h, p, v);
-        fputs(", ", out);
-        json_string_id(out, h, "site", h->site ? h->site[v] : 0);
-        fputc('}', out);
-    }
-    fputs("]}\n", out);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_u64(&j, "heap_bytes", f.total);
+    msc_json_u64(&j, "nodes", h->node_count - 1);
+    msc_json_i64(&j, "suspect_percent", SUSPECT_SHARE);
+    msc_json_array_begin(&j, "suspects");
+    for (size_t i = 0; i < f.suspect_count; i++) json_suspect(&j, h, p, f.total, &f.suspects[i]);
+    msc_json_end(&j);
+    json_types(&j, h, &f, limit);
+    json_objects(&j, h, p, &f, limit);
+    msc_json_end(&j);
+    fputc('\n', out);
     findings_release(&f);
-    return ferror(out) ? MSC_EIO : 0;
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
+}
+
+static void json_merged(msc_json_t *j, const msc_heap_t *h, const msc_heap_paths_t *p,
+                        const msc_heap_path_groups_t *merged, size_t limit)
+{
+    size_t shown = limit && limit < merged->n ? limit : merged->n;
+    msc_json_u64(j, "total_paths", merged->n);
+    msc_json_array_begin(j, "merged");
+    for (size_t i = 0; i < shown; i++) {
+        const msc_heap_path_group_t *g = &merged->groups[i];
+        char path[2048];
+        msc_json_newline(j, 2);
+        msc_json_object_begin(j, NULL);
+        msc_json_u64(j, "count", g->count);
+        msc_json_u64(j, "bytes", g->bytes);
+        msc_json_u64(j, "retained_bytes", g->retained);
+        msc_json_str(j, "path", msc_heap_path_pattern(h, p, g->example, path, sizeof(path)));
+        msc_json_end(j);
+    }
+    msc_json_end(j);
 }
 
 int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
@@ -488,36 +532,27 @@ int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_path
 {
     uint32_t steps[MAX_STEPS];
     size_t count = path_steps(p, v, steps);
-    fputs("{\"target\": ", out);
-    msc__heap_json_object(out, h, v);
-    fprintf(out, ", \"reachable\": %s, ", p->parent[v] == UINT32_MAX ? "false" : "true");
-    json_path(out, h, p, v);
-    fputs(", \"steps\": [", out);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc__heap_json_object(&j, "target", h, v);
+    msc_json_bool(&j, "reachable", p->parent[v] != UINT32_MAX);
+    json_path(&j, h, p, v);
+    msc_json_array_begin(&j, "steps");
     for (size_t i = count; i-- > 0;) {
         char label[300];
         uint32_t x = steps[i];
-        fputs(i + 1 == count ? "\n  {\"edge\": " : ",\n  {\"edge\": ", out);
-        msc__json_text(out, msc_heap_label_text(h, p->parent[x], p->label[x], label,
-                                                 sizeof(label)));
-        fputs(", \"object\": ", out);
-        msc__heap_json_object(out, h, x);
-        fputc('}', out);
+        msc_json_newline(&j, 2);
+        msc_json_object_begin(&j, NULL);
+        msc_json_str(&j, "edge", msc_heap_label_text(h, p->parent[x], p->label[x], label,
+                                                     sizeof(label)));
+        msc__heap_json_object(&j, "object", h, x);
+        msc_json_end(&j);
     }
-    fputc(']', out);
-    if (merged) {
-        size_t shown = limit && limit < merged->n ? limit : merged->n;
-        fprintf(out, ", \"total_paths\": %zu, \"merged\": [", merged->n);
-        for (size_t i = 0; i < shown; i++) {
-            const msc_heap_path_group_t *g = &merged->groups[i];
-            char path[2048];
-            fprintf(out, "%s{\"count\": %u, \"bytes\": %llu, \"retained_bytes\": %llu, \"path\": ",
-                    i ? ",\n  " : "\n  ", g->count, (unsigned long long)g->bytes,
-                    (unsigned long long)g->retained);
-            msc__json_text(out, msc_heap_path_pattern(h, p, g->example, path, sizeof(path)));
-            fputc('}', out);
-        }
-        fputc(']', out);
-    }
-    fputs("}\n", out);
-    return ferror(out) ? MSC_EIO : 0;
+    msc_json_end(&j);
+    if (merged) json_merged(&j, h, p, merged, limit);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }

@@ -16,8 +16,9 @@ enum node_type { N_HIDDEN, N_ARRAY, N_STRING, N_OBJECT, N_CODE, N_CLOSURE, N_REG
                  N_NATIVE, N_SYNTHETIC };
 enum edge_type { E_CONTEXT, E_ELEMENT, E_PROPERTY, E_INTERNAL, E_HIDDEN };
 
+/* snapshot.meta: the layout of the records, the same in every file. */
 static const char META[] =
-    "{\"snapshot\":{\"meta\":{"
+    "{"
     "\"node_fields\":[\"type\",\"name\",\"id\",\"self_size\",\"edge_count\",\"trace_node_id\","
     "\"detachedness\"],"
     "\"node_types\":[[\"hidden\",\"array\",\"string\",\"object\",\"code\",\"closure\",\"regexp\","
@@ -30,7 +31,7 @@ static const char META[] =
     "\"line\",\"column\"],"
     "\"trace_node_fields\":[\"id\",\"function_info_index\",\"count\",\"size\",\"children\"],"
     "\"sample_fields\":[\"timestamp_us\",\"last_assigned_id\"],"
-    "\"location_fields\":[\"object_index\",\"script_id\",\"line\",\"column\"]},";
+    "\"location_fields\":[\"object_index\",\"script_id\",\"line\",\"column\"]}";
 
 static int type_is(const msc_heap_t *h, uint32_t v, const char *name)
 {
@@ -61,15 +62,28 @@ static uint32_t node_name(const msc_heap_t *h, uint32_t v)
     return h->string_count + h->type[v];
 }
 
-static void write_nodes(FILE *out, const msc_heap_t *h)
+/* A record of a flat integer array: its fields, each record after the
+ * first on a line of its own. */
+static void record(msc_json_t *j, int first, const uint64_t *fields, size_t n)
 {
-    fprintf(out, "\"node_count\":%u,\"edge_count\":%llu,\"trace_function_count\":0},\n\"nodes\":[",
-            h->node_count, (unsigned long long)h->edge_count);
-    for (uint32_t v = 0; v < h->node_count; v++)
-        fprintf(out, "%s%d,%u,%llu,%llu,%llu,0,0", v ? ",\n" : "", node_type(h, v),
-                node_name(h, v), 2ULL * v + 1, (unsigned long long)h->size[v],
-                (unsigned long long)(h->edge_start[v + 1] - h->edge_start[v]));
-    fputs("],\n", out);
+    if (!first) msc_json_newline(j, 0);
+    for (size_t i = 0; i < n; i++) msc_json_u64(j, NULL, fields[i]);
+}
+
+static void write_nodes(msc_json_t *j, const msc_heap_t *h)
+{
+    msc_json_u64(j, "node_count", h->node_count);
+    msc_json_u64(j, "edge_count", h->edge_count);
+    msc_json_u64(j, "trace_function_count", 0);
+    msc_json_end(j); /* snapshot */
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "nodes");
+    for (uint32_t v = 0; v < h->node_count; v++) {
+        uint64_t f[NODE_FIELDS] = {(uint64_t)node_type(h, v), node_name(h, v), 2ULL * v + 1,
+                                   h->size[v], h->edge_start[v + 1] - h->edge_start[v], 0, 0};
+        record(j, v == 0, f, NODE_FIELDS);
+    }
+    msc_json_end(j);
 }
 
 static void edge_kind(const msc_heap_t *h, uint32_t from, uint32_t label, uint64_t k,
@@ -87,45 +101,62 @@ static void edge_kind(const msc_heap_t *h, uint32_t from, uint32_t label, uint64
     else *type = E_PROPERTY;
 }
 
-static void write_edges(FILE *out, const msc_heap_t *h)
+static void write_edges(msc_json_t *j, const msc_heap_t *h)
 {
-    fputs("\"edges\":[", out);
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "edges");
     for (uint32_t u = 0; u < h->node_count; u++) {
         for (uint64_t e = h->edge_start[u]; e < h->edge_start[u + 1]; e++) {
             int type;
             uint64_t name;
             edge_kind(h, u, h->edge_label[e], e - h->edge_start[u], &type, &name);
-            fprintf(out, "%s%d,%llu,%llu", e ? ",\n" : "", type, (unsigned long long)name,
-                    (unsigned long long)h->edge_to[e] * NODE_FIELDS);
+            uint64_t f[3] = {(uint64_t)type, name, (uint64_t)h->edge_to[e] * NODE_FIELDS};
+            record(j, e == 0, f, 3);
         }
     }
-    fputs("],\n", out);
+    msc_json_end(j);
 }
 
-static void write_strings(FILE *out, const msc_heap_t *h)
+static void write_strings(msc_json_t *j, const msc_heap_t *h)
 {
-    fputs("\"trace_function_infos\":[],\"trace_tree\":[],\"samples\":[],\"locations\":[],\n"
-          "\"strings\":[", out);
+    static const char *const empty[] = {"trace_function_infos", "trace_tree", "samples",
+                                        "locations"};
+    for (size_t i = 0; i < 4; i++) {
+        if (i == 0) msc_json_newline(j, 0);
+        msc_json_array_begin(j, empty[i]);
+        msc_json_end(j);
+    }
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "strings");
     for (uint32_t id = 0; id < h->string_count; id++) {
         size_t n;
         const char *s = msc_heap_string(h, id, &n);
-        if (id) fputs(",\n", out);
-        msc__json_bytes(out, s, n);
+        if (id) msc_json_newline(j, 0);
+        msc_json_strn(j, NULL, s, n);
     }
     for (uint32_t t = 0; t < h->type_count; t++) {
         char name[400];
-        msc_heap_type_name(h, t, name, sizeof(name));
-        fputs(",\n", out);
-        msc__json_bytes(out, name, strlen(name));
+        msc_json_newline(j, 0);
+        msc_json_str(j, NULL, msc_heap_type_name(h, t, name, sizeof(name)));
     }
-    fputs(",\n\"(memscope roots)\"]}\n", out);
+    msc_json_newline(j, 0);
+    msc_json_str(j, NULL, "(memscope roots)");
+    msc_json_end(j);
 }
 
 int msc_heap_write_heapsnapshot(FILE *out, const msc_heap_t *h)
 {
+    msc_json_t j;
+    msc_json_init(&j, out, MSC_JSON_COMPACT);
+    msc_json_object_begin(&j, NULL);
+    msc_json_object_begin(&j, "snapshot");
+    msc_json_key(&j, "meta");
     fputs(META, out);
-    write_nodes(out, h);
-    write_edges(out, h);
-    write_strings(out, h);
-    return ferror(out) ? MSC_EIO : 0;
+    write_nodes(&j, h);
+    write_edges(&j, h);
+    write_strings(&j, h);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }

@@ -56,17 +56,27 @@ int msc_heap_write_partition(FILE *out, const msc_heap_partition_t *p, size_t li
 int msc_heap_write_partition_json(FILE *out, const msc_heap_partition_t *p, size_t limit)
 {
     size_t shown = limit && limit < p->len ? limit : p->len;
-    fprintf(out, "{\"by\": \"%s\", \"total_count\": %llu, \"total_bytes\": %llu, "
-                 "\"total_rows\": %zu, \"rows\": [", by_name(p->by),
-            (unsigned long long)p->total_count, (unsigned long long)p->total_bytes, p->len);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "by", by_name(p->by));
+    msc_json_u64(&j, "total_count", p->total_count);
+    msc_json_u64(&j, "total_bytes", p->total_bytes);
+    msc_json_u64(&j, "total_rows", p->len);
+    msc_json_array_begin(&j, "rows");
     for (size_t i = 0; i < shown; i++) {
-        fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", out);
-        msc__json_text(out, p->rows[i].name);
-        fprintf(out, ", \"count\": %llu, \"bytes\": %llu}", (unsigned long long)p->rows[i].count,
-                (unsigned long long)p->rows[i].bytes);
+        msc_json_newline(&j, 2);
+        msc_json_object_begin(&j, NULL);
+        msc_json_str(&j, "name", p->rows[i].name);
+        msc_json_u64(&j, "count", p->rows[i].count);
+        msc_json_u64(&j, "bytes", p->rows[i].bytes);
+        msc_json_end(&j);
     }
-    fputs("]}\n", out);
-    return ferror(out) ? MSC_EIO : 0;
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }
 
 int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit)
@@ -89,16 +99,27 @@ int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit)
 int msc_heap_write_diff_json(FILE *out, const msc_heap_diff_t *d, size_t limit)
 {
     size_t shown = limit && limit < d->len ? limit : d->len;
-    fprintf(out, "{\"count_delta\": %lld, \"bytes_delta\": %lld, \"total_rows\": %zu, "
-                 "\"rows\": [", (long long)d->count_delta, (long long)d->bytes_delta, d->len);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_i64(&j, "count_delta", d->count_delta);
+    msc_json_i64(&j, "bytes_delta", d->bytes_delta);
+    msc_json_u64(&j, "total_rows", d->len);
+    msc_json_array_begin(&j, "rows");
     for (size_t i = 0; i < shown; i++) {
         const msc_heap_change_t *c = &d->rows[i];
-        fputs(i ? ",\n  {\"kind\": " : "\n  {\"kind\": ", out);
-        msc__json_text(out, c->name);
-        fprintf(out, ", \"count\": %llu, \"bytes\": %llu, \"count_delta\": %lld, "
-                     "\"bytes_delta\": %lld}", (unsigned long long)c->count,
-                (unsigned long long)c->bytes, (long long)c->count_delta, (long long)c->bytes_delta);
+        msc_json_newline(&j, 2);
+        msc_json_object_begin(&j, NULL);
+        msc_json_str(&j, "kind", c->name);
+        msc_json_u64(&j, "count", c->count);
+        msc_json_u64(&j, "bytes", c->bytes);
+        msc_json_i64(&j, "count_delta", c->count_delta);
+        msc_json_i64(&j, "bytes_delta", c->bytes_delta);
+        msc_json_end(&j);
     }
-    fputs("]}\n", out);
-    return ferror(out) ? MSC_EIO : 0;
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }

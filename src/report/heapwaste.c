@@ -114,31 +114,44 @@ int msc_heap_write_empty(FILE *out, const msc_heap_empty_t *e, size_t limit)
     return ferror(out) ? MSC_EIO : 0;
 }
 
+/* Members named keys[i] holding values[i]. */
+static void json_uints(msc_json_t *j, const char *const *keys, const uint64_t *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++) msc_json_u64(j, keys[i], values[i]);
+}
+
+static void json_dup(msc_json_t *j, const msc_heap_t *h, const msc_heap_dup_t *g)
+{
+    static const char *const fields[] = {"copies", "bytes_each", "wasted_bytes"};
+    char type[64];
+    size_t n;
+    const char *preview = msc_heap_string(h, h->preview[g->example], &n);
+    msc_json_newline(j, 2);
+    msc_json_object_begin(j, NULL);
+    msc_json_str(j, "type", msc_heap_type_name(h, g->type, type, sizeof(type)));
+    msc_json_strn(j, "preview", preview, n);
+    json_uints(j, fields, (uint64_t[]){g->copies, g->size, g->wasted}, 3);
+    msc__heap_json_object(j, "example", h, g->example);
+    msc_json_end(j);
+}
+
 int msc_heap_write_duplicates_json(FILE *out, const msc_heap_t *h, const msc_heap_dups_t *d,
                                    size_t limit)
 {
     static const char *const totals[] = {"copies", "wasted_bytes"};
-    static const char *const fields[] = {"copies", "bytes_each", "wasted_bytes"};
     size_t shown = limit && limit < d->len ? limit : d->len;
-    fprintf(out, "{\"values\": %zu", d->len);
-    msc__json_uints(out, totals, (uint64_t[]){d->copies, d->wasted}, 2);
-    fputs(", \"rows\": [", out);
-    for (size_t i = 0; i < shown; i++) {
-        const msc_heap_dup_t *g = &d->groups[i];
-        char type[64];
-        size_t n;
-        const char *preview = msc_heap_string(h, h->preview[g->example], &n);
-        fputs(i ? ",\n  {\"type\": " : "\n  {\"type\": ", out);
-        msc__json_text(out, msc_heap_type_name(h, g->type, type, sizeof(type)));
-        fputs(", \"preview\": ", out);
-        msc__json_bytes(out, preview, n);
-        msc__json_uints(out, fields, (uint64_t[]){g->copies, g->size, g->wasted}, 3);
-        fputs(", \"example\": ", out);
-        msc__heap_json_object(out, h, g->example);
-        fputc('}', out);
-    }
-    fputs("]}\n", out);
-    return ferror(out) ? MSC_EIO : 0;
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_u64(&j, "values", d->len);
+    json_uints(&j, totals, (uint64_t[]){d->copies, d->wasted}, 2);
+    msc_json_array_begin(&j, "rows");
+    for (size_t i = 0; i < shown; i++) json_dup(&j, h, &d->groups[i]);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }
 
 int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_empty_t *e,
@@ -147,20 +160,27 @@ int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_emp
     static const char *const fields[] = {"empty", "empty_bytes", "mostly_empty",
                                          "mostly_empty_bytes", "saving_bytes"};
     size_t shown = limit && limit < e->len ? limit : e->len;
-    fprintf(out, "{\"containers\": %llu", (unsigned long long)e->containers);
-    msc__json_uints(out, fields, (uint64_t[]){e->empty, e->empty_bytes, e->mostly_empty,
-                                              e->mostly_empty_bytes, e->saving}, 5);
-    fprintf(out, ", \"total_rows\": %zu, \"rows\": [", e->len);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_u64(&j, "containers", e->containers);
+    json_uints(&j, fields, (uint64_t[]){e->empty, e->empty_bytes, e->mostly_empty,
+                                        e->mostly_empty_bytes, e->saving}, 5);
+    msc_json_u64(&j, "total_rows", e->len);
+    msc_json_array_begin(&j, "rows");
     for (size_t i = 0; i < shown; i++) {
         const msc_heap_empty_row_t *r = &e->rows[i];
-        fputs(i ? ",\n  {\"kind\": " : "\n  {\"kind\": ", out);
-        msc__json_text(out, r->kind);
-        msc__json_uints(out, fields, (uint64_t[]){r->empty, r->empty_bytes, r->mostly_empty,
-                                                  r->mostly_empty_bytes, r->saving}, 5);
-        fputs(", \"example\": ", out);
-        msc__heap_json_object(out, h, r->example);
-        fputc('}', out);
+        msc_json_newline(&j, 2);
+        msc_json_object_begin(&j, NULL);
+        msc_json_str(&j, "kind", r->kind);
+        json_uints(&j, fields, (uint64_t[]){r->empty, r->empty_bytes, r->mostly_empty,
+                                            r->mostly_empty_bytes, r->saving}, 5);
+        msc__heap_json_object(&j, "example", h, r->example);
+        msc_json_end(&j);
     }
-    fputs("]}\n", out);
-    return ferror(out) ? MSC_EIO : 0;
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }

@@ -30,10 +30,41 @@ typedef struct page {
     const msc_report_ctx_t *ctx;
     const msc_temporal_t *moments;
     msc_frames_t *frames;
+    msc_json_t *json;              /* borrowed: the data's writer, safe for <script> */
     const char *kind;              /* "report" or "flamegraph" */
     msc_view_t view;               /* the flamegraph's */
     int inverted;
 } page_t;
+
+/* Text for SVG and HTML bodies (the one escaper of markup; the data's JSON
+ * is escaped by the JSON writer with MSC_JSON_HTML). */
+
+/* Bytes of s to write, at most max, not splitting a UTF-8 character. */
+static size_t cut(const char *s, size_t max, int *cut_short)
+{
+    size_t n = strlen(s);
+    *cut_short = n > max;
+    if (n <= max) return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+    return max;
+}
+
+void msc__html_text(FILE *out, const char *s, size_t max)
+{
+    int short_;
+    size_t n = cut(s, max, &short_);
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        default: fputc((unsigned char)s[i] < 0x20 ? ' ' : s[i], out);
+        }
+    }
+    if (short_) fputs("\u2026", out);
+}
 
 static double seconds(uint64_t ns)
 {
@@ -42,94 +73,134 @@ static double seconds(uint64_t ns)
 
 /* Each domain that allocated, [name, bytes at the peak, bytes at exit],
  * and the resident memory split (null when no sample said). */
-static void write_domains(FILE *out, const msc_summary_t *s)
+static void write_domains(msc_json_t *j, const msc_summary_t *s)
 {
     char name[64];
-    fputs("\"domains\": [", out);
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "domains");
+    msc_json_compact(j, 1);
     for (uint32_t i = 0; i < s->ndomains; i++) {
         const msc_domain_stats_t *d = &s->domains[i];
-        fputs(i ? ",[" : "[", out);
-        msc__html_json_string(out, msc_domain_name(d->domain, name, sizeof(name)), 64);
-        fprintf(out, ",%llu,%llu]", (unsigned long long)d->peak_bytes,
-                (unsigned long long)d->leaked_bytes);
+        msc_json_array_begin(j, NULL);
+        msc_json_str_cut(j, NULL, msc_domain_name(d->domain, name, sizeof(name)), 64);
+        msc_json_u64(j, NULL, d->peak_bytes);
+        msc_json_u64(j, NULL, d->leaked_bytes);
+        msc_json_end(j);
     }
-    fputs("],\n", out);
-    msc__json_rss_explained(out, s);
-    fputs(",\n", out);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
+    msc_json_newline(j, 0);
+    msc__json_rss_explained(j, s);
 }
 
-static void write_summary(FILE *out, const page_t *p)
+static void write_totals(msc_json_t *j, const page_t *p, const msc_summary_t *s)
 {
+    msc_json_newline(j, 0);
+    msc_json_object_begin(j, "summary");
+    msc_json_f64(j, "duration_s", seconds(msc_replay_duration_ns(p->ctx->replay)), 6);
+    msc_json_u64(j, "peak_bytes", s->peak_bytes);
+    msc_json_f64(j, "peak_time_s", seconds(s->peak_time_ns), 6);
+    msc_json_u64(j, "peak_rss_bytes", s->peak_rss_bytes);
+    msc_json_u64(j, "total_allocated_bytes", s->total_allocated_bytes);
+    msc_json_u64(j, "allocations", s->allocations);
+    msc_json_u64(j, "frees", s->frees);
+    msc_json_u64(j, "leaked_bytes", s->leaked_bytes);
+    msc_json_u64(j, "leaked_allocations", s->leaked_allocations);
+    msc_json_u64(j, "threads", s->threads);
+    msc_json_u64(j, "cpu_samples", s->cpu_samples);
+    msc_json_f64(j, "cpu_seconds", seconds(s->cpu_ns), 6);
+    msc_json_f64(j, "native_cpu_seconds", seconds(s->native_cpu_ns), 6);
+    msc_json_f64(j, "wall_seconds", seconds(s->wall_ns), 6);
+    msc_json_end(j);
+}
+
+static void write_summary(const page_t *p)
+{
+    msc_json_t *j = p->json;
     const msc_summary_t *s = msc_analysis_summary(p->ctx->analysis);
     const msc_header_t *h = msc_replay_header(p->ctx->replay);
-    fprintf(out, "\"kind\": \"%s\", \"capture\": ", p->kind);
-    msc__html_json_string(out, p->ctx->path, 4096);
-    fputs(", \"python_version\": ", out);
-    msc__html_json_string(out, h->python_version, 64);
-    fprintf(out, ", \"pid\": %llu, \"complete\": %s, \"command\": [", (unsigned long long)h->pid,
-            msc_replay_complete(p->ctx->replay) ? "true" : "false");
-    for (int i = 0; i < h->argc && i < 64; i++) {
-        if (i) fputc(',', out);
-        msc__html_json_string(out, h->argv[i], MAX_LABEL);
-    }
-    fprintf(out, "],\n\"summary\": {\"duration_s\": %.6f, \"peak_bytes\": %llu, "
-                 "\"peak_time_s\": %.6f, \"peak_rss_bytes\": %llu, \"total_allocated_bytes\": %llu, "
-                 "\"allocations\": %llu, \"frees\": %llu, \"leaked_bytes\": %llu, "
-                 "\"leaked_allocations\": %llu, \"threads\": %u, \"cpu_samples\": %llu, "
-                 "\"cpu_seconds\": %.6f, \"native_cpu_seconds\": %.6f, \"wall_seconds\": %.6f},\n",
-            seconds(msc_replay_duration_ns(p->ctx->replay)), (unsigned long long)s->peak_bytes,
-            seconds(s->peak_time_ns), (unsigned long long)s->peak_rss_bytes,
-            (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
-            (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
-            (unsigned long long)s->leaked_allocations, s->threads,
-            (unsigned long long)s->cpu_samples, seconds(s->cpu_ns), seconds(s->native_cpu_ns),
-            seconds(s->wall_ns));
-    write_domains(out, s);
-    msc__html_children(out, p->ctx);
-    fputs(",\n", out);
+    msc_json_str(j, "kind", p->kind);
+    msc_json_str_cut(j, "capture", p->ctx->path, 4096);
+    msc_json_str_cut(j, "python_version", h->python_version, 64);
+    msc_json_u64(j, "pid", h->pid);
+    msc_json_bool(j, "complete", msc_replay_complete(p->ctx->replay));
+    msc_json_array_begin(j, "command");
+    msc_json_compact(j, 1);
+    for (int i = 0; i < h->argc && i < 64; i++) msc_json_str_cut(j, NULL, h->argv[i], MAX_LABEL);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
+    write_totals(j, p, s);
+    write_domains(j, s);
+    msc_json_newline(j, 0);
+    msc__html_children(j, p->ctx);
 }
 
-static int write_timeline(FILE *out, const page_t *p)
+static void write_marks(msc_json_t *j, const page_t *p)
 {
+    size_t nmarks, ngc;
+    const msc_mark_t *m = msc_analysis_marks(p->ctx->analysis, &nmarks);
+    msc_json_newline(j, 0);
+    msc_json_u64(j, "marks_total", nmarks);
+    msc_json_array_begin(j, "marks");
+    msc_json_compact(j, 1);
+    for (size_t i = 0; i < nmarks && i < MAX_MARKS; i++) {
+        msc_json_array_begin(j, NULL);
+        msc_json_f64(j, NULL, seconds(m[i].time_ns), 6);
+        msc_json_str_cut(j, NULL, m[i].label, MAX_LABEL);
+        msc_json_end(j);
+    }
+    msc_json_end(j);
+    const uint64_t *gc = msc_analysis_gc_times(p->ctx->analysis, &ngc);
+    msc_json_compact(j, 0);
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "gc_s");
+    msc_json_compact(j, 1);
+    for (size_t i = 0; i < ngc; i++) msc_json_f64(j, NULL, seconds(gc[i]), 6);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
+}
+
+static int write_timeline(const page_t *p)
+{
+    msc_json_t *j = p->json;
     msc_sample_t *pts = msc_malloc(MAX_POINTS * sizeof(msc_sample_t));
     if (!pts) return MSC_ENOMEM;
     size_t n = msc__timeline_points(p->ctx->analysis, pts, MAX_POINTS);
-    fputs("\"timeline\": [", out);
-    for (size_t i = 0; i < n; i++)
-        fprintf(out, "%s[%.6f,%llu,%llu,%.6f]", i ? "," : "", seconds(pts[i].time_ns),
-                (unsigned long long)pts[i].heap_bytes, (unsigned long long)pts[i].rss_bytes,
-                seconds(pts[i].cpu_ns));
-    msc_free(pts);
-    size_t nmarks;
-    const msc_mark_t *m = msc_analysis_marks(p->ctx->analysis, &nmarks);
-    fprintf(out, "],\n\"marks_total\": %zu, \"marks\": [", nmarks);
-    for (size_t i = 0; i < nmarks && i < MAX_MARKS; i++) {
-        fprintf(out, "%s[%.6f,", i ? "," : "", seconds(m[i].time_ns));
-        msc__html_json_string(out, m[i].label, MAX_LABEL);
-        fputc(']', out);
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "timeline");
+    msc_json_compact(j, 1);
+    for (size_t i = 0; i < n; i++) {
+        msc_json_array_begin(j, NULL);
+        msc_json_f64(j, NULL, seconds(pts[i].time_ns), 6);
+        msc_json_u64(j, NULL, pts[i].heap_bytes);
+        msc_json_u64(j, NULL, pts[i].rss_bytes);
+        msc_json_f64(j, NULL, seconds(pts[i].cpu_ns), 6);
+        msc_json_end(j);
     }
-    size_t ngc;
-    const uint64_t *gc = msc_analysis_gc_times(p->ctx->analysis, &ngc);
-    fputs("],\n\"gc_s\": [", out);
-    for (size_t i = 0; i < ngc; i++) fprintf(out, "%s%.6f", i ? "," : "", seconds(gc[i]));
-    fputs("],\n", out);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
+    msc_free(pts);
+    write_marks(j, p);
     return 0;
 }
 
-static int write_tree(FILE *out, const page_t *p, msc_tree_t *t, uint32_t max_nodes)
+/* The member key holding tree t's flame graph (t freed here). */
+static int write_tree(const page_t *p, const char *key, msc_tree_t *t, uint32_t max_nodes)
 {
     if (!t) return MSC_ENOMEM;
-    int err = msc__flame_write(out, t, p->frames, max_nodes, MIN_SHARE);
+    msc_json_member(p->json, key);
+    int err = msc__flame_write(p->json, t, p->frames, max_nodes, MIN_SHARE);
     msc_tree_free(t);
     return err;
 }
 
-static int write_flames(FILE *out, const page_t *p)
+static int write_flames(const page_t *p)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
     int err = 0, first = 1;
     int timed = msc_analysis_summary(p->ctx->analysis)->cpu_samples != 0;
-    fputs("\"flames\": {", out);
+    msc_json_newline(p->json, 0);
+    msc_json_object_begin(p->json, "flames");
     for (int v = 0; v < (timed ? MSC_VIEW_WALL + 1 : MSC_VIEW_COUNT) && !err; v++) {
         msc_stack_value_t *values = NULL; /* the view's, for both orientations */
         size_t n = 0;
@@ -138,60 +209,69 @@ static int write_flames(FILE *out, const page_t *p)
                 continue;
             if (!values && (err = msc_stack_values(p->ctx->analysis, (msc_view_t)v, &values, &n)))
                 break;
-            fprintf(out, "%s\"%s%s\": ", first ? "" : ",\n", msc_view_name((msc_view_t)v),
-                    inv ? "_inverted" : "");
+            char key[64];
+            snprintf(key, sizeof(key), "%s%s", msc_view_name((msc_view_t)v),
+                     inv ? "_inverted" : "");
+            if (!first) msc_json_newline(p->json, 0);
             first = 0;
-            err = write_tree(out, p, msc_tree_new_pruned(sym, values, n,
+            err = write_tree(p, key, msc_tree_new_pruned(sym, values, n,
                                                          inv ? MSC_TREE_INVERTED : 0, MIN_SHARE),
                              TREE_NODES);
         }
         msc_free(values);
     }
-    fputs("},\n", out);
+    msc_json_end(p->json);
     return err;
 }
 
-static int write_moments(FILE *out, const page_t *p)
+static int write_moments(const page_t *p)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
     size_t n = 0;
     const msc_moment_t *moments = p->moments ? msc_temporal_moments(p->moments, &n) : NULL;
     int err = 0;
-    fputs("\"moments\": [", out);
+    msc_json_newline(p->json, 0);
+    msc_json_array_begin(p->json, "moments");
     for (size_t i = 0; i < n && !err; i++) {
         const msc_moment_t *m = &moments[i];
-        fprintf(out, "%s{\"time_s\": %.6f, \"heap_bytes\": %llu, \"flame\": ", i ? ",\n" : "",
-                seconds(m->time_ns), (unsigned long long)m->heap_bytes);
-        err = write_tree(out, p, msc_tree_new_pruned(sym, m->stacks, m->n, 0, MIN_SHARE),
+        if (i) msc_json_newline(p->json, 0);
+        msc_json_object_begin(p->json, NULL);
+        msc_json_f64(p->json, "time_s", seconds(m->time_ns), 6);
+        msc_json_u64(p->json, "heap_bytes", m->heap_bytes);
+        err = write_tree(p, "flame", msc_tree_new_pruned(sym, m->stacks, m->n, 0, MIN_SHARE),
                          MOMENT_NODES);
-        fputc('}', out);
+        msc_json_end(p->json);
     }
-    fputs("],\n", out);
+    msc_json_end(p->json);
     return err;
 }
 
-/* Rows as [frame, bytes, allocations]; grouped by function the frame has
- * line 0, by file an empty function. */
-static int write_table(FILE *out, const page_t *p, const msc_rows_t *rows)
+/* The member key: rows as [frame, bytes, allocations]; grouped by function
+ * the frame has line 0, by file an empty function. */
+static int write_table(const page_t *p, const char *key, const msc_rows_t *rows)
 {
-    int err = 0, first = 1;
-    fputc('[', out);
+    int err = 0;
+    msc_json_array_begin(p->json, key);
+    msc_json_compact(p->json, 1);
     for (size_t i = 0; i < rows->n && i < TABLE_ROWS; i++) {
         const msc_row_t *r = &rows->rows[i];
         int64_t k = msc__frame_index(p->frames, r->function ? r->function : "", r->file, r->line);
         if (k == -2) err = MSC_ENOMEM;
         if (k < 0) continue;
-        fprintf(out, "%s[%lld,%llu,%llu]", first ? "" : ",", (long long)k,
-                (unsigned long long)r->bytes, (unsigned long long)r->count);
-        first = 0;
+        msc_json_array_begin(p->json, NULL);
+        msc_json_i64(p->json, NULL, k);
+        msc_json_u64(p->json, NULL, r->bytes);
+        msc_json_u64(p->json, NULL, r->count);
+        msc_json_end(p->json);
     }
-    fputc(']', out);
+    msc_json_compact(p->json, 0);
+    msc_json_end(p->json);
     return err;
 }
 
 /* Every view by line, function and file: one pass over the stacks a
  * grouping, for the three views at once. */
-static int write_tables(FILE *out, const page_t *p)
+static int write_tables(const page_t *p)
 {
     static const char *groups[] = {"line", "function", "file"};
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
@@ -201,16 +281,15 @@ static int write_tables(FILE *out, const page_t *p)
         err = msc_aggregate_views(p->ctx->analysis, sym, (1u << MSC_VIEW_COUNT) - 1,
                                   (msc_group_t)made, 0, NULL, rows[made]);
     if (err) made--;
-    fputs("\"tables\": {", out);
+    msc_json_newline(p->json, 0);
+    msc_json_object_begin(p->json, "tables");
     for (int v = 0; v < MSC_VIEW_COUNT && !err; v++) {
-        fprintf(out, "%s\"%s\": {", v ? ",\n" : "", msc_view_name((msc_view_t)v));
-        for (int g = 0; g < 3 && !err; g++) {
-            fprintf(out, "%s\"%s\": ", g ? ", " : "", groups[g]);
-            err = write_table(out, p, &rows[g][v]);
-        }
-        fputc('}', out);
+        if (v) msc_json_newline(p->json, 0);
+        msc_json_object_begin(p->json, msc_view_name((msc_view_t)v));
+        for (int g = 0; g < 3 && !err; g++) err = write_table(p, groups[g], &rows[g][v]);
+        msc_json_end(p->json);
     }
-    fputs("},\n", out);
+    msc_json_end(p->json);
     while (made-- > 0)
         for (int v = 0; v < MSC_VIEW_COUNT; v++) msc_rows_release(&rows[made][v]);
     return err;
@@ -218,46 +297,54 @@ static int write_tables(FILE *out, const page_t *p)
 
 /* The capture rules' advice (memscope/advise.h), as objects {rule, title,
  * bytes_saved, measure, where, evidence, change}, most saved first. */
-static int write_advice(FILE *out, const page_t *p)
+static int write_advice(const page_t *p)
 {
+    msc_json_t *j = p->json;
     msc_advice_list_t l = {0};
     int err = msc_advise_capture(p->ctx->path, p->ctx->analysis,
                                  (msc_symbols_t *)msc_replay_symbols(p->ctx->replay), &l);
-    fputs("\"advice\": [", out);
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "advice");
     for (size_t i = 0; i < l.len && !err; i++) {
         const msc_advice_t *x = &l.items[i];
-        fprintf(out, "%s{\"rule\": \"%s\", \"measure\": \"%s\", \"bytes_saved\": %llu",
-                i ? ",\n" : "", x->rule, x->measure, (unsigned long long)x->bytes_saved);
-        const char *const keys[] = {"title", "where", "evidence", "change"};
-        const char *const values[] = {x->title, x->where ? x->where : "", x->evidence, x->change};
-        for (int k = 0; k < 4; k++) {
-            fprintf(out, ", \"%s\": ", keys[k]);
-            msc__html_json_string(out, values[k], 4096);
-        }
-        fputc('}', out);
+        if (i) msc_json_newline(j, 0);
+        msc_json_object_begin(j, NULL);
+        msc_json_str(j, "rule", x->rule);
+        msc_json_str(j, "measure", x->measure);
+        msc_json_u64(j, "bytes_saved", x->bytes_saved);
+        msc_json_str_cut(j, "title", x->title, 4096);
+        msc_json_str_cut(j, "where", x->where ? x->where : "", 4096);
+        msc_json_str_cut(j, "evidence", x->evidence, 4096);
+        msc_json_str_cut(j, "change", x->change, 4096);
+        msc_json_end(j);
     }
-    fputs("],\n", out);
+    msc_json_end(j);
     msc_advice_list_release(&l);
     return err;
 }
 
 static int write_data(FILE *out, page_t *p)
 {
+    msc_json_t j;
     p->frames = msc__frames_new(FRAME_BUDGET);
     if (!p->frames) return MSC_ENOMEM;
-    fputc('{', out);
-    write_summary(out, p);
+    msc_json_init(&j, out, MSC_JSON_HTML);
+    p->json = &j;
+    msc_json_object_begin(&j, NULL);
+    write_summary(p);
     int report = !strcmp(p->kind, "report");
-    int err = report ? write_timeline(out, p) : 0;
-    if (!err) err = write_flames(out, p);
-    if (!err && report) err = write_moments(out, p);
-    if (!err && report) err = write_tables(out, p);
-    if (!err && report) err = write_advice(out, p);
-    fputs("\"frames\": ", out);
-    msc__frames_write(out, p->frames);
-    fputs("}", out);
+    int err = report ? write_timeline(p) : 0;
+    if (!err) err = write_flames(p);
+    if (!err && report) err = write_moments(p);
+    if (!err && report) err = write_tables(p);
+    if (!err && report) err = write_advice(p);
+    msc_json_newline(&j, 0);
+    msc__frames_write(&j, p->frames);
+    msc_json_end(&j);
     msc__frames_free(p->frames);
-    return err;
+    int jerr = msc_json_release(&j);
+    p->json = NULL;
+    return err ? err : jerr;
 }
 
 /* The template with each <!--memscope:NAME--> replaced by its part. */
@@ -281,13 +368,13 @@ static int write_page(FILE *out, page_t *p)
 
 int msc_report_html(const msc_report_ctx_t *ctx, FILE *out, const msc_temporal_t *moments)
 {
-    page_t p = {ctx, moments, NULL, "report", MSC_VIEW_PEAK, 0};
+    page_t p = {ctx, moments, NULL, NULL, "report", MSC_VIEW_PEAK, 0};
     return write_page(out, &p);
 }
 
 int msc_report_flamegraph(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view,
                           int inverted)
 {
-    page_t p = {ctx, NULL, NULL, "flamegraph", view, inverted};
+    page_t p = {ctx, NULL, NULL, NULL, "flamegraph", view, inverted};
     return write_page(out, &p);
 }

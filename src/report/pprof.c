@@ -5,9 +5,10 @@
  * peak, or the exit); and, for a capture with CPU samples (run --cpu), two
  * more: cpu/nanoseconds and wall/nanoseconds, the time the samples found
  * each stack running. One sample per stack, locations leaf first; a location
- * is one (function, file, line), a function one (name, file). Interning goes
- * through one hash of 64-bit keys: string pointers (the symbols intern
- * them), (name id, file id) pairs, and (function, line) pairs. */
+ * is one (function, file, line), a function one (name, file). Locations
+ * and functions are numbered by the exports' shared frame numbering
+ * (frameids.c), strings by pointer (the symbols intern them) in the core
+ * table. */
 #include <string.h>
 #include <zlib.h>
 
@@ -23,134 +24,87 @@ typedef Perftools__Profiles__Line line_t;
 typedef Perftools__Profiles__Function function_t;
 typedef Perftools__Profiles__ValueType value_type_t;
 
-typedef struct ids {
-    uint64_t *keys;            /* key + 1; 0 = empty */
-    uint32_t *values;
-    size_t mask, n;
-} ids_t;
-
 typedef struct builder {
     msc_symbols_t *sym;
-    ids_t strings, functions, locations;
-    char **string_table;
-    function_t *functions_v;   /* function i has id i + 1 */
-    location_t *locations_v;
+    msc_table_t strings;       /* index of each string in string_table */
+    msc_frame_ids_t functions; /* (name, file, 0): function i has id i + 1 */
+    msc_frame_ids_t locations; /* (name, file, line): location i has id i + 1 */
+    char **string_table;       /* owned array; the strings borrowed from the symbols */
+    function_t *functions_v;   /* owned: function i */
+    location_t *locations_v;   /* owned: location i, whose line is lines_v[i] */
     line_t *lines_v;
-    size_t nstrings, nfunctions, nlocations, cap;
+    size_t nstrings;
+    size_t cap_strings, cap_functions, cap_locations, cap_lines; /* room in each array */
 } builder_t;
 
-/* The value for key, or UINT32_MAX if new (then *slot is where to add). */
-static int ids_find(ids_t *t, uint64_t key, size_t *slot, uint32_t *value)
+static uint64_t string_hash(const void *ctx, uint32_t e)
 {
-    if ((t->n + 1) * 2 > t->mask) {
-        size_t mask = t->mask ? t->mask * 2 + 1 : 4095;
-        uint64_t *keys = msc_calloc(mask + 1, sizeof(uint64_t));
-        uint32_t *values = msc_malloc((mask + 1) * sizeof(uint32_t));
-        if (!keys || !values) {
-            msc_free(keys);
-            msc_free(values);
-            return MSC_ENOMEM;
-        }
-        for (size_t i = 0; t->keys && i <= t->mask; i++) {
-            if (!t->keys[i]) continue;
-            size_t j = (size_t)(t->keys[i] * 0x9E3779B97F4A7C15ull >> 20) & mask;
-            while (keys[j]) j = (j + 1) & mask;
-            keys[j] = t->keys[i];
-            values[j] = t->values[i];
-        }
-        msc_free(t->keys);
-        msc_free(t->values);
-        t->keys = keys;
-        t->values = values;
-        t->mask = mask;
-    }
-    size_t i = (size_t)((key + 1) * 0x9E3779B97F4A7C15ull >> 20) & t->mask;
-    while (t->keys[i] && t->keys[i] != key + 1) i = (i + 1) & t->mask;
-    *slot = i;
-    *value = t->keys[i] ? t->values[i] : UINT32_MAX;
-    return 0;
-}
-
-static void ids_add(ids_t *t, size_t slot, uint64_t key, uint32_t value)
-{
-    t->keys[slot] = key + 1;
-    t->values[slot] = value;
-    t->n++;
-}
-
-/* Room for one more string, function and location. */
-static int reserve(builder_t *b)
-{
-    if (b->nstrings < b->cap && b->nfunctions < b->cap && b->nlocations < b->cap) return 0;
-    size_t cap = b->cap ? b->cap * 2 : 1024;
-    char **s = msc_realloc(b->string_table, cap * sizeof(char *));
-    if (s) b->string_table = s;
-    function_t *f = s ? msc_realloc(b->functions_v, cap * sizeof(function_t)) : NULL;
-    if (f) b->functions_v = f;
-    location_t *l = f ? msc_realloc(b->locations_v, cap * sizeof(location_t)) : NULL;
-    if (l) b->locations_v = l;
-    line_t *ln = l ? msc_realloc(b->lines_v, cap * sizeof(line_t)) : NULL;
-    if (ln) b->lines_v = ln;
-    if (!ln) return MSC_ENOMEM;
-    b->cap = cap;
-    return 0;
+    return (uintptr_t)((const builder_t *)ctx)->string_table[e];
 }
 
 /* Index of s in the string table; -1 on OOM. */
 static int64_t string_of(builder_t *b, const char *s)
 {
-    size_t slot;
-    uint32_t v;
-    if (ids_find(&b->strings, (uint64_t)(uintptr_t)s, &slot, &v) < 0 || reserve(b) < 0) return -1;
-    if (v != UINT32_MAX) return v;
-    b->string_table[b->nstrings] = (char *)s;
-    ids_add(&b->strings, slot, (uint64_t)(uintptr_t)s, (uint32_t)b->nstrings);
-    return (int64_t)b->nstrings++;
+    if (msc_table_reserve(&b->strings, string_hash, b) < 0) return -1;
+    size_t i = msc_table_slot(&b->strings, (uintptr_t)s);
+    for (uint32_t e; (e = msc_table_entry(&b->strings, i)) != MSC_TABLE_EMPTY;
+         i = msc_table_next(&b->strings, i))
+        if (b->string_table[e] == s) return e;
+    if (msc_array_grow((void **)&b->string_table, &b->cap_strings, b->nstrings + 1,
+                       sizeof(char *)) < 0)
+        return -1;
+    b->string_table[b->nstrings++] = (char *)s;
+    return msc_table_add(&b->strings, i);
+}
+
+/* Function id of frame f, added if new; 0 on OOM. */
+static uint64_t function_of(builder_t *b, const msc_frame_t *f)
+{
+    size_t n = msc__frame_count(&b->functions);
+    int64_t fn = msc__frame_number(&b->functions, f->function, f->file, 0);
+    if (fn < 0) return 0;
+    if ((size_t)fn < n) return (uint64_t)fn + 1;
+    int64_t name = string_of(b, f->function), file = string_of(b, f->file);
+    if (name < 0 || file < 0 ||
+        msc_array_grow((void **)&b->functions_v, &b->cap_functions, n + 1, sizeof(function_t)) < 0)
+        return 0;
+    function_t *x = &b->functions_v[n];
+    perftools__profiles__function__init(x);
+    x->id = n + 1;
+    x->name = x->system_name = name;
+    x->filename = file;
+    return x->id;
 }
 
 /* Location id of a trie node; 0 on OOM. */
 static uint64_t location_of(builder_t *b, uint32_t node)
 {
     msc_frame_t f;
-    size_t slot;
-    uint32_t fn, loc;
     msc_symbols_frame(b->sym, node, &f);
-    uint64_t fkey = (uint64_t)f.function_id << 32 | f.file_id;
-    if (ids_find(&b->functions, fkey, &slot, &fn) < 0) return 0;
-    if (fn == UINT32_MAX) {
-        int64_t name = string_of(b, f.function), file = string_of(b, f.file);
-        if (name < 0 || file < 0 || reserve(b) < 0) return 0;
-        function_t *x = &b->functions_v[b->nfunctions];
-        perftools__profiles__function__init(x);
-        x->id = b->nfunctions + 1;
-        x->name = x->system_name = name;
-        x->filename = file;
-        fn = (uint32_t)b->nfunctions++;
-        ids_add(&b->functions, slot, fkey, fn);
-    }
-    uint64_t lkey = (uint64_t)fn << 32 | f.line;
-    if (ids_find(&b->locations, lkey, &slot, &loc) < 0 || reserve(b) < 0) return 0;
-    if (loc != UINT32_MAX) return loc + 1;
-    location_t *x = &b->locations_v[b->nlocations];
-    line_t *ln = &b->lines_v[b->nlocations];
+    uint64_t fn = function_of(b, &f);
+    size_t n = msc__frame_count(&b->locations);
+    int64_t loc = fn ? msc__frame_number(&b->locations, f.function, f.file, f.line) : -1;
+    if (loc < 0) return 0;
+    if ((size_t)loc < n) return (uint64_t)loc + 1;
+    if (msc_array_grow((void **)&b->locations_v, &b->cap_locations, n + 1, sizeof(location_t)) < 0 ||
+        msc_array_grow((void **)&b->lines_v, &b->cap_lines, n + 1, sizeof(line_t)) < 0)
+        return 0;
+    location_t *x = &b->locations_v[n];
+    line_t *ln = &b->lines_v[n];
     perftools__profiles__location__init(x);
     perftools__profiles__line__init(ln);
-    ln->function_id = fn + 1;
+    ln->function_id = fn;
     ln->line = f.line;
-    x->id = b->nlocations + 1;
+    x->id = n + 1;
     x->n_line = 1;
-    ids_add(&b->locations, slot, lkey, (uint32_t)b->nlocations);
-    return ++b->nlocations;
+    return x->id;
 }
 
 static void builder_release(builder_t *b)
 {
-    msc_free(b->strings.keys);
-    msc_free(b->strings.values);
-    msc_free(b->functions.keys);
-    msc_free(b->functions.values);
-    msc_free(b->locations.keys);
-    msc_free(b->locations.values);
+    msc_table_release(&b->strings);
+    msc__frame_ids_release(&b->functions);
+    msc__frame_ids_release(&b->locations);
     msc_free(b->string_table);
     msc_free(b->functions_v);
     msc_free(b->locations_v);
@@ -260,12 +214,14 @@ typedef struct tables {
 
 static int link_tables(builder_t *b, tables_t *t)
 {
-    t->functions = msc_malloc((b->nfunctions + 1) * sizeof(function_t *));
-    t->locations = msc_malloc((b->nlocations + 1) * sizeof(location_t *));
-    t->lines = msc_malloc((b->nlocations + 1) * sizeof(line_t *));
+    size_t nfunctions = msc__frame_count(&b->functions);
+    size_t nlocations = msc__frame_count(&b->locations);
+    t->functions = msc_malloc((nfunctions + 1) * sizeof(function_t *));
+    t->locations = msc_malloc((nlocations + 1) * sizeof(location_t *));
+    t->lines = msc_malloc((nlocations + 1) * sizeof(line_t *));
     if (!t->functions || !t->locations || !t->lines) return MSC_ENOMEM;
-    for (size_t i = 0; i < b->nfunctions; i++) t->functions[i] = &b->functions_v[i];
-    for (size_t i = 0; i < b->nlocations; i++) {
+    for (size_t i = 0; i < nfunctions; i++) t->functions[i] = &b->functions_v[i];
+    for (size_t i = 0; i < nlocations; i++) {
         t->lines[i] = &b->lines_v[i];
         t->locations[i] = &b->locations_v[i];
         t->locations[i]->line = &t->lines[i];
@@ -290,6 +246,9 @@ int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
                                   "inuse_objects", "count",      "inuse_space", "bytes",
                                   "cpu",           "nanoseconds", "wall",       "nanoseconds"};
     builder_t b = {.sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay)};
+    msc_table_init(&b.strings);
+    msc__frame_ids_init(&b.functions);
+    msc__frame_ids_init(&b.locations);
     samples_t s = {0};
     tables_t t = {0};
     value_type_t types[6], period;
@@ -314,9 +273,9 @@ int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
         p.sample_type = type_ptrs;
         p.n_sample = s.n;
         p.sample = s.ptrs;
-        p.n_location = b.nlocations;
+        p.n_location = msc__frame_count(&b.locations);
         p.location = t.locations;
-        p.n_function = b.nfunctions;
+        p.n_function = msc__frame_count(&b.functions);
         p.function = t.functions;
         p.n_string_table = b.nstrings;
         p.string_table = b.string_table;

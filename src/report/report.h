@@ -6,36 +6,31 @@
 #include <stdio.h>
 
 #include "memscope/aggregate.h"
+#include "memscope/json.h"
 
 /* "\"rss_explained\": {...}" (or null when no sample said): the resident
  * memory split, as stats --json and the HTML report's data write it
  * (stats.c). */
 struct msc_summary;
-void msc__json_rss_explained(FILE *out, const struct msc_summary *s);
+void msc__json_rss_explained(msc_json_t *j, const struct msc_summary *s);
 
 /* The parent a child's capture names and the children a capture lists,
  * each child with its capture and, when it can be read, its peak heap:
- * "\"parent_pid\": ..., \"parent_capture\": ..., \"children_total\": N,
- * \"children\": [...]" as JSON, the same with strings safe inside HTML, or
- * as stats' text sections (children.c). */
+ * the members parent_pid, parent_capture, children_total and children as
+ * JSON (the html variant lists fewer children and cuts long strings; give
+ * it a writer with MSC_JSON_HTML), or as stats' text sections (children.c). */
 struct msc_report_ctx;
-void msc__json_children(FILE *out, const struct msc_report_ctx *ctx);
-void msc__html_children(FILE *out, const struct msc_report_ctx *ctx);
+void msc__json_children(msc_json_t *j, const struct msc_report_ctx *ctx);
+void msc__html_children(msc_json_t *j, const struct msc_report_ctx *ctx);
 void msc__text_children(FILE *out, const struct msc_report_ctx *ctx);
 
 /* "1,234,567" into buf. */
 const char *msc__count(uint64_t v, char *buf, size_t n);
 /* "file:line in function" for a row. */
 void msc__location(FILE *out, const msc_row_t *r);
-/* "\"file\": ..., \"function\": ..., \"line\": ..." for a row. */
-void msc__json_location(FILE *out, const msc_row_t *r);
-/* A JSON string of n bytes of program data: escapes, and U+FFFD for bytes
- * that are not UTF-8 (text.c). */
-void msc__json_bytes(FILE *out, const char *s, size_t n);
-/* The same for a NUL-terminated string. */
-void msc__json_text(FILE *out, const char *s);
-/* "\"key\": value" for n unsigned fields, each after ", " (text.c). */
-void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n);
+/* The members file, function and line of a row (function and line null
+ * when unknown). */
+void msc__json_location(msc_json_t *j, const msc_row_t *r);
 /* Program data for a terminal (names, paths, previews): every C0 and C1
  * control character (escape sequences that would drive the terminal, \r,
  * newlines, NUL), DEL, and byte that is not UTF-8 is shown as \xNN; UTF-8
@@ -54,6 +49,6 @@ void msc__heap_escape(const char *s, size_t len, char *out, size_t n);
 
 struct msc_heap;
 /* A heap node as JSON: {"id", "type", "preview"} (heapretained.c). */
-void msc__heap_json_object(FILE *out, const struct msc_heap *h, uint32_t v);
+void msc__heap_json_object(msc_json_t *j, const char *key, const struct msc_heap *h, uint32_t v);
 
 #endif

@@ -14,115 +14,116 @@
 typedef struct frames {
     const msc_tree_t *tree;
     uint32_t *index;           /* per tree node: its shared frame */
-    uint32_t *slots;           /* tree node + 1 of each distinct frame; 0 = empty */
-    size_t mask;
-    uint32_t n;                /* distinct frames */
+    msc_frame_ids_t ids;       /* the distinct frames, in tree order */
 } frames_t;
 
-static int same_frame(const msc_tree_node_t *a, const msc_tree_node_t *b)
-{
-    return a->function == b->function && a->file == b->file && a->line == b->line;
-}
-
-/* Numbers the distinct frames in tree order (the tree's strings are the
- * symbols' interned ones, so equal frames share pointers). */
+/* Numbers the distinct frames in tree order. */
 static int number_frames(frames_t *f)
 {
     uint32_t size = msc_tree_size(f->tree);
-    f->mask = 1;
-    while (f->mask < (size_t)size * 2) f->mask = f->mask * 2 + 1;
     f->index = msc_malloc((size_t)size * sizeof(uint32_t));
-    f->slots = msc_calloc(f->mask + 1, sizeof(uint32_t));
-    if (!f->index || !f->slots) return MSC_ENOMEM;
+    if (!f->index) return MSC_ENOMEM;
     for (uint32_t id = 1; id < size; id++) {
         const msc_tree_node_t *x = msc_tree_node(f->tree, id);
-        uint64_t h = ((uintptr_t)x->function ^ (uintptr_t)x->file * 31 ^ x->line) *
-                     0x9E3779B97F4A7C15ull;
-        size_t i = (size_t)(h >> 20) & f->mask;
-        while (f->slots[i] && !same_frame(msc_tree_node(f->tree, f->slots[i] - 1), x))
-            i = (i + 1) & f->mask;
-        if (!f->slots[i]) {
-            f->slots[i] = id + 1;
-            f->index[id] = f->n++;
-        } else {
-            f->index[id] = f->index[f->slots[i] - 1];
-        }
+        int64_t k = msc__frame_number(&f->ids, x->function, x->file, x->line);
+        if (k < 0) return MSC_ENOMEM;
+        f->index[id] = (uint32_t)k;
     }
     return 0;
 }
 
-static void write_frames(FILE *out, const frames_t *f)
+static void write_frames(msc_json_t *j, const frames_t *f)
 {
-    uint32_t size = msc_tree_size(f->tree), written = 0;
-    for (uint32_t id = 1; id < size; id++) {
-        if (f->index[id] != written) continue; /* not a frame's first node */
-        const msc_tree_node_t *x = msc_tree_node(f->tree, id);
-        fputs(written++ ? ",\n{\"name\": " : "\n{\"name\": ", out);
-        msc_json_string(out, x->function);
-        if (*x->file) {
-            fputs(", \"file\": ", out);
-            msc_json_string(out, x->file);
-        }
-        if (x->line) fprintf(out, ", \"line\": %u", x->line);
-        fputc('}', out);
+    msc_json_array_begin(j, "frames");
+    for (size_t k = 0; k < msc__frame_count(&f->ids); k++) {
+        const msc_frame_key_t *x = &f->ids.frames[k];
+        msc_json_newline(j, 0);
+        msc_json_object_begin(j, NULL);
+        msc_json_str(j, "name", x->function);
+        if (*x->file) msc_json_str(j, "file", x->file);
+        if (x->line) msc_json_u64(j, "line", x->line);
+        msc_json_end(j);
     }
+    msc_json_end(j);
 }
 
-static void write_samples(FILE *out, const frames_t *f, uint32_t *path)
+/* The samples (each a path of frame numbers, one a line) and their
+ * weights, without spaces: they are most of the file. */
+static void write_samples(msc_json_t *j, const frames_t *f, uint32_t *path)
 {
     uint32_t size = msc_tree_size(f->tree);
-    int first = 1;
-    fputs("\"samples\": [", out);
+    msc_json_array_begin(j, "samples");
+    msc_json_compact(j, 1);
     for (uint32_t id = 1; id < size; id++) {
         if (!msc_tree_node(f->tree, id)->self_bytes) continue;
         uint32_t n = 0;
         for (uint32_t x = id; x; x = msc_tree_node(f->tree, x)->parent) path[n++] = x;
-        fputs(first ? "\n[" : ",\n[", out);
-        first = 0;
-        while (n--) fprintf(out, n ? "%u," : "%u", f->index[path[n]]);
-        fputc(']', out);
+        msc_json_newline(j, 0);
+        msc_json_array_begin(j, NULL);
+        while (n--) msc_json_u64(j, NULL, f->index[path[n]]);
+        msc_json_end(j);
     }
-    fputs("],\n\"weights\": [", out);
-    first = 1;
+    msc_json_compact(j, 0);
+    msc_json_end(j);
+    msc_json_newline(j, 0);
+    msc_json_array_begin(j, "weights");
+    msc_json_compact(j, 1);
     for (uint32_t id = 1; id < size; id++) {
         uint64_t b = msc_tree_node(f->tree, id)->self_bytes;
-        if (!b) continue;
-        fprintf(out, first ? "%llu" : ",%llu", (unsigned long long)b);
-        first = 0;
+        if (b) msc_json_u64(j, NULL, b);
     }
-    fputc(']', out);
+    msc_json_compact(j, 0);
+    msc_json_end(j);
 }
 
 static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t *f,
                           msc_view_t view, uint32_t *path)
 {
-    fprintf(out, "{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
-                 "\"exporter\": \"memscope %s\", \"name\": ", msc_version);
-    msc_json_string(out, ctx->path);
-    fputs(", \"activeProfileIndex\": 0,\n\"shared\": {\"frames\": [", out);
-    write_frames(out, f);
     static const char *const names[] = {"live at peak", "leaked at exit", "total allocated",
                                         "CPU time", "wall time", "native CPU time"};
-    int timed = view >= MSC_VIEW_CPU;
-    fprintf(out, "]},\n\"profiles\": [{\"type\": \"sampled\", \"name\": \"%s\", "
-                 "\"unit\": \"%s\", \"startValue\": 0, \"endValue\": %llu,\n",
-            names[view < MSC_VIEW_ALL ? view : MSC_VIEW_TOTAL], timed ? "nanoseconds" : "bytes",
-            (unsigned long long)msc_tree_node(f->tree, 0)->bytes);
-    write_samples(out, f, path);
-    fputs("}]}\n", out);
+    char exporter[64];
+    snprintf(exporter, sizeof(exporter), "memscope %s", msc_version);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "$schema", "https://www.speedscope.app/file-format-schema.json");
+    msc_json_newline(&j, 0);
+    msc_json_str(&j, "exporter", exporter);
+    msc_json_str(&j, "name", ctx->path);
+    msc_json_u64(&j, "activeProfileIndex", 0);
+    msc_json_newline(&j, 0);
+    msc_json_object_begin(&j, "shared");
+    write_frames(&j, f);
+    msc_json_end(&j);
+    msc_json_newline(&j, 0);
+    msc_json_array_begin(&j, "profiles");
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "type", "sampled");
+    msc_json_str(&j, "name", names[view < MSC_VIEW_ALL ? view : MSC_VIEW_TOTAL]);
+    msc_json_str(&j, "unit", view >= MSC_VIEW_CPU ? "nanoseconds" : "bytes");
+    msc_json_u64(&j, "startValue", 0);
+    msc_json_u64(&j, "endValue", msc_tree_node(f->tree, 0)->bytes);
+    msc_json_newline(&j, 0);
+    write_samples(&j, f, path);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    msc_json_release(&j);
 }
 
 int msc__export_speedscope(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay);
-    frames_t f = {msc_tree_of_view(sym, ctx->analysis, view, 0), NULL, NULL, 0, 0};
+    frames_t f = {msc_tree_of_view(sym, ctx->analysis, view, 0), NULL, {0}};
     if (!f.tree) return MSC_ENOMEM;
+    msc__frame_ids_init(&f.ids);
     uint32_t *path = msc_malloc(((size_t)msc_tree_max_depth(f.tree) + 1) * sizeof(uint32_t));
     int err = path ? number_frames(&f) : MSC_ENOMEM;
     if (!err) write_profile(ctx, out, &f, view, path);
     msc_free(path);
     msc_free(f.index);
-    msc_free(f.slots);
+    msc__frame_ids_release(&f.ids);
     msc_tree_free((msc_tree_t *)f.tree);
     return err ? err : ferror(out) ? MSC_EIO : 0;
 }

@@ -2,6 +2,7 @@
  * leaks, GC, size histogram, top sites at the peak), as text or JSON. */
 #include <string.h>
 
+#include "memscope/json.h"
 #include "memscope/report.h"
 #include "report.h"
 
@@ -10,41 +11,43 @@ static double seconds(uint64_t ns)
     return (double)ns / 1e9;
 }
 
-static void json_header(const msc_report_ctx_t *ctx, FILE *out)
+static void json_header(const msc_report_ctx_t *ctx, msc_json_t *j)
 {
     const msc_header_t *h = msc_replay_header(ctx->replay);
-    fputs("\"python_version\": ", out);
-    msc_json_string(out, h->python_version);
-    fprintf(out, ", \"pid\": %llu, \"argv\": [", (unsigned long long)h->pid);
-    for (int i = 0; i < h->argc; i++) {
-        if (i) fputs(", ", out);
-        msc_json_string(out, h->argv[i]);
-    }
-    fprintf(out, "], \"argv_omitted\": %llu, \"complete\": %s, \"native\": %s, ",
-            (unsigned long long)h->argv_omitted, msc_replay_complete(ctx->replay) ? "true" : "false",
-            h->native ? "true" : "false");
+    msc_json_str(j, "python_version", h->python_version);
+    msc_json_u64(j, "pid", h->pid);
+    msc_json_array_begin(j, "argv");
+    for (int i = 0; i < h->argc; i++) msc_json_str(j, NULL, h->argv[i]);
+    msc_json_end(j);
+    msc_json_u64(j, "argv_omitted", h->argv_omitted);
+    msc_json_bool(j, "complete", msc_replay_complete(ctx->replay));
+    msc_json_bool(j, "native", h->native);
 }
 
-static void json_histogram(const msc_summary_t *s, FILE *out)
+static void json_histogram(const msc_summary_t *s, msc_json_t *j)
 {
-    fputs("\"histogram\": [", out);
-    int first = 1;
+    msc_json_array_begin(j, "histogram");
     for (int b = 0; b < MSC_HISTOGRAM_BUCKETS; b++) {
         if (!s->histogram_count[b]) continue;
-        uint64_t lo = b ? 1ull << (b - 1) : 0, hi = b ? (1ull << b) - 1 : 0;
-        fprintf(out, "%s{\"min_bytes\": %llu, \"max_bytes\": %llu, \"allocations\": %llu, "
-                     "\"bytes\": %llu}",
-                first ? "" : ", ", (unsigned long long)lo, (unsigned long long)hi,
-                (unsigned long long)s->histogram_count[b], (unsigned long long)s->histogram_bytes[b]);
-        first = 0;
+        msc_json_object_begin(j, NULL);
+        msc_json_u64(j, "min_bytes", b ? 1ull << (b - 1) : 0);
+        msc_json_u64(j, "max_bytes", b ? (1ull << b) - 1 : 0);
+        msc_json_u64(j, "allocations", s->histogram_count[b]);
+        msc_json_u64(j, "bytes", s->histogram_bytes[b]);
+        msc_json_end(j);
     }
-    fputs("], \"gc\": [", out);
-    for (int g = 0; g < 3; g++)
-        fprintf(out, "%s{\"generation\": %d, \"runs\": %llu, \"pause_s\": %.6f, "
-                     "\"collected\": %llu, \"uncollectable\": %llu}",
-                g ? ", " : "", g, (unsigned long long)s->gc[g].runs, seconds(s->gc[g].pause_ns),
-                (unsigned long long)s->gc[g].collected, (unsigned long long)s->gc[g].uncollectable);
-    fputs("]", out);
+    msc_json_end(j);
+    msc_json_array_begin(j, "gc");
+    for (int g = 0; g < 3; g++) {
+        msc_json_object_begin(j, NULL);
+        msc_json_i64(j, "generation", g);
+        msc_json_u64(j, "runs", s->gc[g].runs);
+        msc_json_f64(j, "pause_s", seconds(s->gc[g].pause_ns), 6);
+        msc_json_u64(j, "collected", s->gc[g].collected);
+        msc_json_u64(j, "uncollectable", s->gc[g].uncollectable);
+        msc_json_end(j);
+    }
+    msc_json_end(j);
 }
 
 /* Whether anything was allocated outside CPython's own allocators. */
@@ -55,23 +58,23 @@ static int has_other_domains(const msc_summary_t *s)
     return 0;
 }
 
-static void json_domains(const msc_summary_t *s, FILE *out)
+static void json_domains(const msc_summary_t *s, msc_json_t *j)
 {
     char name[64];
-    fputs(", \"domains\": [", out);
+    msc_json_array_begin(j, "domains");
     for (uint32_t i = 0; i < s->ndomains; i++) {
         const msc_domain_stats_t *d = &s->domains[i];
-        fprintf(out, "%s{\"domain\": ", i ? ", " : "");
-        msc_json_string(out, msc_domain_name(d->domain, name, sizeof(name)));
+        msc_json_object_begin(j, NULL);
+        msc_json_str(j, "domain", msc_domain_name(d->domain, name, sizeof(name)));
         if (d->domain >= MSC_DOMAIN_FOREIGN && d->domain != MSC_DOMAIN_OTHER)
-            fprintf(out, ", \"tracemalloc_domain\": %llu",
-                    (unsigned long long)(d->domain - MSC_DOMAIN_FOREIGN));
-        fprintf(out, ", \"peak_bytes\": %llu, \"leaked_bytes\": %llu, \"total_allocated_bytes\": %llu, "
-                     "\"allocations\": %llu}",
-                (unsigned long long)d->peak_bytes, (unsigned long long)d->leaked_bytes,
-                (unsigned long long)d->total_bytes, (unsigned long long)d->allocations);
+            msc_json_u64(j, "tracemalloc_domain", d->domain - MSC_DOMAIN_FOREIGN);
+        msc_json_u64(j, "peak_bytes", d->peak_bytes);
+        msc_json_u64(j, "leaked_bytes", d->leaked_bytes);
+        msc_json_u64(j, "total_allocated_bytes", d->total_bytes);
+        msc_json_u64(j, "allocations", d->allocations);
+        msc_json_end(j);
     }
-    fputs("]", out);
+    msc_json_end(j);
 }
 
 static void text_domains(const msc_summary_t *s, FILE *out)
@@ -87,22 +90,22 @@ static void text_domains(const msc_summary_t *s, FILE *out)
     }
 }
 
-void msc__json_rss_explained(FILE *out, const msc_summary_t *s)
+void msc__json_rss_explained(msc_json_t *j, const msc_summary_t *s)
 {
     const msc_rss_split_t *r = &s->rss_split;
     if (!r->rss_bytes) {
-        fputs("\"rss_explained\": null", out);
+        msc_json_null(j, "rss_explained");
         return;
     }
-    fprintf(out,
-            "\"rss_explained\": {\"time_s\": %.6f, \"rss_bytes\": %llu, "
-            "\"python_objects_bytes\": %llu, \"native_heap_bytes\": %llu, "
-            "\"anonymous_mappings_bytes\": %llu, \"file_backed_bytes\": %llu, "
-            "\"unexplained_bytes\": %llu}",
-            seconds(r->time_ns), (unsigned long long)r->rss_bytes,
-            (unsigned long long)r->python_bytes, (unsigned long long)r->native_bytes,
-            (unsigned long long)r->mapped_bytes, (unsigned long long)r->file_bytes,
-            (unsigned long long)r->unexplained_bytes);
+    msc_json_object_begin(j, "rss_explained");
+    msc_json_f64(j, "time_s", seconds(r->time_ns), 6);
+    msc_json_u64(j, "rss_bytes", r->rss_bytes);
+    msc_json_u64(j, "python_objects_bytes", r->python_bytes);
+    msc_json_u64(j, "native_heap_bytes", r->native_bytes);
+    msc_json_u64(j, "anonymous_mappings_bytes", r->mapped_bytes);
+    msc_json_u64(j, "file_backed_bytes", r->file_bytes);
+    msc_json_u64(j, "unexplained_bytes", r->unexplained_bytes);
+    msc_json_end(j);
 }
 
 static void text_rss(const msc_summary_t *s, FILE *out)
@@ -121,42 +124,52 @@ static void text_rss(const msc_summary_t *s, FILE *out)
                 100.0 * (double)parts[i] / (double)r->rss_bytes);
 }
 
+static void json_totals(const msc_report_ctx_t *ctx, const msc_summary_t *s, msc_json_t *j)
+{
+    msc_json_u64(j, "peak_bytes", s->peak_bytes);
+    msc_json_f64(j, "peak_time_s", seconds(s->peak_time_ns), 6);
+    msc_json_u64(j, "peak_allocations", s->peak_allocations);
+    msc_json_u64(j, "peak_rss_bytes", s->peak_rss_bytes);
+    msc_json_u64(j, "total_allocated_bytes", s->total_allocated_bytes);
+    msc_json_u64(j, "allocations", s->allocations);
+    msc_json_u64(j, "frees", s->frees);
+    msc_json_u64(j, "leaked_bytes", s->leaked_bytes);
+    msc_json_u64(j, "leaked_allocations", s->leaked_allocations);
+    msc_json_f64(j, "duration_s", seconds(msc_replay_duration_ns(ctx->replay)), 6);
+    msc_json_u64(j, "threads", s->threads);
+    msc_json_u64(j, "lost_events", s->lost_events);
+    msc_json_u64(j, "sample_bytes", s->sample_bytes);
+    msc_json_u64(j, "cpu_samples", s->cpu_samples);
+    msc_json_f64(j, "cpu_seconds", seconds(s->cpu_ns), 6);
+    msc_json_f64(j, "native_cpu_seconds", seconds(s->native_cpu_ns), 6);
+    msc_json_f64(j, "wall_seconds", seconds(s->wall_ns), 6);
+}
+
 static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *top, size_t n)
 {
     const msc_summary_t *s = msc_analysis_summary(ctx->analysis);
-    fputs("{", out);
-    json_header(ctx, out);
-    fprintf(out,
-            "\"peak_bytes\": %llu, \"peak_time_s\": %.6f, \"peak_allocations\": %llu, "
-            "\"peak_rss_bytes\": %llu, \"total_allocated_bytes\": %llu, \"allocations\": %llu, "
-            "\"frees\": %llu, \"leaked_bytes\": %llu, \"leaked_allocations\": %llu, "
-            "\"duration_s\": %.6f, \"threads\": %u, \"lost_events\": %llu, "
-            "\"sample_bytes\": %llu, \"cpu_samples\": %llu, \"cpu_seconds\": %.6f, "
-            "\"native_cpu_seconds\": %.6f, \"wall_seconds\": %.6f, ",
-            (unsigned long long)s->peak_bytes, seconds(s->peak_time_ns),
-            (unsigned long long)s->peak_allocations, (unsigned long long)s->peak_rss_bytes,
-            (unsigned long long)s->total_allocated_bytes, (unsigned long long)s->allocations,
-            (unsigned long long)s->frees, (unsigned long long)s->leaked_bytes,
-            (unsigned long long)s->leaked_allocations,
-            seconds(msc_replay_duration_ns(ctx->replay)), s->threads,
-            (unsigned long long)s->lost_events, (unsigned long long)s->sample_bytes,
-            (unsigned long long)s->cpu_samples, seconds(s->cpu_ns), seconds(s->native_cpu_ns),
-            seconds(s->wall_ns));
-    json_histogram(s, out);
-    json_domains(s, out);
-    fputs(", ", out);
-    msc__json_rss_explained(out, s);
-    fputs(", ", out);
-    msc__json_children(out, ctx);
-    fputs(", \"top\": [", out);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    json_header(ctx, &j);
+    json_totals(ctx, s, &j);
+    json_histogram(s, &j);
+    json_domains(s, &j);
+    msc__json_rss_explained(&j, s);
+    msc__json_children(&j, ctx);
+    msc_json_array_begin(&j, "top");
     for (size_t i = 0; i < n; i++) {
-        fputs(i ? ", {" : "{", out);
-        msc__json_location(out, &top->rows[i]);
-        fprintf(out, ", \"bytes\": %llu, \"allocations\": %llu}",
-                (unsigned long long)top->rows[i].bytes, (unsigned long long)top->rows[i].count);
+        msc_json_object_begin(&j, NULL);
+        msc__json_location(&j, &top->rows[i]);
+        msc_json_u64(&j, "bytes", top->rows[i].bytes);
+        msc_json_u64(&j, "allocations", top->rows[i].count);
+        msc_json_end(&j);
     }
-    fputs("]}\n", out);
-    return ferror(out) ? MSC_EIO : 0;
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    int err = msc_json_release(&j);
+    return err ? err : ferror(out) ? MSC_EIO : 0;
 }
 
 static void text_histogram(const msc_summary_t *s, FILE *out)

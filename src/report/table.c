@@ -23,17 +23,25 @@ static const char *view_title(msc_view_t v)
 
 static void table_json(FILE *out, const msc_table_options_t *opt, const msc_rows_t *rows, size_t n)
 {
-    fprintf(out, "{\"view\": \"%s\", \"by\": \"%s\", \"total_bytes\": %llu, \"total_rows\": %zu, "
-                 "\"rows\": [",
-            msc_view_name(opt->view), group_name(opt->group),
-            (unsigned long long)rows->total_bytes, rows->n);
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "view", msc_view_name(opt->view));
+    msc_json_str(&j, "by", group_name(opt->group));
+    msc_json_u64(&j, "total_bytes", rows->total_bytes);
+    msc_json_u64(&j, "total_rows", rows->n);
+    msc_json_array_begin(&j, "rows");
     for (size_t i = 0; i < n; i++) {
-        fputs(i ? ", {" : "{", out);
-        msc__json_location(out, &rows->rows[i]);
-        fprintf(out, ", \"bytes\": %llu, \"allocations\": %llu}",
-                (unsigned long long)rows->rows[i].bytes, (unsigned long long)rows->rows[i].count);
+        msc_json_object_begin(&j, NULL);
+        msc__json_location(&j, &rows->rows[i]);
+        msc_json_u64(&j, "bytes", rows->rows[i].bytes);
+        msc_json_u64(&j, "allocations", rows->rows[i].count);
+        msc_json_end(&j);
     }
-    fputs("]}\n", out);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    msc_json_release(&j);
 }
 
 /* The native CPU time of a CPU view's row: the row of the native view with
@@ -53,21 +61,29 @@ static void time_json(FILE *out, const msc_table_options_t *opt, const msc_rows_
                       const msc_rows_t *native)
 {
     const char *key = opt->view == MSC_VIEW_CPU ? "cpu_seconds" : "wall_seconds";
-    fprintf(out, "{\"metric\": \"%s\", \"by\": \"%s\", \"total_%s\": %.6f, \"total_rows\": %zu, "
-                 "\"rows\": [",
-            msc_view_name(opt->view), group_name(opt->group), key,
-            (double)rows->total_bytes / 1e9, rows->n);
+    const char *total = opt->view == MSC_VIEW_CPU ? "total_cpu_seconds" : "total_wall_seconds";
+    msc_json_t j;
+    msc_json_init(&j, out, 0);
+    msc_json_object_begin(&j, NULL);
+    msc_json_str(&j, "metric", msc_view_name(opt->view));
+    msc_json_str(&j, "by", group_name(opt->group));
+    msc_json_f64(&j, total, (double)rows->total_bytes / 1e9, 6);
+    msc_json_u64(&j, "total_rows", rows->n);
+    msc_json_array_begin(&j, "rows");
     for (size_t i = 0; i < n; i++) {
-        fputs(i ? ", {" : "{", out);
-        msc__json_location(out, &rows->rows[i]);
-        fprintf(out, ", \"%s\": %.6f, \"samples\": %llu", key,
-                (double)rows->rows[i].bytes / 1e9, (unsigned long long)rows->rows[i].count);
+        msc_json_object_begin(&j, NULL);
+        msc__json_location(&j, &rows->rows[i]);
+        msc_json_f64(&j, key, (double)rows->rows[i].bytes / 1e9, 6);
+        msc_json_u64(&j, "samples", rows->rows[i].count);
         if (native)
-            fprintf(out, ", \"native_cpu_seconds\": %.6f",
-                    (double)native_of(native, &rows->rows[i]) / 1e9);
-        fputc('}', out);
+            msc_json_f64(&j, "native_cpu_seconds",
+                         (double)native_of(native, &rows->rows[i]) / 1e9, 6);
+        msc_json_end(&j);
     }
-    fputs("]}\n", out);
+    msc_json_end(&j);
+    msc_json_end(&j);
+    fputc('\n', out);
+    msc_json_release(&j);
 }
 
 static void time_text(const msc_report_ctx_t *ctx, FILE *out, const msc_table_options_t *opt,

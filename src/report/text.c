@@ -1,50 +1,14 @@
-/* Small helpers every report writer shares: JSON string escaping and text
- * escaping for terminals (every string from the traced program is escaped,
- * whatever bytes it holds), byte sizes for people, and view names. */
+/* Small helpers every report writer shares: text escaping for terminals
+ * (every string from the traced program is escaped, whatever bytes it
+ * holds), byte sizes for people, view names, and a row's location as JSON
+ * members. */
 #include <stdio.h>
 #include <string.h>
 
+#include "memscope/json.h"
 #include "memscope/report.h"
 #include "report.h"
 #include "utf8.h"
-
-void msc_json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-            else fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
-
-void msc__json_bytes(FILE *out, const char *text, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = msc__utf8_len(s + i, n - i);
-        if (k > 1) fwrite(s + i, 1, k, out), i += k - 1;
-        else if (k == 0) fputs("\\ufffd", out);
-        else if (s[i] == '"' || s[i] == '\\') fprintf(out, "\\%c", s[i]);
-        else if (s[i] < 0x20 || s[i] == 0x7F) fprintf(out, "\\u%04x", s[i]);
-        else fputc(s[i], out);
-    }
-    fputc('"', out);
-}
-
-void msc__json_text(FILE *out, const char *s)
-{
-    msc__json_bytes(out, s, strlen(s));
-}
 
 /* The bytes of s at i that show as they are on a terminal (0: escape s[i]):
  * printable ASCII and UTF-8 text, but no C0 or C1 control, DEL, or byte
@@ -90,12 +54,6 @@ void msc__text(FILE *out, const char *text)
 void msc_put_text(FILE *out, const char *s)
 {
     msc__text(out, s);
-}
-
-void msc__json_uints(FILE *out, const char *const *keys, const uint64_t *values, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        fprintf(out, ", \"%s\": %llu", keys[i], (unsigned long long)values[i]);
 }
 
 const char *msc_view_name(msc_view_t v)
@@ -156,14 +114,10 @@ void msc__location(FILE *out, const msc_row_t *r)
     }
 }
 
-void msc__json_location(FILE *out, const msc_row_t *r)
+void msc__json_location(msc_json_t *j, const msc_row_t *r)
 {
-    fputs("\"file\": ", out);
-    msc_json_string(out, r->file);
-    fputs(", \"function\": ", out);
-    if (r->function) msc_json_string(out, r->function);
-    else fputs("null", out);
-    fprintf(out, ", \"line\": ");
-    if (r->line) fprintf(out, "%u", r->line);
-    else fputs("null", out);
+    msc_json_str(j, "file", r->file);
+    msc_json_str(j, "function", r->function);
+    if (r->line) msc_json_u64(j, "line", r->line);
+    else msc_json_null(j, "line");
 }
