@@ -90,7 +90,8 @@ static void analyse(const msc_heap_t *h, FILE *sink)
 
 static int frame_records(int fd, const uint8_t *records, size_t n)
 {
-    static const uint8_t header[16] = {'M', 'E', 'M', 'H', 'E', 'A', 'P', 0, MSC_HEAP_VERSION, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t header[16] = {'M', 'E', 'M', 'H', 'E', 'A', 'P', 0, MSC_HEAP_VERSION,
+                                       0,   0,   0,   0,   0,   0,   0};
     msc_chunk_writer_t w;
     if (write(fd, header, sizeof(header)) != (ssize_t)sizeof(header)) return -1;
     if (msc_chunk_writer_init(&w, fd, 1) < 0) return -1;
@@ -104,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = memfd_create("heap", 0);
     if (fd < 0) return 0;
     int ok = size && data[0] == 'R' ? frame_records(fd, data + 1, size - 1) == 0
-                                     : write(fd, data, size) == (ssize_t)size;
+                                    : write(fd, data, size) == (ssize_t)size;
     if (ok) {
         int err;
         msc_error_info_t info;
@@ -117,7 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 analyse(h, sink);
                 fclose(sink);
             }
-            if (msc_heap_partition(h, MSC_HEAP_BY_KIND, &whole) < 0) memset(&whole, 0, sizeof(whole));
+            if (msc_heap_partition(h, MSC_HEAP_BY_KIND, &whole) < 0)
+                memset(&whole, 0, sizeof(whole));
             msc_heap_free(h);
         } else if (!info.what || err >= 0) {
             __builtin_trap(); /* a failure must say what and where */

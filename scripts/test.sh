@@ -4,9 +4,13 @@
 # pinned requirements/test.txt; the HTML report in chromium; CPython's own
 # test modules plain and under memscope run (tests/cpython); then the C and
 # Python tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# First of all, the C sources must be in the house style (.clang-format).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+
+echo "== house style =="
+scripts/format.sh --check
 
 PYTHONS=($(cat scripts/pythons))   # the supported CPythons (pyproject.toml's requires-python)
 

@@ -37,15 +37,14 @@ typedef struct msc_rows {
  * toward every distinct key on it; only_file, if not NULL, keeps frames of
  * that file only (matched exactly, or by path suffix at a '/'). Returns 0
  * or MSC_ENOMEM; free with msc_rows_release. */
-int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view,
-                  msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out);
+int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view, msc_group_t group,
+                  int inclusive, const char *only_file, msc_rows_t *out);
 /* The same for several views at once (views: a bit 1 << view each), into
  * out[view] for each view asked (out holds at least the highest view asked
  * plus one; the others are not touched); one pass over the stacks instead
  * of one a view. Release each with msc_rows_release. */
 int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
-                        msc_group_t group, int inclusive, const char *only_file,
-                        msc_rows_t *out);
+                        msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out);
 void msc_rows_release(msc_rows_t *r);
 
 /* Whether file names the same source as path (equal, or one ends with

@@ -24,8 +24,7 @@ typedef enum msc_export_format {
 } msc_export_format_t;
 
 /* Writes view of ctx's capture to out in format (pprof: see above). */
-int msc_export(const msc_report_ctx_t *ctx, FILE *out, msc_export_format_t format,
-               msc_view_t view);
+int msc_export(const msc_report_ctx_t *ctx, FILE *out, msc_export_format_t format, msc_view_t view);
 
 /* The text of a frame for folded stacks: "function (file:line)", with ';'
  * and control characters replaced so the line stays parseable. */

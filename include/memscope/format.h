@@ -50,11 +50,7 @@ enum msc_mode {
     MSC_MODE_SAMPLED = 1,      /* Poisson sampling by bytes; see docs/format.md */
 };
 
-enum msc_stream_id {
-    MSC_STREAM_MAIN = 0,
-    MSC_STREAM_SIDE = 1,
-    MSC_STREAM_COUNT
-};
+enum msc_stream_id { MSC_STREAM_MAIN = 0, MSC_STREAM_SIDE = 1, MSC_STREAM_COUNT };
 
 enum msc_codec {
     MSC_CODEC_NONE = 0,

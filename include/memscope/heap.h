@@ -18,8 +18,9 @@
 
 #define MSC_HEAP_MAX_NODES (1u << 30)      /* more nodes than this is corrupt */
 #define MSC_HEAP_MAX_PREVIEW 40            /* bytes of a str/bytes kept as preview */
-#define MSC_HEAP_MAX_STRING (1u << 16)     /* bytes of a name; longer ones are cut, and a
-                                              file with a longer string is corrupt */
+/* Bytes of a name; longer ones are cut, and a file with a longer string is
+ * corrupt. */
+#define MSC_HEAP_MAX_STRING (1u << 16)
 
 enum msc_heap_flag {
     MSC_HEAP_GC_TRACKED = 1,   /* the collector tracks it (gc.is_tracked) */
@@ -165,8 +166,8 @@ int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *i
 int msc_heap_reserve(msc_heap_t *h, uint32_t nodes, uint64_t edges);
 
 /* Adds a node for an address not yet present and sets *index: 0, MSC_ENOMEM, or MSC_ECORRUPT past MSC_HEAP_MAX_NODES. */
-int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size,
-                      uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index);
+int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size, uint32_t refcnt,
+                      uint8_t flags, uint32_t preview, uint32_t *index);
 
 /* Builds the address table msc_heap_find() answers from, over the nodes
  * added so far (adding nodes does not maintain it, so a walk pays for no

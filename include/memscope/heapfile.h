@@ -11,9 +11,10 @@
 #include "memscope/heapanalysis.h"
 
 #define MSC_HEAP_MAGIC "MEMHEAP"           /* 8 bytes with its terminating NUL */
-#define MSC_HEAP_VERSION 4                 /* 1: no allocation sites; 2: strings unique,
-                                              no digests or container lengths; 3: no
-                                              array summaries; all still read */
+/* The snapshot format's version; every earlier one still reads: 1 has no
+ * allocation sites; 2 unique strings but no digests or container lengths;
+ * 3 no array summaries. */
+#define MSC_HEAP_VERSION 4
 
 /* Snapshot files. msc_heap_write: 0 or MSC_EIO / MSC_ENOMEM. msc_heap_read
  * validates everything and returns NULL with *err and *info (byte offset,
@@ -30,6 +31,5 @@ msc_heap_t *msc_heap_read(int fd, int *err, msc_error_info_t *info,
  * node's type, size and flags and the "__dict__" edges are kept). 0, or an error with *info set as by
  * msc_heap_read; the caller releases p with msc_heap_partition_release(). */
 int msc_heap_read_partition(int fd, int by, msc_heap_partition_t *p, msc_error_info_t *info,
-                            void (*progress)(uint64_t done, uint64_t total, void *arg),
-                            void *arg);
+                            void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg);
 #endif

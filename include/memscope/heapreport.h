@@ -37,8 +37,8 @@ int msc_heap_write_retained_json(FILE *out, const msc_heap_t *h, const msc_heap_
  * at most limit of them (0: all). */
 int msc_heap_write_path(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
                         const msc_heap_path_groups_t *merged, size_t limit);
-int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
-                             uint32_t v, const msc_heap_path_groups_t *merged, size_t limit);
+int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
+                             const msc_heap_path_groups_t *merged, size_t limit);
 
 /* A diff as a table: Count, +Count, Size, +Size, Kind (at most limit rows). */
 int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit);
@@ -46,8 +46,7 @@ int msc_heap_write_diff_json(FILE *out, const msc_heap_diff_t *d, size_t limit);
 
 /* The cycles report: garbage totals, then one row per group (cycles,
  * objects, bytes, kinds) with an example and the reference to weaken. */
-int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
-                          size_t limit);
+int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c, size_t limit);
 int msc_heap_write_cycles_json(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
                                size_t limit);
 

@@ -22,8 +22,7 @@
 int msc_report_html(const msc_report_ctx_t *ctx, FILE *out, const msc_temporal_t *moments);
 
 /* The flame graph of one view alone. */
-int msc_report_flamegraph(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view,
-                          int inverted);
+int msc_report_flamegraph(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view, int inverted);
 
 /* The timeline (heap in use and RSS over time, marks, GC runs, the peak)
  * as an SVG picture, or as an HTML page holding it. */

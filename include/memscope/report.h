@@ -37,8 +37,8 @@ int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
  * leaked bytes, counting everything each line called. Source text is read
  * from disk when the file exists. first/last, when nonzero, limit the lines
  * shown (a function's span). */
-int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
-                     uint32_t first, uint32_t last);
+int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source, uint32_t first,
+                     uint32_t last);
 
 typedef struct msc_tree_options {
     msc_view_t view;

@@ -22,7 +22,6 @@
 
 typedef struct msc_sink msc_sink_t;
 
-
 typedef struct msc_buf {
     struct msc_buf *next;      /* queue link; touched under the sink's queue lock */
     size_t cap;                /* bytes in data[] */
@@ -101,8 +100,7 @@ static inline uint8_t *msc_stream_reserve(msc_sink_t *s, msc_stream_t *st, size_
 static inline void msc_stream_commit(msc_stream_t *st, uint8_t *p, uint64_t nrecords)
 {
     st->pos = p;
-    atomic_store_explicit(&st->buf->committed, (size_t)(p - st->buf->data),
-                          memory_order_release);
+    atomic_store_explicit(&st->buf->committed, (size_t)(p - st->buf->data), memory_order_release);
     atomic_store_explicit(&st->records,
                           atomic_load_explicit(&st->records, memory_order_relaxed) + nrecords,
                           memory_order_release);
@@ -116,6 +114,5 @@ static inline void msc_stream_commit(msc_stream_t *st, uint8_t *p, uint64_t nrec
 void msc_sink_atfork_prepare(msc_sink_t *s);
 void msc_sink_atfork_parent(msc_sink_t *s);
 void msc_sink_atfork_child(msc_sink_t *s);
-
 
 #endif

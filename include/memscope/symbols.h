@@ -31,8 +31,7 @@ int msc_symbols_add_code(msc_symbols_t *s, uint32_t id, uint32_t file_id, uint32
                          uint32_t first_line, const uint8_t *linetable, size_t n);
 /* Interns (parent, code, offset); returns the global node id (> 0) or a
  * negative MSC_E code. */
-int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id,
-                             uint32_t offset);
+int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id, uint32_t offset);
 
 /* Native frames (src/core/nativesym.c): a string, and a code object of a
  * source file and a function (string ids), with ids of their own
@@ -50,7 +49,6 @@ const char *msc_symbols_string(const msc_symbols_t *s, uint32_t id);
 
 /* Decodes a CPython 3.11 location table: the line of the instruction at
  * code-unit offset, or 0 if it has none. */
-uint32_t msc_linetable_line(const uint8_t *table, size_t n, uint32_t first_line,
-                            uint32_t offset);
+uint32_t msc_linetable_line(const uint8_t *table, size_t n, uint32_t first_line, uint32_t offset);
 
 #endif

@@ -47,8 +47,7 @@ enum msc_tree_flags {
 /* Builds the tree of n stack values. Allocations with no Python stack
  * (stack 0) appear as a frame "<no Python frame>" with an empty file.
  * Returns NULL on OOM; free with msc_tree_free. */
-msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
-                         int flags);
+msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n, int flags);
 /* The same, leaving out every frame under 1/min_share of the total bytes
  * (0: none): what a flame graph with that floor can show, in memory and
  * time bounded by it rather than by the number of distinct stacks. A
@@ -69,7 +68,6 @@ const uint32_t *msc_tree_children(const msc_tree_t *t, uint32_t id, uint32_t *n)
 
 /* The non-zero values of one view, for msc_tree_new and the exports that
  * want stacks rather than a tree. Caller frees *out with msc_free. */
-int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out,
-                     size_t *n);
+int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out, size_t *n);
 
 #endif

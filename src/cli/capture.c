@@ -59,8 +59,7 @@ static int analyse(cli_capture_t *c, size_t moments, msc_error_info_t *info)
 
 void cli_read_error(const char *path, int err, const msc_error_info_t *info)
 {
-    if (err == MSC_EIO && !info->what)
-        cli_error("cannot read '%s': %s", path, strerror(errno));
+    if (err == MSC_EIO && !info->what) cli_error("cannot read '%s': %s", path, strerror(errno));
     else if (err == MSC_EFORMAT && info->offset == 0)
         cli_error("cannot read '%s': %s", path, info->what);
     else

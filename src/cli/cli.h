@@ -54,8 +54,8 @@ int cli_option_uint(const char *option, const char *text, uint64_t *out);
  * exits; "stop"; "heap" into target) and waits up to timeout seconds for
  * its one-line answer: EXIT_OK with answer set ("ok ..."), or EXIT_USAGE
  * after saying why not (cmd_attach.c). */
-int cli_attach_ask(pid_t pid, const char *call, const char *target, double duration,
-                   double timeout, char *answer, size_t n);
+int cli_attach_ask(pid_t pid, const char *call, const char *target, double duration, double timeout,
+                   char *answer, size_t n);
 /* The absolute path for a capture attach writes (want, or
  * memscope-attach.PID.msc): EXIT_OK, or EXIT_USAGE when it exists and
  * force does not allow replacing it. */

@@ -100,8 +100,8 @@ static int advise(const char *capture, const char **heaps, int nheaps, size_t li
         if (!(h[i] = cli_heap_load(heaps[i]))) rc = -1;
     if (rc == 0) rc = advise_heaps(h, nheaps, heaps, &advice);
     if (rc == 0 && capture) {
-        rc = msc_advise_capture(capture, c.analysis,
-                                (msc_symbols_t *)msc_replay_symbols(c.replay), &advice);
+        rc = msc_advise_capture(capture, c.analysis, (msc_symbols_t *)msc_replay_symbols(c.replay),
+                                &advice);
         if (rc) cli_error("cannot advise on '%s': %s", capture, msc_strerror(rc));
     }
     if (rc == 0) rc = msc_report_advice(stdout, h[0], &advice, limit, json);
@@ -114,8 +114,10 @@ static int advise(const char *capture, const char **heaps, int nheaps, size_t li
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"limit", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"limit", required_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     uint64_t limit = 10;
     int json = 0, opt;

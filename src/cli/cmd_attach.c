@@ -81,10 +81,10 @@ static int parse_seconds(const char *option, const char *text, double *out)
 static int parse(int argc, char **argv, attach_options_t *o)
 {
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},   {"duration", required_argument, NULL, 'd'},
-        {"heap", required_argument, NULL, 'H'},     {"timeout", required_argument, NULL, 't'},
-        {"stop", no_argument, NULL, 's'},           {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'}, {"duration", required_argument, NULL, 'd'},
+        {"heap", required_argument, NULL, 'H'},   {"timeout", required_argument, NULL, 't'},
+        {"stop", no_argument, NULL, 's'},         {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
@@ -198,7 +198,8 @@ static int check_target(pid_t pid, const char *root)
     }
     if (strstr(out, "ptrace:") || strstr(out, "Could not attach")) {
         cli_error("cannot attach to process %d: ptrace is not permitted (attach as its "
-                  "user with /proc/sys/kernel/yama/ptrace_scope at 0, or as root)", (int)pid);
+                  "user with /proc/sys/kernel/yama/ptrace_scope at 0, or as root)",
+                  (int)pid);
         return -1;
     }
     long long version = gdb_value(out);
@@ -215,7 +216,8 @@ static int check_target(pid_t pid, const char *root)
     globfree(&g);
     if (!found) {
         cli_error("process %d runs CPython %u.%u, for which this memscope has no recorder "
-                  "(build it with that interpreter)", (int)pid, major, minor);
+                  "(build it with that interpreter)",
+                  (int)pid, major, minor);
         return -1;
     }
     return 0;
@@ -235,8 +237,8 @@ static void py_path(FILE *f, const char *s)
  * on sys.path only while it imports) and calls one _attach function, which
  * reports to the status file itself. Whatever fails before that is written
  * there too: nothing may print a traceback into the target's stderr. */
-static int write_bootstrap(const char *path, const char *root, const char *call,
-                           const char *arg, double duration, const char *status)
+static int write_bootstrap(const char *path, const char *root, const char *call, const char *arg,
+                           double duration, const char *status)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
@@ -307,7 +309,8 @@ static int await_status(pid_t pid, const char *status, double timeout, char *lin
     }
     cli_error("process %d did not answer within %g s: its main thread is not running Python "
               "code (blocked in a system call?); the request stays queued and runs when it "
-              "does", (int)pid, timeout);
+              "does",
+              (int)pid, timeout);
     return EXIT_USAGE;
 }
 
@@ -319,8 +322,8 @@ static int absolute(const char *path, char *out, size_t n)
     return snprintf(out, n, "%s/%s", cwd, path) < (int)n ? 0 : -1;
 }
 
-int cli_attach_ask(pid_t pid, const char *call, const char *target, double duration,
-                   double timeout, char *answer, size_t n)
+int cli_attach_ask(pid_t pid, const char *call, const char *target, double duration, double timeout,
+                   char *answer, size_t n)
 {
     char root[PATH_MAX];
     if (cli_package_root(root, sizeof(root)) < 0) {
@@ -379,8 +382,9 @@ static int run(int argc, char **argv)
 {
     attach_options_t o = {0, NULL, NULL, 0, 10, 0, 0};
     int rc = parse(argc, argv, &o);
-    if (rc) return rc > 0 ? cli_usage(&cli_cmd_attach, stdout, EXIT_OK)
-                          : cli_usage(&cli_cmd_attach, stderr, EXIT_USAGE);
+    if (rc)
+        return rc > 0 ? cli_usage(&cli_cmd_attach, stdout, EXIT_OK)
+                      : cli_usage(&cli_cmd_attach, stderr, EXIT_USAGE);
     char target[PATH_MAX] = "", answer[PATH_MAX + 16];
     if (o.heap ? output_path(o.heap, o.force, target, sizeof(target))
                : !o.stop && cli_attach_output(o.pid, o.output, o.force, target, sizeof(target)))
@@ -389,11 +393,11 @@ static int run(int argc, char **argv)
     rc = cli_attach_ask(o.pid, call, o.stop ? NULL : target, o.duration, o.timeout, answer,
                         sizeof(answer));
     if (rc != EXIT_OK) return rc;
-    if (o.stop)
-        printf("memscope: stopped recording process %d into %s\n", (int)o.pid, answer + 3);
+    if (o.stop) printf("memscope: stopped recording process %d into %s\n", (int)o.pid, answer + 3);
     else if (o.heap)
         printf("memscope: wrote a heap snapshot of process %d to %s\n"
-               "  memscope heap %s --by kind\n", (int)o.pid, target, target);
+               "  memscope heap %s --by kind\n",
+               (int)o.pid, target, target);
     else
         printf("memscope: recording process %d into %s%s\n  memscope stats %s\n", (int)o.pid,
                target, o.duration > 0 ? "" : " (until it exits, or attach --stop)", target);

@@ -64,8 +64,7 @@ static int exceeded(const threshold_t *t, const msc_diff_t *d)
     return !d->before_total || 100.0 * (double)growth / (double)d->before_total > t->percent;
 }
 
-static int compare(cli_capture_t cap[2], msc_diff_report_t *opt, const threshold_t *limit,
-                   int json)
+static int compare(cli_capture_t cap[2], msc_diff_report_t *opt, const threshold_t *limit, int json)
 {
     msc_rows_t rows[2];
     msc_diff_t d;
@@ -88,10 +87,10 @@ static int compare(cli_capture_t cap[2], msc_diff_report_t *opt, const threshold
     if (!opt->exceeded) return EXIT_OK;
     char grew[32];
     msc_format_bytes(d.after_total - d.before_total, grew, sizeof(grew));
-    cli_error("%s grew by %s, past --fail-over %s", opt->view == MSC_VIEW_PEAK ? "the peak"
-                                                    : opt->view == MSC_VIEW_EXIT
-                                                        ? "memory leaked at exit"
-                                                        : "total allocated",
+    cli_error("%s grew by %s, past --fail-over %s",
+              opt->view == MSC_VIEW_PEAK   ? "the peak"
+              : opt->view == MSC_VIEW_EXIT ? "memory leaked at exit"
+                                           : "total allocated",
               grew, limit->text);
     return EXIT_FOUND;
 }
@@ -99,9 +98,12 @@ static int compare(cli_capture_t cap[2], msc_diff_report_t *opt, const threshold
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"at", required_argument, NULL, 'a'},        {"by", required_argument, NULL, 'b'},
-        {"limit", required_argument, NULL, 'l'},     {"json", no_argument, NULL, 'j'},
-        {"fail-over", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+        {"at", required_argument, NULL, 'a'},
+        {"by", required_argument, NULL, 'b'},
+        {"limit", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {"fail-over", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     msc_diff_report_t opt = {NULL, NULL, MSC_VIEW_PEAK, MSC_BY_LINE, 20, 0, NULL, 0};

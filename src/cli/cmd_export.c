@@ -69,9 +69,12 @@ static int write_export(FILE *out, void *arg)
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'}, {"at", required_argument, NULL, 'a'},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {"force", no_argument, NULL, 'F'},        {"metric", required_argument, NULL, 'm'},
+        {"format", required_argument, NULL, 'f'},
+        {"at", required_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"force", no_argument, NULL, 'F'},
+        {"metric", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
     msc_export_format_t format = MSC_EXPORT_COLLAPSED;

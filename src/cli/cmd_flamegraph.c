@@ -46,9 +46,12 @@ static int write_flamegraph(FILE *out, void *arg)
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"at", required_argument, NULL, 'a'},     {"inverted", no_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {"force", no_argument, NULL, 'F'},        {"metric", required_argument, NULL, 'm'},
+        {"at", required_argument, NULL, 'a'},
+        {"inverted", no_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"force", no_argument, NULL, 'F'},
+        {"metric", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
     job_t job = {NULL, MSC_VIEW_PEAK, 0};
@@ -78,8 +81,8 @@ static int run(int argc, char **argv)
         cli_capture_close(&cap);
         return EXIT_USAGE;
     }
-    char *path = output.path ? strdup(output.path)
-                             : cli_default_output(cap.path, "-flamegraph.html");
+    char *path =
+        output.path ? strdup(output.path) : cli_default_output(cap.path, "-flamegraph.html");
     job.cap = &cap;
     output.path = path;
     output.inputs[0] = cap.path;

@@ -79,8 +79,15 @@ const cli_command_t cli_cmd_heap = {
     "  memscope heap app.heap --export heapsnapshot -o app.heapsnapshot\n"};
 
 enum mode {
-    MODE_PARTITION, MODE_RETAINED, MODE_PATH, MODE_DIFF, MODE_CYCLES, MODE_DUPLICATES, MODE_EMPTY,
-    MODE_GRAPH, MODE_EXPORT
+    MODE_PARTITION,
+    MODE_RETAINED,
+    MODE_PATH,
+    MODE_DIFF,
+    MODE_CYCLES,
+    MODE_DUPLICATES,
+    MODE_EMPTY,
+    MODE_GRAPH,
+    MODE_EXPORT
 };
 
 typedef struct options {
@@ -112,8 +119,8 @@ msc_heap_t *cli_heap_load(const char *path)
     cli_bar_clear(&bar);
     close(fd);
     if (!h)
-        cli_error("cannot read '%s': %s at byte %llu", path, info.what ? info.what : msc_strerror(err),
-                  (unsigned long long)info.offset);
+        cli_error("cannot read '%s': %s at byte %llu", path,
+                  info.what ? info.what : msc_strerror(err), (unsigned long long)info.offset);
     return h;
 }
 
@@ -133,19 +140,28 @@ static int choose(options_t *o, enum mode mode, const char *option)
 static int parse(int argc, char **argv, options_t *o)
 {
     static const struct option longopts[] = {
-        {"by", required_argument, NULL, 'b'},    {"limit", required_argument, NULL, 'n'},
-        {"retained", no_argument, NULL, 'r'},    {"path-to", required_argument, NULL, 'p'},
-        {"diff", required_argument, NULL, 'd'},  {"help", no_argument, NULL, 'h'},
-        {"cycles", no_argument, NULL, 'c'},     {"graph", required_argument, NULL, 'g'},
-        {"depth", required_argument, NULL, 'D'}, {"backrefs", no_argument, NULL, 'B'},
-        {"output", required_argument, NULL, 'o'}, {"export", required_argument, NULL, 'x'},
-        {"duplicates", no_argument, NULL, 'u'},  {"empty", no_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},        {"force", no_argument, NULL, 'F'},
+        {"by", required_argument, NULL, 'b'},
+        {"limit", required_argument, NULL, 'n'},
+        {"retained", no_argument, NULL, 'r'},
+        {"path-to", required_argument, NULL, 'p'},
+        {"diff", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {"cycles", no_argument, NULL, 'c'},
+        {"graph", required_argument, NULL, 'g'},
+        {"depth", required_argument, NULL, 'D'},
+        {"backrefs", no_argument, NULL, 'B'},
+        {"output", required_argument, NULL, 'o'},
+        {"export", required_argument, NULL, 'x'},
+        {"duplicates", no_argument, NULL, 'u'},
+        {"empty", no_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     int c;
-    *o = (options_t){MODE_PARTITION, NULL, MSC_HEAP_BY_KIND, 20, NULL, 3, 0,
-                     {NULL, 0, {NULL, NULL}}, NULL, NULL, 0};
+    *o = (options_t){
+        MODE_PARTITION, NULL, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, {NULL, 0, {NULL, NULL}}, NULL,
+        NULL,           0};
     int by_given = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
@@ -159,7 +175,9 @@ static int parse(int argc, char **argv, options_t *o)
         case 'n':
             if (cli_option_uint("--limit", optarg, &o->limit) < 0) return EXIT_USAGE;
             break;
-        case 'r': if (choose(o, MODE_RETAINED, "--retained") < 0) return EXIT_USAGE; break;
+        case 'r':
+            if (choose(o, MODE_RETAINED, "--retained") < 0) return EXIT_USAGE;
+            break;
         case 'p':
             if (choose(o, MODE_PATH, "--path-to") < 0) return EXIT_USAGE;
             o->target = optarg;
@@ -168,9 +186,15 @@ static int parse(int argc, char **argv, options_t *o)
             if (choose(o, MODE_DIFF, "--diff") < 0) return EXIT_USAGE;
             o->older = optarg;
             break;
-        case 'c': if (choose(o, MODE_CYCLES, "--cycles") < 0) return EXIT_USAGE; break;
-        case 'u': if (choose(o, MODE_DUPLICATES, "--duplicates") < 0) return EXIT_USAGE; break;
-        case 'e': if (choose(o, MODE_EMPTY, "--empty") < 0) return EXIT_USAGE; break;
+        case 'c':
+            if (choose(o, MODE_CYCLES, "--cycles") < 0) return EXIT_USAGE;
+            break;
+        case 'u':
+            if (choose(o, MODE_DUPLICATES, "--duplicates") < 0) return EXIT_USAGE;
+            break;
+        case 'e':
+            if (choose(o, MODE_EMPTY, "--empty") < 0) return EXIT_USAGE;
+            break;
         case 'g':
             if (choose(o, MODE_GRAPH, "--graph") < 0) return EXIT_USAGE;
             o->target = optarg;
@@ -212,8 +236,8 @@ static int parse(int argc, char **argv, options_t *o)
         return EXIT_USAGE;
     }
     if (o->json && (o->mode == MODE_GRAPH || o->mode == MODE_EXPORT)) {
-        cli_error("--json is for the reports, not for --%s", o->mode == MODE_GRAPH ? "graph"
-                                                                                  : "export");
+        cli_error("--json is for the reports, not for --%s",
+                  o->mode == MODE_GRAPH ? "graph" : "export");
         return EXIT_USAGE;
     }
     return 0;
@@ -290,7 +314,7 @@ static int report_retained(const msc_heap_t *h, const options_t *o)
     int rc = msc_heap_paths(h, &p);
     if (rc == 0)
         rc = (o->json ? msc_heap_write_retained_json : msc_heap_write_retained)(stdout, h, &d, &p,
-                                                                              (size_t)o->limit);
+                                                                                (size_t)o->limit);
     if (rc == 0) msc_heap_paths_release(&p);
     msc_heap_dom_release(&d);
     return rc;
@@ -311,8 +335,8 @@ static int load_partition(const char *path, msc_heap_partition_t *p)
     cli_bar_clear(&bar);
     close(fd);
     if (err < 0)
-        cli_error("cannot read '%s': %s at byte %llu", path, info.what ? info.what : msc_strerror(err),
-                  (unsigned long long)info.offset);
+        cli_error("cannot read '%s': %s at byte %llu", path,
+                  info.what ? info.what : msc_strerror(err), (unsigned long long)info.offset);
     return err < 0 ? -1 : 0;
 }
 
@@ -364,8 +388,8 @@ static int write_graph(const msc_heap_t *h, const options_t *o, uint32_t v)
     char type[32];
     snprintf(type, sizeof(type), "-T%s", ext + 1);
     char *args[] = {"dot", type, NULL};
-    FILE *out = strcmp(ext, ".dot") == 0 ? fdopen(fd, "w")
-                                         : cli_filter_start(args, fd, &pid, "Graphviz");
+    FILE *out =
+        strcmp(ext, ".dot") == 0 ? fdopen(fd, "w") : cli_filter_start(args, fd, &pid, "Graphviz");
     if (pid || !out) close(fd);
     if (!out) {
         if (!pid) cli_error("cannot write '%s': %s", path, strerror(errno));
@@ -388,7 +412,8 @@ static int has_contents(const msc_heap_t *h, const options_t *o)
 {
     if (!h->contents)
         cli_error("'%s' records no string digests or container lengths: it was written by an "
-                  "older memscope; take the snapshot again", o->file);
+                  "older memscope; take the snapshot again",
+                  o->file);
     return h->contents;
 }
 

@@ -147,8 +147,8 @@ static void draw(FILE *out, const char *path, cli_capture_t *c, const msc_rows_t
     put_sparkline(out, c->analysis);
     fprintf(out, "\nLive now, by line:\n  %12s  %12s  Location\n", "Bytes", "Since start");
     for (size_t i = 0; i < now->n && i < limit; i++)
-        put_row(out, &now->rows[i], (int64_t)now->rows[i].bytes -
-                                        (int64_t)baseline_bytes(base, &now->rows[i]));
+        put_row(out, &now->rows[i],
+                (int64_t)now->rows[i].bytes - (int64_t)baseline_bytes(base, &now->rows[i]));
     fputs("\nGrew most since start:\n", out);
     if (!now->n) return; /* nothing live yet */
     msc_row_t *grown = malloc(now->n * sizeof(*grown));
@@ -226,9 +226,12 @@ static int view(const char *path, double interval, size_t limit);
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"interval", required_argument, NULL, 'i'}, {"limit", required_argument, NULL, 'l'},
-        {"pid", required_argument, NULL, 'p'},      {"output", required_argument, NULL, 'o'},
-        {"force", no_argument, NULL, 'f'},          {"help", no_argument, NULL, 'h'},
+        {"interval", required_argument, NULL, 'i'},
+        {"limit", required_argument, NULL, 'l'},
+        {"pid", required_argument, NULL, 'p'},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     double interval = 1;

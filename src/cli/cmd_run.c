@@ -132,9 +132,9 @@ static int parse_signal(const char *text)
     static const struct {
         const char *name;
         int number;
-    } names[] = {{"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
-                 {"USR2", SIGUSR2}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"WINCH", SIGWINCH},
-                 {"PWR", SIGPWR}};
+    } names[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},
+                 {"USR1", SIGUSR1}, {"USR2", SIGUSR2},   {"ALRM", SIGALRM},
+                 {"TERM", SIGTERM}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR}};
     const char *name = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcasecmp(name, names[i].name) == 0) return names[i].number;
@@ -148,16 +148,21 @@ static int parse_signal(const char *text)
 static int parse(int argc, char **argv, run_options_t *o)
 {
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-        {"depth", required_argument, NULL, 'd'},  {"follow-fork", no_argument, NULL, 'F'},
-        {"sample", required_argument, NULL, 's'}, {"native", no_argument, NULL, 'N'},
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"depth", required_argument, NULL, 'd'},
+        {"follow-fork", no_argument, NULL, 'F'},
+        {"sample", required_argument, NULL, 's'},
+        {"native", no_argument, NULL, 'N'},
         {"native-frames", no_argument, NULL, 'n'},
         {"heap-at-exit", required_argument, NULL, 'H'},
         {"heap-on-signal", required_argument, NULL, 'S'},
         {"heap-signal", required_argument, NULL, 'G'},
         {"toggle-on", required_argument, NULL, 'T'},
-        {"cpu", no_argument, NULL, 'C'},          {"cpu-rate", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"cpu", no_argument, NULL, 'C'},
+        {"cpu-rate", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     uint64_t depth, sample, rate;
@@ -185,7 +190,8 @@ static int parse(int argc, char **argv, run_options_t *o)
             int sig = parse_signal(optarg);
             if (!sig) {
                 cli_error("--%s wants a signal such as USR1, HUP or a real-time signal's "
-                          "number, not '%s'", c == 'G' ? "heap-signal" : "toggle-on", optarg);
+                          "number, not '%s'",
+                          c == 'G' ? "heap-signal" : "toggle-on", optarg);
                 return -1;
             }
             *(c == 'G' ? &o->heap_signal : &o->toggle_signal) = sig;
@@ -298,8 +304,9 @@ static int run(int argc, char **argv)
                   "(choose the heap's with --heap-signal)");
         rc = -1;
     }
-    if (rc) return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
-                          : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);
+    if (rc)
+        return rc > 0 ? cli_usage(&cli_cmd_run, stdout, EXIT_OK)
+                      : cli_usage(&cli_cmd_run, stderr, EXIT_USAGE);
     if (optind >= argc) {
         cli_error("run needs a program: a script, -m module or -c code");
         return EXIT_USAGE;
@@ -317,8 +324,9 @@ static int run(int argc, char **argv)
     }
     char output[PATH_MAX], root[PATH_MAX];
     if (o.output) snprintf(output, sizeof(output), "%s", o.output);
-    else default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
-                        sizeof(output));
+    else
+        default_output(is_flag ? (prog[0][1] == 'm' ? prog[1] : "c") : prog[0], output,
+                       sizeof(output));
     if (check_outputs(&o, output, is_flag ? NULL : prog[0]) < 0) return EXIT_USAGE;
     if (cli_package_root(root, sizeof(root)) < 0) {
         cli_error("cannot find the memscope Python package next to this program");

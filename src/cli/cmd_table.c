@@ -31,10 +31,13 @@ const cli_command_t cli_cmd_table = {
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"at", required_argument, NULL, 'a'},   {"by", required_argument, NULL, 'b'},
-        {"limit", required_argument, NULL, 'l'}, {"json", no_argument, NULL, 'j'},
+        {"at", required_argument, NULL, 'a'},
+        {"by", required_argument, NULL, 'b'},
+        {"limit", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
         {"metric", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     msc_table_options_t opt = {MSC_VIEW_PEAK, MSC_BY_LINE, 20};
     int json = 0, c, timed = 0;

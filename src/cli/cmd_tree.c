@@ -39,9 +39,12 @@ static int parse_percent(const char *text, double *out)
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"at", required_argument, NULL, 'a'},    {"depth", required_argument, NULL, 'd'},
-        {"min-percent", required_argument, NULL, 'p'}, {"inverted", no_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"at", required_argument, NULL, 'a'},
+        {"depth", required_argument, NULL, 'd'},
+        {"min-percent", required_argument, NULL, 'p'},
+        {"inverted", no_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     msc_tree_options_t opt = {MSC_VIEW_PEAK, 0, 1.0, 0};
     uint64_t depth;

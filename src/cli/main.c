@@ -7,9 +7,9 @@
 #include "cli.h"
 
 static const cli_command_t *const commands[] = {
-    &cli_cmd_run, &cli_cmd_stats, &cli_cmd_table, &cli_cmd_lines, &cli_cmd_heap,
-    &cli_cmd_report, &cli_cmd_flamegraph, &cli_cmd_timeline, &cli_cmd_tree, &cli_cmd_diff,
-    &cli_cmd_export, &cli_cmd_attach, &cli_cmd_live, &cli_cmd_advise,
+    &cli_cmd_run,    &cli_cmd_stats,      &cli_cmd_table,    &cli_cmd_lines,  &cli_cmd_heap,
+    &cli_cmd_report, &cli_cmd_flamegraph, &cli_cmd_timeline, &cli_cmd_tree,   &cli_cmd_diff,
+    &cli_cmd_export, &cli_cmd_attach,     &cli_cmd_live,     &cli_cmd_advise,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -28,12 +28,9 @@ int cli_create_output(const cli_output_t *o)
         }
     }
     int fd, err = msc_file_create(o->path, o->force, &fd);
-    if (err == MSC_EEXIST)
-        cli_error("'%s' already exists (use --force to replace it)", o->path);
-    else if (err == MSC_ENOTREG)
-        cli_error("cannot replace '%s': not a regular file", o->path);
-    else if (err)
-        cli_error("cannot write '%s': %s", o->path, strerror(errno));
+    if (err == MSC_EEXIST) cli_error("'%s' already exists (use --force to replace it)", o->path);
+    else if (err == MSC_ENOTREG) cli_error("cannot replace '%s': not a regular file", o->path);
+    else if (err) cli_error("cannot write '%s': %s", o->path, strerror(errno));
     return err ? -1 : fd;
 }
 

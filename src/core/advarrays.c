@@ -117,23 +117,21 @@ static int advise_narrower(const ctx_t *c, const msc_heap_array_t *a)
         return msc__advice_add(c->out, "dtype", saved, site_of(c->h, a->node),
                                msc_strfmt("Store %s as %s", name, to), evidence,
                                msc_strfmt("a = a.astype(numpy.%s), or create it with "
-                                                  "dtype=numpy.%s (check that every value "
-                                                  "fits, not only the sampled ones)", to, to));
+                                          "dtype=numpy.%s (check that every value "
+                                          "fits, not only the sampled ones)",
+                                          to, to));
     if (in_index)
         return msc__advice_add(c->out, "downcast", saved, site_of(c->h, a->node),
-                               msc_strfmt("Downcast the %s index of %s to %s", from,
-                                                  name, to),
-                               evidence,
-                               msc_strfmt("df.index = df.index.astype(\"%s\")", to));
+                               msc_strfmt("Downcast the %s index of %s to %s", from, name, to),
+                               evidence, msc_strfmt("df.index = df.index.astype(\"%s\")", to));
     const char *downcast = a->kind == 'i' ? "integer" : a->kind == 'u' ? "unsigned" : "float";
     return msc__advice_add(c->out, "downcast", saved, site_of(c->h, a->node),
-                           msc_strfmt("Downcast the %s columns of %s to %s", from, name,
-                                              to),
+                           msc_strfmt("Downcast the %s columns of %s to %s", from, name, to),
                            evidence,
                            msc_strfmt("df[cols] = df[cols].astype(\"%s\") for those "
-                                              "columns, or pd.to_numeric(df[col], "
-                                              "downcast=\"%s\"), or read them with dtype=",
-                                              to, downcast));
+                                      "columns, or pd.to_numeric(df[col], "
+                                      "downcast=\"%s\"), or read them with dtype=",
+                                      to, downcast));
 }
 
 /* An element of an object column: its node, and the value it stands for
@@ -237,14 +235,15 @@ static int advise_category(const ctx_t *c, const msc_heap_array_t *a)
     return msc__advice_add(
         c->out, "category", now - after, site_of(h, a->node),
         msc_strfmt("Store the column of %llu values with %llu distinct ones in %s as "
-                           "category", (unsigned long long)u.items,
-                           (unsigned long long)u.values, name),
+                   "category",
+                   (unsigned long long)u.items, (unsigned long long)u.values, name),
         msc_strfmt("its %llu object pointers and the objects only it holds take %llu "
-                           "bytes; as a category, %llu-byte codes and each value once take "
-                           "%llu", (unsigned long long)a->length, (unsigned long long)now,
-                           (unsigned long long)code_bytes(u.values), (unsigned long long)after),
+                   "bytes; as a category, %llu-byte codes and each value once take "
+                   "%llu",
+                   (unsigned long long)a->length, (unsigned long long)now,
+                   (unsigned long long)code_bytes(u.values), (unsigned long long)after),
         msc_strfmt("df[col] = df[col].astype(\"category\"), or read it with "
-                           "dtype={col: \"category\"}"));
+                   "dtype={col: \"category\"}"));
 }
 
 int msc__advise_arrays(const msc_heap_t *h, msc_advice_list_t *out)

@@ -108,19 +108,20 @@ static int advise_slots(const msc_heap_t *h, msc_advice_list_t *l)
         if (u->instances < SLOTS_MIN_INSTANCES || u->bytes < slotted + MIN_SAVING) continue;
         char name[400];
         msc_heap_type_name(h, t, name, sizeof(name));
-        rc = msc__advice_add(l, "slots", u->bytes - slotted, u->site, msc_strfmt("Give %s __slots__", name),
-                 msc_strfmt("%llu instances hold their attributes in a dict or values array: "
-                        "%llu bytes, %llu a piece; with __slots__ for %llu attributes each "
-                        "would take %llu",
-                        (unsigned long long)u->instances, (unsigned long long)u->bytes,
-                        (unsigned long long)(u->bytes / u->instances),
-                        (unsigned long long)u->max_attributes,
-                        (unsigned long long)(SLOTS_OBJECT_BYTES +
-                                             POINTER_BYTES * u->max_attributes)),
-                 msc_strfmt("declare __slots__ = (...) with the %llu attribute names in the class "
-                        "(add \"__weakref__\" if its instances are weakly referenced; "
-                        "subclasses need __slots__ too)",
-                        (unsigned long long)u->max_attributes));
+        rc = msc__advice_add(
+            l, "slots", u->bytes - slotted, u->site, msc_strfmt("Give %s __slots__", name),
+            msc_strfmt(
+                "%llu instances hold their attributes in a dict or values array: "
+                "%llu bytes, %llu a piece; with __slots__ for %llu attributes each "
+                "would take %llu",
+                (unsigned long long)u->instances, (unsigned long long)u->bytes,
+                (unsigned long long)(u->bytes / u->instances),
+                (unsigned long long)u->max_attributes,
+                (unsigned long long)(SLOTS_OBJECT_BYTES + POINTER_BYTES * u->max_attributes)),
+            msc_strfmt("declare __slots__ = (...) with the %llu attribute names in the class "
+                       "(add \"__weakref__\" if its instances are weakly referenced; "
+                       "subclasses need __slots__ too)",
+                       (unsigned long long)u->max_attributes));
     }
     msc_free(use);
     msc_free(owners);
@@ -192,8 +193,8 @@ static int advise_sequence(const msc_heap_t *h, uint32_t v, const char *seq, uin
                    k->type, k->typecode),
         msc_strfmt("the %s takes %llu bytes and the %ss only it holds %llu more; an array of "
                    "%s takes %llu",
-                   seq, (unsigned long long)h->size[v], k->type, (unsigned long long)own,
-                   k->what, (unsigned long long)array),
+                   seq, (unsigned long long)h->size[v], k->type, (unsigned long long)own, k->what,
+                   (unsigned long long)array),
         msc_strfmt("array.array('%s', the_%s), which sizes it exactly (appending one by one "
                    "over-allocates), or a numpy array with the narrowest dtype that holds the "
                    "values",
@@ -232,14 +233,15 @@ static int advise_duplicates(const msc_heap_t *h, msc_advice_list_t *l)
     if (rc) return rc;
     if (d.wasted >= MIN_SAVING) {
         const msc_heap_dup_t *top = &d.groups[0];
-        rc = msc__advice_add(l, "intern", d.wasted, site_of(h, top->example),
-                 msc_strfmt("Keep one copy of equal strings and bytes"),
-                 msc_strfmt("%llu copies of %zu values are held beside an equal copy; the most "
-                        "copied value has %llu copies of %llu bytes",
-                        (unsigned long long)d.copies, d.len, (unsigned long long)top->copies,
-                        (unsigned long long)top->size),
-                 msc_strfmt("sys.intern() strings where they are made (keys, names read from "
-                        "files), or map each value through a dict of canonical copies"));
+        rc = msc__advice_add(
+            l, "intern", d.wasted, site_of(h, top->example),
+            msc_strfmt("Keep one copy of equal strings and bytes"),
+            msc_strfmt("%llu copies of %zu values are held beside an equal copy; the most "
+                       "copied value has %llu copies of %llu bytes",
+                       (unsigned long long)d.copies, d.len, (unsigned long long)top->copies,
+                       (unsigned long long)top->size),
+            msc_strfmt("sys.intern() strings where they are made (keys, names read from "
+                       "files), or map each value through a dict of canonical copies"));
     }
     msc_heap_dups_release(&d);
     return rc;
@@ -252,14 +254,15 @@ static int advise_empty(const msc_heap_t *h, msc_advice_list_t *l)
     for (size_t i = 0; rc == 0 && i < e.len && e.rows[i].saving >= MIN_EMPTY_SAVING; i++) {
         const msc_heap_empty_row_t *r = &e.rows[i];
         if (strncmp(r->kind, "dict of ", 8) == 0) continue; /* instances': the slots rule */
-        rc = msc__advice_add(l, "empty", r->saving, site_of(h, r->example),
-                 msc_strfmt("Do not keep empty %s", r->kind),
-                 msc_strfmt("%llu are empty (%llu bytes) and %llu mostly empty (%llu bytes)",
-                        (unsigned long long)r->empty, (unsigned long long)r->empty_bytes,
-                        (unsigned long long)r->mostly_empty,
-                        (unsigned long long)r->mostly_empty_bytes),
-                 msc_strfmt("create each when its first item arrives (None until then), and "
-                        "copy one that shrank for good"));
+        rc = msc__advice_add(
+            l, "empty", r->saving, site_of(h, r->example),
+            msc_strfmt("Do not keep empty %s", r->kind),
+            msc_strfmt("%llu are empty (%llu bytes) and %llu mostly empty (%llu bytes)",
+                       (unsigned long long)r->empty, (unsigned long long)r->empty_bytes,
+                       (unsigned long long)r->mostly_empty,
+                       (unsigned long long)r->mostly_empty_bytes),
+            msc_strfmt("create each when its first item arrives (None until then), and "
+                       "copy one that shrank for good"));
     }
     msc_heap_empty_release(&e);
     return rc;
@@ -272,16 +275,17 @@ static int advise_cycles(const msc_heap_t *h, msc_advice_list_t *l)
     for (size_t i = 0; rc == 0 && i < c.len; i++) {
         const msc_heap_cycle_group_t *g = &c.groups[i];
         if (!g->weaken || g->freed_bytes < MIN_SAVING) continue;
-        rc = msc__advice_add(l, "weakref", g->freed_bytes, g->site,
-                 msc_strfmt("Make %s a weak reference", g->weaken),
-                 msc_strfmt("%llu reference cycles of %s (%llu objects, %llu bytes with what "
-                        "only they hold) wait for the garbage collector to be freed",
-                        (unsigned long long)g->cycles, g->kinds, (unsigned long long)g->objects,
-                        (unsigned long long)g->freed_bytes),
-                 msc_strfmt(g->weakrefable ? "store weakref.ref(target) in %s and call it to "
-                                         "read it, so reference counting frees each cycle"
-                                       : "break the cycle at %s when the objects are done with",
-                        g->weaken));
+        rc = msc__advice_add(
+            l, "weakref", g->freed_bytes, g->site,
+            msc_strfmt("Make %s a weak reference", g->weaken),
+            msc_strfmt("%llu reference cycles of %s (%llu objects, %llu bytes with what "
+                       "only they hold) wait for the garbage collector to be freed",
+                       (unsigned long long)g->cycles, g->kinds, (unsigned long long)g->objects,
+                       (unsigned long long)g->freed_bytes),
+            msc_strfmt(g->weakrefable ? "store weakref.ref(target) in %s and call it to "
+                                        "read it, so reference counting frees each cycle"
+                                      : "break the cycle at %s when the objects are done with",
+                       g->weaken));
     }
     msc_heap_cycles_release(&c);
     return rc;

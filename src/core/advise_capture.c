@@ -61,8 +61,7 @@ static int source_line(const char *file, uint32_t n, char *buf, size_t size)
             break;
         }
         /* The rest of an overlong line is not a line of its own. */
-        while (!whole && fgets(buf, (int)size, f))
-            whole = buf[strlen(buf) - 1] == '\n';
+        while (!whole && fgets(buf, (int)size, f)) whole = buf[strlen(buf) - 1] == '\n';
     }
     fclose(f);
     if (found) return -1;
@@ -93,8 +92,7 @@ static int concatenates(const char *text)
 static const msc_row_t *row_at(const msc_rows_t *rows, const char *file, uint32_t line)
 {
     for (size_t i = 0; i < rows->n; i++)
-        if (rows->rows[i].line == line && !strcmp(rows->rows[i].file, file))
-            return &rows->rows[i];
+        if (rows->rows[i].line == line && !strcmp(rows->rows[i].file, file)) return &rows->rows[i];
     return NULL;
 }
 
@@ -213,8 +211,8 @@ static int advise_generators(const char *path, const msc_summary_t *s, const msc
 {
     candidate_t c[CANDIDATES];
     uint64_t floor = s->peak_bytes / GENERATOR_MIN_SHARE;
-    size_t n = pick(peak, floor > GENERATOR_MIN_BYTES ? floor : GENERATOR_MIN_BYTES, 1,
-                    builds_list, c);
+    size_t n =
+        pick(peak, floor > GENERATOR_MIN_BYTES ? floor : GENERATOR_MIN_BYTES, 1, builds_list, c);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const msc_row_t *left = row_at(at_exit, c[i].file, c[i].line);
@@ -223,7 +221,8 @@ static int advise_generators(const char *path, const msc_summary_t *s, const msc
         if (rc || c[i].peak_without >= s->peak_bytes) continue;
         uint64_t saved = s->peak_bytes - c[i].peak_without;
         msc_advice_t a = {
-            "generator", "peak",
+            "generator",
+            "peak",
             msc_strfmt("Make the list built at %s:%u a generator", c[i].file, c[i].line),
             msc_strfmt("at the peak (%llu bytes) the list comprehension on this line held "
                        "%llu bytes in %llu blocks, all freed before the end; without them "
@@ -233,7 +232,9 @@ static int advise_generators(const char *path, const msc_summary_t *s, const msc
             msc_strfmt("if the list is only iterated, write a generator expression, "
                        "(x for ...) instead of [x for ...], or yield the items from a "
                        "function: each is then made and dropped in turn"),
-            saved, 0, where(&c[i])};
+            saved,
+            0,
+            where(&c[i])};
         rc = msc_advice_add(l, &a);
     }
     return rc;
@@ -250,7 +251,8 @@ static int advise_joins(const char *path, const msc_summary_t *s, const msc_rows
         uint64_t after = c[i].max_size + pieces;
         if (c[i].max_size < JOIN_MIN_GROWTH * c[i].min_size || c[i].bytes < 2 * after) continue;
         msc_advice_t a = {
-            "join", "allocated",
+            "join",
+            "allocated",
             msc_strfmt("Build the string at %s:%u with join", c[i].file, c[i].line),
             msc_strfmt("%llu allocations on this line took %llu bytes in all, each a longer "
                        "copy (from %llu to %llu bytes); joining the pieces once allocates "
@@ -260,7 +262,9 @@ static int advise_joins(const char *path, const msc_summary_t *s, const msc_rows
                        (unsigned long long)after),
             msc_strfmt("append the pieces to a list and join them once, ''.join(pieces) "
                        "(b''.join for bytes), or write them to an io.StringIO or a bytearray"),
-            c[i].bytes - after, 0, where(&c[i])};
+            c[i].bytes - after,
+            0,
+            where(&c[i])};
         rc = msc_advice_add(l, &a);
     }
     return rc;

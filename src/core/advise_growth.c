@@ -47,25 +47,30 @@ static int advise_one(grown_t *g, uint32_t v, uint32_t o, msc_advice_list_t *l)
 {
     const msc_heap_t *h = g->newer;
     uint64_t now = g->d_new.retained[v], then = g->d_old.retained[o];
-    uint64_t len_now = msc_heap_container(h, v)->length, len_then = msc_heap_container(g->older, o)->length;
+    uint64_t len_now = msc_heap_container(h, v)->length,
+             len_then = msc_heap_container(g->older, o)->length;
     char path[512], type[256];
     msc_heap_path_text(h, &g->paths, v, path, sizeof(path));
     msc_heap_type_name(h, h->type[v], type, sizeof(type));
-    double seconds = h->time_ns > g->older->time_ns
-                         ? (double)(h->time_ns - g->older->time_ns) / 1e9 : 0;
+    double seconds =
+        h->time_ns > g->older->time_ns ? (double)(h->time_ns - g->older->time_ns) / 1e9 : 0;
     msc_advice_t a = {
-        "cache", "held", msc_strfmt("Bound the %s %s", type, path),
-        msc_strfmt("between the snapshots (%.1f s apart) it grew from %llu to %llu entries and "
-                   "from %llu to %llu bytes with what only it holds, %llu%% of the heap",
-                   seconds, (unsigned long long)len_then, (unsigned long long)len_now,
-                   (unsigned long long)then, (unsigned long long)now,
-                   (unsigned long long)(100 * now / (g->d_new.retained[0] ? g->d_new.retained[0]
-                                                                          : 1))),
+        "cache",
+        "held",
+        msc_strfmt("Bound the %s %s", type, path),
+        msc_strfmt(
+            "between the snapshots (%.1f s apart) it grew from %llu to %llu entries and "
+            "from %llu to %llu bytes with what only it holds, %llu%% of the heap",
+            seconds, (unsigned long long)len_then, (unsigned long long)len_now,
+            (unsigned long long)then, (unsigned long long)now,
+            (unsigned long long)(100 * now / (g->d_new.retained[0] ? g->d_new.retained[0] : 1))),
         msc_strfmt("bound it: functools.lru_cache(maxsize=%llu) for a memoised function, an "
                    "OrderedDict trimmed with popitem(last=False) past %llu entries, or a "
                    "weakref.WeakValueDictionary when its values are held elsewhere anyway",
                    (unsigned long long)len_then, (unsigned long long)len_then),
-        now - then, h->site ? h->site[v] : 0, NULL};
+        now - then,
+        h->site ? h->site[v] : 0,
+        NULL};
     return msc_advice_add(l, &a);
 }
 
@@ -73,8 +78,8 @@ static int scan(grown_t *g, msc_advice_list_t *l)
 {
     const msc_heap_t *h = g->newer;
     uint64_t heap = g->d_new.retained[0];
-    uint64_t floor = heap / CACHE_MIN_SHARE > CACHE_MIN_BYTES ? heap / CACHE_MIN_SHARE
-                                                              : CACHE_MIN_BYTES;
+    uint64_t floor =
+        heap / CACHE_MIN_SHARE > CACHE_MIN_BYTES ? heap / CACHE_MIN_SHARE : CACHE_MIN_BYTES;
     int rc = 0;
     for (uint32_t i = 0; rc == 0 && i < h->container_count; i++) {
         uint32_t v = h->containers[i].node;

@@ -119,8 +119,8 @@ static acc_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, uint3
     }
     t->slots[i] = (slot_t){key, (uint32_t)t->n};
     acc_t *r = &t->rows[t->n];
-    *r = (acc_t){f->file, has_function(group) ? f->function : NULL, has_line(group) ? f->line : 0,
-                 {{0, 0}}};
+    *r = (acc_t){
+        f->file, has_function(group) ? f->function : NULL, has_line(group) ? f->line : 0, {{0, 0}}};
     t->stamps[t->n] = UINT32_MAX;
     *stamp = &t->stamps[t->n++];
     return r;
@@ -170,16 +170,15 @@ static int rows_of(const table_t *t, int k, msc_rows_t *out)
     for (size_t i = 0; i < t->n; i++) {
         const acc_t *r = &t->rows[i];
         if (r->v[k].bytes || r->v[k].count)
-            out->rows[out->n++] = (msc_row_t){r->file, r->function, r->line, r->v[k].bytes,
-                                              r->v[k].count};
+            out->rows[out->n++] =
+                (msc_row_t){r->file, r->function, r->line, r->v[k].bytes, r->v[k].count};
     }
     if (out->n) qsort(out->rows, out->n, sizeof(msc_row_t), by_bytes_desc);
     return 0;
 }
 
 int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
-                        msc_group_t group, int inclusive, const char *only_file,
-                        msc_rows_t *out)
+                        msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
 {
     table_t t;
     memset(&t, 0, sizeof(t));
@@ -212,8 +211,8 @@ int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned vi
     return err;
 }
 
-int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view,
-                  msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
+int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view, msc_group_t group,
+                  int inclusive, const char *only_file, msc_rows_t *out)
 {
     msc_rows_t all[MSC_VIEW_ALL];
     int err = msc_aggregate_views(a, sym, 1u << view, group, inclusive, only_file, all);

@@ -277,8 +277,8 @@ static int place(msc_analysis_t *a, uint32_t slot, const msc_live_t *b, uint64_t
 {
     if (slot == MSC_DOMAIN_MMAP) {
         uint64_t end = b->addr + (length ? length : 1);
-        msc__region_t g = {b->addr, end < b->addr ? UINT64_MAX : end, b->size, b->stack,
-                           b->count, slot};
+        msc__region_t g = {b->addr, end < b->addr ? UINT64_MAX : end, b->size, b->stack, b->count,
+                           slot};
         return msc__regions_add(&a->maps, &g, cut_mapping, a);
     }
     msc_live_t old, tagged = *b;
@@ -616,9 +616,8 @@ int msc_analysis_event(void *analysis, const msc_event_t *ev)
         int err = a->qlen == LOOKAHEAD ? apply_oldest(a) : 0;
         msc_livemap_prefetch(&a->live, ev->addr);
         if (ev->kind == MSC_REC_REALLOC) msc_livemap_prefetch(&a->live, ev->old_addr);
-        a->queue[(a->qhead + a->qlen++) % LOOKAHEAD] =
-            (block_event_t){ev->kind, ev->stack,   ev->addr,  ev->old_addr,
-                            ev->size, ev->time_ns, ev->domain};
+        a->queue[(a->qhead + a->qlen++) % LOOKAHEAD] = (block_event_t){
+            ev->kind, ev->stack, ev->addr, ev->old_addr, ev->size, ev->time_ns, ev->domain};
         return err;
     }
     int err = drain_blocks(a);
@@ -645,9 +644,9 @@ int msc_analysis_finish(msc_analysis_t *a)
     for (uint32_t i = 0; i < a->ndom; i++) {
         const domain_acc_t *d = &a->dom[i];
         if (!d->allocations) continue;
-        a->sum.domains[a->sum.ndomains++] = (msc_domain_stats_t){
-            d->domain, d->stamp == a->epoch ? d->peak_bytes : d->live_bytes, d->live_bytes,
-            d->total_bytes, d->allocations};
+        a->sum.domains[a->sum.ndomains++] =
+            (msc_domain_stats_t){d->domain, d->stamp == a->epoch ? d->peak_bytes : d->live_bytes,
+                                 d->live_bytes, d->total_bytes, d->allocations};
     }
     return err;
 }
@@ -737,8 +736,7 @@ int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, u
 }
 
 /* The blocks of map m, of domain, or of their own slot's when by_slot. */
-static void each_in(const msc_livemap_t *m, int by_slot, uint64_t domain, msc_live_fn fn,
-                    void *arg)
+static void each_in(const msc_livemap_t *m, int by_slot, uint64_t domain, msc_live_fn fn, void *arg)
 {
     for (size_t i = 0; m->slots && i <= m->mask; i++) {
         const msc_live_t *b = &m->slots[i];

@@ -57,8 +57,8 @@ int msc_chunk_write(msc_chunk_writer_t *w, int stream, const void *raw, size_t n
     if (n == 0) return 0;
     if (n > MSC_CHUNK_MAX_RAW) return MSC_EUSAGE;
     uint8_t *h = w->out, *payload = w->out + MSC_CHUNK_HEADER_SIZE;
-    size_t stored = ZSTD_compressCCtx(w->cctx, payload, w->out_cap - MSC_CHUNK_HEADER_SIZE, raw,
-                                      n, w->level);
+    size_t stored =
+        ZSTD_compressCCtx(w->cctx, payload, w->out_cap - MSC_CHUNK_HEADER_SIZE, raw, n, w->level);
     int codec = MSC_CODEC_ZSTD;
     if (ZSTD_isError(stored) || stored >= n) {
         memcpy(payload, raw, n);
@@ -135,8 +135,7 @@ int msc_chunk_next(msc_chunk_reader_t *r, msc_chunk_t *c, msc_error_info_t *info
     if (rc == MSC_ETRUNCATED) return bad(info, at, "file ends inside a chunk header", rc);
     if (rc < 0) return bad(info, at, "read error", rc);
 
-    if (msc__get_u32(h) != MSC_CHUNK_MAGIC)
-        return bad(info, at, "bad chunk magic", MSC_ECORRUPT);
+    if (msc__get_u32(h) != MSC_CHUNK_MAGIC) return bad(info, at, "bad chunk magic", MSC_ECORRUPT);
     int stream = h[4], codec = h[5];
     uint32_t seq = msc__get_u32(h + 8), stored = msc__get_u32(h + 12), raw = msc__get_u32(h + 16);
     if (stream > r->max_stream) return bad(info, at + 4, "unknown chunk stream", MSC_ECORRUPT);

@@ -278,8 +278,9 @@ static int advise(scan_t *s, uint32_t c, msc_heap_cycle_group_t *g)
         char name[600], type[400];
         const char *label = msc_heap_string(s->h, k[i].label, NULL);
         if (k[i].owner == NONE) snprintf(name, sizeof(name), "dict['%s']", label);
-        else snprintf(name, sizeof(name), "%s.%s",
-                      msc_heap_type_name(s->h, k[i].owner, type, sizeof(type)), label);
+        else
+            snprintf(name, sizeof(name), "%s.%s",
+                     msc_heap_type_name(s->h, k[i].owner, type, sizeof(type)), label);
         g->weaken = msc_strdup(name);
         g->weaken_refs = k[i].refs;
         g->weakrefable = k[i].weakrefable;
@@ -450,10 +451,17 @@ done:
 int msc_heap_cycles(const msc_heap_t *h, msc_heap_cycles_t *c)
 {
     size_t n = h->node_count;
-    scan_t s = {h, msc_heap_dict_owners(h), msc__heap_dict_type(h), msc_calloc(n, 1),
+    scan_t s = {h,
+                msc_heap_dict_owners(h),
+                msc__heap_dict_type(h),
+                msc_calloc(n, 1),
                 msc_malloc(n * sizeof(uint32_t)),
-                NULL, msc_malloc(n * sizeof(uint32_t)), 0, msc_calloc(n, 1),
-                msc_malloc(n * sizeof(uint32_t)), msc_malloc(n * sizeof(uint64_t))};
+                NULL,
+                msc_malloc(n * sizeof(uint32_t)),
+                0,
+                msc_calloc(n, 1),
+                msc_malloc(n * sizeof(uint32_t)),
+                msc_malloc(n * sizeof(uint64_t))};
     memset(c, 0, sizeof(*c));
     int rc = MSC_ENOMEM;
     if (s.owners && s.garbage && s.comp && s.member && s.color && s.stack && s.cursor)

@@ -154,12 +154,12 @@ done:
     return rc;
 }
 
-static void add_row(msc_diff_t *d, const msc_row_t *b, const msc_row_t *a,
-                    msc_diff_status_t status)
+static void add_row(msc_diff_t *d, const msc_row_t *b, const msc_row_t *a, msc_diff_status_t status)
 {
     const msc_row_t *named = a ? a : b;
-    msc_diff_row_t r = {named->file, named->function, named->line, b ? b->line : 0, status,
-                        b ? b->bytes : 0, a ? a->bytes : 0, b ? b->count : 0, a ? a->count : 0, 0};
+    msc_diff_row_t r = {
+        named->file,      named->function,  named->line,      b ? b->line : 0,  status,
+        b ? b->bytes : 0, a ? a->bytes : 0, b ? b->count : 0, a ? a->count : 0, 0};
     r.delta_bytes = (int64_t)r.after_bytes - (int64_t)r.before_bytes;
     if (r.delta_bytes || r.before_count != r.after_count) d->rows[d->n++] = r;
 }

@@ -210,7 +210,8 @@ int msc_heap_type_retained(const msc_heap_t *h, const msc_heap_dom_t *d, uint64_
             continue;
         }
         uint32_t v = child[cursor[depth - 1]++];
-        if (msc_heap_is_object(h, v) && active[h->type[v]]++ == 0) by_type[h->type[v]] += d->retained[v];
+        if (msc_heap_is_object(h, v) && active[h->type[v]]++ == 0)
+            by_type[h->type[v]] += d->retained[v];
         stack[depth] = v;
         cursor[depth++] = start[v];
     }

@@ -35,8 +35,7 @@ static int by_wasted(const void *a, const void *b)
 static copy_t *sorted_copies(const msc_heap_t *h, uint32_t *n)
 {
     *n = 0;
-    for (uint32_t v = 1; v < h->node_count; v++)
-        *n += msc_heap_digest(h, v) != 0;
+    for (uint32_t v = 1; v < h->node_count; v++) *n += msc_heap_digest(h, v) != 0;
     copy_t *c = msc_malloc((size_t)(*n ? *n : 1) * sizeof(*c));
     if (!c) return NULL;
     *n = 0;
@@ -63,8 +62,7 @@ int msc_heap_duplicates(const msc_heap_t *h, msc_heap_dups_t *d)
     uint32_t n, groups = 0;
     copy_t *c = sorted_copies(h, &n);
     if (!c) return MSC_ENOMEM;
-    for (uint32_t i = 0, j; i < n; i = j)
-        groups += (j = run_end(c, n, i)) - i > 1;
+    for (uint32_t i = 0, j; i < n; i = j) groups += (j = run_end(c, n, i)) - i > 1;
     d->groups = msc_calloc(groups ? groups : 1, sizeof(*d->groups));
     if (!d->groups) {
         msc_free(c);

@@ -34,10 +34,8 @@ static uint64_t py311_room(const msc_heap_container_t *c)
     case MSC_HEAP_SET: /* set_add_entry grows the table once fill * 5 >= mask * 3 */
         return c->capacity > 1 ? (3 * (c->capacity - 1) - 1) / 5 : 0;
     case MSC_HEAP_DICT_STR:
-    case MSC_HEAP_DICT:
-        return (c->capacity << 1) / 3; /* USABLE_FRACTION */
-    default:
-        return c->capacity;
+    case MSC_HEAP_DICT: return (c->capacity << 1) / 3; /* USABLE_FRACTION */
+    default: return c->capacity;
     }
 }
 
@@ -53,8 +51,7 @@ static uint64_t py311_set_slots(uint64_t n)
 {
     uint64_t slots = PY311_SET_INLINE;
     if (n * 5 < (PY311_SET_INLINE - 1) * 3) return slots;
-    while (slots <= 2 * n)
-        slots <<= 1;
+    while (slots <= 2 * n) slots <<= 1;
     return slots;
 }
 
@@ -72,8 +69,7 @@ static uint64_t py311_keys_bytes(uint64_t slots, uint64_t entry)
 static uint64_t py311_dict_slots(uint64_t n)
 {
     uint64_t m = ((((3 * n + 1) / 2) | 8) - 1) | 7, slots = 1;
-    for (; m; m >>= 1)
-        slots <<= 1;
+    for (; m; m >>= 1) slots <<= 1;
     return slots;
 }
 
@@ -86,8 +82,7 @@ static uint64_t py311_excess(const msc_heap_container_t *c)
 {
     uint64_t now, fit;
     switch (c->layout) {
-    case MSC_HEAP_LIST:
-        return (c->capacity - c->length) * PY311_POINTER;
+    case MSC_HEAP_LIST: return (c->capacity - c->length) * PY311_POINTER;
     case MSC_HEAP_SET:
         now = py311_set_table(c->capacity);
         fit = py311_set_table(py311_set_slots(c->length));
@@ -101,8 +96,7 @@ static uint64_t py311_excess(const msc_heap_container_t *c)
         fit = c->length ? py311_keys_bytes(py311_dict_slots(c->length), entry) : 0;
         break;
     }
-    default:
-        return 0;
+    default: return 0;
     }
     return now > fit ? now - fit : 0;
 }
@@ -148,8 +142,7 @@ static int by_saving(const void *a, const void *b)
 static int make_rows(const msc_heap_t *h, const tally_t *t, uint64_t keys, msc_heap_empty_t *e)
 {
     size_t used = 0;
-    for (uint64_t k = 0; k < keys; k++)
-        used += t[k].empty + t[k].mostly_empty != 0;
+    for (uint64_t k = 0; k < keys; k++) used += t[k].empty + t[k].mostly_empty != 0;
     e->rows = msc_calloc(used ? used : 1, sizeof(*e->rows));
     if (!e->rows) return MSC_ENOMEM;
     for (uint64_t k = 0; k < keys; k++) {
@@ -200,8 +193,7 @@ done:
 
 void msc_heap_empty_release(msc_heap_empty_t *e)
 {
-    for (size_t i = 0; e->rows && i < e->len; i++)
-        msc_free(e->rows[i].kind);
+    for (size_t i = 0; e->rows && i < e->len; i++) msc_free(e->rows[i].kind);
     msc_free(e->rows);
     memset(e, 0, sizeof(*e));
 }

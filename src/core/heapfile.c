@@ -383,8 +383,8 @@ static int read_header(int fd, msc_heap_t *h, uint64_t *body_end, uint32_t *vers
     info->what = "read error";
     if (n < 0) return MSC_EIO;
     info->what = "file too short for a heap snapshot header";
-    if (n < HEADER_FIXED) return n >= 8 && memcmp(head, MSC_HEAP_MAGIC, 8) ? MSC_EFORMAT
-                                                                        : MSC_ETRUNCATED;
+    if (n < HEADER_FIXED)
+        return n >= 8 && memcmp(head, MSC_HEAP_MAGIC, 8) ? MSC_EFORMAT : MSC_ETRUNCATED;
     info->what = "not a memscope heap snapshot (bad magic)";
     if (memcmp(head, MSC_HEAP_MAGIC, 8) != 0) return MSC_EFORMAT;
     info->offset = 8;
@@ -493,8 +493,8 @@ static int read_node(reader_t *r, msc_cursor_t *c)
     if (type == 0) return fail(r, "a second root node", MSC_ECORRUPT);
     uint32_t v;
     int rc = r->light ? add_light_node(h, (uint32_t)type, size, flags)
-                      : msc_heap_add_node(h, addr, (uint32_t)type, size, (uint32_t)refcnt,
-                                          flags, (uint32_t)preview, &v);
+                      : msc_heap_add_node(h, addr, (uint32_t)type, size, (uint32_t)refcnt, flags,
+                                          (uint32_t)preview, &v);
     if (rc == MSC_ECORRUPT) return fail(r, "too many nodes", rc);
     return rc < 0 ? fail(r, "out of memory", rc) : 0;
 }
@@ -529,8 +529,7 @@ static int read_edges(reader_t *r, msc_cursor_t *c)
         if (c->err) return fail(r, "edge record cut short", MSC_ECORRUPT);
         if (to < 0 || to >= MSC_HEAP_MAX_NODES)
             return fail(r, "edge to an impossible node", MSC_ECORRUPT);
-        if (label > UINT32_MAX ||
-            (!(label & MSC_HEAP_LABEL_INDEX) && label >= h->string_count))
+        if (label > UINT32_MAX || (!(label & MSC_HEAP_LABEL_INDEX) && label >= h->string_count))
             return fail(r, "edge names an unknown string", MSC_ECORRUPT);
         int rc = r->light ? keep_dict_edge(r, from, (uint32_t)to, (uint32_t)label)
                           : msc_heap_add_edge(h, from, (uint32_t)to, (uint32_t)label);
@@ -544,12 +543,11 @@ static int read_edges(reader_t *r, msc_cursor_t *c)
  * version must know and which must come after the last node's edges. */
 static int tail_count(reader_t *r, msc_cursor_t *c, uint32_t since, uint64_t *n)
 {
-    if (r->version < since) return fail(r, "record kind newer than the snapshot's version",
-                                        MSC_ECORRUPT);
+    if (r->version < since)
+        return fail(r, "record kind newer than the snapshot's version", MSC_ECORRUPT);
     *n = msc__get_varint(c);
     if (c->err || *n == 0 || *n > ENTRIES_PER_RECORD || r->edges_due)
-        return fail(r, "site, digest, container or array record with a wrong count",
-                    MSC_ECORRUPT);
+        return fail(r, "site, digest, container or array record with a wrong count", MSC_ECORRUPT);
     r->tail = 1;
     return 0;
 }
@@ -619,8 +617,7 @@ static int read_containers(reader_t *r, msc_cursor_t *c)
             rc = msc_heap_add_container(r->h, r->last_container, layout, length, capacity);
         }
         if (rc == MSC_EUSAGE)
-            return fail(r, "container with an impossible layout, length or capacity",
-                        MSC_ECORRUPT);
+            return fail(r, "container with an impossible layout, length or capacity", MSC_ECORRUPT);
         if (rc < 0) return fail(r, "out of memory", rc);
     }
     return rc;
@@ -643,8 +640,7 @@ static int read_arrays(reader_t *r, msc_cursor_t *c)
             rc = msc_heap_add_array(r->h, r->last_array, kind, itemsize, fits, length);
         }
         if (rc == MSC_EUSAGE)
-            return fail(r, "array with an impossible kind, element size or length",
-                        MSC_ECORRUPT);
+            return fail(r, "array with an impossible kind, element size or length", MSC_ECORRUPT);
         if (rc < 0) return fail(r, "out of memory", rc);
     }
     return rc;
@@ -664,8 +660,8 @@ static int read_end(reader_t *r, msc_cursor_t *c)
     uint64_t nodes = msc__get_varint(c), edges = msc__get_varint(c);
     uint64_t strings = msc__get_varint(c), types = msc__get_varint(c);
     if (c->err) return fail(r, "end record cut short", MSC_ECORRUPT);
-    if (r->edges_due || r->nodes_read == 0 || nodes != h->node_count ||
-        edges != h->edge_count || strings != h->string_count || types != h->type_count)
+    if (r->edges_due || r->nodes_read == 0 || nodes != h->node_count || edges != h->edge_count ||
+        strings != h->string_count || types != h->type_count)
         return fail(r, "end record does not match the records before it", MSC_ECORRUPT);
     if (r->light) return end_light(r);
     if (msc_heap_finish(h) < 0) return fail(r, "out of memory", MSC_ENOMEM);
@@ -760,13 +756,13 @@ static uint32_t *light_owners(const reader_t *r)
     if (!owner) return NULL;
     memset(owner, 0xFF, (size_t)r->h->node_count * sizeof(*owner));
     for (uint64_t i = 0; i < r->ndict_edges; i++)
-        if (owner[r->dict_edges[i][1]] == UINT32_MAX) owner[r->dict_edges[i][1]] = r->dict_edges[i][0];
+        if (owner[r->dict_edges[i][1]] == UINT32_MAX)
+            owner[r->dict_edges[i][1]] = r->dict_edges[i][0];
     return owner;
 }
 
 int msc_heap_read_partition(int fd, int by, msc_heap_partition_t *p, msc_error_info_t *info,
-                            void (*progress)(uint64_t done, uint64_t total, void *arg),
-                            void *arg)
+                            void (*progress)(uint64_t done, uint64_t total, void *arg), void *arg)
 {
     reader_t r = {.h = msc_heap_new(), .light = 1};
     uint32_t *owners = NULL;

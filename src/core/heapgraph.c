@@ -139,8 +139,7 @@ int msc_heap_intern(msc_heap_t *h, const char *s, size_t n, uint32_t *id)
 {
     msc__heap_build_t *b = h->build;
     n = fitting(s, n);
-    if ((uint64_t)b->str_used * 2 >= b->str_mask && rehash_strings(h) < 0)
-        return MSC_ENOMEM;
+    if ((uint64_t)b->str_used * 2 >= b->str_mask && rehash_strings(h) < 0) return MSC_ENOMEM;
     uint64_t hash = hash_bytes(s, n);
     uint32_t i = (uint32_t)hash & b->str_mask;
     for (; b->str_slots[i]; i = (i + 1) & b->str_mask) {
@@ -190,8 +189,8 @@ uint8_t *msc_heap_label_set(const msc_heap_t *h, const char *text)
 int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *index)
 {
     if (h->type_count >= MSC_HEAP_MAX_NODES) return MSC_ENOMEM;
-    if (grow32((void **)&h->types, &h->type_cap, (uint64_t)h->type_count + 1,
-               sizeof(*h->types)) < 0)
+    if (grow32((void **)&h->types, &h->type_cap, (uint64_t)h->type_count + 1, sizeof(*h->types)) <
+        0)
         return MSC_ENOMEM;
     h->types[h->type_count].name = name;
     h->types[h->type_count].module = module;
@@ -202,12 +201,12 @@ int msc_heap_add_type(msc_heap_t *h, uint32_t name, uint32_t module, uint32_t *i
 /* Grows the node columns to n nodes. */
 static int grow_nodes(msc_heap_t *h, uint64_t n)
 {
-#define COLUMN(field)                                                                      \
-    do {                                                                                   \
-        void *q = msc_realloc(h->field, (size_t)n * sizeof(*h->field));                    \
-        if (!q) return MSC_ENOMEM;                                                         \
-        msc__advise_huge_pages(q, (size_t)n * sizeof(*h->field));                          \
-        h->field = q;                                                                      \
+#define COLUMN(field)                                                                              \
+    do {                                                                                           \
+        void *q = msc_realloc(h->field, (size_t)n * sizeof(*h->field));                            \
+        if (!q) return MSC_ENOMEM;                                                                 \
+        msc__advise_huge_pages(q, (size_t)n * sizeof(*h->field));                                  \
+        h->field = q;                                                                              \
     } while (0)
     COLUMN(addr);
     COLUMN(size);
@@ -290,8 +289,8 @@ const msc_heap_container_t *msc_heap_container(const msc_heap_t *h, uint32_t v)
     return lo < h->container_count && h->containers[lo].node == v ? &h->containers[lo] : NULL;
 }
 
-int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size,
-                      uint32_t refcnt, uint8_t flags, uint32_t preview, uint32_t *index)
+int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size, uint32_t refcnt,
+                      uint8_t flags, uint32_t preview, uint32_t *index)
 {
     if (h->node_count >= MSC_HEAP_MAX_NODES) return MSC_ECORRUPT;
     if (h->node_count >= h->node_cap) {
@@ -435,8 +434,7 @@ int msc__heap_array_valid(int kind, int itemsize, int fits, uint64_t length)
            length < (1ULL << 56) / (uint64_t)itemsize;
 }
 
-int msc_heap_add_array(msc_heap_t *h, uint32_t v, int kind, int itemsize, int fits,
-                       uint64_t length)
+int msc_heap_add_array(msc_heap_t *h, uint32_t v, int kind, int itemsize, int fits, uint64_t length)
 {
     if (v == 0 || v >= h->node_count || !msc__heap_array_valid(kind, itemsize, fits, length) ||
         (h->flags[v] & MSC_HEAP_SYNTHETIC) ||

@@ -68,8 +68,9 @@ void msc__heap_kind_name(const msc_heap_t *h, uint64_t key, char *buf, size_t n)
     char tmp[400];
     if (key < h->type_count) msc_heap_type_name(h, (uint32_t)key, buf, n);
     else if (key == 2ULL * h->type_count) snprintf(buf, n, "dict (no owner)");
-    else snprintf(buf, n, "dict of %s",
-                  msc_heap_type_name(h, (uint32_t)(key - h->type_count), tmp, sizeof(tmp)));
+    else
+        snprintf(buf, n, "dict of %s",
+                 msc_heap_type_name(h, (uint32_t)(key - h->type_count), tmp, sizeof(tmp)));
 }
 
 /* The key of node v: an index into the row table, whose layout depends on

@@ -109,8 +109,8 @@ static int is_element(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t x
     return !msc_heap_label_is(h, p->label[parent], "__dict__");
 }
 
-static const char *path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
-                             char *buf, size_t n, int merged)
+static const char *path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v, char *buf,
+                             size_t n, int merged)
 {
     uint32_t steps[MAX_STEPS];
     size_t count = 0, len = 0;
@@ -268,7 +268,8 @@ uint32_t *msc_heap_find_type(const msc_heap_t *h, const char *name, uint32_t *co
     uint32_t *out = NULL;
     *count = 0;
     if (!match) return NULL;
-    for (uint32_t v = 1; v < h->node_count; v++) *count += match[h->type[v]] && msc_heap_is_object(h, v);
+    for (uint32_t v = 1; v < h->node_count; v++)
+        *count += match[h->type[v]] && msc_heap_is_object(h, v);
     out = msc_malloc(((size_t)*count + 1) * sizeof(uint32_t));
     *count = 0;
     for (uint32_t v = 1; out && v < h->node_count; v++)

@@ -55,8 +55,8 @@ int msc_file_is(int fd, const msc_file_id_t *id)
 {
     msc_file_id_t now;
     int saved = errno;
-    int same = fd >= 0 && msc_file_identify(fd, &now) == 0 && now.dev == id->dev &&
-               now.ino == id->ino;
+    int same =
+        fd >= 0 && msc_file_identify(fd, &now) == 0 && now.dev == id->dev && now.ino == id->ino;
     errno = saved;
     return same;
 }

@@ -53,8 +53,7 @@ static uint64_t share(const msc__region_t *g, uint64_t lo, uint64_t hi)
 /* Takes [lo, hi) out of range i, which it overlaps; the range may split in
  * two. Returns how many ranges now stand where i stood (0, 1 or 2), or
  * MSC_ENOMEM. */
-static int cut_one(msc__regions_t *r, size_t i, uint64_t lo, uint64_t hi, msc__cut_fn fn,
-                   void *arg)
+static int cut_one(msc__regions_t *r, size_t i, uint64_t lo, uint64_t hi, msc__cut_fn fn, void *arg)
 {
     msc__region_t *g = &r->v[i];
     if (lo < g->start) lo = g->start;

@@ -267,8 +267,7 @@ static uint64_t get_addr(msc_cursor_t *c, uint8_t tag, uint64_t *last)
 
 static int get_stack(msc_cursor_t *c, uint8_t tag, stream_state_t *st, uint32_t *out)
 {
-    if (!(tag & MSC_FLAG_SAME_STACK))
-        st->delta.stack += (uint32_t)msc_unzigzag(msc__get_varint(c));
+    if (!(tag & MSC_FLAG_SAME_STACK)) st->delta.stack += (uint32_t)msc_unzigzag(msc__get_varint(c));
     uint32_t local = st->delta.stack;
     if (local != 0 && local >= st->nodes) return MSC_ECORRUPT;
     *out = local ? st->node_map[local] : 0;
@@ -348,7 +347,8 @@ static int decode_table(msc_replay_t *r, stream_state_t *st, int kind, msc_curso
         uint32_t n;
         const uint8_t *bytes = get_text(c, &n, MSC_MAX_STRING);
         if (c->err) return c->err;
-        return id >= MSC_MAX_IDS ? MSC_ECORRUPT : msc_symbols_add_string(r->sym, (uint32_t)id, bytes, n);
+        return id >= MSC_MAX_IDS ? MSC_ECORRUPT
+                                 : msc_symbols_add_string(r->sym, (uint32_t)id, bytes, n);
     }
     uint64_t file = msc__get_varint(c), name = msc__get_varint(c), line = msc__get_varint(c);
     uint32_t n;
@@ -387,8 +387,7 @@ static int decode_info(stream_state_t *st, uint8_t tag, msc_cursor_t *c, msc_eve
             ev->value[3] = 1;
         } else ev->value[1] = ev->value[2] = ev->value[3] = 0;
         return (tag & ~(MSC_FLAG_RSS_DETAIL | 0x0F)) ? MSC_ECORRUPT : 0;
-    }
-    else if (kind == MSC_REC_GC)
+    } else if (kind == MSC_REC_GC)
         for (int i = 0; i < 4; i++) ev->value[i] = msc__get_varint(c);
     else ev->text = (const char *)get_text(c, &ev->text_len, MSC_MAX_STRING);
     return 0;
@@ -438,8 +437,8 @@ static int decode_cpu(stream_state_t *st, uint8_t flags, msc_cursor_t *c, msc_ev
  * does not know is skipped whole, and fields past those it knows in a body
  * it does are skipped too (a newer writer may append some). Returns as
  * decode() does. */
-static int decode_ext(msc_replay_t *r, stream_state_t *st, int stream, uint8_t tag,
-                      msc_cursor_t *c, msc_event_t *ev)
+static int decode_ext(msc_replay_t *r, stream_state_t *st, int stream, uint8_t tag, msc_cursor_t *c,
+                      msc_event_t *ev)
 {
     uint64_t sub = msc__get_varint(c), len = msc__get_varint(c);
     const uint8_t *body = len <= MSC_EXT_MAX_BODY ? msc__get_bytes(c, len) : NULL;

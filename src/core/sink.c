@@ -241,8 +241,8 @@ static void sample_rss(msc_sink_t *s)
     if (p) {
         uint64_t rss = (uint64_t)rss_pages * (uint64_t)s->page_size;
         uint64_t file_backed = rollup > anon ? rollup - anon : 0;
-        msc_stream_commit(st, msc_enc_sample(p, &st->delta, msc_sink_now(s), rss, detail, anon,
-                                             file_backed), 1);
+        msc_stream_commit(
+            st, msc_enc_sample(p, &st->delta, msc_sink_now(s), rss, detail, anon, file_backed), 1);
     }
     msc_sink_side_unlock(s);
 }

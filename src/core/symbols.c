@@ -160,8 +160,7 @@ static int rehash(msc_symbols_t *s)
     return 0;
 }
 
-int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id,
-                             uint32_t offset)
+int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id, uint32_t offset)
 {
     if (parent >= s->nnodes) return MSC_ECORRUPT;
     uint32_t i = node_hash(parent, code_id, offset) & s->index_mask;
@@ -301,8 +300,7 @@ static int32_t lt_svarint(msc_cursor_t *c)
 /* One entry of the table at c: the code units [*start, *end) it covers
  * and, in *line, their line (updated from the previous entry's; *has_line
  * 0 when the entry has none). 0 at the end or on a malformed entry. */
-static int lt_next(msc_cursor_t *c, int64_t *line, uint64_t *start, uint64_t *end,
-                   int *has_line)
+static int lt_next(msc_cursor_t *c, int64_t *line, uint64_t *start, uint64_t *end, int *has_line)
 {
     if (c->p >= c->end || c->err) return 0;
     uint8_t first = msc__get_byte(c);
@@ -335,8 +333,7 @@ static uint32_t entry_line(int has_line, int64_t line)
     return has_line && line > 0 && line <= UINT32_MAX ? (uint32_t)line : 0;
 }
 
-uint32_t msc_linetable_line(const uint8_t *table, size_t n, uint32_t first_line,
-                            uint32_t offset)
+uint32_t msc_linetable_line(const uint8_t *table, size_t n, uint32_t first_line, uint32_t offset)
 {
     msc_cursor_t c = {table, table + n, 0};
     int64_t line = first_line;
@@ -349,14 +346,14 @@ uint32_t msc_linetable_line(const uint8_t *table, size_t n, uint32_t first_line,
 
 /* The table decoded: each code unit's line (msc_linetable_line's answer),
  * *nunits of them; NULL when out of memory. */
-static uint32_t *decode_lines(const uint8_t *table, size_t n, uint32_t first_line,
-                              uint32_t *nunits)
+static uint32_t *decode_lines(const uint8_t *table, size_t n, uint32_t first_line, uint32_t *nunits)
 {
     msc_cursor_t c = {table, table + n, 0};
     int64_t line = first_line;
     uint64_t start = 0, end = 0;
     int has_line;
-    while (lt_next(&c, &line, &start, &end, &has_line)) {}
+    while (lt_next(&c, &line, &start, &end, &has_line)) {
+    }
     uint32_t units = (uint32_t)end; /* at most 8 a table byte */
     uint32_t *lines = msc_calloc(units ? units : 1, sizeof(uint32_t));
     if (!lines) return NULL;

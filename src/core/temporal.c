@@ -66,8 +66,8 @@ static int grow_scratch(msc_temporal_t *t, size_t need)
 }
 
 /* Appends one stack's live values to the scratch at *len. */
-static int encode_stack(msc_temporal_t *t, const msc_analysis_t *a, uint32_t node,
-                        uint32_t *last, size_t *len, snapshot_t *s)
+static int encode_stack(msc_temporal_t *t, const msc_analysis_t *a, uint32_t node, uint32_t *last,
+                        size_t *len, snapshot_t *s)
 {
     msc_node_values_t v = msc_analysis_node(a, MSC_VIEW_EXIT, node);
     if (!v.count) return 0;
@@ -129,8 +129,8 @@ static int keep(msc_temporal_t *t, const msc_analysis_t *a, uint64_t since_ns, u
         last->until_ns = until_ns;
         return 0;
     }
-    snapshot_t s = {since_ns, until_ns, sum->current_bytes, sum->allocations, sum->frees,
-                    NULL, 0, 0};
+    snapshot_t s = {since_ns, until_ns, sum->current_bytes, sum->allocations, sum->frees, NULL,
+                    0,        0};
     int err = encode(t, a, &s);
     if (err) {
         msc_free(s.data);

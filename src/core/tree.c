@@ -48,7 +48,8 @@ static uint64_t node_hash(const void *ctx, uint32_t e)
 /* Room for one more node. */
 static int grow_nodes(msc_tree_t *t)
 {
-    if (msc_array_grow((void **)&t->nodes, &t->cap_nodes, (size_t)t->n + 1, sizeof(*t->nodes)) < 0 ||
+    if (msc_array_grow((void **)&t->nodes, &t->cap_nodes, (size_t)t->n + 1, sizeof(*t->nodes)) <
+            0 ||
         msc_array_grow((void **)&t->keys, &t->cap_keys, (size_t)t->n + 1, sizeof(*t->keys)) < 0)
         return MSC_ENOMEM;
     return 0;
@@ -69,8 +70,8 @@ static uint32_t child_of(msc_tree_t *t, msc_symbols_t *sym, uint32_t parent, uin
     if (t->n == t->cap_nodes && grow_nodes(t) < 0) return UINT32_MAX;
     uint32_t id = t->n++;
     t->keys[id] = k;
-    t->nodes[id] = (msc_tree_node_t){parent, t->nodes[parent].depth + 1, f.file, f.function,
-                                     f.line, 0, 0, 0, 0, 0};
+    t->nodes[id] = (msc_tree_node_t){
+        parent, t->nodes[parent].depth + 1, f.file, f.function, f.line, 0, 0, 0, 0, 0};
     msc_table_add(&t->index, i);
     if (t->nodes[id].depth > t->max_depth) t->max_depth = t->nodes[id].depth;
     return id;
@@ -138,8 +139,8 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, uint64_
  * of them), sorted by their depth in the trie; their inclusive values (a
  * sweep from the deepest level up); then level by level from the outermost
  * frames down. The tree holds only the frames that reach the floor. */
-static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
-                         size_t n, uint64_t floor)
+static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v, size_t n,
+                         uint64_t floor)
 {
     uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0;
     size_t cap = 0;                    /* room in needed */
@@ -219,7 +220,8 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
         candidate_t none = {{0, NO_STACK_ID, NO_STACK_ID, 0}, 0, none_bytes, none_count};
         uint32_t id;
         err = make(t, sym, &none, floor, &id);
-        if (!err && id) t->nodes[id - 1].self_bytes += none_bytes, t->nodes[id - 1].self_count += none_count;
+        if (!err && id)
+            t->nodes[id - 1].self_bytes += none_bytes, t->nodes[id - 1].self_count += none_count;
     }
     for (size_t i = 0; i < n && !err; i++) { /* self values, on the frames kept */
         uint32_t s = v[i].stack;
@@ -244,8 +246,8 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
 /* Inverted: from the allocating frames, one level of callers at a time;
  * each stack still followed is a walker, and one whose stack has no caller
  * left gives its node its self values. */
-static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v,
-                          size_t n, uint64_t floor)
+static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v, size_t n,
+                          uint64_t floor)
 {
     uint32_t ntrie = msc_symbols_nodes(sym);
     size_t cap = n ? n : 1, mask = 1;
@@ -321,8 +323,7 @@ static int index_children(msc_tree_t *t)
     return 0;
 }
 
-msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
-                         int flags)
+msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n, int flags)
 {
     return msc_tree_new_pruned(sym, values, n, flags, 0);
 }
@@ -353,8 +354,7 @@ fail:
     return NULL;
 }
 
-int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out,
-                     size_t *n)
+int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out, size_t *n)
 {
     uint32_t nodes = msc_analysis_nodes(a);
     size_t k = 0;

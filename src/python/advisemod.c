@@ -29,8 +29,8 @@ static PyObject *advice_row(const msc_heap_t *h, const msc_advice_t *x)
 {
     const char *where = x->where ? x->where : x->site ? msc_heap_string(h, x->site, NULL) : NULL;
     return Py_BuildValue("(sNKsNNN)", x->rule, text(x->title), (unsigned long long)x->bytes_saved,
-                         x->measure, where ? text(where) : Py_NewRef(Py_None),
-                         text(x->evidence), text(x->change));
+                         x->measure, where ? text(where) : Py_NewRef(Py_None), text(x->evidence),
+                         text(x->change));
 }
 
 static PyObject *advice_result(const msc_heap_t *h, const msc_advice_list_t *l, size_t limit)
@@ -47,8 +47,8 @@ static PyObject *advice_result(const msc_heap_t *h, const msc_advice_list_t *l, 
     FILE *out = rows ? open_memstream(&text, &len) : NULL;
     int rc = out ? msc_report_advice(out, h, l, limit, 0) : MSC_ENOMEM;
     if (out && fclose(out) != 0) rc = MSC_ENOMEM;
-    PyObject *table = rows && rc == 0 ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace")
-                                      : NULL;
+    PyObject *table =
+        rows && rc == 0 ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace") : NULL;
     free(text);
     if (rows && !table && !PyErr_Occurred()) PyErr_NoMemory();
     PyObject *result = table ? PyTuple_Pack(2, rows, table) : NULL;
@@ -78,9 +78,9 @@ static PyObject *py_advise(PyObject *self, PyObject *args)
     msc_advice_list_t l = {0};
     int rc = msc_advise_heap(h, &l);
     if (rc == 0 && a) rc = msc_advise_capture(path, a, sym, &l);
-    PyObject *result = rc == 0 ? advice_result(h, &l, limit > 0 ? (size_t)limit : 0)
-                               : PyErr_Format(PyExc_OSError, "memscope: cannot advise: %s",
-                                              msc_strerror(rc));
+    PyObject *result =
+        rc == 0 ? advice_result(h, &l, limit > 0 ? (size_t)limit : 0)
+                : PyErr_Format(PyExc_OSError, "memscope: cannot advise: %s", msc_strerror(rc));
     msc_advice_list_release(&l);
     msc_heap_free(h);
     return result;

@@ -14,15 +14,15 @@
 #include "pyparts.h"
 
 typedef struct capture {
-    PyObject_HEAD
-    msc_replay_t *replay;
+    PyObject_HEAD msc_replay_t *replay;
     msc_analysis_t *analysis;
     PyObject *path;
 } capture_t;
 
 static PyObject *read_error(PyObject *path, int err, const msc_error_info_t *info)
 {
-    if (err == MSC_EIO && !info->what) return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    if (err == MSC_EIO && !info->what)
+        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     PyErr_Format(PyExc_ValueError, "cannot read '%U': %s at byte %llu", path,
                  info->what ? info->what : msc_strerror(err), (unsigned long long)info->offset);
     return NULL;
@@ -37,7 +37,8 @@ static int capture_init(capture_t *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|p", kwlist, PyUnicode_FSDecoder, &path, &follow))
         return -1;
     self->path = path;
-    self->replay = msc_replay_open(PyUnicode_AsUTF8(path), follow ? MSC_REPLAY_FOLLOW : 0, &err, &info);
+    self->replay =
+        msc_replay_open(PyUnicode_AsUTF8(path), follow ? MSC_REPLAY_FOLLOW : 0, &err, &info);
     if (!self->replay) {
         read_error(path, err, &info);
         return -1;
@@ -65,10 +66,10 @@ static PyObject *capture_advance(capture_t *self, PyObject *unused)
     (void)unused;
     msc_error_info_t info = {0, NULL};
     int err;
-    Py_BEGIN_ALLOW_THREADS
-    err = msc_replay_run(self->replay, msc_analysis_event, self->analysis, &info);
-    Py_END_ALLOW_THREADS
-    if (err && err != MSC_ETRUNCATED) return read_error(self->path, err, &info);
+    Py_BEGIN_ALLOW_THREADS err =
+        msc_replay_run(self->replay, msc_analysis_event, self->analysis, &info);
+    Py_END_ALLOW_THREADS if (err && err != MSC_ETRUNCATED) return read_error(self->path, err,
+                                                                             &info);
     if (msc_analysis_finish(self->analysis) < 0) return PyErr_NoMemory();
     return PyBool_FromLong(err == MSC_ETRUNCATED);
 }
@@ -77,16 +78,16 @@ static PyObject *capture_summary(capture_t *self, PyObject *unused)
 {
     (void)unused;
     const msc_summary_t *s = msc_analysis_summary(self->analysis);
-    return Py_BuildValue(
-        "{s:K,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:I,s:O}", "peak_bytes",
-        (unsigned long long)s->peak_bytes, "peak_time_s", (double)s->peak_time_ns / 1e9,
-        "current_bytes", (unsigned long long)s->current_bytes, "total_allocated_bytes",
-        (unsigned long long)s->total_allocated_bytes, "allocations",
-        (unsigned long long)s->allocations, "frees", (unsigned long long)s->frees, "leaked_bytes",
-        (unsigned long long)s->leaked_bytes, "leaked_allocations",
-        (unsigned long long)s->leaked_allocations, "duration_s",
-        (double)msc_replay_duration_ns(self->replay) / 1e9, "threads", s->threads, "complete",
-        msc_replay_complete(self->replay) ? Py_True : Py_False);
+    return Py_BuildValue("{s:K,s:d,s:K,s:K,s:K,s:K,s:K,s:K,s:d,s:I,s:O}", "peak_bytes",
+                         (unsigned long long)s->peak_bytes, "peak_time_s",
+                         (double)s->peak_time_ns / 1e9, "current_bytes",
+                         (unsigned long long)s->current_bytes, "total_allocated_bytes",
+                         (unsigned long long)s->total_allocated_bytes, "allocations",
+                         (unsigned long long)s->allocations, "frees", (unsigned long long)s->frees,
+                         "leaked_bytes", (unsigned long long)s->leaked_bytes, "leaked_allocations",
+                         (unsigned long long)s->leaked_allocations, "duration_s",
+                         (double)msc_replay_duration_ns(self->replay) / 1e9, "threads", s->threads,
+                         "complete", msc_replay_complete(self->replay) ? Py_True : Py_False);
 }
 
 /* Runs a report writer into a memory stream and returns its text. */
@@ -129,7 +130,8 @@ static PyObject *capture_lines(capture_t *self, PyObject *args, PyObject *kw)
 static PyObject *capture_table(capture_t *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"at", "by", "limit", NULL};
-    static const char *views[] = {"peak", "exit", "total"}, *groups[] = {"line", "function", "file"};
+    static const char *views[] = {"peak", "exit", "total"},
+                      *groups[] = {"line", "function", "file"};
     const char *at = "peak", *by = "line";
     Py_ssize_t limit = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|ssn", kwlist, &at, &by, &limit)) return NULL;
@@ -139,7 +141,8 @@ static PyObject *capture_table(capture_t *self, PyObject *args, PyObject *kw)
         if (strcmp(by, groups[i]) == 0) group = i;
     }
     if (view < 0 || group < 0) {
-        PyErr_SetString(PyExc_ValueError, "at must be peak, exit or total; by line, function or file");
+        PyErr_SetString(PyExc_ValueError,
+                        "at must be peak, exit or total; by line, function or file");
         return NULL;
     }
     msc_rows_t rows;
@@ -150,10 +153,9 @@ static PyObject *capture_table(capture_t *self, PyObject *args, PyObject *kw)
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
         msc_row_t *r = &rows.rows[i];
-        PyObject *row = Py_BuildValue("{s:s,s:z,s:I,s:K,s:K}", "file", r->file, "function",
-                                      r->function, "line", r->line, "bytes",
-                                      (unsigned long long)r->bytes, "allocations",
-                                      (unsigned long long)r->count);
+        PyObject *row = Py_BuildValue(
+            "{s:s,s:z,s:I,s:K,s:K}", "file", r->file, "function", r->function, "line", r->line,
+            "bytes", (unsigned long long)r->bytes, "allocations", (unsigned long long)r->count);
         if (!row) Py_CLEAR(list);
         else PyList_SET_ITEM(list, (Py_ssize_t)i, row);
     }

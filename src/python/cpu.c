@@ -345,7 +345,8 @@ int msc__cpu_start(unsigned int rate_hz)
     if (safe_read(&copy, &probe, sizeof(probe)) < 0 || copy != 1) {
         PyErr_Format(PyExc_RuntimeError,
                      "memscope: CPU sampling needs process_vm_readv, which this system "
-                     "refuses (%s)", strerror(errno));
+                     "refuses (%s)",
+                     strerror(errno));
         return -1;
     }
     int sig = pick_signal();
@@ -421,8 +422,8 @@ static int emit(const msc_cpu_slot_t *s, const cpu_sample_t *e)
 {
     msc_stream_t *st = R.main;
     int unsure = e->deaths != atomic_load_explicit(&msc_code_any_deaths, memory_order_relaxed);
-    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1,
-                             unsure ? trust_none : code_plausible};
+    msc_capture_ctx_t ctx = {R.sink,      st, R.root,
+                             R.max_depth, 1,  unsure ? trust_none : code_plausible};
     int64_t stack = msc_stack_resolve(&R.main_trie, &ctx, e->frames, e->depth);
     uint8_t *p = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, MSC_REC_MAX + 16);
     if (!p) {
@@ -431,8 +432,8 @@ static int emit(const msc_cpu_slot_t *s, const cpu_sample_t *e)
     }
     uint64_t mono = clock_ns(CLOCK_MONOTONIC);
     uint64_t age = mono > e->mono_ns ? mono - e->mono_ns : 0;
-    p = msc_enc_cpu(p, &st->delta, msc_sink_now(R.sink), age, s->thread, (uint32_t)stack,
-                    e->cpu_ns, e->wall_ns, (int)e->native);
+    p = msc_enc_cpu(p, &st->delta, msc_sink_now(R.sink), age, s->thread, (uint32_t)stack, e->cpu_ns,
+                    e->wall_ns, (int)e->native);
     msc_stream_commit(st, p, 1);
     return 0;
 }
@@ -478,7 +479,8 @@ void msc__cpu_stop(void)
         char msg[160];
         snprintf(msg, sizeof(msg),
                  "memscope: warning: %llu CPU samples were dropped: no thread allocated for "
-                 "several seconds\n", (unsigned long long)dropped);
+                 "several seconds\n",
+                 (unsigned long long)dropped);
         warn(msg);
     }
 }

@@ -46,10 +46,10 @@ static _Atomic size_t slots_patched;
 
 typedef struct object {
     uintptr_t base;
-    const ElfW(Sym) *symtab;
+    const ElfW(Sym) * symtab;
     const char *strtab;
     size_t strsz;
-    const ElfW(Rela) *rela[2]; /* DT_JMPREL and DT_RELA */
+    const ElfW(Rela) * rela[2]; /* DT_JMPREL and DT_RELA */
     size_t nrela[2];
     uintptr_t relro_start;     /* the pages the loader made read-only */
     uintptr_t relro_end;

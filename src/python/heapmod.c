@@ -19,7 +19,8 @@
 static int parse_by(const char *by)
 {
     int b = msc_heap_by_parse(by);
-    if (b < 0) PyErr_Format(PyExc_ValueError, "by must be kind, type, module or size, not '%s'", by);
+    if (b < 0)
+        PyErr_Format(PyExc_ValueError, "by must be kind, type, module or size, not '%s'", by);
     return b;
 }
 
@@ -59,8 +60,7 @@ static int create_file(PyObject *path, int force, const char *what)
                      what, name);
     else if (err == MSC_ENOTREG)
         PyErr_Format(PyExc_FileExistsError, "cannot replace '%s': not a regular file", name);
-    else if (err)
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    else if (err) PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     return err ? -1 : fd;
 }
 
@@ -68,11 +68,10 @@ static int create_file(PyObject *path, int force, const char *what)
 static int write_heap(const msc_heap_t *h, int fd, PyObject *path)
 {
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = msc_heap_write(h, fd);
+    Py_BEGIN_ALLOW_THREADS rc = msc_heap_write(h, fd);
     if (close(fd) < 0 && rc == 0) rc = MSC_EIO;
-    Py_END_ALLOW_THREADS
-    if (rc == MSC_EIO) PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    Py_END_ALLOW_THREADS if (rc == MSC_EIO)
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
     else if (rc < 0) PyErr_SetString(PyExc_MemoryError, msc_strerror(rc));
     if (rc < 0) unlink(PyBytes_AS_STRING(path));
     return rc < 0 ? -1 : 0;
@@ -87,8 +86,7 @@ static PyObject *py_dump_heap(PyObject *self, PyObject *args)
     (void)self;
     PyObject *path, *capture = Py_None, *result = NULL;
     int force = 0;
-    if (!PyArg_ParseTuple(args, "O&|Op:dump_heap", PyUnicode_FSConverter, &path, &capture,
-                          &force))
+    if (!PyArg_ParseTuple(args, "O&|Op:dump_heap", PyUnicode_FSConverter, &path, &capture, &force))
         return NULL;
     int fd = create_file(path, force, "heap snapshot");
     if (fd < 0) {
@@ -132,8 +130,8 @@ static PyObject *report_text(int (*write)(FILE *out, const void *arg), const voi
     FILE *out = open_memstream(&text, &len);
     int rc = out ? write(out, arg) : MSC_ENOMEM;
     if (out && fclose(out) != 0) rc = MSC_ENOMEM;
-    PyObject *result = rc == 0 ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace")
-                               : PyErr_NoMemory();
+    PyObject *result =
+        rc == 0 ? PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace") : PyErr_NoMemory();
     free(text);
     return result;
 }
@@ -154,9 +152,9 @@ static PyObject *partition_result(const msc_heap_partition_t *p, Py_ssize_t limi
     PyObject *rows = PyList_New((Py_ssize_t)p->len);
     if (!rows) return NULL;
     for (size_t i = 0; i < p->len; i++) {
-        PyObject *row = Py_BuildValue("(sKK)", p->rows[i].name,
-                                      (unsigned long long)p->rows[i].count,
-                                      (unsigned long long)p->rows[i].bytes);
+        PyObject *row =
+            Py_BuildValue("(sKK)", p->rows[i].name, (unsigned long long)p->rows[i].count,
+                          (unsigned long long)p->rows[i].bytes);
         if (!row) {
             Py_DECREF(rows);
             return NULL;
@@ -203,8 +201,8 @@ static PyObject *chain_of(const msc_heap_t *h, const msc_heap_paths_t *p, uint32
     PyObject *chain = PyList_New(0);
     for (uint32_t x = v; chain && x != 0 && p->parent[x] != UINT32_MAX; x = p->parent[x]) {
         char label[300], what[600];
-        PyObject *obj = h->flags[x] & MSC_HEAP_SYNTHETIC ? Py_None
-                                                         : (PyObject *)(uintptr_t)h->addr[x];
+        PyObject *obj =
+            h->flags[x] & MSC_HEAP_SYNTHETIC ? Py_None : (PyObject *)(uintptr_t)h->addr[x];
         PyObject *step = Py_BuildValue(
             "(ssO)", msc_heap_label_text(h, p->parent[x], p->label[x], label, sizeof(label)),
             msc_heap_describe(h, x, what, sizeof(what)), obj);
@@ -247,7 +245,8 @@ static uint32_t object_node(msc_heap_t *h, PyObject *obj)
     uint32_t v = rc < 0 ? UINT32_MAX : msc_heap_find(h, (uint64_t)(uintptr_t)obj);
     if (rc == MSC_ENOMEM) PyErr_NoMemory();
     else if (rc < 0) PyErr_SetString(PyExc_SystemError, "the heap walk saw one address twice");
-    else if (v == UINT32_MAX) PyErr_SetString(PyExc_ValueError, "the object is not in the heap walk");
+    else if (v == UINT32_MAX)
+        PyErr_SetString(PyExc_ValueError, "the object is not in the heap walk");
     return v;
 }
 
@@ -315,10 +314,10 @@ static PyObject *cycle_groups(const msc_heap_t *h, const msc_heap_cycles_t *c)
         const msc_heap_cycle_group_t *g = &c->groups[i];
         char what[600];
         PyObject *row = Py_BuildValue(
-            "{sssKsKsKsKsssssIsOszsK}", "kinds", g->kinds, "cycles",
-            (unsigned long long)g->cycles, "objects", (unsigned long long)g->objects, "bytes",
-            (unsigned long long)g->bytes, "example_id", (unsigned long long)h->addr[g->example],
-            "example", msc_heap_describe(h, g->example, what, sizeof(what)), "weaken", g->weaken,
+            "{sssKsKsKsKsssssIsOszsK}", "kinds", g->kinds, "cycles", (unsigned long long)g->cycles,
+            "objects", (unsigned long long)g->objects, "bytes", (unsigned long long)g->bytes,
+            "example_id", (unsigned long long)h->addr[g->example], "example",
+            msc_heap_describe(h, g->example, what, sizeof(what)), "weaken", g->weaken,
             "weaken_refs", g->weaken_refs, "weakrefable", g->weakrefable ? Py_True : Py_False,
             "site", g->site ? msc_heap_string(h, g->site, NULL) : NULL, "site_count",
             (unsigned long long)g->site_count);
@@ -356,11 +355,10 @@ static PyObject *py_heap_cycles(PyObject *self, PyObject *args)
     if (out && fclose(out) != 0) rc = MSC_ENOMEM;
     PyObject *groups = rc == 0 ? cycle_groups(h, &c) : NULL;
     if (groups)
-        result = Py_BuildValue("{sKsKsKsNss#}", "garbage_objects",
-                               (unsigned long long)c.garbage_objects, "garbage_bytes",
-                               (unsigned long long)c.garbage_bytes, "cycles",
-                               (unsigned long long)c.cycle_count, "groups", groups, "table", text,
-                               (Py_ssize_t)len);
+        result = Py_BuildValue(
+            "{sKsKsKsNss#}", "garbage_objects", (unsigned long long)c.garbage_objects,
+            "garbage_bytes", (unsigned long long)c.garbage_bytes, "cycles",
+            (unsigned long long)c.cycle_count, "groups", groups, "table", text, (Py_ssize_t)len);
     free(text);
     msc_heap_cycles_release(&c);
 fail_cycles:
@@ -384,12 +382,11 @@ static PyObject *dup_rows(const msc_heap_t *h, const void *result, size_t limit)
         PyObject *preview = strcmp(type, "bytes") == 0
                                 ? PyBytes_FromStringAndSize(raw, (Py_ssize_t)n)
                                 : PyUnicode_DecodeUTF8(raw, (Py_ssize_t)n, "replace");
-        PyObject *row = preview ? Py_BuildValue("(sNKKKK)", type, preview,
-                                                (unsigned long long)g->copies,
-                                                (unsigned long long)g->size,
-                                                (unsigned long long)g->wasted,
-                                                (unsigned long long)h->addr[g->example])
-                                : NULL;
+        PyObject *row =
+            preview ? Py_BuildValue("(sNKKKK)", type, preview, (unsigned long long)g->copies,
+                                    (unsigned long long)g->size, (unsigned long long)g->wasted,
+                                    (unsigned long long)h->addr[g->example])
+                    : NULL;
         if (!row || PyList_Append(rows, row) < 0) Py_CLEAR(rows);
         Py_XDECREF(row);
     }
@@ -456,8 +453,7 @@ typedef struct waste_report {
 } waste_report_t;
 
 static const waste_report_t dups_report = {dups_analyse, dups_release, dup_rows, dups_write};
-static const waste_report_t empty_report = {empty_analyse, empty_release, empty_rows,
-                                            empty_write};
+static const waste_report_t empty_report = {empty_analyse, empty_release, empty_rows, empty_write};
 
 typedef struct waste_table {
     const waste_report_t *report;

@@ -97,10 +97,10 @@ typedef struct walker {
     int err;                   /* first core error */
 } walker_t;
 
-static const char *const func_fields[] = {"__code__", "__globals__", "__builtins__",
-                                          "__name__", "__qualname__", "__defaults__",
-                                          "__kwdefaults__", "__doc__", "__dict__",
-                                          "__closure__", "__module__", "__annotations__"};
+static const char *const func_fields[] = {"__code__",       "__globals__",  "__builtins__",
+                                          "__name__",       "__qualname__", "__defaults__",
+                                          "__kwdefaults__", "__doc__",      "__dict__",
+                                          "__closure__",    "__module__",   "__annotations__"};
 
 static uint32_t intern_c(walker_t *w, const char *s, size_t n)
 {
@@ -178,13 +178,18 @@ static void find_labels(walker_t *w, type_info_t *ti, PyTypeObject *tp)
                 add_label(ti, m->offset, intern_c(w, m->name, strlen(m->name)));
     }
     if (PyType_IsSubtype(tp, &PyFunction_Type)) {
-        static const Py_ssize_t offs[] = {
-            offsetof(PyFunctionObject, func_code),     offsetof(PyFunctionObject, func_globals),
-            offsetof(PyFunctionObject, func_builtins), offsetof(PyFunctionObject, func_name),
-            offsetof(PyFunctionObject, func_qualname), offsetof(PyFunctionObject, func_defaults),
-            offsetof(PyFunctionObject, func_kwdefaults), offsetof(PyFunctionObject, func_doc),
-            offsetof(PyFunctionObject, func_dict),     offsetof(PyFunctionObject, func_closure),
-            offsetof(PyFunctionObject, func_module),   offsetof(PyFunctionObject, func_annotations)};
+        static const Py_ssize_t offs[] = {offsetof(PyFunctionObject, func_code),
+                                          offsetof(PyFunctionObject, func_globals),
+                                          offsetof(PyFunctionObject, func_builtins),
+                                          offsetof(PyFunctionObject, func_name),
+                                          offsetof(PyFunctionObject, func_qualname),
+                                          offsetof(PyFunctionObject, func_defaults),
+                                          offsetof(PyFunctionObject, func_kwdefaults),
+                                          offsetof(PyFunctionObject, func_doc),
+                                          offsetof(PyFunctionObject, func_dict),
+                                          offsetof(PyFunctionObject, func_closure),
+                                          offsetof(PyFunctionObject, func_module),
+                                          offsetof(PyFunctionObject, func_annotations)};
         for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
             add_label(ti, offs[i], intern_c(w, func_fields[i], strlen(func_fields[i])));
     }
@@ -258,8 +263,10 @@ static const type_info_t *type_info(walker_t *w, PyTypeObject *tp)
     memset(ti, 0, sizeof(*ti));
     ti->index = type_index(w, tp);
     ti->sizeof_fn = find_sizeof(w, tp);
-    ti->sizer = !ti->sizeof_fn ? SIZE_OBJECT : tp == &PyUnicode_Type ? SIZE_STR
-              : tp == &PyLong_Type ? SIZE_INT : SIZE_CALL;
+    ti->sizer = !ti->sizeof_fn          ? SIZE_OBJECT
+                : tp == &PyUnicode_Type ? SIZE_STR
+                : tp == &PyLong_Type    ? SIZE_INT
+                                        : SIZE_CALL;
     ti->preheader = msc_type_preheader(tp);
     ti->ndarray = msc_ndarray_type(tp);
     find_labels(w, ti, tp);
@@ -285,7 +292,8 @@ static uint64_t object_size(PyObject *o, const type_info_t *ti)
         Py_XDECREF(r);
         if (size < 0) PyErr_Clear();
     }
-    if (size < 0) size = tp->tp_basicsize + (tp->tp_itemsize > 0 ? Py_SIZE(o) * tp->tp_itemsize : 0);
+    if (size < 0)
+        size = tp->tp_basicsize + (tp->tp_itemsize > 0 ? Py_SIZE(o) * tp->tp_itemsize : 0);
     return (uint64_t)size + (uint64_t)msc_object_preheader(o, ti->preheader);
 }
 
@@ -580,8 +588,8 @@ static uint32_t frame_node(walker_t *w, msc_pyframe_t *f)
     uint32_t *slot = seen_slot(&w->seen, f, 1), v = 0;
     if (!slot) w->err = MSC_ENOMEM;
     if (w->err || *slot) return w->err ? 0 : *slot - 1;
-    int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)f, w->t_frame, 0, 1,
-                                MSC_HEAP_SYNTHETIC, frame_preview(w, f), &v);
+    int err = msc_heap_add_node(w->h, (uint64_t)(uintptr_t)f, w->t_frame, 0, 1, MSC_HEAP_SYNTHETIC,
+                                frame_preview(w, f), &v);
     if (err < 0) w->err = err;
     else *slot = v + 1;
     return v;
@@ -642,8 +650,8 @@ static void walk_array(walker_t *w, uint32_t v, PyObject *o)
         }
     }
     if (!w->detail || w->err) return;
-    int fits = info.kind == 'O' ? info.itemsize
-                                : msc_ndarray_fits(o, &info, MSC_HEAP_ARRAY_SAMPLES);
+    int fits =
+        info.kind == 'O' ? info.itemsize : msc_ndarray_fits(o, &info, MSC_HEAP_ARRAY_SAMPLES);
     int err = msc_heap_add_array(w->h, v, info.kind, info.itemsize, fits, info.length);
     if (err == MSC_ENOMEM) w->err = err; /* an impossible shape is left out */
 }
@@ -748,8 +756,7 @@ static void add_unreached(walker_t *w, uint32_t *next)
     int nlists = msc_gc_lists(PyInterpreterState_Get(), lists);
     uint32_t label = intern_c(w, "gc (no root reaches it)", 23);
     for (int g = 0; g < nlists && !w->err; g++) {
-        for (PyGC_Head *p = msc_gc_next(lists[g]); p != lists[g] && !w->err;
-             p = msc_gc_next(p)) {
+        for (PyGC_Head *p = msc_gc_next(lists[g]); p != lists[g] && !w->err; p = msc_gc_next(p)) {
             PyObject *o = (PyObject *)(p + 1);
             const uint32_t *slot = seen_slot(&w->seen, o, 0);
             if (slot && *slot) continue;

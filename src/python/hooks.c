@@ -58,8 +58,8 @@ static __attribute__((noinline)) uint32_t thread_start(void)
 {
     t_session = R.session;
     t_thread = atomic_fetch_add(&R.threads, 1);
-    t_rng = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&t_rng ^
-             R.session) | 1;
+    t_rng =
+        ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&t_rng ^ R.session) | 1;
     if (R.sample_bytes) t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
     msc__emit_thread_info(t_thread, "", 0);
     return t_thread;
@@ -201,8 +201,7 @@ HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
 {
     msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, NULL};
     int64_t stack = msc_stack_capture(&R.main_trie, &ctx, ts);
-    if (R.main_ntrie && stack >= 0 && msc__nframes_note(R.main_ntrie, R.sink, st, 0) < 0)
-        return -1;
+    if (R.main_ntrie && stack >= 0 && msc__nframes_note(R.main_ntrie, R.sink, st, 0) < 0) return -1;
     return stack;
 }
 

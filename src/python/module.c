@@ -19,8 +19,8 @@ PyMODINIT_FUNC PyInit__memscope(void)
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
     if (PyModule_AddStringConstant(m, "__version__", msc_version) < 0 ||
-        msc_py_recorder_init(m) < 0 || msc_py_capture_init(m) < 0 ||
-        msc_py_heap_init(m) < 0 || msc_py_advise_init(m) < 0 || msc_py_wrap_init(m) < 0) {
+        msc_py_recorder_init(m) < 0 || msc_py_capture_init(m) < 0 || msc_py_heap_init(m) < 0 ||
+        msc_py_advise_init(m) < 0 || msc_py_wrap_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -22,8 +22,7 @@
 
 /* The leading fields of numpy's PyArray_Descr, the same in 1.x and 2.x. */
 typedef struct descr_head {
-    PyObject_HEAD
-    PyTypeObject *typeobj;
+    PyObject_HEAD PyTypeObject *typeobj;
     char kind;                 /* 'b', 'i', 'u', 'f', 'c', 'O', 'S', 'U', 'V', 'M', 'm' */
     char type;
     char byteorder;            /* '=' native, '|' not applicable, '<' or '>' explicit */
@@ -46,11 +45,16 @@ int msc_ndarray_type(PyTypeObject *tp)
 static int type_size(int type_num)
 {
     switch (type_num) {
-    case 1: case 2: return 1;
-    case 3: case 4: return (int)sizeof(short);
-    case 5: case 6: return (int)sizeof(int);
-    case 7: case 8: return (int)sizeof(long);
-    case 9: case 10: return (int)sizeof(long long);
+    case 1:
+    case 2: return 1;
+    case 3:
+    case 4: return (int)sizeof(short);
+    case 5:
+    case 6: return (int)sizeof(int);
+    case 7:
+    case 8: return (int)sizeof(long);
+    case 9:
+    case 10: return (int)sizeof(long long);
     case 11: return (int)sizeof(float);
     case 12: return (int)sizeof(double);
     case 17: return (int)sizeof(PyObject *);
@@ -129,7 +133,12 @@ static int uint_width(uint64_t hi)
  * float into *f. */
 static void read_item(const char *p, int kind, int size, int64_t *s, uint64_t *u, double *f)
 {
-    int8_t i1; int16_t i2; int32_t i4; int64_t i8; float f4; double f8;
+    int8_t i1;
+    int16_t i2;
+    int32_t i4;
+    int64_t i8;
+    float f4;
+    double f8;
     if (kind == 'f') {
         if (size == 4) memcpy(&f4, p, 4), *f = f4;
         else if (size == 8) memcpy(&f8, p, 8), *f = f8;

@@ -12,8 +12,7 @@
  * same in numpy 1.x and 2.x; the fields after them (weakreflist,
  * _buffer_info, mem_handler) are never read. */
 typedef struct msc_ndarray {
-    PyObject_HEAD
-    char *data;                /* borrowed: the first element */
+    PyObject_HEAD char *data;                /* borrowed: the first element */
     int nd;                    /* dimensions */
     Py_ssize_t *dimensions;    /* borrowed: nd lengths (numpy's npy_intp) */
     Py_ssize_t *strides;       /* borrowed: nd byte steps */

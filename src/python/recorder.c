@@ -295,8 +295,10 @@ static int open_capture(PyObject *path, PyObject *argv, const start_options_t *o
         return -1;
     }
     Py_ssize_t len;
-    msc_sink_options_t opt = {.path = PyUnicode_AsUTF8AndSize(path, &len), .force = o->force,
-                              .on_error = on_sink_error, .on_writer_start = on_writer_start};
+    msc_sink_options_t opt = {.path = PyUnicode_AsUTF8AndSize(path, &len),
+                              .force = o->force,
+                              .on_error = on_sink_error,
+                              .on_writer_start = on_writer_start};
     if (opt.path && strlen(opt.path) != (size_t)len) {
         PyErr_SetString(PyExc_ValueError, "embedded null byte in the capture path");
         opt.path = NULL;
@@ -393,13 +395,14 @@ static msc_pyframe_t *root_frame(unsigned int levels)
 static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwlist[] = {"path", "argv", "max_depth", "force", "root", "sample", "native",
-                             "parent_pid", "parent_capture", "cpu_rate", "native_frames", NULL};
+    static char *kwlist[] = {"path",           "argv",     "max_depth",     "force",
+                             "root",           "sample",   "native",        "parent_pid",
+                             "parent_capture", "cpu_rate", "native_frames", NULL};
     PyObject *path, *argv;
     start_options_t o = {128, 0, 0, 0, 0, 0, NULL, 0, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpKzIp", kwlist, &path, &PyList_Type,
-                                     &argv, &o.max_depth, &o.force, &o.root, &o.sample_bytes,
-                                     &o.native, &o.parent_pid, &o.parent_capture, &o.cpu_rate,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UO!|IpIKpKzIp", kwlist, &path, &PyList_Type, &argv,
+                                     &o.max_depth, &o.force, &o.root, &o.sample_bytes, &o.native,
+                                     &o.parent_pid, &o.parent_capture, &o.cpu_rate,
                                      &o.native_frames))
         return NULL;
     if (o.parent_capture && (!*o.parent_capture || strlen(o.parent_capture) > MSC_MAX_PATH)) {
@@ -485,10 +488,9 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     PyObject *path = R.path;
     R.path = NULL;
     int err;
-    Py_BEGIN_ALLOW_THREADS
-    err = msc_sink_close(sink, msc_sink_now(sink));
-    Py_END_ALLOW_THREADS
-    if (err) {
+    Py_BEGIN_ALLOW_THREADS err = msc_sink_close(sink, msc_sink_now(sink));
+    Py_END_ALLOW_THREADS if (err)
+    {
         PyErr_Format(PyExc_OSError, "capture '%U' is incomplete: %s", path, msc_strerror(err));
         Py_DECREF(path);
         return NULL;

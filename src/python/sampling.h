@@ -26,8 +26,8 @@ static inline uint32_t msc_sampled_bucket(uintptr_t p)
 /* False means p is certainly not a live sampled block. */
 static inline int msc_sampled_maybe(uintptr_t p)
 {
-    return atomic_load_explicit(&msc_sampled_filter[msc_sampled_bucket(p)],
-                                memory_order_relaxed) != 0;
+    return atomic_load_explicit(&msc_sampled_filter[msc_sampled_bucket(p)], memory_order_relaxed) !=
+           0;
 }
 
 /* A sampled block taken out of the set. */

@@ -300,8 +300,8 @@ static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t 
     if (id < 0 || (uint32_t)id < known) return id < 0 ? -1 : id;
     uint8_t *p = msc_stream_reserve(ctx->sink, ctx->stream, MSC_REC_MAX);
     if (!p) return -1;
-    msc_stream_commit(ctx->stream, msc_enc_node(p, &ctx->stream->delta, parent, k.code_id, k.offset),
-                      1);
+    msc_stream_commit(ctx->stream,
+                      msc_enc_node(p, &ctx->stream->delta, parent, k.code_id, k.offset), 1);
     return id;
 }
 

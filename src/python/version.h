@@ -21,7 +21,8 @@
 #include <Python.h>
 
 #ifdef Py_GIL_DISABLED
-#error "memscope supports CPython 3.11, 3.12 and 3.13 with the GIL; free-threaded builds need a layer of their own (docs/versions.md)"
+#error                                                                                             \
+    "memscope supports CPython 3.11, 3.12 and 3.13 with the GIL; free-threaded builds need a layer of their own (docs/versions.md)"
 #elif PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 #include "version/py311.h"
 #elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
@@ -29,7 +30,8 @@
 #elif PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
 #include "version/py313.h"
 #else
-#error "memscope supports CPython 3.11, 3.12 and 3.13 (docs/versions.md says what another version needs)"
+#error                                                                                             \
+    "memscope supports CPython 3.11, 3.12 and 3.13 (docs/versions.md says what another version needs)"
 #endif
 
 /* The same on every version, written once from what the layers give. */
@@ -100,7 +102,8 @@ static inline uint64_t msc_object_block(PyObject *o)
     PyTypeObject *tp = Py_TYPE(o);
     if (tp == &PyList_Type) return (uint64_t)(uintptr_t)((PyListObject *)o)->ob_item;
     if (tp == &PyDict_Type) return msc_dict_block((PyDictObject *)o);
-    if (tp == &PyFloat_Type || (tp == &PyTuple_Type && Py_SIZE(o) < MSC_TUPLE_FREELIST_SIZE)) return 0;
+    if (tp == &PyFloat_Type || (tp == &PyTuple_Type && Py_SIZE(o) < MSC_TUPLE_FREELIST_SIZE))
+        return 0;
     return (uint64_t)(uintptr_t)o - (uint64_t)msc_type_preheader(tp);
 }
 

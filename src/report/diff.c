@@ -122,8 +122,8 @@ static void diff_text(FILE *out, const msc_diff_t *d, const msc_diff_report_t *o
     char a[32], b[32], c[32];
     int64_t delta = (int64_t)d->after_total - (int64_t)d->before_total;
     const char *bold = opt->color ? "\033[1m" : "", *reset = opt->color ? "\033[0m" : "";
-    fprintf(out, "%s%s, by %s%s: %s -> %s (net %s", bold, titles[opt->view],
-            group_name(opt->group), reset, msc_format_bytes(d->before_total, a, 32),
+    fprintf(out, "%s%s, by %s%s: %s -> %s (net %s", bold, titles[opt->view], group_name(opt->group),
+            reset, msc_format_bytes(d->before_total, a, 32),
             msc_format_bytes(d->after_total, b, 32), signed_bytes(delta, c, 32));
     if (d->before_total) fprintf(out, ", %+.1f%%", percent(delta, d->before_total));
     fputs(")\n  before: ", out);

@@ -80,8 +80,7 @@ static int export_json(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
     return err ? err : jerr ? jerr : ferror(out) ? MSC_EIO : 0;
 }
 
-int msc_export(const msc_report_ctx_t *ctx, FILE *out, msc_export_format_t format,
-               msc_view_t view)
+int msc_export(const msc_report_ctx_t *ctx, FILE *out, msc_export_format_t format, msc_view_t view)
 {
     switch (format) {
     case MSC_EXPORT_COLLAPSED: return msc__export_collapsed(ctx, out, view);

@@ -111,8 +111,8 @@ static uint32_t heap_pop(heap_t *h)
 }
 
 /* Chooses the kept nodes: kept[id] = frame index + 1, 0 for merged. */
-static int choose(const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes,
-                  uint32_t min_share, uint32_t *kept)
+static int choose(const msc_tree_t *t, msc_frames_t *frames, uint32_t max_nodes, uint32_t min_share,
+                  uint32_t *kept)
 {
     heap_t h = {t, msc_malloc((size_t)msc_tree_size(t) * sizeof(uint32_t)), 0};
     if (!h.ids) return MSC_ENOMEM;

@@ -58,8 +58,7 @@ int64_t msc__frame_find(const msc_frame_ids_t *f, const char *function, const ch
     return id;
 }
 
-int64_t msc__frame_number(msc_frame_ids_t *f, const char *function, const char *file,
-                          uint32_t line)
+int64_t msc__frame_number(msc_frame_ids_t *f, const char *function, const char *file, uint32_t line)
 {
     msc_frame_key_t k = {function, file, line};
     int64_t id;

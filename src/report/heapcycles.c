@@ -14,28 +14,32 @@ static void write_advice(FILE *out, const msc_heap_cycle_group_t *g)
     char weaken[MSC_TEXT_BUF];
     if (g->weaken) msc__text_in(g->weaken, weaken, sizeof(weaken));
     if (!g->weaken) {
-        fprintf(out, "%34sno single named reference breaks every cycle in it: "
-                     "break them explicitly (a close() or clear() method)\n", "");
+        fprintf(out,
+                "%34sno single named reference breaks every cycle in it: "
+                "break them explicitly (a close() or clear() method)\n",
+                "");
     } else if (g->weakrefable) {
-        fprintf(out, "%34sbreak it: make %s a weak reference (weakref.ref or weakref.proxy); "
-                     "%u such reference%s in this cycle\n", "", weaken, g->weaken_refs,
-                g->weaken_refs == 1 ? "" : "s");
+        fprintf(out,
+                "%34sbreak it: make %s a weak reference (weakref.ref or weakref.proxy); "
+                "%u such reference%s in this cycle\n",
+                "", weaken, g->weaken_refs, g->weaken_refs == 1 ? "" : "s");
     } else {
-        fprintf(out, "%34sbreak it: stop holding %s strongly (it refers to a builtin "
-                     "container, which weakref.ref cannot refer to: hold its owner weakly, "
-                     "or clear it when done); %u such reference%s in this cycle\n", "",
-                weaken, g->weaken_refs, g->weaken_refs == 1 ? "" : "s");
+        fprintf(out,
+                "%34sbreak it: stop holding %s strongly (it refers to a builtin "
+                "container, which weakref.ref cannot refer to: hold its owner weakly, "
+                "or clear it when done); %u such reference%s in this cycle\n",
+                "", weaken, g->weaken_refs, g->weaken_refs == 1 ? "" : "s");
     }
 }
 
-int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c,
-                          size_t limit)
+int msc_heap_write_cycles(FILE *out, const msc_heap_t *h, const msc_heap_cycles_t *c, size_t limit)
 {
     size_t shown = limit && limit < c->len ? limit : c->len;
-    fprintf(out, "Garbage the collector would free: %llu objects, %llu bytes, in %llu "
-                 "reference cycle%s.\n", (unsigned long long)c->garbage_objects,
-            (unsigned long long)c->garbage_bytes, (unsigned long long)c->cycle_count,
-            c->cycle_count == 1 ? "" : "s");
+    fprintf(out,
+            "Garbage the collector would free: %llu objects, %llu bytes, in %llu "
+            "reference cycle%s.\n",
+            (unsigned long long)c->garbage_objects, (unsigned long long)c->garbage_bytes,
+            (unsigned long long)c->cycle_count, c->cycle_count == 1 ? "" : "s");
     if (!c->len) return ferror(out) ? MSC_EIO : 0;
     fprintf(out, "\n  Cycles   Objects        Bytes  Kinds in the cycle\n");
     for (size_t i = 0; i < shown; i++) {

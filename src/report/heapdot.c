@@ -152,8 +152,14 @@ static void write_edges(FILE *out, const graph_t *g, uint32_t u, unsigned depth)
 int msc_heap_write_dot(FILE *out, const msc_heap_t *h, const uint32_t *start, size_t nstart,
                        unsigned depth, int backrefs)
 {
-    graph_t g = {h, backrefs, msc_calloc(h->node_count, sizeof(uint32_t)),
-                 msc_malloc(MAX_NODES * sizeof(uint32_t)), 0, NULL, NULL, NULL};
+    graph_t g = {h,
+                 backrefs,
+                 msc_calloc(h->node_count, sizeof(uint32_t)),
+                 msc_malloc(MAX_NODES * sizeof(uint32_t)),
+                 0,
+                 NULL,
+                 NULL,
+                 NULL};
     int rc = MSC_ENOMEM;
     if (!g.level || !g.queue || (backrefs && build_preds(&g) < 0)) goto done;
     reach(&g, start, nstart, depth);

@@ -42,8 +42,8 @@ const char *msc_heap_describe(const msc_heap_t *h, uint32_t v, char *buf, size_t
     msc__heap_escape(raw, plen, preview, sizeof(preview));
     msc__text_in(msc_heap_type_name(h, h->type[v], name, sizeof(name)), type, sizeof(type));
     if (v == 0) snprintf(buf, n, "<roots>");
-    else if (plen) snprintf(buf, n, "%s at 0x%llx '%s'", type, (unsigned long long)h->addr[v],
-                            preview);
+    else if (plen)
+        snprintf(buf, n, "%s at 0x%llx '%s'", type, (unsigned long long)h->addr[v], preview);
     else snprintf(buf, n, "%s at 0x%llx", type, (unsigned long long)h->addr[v]);
     return buf;
 }
@@ -123,7 +123,8 @@ static int site_is_storage(const msc_heap_t *h, uint32_t v)
 static suspect_t one_suspect(const msc_heap_t *h, const msc_heap_dom_t *d, uint32_t v)
 {
     suspect_t s = {v, UINT32_MAX, 1, d->retained[v], holder_with_site(h, d, v), UINT32_MAX, 0, 0};
-    if (s.site_node == v && site_is_storage(h, v)) s.holder_node = holder_with_site(h, d, d->idom[v]);
+    if (s.site_node == v && site_is_storage(h, v))
+        s.holder_node = holder_with_site(h, d, d->idom[v]);
     return s;
 }
 
@@ -189,7 +190,8 @@ static int find_suspect_groups(const msc_heap_t *h, const msc_heap_dom_t *d, fin
         uint64_t sum = 0;
         for (j = i; j < n && g[j].key == g[i].key; j++) sum += d->retained[g[j].id];
         if (j - i < 2 || sum < f->total * SUSPECT_SHARE / 100) continue;
-        suspect_t s = {d->idom[g[i].id], h->type[g[i].id], j - i, sum, UINT32_MAX, UINT32_MAX, 0, 0};
+        suspect_t s = {d->idom[g[i].id], h->type[g[i].id], j - i, sum,
+                       UINT32_MAX,       UINT32_MAX,       0,     0};
         group_site(h, g + i, j - i, &s);
         rc = add_suspect(f, s);
     }
@@ -255,8 +257,8 @@ static const char *site_text(const msc_heap_t *h, uint32_t site, char *buf)
 }
 
 /* A path from the roots for a terminal, into buf. */
-static const char *path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v,
-                             char *buf, size_t n)
+static const char *path_text(const msc_heap_t *h, const msc_heap_paths_t *p, uint32_t v, char *buf,
+                             size_t n)
 {
     char raw[2048];
     return msc__text_in(msc_heap_path_text(h, p, v, raw, sizeof(raw)), buf, n);
@@ -271,8 +273,8 @@ static void write_site(FILE *out, const msc_heap_t *h, uint32_t v, const char *i
         fprintf(out, "%s%sallocated at %s\n", indent, what, site_text(h, h->site[v], site));
 }
 
-static void write_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p,
-                          uint64_t total, const suspect_t *s, int number)
+static void write_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t *p, uint64_t total,
+                          const suspect_t *s, int number)
 {
     char what[600], path[MSC_TEXT_BUF], name[400], type[MSC_TEXT_BUF], via[700];
     if (s->type == UINT32_MAX) {
@@ -286,13 +288,16 @@ static void write_suspect(FILE *out, const msc_heap_t *h, const msc_heap_paths_t
             holder = s->holder_node;
         }
         if (holder != UINT32_MAX) {
-            snprintf(via, sizeof(via), "held by %s, ", msc_heap_describe(h, holder, what, sizeof(what)));
+            snprintf(via, sizeof(via), "held by %s, ",
+                     msc_heap_describe(h, holder, what, sizeof(what)));
             write_site(out, h, holder, "     ", via);
         }
         return;
     }
-    fprintf(out, "  %d. %u %s objects held by %s retain %llu bytes (%.1f%% of the heap)\n"
-                 "     reached as %s\n", number, s->count,
+    fprintf(out,
+            "  %d. %u %s objects held by %s retain %llu bytes (%.1f%% of the heap)\n"
+            "     reached as %s\n",
+            number, s->count,
             msc__text_in(msc_heap_type_name(h, s->type, name, sizeof(name)), type, sizeof(type)),
             msc_heap_describe(h, s->node, what, sizeof(what)), (unsigned long long)s->retained,
             pct(s->retained, total), path_text(h, p, s->node, path, sizeof(path)));
@@ -308,7 +313,8 @@ int msc_heap_write_retained(FILE *out, const msc_heap_t *h, const msc_heap_dom_t
 {
     findings_t f;
     if (find_all(h, d, &f) < 0) return MSC_ENOMEM;
-    fprintf(out, "Heap: %llu bytes in %u nodes.\n\nLeak suspects (retaining >= %d%% of the heap):\n",
+    fprintf(out,
+            "Heap: %llu bytes in %u nodes.\n\nLeak suspects (retaining >= %d%% of the heap):\n",
             (unsigned long long)f.total, h->node_count - 1, SUSPECT_SHARE);
     for (size_t i = 0; i < f.suspect_count; i++)
         write_suspect(out, h, p, f.total, &f.suspects[i], (int)i + 1);
@@ -437,8 +443,8 @@ static void json_suspect(msc_json_t *j, const msc_heap_t *h, const msc_heap_path
     msc_json_object_begin(j, NULL);
     msc_json_str(j, "suspect", one ? "object" : "group");
     msc_json_u64(j, "count", s->count);
-    msc_json_str(j, "type", msc_heap_type_name(h, one ? h->type[s->node] : s->type, type,
-                                               sizeof(type)));
+    msc_json_str(j, "type",
+                 msc_heap_type_name(h, one ? h->type[s->node] : s->type, type, sizeof(type)));
     msc__heap_json_object(j, one ? "object" : "holder", h, s->node);
     msc_json_u64(j, "retained_bytes", s->retained);
     msc_json_f64(j, "percent", pct(s->retained, total), 3);
@@ -544,8 +550,8 @@ int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_path
         uint32_t x = steps[i];
         msc_json_newline(&j, 2);
         msc_json_object_begin(&j, NULL);
-        msc_json_str(&j, "edge", msc_heap_label_text(h, p->parent[x], p->label[x], label,
-                                                     sizeof(label)));
+        msc_json_str(&j, "edge",
+                     msc_heap_label_text(h, p->parent[x], p->label[x], label, sizeof(label)));
         msc__heap_json_object(&j, "object", h, x);
         msc_json_end(&j);
     }

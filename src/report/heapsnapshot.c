@@ -12,8 +12,18 @@
 
 #define NODE_FIELDS 7
 
-enum node_type { N_HIDDEN, N_ARRAY, N_STRING, N_OBJECT, N_CODE, N_CLOSURE, N_REGEXP, N_NUMBER,
-                 N_NATIVE, N_SYNTHETIC };
+enum node_type {
+    N_HIDDEN,
+    N_ARRAY,
+    N_STRING,
+    N_OBJECT,
+    N_CODE,
+    N_CLOSURE,
+    N_REGEXP,
+    N_NUMBER,
+    N_NATIVE,
+    N_SYNTHETIC
+};
 enum edge_type { E_CONTEXT, E_ELEMENT, E_PROPERTY, E_INTERNAL, E_HIDDEN };
 
 /* snapshot.meta: the layout of the records, the same in every file. */
@@ -23,7 +33,8 @@ static const char META[] =
     "\"detachedness\"],"
     "\"node_types\":[[\"hidden\",\"array\",\"string\",\"object\",\"code\",\"closure\",\"regexp\","
     "\"number\",\"native\",\"synthetic\",\"concatenated string\",\"sliced string\",\"symbol\","
-    "\"bigint\",\"object shape\"],\"string\",\"number\",\"number\",\"number\",\"number\",\"number\"],"
+    "\"bigint\",\"object "
+    "shape\"],\"string\",\"number\",\"number\",\"number\",\"number\",\"number\"],"
     "\"edge_fields\":[\"type\",\"name_or_index\",\"to_node\"],"
     "\"edge_types\":[[\"context\",\"element\",\"property\",\"internal\",\"hidden\",\"shortcut\","
     "\"weak\"],\"string_or_number\",\"node\"],"
@@ -79,15 +90,20 @@ static void write_nodes(msc_json_t *j, const msc_heap_t *h)
     msc_json_newline(j, 0);
     msc_json_array_begin(j, "nodes");
     for (uint32_t v = 0; v < h->node_count; v++) {
-        uint64_t f[NODE_FIELDS] = {(uint64_t)node_type(h, v), node_name(h, v), 2ULL * v + 1,
-                                   h->size[v], h->edge_start[v + 1] - h->edge_start[v], 0, 0};
+        uint64_t f[NODE_FIELDS] = {(uint64_t)node_type(h, v),
+                                   node_name(h, v),
+                                   2ULL * v + 1,
+                                   h->size[v],
+                                   h->edge_start[v + 1] - h->edge_start[v],
+                                   0,
+                                   0};
         record(j, v == 0, f, NODE_FIELDS);
     }
     msc_json_end(j);
 }
 
-static void edge_kind(const msc_heap_t *h, uint32_t from, uint32_t label, uint64_t k,
-                      int *type, uint64_t *name)
+static void edge_kind(const msc_heap_t *h, uint32_t from, uint32_t label, uint64_t k, int *type,
+                      uint64_t *name)
 {
     /* A list index is no string id: only a name's text is looked up. */
     const char *text = label & MSC_HEAP_LABEL_INDEX ? "" : msc_heap_string(h, label, NULL);

@@ -43,11 +43,10 @@ int msc_heap_write_partition(FILE *out, const msc_heap_partition_t *p, size_t li
         const msc_heap_row_t *r = &p->rows[i];
         char name[MSC_TEXT_BUF];
         cumulative += r->bytes;
-        fprintf(out, "%6zu %8llu %3d %10llu %3d %10llu %3d %s\n", i,
-                (unsigned long long)r->count, percent(r->count, p->total_count),
-                (unsigned long long)r->bytes, percent(r->bytes, p->total_bytes),
-                (unsigned long long)cumulative, percent(cumulative, p->total_bytes),
-                msc__text_in(r->name, name, sizeof(name)));
+        fprintf(out, "%6zu %8llu %3d %10llu %3d %10llu %3d %s\n", i, (unsigned long long)r->count,
+                percent(r->count, p->total_count), (unsigned long long)r->bytes,
+                percent(r->bytes, p->total_bytes), (unsigned long long)cumulative,
+                percent(cumulative, p->total_bytes), msc__text_in(r->name, name, sizeof(name)));
     }
     if (shown < p->len) fprintf(out, "<%zu more rows>\n", p->len - shown);
     return ferror(out) ? MSC_EIO : 0;
@@ -89,8 +88,8 @@ int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit)
         const msc_heap_change_t *c = &d->rows[i];
         char name[MSC_TEXT_BUF];
         fprintf(out, "%9llu %+10lld %11llu %+11lld  %s\n", (unsigned long long)c->count,
-                (long long)c->count_delta, (unsigned long long)c->bytes,
-                (long long)c->bytes_delta, msc__text_in(c->name, name, sizeof(name)));
+                (long long)c->count_delta, (unsigned long long)c->bytes, (long long)c->bytes_delta,
+                msc__text_in(c->name, name, sizeof(name)));
     }
     if (shown < d->len) fprintf(out, "<%zu more rows>\n", d->len - shown);
     return ferror(out) ? MSC_EIO : 0;

@@ -57,7 +57,8 @@ int msc_heap_write_duplicates(FILE *out, const msc_heap_t *h, const msc_heap_dup
         msc_heap_type_name(h, g->type, type, sizeof(type));
         fprintf(out, "%10s %12s %12s  %-6s %s\n", msc__count(g->copies, a, sizeof(a)),
                 msc_format_bytes(g->size, b, sizeof(b)), msc_format_bytes(g->wasted, c, sizeof(c)),
-                msc__text_in(type, name, sizeof(name)), value_text(h, g->example, value, sizeof(value)));
+                msc__text_in(type, name, sizeof(name)),
+                value_text(h, g->example, value, sizeof(value)));
     }
     if (shown < d->len) fprintf(out, "<%zu more values>\n", d->len - shown);
     fprintf(out, "\n%s a dict of canonical values would save %s.\n",
@@ -103,12 +104,12 @@ int msc_heap_write_empty(FILE *out, const msc_heap_empty_t *e, size_t limit)
                 msc_format_bytes(r->empty_bytes, b, sizeof(b)),
                 msc__count(r->mostly_empty, c, sizeof(c)),
                 msc_format_bytes(r->mostly_empty_bytes, d, sizeof(d)),
-                msc_format_bytes(r->saving, s, sizeof(s)), msc__text_in(r->kind, kind, sizeof(kind)));
+                msc_format_bytes(r->saving, s, sizeof(s)),
+                msc__text_in(r->kind, kind, sizeof(kind)));
     }
     if (shown < e->len) fprintf(out, "<%zu more kinds>\n", e->len - shown);
     fputc('\n', out);
-    for (size_t i = 0; i < shown && i < ADVISED_ROWS; i++)
-        write_advice(out, &e->rows[i]);
+    for (size_t i = 0; i < shown && i < ADVISED_ROWS; i++) write_advice(out, &e->rows[i]);
     fprintf(out, "Not creating the empty ones and right-sizing the others would save %s.\n",
             msc_format_bytes(e->saving, a, sizeof(a)));
     return ferror(out) ? MSC_EIO : 0;
@@ -164,8 +165,10 @@ int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_emp
     msc_json_init(&j, out, 0);
     msc_json_object_begin(&j, NULL);
     msc_json_u64(&j, "containers", e->containers);
-    json_uints(&j, fields, (uint64_t[]){e->empty, e->empty_bytes, e->mostly_empty,
-                                        e->mostly_empty_bytes, e->saving}, 5);
+    json_uints(
+        &j, fields,
+        (uint64_t[]){e->empty, e->empty_bytes, e->mostly_empty, e->mostly_empty_bytes, e->saving},
+        5);
     msc_json_u64(&j, "total_rows", e->len);
     msc_json_array_begin(&j, "rows");
     for (size_t i = 0; i < shown; i++) {
@@ -173,8 +176,10 @@ int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_emp
         msc_json_newline(&j, 2);
         msc_json_object_begin(&j, NULL);
         msc_json_str(&j, "kind", r->kind);
-        json_uints(&j, fields, (uint64_t[]){r->empty, r->empty_bytes, r->mostly_empty,
-                                            r->mostly_empty_bytes, r->saving}, 5);
+        json_uints(&j, fields,
+                   (uint64_t[]){r->empty, r->empty_bytes, r->mostly_empty, r->mostly_empty_bytes,
+                                r->saving},
+                   5);
         msc__heap_json_object(&j, "example", h, r->example);
         msc_json_end(&j);
     }

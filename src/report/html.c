@@ -214,9 +214,9 @@ static int write_flames(const page_t *p)
                      inv ? "_inverted" : "");
             if (!first) msc_json_newline(p->json, 0);
             first = 0;
-            err = write_tree(p, key, msc_tree_new_pruned(sym, values, n,
-                                                         inv ? MSC_TREE_INVERTED : 0, MIN_SHARE),
-                             TREE_NODES);
+            err = write_tree(
+                p, key, msc_tree_new_pruned(sym, values, n, inv ? MSC_TREE_INVERTED : 0, MIN_SHARE),
+                TREE_NODES);
         }
         msc_free(values);
     }
@@ -372,8 +372,7 @@ int msc_report_html(const msc_report_ctx_t *ctx, FILE *out, const msc_temporal_t
     return write_page(out, &p);
 }
 
-int msc_report_flamegraph(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view,
-                          int inverted)
+int msc_report_flamegraph(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view, int inverted)
 {
     page_t p = {ctx, NULL, NULL, NULL, "flamegraph", view, inverted};
     return write_page(out, &p);

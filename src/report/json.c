@@ -168,7 +168,8 @@ static size_t put_char(FILE *out, const unsigned char *s, size_t n, unsigned fla
     char buf[8];
     *used = k ? k : 1;
     if (k == 0) e = "\\ufffd";
-    else if (k == 1 && (s[0] < 0x20 || s[0] == 0x7F || ((flags & MSC_JSON_HTML) && html_special(s[0]))) && !e)
+    else if (k == 1 &&
+             (s[0] < 0x20 || s[0] == 0x7F || ((flags & MSC_JSON_HTML) && html_special(s[0]))) && !e)
         e = buf, snprintf(buf, sizeof(buf), "\\u%04x", s[0]);
     else if ((flags & MSC_JSON_HTML) && js_line_break(s, k))
         e = s[2] == 0xA8 ? "\\u2028" : "\\u2029";
@@ -214,8 +215,7 @@ size_t msc_json_string_size(const char *s, size_t n, unsigned flags)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t size = 2;
-    for (size_t i = 0, used; i < n; i += used)
-        size += put_char(NULL, p + i, n - i, flags, &used);
+    for (size_t i = 0, used; i < n; i += used) size += put_char(NULL, p + i, n - i, flags, &used);
     return size;
 }
 

@@ -58,8 +58,7 @@ static void cell(FILE *out, uint64_t bytes)
     else fprintf(out, " %11s", "");
 }
 
-static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed,
-                       const char *text)
+static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed, const char *text)
 {
     char count[32];
     fprintf(out, "%6u", no);
@@ -67,14 +66,13 @@ static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed
     cell(out, v ? v->total : 0);
     fprintf(out, " %9s", v && v->count ? msc__count(v->count, count, sizeof(count)) : "");
     cell(out, v ? v->exit : 0);
-    if (timed)
-        fprintf(out, " %9s", v && v->cpu_ns ? msc_format_seconds(v->cpu_ns, count, 32) : "");
+    if (timed) fprintf(out, " %9s", v && v->cpu_ns ? msc_format_seconds(v->cpu_ns, count, 32) : "");
     fprintf(out, "   %s", text);
     if (!*text || text[strlen(text) - 1] != '\n') fputc('\n', out);
 }
 
-int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
-                     uint32_t first, uint32_t last)
+int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source, uint32_t first,
+                     uint32_t last)
 {
     line_values_t *lines = NULL;
     uint32_t nlines = 0;

@@ -86,7 +86,8 @@ static uint64_t location_of(builder_t *b, uint32_t node)
     int64_t loc = fn ? msc__frame_number(&b->locations, f.function, f.file, f.line) : -1;
     if (loc < 0) return 0;
     if ((size_t)loc < n) return (uint64_t)loc + 1;
-    if (msc_array_grow((void **)&b->locations_v, &b->cap_locations, n + 1, sizeof(location_t)) < 0 ||
+    if (msc_array_grow((void **)&b->locations_v, &b->cap_locations, n + 1, sizeof(location_t)) <
+            0 ||
         msc_array_grow((void **)&b->lines_v, &b->cap_lines, n + 1, sizeof(line_t)) < 0)
         return 0;
     location_t *x = &b->locations_v[n];
@@ -242,9 +243,9 @@ static int pack_and_write(FILE *out, profile_t *p)
 
 int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
 {
-    static const char *names[] = {"alloc_objects", "count",      "alloc_space", "bytes",
-                                  "inuse_objects", "count",      "inuse_space", "bytes",
-                                  "cpu",           "nanoseconds", "wall",       "nanoseconds"};
+    static const char *names[] = {"alloc_objects", "count",       "alloc_space", "bytes",
+                                  "inuse_objects", "count",       "inuse_space", "bytes",
+                                  "cpu",           "nanoseconds", "wall",        "nanoseconds"};
     builder_t b = {.sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay)};
     msc_table_init(&b.strings);
     msc__frame_ids_init(&b.functions);
@@ -252,8 +253,7 @@ int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
     samples_t s = {0};
     tables_t t = {0};
     value_type_t types[6], period;
-    value_type_t *type_ptrs[6] = {&types[0], &types[1], &types[2],
-                                  &types[3], &types[4], &types[5]};
+    value_type_t *type_ptrs[6] = {&types[0], &types[1], &types[2], &types[3], &types[4], &types[5]};
     s.nvalues = msc_analysis_summary(ctx->analysis)->cpu_samples ? 6 : 4;
     int err = string_of(&b, "") < 0 ? MSC_ENOMEM : 0;
     for (size_t i = 0; i < s.nvalues && !err; i++) {
@@ -262,7 +262,8 @@ int msc__export_pprof(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)
         types[i].unit = string_of(&b, names[2 * i + 1]);
         if (types[i].type < 0 || types[i].unit < 0) err = MSC_ENOMEM;
     }
-    if (!err) err = build_samples(&b, ctx->analysis, view == MSC_VIEW_PEAK ? view : MSC_VIEW_EXIT, &s);
+    if (!err)
+        err = build_samples(&b, ctx->analysis, view == MSC_VIEW_PEAK ? view : MSC_VIEW_EXIT, &s);
     if (!err) err = link_tables(&b, &t);
     if (!err) {
         profile_t p;

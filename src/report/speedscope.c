@@ -80,7 +80,7 @@ static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t
                           msc_view_t view, uint32_t *path)
 {
     static const char *const names[] = {"live at peak", "leaked at exit", "total allocated",
-                                        "CPU time", "wall time", "native CPU time"};
+                                        "CPU time",     "wall time",      "native CPU time"};
     char exporter[64];
     snprintf(exporter, sizeof(exporter), "memscope %s", msc_version);
     msc_json_t j;

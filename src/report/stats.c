@@ -212,19 +212,23 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
             seconds(msc_replay_duration_ns(ctx->replay)),
             msc_replay_complete(ctx->replay) ? "" : " (capture incomplete)", s->threads,
             s->threads == 1 ? "" : "s");
-    fprintf(out, "Peak heap:        %s at %.3f s (%s blocks live)\n", msc_format_bytes(s->peak_bytes, a, 32),
-            seconds(s->peak_time_ns), msc__count(s->peak_allocations, b, 32));
-    if (s->peak_rss_bytes) fprintf(out, "Peak RSS:         %s\n", msc_format_bytes(s->peak_rss_bytes, a, 32));
+    fprintf(out, "Peak heap:        %s at %.3f s (%s blocks live)\n",
+            msc_format_bytes(s->peak_bytes, a, 32), seconds(s->peak_time_ns),
+            msc__count(s->peak_allocations, b, 32));
+    if (s->peak_rss_bytes)
+        fprintf(out, "Peak RSS:         %s\n", msc_format_bytes(s->peak_rss_bytes, a, 32));
     if (s->sample_bytes)
-        fprintf(out, "Sampled:          one allocation per %s on average; heap figures are "
-                     "estimates\n",
+        fprintf(out,
+                "Sampled:          one allocation per %s on average; heap figures are "
+                "estimates\n",
                 msc_format_bytes(s->sample_bytes, a, 32));
     fprintf(out, "Total allocated:  %s in %s allocations, %s frees\n",
             msc_format_bytes(s->total_allocated_bytes, a, 32), msc__count(s->allocations, b, 32),
             msc__count(s->frees, c, 32));
     fprintf(out, "Leaked at exit:   %s in %s blocks\n", msc_format_bytes(s->leaked_bytes, a, 32),
             msc__count(s->leaked_allocations, b, 32));
-    if (s->lost_events) fprintf(out, "Lost events:      %llu\n", (unsigned long long)s->lost_events);
+    if (s->lost_events)
+        fprintf(out, "Lost events:      %llu\n", (unsigned long long)s->lost_events);
     if (s->cpu_samples)
         fprintf(out, "CPU time:         %.3f s in %s samples (%.1f%% native), wall %.3f s\n",
                 seconds(s->cpu_ns), msc__count(s->cpu_samples, a, 32),
@@ -232,8 +236,9 @@ static int stats_text(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
                 seconds(s->wall_ns));
     for (int g = 0; g < 3; g++) {
         if (!s->gc[g].runs) continue;
-        fprintf(out, "GC generation %d:  %llu runs, %.2f ms total pause (max %.2f ms), "
-                     "%llu collected, %llu uncollectable\n",
+        fprintf(out,
+                "GC generation %d:  %llu runs, %.2f ms total pause (max %.2f ms), "
+                "%llu collected, %llu uncollectable\n",
                 g, (unsigned long long)s->gc[g].runs, (double)s->gc[g].pause_ns / 1e6,
                 (double)s->gc[g].max_pause_ns / 1e6, (unsigned long long)s->gc[g].collected,
                 (unsigned long long)s->gc[g].uncollectable);

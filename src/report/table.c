@@ -50,8 +50,7 @@ static uint64_t native_of(const msc_rows_t *native, const msc_row_t *r)
 {
     for (size_t i = 0; native && i < native->n; i++) {
         const msc_row_t *x = &native->rows[i];
-        if (x->file == r->file && x->function == r->function && x->line == r->line)
-            return x->bytes;
+        if (x->file == r->file && x->function == r->function && x->line == r->line) return x->bytes;
     }
     return 0;
 }
@@ -76,8 +75,8 @@ static void time_json(FILE *out, const msc_table_options_t *opt, const msc_rows_
         msc_json_f64(&j, key, (double)rows->rows[i].bytes / 1e9, 6);
         msc_json_u64(&j, "samples", rows->rows[i].count);
         if (native)
-            msc_json_f64(&j, "native_cpu_seconds",
-                         (double)native_of(native, &rows->rows[i]) / 1e9, 6);
+            msc_json_f64(&j, "native_cpu_seconds", (double)native_of(native, &rows->rows[i]) / 1e9,
+                         6);
         msc_json_end(&j);
     }
     msc_json_end(&j);
@@ -96,7 +95,8 @@ static void time_text(const msc_report_ctx_t *ctx, FILE *out, const msc_table_op
             group_name(opt->group), reset, msc_format_seconds(rows->total_bytes, a, 32), rows->n,
             group_name(opt->group), rows->n == 1 ? "" : "s");
     if (opt->view == MSC_VIEW_CPU && sum->cpu_ns)
-        fprintf(out, " (%.1f%% in native code)", 100.0 * (double)sum->native_cpu_ns / (double)sum->cpu_ns);
+        fprintf(out, " (%.1f%% in native code)",
+                100.0 * (double)sum->native_cpu_ns / (double)sum->cpu_ns);
     fprintf(out, "\n\n%12s %7s %12s %7s  %s\n", "Time", "%", "Samples", native ? "Native" : "",
             "Location");
     for (size_t i = 0; i < n; i++) {
@@ -143,8 +143,8 @@ int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
     size_t n = opt->limit && opt->limit < rows.n ? opt->limit : rows.n;
     int time = opt->view == MSC_VIEW_CPU || opt->view == MSC_VIEW_WALL;
     msc_rows_t native = {NULL, 0, 0};
-    if (opt->view == MSC_VIEW_CPU &&
-        (err = msc_aggregate(ctx->analysis, sym, MSC_VIEW_NATIVE_CPU, opt->group, 0, NULL, &native))) {
+    if (opt->view == MSC_VIEW_CPU && (err = msc_aggregate(ctx->analysis, sym, MSC_VIEW_NATIVE_CPU,
+                                                          opt->group, 0, NULL, &native))) {
         msc_rows_release(&rows);
         return err;
     }

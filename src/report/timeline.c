@@ -74,9 +74,11 @@ static void axes(const plot_t *p)
     double mib = p->top_bytes / 1048576, ystep = tick_step(mib);
     for (double v = 0; v <= mib * 1.0001; v += ystep) {
         double y = py(p, v * 1048576);
-        fprintf(p->out, "<path d=\"M%d %.1f H%d\" stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-                        "text-anchor=\"end\">%s</text>\n",
-                LEFT, y, W - RIGHT, LEFT - 6, y + 4, msc_format_bytes((uint64_t)(v * 1048576), b, 32));
+        fprintf(p->out,
+                "<path d=\"M%d %.1f H%d\" stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
+                "text-anchor=\"end\">%s</text>\n",
+                LEFT, y, W - RIGHT, LEFT - 6, y + 4,
+                msc_format_bytes((uint64_t)(v * 1048576), b, 32));
     }
     double tstep = tick_step(p->end_s);
     for (double t = 0; t <= p->end_s * 1.0001; t += tstep)
@@ -101,8 +103,9 @@ static void marks(const plot_t *p, const msc_report_ctx_t *ctx)
     const msc_mark_t *m = msc_analysis_marks(ctx->analysis, &n);
     for (size_t i = 0; i < n && i < MAX_MARKS; i++) {
         double x = px(p, (double)m[i].time_ns / 1e9);
-        fprintf(p->out, "<path d=\"M%.1f %d V%d\" stroke=\"#666\" stroke-dasharray=\"4 3\"/>"
-                        "<text x=\"%.1f\" y=\"%d\" class=\"mark\">",
+        fprintf(p->out,
+                "<path d=\"M%.1f %d V%d\" stroke=\"#666\" stroke-dasharray=\"4 3\"/>"
+                "<text x=\"%.1f\" y=\"%d\" class=\"mark\">",
                 x, TOP, H - BOTTOM, x + 3, TOP + 12 + (int)(i % 3) * 13);
         msc__html_text(p->out, m[i].label, MAX_LABEL);
         fputs("</text>\n", p->out);
@@ -120,9 +123,10 @@ static void title_and_legend(const plot_t *p, const msc_report_ctx_t *ctx)
         if (i) fputc(' ', p->out);
         msc__html_text(p->out, h->argv[i], MAX_LABEL);
     }
-    fprintf(p->out, "</text>\n<text x=\"%d\" y=\"22\" text-anchor=\"end\"><tspan fill=\"#d9480f\">"
-                    "\u2014 heap in use</tspan>  <tspan fill=\"#1f6feb\">\u2014 RSS</tspan>"
-                    "  \u25cf peak</text>\n",
+    fprintf(p->out,
+            "</text>\n<text x=\"%d\" y=\"22\" text-anchor=\"end\"><tspan fill=\"#d9480f\">"
+            "\u2014 heap in use</tspan>  <tspan fill=\"#1f6feb\">\u2014 RSS</tspan>"
+            "  \u25cf peak</text>\n",
             W - RIGHT);
 }
 
@@ -140,10 +144,11 @@ int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out)
     }
     if (p.end_s <= 0) p.end_s = 1;
     p.top_bytes = p.top_bytes > 0 ? p.top_bytes * 1.05 : 1048576;
-    fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                 "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                 "<style>text{fill:#333}.title{font-weight:bold}.mark{fill:#444}</style>\n"
-                 "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
+    fprintf(out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<style>text{fill:#333}.title{font-weight:bold}.mark{fill:#444}</style>\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
             W, H, W, H);
     title_and_legend(&p, ctx);
     axes(&p);
@@ -152,8 +157,9 @@ int msc_report_timeline_svg(const msc_report_ctx_t *ctx, FILE *out)
     line(&p, pts, n, 0, "#d9480f");
     char b[32];
     double x = px(&p, (double)s->peak_time_ns / 1e9), y = py(&p, (double)s->peak_bytes);
-    fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"#b3261e\"/>"
-                 "<text x=\"%.1f\" y=\"%.1f\">peak %s at %.2f s</text>\n</svg>\n",
+    fprintf(out,
+            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"#b3261e\"/>"
+            "<text x=\"%.1f\" y=\"%.1f\">peak %s at %.2f s</text>\n</svg>\n",
             x, y, x + 8 > W - 180 ? x - 180 : x + 8, y - 6,
             msc_format_bytes(s->peak_bytes, b, sizeof(b)), (double)s->peak_time_ns / 1e9);
     msc_free(pts);

@@ -38,7 +38,8 @@ static void print_node(const walk_t *w, const msc_tree_node_t *x, int last)
     double pct = share(x->bytes, w->total);
     const char *hot = !w->color ? "" : pct >= 50 ? "\033[31m" : pct >= 10 ? "\033[33m" : "";
     const char *dim = w->color ? "\033[2m" : "", *reset = w->color ? "\033[0m" : "";
-    fprintf(w->out, "%s%6.1f%% %10s%s  ", hot, pct, msc_format_bytes(x->bytes, b, sizeof(b)), reset);
+    fprintf(w->out, "%s%6.1f%% %10s%s  ", hot, pct, msc_format_bytes(x->bytes, b, sizeof(b)),
+            reset);
     guides(w, x->depth, last);
     msc__text(w->out, x->function);
     if (*x->file) {
@@ -54,7 +55,8 @@ static void print_folded(const walk_t *w, uint32_t depth, uint32_t n, uint64_t b
 {
     char b[32];
     const char *dim = w->color ? "\033[2m" : "", *reset = w->color ? "\033[0m" : "";
-    fprintf(w->out, "%6.1f%% %10s  ", share(bytes, w->total), msc_format_bytes(bytes, b, sizeof(b)));
+    fprintf(w->out, "%6.1f%% %10s  ", share(bytes, w->total),
+            msc_format_bytes(bytes, b, sizeof(b)));
     guides(w, depth, 1);
     fprintf(w->out, "%s%u more frame%s under %.1f%%%s\n", dim, n, n == 1 ? "" : "s",
             w->opt->min_percent, reset);
@@ -78,8 +80,8 @@ static int walk_tree(walk_t *w)
         const uint32_t *kids = msc_tree_children(w->tree, it->node, &n);
         uint32_t depth = msc_tree_node(w->tree, it->node)->depth + 1;
         uint32_t shown = 0;
-        while (shown < n && share(msc_tree_node(w->tree, kids[shown])->bytes, w->total) >=
-                                w->opt->min_percent)
+        while (shown < n &&
+               share(msc_tree_node(w->tree, kids[shown])->bytes, w->total) >= w->opt->min_percent)
             shown++;
         int too_deep = w->opt->max_depth && depth > w->opt->max_depth;
         if (too_deep || it->next >= shown) {
@@ -101,15 +103,16 @@ static int walk_tree(walk_t *w)
 
 static const char *view_title(msc_view_t v)
 {
-    return v == MSC_VIEW_PEAK ? "Live at peak" : v == MSC_VIEW_EXIT ? "Leaked at exit"
-                                                                    : "Total allocated";
+    return v == MSC_VIEW_PEAK   ? "Live at peak"
+           : v == MSC_VIEW_EXIT ? "Leaked at exit"
+                                : "Total allocated";
 }
 
 int msc_report_tree(const msc_report_ctx_t *ctx, FILE *out, const msc_tree_options_t *opt)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay);
-    msc_tree_t *t = msc_tree_of_view(sym, ctx->analysis, opt->view,
-                                     opt->inverted ? MSC_TREE_INVERTED : 0);
+    msc_tree_t *t =
+        msc_tree_of_view(sym, ctx->analysis, opt->view, opt->inverted ? MSC_TREE_INVERTED : 0);
     if (!t) return MSC_ENOMEM;
     const msc_tree_node_t *root = msc_tree_node(t, 0);
     char b[32], c[32];

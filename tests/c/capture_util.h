@@ -150,8 +150,8 @@ static inline void tc_unmap(tc_capture_t *c, uint64_t addr, uint64_t length)
     tc_commit(c, msc_enc_free(tc_reserve(c, 0), &c->st->delta, MSC_DOMAIN_MMAP, addr, length));
 }
 
-static inline void tc_realloc(tc_capture_t *c, uint64_t domain, uint64_t old_addr, uint64_t new_addr,
-                              uint64_t size, uint32_t stack)
+static inline void tc_realloc(tc_capture_t *c, uint64_t domain, uint64_t old_addr,
+                              uint64_t new_addr, uint64_t size, uint32_t stack)
 {
     uint8_t *p = tc_reserve(c, 0);
     tc_commit(c, msc_enc_realloc(p, &c->st->delta, domain, old_addr, new_addr, size, stack));
@@ -185,8 +185,8 @@ static inline void tc_code(tc_capture_t *c, uint32_t id, uint32_t file, uint32_t
 static inline void tc_thread_info(tc_capture_t *c, uint32_t thread, uint64_t native,
                                   const char *name)
 {
-    tc_commit(c, msc_enc_thread_info(tc_reserve(c, strlen(name)), thread, native, name,
-                                     strlen(name)));
+    tc_commit(c,
+              msc_enc_thread_info(tc_reserve(c, strlen(name)), thread, native, name, strlen(name)));
 }
 
 static inline void tc_sample(tc_capture_t *c, uint64_t ns, uint64_t rss)
@@ -210,8 +210,8 @@ static inline void tc_gc(tc_capture_t *c, uint64_t ns, uint64_t generation, uint
 
 static inline void tc_mark(tc_capture_t *c, uint64_t ns, const char *label)
 {
-    tc_commit(c, msc_enc_mark(tc_reserve(c, strlen(label)), &c->st->delta, ns, label,
-                              strlen(label)));
+    tc_commit(c,
+              msc_enc_mark(tc_reserve(c, strlen(label)), &c->st->delta, ns, label, strlen(label)));
 }
 
 /* A CHILD record: command holds the arguments, each NUL-terminated, ncommand bytes. */
@@ -253,8 +253,7 @@ static inline void tc_craft_begin(tc_craft_t *f)
 }
 
 static inline void tc_craft_chunk_raw(tc_craft_t *f, int stream, int codec, uint32_t seq,
-                                      uint32_t stored, uint32_t raw, const void *payload,
-                                      size_t n)
+                                      uint32_t stored, uint32_t raw, const void *payload, size_t n)
 {
     uint8_t *h = f->data + f->len;
     if (f->len + MSC_CHUNK_HEADER_SIZE + n > sizeof(f->data)) abort();
@@ -331,8 +330,8 @@ static inline int tc_same_event(const tc_event_t *a, const tc_event_t *b)
     const msc_event_t *x = &a->ev, *y = &b->ev;
     return x->kind == y->kind && x->domain == y->domain && x->thread == y->thread &&
            x->stack == y->stack && x->addr == y->addr && x->old_addr == y->old_addr &&
-           x->size == y->size &&
-           memcmp(x->value, y->value, sizeof(x->value)) == 0 && strcmp(a->text, b->text) == 0;
+           x->size == y->size && memcmp(x->value, y->value, sizeof(x->value)) == 0 &&
+           strcmp(a->text, b->text) == 0;
 }
 
 /* Opens and replays path into *out. Returns the run's result, or the
@@ -433,8 +432,8 @@ static inline int tc_analyse(const char *path, size_t moments)
  * to max runs or until one needs no failure. Counts the runs that failed
  * as they must (MSC_ENOMEM, nothing left allocated) and those that did
  * not; returns whether the last run completed without error. */
-static inline int tc_fail_each_allocation(const char *path, size_t moments, long max,
-                                          int *failures, int *wrong)
+static inline int tc_fail_each_allocation(const char *path, size_t moments, long max, int *failures,
+                                          int *wrong)
 {
     *failures = *wrong = 0;
     for (long at = 1; at <= max; at++) {

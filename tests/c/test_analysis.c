@@ -38,7 +38,8 @@ static void test_livemap_basics(void)
 
     /* Growth keeps every entry. */
     size_t mask = m.mask;
-    for (uint64_t i = 1; i <= 200000; i++) msc_livemap_put(&m, &(msc_live_t){i * 16 + 0x10000, i, (uint32_t)i, 1}, &old);
+    for (uint64_t i = 1; i <= 200000; i++)
+        msc_livemap_put(&m, &(msc_live_t){i * 16 + 0x10000, i, (uint32_t)i, 1}, &old);
     CHECK(m.mask > mask);
     CHECK((m.count + 1) * 2 <= m.mask + 1);
     int lost = 0;
@@ -382,7 +383,8 @@ static void test_histogram_and_other_events(void)
     }
     int wrong = 0;
     for (int b = 0; b < MSC_HISTOGRAM_BUCKETS; b++)
-        if (s->histogram_count[b] != want_count[b] || s->histogram_bytes[b] != want_bytes[b]) wrong++;
+        if (s->histogram_count[b] != want_count[b] || s->histogram_bytes[b] != want_bytes[b])
+            wrong++;
     CHECK_EQ(wrong, 0);
 
     msc_event_t e = ev_of(MSC_REC_SAMPLE, 0, 0, 0);
@@ -607,8 +609,9 @@ static void check_rows(fixture_t *fx, msc_view_t view, msc_group_t group, int in
     msc_rows_release(&rows);
 }
 
-#define ROWS(...) ((const want_row_t[]){__VA_ARGS__}), \
-                  sizeof((const want_row_t[]){__VA_ARGS__}) / sizeof(want_row_t)
+#define ROWS(...)                                                                                  \
+    ((const want_row_t[]){__VA_ARGS__}),                                                           \
+        sizeof((const want_row_t[]){__VA_ARGS__}) / sizeof(want_row_t)
 
 static void test_aggregate(void)
 {
@@ -633,8 +636,8 @@ static void test_aggregate(void)
 
     /* Inclusive: each stack once per key on it, recursion included. */
     check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 1, NULL,
-               ROWS({"a.py", "f", 10, 1147, 4}, {"a.py", "g", 21, 107, 2}, {"b.py", "h", 30, 100, 1},
-                    {"a.py", "g", 22, 40, 1}, {nop, nop, 0, 5, 1}),
+               ROWS({"a.py", "f", 10, 1147, 4}, {"a.py", "g", 21, 107, 2},
+                    {"b.py", "h", 30, 100, 1}, {"a.py", "g", 22, 40, 1}, {nop, nop, 0, 5, 1}),
                1152);
     check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_FUNCTION, 1, NULL,
                ROWS({"a.py", "f", 0, 1147, 4}, {"a.py", "g", 0, 147, 3}, {"b.py", "h", 0, 100, 1},
@@ -645,9 +648,10 @@ static void test_aggregate(void)
                1152);
 
     /* One file only: each stack goes to its innermost frame in that file. */
-    check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 0, "/src/a.py",
-               ROWS({"a.py", "f", 10, 1000, 1}, {"a.py", "g", 21, 107, 2}, {"a.py", "g", 22, 40, 1}),
-               1152);
+    check_rows(
+        &fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 0, "/src/a.py",
+        ROWS({"a.py", "f", 10, 1000, 1}, {"a.py", "g", 21, 107, 2}, {"a.py", "g", 22, 40, 1}),
+        1152);
     check_rows(&fx, MSC_VIEW_TOTAL, MSC_BY_LINE, 0, "b.py", ROWS({"b.py", "h", 30, 100, 1}), 1152);
 
     /* Views: the frees after the peak leave 112 bytes at exit. */
@@ -699,7 +703,8 @@ static void test_out_of_memory(void)
     msc_live_t old;
     CHECK_EQ(msc_livemap_init(&m), 0);
     size_t grow_at = (m.mask + 1) / 2;
-    for (uint64_t i = 1; i <= grow_at; i++) msc_livemap_put(&m, &(msc_live_t){i * 16, i, 0, 1}, &old);
+    for (uint64_t i = 1; i <= grow_at; i++)
+        msc_livemap_put(&m, &(msc_live_t){i * 16, i, 0, 1}, &old);
     tc_use_allocator(1, 0);
     CHECK_EQ(msc_livemap_put(&m, &(msc_live_t){(grow_at + 1) * 16, 1, 0, 1}, &old), MSC_ENOMEM);
     msc_set_allocator(NULL);

@@ -16,7 +16,8 @@ static const msc_diff_row_t *row_at(const msc_diff_t *d, const char *file, uint3
 static void test_same_and_moved(void)
 {
     msc_row_t b[] = {{"/app/a.py", "f", 10, 1000, 1}, {"/app/a.py", "g", 20, 500, 1}};
-    msc_row_t a[] = {{"/app/a.py", "f", 10, 3000, 2}, {"/app/a.py", "g", 23, 500, 1},
+    msc_row_t a[] = {{"/app/a.py", "f", 10, 3000, 2},
+                     {"/app/a.py", "g", 23, 500, 1},
                      {"/app/b.py", "h", 5, 64, 1}};
     msc_rows_t before = {b, 2, 1500}, after = {a, 3, 3564};
     msc_diff_t d;

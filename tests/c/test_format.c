@@ -74,7 +74,8 @@ static void test_header_round_trip(void)
     /* A buffer too small for every argument keeps the first ones. */
     size_t small_len;
     CHECK_EQ(msc_header_encode(&h, buf, MSC_FILE_HEADER_FIXED + 4 + 10 * 32 + 6 + 20 + 16 + 20 + 9,
-                               &small_len), 0);
+                               &small_len),
+             0);
     CHECK_EQ(msc__header_decode(buf, small_len, &got, &used, &info), 0);
     CHECK_EQ(got.argc, 1);
     CHECK(got.argc == 1 && strcmp(got.argv[0], "script.py") == 0);
@@ -119,8 +120,8 @@ static void test_header_unknown_and_bad_fields(void)
     msc_error_info_t info;
 
     /* key 99 (a later version's field) is skipped; the known ones are read. */
-    uint8_t fields[] = {99, 3, 'x', 'y', 'z', MSC_HK_PID, 2, 0xAC, 0x02,
-                        MSC_HK_PYTHON_VERSION, 4, '3', '.', '1', '2'};
+    uint8_t fields[] = {99, 3,   'x', 'y', 'z', MSC_HK_PID, 2, 0xAC, 0x02, MSC_HK_PYTHON_VERSION,
+                        4,  '3', '.', '1', '2'};
     len = header_with_body(buf, fields, sizeof(fields));
     CHECK_EQ(msc__header_decode(buf, len, &got, &used, &info), 0);
     CHECK_EQ(got.pid, 300);
@@ -213,7 +214,7 @@ static void test_header_damage(void)
 static void test_linetable_forms(void)
 {
     const uint8_t table[] = {
-        LT(0, 2), 0x05,                 /* 0-1: short form, first line (100) */
+        LT(0, 2),  0x05,                 /* 0-1: short form, first line (100) */
         LT(10, 1), 0x01, 0x02,          /* 2: one-line form, +0 -> 100 */
         LT(11, 2), 0x01, 0x02,          /* 3-4: one-line form, +1 -> 101 */
         LT(12, 1), 0x01, 0x02,          /* 5: one-line form, +2 -> 103 */
@@ -221,7 +222,7 @@ static void test_linetable_forms(void)
         LT(13, 1), 0x07,                /* 9: no column, -3 -> 105 */
         LT(15, 2),                      /* 10-11: no location */
         LT(14, 1), 0x48, 0x03, 0x00, 0x03, 0x04, /* 12: long form, +100 (two bytes) -> 205 */
-        LT(9, 8), 0x07,                 /* 13-20: short form, still 205 */
+        LT(9, 8),  0x07,                 /* 13-20: short form, still 205 */
         LT(14, 1), 0x49, 0x03, 0x00, 0x00, 0x00, /* 21: long form, -100 -> 105 */
     };
     const uint32_t want[] = {100, 100, 100, 101, 101, 103, 108, 108, 108, 105, 0,
@@ -273,8 +274,8 @@ static void test_linetable_malformed(void)
 /* Line table of code 0 (first line 10): offsets 0-2 line 11, 3-4 line 11. */
 static const uint8_t table0[] = {LT(13, 3), 0x02, LT(0, 2), 0x05};
 /* Code 1 (first line 20): 0-1 line 21, 2-3 line 26, 4-5 none, 6 line 23. */
-static const uint8_t table1[] = {LT(11, 2), 0x01, 0x02, LT(14, 2), 0x0A, 0x00, 0x03, 0x04,
-                                 LT(15, 2), LT(13, 1), 0x07};
+static const uint8_t table1[] = {LT(11, 2), 0x01, 0x02,      LT(14, 2), 0x0A, 0x00,
+                                 0x03,      0x04, LT(15, 2), LT(13, 1), 0x07};
 
 typedef struct want {
     int kind, domain;
@@ -549,7 +550,8 @@ static void test_capture_many_records(void)
     static uint64_t addr[N], size[N];
     static uint32_t stack[N];
     uint32_t nodes[STACKS + 1] = {0};
-    for (int i = 1; i <= STACKS; i++) nodes[i] = tc_node(&c, nodes[i / 2], (uint32_t)i, (uint32_t)i);
+    for (int i = 1; i <= STACKS; i++)
+        nodes[i] = tc_node(&c, nodes[i / 2], (uint32_t)i, (uint32_t)i);
     uint64_t seed = 42;
     for (int i = 0; i < N; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;

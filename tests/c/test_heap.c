@@ -80,7 +80,8 @@ static void test_retained_brute_force(void)
             }
             reach(h, v, without);
             uint64_t freed = 0;
-            for (uint32_t x = 1; x <= (uint32_t)n; x++) freed += all[x] && !without[x] ? sizes[x] : 0;
+            for (uint32_t x = 1; x <= (uint32_t)n; x++)
+                freed += all[x] && !without[x] ? sizes[x] : 0;
             CHECK_EQ(d.retained[v], freed); /* v itself is among the freed */
         }
         msc_heap_dom_release(&d);
@@ -157,7 +158,8 @@ static void test_cache_retains_entries(void)
     msc_heap_paths_t p;
     CHECK_EQ(msc_heap_paths(h, &p), 0);
     char buf[256];
-    CHECK(strcmp(msc_heap_path_text(h, &p, 4 + 7, buf, sizeof(buf)), "sys.modules['cache'][7]") == 0);
+    CHECK(strcmp(msc_heap_path_text(h, &p, 4 + 7, buf, sizeof(buf)), "sys.modules['cache'][7]") ==
+          0);
     uint32_t count = 0, *found = msc_heap_find_type(h, "Entry", &count);
     CHECK_EQ(count, 1000);
     CHECK_EQ(found[0], 4);
@@ -320,8 +322,9 @@ static void test_reader_rejects_digests_before_version_3(void)
     CHECK_EQ(pwrite(fd, &two, 1, 8), 1);
     msc_error_info_t info = {0, NULL};
     msc_heap_t *r = msc_heap_read(fd, &err, &info, NULL, NULL);
-    CHECK(r == NULL && info.what && strcmp(info.what, "record kind newer than the snapshot's "
-                                                      "version") == 0);
+    CHECK(r == NULL && info.what &&
+          strcmp(info.what, "record kind newer than the snapshot's "
+                            "version") == 0);
     msc_heap_free(r);
     close(fd);
     unlink(path);
@@ -390,8 +393,9 @@ static void test_array_records(void)
 static uint32_t add(msc_heap_t *h, uint32_t type, uint64_t size, uint8_t flags)
 {
     uint32_t v;
-    CHECK_EQ(msc_heap_add_node(h, 0x1000 + 64 * (uint64_t)h->node_count, type, size, 1, flags, 0,
-                               &v), 0);
+    CHECK_EQ(
+        msc_heap_add_node(h, 0x1000 + 64 * (uint64_t)h->node_count, type, size, 1, flags, 0, &v),
+        0);
     return v;
 }
 
@@ -596,7 +600,8 @@ static void test_cycles(void)
     uint32_t refcnt[] = {1, 1, 1, 1, 1, 2, 1};
     for (uint32_t i = 0; i < 7; i++)
         CHECK_EQ(msc_heap_add_node(h, 0x1000 + 64 * (uint64_t)i, types[i], 100, refcnt[i],
-                                   MSC_HEAP_GC_TRACKED, 0, &v), 0);
+                                   MSC_HEAP_GC_TRACKED, 0, &v),
+                 0);
     uint32_t gc = str(h, "gc (no root reaches it)"), dict = str(h, "__dict__");
     CHECK_EQ(msc_heap_add_root_edge(h, 1, gc), 0);
     CHECK_EQ(msc_heap_add_root_edge(h, 6, gc), 0);

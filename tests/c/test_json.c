@@ -102,7 +102,8 @@ static void test_newlines(void)
     msc_json_end(&j);
     msc_json_u64(&j, "n", 1);
     msc_json_end(&j);
-    CHECK(strcmp(close_buf(&b, &j), "{\"frames\": [\n{\"i\": 0},\n {\"i\": 1}],\n\"name\": \"x\", \"tree\": \n{}, \"n\": 1}") == 0);
+    CHECK(strcmp(close_buf(&b, &j), "{\"frames\": [\n{\"i\": 0},\n {\"i\": 1}],\n\"name\": \"x\", "
+                                    "\"tree\": \n{}, \"n\": 1}") == 0);
     free(b.text);
 }
 
@@ -164,10 +165,11 @@ static void test_invalid_utf8(void)
     CHECK(escapes_to("\xf0\x80\x80\xaf", 4, 0, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""));
     CHECK(escapes_to("\xed\xa0\x80", 3, 0, "\"\\ufffd\\ufffd\\ufffd\""));  /* surrogate D800 */
     CHECK(escapes_to("\xed\xbf\xbf", 3, 0, "\"\\ufffd\\ufffd\\ufffd\""));  /* surrogate DFFF */
-    CHECK(escapes_to("\xf4\x90\x80\x80", 4, 0, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"")); /* > U+10FFFF */
+    CHECK(
+        escapes_to("\xf4\x90\x80\x80", 4, 0, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"")); /* > U+10FFFF */
     CHECK(escapes_to("\xf5\x80", 2, 0, "\"\\ufffd\\ufffd\""));
-    CHECK(escapes_to("x\xe2\x98", 3, 0, "\"x\\ufffd\\ufffd\""));     /* cut at the end */
-    CHECK(escapes_to("\xe2\x98z", 3, 0, "\"\\ufffd\\ufffdz\""));     /* cut before ASCII */
+    CHECK(escapes_to("x\xe2\x98", 3, 0, "\"x\\ufffd\\ufffd\"")); /* cut at the end */
+    CHECK(escapes_to("\xe2\x98z", 3, 0, "\"\\ufffd\\ufffdz\"")); /* cut before ASCII */
     /* The last code point before the surrogates is text. */
     CHECK(escapes_to("\xed\x9f\xbf", 3, 0, "\"\xed\x9f\xbf\""));
 }
@@ -180,7 +182,7 @@ static void test_cut(void)
     msc_json_array_begin(&j, NULL);
     msc_json_str_cut(&j, NULL, "abcdef", 6);
     msc_json_str_cut(&j, NULL, "abcdef", 3);
-    msc_json_str_cut(&j, NULL, "ab\xe2\x98\x83z", 4);   /* never splits the snowman */
+    msc_json_str_cut(&j, NULL, "ab\xe2\x98\x83z", 4); /* never splits the snowman */
     msc_json_str_cut(&j, NULL, "<<<<", 2);
     msc_json_end(&j);
     CHECK(strcmp(close_buf(&b, &j), "[\"abcdef\", \"abc\xe2\x80\xa6\", \"ab\xe2\x80\xa6\", "

@@ -32,7 +32,8 @@ static void build_capture(const char *path, int batches)
     uint32_t root = tc_node(&c, 0, 1, 0), leaf = tc_node(&c, root, 1, 4);
     for (int b = 0; b < batches; b++) {
         uint64_t base = 0x7f0000000000ull + (uint64_t)b * 0x10000;
-        for (int i = 0; i < 12; i++) tc_alloc(&c, i % 3, base + (uint64_t)i * 48, 16 + (uint64_t)i, i & 1 ? leaf : root);
+        for (int i = 0; i < 12; i++)
+            tc_alloc(&c, i % 3, base + (uint64_t)i * 48, 16 + (uint64_t)i, i & 1 ? leaf : root);
         tc_side_begin(&c);
         tc_alloc(&c, MSC_DOMAIN_RAW, base + 0x8000, 100, 0);
         tc_thread(&c, 1);
@@ -61,7 +62,8 @@ static void store_uncompressed(const char *from, tc_craft_t *out)
     msc_chunk_t ch;
     msc_error_info_t info;
     if (msc_chunk_reader_init(&r, fd, head, MSC_STREAM_COUNT - 1)) abort();
-    while (msc_chunk_next(&r, &ch, &info) == 1) tc_craft_chunk(out, ch.stream, ch.seq, ch.data, ch.len);
+    while (msc_chunk_next(&r, &ch, &info) == 1)
+        tc_craft_chunk(out, ch.stream, ch.seq, ch.data, ch.len);
     msc_chunk_reader_release(&r);
     close(fd);
     free(buf);
@@ -309,7 +311,8 @@ static void test_absurd_records(void)
         r.n = 0;
         expect_corrupt(vi(vi(vi(vi(vi(u8(&r, MSC_REC_CODE), 1), 1), big[i]), 1), 0), "code name");
         r.n = 0;
-        expect_corrupt(vi(vi(vi(vi(vi(u8(&r, MSC_REC_CODE), 1), 1), 1), 1), big[i]), "table length");
+        expect_corrupt(vi(vi(vi(vi(vi(u8(&r, MSC_REC_CODE), 1), 1), 1), 1), big[i]),
+                       "table length");
         r.n = 0;
         expect_corrupt(vi(vi(vi(u8(&r, MSC_REC_NODE), 1), big[i]), 0), "node code");
         r.n = 0;
@@ -432,7 +435,8 @@ static void test_child_records(void)
 
     /* Each body in b, wrapped in its extension record in r. */
     rec_t r = {0}, b = {0};
-    expect_corrupt(ext(&r, MSC_EXT_CHILD, text(text(vi(vi(&b, 1), 0), "", 0), "", 0)), "child pid 0");
+    expect_corrupt(ext(&r, MSC_EXT_CHILD, text(text(vi(vi(&b, 1), 0), "", 0), "", 0)),
+                   "child pid 0");
     r.n = b.n = 0;
     expect_corrupt(ext(&r, MSC_EXT_CHILD, text(text(vi(vi(&b, 1), 1ull << 32), "", 0), "", 0)),
                    "child pid");
@@ -574,7 +578,7 @@ static void test_side_beyond_end(void)
 static void test_foreign_files(void)
 {
     static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13,
-                                  'I',  'H', 'D', 'R', 0,    0,    0,    1, 0, 0, 0, 1};
+                                  'I',  'H', 'D', 'R', 0,    0,    0,    1,    0, 0, 0, 1};
     const char *path = tc_path("foreign");
     msc_error_info_t info;
     int err;

@@ -36,7 +36,8 @@ static int64_t find_or_add(set_t *s, uint64_t key, int *added)
     *added = 0;
     if (msc_table_reserve(&s->t, entry_hash, s) < 0) return -1;
     size_t i = msc_table_slot(&s->t, key_hash(s, key));
-    for (uint32_t e; (e = msc_table_entry(&s->t, i)) != MSC_TABLE_EMPTY; i = msc_table_next(&s->t, i)) {
+    for (uint32_t e; (e = msc_table_entry(&s->t, i)) != MSC_TABLE_EMPTY;
+         i = msc_table_next(&s->t, i)) {
         s->probes++;
         if (s->keys[e] == key) return e;
     }
@@ -108,7 +109,8 @@ static void test_out_of_memory(void)
     CHECK_EQ(got, -1);
     CHECK_EQ(s.t.mask, mask);
     int ok = 1;
-    for (uint64_t k = 1; k <= s.n; k++) ok &= find_or_add(&s, k, &added) == (int64_t)k - 1 && !added;
+    for (uint64_t k = 1; k <= s.n; k++)
+        ok &= find_or_add(&s, k, &added) == (int64_t)k - 1 && !added;
     CHECK(ok);
     msc_table_release(&s.t);
     msc_free(s.keys);

@@ -74,7 +74,8 @@ static void build_capture(const char *path, const shape_t *shape)
     }
     if (tc_open(&c, path, &h)) abort();
     nodes[0] = tc_node(&c, 0, 1, 0);
-    for (int i = 1; i < 8; i++) nodes[i] = tc_node(&c, nodes[next_random(&seed) % i], 2, (uint32_t)i);
+    for (int i = 1; i < 8; i++)
+        nodes[i] = tc_node(&c, nodes[next_random(&seed) % i], 2, (uint32_t)i);
     for (int step = 0; step < shape->steps; step++) {
         uint64_t r = next_random(&seed);
         if (r % 16 != 0) churn(&c, &seed, addr, nodes);
@@ -151,13 +152,14 @@ static void check_moments(const char *path, const shape_t *shape)
     CHECK_EQ(n, MOMENTS);
     int wrong = 0, far = 0, unordered = 0, exact = 0;
     uint64_t slack = end / (4 * MOMENTS) > MSC_TEMPORAL_FIRST_STEP_NS ? end / (4 * MOMENTS)
-                                                                       : MSC_TEMPORAL_FIRST_STEP_NS;
+                                                                      : MSC_TEMPORAL_FIRST_STEP_NS;
     for (size_t i = 0; i < n; i++) {
         msc_analysis_t *b = live_at(path, m[i].time_ns);
         int d = differences(&m[i], b);
         if (d || m[i].heap_bytes != msc_analysis_summary(b)->current_bytes) wrong++;
-        if (d) fprintf(stderr, "moment %zu at %llu ns: %d stacks differ\n", i,
-                       (unsigned long long)m[i].time_ns, d);
+        if (d)
+            fprintf(stderr, "moment %zu at %llu ns: %d stacks differ\n", i,
+                    (unsigned long long)m[i].time_ns, d);
         msc_analysis_free(b);
         uint64_t target = i + 1 == n ? end : end / n * (i + 1);
         uint64_t gap = m[i].time_ns > target ? m[i].time_ns - target : target - m[i].time_ns;

@@ -210,7 +210,8 @@ static void test_pruned(void)
                 CHECK_EQ(y->self_bytes, x->self_bytes);
                 uint32_t n, left_out = 0;
                 const uint32_t *kids = msc_tree_children(full, a, &n);
-                for (uint32_t i = 0; i < n; i++) left_out += msc_tree_node(full, kids[i])->bytes < floor;
+                for (uint32_t i = 0; i < n; i++)
+                    left_out += msc_tree_node(full, kids[i])->bytes < floor;
                 CHECK_EQ(y->pruned, left_out);
             }
             CHECK_EQ(msc_tree_size(t), kept);

@@ -50,8 +50,7 @@ static inline msc_pyframe_t *msc_frame_previous(msc_pyframe_t *f)
 static inline PyCodeObject *msc_frame_code(msc_pyframe_t *f)
 {
     PyObject *x = f->f_executable;
-    return f->owner == FRAME_OWNED_BY_CSTACK || !x || !PyCode_Check(x) ? NULL
-                                                                         : (PyCodeObject *)x;
+    return f->owner == FRAME_OWNED_BY_CSTACK || !x || !PyCode_Check(x) ? NULL : (PyCodeObject *)x;
 }
 
 /* The frame's executable as the frame holds it, not checked to be a code
@@ -85,7 +84,8 @@ static inline int msc_frame_incomplete(msc_pyframe_t *f)
 {
     PyCodeObject *co = msc_frame_code(f);
     if (!co) return 1;
-    return f->owner != FRAME_OWNED_BY_GENERATOR && msc_frame_offset_incomplete(co, msc_frame_offset(f));
+    return f->owner != FRAME_OWNED_BY_GENERATOR &&
+           msc_frame_offset_incomplete(co, msc_frame_offset(f));
 }
 
 static inline PyObject *msc_frame_function(msc_pyframe_t *f)
@@ -209,8 +209,7 @@ static inline void msc__fill_values(PyObject *o, PyDictValues *values, msc_inlin
 static inline int msc_inline_values(PyObject *o, msc_inline_values_t *v)
 {
     PyDictValues *values = msc__valid_values(o);
-    if (!values || _PyObject_GetManagedDict(o) ||
-        !((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys)
+    if (!values || _PyObject_GetManagedDict(o) || !((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys)
         return 0;
     msc__fill_values(o, values, v);
     return 1;
