@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything, then profiles the examples and prints their reports:
-# the naive and streaming CSV pipelines side by side, and a leaking cache.
+# the naive and streaming CSV pipelines side by side, the advice for the
+# naive one, and a leaking cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -22,6 +23,10 @@ done
 
 echo "==================== line by line, naive pipeline ===================="
 $ms lines "$out/naive.msc" | sed -n '1,4p;/def naive_total/,/^ *[0-9]* .*def streaming_total/p'
+echo
+
+echo "==================== what to change, naive pipeline ===================="
+$ms advise "$out/naive.msc"
 echo
 
 echo "==================== leaked at exit: a growing cache ===================="

@@ -26,10 +26,11 @@
  *
  * and over a capture's events (src/core/advise_capture.c):
  *
- *   generator  a list comprehension whose list was live at the peak and
- *              dropped before the end: a generator expression makes and
- *              drops its items one at a time (the saving is the peak the
- *              capture has without that line's blocks)
+ *   generator  a list built whole on one line (a comprehension, list(...))
+ *              that was live at the peak, with what the line called, and
+ *              dropped before the end: iterating the source makes and drops
+ *              the items one at a time (the saving is the peak the capture
+ *              has without the blocks of the stacks the line is on)
  *   join       a line that builds a str or bytes by `+=`, each allocation a
  *              longer copy of the last: ''.join allocates the result once
  *              (the saving is in bytes allocated, not in the peak)

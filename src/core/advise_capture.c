@@ -3,11 +3,12 @@
  * tracemalloc's "lineno"), keeps those whose source text has the shape the advice changes,
  * and measures each candidate with one more pass over the capture:
  *
- *   generator  the capture replayed without the line's blocks (an
- *              allocation or realloc made on the line is dropped, a realloc
- *              of another block there frees that block): the saving is the
- *              peak less the peak of that replay, what the line's list and
- *              items added to the high-water mark, whatever else was live
+ *   generator  the capture replayed without the line's blocks, those of
+ *              every stack the line is on (an allocation or realloc made
+ *              under the line is dropped, a realloc of another block there
+ *              frees that block): the saving is the peak less the peak of
+ *              that replay, what the line's list and items added to the
+ *              high-water mark, whatever else was live
  *   join       the line's smallest and largest allocation: a `+=` that
  *              copies grows from one piece to the whole, and ''.join
  *              allocates the whole once plus a list of the pieces (8 bytes a
@@ -70,11 +71,13 @@ static int source_line(const char *file, uint32_t n, char *buf, size_t size)
     return 0;
 }
 
-/* A list comprehension whose list stays in the function: `[... for ... in
- * ...]` on one line that does not return or yield it. */
+/* A list built whole that stays in the function: a list comprehension
+ * `[... for ... in ...]` or `list(...)` of an iterable, on one line that
+ * does not return or yield it. */
 static int builds_list(const char *text)
 {
     if (!strncmp(text, "return", 6) || !strncmp(text, "yield", 5)) return 0;
+    if (strstr(text, "= list(")) return 1;
     const char *open = strchr(text, '[');
     const char *loop = open ? strstr(open, " for ") : NULL;
     const char *in = loop ? strstr(loop, " in ") : NULL;
@@ -106,12 +109,15 @@ typedef struct pass {
     candidate_t *joins;        /* the join lines measured */
     size_t njoins;
     msc_analysis_t *analysis;  /* the replay without line's blocks, or NULL */
-    int8_t *at;                /* owned: per stack node, the candidate it is on
-                                  (0 = line, 1 + i = joins[i], -1 none, -2 unknown) */
+    int8_t *at;                /* owned: per stack node, the candidate it is on (0 = a
+                                  frame on the stack is line's, 1 + i = its innermost
+                                  frame is joins[i]'s, -1 none, -2 unknown) */
     uint32_t nat;
 } pass_t;
 
-static int8_t resolve(pass_t *p, uint32_t node)
+/* Node's own answer, before its callers': 0 when its frame is line's, else
+ * 1 + i for joins[i]'s, else -1. */
+static int8_t frame_on(pass_t *p, uint32_t node)
 {
     msc_frame_t f;
     msc_symbols_frame((msc_symbols_t *)msc_replay_symbols(p->replay), node, &f);
@@ -119,6 +125,28 @@ static int8_t resolve(pass_t *p, uint32_t node)
     for (size_t i = 0; i < p->njoins; i++)
         if (f.line == p->joins[i].line && !strcmp(f.file, p->joins[i].file)) return (int8_t)(1 + i);
     return -1;
+}
+
+/* The answer for node (its cache entry unknown): its own frame's, unless a
+ * caller's frame is line's (everything the line called is the line's),
+ * found by walking up the callers to the first one whose answer is known. */
+static int8_t resolve(pass_t *p, uint32_t node)
+{
+    const msc_symbols_t *sym = msc_replay_symbols(p->replay);
+    uint32_t top = node;
+    int8_t above = -1; /* whether a caller above the walk is on line */
+    while (p->line && (top = msc_symbols_parent(sym, top)) != 0) {
+        if (top < p->nat && p->at[top] != -2) {
+            above = p->at[top] == 0 ? 0 : -1;
+            break;
+        }
+        if (frame_on(p, top) == 0) {
+            above = 0;
+            break;
+        }
+    }
+    int8_t own = frame_on(p, node);
+    return above == 0 ? 0 : own;
 }
 
 /* The candidate the stack ending at node is on, cached per node; -1 none,
@@ -198,8 +226,11 @@ static size_t pick(const msc_rows_t *rows, uint64_t min_bytes, uint64_t min_coun
     char text[SOURCE_MAX];
     for (size_t i = 0; i < rows->n && n < CANDIDATES && rows->rows[i].bytes >= min_bytes; i++) {
         const msc_row_t *r = &rows->rows[i];
-        if (r->count < min_count || !r->line || source_line(r->file, r->line, text, sizeof(text)) ||
-            !shape(text))
+        int seen = 0; /* a line shared by a function and its comprehension */
+        for (size_t k = 0; k < n; k++)
+            seen |= out[k].line == r->line && !strcmp(out[k].file, r->file);
+        if (seen || r->count < min_count || !r->line ||
+            source_line(r->file, r->line, text, sizeof(text)) || !shape(text))
             continue;
         out[n++] = (candidate_t){r->file, r->function, r->line, r->bytes, r->count, 0, 0, 0};
     }
@@ -224,14 +255,15 @@ static int advise_generators(const char *path, const msc_summary_t *s, const msc
             "generator",
             "peak",
             msc_strfmt("Make the list built at %s:%u a generator", c[i].file, c[i].line),
-            msc_strfmt("at the peak (%llu bytes) the list comprehension on this line held "
-                       "%llu bytes in %llu blocks, all freed before the end; without them "
-                       "the peak would have been %llu bytes",
+            msc_strfmt("at the peak (%llu bytes) the list built on this line held, with what "
+                       "it called, %llu bytes in %llu blocks, all freed before the end; "
+                       "without them the peak would have been %llu bytes",
                        (unsigned long long)s->peak_bytes, (unsigned long long)c[i].bytes,
                        (unsigned long long)c[i].count, (unsigned long long)c[i].peak_without),
-            msc_strfmt("if the list is only iterated, write a generator expression, "
-                       "(x for ...) instead of [x for ...], or yield the items from a "
-                       "function: each is then made and dropped in turn"),
+            msc_strfmt("if the list is only iterated, iterate its source directly (for row in "
+                       "reader), write a generator expression, (x for ...) instead of "
+                       "[x for ...], or yield the items from a function: each is then made "
+                       "and dropped in turn"),
             saved,
             0,
             where(&c[i])};
@@ -273,14 +305,21 @@ static int advise_joins(const char *path, const msc_summary_t *s, const msc_rows
 int msc_advise_capture(const char *path, const msc_analysis_t *a, msc_symbols_t *sym,
                        msc_advice_list_t *out)
 {
-    msc_rows_t rows[MSC_VIEW_COUNT];
+    msc_rows_t rows[MSC_VIEW_COUNT] = {{0}};
     size_t before = out->len;
-    int rc = msc_aggregate_views(a, sym, (1u << MSC_VIEW_COUNT) - 1, MSC_BY_LINE, 0, NULL, rows);
-    int made = rc ? 0 : MSC_VIEW_COUNT;
+    /* Generators: what a line held counting everything it called; joins:
+     * what the line itself allocated. */
+    msc_rows_t held[MSC_VIEW_COUNT] = {{0}};
+    unsigned peak_exit = 1u << MSC_VIEW_PEAK | 1u << MSC_VIEW_EXIT;
+    int rc = msc_aggregate_views(a, sym, peak_exit, MSC_BY_LINE, 1, NULL, held);
+    if (rc == 0) rc = msc_aggregate_views(a, sym, 1u << MSC_VIEW_TOTAL, MSC_BY_LINE, 0, NULL, rows);
     const msc_summary_t *s = msc_analysis_summary(a);
-    if (rc == 0) rc = advise_generators(path, s, &rows[MSC_VIEW_PEAK], &rows[MSC_VIEW_EXIT], out);
+    if (rc == 0) rc = advise_generators(path, s, &held[MSC_VIEW_PEAK], &held[MSC_VIEW_EXIT], out);
     if (rc == 0) rc = advise_joins(path, s, &rows[MSC_VIEW_TOTAL], out);
-    while (made-- > 0) msc_rows_release(&rows[made]);
+    for (int v = 0; v < MSC_VIEW_COUNT; v++) {
+        msc_rows_release(&held[v]);
+        msc_rows_release(&rows[v]);
+    }
     if (rc) {
         while (out->len > before) {
             msc_advice_t *x = &out->items[--out->len];

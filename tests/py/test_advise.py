@@ -179,6 +179,35 @@ def test_generator_saving_is_the_measured_peak_saving(tmp_path):
     assert [a for a in advice if a["rule"] == "join"] == []
 
 
+ROWS = '''
+import sys, tracemalloc
+after = sys.argv[1] == "after"
+def read_rows(n):
+    for i in range(n):
+        yield {"id": i, "name": f"Name {i}", "value": str(i * 2)}
+def total(n):
+    if after:
+        return sum(int(row["value"]) for row in read_rows(n))
+    data = list(read_rows(n))   # every row in memory at once
+    return sum(int(row["value"]) for row in data)
+measure = sys.argv[2:] == ["measure"]
+if measure:
+    tracemalloc.start()
+total(100_000)
+print(tracemalloc.get_traced_memory()[1] if measure else 0)
+'''
+
+
+def test_a_list_of_what_a_reader_yields_is_advised_as_streaming(tmp_path):
+    """The rows are made inside the reader, not on the line that lists them:
+    the line holds them counting everything it called."""
+    script, advice, (before, after) = advise_capture(tmp_path, ROWS)
+    [mine] = [a for a in advice if a["rule"] == "generator"]
+    assert (mine["where"][0]["line"], mine["where"][0]["function"]) == (10, "total")
+    measured = before - after
+    assert abs(mine["bytes_saved"] - measured) <= 0.10 * measured, (mine, measured)
+
+
 def test_join_saving_is_the_measured_allocation_saving(tmp_path):
     script, advice, (before, after) = advise_capture(tmp_path, JOIN)
     [mine] = [a for a in advice if a["rule"] == "join"]
