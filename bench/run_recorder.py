@@ -49,13 +49,15 @@ MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "mem
          "scalene", "tm1", "tm25", "mprof"]
 # Run only when asked (--modes): another build of memscope (--baseline), and
 # CPU sampling beside a CPU profiler (bench/bench_cpu.py measures them properly).
-EXTRA_MODES = ["memscope_baseline", "memscope_cpu", "memscope_native_frames", "pyspy"]
+EXTRA_MODES = ["memscope_baseline", "memscope_cpu", "memscope_native_frames", "memscope_sampled",
+               "pyspy"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
     "memscope_native": "memscope --native",
     "memscope_baseline": "memscope exact, --baseline build",
     "memscope_native_frames": "memscope --native --native-frames",
+    "memscope_sampled": "memscope --sample 512KiB",
     "memray": "memray",
     "memray_native": "memray --native",
     "memray_pymalloc": "memray --trace-python-allocators",
@@ -69,7 +71,7 @@ MODE_LABELS = {
 # The file each capturing mode writes, by extension; None for modes that
 # report in process.
 CAPTURE_EXT = {"memscope": "msc", "memscope_native": "msc", "memscope_baseline": "msc",
-               "memscope_native_frames": "msc",
+               "memscope_native_frames": "msc", "memscope_sampled": "msc",
                "memray": "bin",
                "memray_native": "bin", "memray_pymalloc": "bin", "scalene": "json"}
 ELAPSED_RE = re.compile(r"^bench-elapsed ([0-9.]+) cpu=([0-9.]+) checksum=(\S+)$", re.M)
@@ -86,7 +88,8 @@ def mode_command(mode, args, script, capture):
         return [py, script], {}
     if mode.startswith("memscope"):
         native = {"memscope_native": ["--native"], "memscope_cpu": ["--cpu"],
-                  "memscope_native_frames": ["--native", "--native-frames"]}.get(mode, [])
+                  "memscope_native_frames": ["--native", "--native-frames"],
+                  "memscope_sampled": ["--sample", "512KiB"]}.get(mode, [])
         cli = args.baseline if mode == "memscope_baseline" else args.memscope
         return ([cli, "run", *native, "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
