@@ -62,6 +62,9 @@ void msc_json_init(msc_json_t *j, FILE *out, unsigned flags);
 /* Frees what deep nesting took; returns 0, or MSC_ENOMEM when a level could
  * not be recorded (the output is then not valid JSON). */
 int msc_json_release(msc_json_t *j);
+/* Ends a document: its closing newline, then msc_json_release; returns the
+ * writer's error, else MSC_EIO when the stream has failed, else 0. */
+int msc_json_finish(msc_json_t *j);
 
 void msc_json_object_begin(msc_json_t *j, const char *key);
 void msc_json_array_begin(msc_json_t *j, const char *key);

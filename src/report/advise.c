@@ -136,8 +136,7 @@ static void write_json(FILE *out, const msc_heap_t *h, const msc_advice_list_t *
     for (size_t i = 0; i < shown; i++) json_advice(&j, h, &l->items[i]);
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    msc_json_release(&j);
+    (void)msc_json_finish(&j); /* the caller checks the stream */
 }
 
 int msc_report_advice(FILE *out, const struct msc_heap *h, const struct msc_advice_list *l,

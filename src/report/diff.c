@@ -79,8 +79,7 @@ static void diff_json(FILE *out, const msc_diff_t *d, const msc_diff_report_t *o
     for (size_t i = 0; i < d->n; i++) json_row(&j, &d->rows[i]);
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    msc_json_release(&j);
+    (void)msc_json_finish(&j); /* the caller checks the stream */
 }
 
 static void diff_row(FILE *out, const msc_diff_row_t *r, const msc_diff_report_t *opt)

@@ -91,7 +91,5 @@ int msc_heap_write_cycles_json(FILE *out, const msc_heap_t *h, const msc_heap_cy
     for (size_t i = 0; i < shown; i++) json_group(&j, h, &c->groups[i]);
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }

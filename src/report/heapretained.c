@@ -558,7 +558,5 @@ int msc_heap_write_path_json(FILE *out, const msc_heap_t *h, const msc_heap_path
     msc_json_end(&j);
     if (merged) json_merged(&j, h, p, merged, limit);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }

@@ -172,7 +172,5 @@ int msc_heap_write_heapsnapshot(FILE *out, const msc_heap_t *h)
     write_edges(&j, h);
     write_strings(&j, h);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }

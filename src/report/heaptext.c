@@ -73,9 +73,7 @@ int msc_heap_write_partition_json(FILE *out, const msc_heap_partition_t *p, size
     }
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }
 
 int msc_heap_write_diff(FILE *out, const msc_heap_diff_t *d, size_t limit)
@@ -118,7 +116,5 @@ int msc_heap_write_diff_json(FILE *out, const msc_heap_diff_t *d, size_t limit)
     }
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }

@@ -150,9 +150,7 @@ int msc_heap_write_duplicates_json(FILE *out, const msc_heap_t *h, const msc_hea
     for (size_t i = 0; i < shown; i++) json_dup(&j, h, &d->groups[i]);
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }
 
 int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_empty_t *e,
@@ -185,7 +183,5 @@ int msc_heap_write_empty_json(FILE *out, const msc_heap_t *h, const msc_heap_emp
     }
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }

@@ -27,6 +27,13 @@ int msc_json_release(msc_json_t *j)
     return j->error;
 }
 
+int msc_json_finish(msc_json_t *j)
+{
+    fputc('\n', j->out);
+    int err = msc_json_release(j);
+    return err ? err : ferror(j->out) ? MSC_EIO : 0;
+}
+
 /* The word holding level d's kind bit, growing the deep levels' array when
  * d passes it; NULL when that fails. */
 static uint64_t *kind_word(msc_json_t *j, size_t d)

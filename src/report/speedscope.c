@@ -108,8 +108,7 @@ static void write_profile(const msc_report_ctx_t *ctx, FILE *out, const frames_t
     msc_json_end(&j);
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    msc_json_release(&j);
+    (void)msc_json_finish(&j); /* the caller checks the stream */
 }
 
 int msc__export_speedscope(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view)

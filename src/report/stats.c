@@ -167,9 +167,7 @@ static int stats_json(const msc_report_ctx_t *ctx, FILE *out, const msc_rows_t *
     }
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    int err = msc_json_release(&j);
-    return err ? err : ferror(out) ? MSC_EIO : 0;
+    return msc_json_finish(&j);
 }
 
 static void text_histogram(const msc_summary_t *s, FILE *out)

@@ -40,8 +40,7 @@ static void table_json(FILE *out, const msc_table_options_t *opt, const msc_rows
     }
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    msc_json_release(&j);
+    (void)msc_json_finish(&j); /* the caller checks the stream */
 }
 
 /* The native CPU time of a CPU view's row: the row of the native view with
@@ -81,8 +80,7 @@ static void time_json(FILE *out, const msc_table_options_t *opt, const msc_rows_
     }
     msc_json_end(&j);
     msc_json_end(&j);
-    fputc('\n', out);
-    msc_json_release(&j);
+    (void)msc_json_finish(&j); /* the caller checks the stream */
 }
 
 static void time_text(const msc_report_ctx_t *ctx, FILE *out, const msc_table_options_t *opt,
