@@ -5,6 +5,7 @@
  * Both hash tables store indices (and the address table a hash tag) and
  * compare against the columns, so the tables stay small at ten million
  * objects. */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
@@ -278,15 +279,28 @@ uint32_t msc_heap_find(const msc_heap_t *h, uint64_t addr)
     return UINT32_MAX;
 }
 
-const msc_heap_container_t *msc_heap_container(const msc_heap_t *h, uint32_t v)
+/* The record of node v among n records of size bytes each, sorted by node,
+ * whose first field is their node (containers, arrays): a binary search;
+ * NULL when v has none. */
+_Static_assert(offsetof(msc_heap_container_t, node) == 0, "record_of reads node first");
+_Static_assert(offsetof(msc_heap_array_t, node) == 0, "record_of reads node first");
+
+static const void *record_of(const void *records, uint32_t n, size_t size, uint32_t v)
 {
-    uint32_t lo = 0, hi = h->container_count;
+    const char *base = records;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (h->containers[mid].node < v) lo = mid + 1;
+        if (*(const uint32_t *)(base + (size_t)mid * size) < v) lo = mid + 1;
         else hi = mid;
     }
-    return lo < h->container_count && h->containers[lo].node == v ? &h->containers[lo] : NULL;
+    return lo < n && *(const uint32_t *)(base + (size_t)lo * size) == v ? base + (size_t)lo * size
+                                                                        : NULL;
+}
+
+const msc_heap_container_t *msc_heap_container(const msc_heap_t *h, uint32_t v)
+{
+    return record_of(h->containers, h->container_count, sizeof(*h->containers), v);
 }
 
 int msc_heap_add_node(msc_heap_t *h, uint64_t addr, uint32_t type, uint64_t size, uint32_t refcnt,
@@ -450,13 +464,7 @@ int msc_heap_add_array(msc_heap_t *h, uint32_t v, int kind, int itemsize, int fi
 
 const msc_heap_array_t *msc_heap_array_of(const msc_heap_t *h, uint32_t v)
 {
-    uint32_t lo = 0, hi = h->array_count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (h->arrays[mid].node < v) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < h->array_count && h->arrays[lo].node == v ? &h->arrays[lo] : NULL;
+    return record_of(h->arrays, h->array_count, sizeof(*h->arrays), v);
 }
 
 int msc_heap_add_container(msc_heap_t *h, uint32_t v, int layout, uint64_t length,
