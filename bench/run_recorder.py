@@ -50,7 +50,7 @@ MODES = ["plain", "memscope", "memscope_native", "memray", "memray_native", "mem
 # Run only when asked (--modes): another build of memscope (--baseline), and
 # CPU sampling beside a CPU profiler (bench/bench_cpu.py measures them properly).
 EXTRA_MODES = ["memscope_baseline", "memscope_cpu", "memscope_native_frames", "memscope_sampled",
-               "pyspy"]
+               "memscope_sampled_baseline", "pyspy"]
 MODE_LABELS = {
     "plain": "uninstrumented",
     "memscope": "memscope exact",
@@ -58,6 +58,7 @@ MODE_LABELS = {
     "memscope_baseline": "memscope exact, --baseline build",
     "memscope_native_frames": "memscope --native --native-frames",
     "memscope_sampled": "memscope --sample 512KiB",
+    "memscope_sampled_baseline": "memscope --sample 512KiB, --baseline build",
     "memray": "memray",
     "memray_native": "memray --native",
     "memray_pymalloc": "memray --trace-python-allocators",
@@ -72,6 +73,7 @@ MODE_LABELS = {
 # report in process.
 CAPTURE_EXT = {"memscope": "msc", "memscope_native": "msc", "memscope_baseline": "msc",
                "memscope_native_frames": "msc", "memscope_sampled": "msc",
+               "memscope_sampled_baseline": "msc",
                "memray": "bin",
                "memray_native": "bin", "memray_pymalloc": "bin", "scalene": "json"}
 ELAPSED_RE = re.compile(r"^bench-elapsed ([0-9.]+) cpu=([0-9.]+) checksum=(\S+)$", re.M)
@@ -89,8 +91,9 @@ def mode_command(mode, args, script, capture):
     if mode.startswith("memscope"):
         native = {"memscope_native": ["--native"], "memscope_cpu": ["--cpu"],
                   "memscope_native_frames": ["--native", "--native-frames"],
-                  "memscope_sampled": ["--sample", "512KiB"]}.get(mode, [])
-        cli = args.baseline if mode == "memscope_baseline" else args.memscope
+                  "memscope_sampled": ["--sample", "512KiB"],
+                  "memscope_sampled_baseline": ["--sample", "512KiB"]}.get(mode, [])
+        cli = args.baseline if mode.endswith("_baseline") else args.memscope
         return ([cli, "run", *native, "-o", capture, "--force", script],
                 {"MEMSCOPE_PYTHON": py})
     if mode.startswith("memray"):
@@ -465,8 +468,10 @@ def parse_args():
     args = p.parse_args()
     if "plain" not in args.modes:
         args.modes.insert(0, "plain")
-    if args.baseline and "memscope_baseline" not in args.modes:
+    if args.baseline and not any(m.endswith("_baseline") for m in args.modes):
         args.modes.append("memscope_baseline")
+    if not args.baseline and any(m.endswith("_baseline") for m in args.modes):
+        p.error("the _baseline modes run the build named by --baseline")
     if not args.python:
         venv = subprocess.run(["bash", os.path.join(REPO_DIR, "scripts", "venv.sh"),
                                args.interpreter, os.path.join(REPO_DIR, "requirements",

@@ -44,6 +44,17 @@ static pthread_mutex_t codes_mutex = PTHREAD_MUTEX_INITIALIZER; /* protects code
                                   codes_mask and codes_count against GIL-less readers */
 
 _Atomic uint64_t msc_code_deaths;
+_Atomic uint8_t msc_code_filter[1u << MSC_CODE_FILTER_BITS];
+
+/* Moves co's filter count by delta (it saturates at 255, then stays).
+ * codes_mutex held. */
+static void code_filter_move_locked(const void *co, int delta)
+{
+    uint32_t bucket = (uint32_t)((uintptr_t)co >> 4) & ((1u << MSC_CODE_FILTER_BITS) - 1);
+    uint8_t v = atomic_load_explicit(&msc_code_filter[bucket], memory_order_relaxed);
+    if (v < 255)
+        atomic_store_explicit(&msc_code_filter[bucket], (uint8_t)(v + delta), memory_order_relaxed);
+}
 
 static inline uint32_t code_slot(const void *co, uint32_t mask)
 {
@@ -85,6 +96,7 @@ static int codes_add(const void *co, uint32_t id)
         while (codes[i].code) i = (i + 1) & codes_mask;
         codes[i] = (code_entry_t){co, id};
         codes_count++;
+        code_filter_move_locked(co, 1);
     }
     pthread_mutex_unlock(&codes_mutex);
     return rc;
@@ -94,6 +106,7 @@ static int codes_add(const void *co, uint32_t id)
  * no longer be found past the emptied slot. */
 static void codes_remove_locked(uint32_t i)
 {
+    code_filter_move_locked(codes[i].code, -1);
     codes[i].code = NULL;
     codes_count--;
     for (uint32_t j = (i + 1) & codes_mask; codes[j].code; j = (j + 1) & codes_mask) {
@@ -107,7 +120,7 @@ static void codes_remove_locked(uint32_t i)
     }
 }
 
-void msc_code_died(const void *block)
+void msc_code_died_named(const void *block)
 {
     if (!codes_count || !codes_find(block)) return;
     pthread_mutex_lock(&codes_mutex);
@@ -175,6 +188,7 @@ void msc_names_release(void)
     msc_free(codes);
     codes = NULL;
     codes_count = 0;
+    memset((void *)msc_code_filter, 0, sizeof(msc_code_filter));
     pthread_mutex_unlock(&codes_mutex);
 }
 
