@@ -13,6 +13,7 @@
 
 #include "memscope/common.h"
 #include "memscope/encode.h"
+#include "memscope/table.h"
 
 static uint32_t next_code_id;
 
@@ -282,13 +283,21 @@ static inline uint32_t code_id_of(const msc_capture_ctx_t *ctx, PyCodeObject *co
  * The trie.
  */
 
+#define TRIE_FIRST_SLOTS 4096u
+#define ROOT_HASH 0x9E3779B9u
+
 int msc_trie_init(msc_trie_t *t, uint32_t max_depth)
 {
     memset(t, 0, sizeof(*t));
-    t->nodes = msc_symbols_new(PY_VERSION_HEX);
+    t->slots = msc_calloc(TRIE_FIRST_SLOTS, sizeof(msc_trie_slot_t));
+    t->mask = TRIE_FIRST_SLOTS - 1;
+    t->count = 1;
+    int err = msc_array_grow((void **)&t->hashes, &t->cap_hashes, TRIE_FIRST_SLOTS, 4);
+    if (!err) t->hashes[0] = ROOT_HASH;
     t->scratch = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
     t->path = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
-    if (!t->nodes || !t->scratch || !t->path) {
+    t->steps = msc_calloc(max_depth + 1, sizeof(msc_trie_step_t));
+    if (err || !t->slots || !t->scratch || !t->path || !t->steps) {
         msc_trie_release(t);
         return -1;
     }
@@ -297,48 +306,88 @@ int msc_trie_init(msc_trie_t *t, uint32_t max_depth)
 
 void msc_trie_release(msc_trie_t *t)
 {
-    msc_symbols_free(t->nodes);
+    msc_free(t->slots);
+    msc_free(t->hashes);
     msc_free(t->scratch);
     msc_free(t->path);
+    msc_free(t->steps);
     memset(t, 0, sizeof(*t));
 }
 
-/* The child of parent for (code, offset), written as a NODE record when
- * new; -1 when memory or the sink refuses (recording then stops, so a node
- * interned without its record is never referred to). */
-static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t parent,
-                          msc_frame_key_t k)
+/* The path hash of a child: its parent's, mixed with the child's frame. */
+static inline uint32_t trie_hash(uint32_t parent_hash, uint32_t code_id, uint32_t offset)
 {
-    uint32_t known = msc_symbols_nodes(t->nodes);
-    int64_t id = msc_symbols_add_node(t->nodes, parent, k.code_id, k.offset);
-    if (id < 0 || (uint32_t)id < known) return id < 0 ? -1 : id;
+    uint64_t h =
+        ((uint64_t)parent_hash * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)code_id << 32 | offset);
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* Doubles the slots, keeping every node's id; -1 when memory runs out. */
+static int trie_grow(msc_trie_t *t)
+{
+    uint32_t mask = t->mask * 2 + 1;
+    msc_trie_slot_t *grown = msc_calloc((size_t)mask + 1, sizeof(msc_trie_slot_t));
+    if (!grown) return -1;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        const msc_trie_slot_t *e = &t->slots[i];
+        if (!e->id) continue;
+        uint32_t j = t->hashes[e->id] & mask;
+        while (grown[j].id) j = (j + 1) & mask;
+        grown[j] = *e;
+    }
+    msc_free(t->slots);
+    t->slots = grown;
+    t->mask = mask;
+    return 0;
+}
+
+/* The child of parent for step s, written as a NODE record when new; -1
+ * when memory or the sink refuses (recording then stops, so a node interned
+ * without its record is never referred to). */
+static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t parent,
+                          const msc_trie_step_t *s)
+{
+    uint32_t i = s->hash & t->mask;
+    for (msc_trie_slot_t *e; (e = &t->slots[i])->id; i = (i + 1) & t->mask)
+        if (e->parent == parent && e->code_id == s->code_id && e->offset == s->offset) return e->id;
+    if (t->count >= MSC_MAX_IDS ||
+        msc_array_grow((void **)&t->hashes, &t->cap_hashes, (size_t)t->count + 1, 4) < 0)
+        return -1;
     uint8_t *p = msc_stream_reserve(ctx->sink, ctx->stream, MSC_REC_MAX);
     if (!p) return -1;
+    uint32_t id = t->count++;
+    t->slots[i] = (msc_trie_slot_t){parent, s->code_id, s->offset, id};
+    t->hashes[id] = s->hash;
     msc_stream_commit(ctx->stream,
-                      msc_enc_node(p, &ctx->stream->delta, parent, k.code_id, k.offset), 1);
+                      msc_enc_node(p, &ctx->stream->delta, parent, s->code_id, s->offset), 1);
+    /* At most two thirds full: probe runs stay within a cache line or two. */
+    if ((uint64_t)t->count * 3 > (uint64_t)t->mask * 2 && trie_grow(t) < 0) return -1;
     return id;
 }
 
-/* Resolves raw[i] (a frame of the stack being captured) below parent into
- * path[i]; -1 when the sink refuses a NODE record. */
-static int64_t resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t parent,
-                       const msc_raw_frame_t *raw, msc_raw_frame_t *out)
+/* Reads raw (a frame of the stack being captured) into path entry out and
+ * its step below the path hash h: the key it is looked up by, or none of
+ * its own when the frame has not started running. Names its code object
+ * when new (a CODE record). Returns the step's path hash. */
+static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_frame_t *raw,
+                        msc_raw_frame_t *out, msc_trie_step_t *s)
 {
-    msc_frame_key_t k = {0, 0};
     *out = *raw;
+    *s = (msc_trie_step_t){0, 0, h, 0};
     if (raw->code && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
         out->code = NULL; /* it may have died since: never read it */
     } else if (raw->code) {
         if (msc_frame_offset_incomplete(raw->code, raw->offset)) {
-            out->node = parent; /* not running yet: no frame of its own */
-            return parent;
+            s->skip = 1; /* not running yet: no frame of its own */
+            return h;
         }
-        k = (msc_frame_key_t){code_id_of(ctx, raw->code), raw->offset};
-        if (!k.code_id) out->code = NULL; /* unnamed: never trust a match */
+        s->code_id = code_id_of(ctx, raw->code);
+        s->offset = raw->offset;
+        if (!s->code_id) out->code = NULL; /* unnamed: never trust a match */
     }
-    int64_t node = trie_child(t, ctx, parent, k);
-    out->node = (uint32_t)node;
-    return node;
+    return s->hash = trie_hash(h, s->code_id, s->offset);
 }
 
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts)
@@ -371,13 +420,21 @@ int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc
            raw[n - 1 - same].code == t->path[same].code &&
            raw[n - 1 - same].offset == t->path[same].offset)
         same++;
+    /* The steps below, each slot fetched as soon as its hash is known... */
+    uint32_t h = same ? t->steps[same - 1].hash : ROOT_HASH;
+    for (uint32_t i = same; i < n; i++) {
+        h = step_of(ctx, h, &raw[n - 1 - i], &t->path[i], &t->steps[i]);
+        __builtin_prefetch(&t->slots[h & t->mask]);
+    }
+    /* ...then looked up in order, each under the node found above it. */
     int64_t node = same ? t->path[same - 1].node : 0;
     for (uint32_t i = same; i < n; i++) {
-        node = resolve(t, ctx, (uint32_t)node, &raw[n - 1 - i], &t->path[i]);
+        if (!t->steps[i].skip) node = trie_child(t, ctx, (uint32_t)node, &t->steps[i]);
         if (node < 0) {
             t->path_len = i;
             return -1;
         }
+        t->path[i].node = (uint32_t)node;
     }
     t->path_len = n;
     return node;

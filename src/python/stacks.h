@@ -25,13 +25,39 @@ typedef struct msc_raw_frame {
     uint32_t node;             /* in a resolved path: the trie node of this prefix */
 } msc_raw_frame_t;
 
-/* One trie per stream; its node ids are that stream's NODE ids. */
+/* One trie node as the recorder finds it: its key and id (0: empty slot). */
+typedef struct msc_trie_slot {
+    uint32_t parent, code_id, offset, id;
+} msc_trie_slot_t;
+
+/* A frame of the stack being resolved, before its lookup. */
+typedef struct msc_trie_step {
+    uint32_t code_id, offset;  /* the trie key under the frame above */
+    uint32_t hash;             /* of the whole path down to this frame */
+    uint32_t skip;             /* 1: no node of its own (a frame not running yet) */
+} msc_trie_step_t;
+
+/* One trie per stream; its node ids are that stream's NODE ids.
+ *
+ * (parent, code id, offset) -> id, numbered in the order a reader interning
+ * the NODE records numbers them (the root is 0). Open addressing with the
+ * key in the slot. A node's slot comes from the hash of its whole path, its
+ * parent's hash mixed with its own frame, not from its parent's id: the
+ * slots of every frame below where a stack parts from the last one follow
+ * from the frames alone, so they are fetched from memory together before
+ * the first is compared. A trie of some MiB misses the cache at every
+ * lookup; one after the other, those misses were half of deep_stacks'
+ * recording time. */
 typedef struct msc_trie {
-    msc_symbols_t *nodes;      /* (parent, code id, offset) -> id: the analyser's stack
-                                  trie, the same interning a reader does */
+    msc_trie_slot_t *slots;
+    uint32_t mask;             /* slots - 1 (a power of two minus one) */
+    uint32_t count;            /* nodes, the root included: the next id */
+    uint32_t *hashes;          /* per node id: its path hash, to place it when slots grow */
+    size_t cap_hashes;
     msc_raw_frame_t *scratch;  /* the stack being captured, innermost first */
     msc_raw_frame_t *path;     /* the last stack resolved, outermost first; a frame
                                   that cannot be trusted to match has code NULL */
+    msc_trie_step_t *steps;    /* per depth of path: its key and path hash */
     uint32_t path_len;
     uint64_t path_epoch;       /* msc_code_deaths when path was resolved */
 } msc_trie_t;
