@@ -109,12 +109,19 @@ static inline int sample_hit(size_t n)
     return 1;
 }
 
+/* Whether an allocation of n bytes is to be recorded: always in exact mode;
+ * in sampled mode when sampled. */
+static inline int wants_alloc(size_t n)
+{
+    return !R.sample_bytes || sample_hit(n);
+}
+
 /* Whether to record the allocation of p: always in exact mode; in sampled
  * mode if sampled, remembering p so its free is recorded too. */
 static inline int keep_alloc(uint64_t domain, void *p, size_t n)
 {
-    return !R.sample_bytes ||
-           (sample_hit(n) && msc_sampled_add((uintptr_t)p, n, msc_traced_kind(domain)) == 0);
+    return wants_alloc(n) &&
+           (!R.sample_bytes || msc_sampled_add((uintptr_t)p, n, msc_traced_kind(domain)) == 0);
 }
 
 /* Whether to record the free of p; in sampled mode, *taken receives the
@@ -371,6 +378,23 @@ static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
     return p;
 }
 
+/* The recording of an allocation that wants_alloc chose, and of a free that
+ * may be of a recorded block, out of line: the wrappers' own code then needs
+ * few registers, and in sampled mode a call that is not sampled costs its
+ * wrapper a countdown or one filter byte, not the saving and restoring of
+ * every register the recording uses. */
+static __attribute__((noinline)) void record_alloc(uint64_t domain, void *p, size_t n)
+{
+    if (R.sample_bytes && msc_sampled_add((uintptr_t)p, n, msc_traced_kind(domain)) != 0) return;
+    on_alloc(domain, p, n);
+}
+
+static __attribute__((noinline)) void record_free(uint64_t domain, void *p)
+{
+    if (R.sample_bytes && !msc_sampled_take((uintptr_t)p, NULL)) return;
+    on_free(domain, p, 0);
+}
+
 /*
  * The wrappers.
  */
@@ -386,8 +410,8 @@ static void *hook_malloc(void *ctx, size_t n)
     }
     msc__busy = 1;
     void *p = h->orig.malloc(h->orig.ctx, n);
-    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && keep_alloc(h->domain, p, n))
-        on_alloc(h->domain, p, n);
+    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && wants_alloc(n))
+        record_alloc(h->domain, p, n);
     msc__busy = 0;
     return p;
 }
@@ -398,9 +422,8 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
     if (msc__busy) return h->orig.calloc(h->orig.ctx, nelem, elsize);
     msc__busy = 1;
     void *p = h->orig.calloc(h->orig.ctx, nelem, elsize);
-    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) &&
-        keep_alloc(h->domain, p, nelem * elsize))
-        on_alloc(h->domain, p, nelem * elsize);
+    if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && wants_alloc(nelem * elsize))
+        record_alloc(h->domain, p, nelem * elsize);
     msc__busy = 0;
     return p;
 }
@@ -441,8 +464,9 @@ static void hook_free(void *ctx, void *p)
         if (atomic_load_explicit(&msc__cpu_on, memory_order_relaxed) && msc_block_is_code(p))
             atomic_fetch_add_explicit(&msc_code_any_deaths, 1, memory_order_relaxed);
     }
-    if (atomic_load_explicit(&R.active, memory_order_relaxed) && keep_free(p, NULL))
-        on_free(h->domain, p, 0);
+    if (atomic_load_explicit(&R.active, memory_order_relaxed) &&
+        (!R.sample_bytes || msc_sampled_maybe((uintptr_t)p)))
+        record_free(h->domain, p);
     h->orig.free(h->orig.ctx, p);
     msc__busy = 0;
 }
