@@ -87,10 +87,13 @@ static int table_grow(table_t *t)
     return 0;
 }
 
+/* Strings are interned (one pointer per id, and the empty stack's and
+ * unknown code's names are strings of their own), so equal pointers are the
+ * same name; texts are never compared. */
 static int same_row(const acc_t *r, const msc_frame_t *f, msc_group_t group)
 {
-    if (strcmp(r->file, f->file) != 0) return 0;
-    if (has_function(group) && strcmp(r->function, f->function) != 0) return 0;
+    if (r->file != f->file) return 0;
+    if (has_function(group) && r->function != f->function) return 0;
     return !has_line(group) || r->line == f->line;
 }
 

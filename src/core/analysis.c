@@ -81,7 +81,8 @@ struct msc_analysis {
     uint64_t cut_bytes;        /* bytes the last regions call took out */
     block_event_t queue[LOOKAHEAD]; /* block events not applied yet, oldest at head */
     unsigned qhead, qlen;
-    stack_acc_t *stacks;       /* by global node id */
+    stack_acc_t *stacks;       /* by global node id: stacks_mem's */
+    msc_zarray_t stacks_mem, bits_mem;
     uint32_t nstacks;
     uint32_t top;              /* one past the highest node whose accumulator was used:
                                   the stacks a report reads (nstacks is the room) */
@@ -146,8 +147,8 @@ void msc_analysis_free(msc_analysis_t *a)
     msc_free(a->gc_times);
     msc_free(a->marks);
     msc_free(a->samples);
-    msc_free(a->stacks);
-    msc_free(a->live_bits);
+    msc__zarray_free(&a->stacks_mem);
+    msc__zarray_free(&a->bits_mem);
     msc_free(a);
 }
 
@@ -157,14 +158,11 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
 {
     uint32_t n = a->nstacks ? a->nstacks : 1024;
     while (n <= node) n *= 2;
-    stack_acc_t *grown = msc_realloc(a->stacks, sizeof(stack_acc_t) * n);
-    if (!grown) return MSC_ENOMEM;
-    memset(grown + a->nstacks, 0, sizeof(stack_acc_t) * (n - a->nstacks));
-    a->stacks = grown;
-    uint64_t *bits = msc_realloc(a->live_bits, sizeof(uint64_t) * (n / 64));
-    if (!bits) return MSC_ENOMEM; /* the stacks stay grown: harmless, n is a bound */
-    memset(bits + a->nstacks / 64, 0, sizeof(uint64_t) * ((n - a->nstacks) / 64));
-    a->live_bits = bits;
+    if (msc__zarray_grow(&a->stacks_mem, sizeof(stack_acc_t) * n) < 0) return MSC_ENOMEM;
+    a->stacks = a->stacks_mem.p;
+    /* The stacks stay grown if the bits cannot: harmless, n is a bound. */
+    if (msc__zarray_grow(&a->bits_mem, sizeof(uint64_t) * (n / 64)) < 0) return MSC_ENOMEM;
+    a->live_bits = a->bits_mem.p;
     a->nstacks = n;
     return 0;
 }

@@ -89,6 +89,41 @@ char *msc_strfmt(const char *fmt, ...)
     return s;
 }
 
+static size_t page_round(size_t n)
+{
+    size_t page = 4096;
+    return (n + page - 1) & ~(page - 1);
+}
+
+int msc__zarray_grow(msc_zarray_t *z, size_t bytes)
+{
+    if (bytes <= z->bytes) return 0;
+    if (!z->p) z->mapped = allocator.malloc == libc_malloc;
+    if (z->mapped) {
+        size_t want = page_round(bytes);
+        void *p =
+            z->p ? mremap(z->p, page_round(z->bytes), want, MREMAP_MAYMOVE)
+                 : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return MSC_ENOMEM;
+        z->p = p;
+        z->bytes = want;
+        return 0;
+    }
+    void *p = msc_realloc(z->p, bytes);
+    if (!p) return MSC_ENOMEM;
+    memset((char *)p + z->bytes, 0, bytes - z->bytes);
+    z->p = p;
+    z->bytes = bytes;
+    return 0;
+}
+
+void msc__zarray_free(msc_zarray_t *z)
+{
+    if (z->mapped && z->p) munmap(z->p, page_round(z->bytes));
+    else msc_free(z->p);
+    *z = (msc_zarray_t){NULL, 0, 0};
+}
+
 void msc__advise_huge_pages(void *p, size_t n)
 {
     if (n < 2 * HUGE_PAGE) return;

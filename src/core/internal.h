@@ -112,6 +112,21 @@ static inline const uint8_t *msc__get_bytes(msc_cursor_t *c, uint64_t n)
     return p;
 }
 
+/* A zero-filled array that grows: with libc's allocator an anonymous
+ * mapping grown by mremap, whose new pages come zero from the kernel (and
+ * cost nothing until touched), so a table doubled as it fills is never
+ * cleared by hand; with another allocator (the recorder's, a test's) a
+ * realloc and a memset of the new part. */
+typedef struct msc_zarray {
+    void *p;                   /* NULL until the first growth */
+    size_t bytes;              /* usable, all zero past what the owner wrote */
+    int mapped;                /* p is a mapping of its own (munmap, mremap) */
+} msc_zarray_t;
+
+/* Grows z to at least `bytes`; 0, or MSC_ENOMEM with z unchanged. */
+int msc__zarray_grow(msc_zarray_t *z, size_t bytes);
+void msc__zarray_free(msc_zarray_t *z);
+
 /* A big table probed at random misses the TLB on most probes without huge
  * pages, and faults in 4 KiB at a time as it fills. Advises the 2 MiB-aligned
  * part of [p, p + n) (when it is at least 4 MiB); the kernel may ignore it,

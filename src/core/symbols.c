@@ -236,6 +236,28 @@ void msc_symbols_frame(msc_symbols_t *s, uint32_t node, msc_frame_t *out)
     out->line = n->line - 1;
 }
 
+void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
+                           uint32_t *function_id, uint32_t *line)
+{
+    *file_id = *function_id = *line = 0;
+    if (node == 0 || node >= s->nnodes) return;
+    node_t *n = &s->nodes[node];
+    if (n->code_id & MSC_NATIVE_ID_BIT) {
+        uint32_t i = n->code_id & ~MSC_NATIVE_ID_BIT;
+        if (i >= s->nnative_codes) return;
+        *file_id = s->native_codes[i][0];
+        *function_id = s->native_codes[i][1];
+        *line = n->offset;
+        return;
+    }
+    if (n->code_id >= s->ncodes || !s->codes[n->code_id].known) return;
+    code_t *c = &s->codes[n->code_id];
+    if (!n->line) n->line = 1 + (n->offset < c->nunits ? c->lines[n->offset] : 0);
+    *file_id = c->file_id;
+    *function_id = c->name_id;
+    *line = n->line - 1;
+}
+
 /* Both tables grow by one entry at a time; nativesym.c interns what goes
  * in, so each holds one entry per distinct name or function. */
 static int grow_native(void **arr, uint32_t n, size_t elem)

@@ -104,11 +104,22 @@ typedef struct level {
     uint32_t n;
 } level_t;
 
+/* Empties the table for a level of `width` members: only the slots that
+ * level needs (twice its width) are cleared, not the widest level's room,
+ * so a tree's clearing is bounded by the frames it visits. */
+static void level_start(level_t *l, size_t width)
+{
+    size_t mask = 1;
+    while (mask < 2 * width) mask = mask * 2 + 1;
+    l->mask = mask;
+    l->n = 0;
+    memset(l->slots, 0, (mask + 1) * 4);
+}
+
 static uint32_t candidate_of(level_t *l, msc_symbols_t *sym, uint32_t parent, uint32_t trie)
 {
-    msc_frame_t f = {"", "<no Python frame>", 0, NO_STACK_ID, NO_STACK_ID, 0};
-    if (trie) msc_symbols_frame(sym, trie, &f);
-    frame_key_t k = {parent, f.file_id, f.function_id, f.line};
+    frame_key_t k = {parent, NO_STACK_ID, NO_STACK_ID, 0};
+    if (trie) msc_symbols_frame_ids(sym, trie, &k.file_id, &k.function_id, &k.line);
     size_t i = hash_key(&k) & l->mask;
     for (; l->slots[i]; i = (i + 1) & l->mask)
         if (memcmp(&l->items[l->slots[i] - 1].key, &k, sizeof(k)) == 0) return l->slots[i] - 1;
@@ -199,9 +210,8 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
     l.mask = mask;
     if (!err && (!l.items || !l.slots)) err = MSC_ENOMEM;
     for (uint32_t d = 1; d <= levels && !err; d++) {
-        memset(l.slots, 0, (mask + 1) * 4);
-        l.n = 0;
         uint32_t first = start[d], last = start[d + 1];
+        level_start(&l, last - first);
         for (uint32_t i = first; i < last; i++) {
             uint32_t x = order[i], parent = msc_symbols_parent(sym, x);
             of[i] = UINT32_MAX;
@@ -262,8 +272,7 @@ static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_val
         t->nodes[0].count += v[i].count;
     }
     while (live && !err) {
-        memset(l.slots, 0, (mask + 1) * 4);
-        l.n = 0;
+        level_start(&l, live);
         for (size_t i = 0; i < live; i++) {
             candidate_t *c = &l.items[w[i].candidate = candidate_of(&l, sym, w[i].node, w[i].trie)];
             c->bytes += v[w[i].value].bytes;
