@@ -154,14 +154,15 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
                          uint64_t floor)
 {
     uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0;
-    size_t cap = 0;                    /* room in needed */
+    size_t cap = 0, cap_depth = 0;     /* room in needed and depth */
     size_t cells = (size_t)ntrie + 1;  /* zeroed lazily: only touched pages cost */
     uint64_t *bytes = msc_calloc(cells, 8), *count = msc_calloc(cells, 8);
     uint32_t *map = msc_calloc(cells, 4);   /* tree id + 1; 0 not in the tree */
-    uint32_t *seen = msc_calloc(cells, 4);  /* 1 once a valued stack reaches it */
-    uint32_t *needed = NULL, *start = NULL, *order = NULL, *of = NULL;
+    uint32_t *parent_of = msc_calloc(cells, 4); /* parent + 1 once a valued stack reaches it */
+    uint32_t *needed = NULL, *depth = NULL; /* the nodes reached, and their depths */
+    uint32_t *start = NULL, *order = NULL, *of = NULL;
     level_t l = {NULL, NULL, 0, 0};
-    int err = bytes && count && map && seen ? 0 : MSC_ENOMEM;
+    int err = bytes && count && map && parent_of ? 0 : MSC_ENOMEM;
     uint64_t none_bytes = 0, none_count = 0;
     for (size_t i = 0; i < n && !err; i++) {
         uint32_t s = v[i].stack;
@@ -172,33 +173,37 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
             continue;
         }
         bytes[s] += v[i].bytes, count[s] += v[i].count;
-        for (uint32_t x = s; x && !seen[x] && !err; x = msc_symbols_parent(sym, x)) {
-            if (m == cap && msc_array_grow((void **)&needed, &cap, (size_t)m + 1, 4) < 0)
+        for (uint32_t x = s; x && !parent_of[x] && !err; x = parent_of[x] - 1) {
+            if (msc_array_grow((void **)&needed, &cap, (size_t)m + 1, 4) < 0 ||
+                msc_array_grow((void **)&depth, &cap_depth, (size_t)m + 1, 4) < 0) {
                 err = MSC_ENOMEM;
-            if (!err) seen[x] = 1, needed[m++] = x;
+                break;
+            }
+            parent_of[x] = msc_symbols_parent(sym, x) + 1;
+            depth[m] = msc_symbols_depth(sym, x);
+            needed[m++] = x;
         }
     }
     for (uint32_t j = 0; j < m; j++)
-        if (msc_symbols_depth(sym, needed[j]) > levels) levels = msc_symbols_depth(sym, needed[j]);
+        if (depth[j] > levels) levels = depth[j];
     /* The needed trie nodes by level (a counting sort on the trie's own
      * depths): level d is order[start[d] .. start[d + 1]). */
     start = err ? NULL : msc_calloc((size_t)levels + 2, 4);
     order = err ? NULL : msc_malloc(((size_t)m + 1) * 4);
     of = err ? NULL : msc_malloc(((size_t)m + 1) * 4); /* per level member: its candidate */
     if (!err && (!start || !order || !of)) err = MSC_ENOMEM;
-    for (uint32_t j = 0; j < m && !err; j++) start[msc_symbols_depth(sym, needed[j]) + 1]++;
+    for (uint32_t j = 0; j < m && !err; j++) start[depth[j] + 1]++;
     uint32_t widest = 0;
     for (uint32_t d = 1; d <= levels && !err; d++) {
         if (start[d + 1] > widest) widest = start[d + 1];
         start[d + 1] += start[d];
     }
-    for (uint32_t j = 0; j < m && !err; j++)
-        order[start[msc_symbols_depth(sym, needed[j])]++] = needed[j];
+    for (uint32_t j = 0; j < m && !err; j++) order[start[depth[j]]++] = needed[j];
     for (uint32_t d = levels; d >= 1 && !err; d--) start[d] = start[d - 1]; /* back to starts */
     /* Inclusive values: the deepest level first, each node into its parent. */
     for (uint32_t d = levels; d >= 2 && !err; d--) {
         for (uint32_t i = start[d]; i < start[d + 1]; i++) {
-            uint32_t x = order[i], parent = msc_symbols_parent(sym, x);
+            uint32_t x = order[i], parent = parent_of[x] - 1;
             bytes[parent] += bytes[x], count[parent] += count[x];
         }
     }
@@ -213,7 +218,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
         uint32_t first = start[d], last = start[d + 1];
         level_start(&l, last - first);
         for (uint32_t i = first; i < last; i++) {
-            uint32_t x = order[i], parent = msc_symbols_parent(sym, x);
+            uint32_t x = order[i], parent = parent_of[x] - 1;
             of[i] = UINT32_MAX;
             if (parent && !map[parent]) continue; /* under a frame left out */
             uint32_t up = parent ? map[parent] - 1 : 0;
@@ -243,8 +248,9 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
     msc_free(bytes);
     msc_free(count);
     msc_free(map);
-    msc_free(seen);
+    msc_free(parent_of);
     msc_free(needed);
+    msc_free(depth);
     msc_free(start);
     msc_free(order);
     msc_free(of);
