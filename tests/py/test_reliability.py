@@ -257,7 +257,7 @@ def regrtest(*args, limit=LIMIT_S):
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(map(str, args))} hung for {limit} s")
     return [l for l in proc.stdout.splitlines()
-            if l.startswith(("Total tests:", "Result:"))], proc.returncode
+            if l.startswith(("Total tests:", "Result:", "FAIL:", "ERROR:"))], proc.returncode
 
 
 # CPython's own tests of what the recorder touches: tracemalloc beside it
@@ -272,14 +272,16 @@ def outcome(result):
     passed when run again (-w) passed; some of CPython's tests time threads
     and fail now and then on a loaded machine, with or without a recorder."""
     (lines, code) = result
-    run = re.search(r"run=(\d+)", lines[0]).group(1) if lines else None
+    totals = [l for l in lines if l.startswith("Total tests:")]
+    run = re.search(r"run=(\d+)", totals[0]).group(1) if totals else None
     return run, code == 0 and bool(lines) and lines[-1].endswith("SUCCESS")
 
 
 @pytest.mark.parametrize("tests", CPYTHON_TESTS, ids=lambda t: t[0])
 def test_cpython_tests_pass_under_memscope_run_as_they_pass_plain(tmp_path, tests):
     plain = regrtest(sys.executable, "-m", "test", "-w", *tests)
-    assert outcome(plain)[1], plain
-    assert "run=0" not in plain[0][0]
+    if not outcome(plain)[1]:
+        pytest.skip(f"CPython's own tests fail here without memscope: {plain}")
+    assert outcome(plain)[0] not in (None, "0"), plain
     traced = regrtest(str(CLI), "run", "-o", tmp_path / "cpython.msc", "-m", "test", "-w", *tests)
     assert outcome(traced) == outcome(plain), (traced, plain)
