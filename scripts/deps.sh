@@ -16,7 +16,6 @@ packages=(
     protobuf-compiler            # protoc --decode checks pprof files in the tests
     librsvg2-bin                 # rsvg-convert: `memscope timeline -o plot.png`
     chromium                     # the browser the HTML report is tested in
-    gdb                          # `memscope attach` asks a running process through it
     libunwind-dev                # the recorder unwinds C stacks (--native-frames)
     libdw-dev                    # the analyser symbolizes them (elfutils: symbols, lines, build ids)
 )

@@ -1,16 +1,16 @@
 /* memscope attach PID: record, or take a heap snapshot of, a running CPython
  * process that was not started under memscope.
  *
- * gdb attaches for a moment and asks the interpreter for a pending call
- * (Py_AddPendingCall), then detaches: the target runs the call itself, in
- * its main thread between two bytecodes with the GIL held, the one place
- * where running Python code in it is safe. The call runs a bootstrap file
- * that imports memscope from this program's package folder (python/memscope/
- * _attach.py does the work) and writes one status line to a file this
- * command waits for. Before that, a first look with gdb reads the
- * interpreter's version (Py_Version, a variable: nothing runs in the target)
- * so that an unsupported or non-Python process is refused without touching
- * it. */
+ * The process's main thread is stopped for a moment with ptrace and asked
+ * for a pending call (Py_AddPendingCall; inject.c makes the call), then let
+ * go: the target runs the call itself, in its main thread between two
+ * bytecodes with the GIL held, the one place where running Python code in
+ * it is safe. The call runs a bootstrap file that imports memscope from this
+ * program's package folder (python/memscope/_attach.py does the work) and
+ * writes one status line to a file this command waits for. Before that, a
+ * first look reads the interpreter's version (Py_Version, a variable: the
+ * process is only read) so that an unsupported or non-Python process is
+ * refused without touching it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,12 +21,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "inject.h"
 
 static int run(int argc, char **argv);
 
@@ -35,10 +37,11 @@ const cli_command_t cli_cmd_attach = {
     "usage: memscope attach PID [-o FILE] [--duration S] [--force]\n"
     "       memscope attach PID --stop\n"
     "       memscope attach PID --heap FILE\n\n"
-    "Start recording every allocation of a running CPython 3.11 process that\n"
+    "Start recording every allocation of a running CPython 3.11+ process that\n"
     "was not started under memscope, stop that recording, or write a heap\n"
-    "snapshot of it. memscope attaches with gdb for a moment and the process\n"
-    "runs the request itself, in its main thread at the next bytecode: a main\n"
+    "snapshot of it. memscope stops the process's main thread for a moment\n"
+    "with ptrace to queue the request (no debugger needed; x86-64), and the\n"
+    "process runs it itself, in its main thread at the next bytecode: a main\n"
     "thread blocked in a system call (a long sleep, a read) answers when it\n"
     "returns. The process must belong to you (or you need CAP_SYS_PTRACE), and\n"
     "the kernel must allow ptrace (/proc/sys/kernel/yama/ptrace_scope 0, or\n"
@@ -120,91 +123,89 @@ static int parse(int argc, char **argv, attach_options_t *o)
     return 0;
 }
 
-#define GDB_SECONDS 60 /* gdb attaches, reads or calls, and detaches well within this */
-
-/* Runs gdb in batch mode on pid with the given commands; its output
- * (stdout and stderr) goes to out. gdb runs without the LD_PRELOAD this
- * command may have (a sanitizer's runtime, say: not gdb's to load), and is
- * killed if it has not finished in GDB_SECONDS. The exit status, or -1. */
-static int gdb(pid_t pid, const char *const *commands, size_t ncommands, char *out, size_t n)
+/* Seconds since process pid started (large when unknown). */
+static double process_age(pid_t pid)
 {
-    int pipefd[2];
-    if (pipe(pipefd) < 0) return -1;
-    char pidtext[16];
-    snprintf(pidtext, sizeof(pidtext), "%d", (int)pid);
-    const char *args[32] = {"gdb", "-nx", "--batch", "-p", pidtext};
-    size_t k = 5;
-    for (size_t i = 0; i < ncommands && k + 3 < 32; i++) args[k++] = "-ex", args[k++] = commands[i];
-    args[k] = NULL;
-    pid_t child = fork();
-    if (child < 0) return -1;
-    if (child == 0) {
-        dup2(pipefd[1], STDOUT_FILENO);
-        dup2(pipefd[1], STDERR_FILENO);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        unsetenv("LD_PRELOAD");
-        execvp("gdb", (char *const *)args);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    size_t used = 0;
-    time_t deadline = time(NULL) + GDB_SECONDS;
-    struct pollfd p = {pipefd[0], POLLIN, 0};
-    for (;;) { /* until gdb closes its end, or the deadline */
-        int left = (int)(deadline - time(NULL));
-        if (left <= 0 || poll(&p, 1, left * 1000) == 0) {
-            kill(child, SIGKILL);
-            break;
-        }
-        char sink[4096];
-        ssize_t got = used + 1 < n ? read(pipefd[0], out + used, n - 1 - used)
-                                   : read(pipefd[0], sink, sizeof(sink)); /* keep gdb unblocked */
-        if (got <= 0) break;
-        if (used + 1 < n) used += (size_t)got;
-    }
-    out[used] = 0;
-    close(pipefd[0]);
-    int status;
-    while (waitpid(child, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char path[64], stat[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+    if (f) fclose(f);
+    stat[n] = 0;
+    const char *after = strrchr(stat, ')'); /* the name may hold spaces and parentheses */
+    unsigned long long start = 0;
+    /* state is field 3, starttime field 22: 19 fields after the name */
+    if (!after || sscanf(after + 1,
+                         " %*c"
+                         "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+                         "%*s %*s %*s %*s %*s %*s %*s %*s %llu",
+                         &start) != 1)
+        return 1e9;
+    double uptime = 0;
+    f = fopen("/proc/uptime", "r");
+    if (!f || fscanf(f, "%lf", &uptime) != 1) uptime = 1e9;
+    if (f) fclose(f);
+    return uptime - (double)start / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* The value gdb printed for "$1 = VALUE", or -1 when there is none. */
-static long long gdb_value(const char *out)
+/* What attach uses in the target, found in the objects it maps. */
+enum { PY_VERSION, PY_IS_INITIALIZED, PY_ADD_PENDING_CALL, PY_RUN_SIMPLE_STRING, LIBC_MMAP, NSYMS };
+static const char *const symbol_names[NSYMS] = {"Py_Version", "Py_IsInitialized",
+                                                "Py_AddPendingCall", "PyRun_SimpleString", "mmap"};
+
+static const struct timespec tick = {0, 20 * 1000 * 1000}; /* between two looks */
+
+static double now(void)
 {
-    const char *at = strstr(out, "$1 = ");
-    return at ? strtoll(at + 5, NULL, 0) : -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Refuses what cannot be attached to, in one line: a missing process, one
  * ptrace may not touch, one that is not CPython, or a version without a
- * built extension. 0 when the process can be asked. */
-static int check_target(pid_t pid, const char *root)
+ * built extension; otherwise fills at[] with the addresses of
+ * symbol_names. Only reads the process. 0 when it can be asked. */
+static int check_target(pid_t pid, const char *root, uint64_t at[NSYMS])
 {
-    char proc[64], out[8192];
+    char proc[64];
     snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
     if (access(proc, F_OK) != 0) {
         cli_error("no process %d", (int)pid);
         return -1;
     }
-    const char *look[] = {"print (unsigned long)Py_Version"};
-    int rc = gdb(pid, look, 1, out, sizeof(out));
-    if (rc == 127 || rc < 0) {
-        cli_error("cannot attach to process %d: gdb is not installed (apt-get install gdb)",
-                  (int)pid);
+    /* A process just started may not have mapped all its libraries yet. */
+    int err;
+    while ((err = cli_proc_symbols(pid, symbol_names, NSYMS, at) < 0 ? errno : 0) == ENOENT &&
+           process_age(pid) < 1)
+        nanosleep(&tick, NULL);
+    uint32_t version = 0;
+    if (!err || err == ENOENT) {
+        if (at[PY_VERSION] && cli_proc_read(pid, at[PY_VERSION], &version, sizeof(version)) < 0)
+            err = errno;
+    }
+    if (err == ESRCH) {
+        cli_error("no process %d", (int)pid);
         return -1;
     }
-    if (strstr(out, "ptrace:") || strstr(out, "Could not attach")) {
+    if (err == EACCES || err == EPERM) {
         cli_error("cannot attach to process %d: ptrace is not permitted (attach as its "
                   "user with /proc/sys/kernel/yama/ptrace_scope at 0, or as root)",
                   (int)pid);
         return -1;
     }
-    long long version = gdb_value(out);
-    if (version < 0) {
+    if (version < 0x030b0000) {
         cli_error("process %d is not a CPython 3.11 or newer interpreter", (int)pid);
+        return -1;
+    }
+    for (int i = 0; i < NSYMS; i++) {
+        if (!at[i]) {
+            cli_error("cannot attach to process %d: it has no %s", (int)pid, symbol_names[i]);
+            return -1;
+        }
+    }
+    if (err) {
+        cli_error("cannot read process %d's memory map: %s", (int)pid, strerror(err));
         return -1;
     }
     unsigned major = (unsigned)(version >> 24) & 0xff, minor = (unsigned)(version >> 16) & 0xff;
@@ -257,38 +258,93 @@ static int write_bootstrap(const char *path, const char *root, const char *call,
     if (arg) py_path(f, arg), fputs(", ", f);
     if (strcmp(call, "start") == 0) fprintf(f, "%.3f, ", duration);
     fputs("status)\n"
-          "except BaseException as e:\n"
+          "except Exception as e:\n"
           "    with open(status, 'x') as f:\n"
           "        f.write(f'error: {e}\\n')\n",
           f);
     return fclose(f);
 }
 
-/* Asks the target for the pending call that runs the bootstrap. */
-static int request(pid_t pid, const char *bootstrap)
+/* The command the pending call runs, with PyRun_SimpleString. An exception
+ * must not leave it (the interpreter would raise SystemError in the
+ * program's code), except that a Ctrl-C that arrived meanwhile is raised
+ * again for the program. It runs the bootstrap only when no import is under
+ * way in the main thread: interpreter start-up imports site, os and the
+ * rest of the standard library's core after Py_IsInitialized() is already
+ * true, and the bootstrap's own imports would find those half made; then
+ * it answers "busy" and is asked again. */
+static int knock_command(char *out, size_t n, const char *bootstrap, const char *status)
 {
-    char call[PATH_MAX + 256], out[8192];
-    snprintf(call, sizeof(call),
-             "print (int)Py_AddPendingCall((int (*)(void *))PyRun_SimpleString, "
-             "(void *)\"__import__('runpy').run_path('%s')\")",
-             bootstrap);
-    const char *commands[] = {call};
-    gdb(pid, commands, 1, out, sizeof(out));
-    if (gdb_value(out) != 0) {
-        cli_error("process %d refused the request (%s)", (int)pid,
-                  strstr(out, "$1") ? "its pending-call queue is full" : "gdb could not call it");
+    return snprintf(out, n,
+                    "try:\n"
+                    "    import sys\n"
+                    "    f = sys._getframe()\n"
+                    "    while f and not f.f_code.co_filename.startswith('<frozen importlib'):\n"
+                    "        f = f.f_back\n"
+                    "    if f:\n"
+                    "        with open('%s', 'x') as f:\n"
+                    "            f.write('busy\\n')\n"
+                    "    else:\n"
+                    "        __import__('runpy').run_path('%s')\n"
+                    "except KeyboardInterrupt:\n"
+                    "    __import__('_signal').raise_signal(2)\n"
+                    "except BaseException:\n"
+                    "    pass\n",
+                    status, bootstrap);
+}
+
+/* Asks the target for the pending call that runs command: its main thread,
+ * stopped for a moment, maps a page for the command (which must outlive the
+ * stop: the call runs later; the page stays, 4 KiB), and queues
+ * PyRun_SimpleString(command) with Py_AddPendingCall. A process still
+ * starting (its interpreter not yet initialized: pending calls made then
+ * are not run) is asked again every 20 ms until the deadline. */
+static int request(pid_t pid, const uint64_t at[NSYMS], const char *command, double deadline)
+{
+    const char *why = "";
+    uint64_t initialized = 0, page = 0, queued = 1;
+    uint64_t map[6] = {0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1,
+                       0};
+    uint64_t pend[2] = {at[PY_RUN_SIMPLE_STRING], 0};
+    size_t len = strlen(command) + 1;
+    int ok = len <= 4096;
+    while (ok) {
+        cli_tracee_t *t;
+        int got;
+        if (cli_tracee_stop(pid, &t, &why) < 0) ok = 0;
+        else if ((got = cli_tracee_call(t, at[PY_IS_INITIALIZED], NULL, 0, &initialized, &why)) ==
+                 -1)
+            ok = 0;
+        else if (got == -2 || (int)initialized == 0) /* got -2: not even relocated yet */
+            initialized = 0, why = "its interpreter is still starting";
+        else if (cli_tracee_call(t, at[LIBC_MMAP], map, 6, &page, &why) < 0) ok = 0;
+        else if (page == (uint64_t)-1 || page == 0) ok = 0, why = "it could not map a page";
+        else if (cli_tracee_write(t, page, command, len, &why) < 0) ok = 0;
+        else if (pend[1] = page,
+                 cli_tracee_call(t, at[PY_ADD_PENDING_CALL], pend, 2, &queued, &why) < 0)
+            ok = 0;
+        else if ((int)queued != 0) ok = 0, why = "its pending-call queue is full";
+        cli_tracee_release(t);
+        if ((int)initialized != 0 || now() >= deadline) break;
+        nanosleep(&tick, NULL);
+    }
+    if (!ok || (int)initialized == 0) {
+        cli_error("process %d refused the request (%s)", (int)pid, why);
         return -1;
     }
     return 0;
 }
 
-/* Waits for the status line into line (left empty when none came);
- * EXIT_OK when it says ok. */
-static int await_status(pid_t pid, const char *status, double timeout, char *line, size_t n)
+#define ANSWER_BUSY (-1)
+
+/* Waits for the status line into line (left empty when none came) until
+ * deadline: EXIT_OK when it says ok, ANSWER_BUSY when the target asks to be
+ * asked again, EXIT_USAGE after saying what went wrong. */
+static int await_status(pid_t pid, const char *status, double deadline, double timeout, char *line,
+                        size_t n)
 {
     line[0] = 0;
-    struct timespec tick = {0, 20 * 1000 * 1000};
-    for (double waited = 0; waited < timeout; waited += 0.02) {
+    do {
         FILE *f = fopen(status, "r");
         if (f) {
             int ok = fgets(line, (int)n, f) != NULL;
@@ -296,6 +352,7 @@ static int await_status(pid_t pid, const char *status, double timeout, char *lin
             if (ok && strchr(line, '\n')) {
                 line[strcspn(line, "\n")] = 0;
                 if (strncmp(line, "ok", 2) == 0) return EXIT_OK;
+                if (strcmp(line, "busy") == 0) return ANSWER_BUSY;
                 cli_error("process %d: %s", (int)pid,
                           strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
                 return EXIT_USAGE;
@@ -306,7 +363,7 @@ static int await_status(pid_t pid, const char *status, double timeout, char *lin
             return EXIT_USAGE;
         }
         nanosleep(&tick, NULL);
-    }
+    } while (now() < deadline);
     cli_error("process %d did not answer within %g s: its main thread is not running Python "
               "code (blocked in a system call?); the request stays queued and runs when it "
               "does",
@@ -330,8 +387,10 @@ int cli_attach_ask(pid_t pid, const char *call, const char *target, double durat
         cli_error("cannot find the memscope Python package next to this program");
         return EXIT_USAGE;
     }
-    if (check_target(pid, root) < 0) return EXIT_USAGE;
-    char dir[] = "/tmp/memscope-attach-XXXXXX", bootstrap[64], status[64];
+    double deadline = now() + timeout;
+    uint64_t at[NSYMS];
+    if (check_target(pid, root, at) < 0) return EXIT_USAGE;
+    char dir[] = "/tmp/memscope-attach-XXXXXX", bootstrap[64], status[64], command[1024];
     if (!mkdtemp(dir)) {
         cli_error("cannot make a temporary folder: %s", strerror(errno));
         return EXIT_USAGE;
@@ -339,12 +398,24 @@ int cli_attach_ask(pid_t pid, const char *call, const char *target, double durat
     chmod(dir, 0711); /* the target (same user) reads the bootstrap, writes the status */
     snprintf(bootstrap, sizeof(bootstrap), "%s/bootstrap.py", dir);
     snprintf(status, sizeof(status), "%s/status", dir);
+    knock_command(command, sizeof(command), bootstrap, status);
     int asked = 0, rc = EXIT_USAGE;
     answer[0] = 0;
     if (write_bootstrap(bootstrap, root, call, target, duration, status) < 0)
         cli_error("cannot write '%s': %s", bootstrap, strerror(errno));
-    else if ((asked = request(pid, bootstrap) == 0))
-        rc = await_status(pid, status, timeout, answer, n);
+    else
+        while ((asked = request(pid, at, command, deadline) == 0) &&
+               (rc = await_status(pid, status, deadline, timeout, answer, n)) == ANSWER_BUSY) {
+            unlink(status);
+            if (now() >= deadline) {
+                cli_error("process %d was importing modules each time it was asked within %g s "
+                          "(try again)",
+                          (int)pid, timeout);
+                rc = EXIT_USAGE;
+                break;
+            }
+            nanosleep(&tick, NULL);
+        }
     if (answer[0] || !asked) {
         /* Answered, or never asked: a request still queued keeps its files. */
         unlink(status), unlink(bootstrap), rmdir(dir);

@@ -4,7 +4,8 @@ and goes on and ends exactly as it would have; what cannot be attached to is
 refused in one line."""
 import json
 import os
-import shutil
+import platform
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +14,8 @@ import pytest
 
 from conftest import memscope
 
-pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="attach needs gdb")
+pytestmark = pytest.mark.skipif(platform.machine() != "x86_64",
+                                reason="attach calls into a process on x86-64")
 
 SERVICE = """
 import os, sys, time
@@ -22,8 +24,9 @@ kept = []
 def handle(i):
     kept.append(bytearray(10_000))
 
+handle(0)
 print("ready", flush=True)
-i = 0
+i = 1
 while not os.path.exists(sys.argv[1]):
     handle(i)
     i += 1
@@ -87,8 +90,11 @@ def test_attach_duration_stops_by_itself(service, tmp_path):
     proc, finish = service
     capture = tmp_path / "short.msc"
     memscope("attach", proc.pid, "-o", capture, "--duration", "0.3")
-    # The recording ends on its own: the capture becomes readable and stops growing.
-    wait_for(lambda: memscope("stats", capture, check=False).returncode == 0, "a finished capture")
+    # The recording ends on its own: the capture is closed, complete.
+    def complete():
+        stats = memscope("stats", capture, "--json", check=False)
+        return stats.returncode == 0 and json.loads(stats.stdout)["complete"]
+    wait_for(complete, "a finished capture")
     refused = memscope("attach", proc.pid, "--stop", check=False)
     assert refused.returncode == 2
     assert refused.stderr == f"memscope: process {proc.pid}: not recording\n"
@@ -100,7 +106,7 @@ def test_attach_heap_snapshot(service, tmp_path):
     heap = tmp_path / "svc.heap"
     out = memscope("attach", proc.pid, "--heap", heap).stdout
     assert out.splitlines()[0] == f"memscope: wrote a heap snapshot of process {proc.pid} to {heap}"
-    kinds = json.loads(memscope("heap", heap, "--by", "kind", "--json").stdout)
+    kinds = json.loads(memscope("heap", heap, "--by", "kind", "--limit", "0", "--json").stdout)
     rows = {row["name"]: row for row in kinds["rows"]}
     assert rows["bytearray"]["count"] >= 1
     assert finish() == (0, "done True\n", "")
@@ -133,3 +139,97 @@ def test_attach_never_overwrites(service, tmp_path):
                               f"a regular file)\n")
     assert existing.read_text() == "mine"
     assert finish() == (0, "done True\n", "")
+
+
+ARITHMETIC = """
+import os, sys
+def series():
+    x = 0.0
+    for i in range(1, 3000):
+        x += 1.0 / (i * i) + (i % 7) * 0.125
+    return x
+expected = series()
+print("ready", flush=True)
+rounds = same = 0
+while not os.path.exists(sys.argv[1]):
+    rounds += 1
+    same += series() == expected
+print("consistent" if same == rounds > 0 else f"{rounds - same} of {rounds} differ")
+"""
+
+
+def test_attach_leaves_registers_as_they_were(tmp_path):
+    """The main thread is stopped wherever it happens to be, in the middle
+    of floating-point work, again and again: every register, vector ones
+    included, must come back as it was."""
+    script, stop = tmp_path / "arith.py", tmp_path / "stop"
+    script.write_text(ARITHMETIC)
+    proc = subprocess.Popen([sys.executable, str(script), str(stop)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        for _ in range(25):
+            asked = memscope("attach", proc.pid, "--stop", check=False)
+            assert asked.stderr == f"memscope: process {proc.pid}: not recording\n"
+        stop.touch()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (0, "consistent\n", "")
+
+
+BLOCKED = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+buf = ctypes.create_string_buffer(64)
+print("ready", flush=True)
+got = libc.read(0, buf, 64)   # the C call itself: no retry on EINTR
+print(got, ctypes.get_errno() if got < 0 else buf.raw[:got], flush=True)
+"""
+
+
+def test_attach_to_a_thread_blocked_in_a_system_call(tmp_path):
+    """A main thread blocked in read() cannot answer until the read returns;
+    the read itself must go on as if nothing happened (restarted, not
+    failed with EINTR), and the queued request then runs."""
+    script, heap = tmp_path / "blocked.py", tmp_path / "late.heap"
+    script.write_text(BLOCKED)
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(0.2)   # into the read
+        asked = memscope("attach", proc.pid, "--heap", heap, "--timeout", "0.5", check=False)
+        assert asked.returncode == 2
+        assert asked.stderr.startswith(f"memscope: process {proc.pid} did not answer within "
+                                       f"0.5 s: its main thread is not running Python code")
+        out, err = proc.communicate("hello\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (0, "6 b'hello\\n'\n", "")
+    # The request stayed queued and ran at the next bytecode.
+    kinds = json.loads(memscope("heap", heap, "--by", "kind", "--json").stdout)
+    assert any(row["name"] == "str" and row["count"] > 1000 for row in kinds["rows"])
+
+
+def test_attach_leaves_a_stopped_process_stopped(service, tmp_path):
+    proc, finish = service
+    os.kill(proc.pid, signal.SIGSTOP)
+    wait_for(lambda: process_state(proc.pid) == "T", "the process to stop")
+    refused = memscope("attach", proc.pid, "--heap", tmp_path / "no.heap", check=False)
+    assert (refused.returncode, refused.stderr) == (
+        2, f"memscope: process {proc.pid} refused the request (it is stopped (send it SIGCONT "
+           f"first))\n")
+    assert process_state(proc.pid) == "T"
+    assert not (tmp_path / "no.heap").exists()
+    os.kill(proc.pid, signal.SIGCONT)
+    assert finish() == (0, "done True\n", "")
+
+
+def process_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]

@@ -4,7 +4,7 @@ redraws in place and quits on q; a file that is not a capture gets one line."""
 import json
 import os
 import re
-import shutil
+import platform
 import subprocess
 import sys
 import time
@@ -76,8 +76,8 @@ def test_not_a_capture(tmp_path):
 
 
 def test_live_pid_attaches_watches_and_stops(tmp_path):
-    if shutil.which("gdb") is None:
-        pytest.skip("attaching needs gdb")
+    if platform.machine() != "x86_64":
+        pytest.skip("attach calls into a process on x86-64")
     script = tmp_path / "grow.py"
     script.write_text(GROWING)
     capture, stop = tmp_path / "svc.msc", tmp_path / "stop"
