@@ -448,7 +448,8 @@ def parse_args():
     p.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
     p.add_argument("--modes", nargs="+", default=MODES, choices=MODES + EXTRA_MODES)
     p.add_argument("--interpreter", default="3.11",
-                   help="pyenv's CPython X.Y, in a venv from requirements/bench.txt")
+                   help="pyenv's CPython X.Y, or 'system' (Debian's /usr/bin/python3), in a "
+                   "venv from requirements/bench.txt")
     p.add_argument("--python", help="the one interpreter used by every mode, with the "
                    "peers installed (default: the venv of --interpreter)")
     p.add_argument("--memscope", default=os.path.join(REPO_DIR, "bin", "memscope"))
