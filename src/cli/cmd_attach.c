@@ -265,31 +265,38 @@ static int write_bootstrap(const char *path, const char *root, const char *call,
     return fclose(f);
 }
 
-/* The command the pending call runs, with PyRun_SimpleString. An exception
- * must not leave it (the interpreter would raise SystemError in the
- * program's code), except that a Ctrl-C that arrived meanwhile is raised
+/* The command the pending call runs, with PyRun_SimpleString, in the
+ * namespace of the program's __main__: so it is one expression, binding no
+ * name there, that runs the real command in a namespace of its own. An
+ * exception must not leave it (the interpreter would raise SystemError in
+ * the program's code), except that a Ctrl-C that arrived meanwhile is raised
  * again for the program. It runs the bootstrap only when no import is under
  * way in the main thread: interpreter start-up imports site, os and the
  * rest of the standard library's core after Py_IsInitialized() is already
- * true, and the bootstrap's own imports would find those half made; then
- * it answers "busy" and is asked again. */
+ * true, and the bootstrap's own imports would find those half made; then it
+ * answers "busy" and is asked again. The paths are mkdtemp's: letters,
+ * digits, '/', '-' and '.', nothing to quote. */
 static int knock_command(char *out, size_t n, const char *bootstrap, const char *status)
 {
     return snprintf(out, n,
-                    "try:\n"
-                    "    import sys\n"
-                    "    f = sys._getframe()\n"
-                    "    while f and not f.f_code.co_filename.startswith('<frozen importlib'):\n"
-                    "        f = f.f_back\n"
-                    "    if f:\n"
-                    "        with open('%s', 'x') as f:\n"
-                    "            f.write('busy\\n')\n"
-                    "    else:\n"
-                    "        __import__('runpy').run_path('%s')\n"
-                    "except KeyboardInterrupt:\n"
-                    "    __import__('_signal').raise_signal(2)\n"
-                    "except BaseException:\n"
-                    "    pass\n",
+                    "exec(\""
+                    "try:\\n"
+                    "    import sys\\n"
+                    "    f = sys._getframe()\\n"
+                    "    while f and not f.f_code.co_filename.startswith('<frozen importlib'):\\n"
+                    "        f = f.f_back\\n"
+                    "    if f:\\n"
+                    "        with open('%s', 'x') as f:\\n"
+                    "            f.write('busy\\\\n')\\n"
+                    "    else:\\n"
+                    "        with open('%s', 'rb') as f:\\n"
+                    "            code = compile(f.read(), f.name, 'exec')\\n"
+                    "        exec(code, {'__name__': 'memscope_attach'})\\n"
+                    "except KeyboardInterrupt:\\n"
+                    "    __import__('_signal').raise_signal(2)\\n"
+                    "except BaseException:\\n"
+                    "    pass\\n"
+                    "\", {})\n",
                     status, bootstrap);
 }
 

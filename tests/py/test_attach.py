@@ -75,6 +75,9 @@ def test_attach_records_a_running_process(service, tmp_path):
     code, out, err = finish()
     assert (code, out, err) == (0, "done True\n", "")
 
+    # The capture names the program's own command line, not the bootstrap's.
+    stats = json.loads(memscope("stats", capture, "--json").stdout)
+    assert stats["argv"] == [str(tmp_path / "service.py"), str(tmp_path / "stop")]
     rows = json.loads(memscope("table", capture, "--at", "exit", "--json").stdout)["rows"]
     top = rows[0]
     assert (top["file"], top["function"], top["line"]) == (str(tmp_path / "service.py"),
@@ -155,13 +158,14 @@ while not os.path.exists(sys.argv[1]):
     rounds += 1
     same += series() == expected
 print("consistent" if same == rounds > 0 else f"{rounds - same} of {rounds} differ")
+print(*sorted(globals()))
 """
 
 
 def test_attach_leaves_registers_as_they_were(tmp_path):
     """The main thread is stopped wherever it happens to be, in the middle
     of floating-point work, again and again: every register, vector ones
-    included, must come back as it was."""
+    included, must come back as it was, and the program's globals too."""
     script, stop = tmp_path / "arith.py", tmp_path / "stop"
     script.write_text(ARITHMETIC)
     proc = subprocess.Popen([sys.executable, str(script), str(stop)], stdout=subprocess.PIPE,
@@ -177,7 +181,10 @@ def test_attach_leaves_registers_as_they_were(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert (proc.returncode, out, err) == (0, "consistent\n", "")
+    # Nothing of the requests is left in the program's namespace either.
+    names = "__annotations__ __builtins__ __cached__ __doc__ __file__ __loader__ __name__ " \
+            "__package__ __spec__ expected os rounds same series sys"
+    assert (proc.returncode, out, err) == (0, f"consistent\n{names}\n", "")
 
 
 BLOCKED = """
