@@ -458,12 +458,6 @@ static void hook_free(void *ctx, void *p)
         return;
     }
     msc__busy = 1;
-    /* A code object's block is the object itself (it has no GC head). */
-    if (MSC_CODE_DEATH_IN_FREE_HOOK && h->domain == MSC_DOMAIN_OBJ) {
-        msc_code_died(p);
-        if (atomic_load_explicit(&msc__cpu_on, memory_order_relaxed) && msc_block_is_code(p))
-            atomic_fetch_add_explicit(&msc_code_any_deaths, 1, memory_order_relaxed);
-    }
     if (atomic_load_explicit(&R.active, memory_order_relaxed) &&
         (!R.sample_bytes || msc_sampled_maybe((uintptr_t)p)))
         record_free(h->domain, p);

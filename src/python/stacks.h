@@ -86,8 +86,8 @@ int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadS
 int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc_raw_frame_t *raw,
                           uint32_t n);
 
-/* Counts deaths of every code object, named or not (3.12+: the code
- * watcher; 3.11: the OBJ free hook while CPU sampling is on): a CPU sample
+/* Counts deaths of every code object, named or not (the code watcher, or
+ * on 3.11 the code type's wrapped deallocator): a CPU sample
  * taken before the count moved may hold a dead code object. */
 extern _Atomic uint64_t msc_code_any_deaths;
 
@@ -96,11 +96,11 @@ extern _Atomic uint64_t msc_code_any_deaths;
 extern _Atomic uint64_t msc_code_deaths;
 
 /* Per 16 bytes of address, modulo 4 MiB: how many named code objects start
- * there (saturating at 255). On 3.11 every free of an object asks whether a
- * named code object died; the answer is almost always no, and this filter
- * gives it from a cache line shared by the frees of 1 KiB of address, where
- * the table's lookup was a cache miss per free. Written with the GIL held,
- * under the table's lock; read with the GIL held. */
+ * there (saturating at 255). Every code death asks whether a named code
+ * object died; most code objects that die were never named (compiled and
+ * dropped: eval, exec, generated code), and this filter answers them
+ * without the table's lock. Written with the GIL held, under the table's
+ * lock; read with the GIL held. */
 #define MSC_CODE_FILTER_BITS 18
 extern _Atomic uint8_t msc_code_filter[1u << MSC_CODE_FILTER_BITS];
 
@@ -121,8 +121,9 @@ static inline void msc_code_died(const void *block)
  * object's co_extra from inside an allocator hook would allocate through the
  * Python allocators (re-entering tracemalloc, which holds its lock around
  * its own allocations) and is refused in subinterpreters. Code deaths come
- * from PyCode_AddWatcher where it exists (3.12+) and from the OBJ free hook
- * on 3.11 (MSC_CODE_DEATH_IN_FREE_HOOK). Installs the watcher on first use:
+ * from PyCode_AddWatcher where it exists (3.12+) and from a wrapper of the
+ * code type's deallocator on 3.11 (msc_code_watch). Installs the watcher
+ * on first use:
  * 0, or -1 with an exception set. GIL held. */
 int msc_names_watch(void);
 

@@ -106,23 +106,32 @@ static inline PyObject **msc_frame_slots(msc_pyframe_t *f, int *n)
  * Code objects.
  */
 
-/* 3.11 has no code watchers: the OBJ domain's free hook learns of a code
- * object's death when its block (the object itself: code objects have no
- * GC head) is freed. */
-#define MSC_CODE_DEATH_IN_FREE_HOOK 1
+/* 3.11 has no code watchers: the code type's deallocator is wrapped, so
+ * that died(co) runs as each code object is destroyed (GIL held, before its
+ * memory is freed), the one place that sees every code death and only
+ * them: asking at every free of an object whether it was a code object cost
+ * each free a filter lookup. The wrapper stays installed for the life of the
+ * process (a thread may be inside it at any moment: deallocation can run
+ * Python code, through weak reference callbacks); once no recording watches
+ * it, died() finds nothing to forget. PyCode_Type is shared by every
+ * interpreter, as the watcher list of 3.12 is. 0. */
+static void (*msc__code_died_fn)(PyCodeObject *co);
+static destructor msc__code_dealloc;
+
+static inline void msc__code_dealloc_wrapper(PyObject *co)
+{
+    msc__code_died_fn((PyCodeObject *)co);
+    msc__code_dealloc(co);
+}
 
 static inline int msc_code_watch(void (*died)(PyCodeObject *co))
 {
-    (void)died;
+    msc__code_died_fn = died;
+    if (PyCode_Type.tp_dealloc != msc__code_dealloc_wrapper) {
+        msc__code_dealloc = PyCode_Type.tp_dealloc;
+        PyCode_Type.tp_dealloc = msc__code_dealloc_wrapper;
+    }
     return 0;
-}
-
-/* Whether an OBJ block being freed is a code object: its type word, read
- * while the block is still the object's. Every object block holds a type
- * word; so does every block pymalloc hands out (16 bytes at least). */
-static inline int msc_block_is_code(const void *block)
-{
-    return Py_TYPE((const PyObject *)block) == &PyCode_Type;
 }
 
 /*

@@ -106,8 +106,6 @@ static inline PyObject **msc_frame_slots(msc_pyframe_t *f, int *n)
  * Code objects.
  */
 
-#define MSC_CODE_DEATH_IN_FREE_HOOK 0
-
 static void (*msc__code_died_fn)(PyCodeObject *co);
 
 static inline int msc__code_event(PyCodeEvent event, PyCodeObject *co)

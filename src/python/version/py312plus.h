@@ -30,14 +30,6 @@ static inline uint64_t msc_int_size(PyObject *o)
            (uint64_t)Py_MAX(digits, 1) * sizeof(digit);
 }
 
-/* Code deaths come from the code watcher (msc_code_watch): the free hook
- * never asks. */
-static inline int msc_block_is_code(const void *block)
-{
-    (void)block;
-    return 0;
-}
-
 /*
  * Interpreter state.
  */
