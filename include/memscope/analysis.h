@@ -206,6 +206,11 @@ void msc_analysis_each_live(const msc_analysis_t *a, msc_live_fn fn, void *arg);
  * what is live visits these rather than every stack. */
 const uint64_t *msc_analysis_live_stacks(const msc_analysis_t *a, size_t *words);
 
+/* The same for the stacks that ever had an allocation or a CPU sample: the
+ * only ones msc_analysis_node_views can find values in. A table visits
+ * these rather than every prefix of every stack. */
+const uint64_t *msc_analysis_used_stacks(const msc_analysis_t *a, size_t *words);
+
 /* The timeline (one sample per RSS sample, ~10 ms) and marks; borrowed. */
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n);
 const msc_mark_t *msc_analysis_marks(const msc_analysis_t *a, size_t *n);

@@ -82,12 +82,14 @@ struct msc_analysis {
     block_event_t queue[LOOKAHEAD]; /* block events not applied yet, oldest at head */
     unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id: stacks_mem's */
-    msc_zarray_t stacks_mem, bits_mem;
+    msc_zarray_t stacks_mem, bits_mem, used_mem;
     uint32_t nstacks;
     uint32_t top;              /* one past the highest node whose accumulator was used:
                                   the stacks a report reads (nstacks is the room) */
     uint64_t *live_bits;       /* bit v: stack v has live blocks (nstacks / 64 words), so a
                                   snapshot of what is live visits a word per 64 stacks */
+    uint64_t *used_bits;       /* bit v: stack v ever had an allocation or a CPU sample,
+                                  so the tables visit those, not every prefix of them */
     uint64_t epoch;            /* bumped at every new high-water mark */
     uint64_t live_blocks;      /* blocks live now (weighted when sampled) */
     uint64_t now_ns;
@@ -149,6 +151,7 @@ void msc_analysis_free(msc_analysis_t *a)
     msc_free(a->samples);
     msc__zarray_free(&a->stacks_mem);
     msc__zarray_free(&a->bits_mem);
+    msc__zarray_free(&a->used_mem);
     msc_free(a);
 }
 
@@ -161,8 +164,11 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
     if (msc__zarray_grow(&a->stacks_mem, sizeof(stack_acc_t) * n) < 0) return MSC_ENOMEM;
     a->stacks = a->stacks_mem.p;
     /* The stacks stay grown if the bits cannot: harmless, n is a bound. */
-    if (msc__zarray_grow(&a->bits_mem, sizeof(uint64_t) * (n / 64)) < 0) return MSC_ENOMEM;
+    if (msc__zarray_grow(&a->bits_mem, sizeof(uint64_t) * (n / 64)) < 0 ||
+        msc__zarray_grow(&a->used_mem, sizeof(uint64_t) * (n / 64)) < 0)
+        return MSC_ENOMEM;
     a->live_bits = a->bits_mem.p;
+    a->used_bits = a->used_mem.p;
     a->nstacks = n;
     return 0;
 }
@@ -302,6 +308,7 @@ static int allocate(msc_analysis_t *a, uint64_t domain, uint64_t addr, uint64_t 
     s = &a->stacks[stack];
     s->live_bytes += b.size;
     if (!s->live_count) a->live_bits[stack / 64] |= 1ULL << (stack % 64);
+    a->used_bits[stack / 64] |= 1ULL << (stack % 64);
     s->live_count += b.count;
     uint64_t grown = b.size > had ? b.size - had : 0;
     s->total_bytes += grown;
@@ -587,6 +594,8 @@ static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
     timeline_cpu(a, ev);
     if (ev->stack >= a->nstacks && grow_stacks(a, ev->stack) < 0) return MSC_ENOMEM;
     stack_acc_t *s = &a->stacks[ev->stack];
+    a->used_bits[ev->stack / 64] |= 1ULL << (ev->stack % 64);
+    if (ev->stack >= a->top) a->top = ev->stack + 1;
     s->cpu_ns += ev->value[0];
     s->wall_ns += ev->value[1];
     s->cpu_samples += ev->value[0] != 0;
@@ -822,4 +831,10 @@ const uint64_t *msc_analysis_live_stacks(const msc_analysis_t *a, size_t *words)
 {
     *words = a->nstacks / 64;
     return a->live_bits;
+}
+
+const uint64_t *msc_analysis_used_stacks(const msc_analysis_t *a, size_t *words)
+{
+    *words = a->nstacks / 64;
+    return a->used_bits;
 }

@@ -369,16 +369,22 @@ fail:
     return NULL;
 }
 
+/* Only the stacks that ever had an allocation or a sample can hold a value:
+ * a word of the analysis's bitmap per 64 stacks, the array sized by them,
+ * not by every prefix of every stack. */
 int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out, size_t *n)
 {
-    uint32_t nodes = msc_analysis_nodes(a);
-    size_t k = 0;
-    *out = msc_malloc((size_t)(nodes ? nodes : 1) * sizeof(msc_stack_value_t));
+    size_t words, used = 0, k = 0;
+    const uint64_t *bits = msc_analysis_used_stacks(a, &words);
+    for (size_t w = 0; w < words; w++) used += (size_t)__builtin_popcountll(bits[w]);
+    *out = msc_malloc((used ? used : 1) * sizeof(msc_stack_value_t));
     if (!*out) return MSC_ENOMEM;
-    for (uint32_t s = 0; s < nodes; s++) {
-        msc_node_values_t v = msc_analysis_node(a, view, s);
-        if (v.bytes || v.count) (*out)[k++] = (msc_stack_value_t){s, v.bytes, v.count};
-    }
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t b = bits[w]; b; b &= b - 1) {
+            uint32_t s = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+            msc_node_values_t v = msc_analysis_node(a, view, s);
+            if (v.bytes || v.count) (*out)[k++] = (msc_stack_value_t){s, v.bytes, v.count};
+        }
     *n = k;
     return 0;
 }

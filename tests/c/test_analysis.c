@@ -12,6 +12,7 @@
 #include "memscope/livemap.h"
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
+#include "memscope/tree.h"
 
 /*
  * Live map.
@@ -714,6 +715,45 @@ static void test_out_of_memory(void)
     msc_livemap_release(&m);
 }
 
+/* The stacks a table or tree visits: those that ever had an allocation or
+ * a CPU sample, freed or not, and a stack with CPU samples alone counts
+ * among the analysis's nodes. */
+static void test_used_stacks(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 100, 3, 10), 0);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x200, 100, 130, 20), 0);
+    CHECK_EQ(feed(a, MSC_REC_FREE, 0x100, 0, 0, 30), 0); /* stack 3 stays used */
+    msc_event_t cpu = ev_of(MSC_REC_CPU, 0, 0, 2000);
+    cpu.time_ns = 40;
+    cpu.value[0] = 5000;
+    cpu.value[1] = 7000;
+    CHECK_EQ(msc_analysis_event(a, &cpu), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    size_t words, set = 0;
+    const uint64_t *bits = msc_analysis_used_stacks(a, &words);
+    CHECK(words * 64 > 2000);
+    for (size_t w = 0; w < words; w++) set += (size_t)__builtin_popcountll(bits[w]);
+    CHECK_EQ(set, 3);
+    CHECK(bits[0] & 1ull << 3);
+    CHECK(bits[2] & 1ull << 2);
+    CHECK(bits[2000 / 64] & 1ull << (2000 % 64));
+    CHECK_EQ(msc_analysis_nodes(a), 2001);
+    msc_stack_value_t *v;
+    size_t n;
+    CHECK_EQ(msc_stack_values(a, MSC_VIEW_CPU, &v, &n), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(v[0].stack, 2000);
+    CHECK_EQ(v[0].bytes, 5000);
+    msc_free(v);
+    CHECK_EQ(msc_stack_values(a, MSC_VIEW_TOTAL, &v, &n), 0);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(v[0].stack, 3);
+    CHECK_EQ(v[1].stack, 130);
+    msc_free(v);
+    msc_analysis_free(a);
+}
+
 int main(void)
 {
     test_livemap_basics();
@@ -727,6 +767,7 @@ int main(void)
     test_clock();
     test_gc_times();
     test_aggregate();
+    test_used_stacks();
     test_out_of_memory();
     return check_done("analysis");
 }
