@@ -190,22 +190,20 @@ int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned vi
     int err = 0;
     size_t words;
     const uint64_t *used = msc_analysis_used_stacks(a, &words);
-    for (size_t w = 0; w < words && !err; w++)
-        for (uint64_t bits = used[w]; bits && !err; bits &= bits - 1) {
-            uint32_t node = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
-            msc_node_values_t v[MSC_VIEW_ALL];
-            if (!msc_analysis_node_views(a, node, v)) continue;
-            int any = 0;
-            for (int k = 0; k < MSC_VIEW_ALL; k++) {
-                if (!(views & 1u << k)) {
-                    v[k] = (msc_node_values_t){0, 0};
-                    continue;
-                }
-                out[k].total_bytes += v[k].bytes;
-                any |= v[k].bytes || v[k].count;
+    for (uint32_t node = 0; !err && msc__bits_next(used, words, &node); node++) {
+        msc_node_values_t v[MSC_VIEW_ALL];
+        if (!msc_analysis_node_views(a, node, v)) continue;
+        int any = 0;
+        for (int k = 0; k < MSC_VIEW_ALL; k++) {
+            if (!(views & 1u << k)) {
+                v[k] = (msc_node_values_t){0, 0};
+                continue;
             }
-            if (any) err = fold(&t, sym, node, v, group, inclusive, only_file);
+            out[k].total_bytes += v[k].bytes;
+            any |= v[k].bytes || v[k].count;
         }
+        if (any) err = fold(&t, sym, node, v, group, inclusive, only_file);
+    }
     for (int k = 0; k < MSC_VIEW_ALL && !err; k++)
         if (views & 1u << k) err = rows_of(&t, k, &out[k]);
     msc_free(t.slots);

@@ -592,10 +592,9 @@ static void timeline_cpu(msc_analysis_t *a, const msc_event_t *ev)
 static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
 {
     timeline_cpu(a, ev);
-    if (ev->stack >= a->nstacks && grow_stacks(a, ev->stack) < 0) return MSC_ENOMEM;
-    stack_acc_t *s = &a->stacks[ev->stack];
+    stack_acc_t *s = stack_of(a, ev->stack);
+    if (!s) return MSC_ENOMEM;
     a->used_bits[ev->stack / 64] |= 1ULL << (ev->stack % 64);
-    if (ev->stack >= a->top) a->top = ev->stack + 1;
     s->cpu_ns += ev->value[0];
     s->wall_ns += ev->value[1];
     s->cpu_samples += ev->value[0] != 0;

@@ -127,6 +127,25 @@ typedef struct msc_zarray {
 int msc__zarray_grow(msc_zarray_t *z, size_t bytes);
 void msc__zarray_free(msc_zarray_t *z);
 
+/* The next set bit at or after *i in a bitmap of words 64-bit words (the
+ * analysis's stack bitmaps): 1 with *i moved to it, or 0 when none is left.
+ * A word at a time, so a sparse bitmap costs a load per 64 stacks:
+ *
+ *     for (uint32_t node = 0; msc__bits_next(bits, words, &node); node++) ...
+ */
+static inline int msc__bits_next(const uint64_t *bits, size_t words, uint32_t *i)
+{
+    size_t w = *i / 64;
+    if (w >= words) return 0;
+    uint64_t b = bits[w] & (~0ULL << (*i % 64));
+    while (!b) {
+        if (++w >= words) return 0;
+        b = bits[w];
+    }
+    *i = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
+    return 1;
+}
+
 /* A big table probed at random misses the TLB on most probes without huge
  * pages, and faults in 4 KiB at a time as it fills. Advises the 2 MiB-aligned
  * part of [p, p + n) (when it is at least 4 MiB); the kernel may ignore it,

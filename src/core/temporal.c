@@ -89,12 +89,8 @@ static int encode(msc_temporal_t *t, const msc_analysis_t *a, snapshot_t *s)
     uint32_t last = 0;
     size_t len = 0, words;
     const uint64_t *live = msc_analysis_live_stacks(a, &words);
-    for (size_t w = 0; w < words; w++) {
-        for (uint64_t bits = live[w]; bits; bits &= bits - 1) {
-            uint32_t node = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
-            if (encode_stack(t, a, node, &last, &len, s) < 0) return MSC_ENOMEM;
-        }
-    }
+    for (uint32_t node = 0; msc__bits_next(live, words, &node); node++)
+        if (encode_stack(t, a, node, &last, &len, s) < 0) return MSC_ENOMEM;
     s->data = msc_malloc(len ? len : 1);
     if (!s->data) return MSC_ENOMEM;
     if (len) memcpy(s->data, t->scratch, len); /* no scratch yet when nothing is live */

@@ -379,12 +379,10 @@ int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t
     for (size_t w = 0; w < words; w++) used += (size_t)__builtin_popcountll(bits[w]);
     *out = msc_malloc((used ? used : 1) * sizeof(msc_stack_value_t));
     if (!*out) return MSC_ENOMEM;
-    for (size_t w = 0; w < words; w++)
-        for (uint64_t b = bits[w]; b; b &= b - 1) {
-            uint32_t s = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
-            msc_node_values_t v = msc_analysis_node(a, view, s);
-            if (v.bytes || v.count) (*out)[k++] = (msc_stack_value_t){s, v.bytes, v.count};
-        }
+    for (uint32_t s = 0; msc__bits_next(bits, words, &s); s++) {
+        msc_node_values_t v = msc_analysis_node(a, view, s);
+        if (v.bytes || v.count) (*out)[k++] = (msc_stack_value_t){s, v.bytes, v.count};
+    }
     *n = k;
     return 0;
 }
