@@ -8,9 +8,9 @@
 # ~/.pyenv), never the system's, so every Debian release tests the same
 # builds. For benchmarks only, X.Y may be `system`: Debian's /usr/bin/python3,
 # built with PGO and LTO and about 30% faster than pyenv's, the interpreter
-# whose ratios a profiler's users on Debian see. Environments are cached under $MEMSCOPE_VENVS (default
-# ~/.cache/memscope/venvs), one per interpreter and requirements content:
-# editing the file makes a new one; of the older ones for the same name the
+# whose ratios a profiler's users on Debian see. Environments are cached
+# under $MEMSCOPE_VENVS (default ~/.cache/memscope/venvs), one per
+# interpreter and requirements content: editing the file makes a new one; of the older ones for the same name the
 # two most recently made are kept (another checkout may be using them), the
 # rest removed. A half-built environment (no .complete marker) is rebuilt.
 set -euo pipefail

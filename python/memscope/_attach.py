@@ -1,11 +1,12 @@
 """What `memscope attach` runs inside a process it attached to.
 
 The command stops the target's main thread for a moment with ptrace and has
-it queue a pending call (CPython's Py_AddPendingCall; src/cli/inject.c): the interpreter runs it in the main thread between two
-bytecodes, with the GIL held, where running Python code is safe. The call
-runs a small bootstrap that imports this module from memscope's own package
-folder and calls one of the functions below, which report success or the
-error, in one line, to a status file the command waits for. Nothing here
+it queue a pending call (CPython's Py_AddPendingCall; src/cli/inject.c):
+the interpreter runs it in the main thread between two bytecodes, with the
+GIL held, where running Python code is safe. The call runs a small bootstrap
+that imports this module from memscope's own package folder and calls one of
+the functions below, which report success or the error, in one line, to a
+status file the command waits for. Nothing here
 may raise into the target: its program goes on as if nothing happened.
 """
 import atexit

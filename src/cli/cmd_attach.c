@@ -17,13 +17,11 @@
 #include <glob.h>
 #include <libgen.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,13 +152,6 @@ static const char *const symbol_names[NSYMS] = {"Py_Version", "Py_IsInitialized"
                                                 "Py_AddPendingCall", "PyRun_SimpleString", "mmap"};
 
 static const struct timespec tick = {0, 20 * 1000 * 1000}; /* between two looks */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Refuses what cannot be attached to, in one line: a missing process, one
  * ptrace may not touch, one that is not CPython, or a version without a
@@ -332,7 +323,7 @@ static int request(pid_t pid, const uint64_t at[NSYMS], const char *command, dou
             ok = 0;
         else if ((int)queued != 0) ok = 0, why = "its pending-call queue is full";
         cli_tracee_release(t);
-        if ((int)initialized != 0 || now() >= deadline) break;
+        if ((int)initialized != 0 || cli_monotonic() >= deadline) break;
         nanosleep(&tick, NULL);
     }
     if (!ok || (int)initialized == 0) {
@@ -370,7 +361,7 @@ static int await_status(pid_t pid, const char *status, double deadline, double t
             return EXIT_USAGE;
         }
         nanosleep(&tick, NULL);
-    } while (now() < deadline);
+    } while (cli_monotonic() < deadline);
     cli_error("process %d did not answer within %g s: its main thread is not running Python "
               "code (blocked in a system call?); the request stays queued and runs when it "
               "does",
@@ -394,7 +385,7 @@ int cli_attach_ask(pid_t pid, const char *call, const char *target, double durat
         cli_error("cannot find the memscope Python package next to this program");
         return EXIT_USAGE;
     }
-    double deadline = now() + timeout;
+    double deadline = cli_monotonic() + timeout;
     uint64_t at[NSYMS];
     if (check_target(pid, root, at) < 0) return EXIT_USAGE;
     char dir[] = "/tmp/memscope-attach-XXXXXX", bootstrap[64], status[64], command[1024];
@@ -414,7 +405,7 @@ int cli_attach_ask(pid_t pid, const char *call, const char *target, double durat
         while ((asked = request(pid, at, command, deadline) == 0) &&
                (rc = await_status(pid, status, deadline, timeout, answer, n)) == ANSWER_BUSY) {
             unlink(status);
-            if (now() >= deadline) {
+            if (cli_monotonic() >= deadline) {
                 cli_error("process %d was importing modules each time it was asked within %g s "
                           "(try again)",
                           (int)pid, timeout);

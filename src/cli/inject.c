@@ -115,6 +115,13 @@ int cli_proc_read(pid_t pid, uint64_t addr, void *buf, size_t n)
     return -1;
 }
 
+double cli_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 #if CLI_CAN_INJECT
 
 #define XSTATE_MAX (64 * 1024) /* XSAVE areas are 11 KiB with AMX; room to spare */
@@ -137,13 +144,6 @@ static void note_signal(cli_tracee_t *t, int sig)
     if (t->nsignals < MAX_SIGNALS) t->signals[t->nsignals++] = sig;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Waits for the thread's next ptrace stop until deadline: 1 stopped, 0 at
  * the deadline, -1 when the process ended (or cannot be waited for). */
 static int wait_stop(cli_tracee_t *t, int *status, double deadline)
@@ -157,7 +157,7 @@ static int wait_stop(cli_tracee_t *t, int *status, double deadline)
             return -1;
         }
         if (w < 0 && errno != EINTR) return t->gone = 1, -1;
-        if (now() >= deadline) return 0;
+        if (cli_monotonic() >= deadline) return 0;
         nanosleep(&tick, NULL);
     }
 }
@@ -174,7 +174,7 @@ static int is_event_stop(int status)
 static int interrupt(cli_tracee_t *t, const char **why)
 {
     if (ptrace(PTRACE_INTERRUPT, t->pid, 0, 0) < 0) return *why = "it could not be stopped", -1;
-    double deadline = now() + CALL_SECONDS;
+    double deadline = cli_monotonic() + CALL_SECONDS;
     for (;;) {
         int status, r = wait_stop(t, &status, deadline);
         if (r < 0) return *why = "it ended", -1;
@@ -251,7 +251,7 @@ int cli_tracee_call(cli_tracee_t *t, uint64_t fn, const uint64_t *args, size_t n
     r.eflags &= ~0x500ull;      /* the ABI's clear direction flag, and no single-stepping */
     if (ptrace(PTRACE_SETREGS, t->pid, 0, &r) < 0 || ptrace(PTRACE_CONT, t->pid, 0, 0) < 0)
         return *why = "it could not be resumed", -1;
-    double deadline = now() + CALL_SECONDS;
+    double deadline = cli_monotonic() + CALL_SECONDS;
     for (;;) {
         int status, got = wait_stop(t, &status, deadline);
         if (got < 0) return *why = "it ended during the call", -1;

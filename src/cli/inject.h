@@ -33,6 +33,9 @@
  * object defines; its addrs[i] is 0). */
 int cli_proc_symbols(pid_t pid, const char *const *names, size_t n, uint64_t *addrs);
 
+/* Seconds on the monotonic clock: the deadlines of the waits for a process. */
+double cli_monotonic(void);
+
 /* Reads n bytes at addr of process pid: 0, or -1 with errno. */
 int cli_proc_read(pid_t pid, uint64_t addr, void *buf, size_t n);
 
