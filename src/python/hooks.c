@@ -28,7 +28,7 @@ struct msc_recorder msc__rec = {.side_mutex = PTHREAD_MUTEX_INITIALIZER};
 __thread int msc__busy __attribute__((tls_model("initial-exec")));
 static __thread uint32_t t_thread __attribute__((tls_model("initial-exec")));
 static __thread uint64_t t_session __attribute__((tls_model("initial-exec")));
-static __thread int64_t t_countdown __attribute__((tls_model("initial-exec")));
+static __thread uint64_t t_left __attribute__((tls_model("initial-exec")));
 static __thread uint64_t t_rng __attribute__((tls_model("initial-exec")));
 
 void msc__stop_recording(void)
@@ -53,14 +53,18 @@ void msc__emit_thread_info(uint32_t index, const char *name, size_t n)
 #define HOT static inline __attribute__((always_inline))
 
 /* A thread's first event in a capture: its index, THREAD_INFO, and its
- * sampling countdown. */
+ * sampling budget (t_left, below). */
 static __attribute__((noinline)) uint32_t thread_start(void)
 {
     t_session = R.session;
     t_thread = atomic_fetch_add(&R.threads, 1);
-    t_rng =
-        ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&t_rng ^ R.session) | 1;
-    if (R.sample_bytes) t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
+    /* The session is multiplied in, not xored: captures 2 and 3 of a
+     * thread would otherwise differ only in the bit the | 1 sets, and
+     * sample the same allocations. */
+    t_rng = ((uint64_t)syscall(SYS_gettid) * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&t_rng ^
+             R.session * 0xD1B54A32D192ED03ull) |
+            1;
+    t_left = R.sample_bytes ? (uint64_t)msc_sample_gap(&t_rng, R.sample_bytes) - 1 : 0;
     msc__emit_thread_info(t_thread, "", 0);
     return t_thread;
 }
@@ -97,15 +101,22 @@ uint8_t *msc__main_cursor(msc_stream_t *st, uint32_t *nrec, size_t need)
  * Sampled mode.
  */
 
-/* Whether an allocation of n bytes is sampled: the thread's countdown of
- * bytes crosses zero (tcmalloc's "requested plus one" lets empty requests be
- * sampled too), then a fresh gap is drawn. */
+/* A thread's sampling budget, t_left: the bytes it may still allocate
+ * before its next sample, each request counted one byte more (tcmalloc's
+ * "requested plus one", so empty requests can be sampled too), minus one.
+ * An allocation of n bytes is sampled when n >= t_left, then a fresh gap
+ * is drawn; one that is not takes n + 1 off. Kept this way, the test is
+ * one unsigned comparison, and a budget of 0 (a new thread, exact mode)
+ * sends every allocation to the wrappers' slow path, which starts the
+ * thread. */
 static inline int sample_hit(size_t n)
 {
     thread_index();
-    t_countdown -= n >= (size_t)INT64_MAX ? INT64_MAX : (int64_t)n + 1;
-    if (t_countdown > 0) return 0;
-    t_countdown = msc_sample_gap(&t_rng, R.sample_bytes);
+    if (n < t_left) {
+        t_left -= n + 1;
+        return 0;
+    }
+    t_left = (uint64_t)msc_sample_gap(&t_rng, R.sample_bytes) - 1;
     return 1;
 }
 
@@ -379,10 +390,8 @@ static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
 }
 
 /* The recording of an allocation that wants_alloc chose, and of a free that
- * may be of a recorded block, out of line: the wrappers' own code then needs
- * few registers, and in sampled mode a call that is not sampled costs its
- * wrapper a countdown or one filter byte, not the saving and restoring of
- * every register the recording uses. */
+ * may be of a recorded block, out of line, so that the wrappers' own code
+ * needs few registers. */
 static __attribute__((noinline)) void record_alloc(uint64_t domain, void *p, size_t n)
 {
     if (R.sample_bytes && msc_sampled_add((uintptr_t)p, n, msc_traced_kind(domain)) != 0) return;
@@ -396,18 +405,29 @@ static __attribute__((noinline)) void record_free(uint64_t domain, void *p)
 }
 
 /*
- * The wrappers.
+ * The wrappers, in two sets: exact mode's records every call; sampled
+ * mode's has a fast path for its common case, an allocation that is not
+ * sampled or a free of a block that was not, which keeps nothing live
+ * across the real call (so saves no registers) and is a budget comparison
+ * (t_left) or one filter byte. Its malloc fast path checks the thread's
+ * capture too, so a budget left from an earlier capture is never spent in
+ * this one. Everything else (a sample, a new thread or capture, recording
+ * stopped) goes to the out-of-line slow path, which is exact mode's
+ * wrapper. Either set is right in either mode (a capture may find the
+ * other set installed, under a hook it cannot take back); the mode's own
+ * is the fast one.
  */
 
 static __thread unsigned t_probe_hits __attribute__((tls_model("initial-exec")));
 
-static void *hook_malloc(void *ctx, size_t n)
+static __attribute__((noinline)) void *malloc_busy(msc_hook_t *h, size_t n)
 {
-    msc_hook_t *h = ctx;
-    if (msc__busy) {
-        if (msc__busy == MSC_BUSY_PROBE) t_probe_hits |= 1u << h->domain;
-        return h->orig.malloc(h->orig.ctx, n);
-    }
+    if (msc__busy == MSC_BUSY_PROBE) t_probe_hits |= 1u << h->domain;
+    return h->orig.malloc(h->orig.ctx, n);
+}
+
+HOT void *malloc_recorded(msc_hook_t *h, size_t n)
+{
     msc__busy = 1;
     void *p = h->orig.malloc(h->orig.ctx, n);
     if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && wants_alloc(n))
@@ -416,10 +436,39 @@ static void *hook_malloc(void *ctx, size_t n)
     return p;
 }
 
-static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
+static __attribute__((noinline)) void *malloc_slow(msc_hook_t *h, size_t n)
+{
+    return malloc_recorded(h, n);
+}
+
+static void *hook_malloc(void *ctx, size_t n)
 {
     msc_hook_t *h = ctx;
-    if (msc__busy) return h->orig.calloc(h->orig.ctx, nelem, elsize);
+    if (__builtin_expect(msc__busy, 0)) return malloc_busy(h, n);
+    return malloc_recorded(h, n);
+}
+
+/* Whether an allocation of n bytes is surely not sampled: the thread's
+ * budget covers it and belongs to this capture. */
+HOT int unsampled(size_t n)
+{
+    return __builtin_expect(n < t_left && t_session == R.session, 1);
+}
+
+static void *hook_malloc_sampled(void *ctx, size_t n)
+{
+    msc_hook_t *h = ctx;
+    if (__builtin_expect(msc__busy, 0)) return malloc_busy(h, n);
+    if (!unsampled(n)) return malloc_slow(h, n);
+    t_left -= n + 1;
+    msc__busy = 1;
+    void *p = h->orig.malloc(h->orig.ctx, n);
+    msc__busy = 0;
+    return p;
+}
+
+HOT void *calloc_recorded(msc_hook_t *h, size_t nelem, size_t elsize)
+{
     msc__busy = 1;
     void *p = h->orig.calloc(h->orig.ctx, nelem, elsize);
     if (p && atomic_load_explicit(&R.active, memory_order_relaxed) && wants_alloc(nelem * elsize))
@@ -428,6 +477,33 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
     return p;
 }
 
+static __attribute__((noinline)) void *calloc_slow(msc_hook_t *h, size_t nelem, size_t elsize)
+{
+    return calloc_recorded(h, nelem, elsize);
+}
+
+static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    msc_hook_t *h = ctx;
+    if (msc__busy) return h->orig.calloc(h->orig.ctx, nelem, elsize);
+    return calloc_recorded(h, nelem, elsize);
+}
+
+static void *hook_calloc_sampled(void *ctx, size_t nelem, size_t elsize)
+{
+    msc_hook_t *h = ctx;
+    if (__builtin_expect(msc__busy, 0)) return h->orig.calloc(h->orig.ctx, nelem, elsize);
+    size_t n;
+    if (__builtin_mul_overflow(nelem, elsize, &n) || !unsampled(n))
+        return calloc_slow(h, nelem, elsize);
+    t_left -= n + 1;
+    msc__busy = 1;
+    void *p = h->orig.calloc(h->orig.ctx, nelem, elsize);
+    msc__busy = 0;
+    return p;
+}
+
+/* One wrapper for both modes: reallocs are few. */
 static void *hook_realloc(void *ctx, void *old, size_t n)
 {
     msc_hook_t *h = ctx;
@@ -449,10 +525,8 @@ static void *hook_realloc(void *ctx, void *old, size_t n)
     return p;
 }
 
-static void hook_free(void *ctx, void *p)
+HOT void free_recorded(msc_hook_t *h, void *p)
 {
-    msc_hook_t *h = ctx;
-    if (msc__cpu_slot && h->domain == MSC_DOMAIN_RAW) msc__cpu_thread_state_freed(p);
     if (msc__busy || !p) {
         h->orig.free(h->orig.ctx, p);
         return;
@@ -463,6 +537,47 @@ static void hook_free(void *ctx, void *p)
         record_free(h->domain, p);
     h->orig.free(h->orig.ctx, p);
     msc__busy = 0;
+}
+
+static __attribute__((noinline)) void free_slow(msc_hook_t *h, void *p)
+{
+    free_recorded(h, p);
+}
+
+/* In sampled mode, a free that is not recorded calls the real free with
+ * msc__busy as it found it: the real frees (the C library's, pymalloc's,
+ * which returns arenas with munmap) make no allocation through the
+ * wrappers. */
+HOT void free_sampled(msc_hook_t *h, void *p)
+{
+    if (R.sample_bytes && !msc_sampled_maybe((uintptr_t)p)) {
+        h->orig.free(h->orig.ctx, p);
+        return;
+    }
+    free_slow(h, p);
+}
+
+static __attribute__((noinline)) void free_cpu_slot(msc_hook_t *h, void *p, int sampled)
+{
+    msc__cpu_thread_state_freed(p);
+    if (sampled) free_sampled(h, p);
+    else free_recorded(h, p);
+}
+
+static void hook_free(void *ctx, void *p)
+{
+    msc_hook_t *h = ctx;
+    if (__builtin_expect(msc__cpu_slot != NULL, 0) && h->domain == MSC_DOMAIN_RAW)
+        free_cpu_slot(h, p, 0);
+    else free_recorded(h, p);
+}
+
+static void hook_free_sampled(void *ctx, void *p)
+{
+    msc_hook_t *h = ctx;
+    if (__builtin_expect(msc__cpu_slot != NULL, 0) && h->domain == MSC_DOMAIN_RAW)
+        free_cpu_slot(h, p, 1);
+    else free_sampled(h, p);
 }
 
 /* Whether an allocation of this domain still passes through our wrapper.
@@ -483,7 +598,9 @@ static int hook_reachable(PyMemAllocatorDomain domain, int ours)
 
 /* Wraps each domain's current allocator where ours is not reached any more
  * (or yet), RAW last: once it is wrapped, GIL-less threads can enter the
- * wrappers. GIL held, not recording. */
+ * wrappers. Where ours is still reached and on top, the mode's own set
+ * replaces the other (under another hook, the set it wrapped stays: both
+ * are right). GIL held, not recording. */
 void msc__hooks_install(void)
 {
     static const PyMemAllocatorDomain order[] = {PYMEM_DOMAIN_OBJ, PYMEM_DOMAIN_MEM,
@@ -491,10 +608,18 @@ void msc__hooks_install(void)
     static const int ours[] = {MSC_DOMAIN_OBJ, MSC_DOMAIN_MEM, MSC_DOMAIN_RAW};
     for (int i = 0; i < 3; i++) {
         msc_hook_t *h = &R.hooks[ours[i]];
-        if (R.installed && hook_reachable(order[i], ours[i])) continue;
+        PyMemAllocatorEx wrapper = {h, hook_malloc, hook_calloc, hook_realloc, hook_free};
+        if (R.sample_bytes)
+            wrapper = (PyMemAllocatorEx){h, hook_malloc_sampled, hook_calloc_sampled, hook_realloc,
+                                         hook_free_sampled};
+        if (R.installed && hook_reachable(order[i], ours[i])) {
+            PyMemAllocatorEx top;
+            PyMem_GetAllocator(order[i], &top);
+            if (top.ctx == h) PyMem_SetAllocator(order[i], &wrapper);
+            continue;
+        }
         h->domain = ours[i];
         PyMem_GetAllocator(order[i], &h->orig);
-        PyMemAllocatorEx wrapper = {h, hook_malloc, hook_calloc, hook_realloc, hook_free};
         PyMem_SetAllocator(order[i], &wrapper);
     }
     R.installed = 1;

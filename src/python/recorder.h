@@ -67,7 +67,7 @@ void msc__count_alloc(uint64_t domain, void *p, size_t n);
 void msc__count_free(uint64_t domain, void *p);
 
 /* This thread's index in the current capture, announced (THREAD_INFO) the
- * first time; also starts the thread's sampling countdown. */
+ * first time; also starts the thread's sampling budget. */
 uint32_t msc__thread_index(void);
 void msc__emit_thread_info(uint32_t index, const char *name, size_t n);
 
