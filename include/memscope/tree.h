@@ -49,11 +49,14 @@ enum msc_tree_flags {
  * Returns NULL on OOM; free with msc_tree_free. */
 msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n, int flags);
 /* The same, leaving out every frame under 1/min_share of the total bytes
- * (0: none): what a flame graph with that floor can show, in memory and
- * time bounded by it rather than by the number of distinct stacks. A
- * frame's values stay inclusive of what was left out under it. */
+ * (0: none) and, when max_nodes is not 0, every frame that cannot be among
+ * the max_nodes largest (the root included): what a flame graph cut
+ * best-first to that many frames (html.h) can show, in memory and time
+ * bounded by it rather than by the number of distinct stacks. A frame's
+ * values stay inclusive of what was left out under it, and its pruned
+ * counts the children left out. */
 msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
-                                int flags, uint32_t min_share);
+                                int flags, uint32_t min_share, uint32_t max_nodes);
 /* The whole tree of one view of a finished analysis. */
 msc_tree_t *msc_tree_of_view(msc_symbols_t *sym, const msc_analysis_t *a, msc_view_t view,
                              int flags);

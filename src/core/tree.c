@@ -3,8 +3,10 @@
  * than their children), then one forward sweep maps the trie nodes that
  * reach the floor onto tree nodes, parents first. Inverted, the stacks are
  * followed from their leaves one level of callers at a time, and only the
- * frames that reach the floor are followed further. Either way a tree holds
- * only the frames it can show, whatever the number of distinct stacks. A
+ * frames that reach the floor are followed further. The floor is a share
+ * of the total and, for a graph of at most k frames, rises to the k-th
+ * largest frame made so far (bar_t). Either way a tree holds only the
+ * frames it can show, whatever the number of distinct stacks. A
  * hash on (parent, frame) finds a child in O(1); children are sorted once
  * at the end. */
 #include <stdlib.h>
@@ -128,20 +130,61 @@ static uint32_t candidate_of(level_t *l, msc_symbols_t *sym, uint32_t parent, ui
     return l->n - 1;
 }
 
-/* Makes candidate c a tree node when it reaches the floor (*id = its id + 1,
+/* What a node must reach to be made: the share floor, and, when the tree
+ * serves a graph of at most k frames, the k-th largest bytes among the
+ * nodes made so far. A graph cut best-first from the root takes its k
+ * largest frames (a frame never outweighs its caller), so a frame below
+ * the k-th of those already made can never be drawn, nor can anything
+ * under it; the bar only rises as nodes are made. A min-heap of the k
+ * largest. */
+typedef struct bar {
+    uint64_t floor;                /* bytes / min_share */
+    uint64_t *top;                 /* the k largest made, smallest first; NULL: no cap */
+    uint32_t k, n;
+} bar_t;
+
+static uint64_t bar_of(const bar_t *b)
+{
+    return b->top && b->n == b->k && b->top[0] > b->floor ? b->top[0] : b->floor;
+}
+
+static void bar_add(bar_t *b, uint64_t bytes)
+{
+    if (!b->top) return;
+    if (b->n < b->k) {
+        size_t i = b->n++;
+        for (; i && b->top[(i - 1) / 2] > bytes; i = (i - 1) / 2) b->top[i] = b->top[(i - 1) / 2];
+        b->top[i] = bytes;
+        return;
+    }
+    if (bytes <= b->top[0]) return;
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = l;
+        if (l >= b->n) break;
+        if (r < b->n && b->top[r] < b->top[l]) m = r;
+        if (b->top[m] >= bytes) break;
+        b->top[i] = b->top[m];
+        i = m;
+    }
+    b->top[i] = bytes;
+}
+
+/* Makes candidate c a tree node when it reaches the bar (*id = its id + 1,
  * with c's values) or counts it in its parent's pruned (*id = 0). */
-static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, uint64_t floor,
-                uint32_t *id)
+static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, bar_t *bar, uint32_t *id)
 {
     *id = 0;
-    if (c->bytes < floor) {
+    if (c->bytes < bar_of(bar)) {
         t->nodes[c->key.parent].pruned++;
         return 0;
     }
+    uint32_t made = t->n;
     uint32_t node = child_of(t, sym, c->key.parent, c->trie);
     if (node == UINT32_MAX) return MSC_ENOMEM;
     t->nodes[node].bytes += c->bytes;
     t->nodes[node].count += c->count;
+    if (node >= made) bar_add(bar, c->bytes);
     *id = node + 1;
     return 0;
 }
@@ -151,7 +194,7 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, uint64_
  * sweep from the deepest level up); then level by level from the outermost
  * frames down. The tree holds only the frames that reach the floor. */
 static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v, size_t n,
-                         uint64_t floor)
+                         bar_t *bar)
 {
     uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0;
     size_t cap = 0, cap_depth = 0;     /* room in needed and depth */
@@ -227,14 +270,14 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
             c->count += count[x];
         }
         uint32_t *made = l.slots; /* reused: candidate -> tree node + 1, 0 left out */
-        for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], floor, &made[c]);
+        for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], bar, &made[c]);
         for (uint32_t i = first; i < last && !err; i++)
             if (of[i] != UINT32_MAX) map[order[i]] = made[of[i]];
     }
     if (!err && (none_bytes || none_count)) {
         candidate_t none = {{0, NO_STACK_ID, NO_STACK_ID, 0}, 0, none_bytes, none_count};
         uint32_t id;
-        err = make(t, sym, &none, floor, &id);
+        err = make(t, sym, &none, bar, &id);
         if (!err && id)
             t->nodes[id - 1].self_bytes += none_bytes, t->nodes[id - 1].self_count += none_count;
     }
@@ -263,7 +306,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
  * each stack still followed is a walker, and one whose stack has no caller
  * left gives its node its self values. */
 static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v, size_t n,
-                          uint64_t floor)
+                          bar_t *bar)
 {
     uint32_t ntrie = msc_symbols_nodes(sym);
     size_t cap = n ? n : 1, mask = 1;
@@ -285,7 +328,7 @@ static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_val
             c->count += v[w[i].value].count;
         }
         uint32_t *made = l.slots; /* reused: candidate -> tree node + 1, 0 left out */
-        for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], floor, &made[c]);
+        for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], bar, &made[c]);
         size_t next = 0;
         for (size_t i = 0; i < live && !err; i++) {
             uint32_t id = made[w[i].candidate];
@@ -340,31 +383,35 @@ static int index_children(msc_tree_t *t)
 
 msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n, int flags)
 {
-    return msc_tree_new_pruned(sym, values, n, flags, 0);
+    return msc_tree_new_pruned(sym, values, n, flags, 0, 0);
 }
 
 msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
-                                int flags, uint32_t min_share)
+                                int flags, uint32_t min_share, uint32_t max_nodes)
 {
-    uint64_t total = 0, floor = 0;
-    for (size_t i = 0; min_share && i < n; i++) total += values[i].bytes;
-    if (min_share) floor = total / min_share;
+    uint64_t total = 0;
+    for (size_t i = 0; (min_share || max_nodes) && i < n; i++) total += values[i].bytes;
+    bar_t bar = {min_share ? total / min_share : 0, NULL, max_nodes, 0};
     msc_tree_t *t = msc_calloc(1, sizeof(*t));
     if (!t) return NULL;
     msc_table_init(&t->index);
+    if (max_nodes && !(bar.top = msc_malloc((size_t)max_nodes * sizeof(uint64_t)))) goto fail;
+    bar_add(&bar, total); /* the root, the first frame a graph takes */
     if (grow_nodes(t) < 0) goto fail;
     t->nodes[0] = (msc_tree_node_t){0, 0, "", "all", 0, 0, 0, 0, 0, 0};
     t->keys[0] = (frame_key_t){UINT32_MAX, 0, 0, 0};
     t->n = 1;
-    int err = flags & MSC_TREE_INVERTED ? build_inverted(t, sym, values, n, floor)
-                                        : build_upright(t, sym, values, n, floor);
+    int err = flags & MSC_TREE_INVERTED ? build_inverted(t, sym, values, n, &bar)
+                                        : build_upright(t, sym, values, n, &bar);
     if (err) goto fail;
     if (index_children(t) < 0) goto fail;
     msc_table_release(&t->index);
     msc_free(t->keys);
     t->keys = NULL;
+    msc_free(bar.top);
     return t;
 fail:
+    msc_free(bar.top);
     msc_tree_free(t);
     return NULL;
 }

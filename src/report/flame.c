@@ -69,23 +69,29 @@ void msc__frames_write(msc_json_t *j, const msc_frames_t *f)
     msc_json_end(j);
 }
 
-/* A binary max-heap of tree nodes by bytes. */
+/* A binary max-heap of tree nodes by bytes, then by id, smaller first: a
+ * total order, so the frames taken are the same whatever else the tree
+ * holds below them (a tree built for max_nodes frames holds fewer,
+ * tree.h, and keeps its nodes' order of making). */
 typedef struct heap {
     const msc_tree_t *tree;
     uint32_t *ids;
     size_t n;
 } heap_t;
 
-static uint64_t weight(const heap_t *h, size_t i)
+/* Whether the node at i goes before the node at j. */
+static int before(const heap_t *h, size_t i, size_t j)
 {
-    return msc_tree_node(h->tree, h->ids[i])->bytes;
+    uint64_t a = msc_tree_node(h->tree, h->ids[i])->bytes;
+    uint64_t b = msc_tree_node(h->tree, h->ids[j])->bytes;
+    return a != b ? a > b : h->ids[i] < h->ids[j];
 }
 
 static void heap_push(heap_t *h, uint32_t id)
 {
     size_t i = h->n++;
     h->ids[i] = id;
-    while (i && weight(h, (i - 1) / 2) < weight(h, i)) {
+    while (i && before(h, i, (i - 1) / 2)) {
         uint32_t t = h->ids[i];
         h->ids[i] = h->ids[(i - 1) / 2];
         h->ids[(i - 1) / 2] = t;
@@ -99,8 +105,8 @@ static uint32_t heap_pop(heap_t *h)
     h->ids[0] = h->ids[--h->n];
     for (size_t i = 0;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < h->n && weight(h, l) > weight(h, m)) m = l;
-        if (r < h->n && weight(h, r) > weight(h, m)) m = r;
+        if (l < h->n && before(h, l, m)) m = l;
+        if (r < h->n && before(h, r, m)) m = r;
         if (m == i) break;
         uint32_t t = h->ids[i];
         h->ids[i] = h->ids[m];

@@ -214,9 +214,10 @@ static int write_flames(const page_t *p)
                      inv ? "_inverted" : "");
             if (!first) msc_json_newline(p->json, 0);
             first = 0;
-            err = write_tree(
-                p, key, msc_tree_new_pruned(sym, values, n, inv ? MSC_TREE_INVERTED : 0, MIN_SHARE),
-                TREE_NODES);
+            err = write_tree(p, key,
+                             msc_tree_new_pruned(sym, values, n, inv ? MSC_TREE_INVERTED : 0,
+                                                 MIN_SHARE, TREE_NODES),
+                             TREE_NODES);
         }
         msc_free(values);
     }
@@ -238,7 +239,8 @@ static int write_moments(const page_t *p)
         msc_json_object_begin(p->json, NULL);
         msc_json_f64(p->json, "time_s", seconds(m->time_ns), 6);
         msc_json_u64(p->json, "heap_bytes", m->heap_bytes);
-        err = write_tree(p, "flame", msc_tree_new_pruned(sym, m->stacks, m->n, 0, MIN_SHARE),
+        err = write_tree(p, "flame",
+                         msc_tree_new_pruned(sym, m->stacks, m->n, 0, MIN_SHARE, MOMENT_NODES),
                          MOMENT_NODES);
         msc_json_end(p->json);
     }

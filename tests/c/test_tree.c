@@ -187,7 +187,7 @@ static void test_pruned(void)
         msc_tree_t *full = msc_tree_new(fx.sym, fx.v, 7, flags);
         const uint32_t shares[] = {1, 2, 10, 100, 300, 1000, 5000};
         for (size_t s = 0; full && s < sizeof(shares) / sizeof(shares[0]); s++) {
-            msc_tree_t *t = msc_tree_new_pruned(fx.sym, fx.v, 7, flags, shares[s]);
+            msc_tree_t *t = msc_tree_new_pruned(fx.sym, fx.v, 7, flags, shares[s], 0);
             uint64_t floor = 1159 / shares[s];
             uint32_t kept = 1;
             CHECK(t != NULL);
@@ -223,11 +223,93 @@ static void test_pruned(void)
     msc_symbols_free(fx.sym);
 }
 
+/* The first k nodes of t in a flame graph's order, bytes then the node
+ * made first (a best-first walk from the root takes them in this order:
+ * no frame outweighs its caller, which was made before it). */
+static const msc_tree_t *order_tree;
+
+static int by_drawing_order(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    uint64_t x = msc_tree_node(order_tree, a)->bytes, y = msc_tree_node(order_tree, b)->bytes;
+    return x != y ? (x < y ? 1 : -1) : (a < b ? -1 : 1);
+}
+
+static uint32_t *drawn(const msc_tree_t *t, uint32_t k)
+{
+    uint32_t n = msc_tree_size(t), *ids = malloc((size_t)n * sizeof(uint32_t));
+    for (uint32_t i = 0; i < n; i++) ids[i] = i;
+    order_tree = t;
+    qsort(ids, n, sizeof(uint32_t), by_drawing_order);
+    return k <= n ? ids : (free(ids), NULL);
+}
+
+/* A tree built for a graph of k frames draws the same graph as the whole
+ * tree: the same k frames with the same values, each with as many children
+ * (made or counted as left out), on a trie of 3,000 random stacks; and it
+ * holds fewer nodes. */
+static void test_capped(void)
+{
+    static const uint8_t table[] = {0x80, 0x00, 0xE8, 0x02, 0xE8, 0x02};
+    msc_symbols_t *sym = msc_symbols_new(0x030B00F0);
+    CHECK(sym != NULL);
+    const char *names[] = {"", "a.py", "f", "g", "h", "k"};
+    for (uint32_t i = 1; sym && i < 6; i++)
+        CHECK_EQ(msc_symbols_add_string(sym, i, (const uint8_t *)names[i], strlen(names[i])), 0);
+    for (uint32_t c = 1; sym && c <= 4; c++)
+        CHECK_EQ(msc_symbols_add_code(sym, c, 1, c + 1, 10 * c, table, 6), 0);
+    enum { NODES = 3000 };
+    static uint32_t node[NODES + 1];
+    static msc_stack_value_t v[NODES];
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    size_t nv = 0;
+    for (uint32_t i = 1; sym && i <= NODES; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(rng >> 33);
+        uint32_t parent = i > 1 && r % 8 ? node[1 + r / 8 % (i - 1)] : 0;
+        int64_t id = msc_symbols_add_node(sym, parent, 1 + r / 65536 % 4, r / 256 % 6);
+        CHECK(id > 0);
+        node[i] = (uint32_t)(id > 0 ? id : 0);
+        if (r % 3) v[nv++] = (msc_stack_value_t){node[i], 1 + (uint64_t)(r % 1000) * (r % 1000), 1};
+    }
+    for (int flags = 0; sym && flags <= MSC_TREE_INVERTED; flags++) {
+        msc_tree_t *full = msc_tree_new_pruned(sym, v, nv, flags, 10000, 0);
+        const uint32_t caps[] = {1, 2, 10, 100, 800};
+        for (size_t c = 0; full && c < sizeof(caps) / sizeof(caps[0]); c++) {
+            uint32_t k = caps[c];
+            msc_tree_t *t = msc_tree_new_pruned(sym, v, nv, flags, 10000, k);
+            CHECK(t != NULL);
+            if (!t) break;
+            CHECK(msc_tree_size(t) < msc_tree_size(full));
+            uint32_t *want = drawn(full, k), *got = drawn(t, k);
+            CHECK(want != NULL && got != NULL);
+            for (uint32_t i = 0; want && got && i < k; i++) {
+                CHECK(want[i] == 0 ? got[i] == 0 : same_path(full, want[i], t, got[i]));
+                const msc_tree_node_t *x = msc_tree_node(full, want[i]);
+                const msc_tree_node_t *y = msc_tree_node(t, got[i]);
+                CHECK_EQ(y->bytes, x->bytes);
+                CHECK_EQ(y->count, x->count);
+                CHECK_EQ(y->self_bytes, x->self_bytes);
+                uint32_t nx, ny;
+                msc_tree_children(full, want[i], &nx);
+                msc_tree_children(t, got[i], &ny);
+                CHECK_EQ(ny + y->pruned, nx + x->pruned);
+            }
+            free(want);
+            free(got);
+            msc_tree_free(t);
+        }
+        msc_tree_free(full);
+    }
+    msc_symbols_free(sym);
+}
+
 int main(void)
 {
     test_upright();
     test_inverted();
     test_pruned();
+    test_capped();
     test_out_of_memory();
     tc_cleanup();
     return check_done("tree");
