@@ -190,22 +190,24 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, bar_t *
 }
 
 /* Upright: the trie nodes on a valued stack (a moment's few stacks touch few
- * of them), sorted by their depth in the trie; their inclusive values (a
- * sweep from the deepest level up); then level by level from the outermost
- * frames down. The tree holds only the frames that reach the floor. */
+ * of them), marked in a bitmap and counted per depth in the trie; sorted by
+ * depth (a counting sort over the bitmap, so by id within a depth); their
+ * inclusive values (a sweep from the deepest level up); then level by level
+ * from the outermost frames down. The tree holds only the frames that reach
+ * the bar. Per trie node reached: 20 bytes and a bit, and 8 while sorted. */
 static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v, size_t n,
                          bar_t *bar)
 {
     uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0;
-    size_t cap = 0, cap_depth = 0;     /* room in needed and depth */
     size_t cells = (size_t)ntrie + 1;  /* zeroed lazily: only touched pages cost */
+    size_t words = cells / 64 + 1, cap_start = 0;
     uint64_t *bytes = msc_calloc(cells, 8), *count = msc_calloc(cells, 8);
-    uint32_t *map = msc_calloc(cells, 4);   /* tree id + 1; 0 not in the tree */
-    uint32_t *parent_of = msc_calloc(cells, 4); /* parent + 1 once a valued stack reaches it */
-    uint32_t *needed = NULL, *depth = NULL; /* the nodes reached, and their depths */
-    uint32_t *start = NULL, *order = NULL, *of = NULL;
+    uint32_t *map = msc_calloc(cells, 4);   /* tree id + 1, 0 not in the tree; first the depth */
+    uint64_t *reached = msc_calloc(words, 8); /* on a valued stack */
+    uint32_t *start = NULL;            /* per depth + 1: members, then where each starts */
+    uint32_t *order = NULL, *of = NULL; /* per member: its parent, then its candidate */
     level_t l = {NULL, NULL, 0, 0};
-    int err = bytes && count && map && parent_of ? 0 : MSC_ENOMEM;
+    int err = bytes && count && map && reached ? 0 : MSC_ENOMEM;
     uint64_t none_bytes = 0, none_count = 0;
     for (size_t i = 0; i < n && !err; i++) {
         uint32_t s = v[i].stack;
@@ -216,37 +218,41 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
             continue;
         }
         bytes[s] += v[i].bytes, count[s] += v[i].count;
-        for (uint32_t x = s; x && !parent_of[x] && !err; x = parent_of[x] - 1) {
-            if (msc_array_grow((void **)&needed, &cap, (size_t)m + 1, 4) < 0 ||
-                msc_array_grow((void **)&depth, &cap_depth, (size_t)m + 1, 4) < 0) {
+        for (uint32_t x = s; x && !(reached[x / 64] >> x % 64 & 1);
+             x = msc_symbols_parent(sym, x)) {
+            uint32_t d = msc_symbols_depth(sym, x);
+            size_t had = cap_start;
+            if (msc_array_grow((void **)&start, &cap_start, (size_t)d + 2, 4) < 0) {
                 err = MSC_ENOMEM;
                 break;
             }
-            parent_of[x] = msc_symbols_parent(sym, x) + 1;
-            depth[m] = msc_symbols_depth(sym, x);
-            needed[m++] = x;
+            if (cap_start > had) memset(start + had, 0, (cap_start - had) * 4);
+            if (d > levels) levels = d;
+            reached[x / 64] |= 1ull << x % 64;
+            map[x] = d; /* until the levels below set it */
+            start[d + 1]++;
+            m++;
         }
     }
-    for (uint32_t j = 0; j < m; j++)
-        if (depth[j] > levels) levels = depth[j];
-    /* The needed trie nodes by level (a counting sort on the trie's own
-     * depths): level d is order[start[d] .. start[d + 1]). */
-    start = err ? NULL : msc_calloc((size_t)levels + 2, 4);
+    /* The reached nodes by level: level d is order[start[d] .. start[d + 1]). */
     order = err ? NULL : msc_malloc(((size_t)m + 1) * 4);
-    of = err ? NULL : msc_malloc(((size_t)m + 1) * 4); /* per level member: its candidate */
-    if (!err && (!start || !order || !of)) err = MSC_ENOMEM;
-    for (uint32_t j = 0; j < m && !err; j++) start[depth[j] + 1]++;
+    of = err ? NULL : msc_malloc(((size_t)m + 1) * 4);
+    if (!err && (!order || !of)) err = MSC_ENOMEM;
     uint32_t widest = 0;
     for (uint32_t d = 1; d <= levels && !err; d++) {
         if (start[d + 1] > widest) widest = start[d + 1];
         start[d + 1] += start[d];
     }
-    for (uint32_t j = 0; j < m && !err; j++) order[start[depth[j]]++] = needed[j];
+    for (uint32_t x = 0; !err && msc__bits_next(reached, words, &x); x++) {
+        uint32_t i = start[map[x]]++;
+        order[i] = x;
+        of[i] = msc_symbols_parent(sym, x); /* until the levels below set it */
+    }
     for (uint32_t d = levels; d >= 1 && !err; d--) start[d] = start[d - 1]; /* back to starts */
     /* Inclusive values: the deepest level first, each node into its parent. */
     for (uint32_t d = levels; d >= 2 && !err; d--) {
         for (uint32_t i = start[d]; i < start[d + 1]; i++) {
-            uint32_t x = order[i], parent = parent_of[x] - 1;
+            uint32_t x = order[i], parent = of[i];
             bytes[parent] += bytes[x], count[parent] += count[x];
         }
     }
@@ -261,7 +267,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
         uint32_t first = start[d], last = start[d + 1];
         level_start(&l, last - first);
         for (uint32_t i = first; i < last; i++) {
-            uint32_t x = order[i], parent = parent_of[x] - 1;
+            uint32_t x = order[i], parent = of[i];
             of[i] = UINT32_MAX;
             if (parent && !map[parent]) continue; /* under a frame left out */
             uint32_t up = parent ? map[parent] - 1 : 0;
@@ -272,7 +278,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
         uint32_t *made = l.slots; /* reused: candidate -> tree node + 1, 0 left out */
         for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], bar, &made[c]);
         for (uint32_t i = first; i < last && !err; i++)
-            if (of[i] != UINT32_MAX) map[order[i]] = made[of[i]];
+            map[order[i]] = of[i] != UINT32_MAX ? made[of[i]] : 0;
     }
     if (!err && (none_bytes || none_count)) {
         candidate_t none = {{0, NO_STACK_ID, NO_STACK_ID, 0}, 0, none_bytes, none_count};
@@ -291,9 +297,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_valu
     msc_free(bytes);
     msc_free(count);
     msc_free(map);
-    msc_free(parent_of);
-    msc_free(needed);
-    msc_free(depth);
+    msc_free(reached);
     msc_free(start);
     msc_free(order);
     msc_free(of);
