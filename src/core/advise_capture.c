@@ -303,7 +303,7 @@ static int advise_joins(const char *path, const msc_summary_t *s, const msc_rows
 }
 
 int msc_advise_capture(const char *path, const msc_analysis_t *a, msc_symbols_t *sym,
-                       msc_advice_list_t *out)
+                       const msc_rows_t *by_line, msc_advice_list_t *out)
 {
     msc_rows_t rows[MSC_VIEW_COUNT] = {{0}};
     size_t before = out->len;
@@ -312,10 +312,11 @@ int msc_advise_capture(const char *path, const msc_analysis_t *a, msc_symbols_t 
     msc_rows_t held[MSC_VIEW_COUNT] = {{0}};
     unsigned peak_exit = 1u << MSC_VIEW_PEAK | 1u << MSC_VIEW_EXIT;
     int rc = msc_aggregate_views(a, sym, peak_exit, MSC_BY_LINE, 1, NULL, held);
-    if (rc == 0) rc = msc_aggregate_views(a, sym, 1u << MSC_VIEW_TOTAL, MSC_BY_LINE, 0, NULL, rows);
+    if (rc == 0 && !by_line)
+        rc = msc_aggregate_views(a, sym, 1u << MSC_VIEW_TOTAL, MSC_BY_LINE, 0, NULL, rows);
     const msc_summary_t *s = msc_analysis_summary(a);
     if (rc == 0) rc = advise_generators(path, s, &held[MSC_VIEW_PEAK], &held[MSC_VIEW_EXIT], out);
-    if (rc == 0) rc = advise_joins(path, s, &rows[MSC_VIEW_TOTAL], out);
+    if (rc == 0) rc = advise_joins(path, s, &(by_line ? by_line : rows)[MSC_VIEW_TOTAL], out);
     for (int v = 0; v < MSC_VIEW_COUNT; v++) {
         msc_rows_release(&held[v]);
         msc_rows_release(&rows[v]);

@@ -273,7 +273,9 @@ static int write_table(const page_t *p, const char *key, const msc_rows_t *rows)
 
 /* Every view by line, function and file: one pass over the stacks a
  * grouping, for the three views at once. */
-static int write_tables(const page_t *p)
+/* The tables of every view by line, function and file; by_line[] stays
+ * the caller's (the advice reads it), the rest are released here. */
+static int write_tables(const page_t *p, msc_rows_t by_line[MSC_VIEW_COUNT])
 {
     static const char *groups[] = {"line", "function", "file"};
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
@@ -292,19 +294,19 @@ static int write_tables(const page_t *p)
         msc_json_end(p->json);
     }
     msc_json_end(p->json);
-    while (made-- > 0)
+    if (made > MSC_BY_LINE)
+        for (int v = 0; v < MSC_VIEW_COUNT; v++) by_line[v] = rows[MSC_BY_LINE][v];
+    while (made-- > MSC_BY_LINE + 1)
         for (int v = 0; v < MSC_VIEW_COUNT; v++) msc_rows_release(&rows[made][v]);
     return err;
 }
 
-/* The capture rules' advice (memscope/advise.h), as objects {rule, title,
- * bytes_saved, measure, where, evidence, change}, most saved first. */
-static int write_advice(const page_t *p)
+static int write_advice(const page_t *p, const msc_rows_t by_line[MSC_VIEW_COUNT])
 {
     msc_json_t *j = p->json;
     msc_advice_list_t l = {0};
     int err = msc_advise_capture(p->ctx->path, p->ctx->analysis,
-                                 (msc_symbols_t *)msc_replay_symbols(p->ctx->replay), &l);
+                                 (msc_symbols_t *)msc_replay_symbols(p->ctx->replay), by_line, &l);
     msc_json_newline(j, 0);
     msc_json_array_begin(j, "advice");
     for (size_t i = 0; i < l.len && !err; i++) {
@@ -338,8 +340,10 @@ static int write_data(FILE *out, page_t *p)
     int err = report ? write_timeline(p) : 0;
     if (!err) err = write_flames(p);
     if (!err && report) err = write_moments(p);
-    if (!err && report) err = write_tables(p);
-    if (!err && report) err = write_advice(p);
+    msc_rows_t by_line[MSC_VIEW_COUNT] = {{0}};
+    if (!err && report) err = write_tables(p, by_line);
+    if (!err && report) err = write_advice(p, by_line);
+    for (int v = 0; v < MSC_VIEW_COUNT; v++) msc_rows_release(&by_line[v]);
     msc_json_newline(&j, 0);
     msc__frames_write(&j, p->frames);
     msc_json_end(&j);
