@@ -45,6 +45,11 @@ int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view, 
  * of one a view. Release each with msc_rows_release. */
 int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
                         msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out);
+/* The same, not inclusive and for every file, for several groupings at
+ * once (groups: a bit 1 << group each), into out[group][view]: one pass
+ * over the stacks, each stack's frame resolved once for every grouping. */
+int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
+                         unsigned groups, msc_rows_t (*out)[MSC_VIEW_ALL]);
 void msc_rows_release(msc_rows_t *r);
 
 /* Whether file names the same source as path (equal, or one ends with

@@ -180,6 +180,31 @@ static int rows_of(const table_t *t, int k, msc_rows_t *out)
     return 0;
 }
 
+/* The views' values of a used stack, zero outside views, each view asked
+ * adding to its rows' total: whether any is not zero. */
+static int values_of(const msc_analysis_t *a, uint32_t node, unsigned views, msc_node_values_t *v,
+                     msc_rows_t *out)
+{
+    if (!msc_analysis_node_views(a, node, v)) return 0;
+    int any = 0;
+    for (int k = 0; k < MSC_VIEW_ALL; k++) {
+        if (!(views & 1u << k)) {
+            v[k] = (msc_node_values_t){0, 0};
+            continue;
+        }
+        out[k].total_bytes += v[k].bytes;
+        any |= v[k].bytes || v[k].count;
+    }
+    return any;
+}
+
+static void table_release(table_t *t)
+{
+    msc_free(t->slots);
+    msc_free(t->stamps);
+    msc_free(t->rows);
+}
+
 int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
                         msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
 {
@@ -192,26 +217,61 @@ int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned vi
     const uint64_t *used = msc_analysis_used_stacks(a, &words);
     for (uint32_t node = 0; !err && msc__bits_next(used, words, &node); node++) {
         msc_node_values_t v[MSC_VIEW_ALL];
-        if (!msc_analysis_node_views(a, node, v)) continue;
-        int any = 0;
-        for (int k = 0; k < MSC_VIEW_ALL; k++) {
-            if (!(views & 1u << k)) {
-                v[k] = (msc_node_values_t){0, 0};
-                continue;
-            }
-            out[k].total_bytes += v[k].bytes;
-            any |= v[k].bytes || v[k].count;
-        }
-        if (any) err = fold(&t, sym, node, v, group, inclusive, only_file);
+        if (values_of(a, node, views, v, out))
+            err = fold(&t, sym, node, v, group, inclusive, only_file);
     }
     for (int k = 0; k < MSC_VIEW_ALL && !err; k++)
         if (views & 1u << k) err = rows_of(&t, k, &out[k]);
-    msc_free(t.slots);
-    msc_free(t.stamps);
-    msc_free(t.rows);
+    table_release(&t);
     if (err)
         for (int k = 0; k < MSC_VIEW_ALL; k++)
             if (views & 1u << k) msc_rows_release(&out[k]);
+    return err;
+}
+
+int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
+                         unsigned groups, msc_rows_t (*out)[MSC_VIEW_ALL])
+{
+    enum { GROUPS = MSC_BY_SOURCE_LINE + 1 };
+    table_t t[GROUPS];
+    memset(t, 0, sizeof(t));
+    for (int g = 0; g < GROUPS; g++)
+        for (int k = 0; k < MSC_VIEW_ALL && groups & 1u << g; k++)
+            if (views & 1u << k) out[g][k] = (msc_rows_t){NULL, 0, 0};
+    int err = 0, first = __builtin_ctz(groups | 1u << GROUPS);
+    size_t words;
+    const uint64_t *used = msc_analysis_used_stacks(a, &words);
+    for (uint32_t node = 0; !err && first < GROUPS && msc__bits_next(used, words, &node); node++) {
+        msc_node_values_t v[MSC_VIEW_ALL];
+        if (!values_of(a, node, views, v, out[first])) continue;
+        msc_frame_t f;
+        msc_symbols_frame(sym, node, &f);
+        for (int g = 0; g < GROUPS && !err; g++) {
+            if (!(groups & 1u << g)) continue;
+            uint32_t *stamp;
+            acc_t *r = row_for(&t[g], &f, (msc_group_t)g, &stamp);
+            if (!r) {
+                err = MSC_ENOMEM;
+                break;
+            }
+            for (int k = 0; k < MSC_VIEW_ALL; k++) {
+                r->v[k].bytes += v[k].bytes;
+                r->v[k].count += v[k].count;
+            }
+        }
+    }
+    for (int g = 0; g < GROUPS; g++) {
+        for (int k = 0; k < MSC_VIEW_ALL && groups & 1u << g; k++) {
+            if (!(views & 1u << k)) continue;
+            if (g != first) out[g][k].total_bytes = out[first][k].total_bytes;
+            if (!err) err = rows_of(&t[g], k, &out[g][k]);
+        }
+        table_release(&t[g]);
+    }
+    if (err)
+        for (int g = 0; g < GROUPS; g++)
+            for (int k = 0; k < MSC_VIEW_ALL && groups & 1u << g; k++)
+                if (views & 1u << k) msc_rows_release(&out[g][k]);
     return err;
 }
 

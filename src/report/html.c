@@ -279,12 +279,11 @@ static int write_tables(const page_t *p, msc_rows_t by_line[MSC_VIEW_COUNT])
 {
     static const char *groups[] = {"line", "function", "file"};
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
-    msc_rows_t rows[3][MSC_VIEW_COUNT];
-    int err = 0, made = 0;
-    for (; made < 3 && !err; made++)
-        err = msc_aggregate_views(p->ctx->analysis, sym, (1u << MSC_VIEW_COUNT) - 1,
-                                  (msc_group_t)made, 0, NULL, rows[made]);
-    if (err) made--;
+    msc_rows_t rows[3][MSC_VIEW_ALL];
+    int err =
+        msc_aggregate_groups(p->ctx->analysis, sym, (1u << MSC_VIEW_COUNT) - 1,
+                             1u << MSC_BY_LINE | 1u << MSC_BY_FUNCTION | 1u << MSC_BY_FILE, rows);
+    if (err) return err;
     msc_json_newline(p->json, 0);
     msc_json_object_begin(p->json, "tables");
     for (int v = 0; v < MSC_VIEW_COUNT && !err; v++) {
@@ -294,10 +293,11 @@ static int write_tables(const page_t *p, msc_rows_t by_line[MSC_VIEW_COUNT])
         msc_json_end(p->json);
     }
     msc_json_end(p->json);
-    if (made > MSC_BY_LINE)
-        for (int v = 0; v < MSC_VIEW_COUNT; v++) by_line[v] = rows[MSC_BY_LINE][v];
-    while (made-- > MSC_BY_LINE + 1)
-        for (int v = 0; v < MSC_VIEW_COUNT; v++) msc_rows_release(&rows[made][v]);
+    for (int v = 0; v < MSC_VIEW_COUNT; v++) {
+        by_line[v] = rows[MSC_BY_LINE][v];
+        msc_rows_release(&rows[MSC_BY_FUNCTION][v]);
+        msc_rows_release(&rows[MSC_BY_FILE][v]);
+    }
     return err;
 }
 

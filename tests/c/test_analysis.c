@@ -663,6 +663,29 @@ static void test_aggregate(void)
                1152);
     fixture_release(&fx);
 
+    /* Several groupings in one pass: each the rows msc_aggregate gives. */
+    fixture_t gx;
+    CHECK_EQ(fixture_init(&gx), 0);
+    msc_rows_t groups[MSC_BY_SOURCE_LINE + 1][MSC_VIEW_ALL];
+    unsigned views = 1u << MSC_VIEW_PEAK | 1u << MSC_VIEW_TOTAL | 1u << MSC_VIEW_EXIT;
+    CHECK_EQ(msc_aggregate_groups(gx.a, gx.sym, views, 0xF, groups), 0);
+    for (int g = 0; g <= MSC_BY_SOURCE_LINE; g++) {
+        for (int v = 0; v < MSC_VIEW_COUNT; v++) {
+            msc_rows_t one, *many = &groups[g][v];
+            CHECK_EQ(msc_aggregate(gx.a, gx.sym, (msc_view_t)v, (msc_group_t)g, 0, NULL, &one), 0);
+            CHECK_EQ(many->n, one.n);
+            CHECK_EQ(many->total_bytes, one.total_bytes);
+            for (size_t i = 0; i < one.n && i < many->n; i++) {
+                const msc_row_t *x = &one.rows[i], *y = &many->rows[i];
+                CHECK(x->file == y->file && x->function == y->function && x->line == y->line &&
+                      x->bytes == y->bytes && x->count == y->count);
+            }
+            msc_rows_release(&one);
+            msc_rows_release(many);
+        }
+    }
+    fixture_release(&gx);
+
     CHECK(msc_same_file("a.py", "a.py"));
     CHECK(msc_same_file("/src/pkg/a.py", "pkg/a.py"));
     CHECK(msc_same_file("a.py", "/src/a.py"));
@@ -680,10 +703,13 @@ static void test_out_of_memory(void)
         fixture_t fx;
         tc_use_allocator(at, 0);
         int err = fixture_init(&fx);
-        msc_rows_t rows = {0};
+        msc_rows_t rows = {0}, groups[MSC_BY_FILE + 1][MSC_VIEW_ALL];
         if (!err) err = msc_aggregate(fx.a, fx.sym, MSC_VIEW_TOTAL, MSC_BY_LINE, 1, NULL, &rows);
+        if (!err) err = msc_aggregate_groups(fx.a, fx.sym, 1u << MSC_VIEW_TOTAL, 0x6, groups);
         long refused = tc_ctl.refused;
         msc_rows_release(&rows);
+        for (int g = MSC_BY_FUNCTION; !err && g <= MSC_BY_FILE; g++)
+            msc_rows_release(&groups[g][MSC_VIEW_TOTAL]);
         fixture_release(&fx);
         msc_set_allocator(NULL);
         CHECK_EQ(tc_ctl.live, 0);
