@@ -367,6 +367,10 @@ static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t 
     return id;
 }
 
+/* A path entry that no frame may match: a code object that may have died,
+ * or one not named (NULL is the truncation mark, which matches itself). */
+#define UNTRUSTED ((PyCodeObject *)(uintptr_t)1)
+
 /* Reads raw (a frame of the stack being captured) into path entry out and
  * its step below the path hash h: the key it is looked up by, or none of
  * its own when the frame has not started running. Names its code object
@@ -377,7 +381,7 @@ static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_
     *out = *raw;
     *s = (msc_trie_step_t){0, 0, h, 0};
     if (raw->code && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
-        out->code = NULL; /* it may have died since: never read it */
+        out->code = UNTRUSTED; /* it may have died since: never read it */
     } else if (raw->code) {
         if (msc_frame_offset_incomplete(raw->code, raw->offset)) {
             s->skip = 1; /* not running yet: no frame of its own */
@@ -385,25 +389,26 @@ static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_
         }
         s->code_id = code_id_of(ctx, raw->code);
         s->offset = raw->offset;
-        if (!s->code_id) out->code = NULL; /* unnamed: never trust a match */
+        if (!s->code_id) out->code = UNTRUSTED; /* unnamed: never trust a match */
     }
     return s->hash = trie_hash(h, s->code_id, s->offset);
 }
 
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts)
 {
-    msc_raw_frame_t *raw = t->scratch;
-    uint32_t n = 0;
+    msc_raw_frame_t *raw = t->scratch, *w = raw, *end = raw + ctx->max_depth;
     for (msc_pyframe_t *f = msc_frame_first(ts); f && f != ctx->root; f = msc_frame_previous(f)) {
         PyCodeObject *co = msc_frame_code(f);
         if (!co) continue; /* a shim the C stack owns */
-        if (n == ctx->max_depth) {
-            raw[n++] = (msc_raw_frame_t){NULL, 0, 0}; /* marks a truncated stack */
+        if (w == end) {
+            *w++ = (msc_raw_frame_t){NULL, 0, 0}; /* marks a truncated stack */
             break;
         }
-        raw[n++] = (msc_raw_frame_t){co, msc_frame_offset(f), 0};
+        w->code = co; /* its node is the path's business */
+        w->offset = msc_frame_offset(f);
+        w++;
     }
-    return msc_stack_resolve(t, ctx, raw, n);
+    return msc_stack_resolve(t, ctx, raw, (uint32_t)(w - raw));
 }
 
 int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc_raw_frame_t *raw,
@@ -414,11 +419,11 @@ int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc
         t->path_len = 0;
         t->path_epoch = deaths;
     }
-    /* Frames shared with the last stack, from the outermost in. */
-    uint32_t same = 0;
-    while (same < n && same < t->path_len && t->path[same].code &&
-           raw[n - 1 - same].code == t->path[same].code &&
-           raw[n - 1 - same].offset == t->path[same].offset)
+    /* Frames shared with the last stack, from the outermost in (an
+     * UNTRUSTED entry matches no frame). */
+    uint32_t same = 0, most = n < t->path_len ? n : t->path_len;
+    for (const msc_raw_frame_t *r = raw + n - 1, *p = t->path;
+         same < most && r->code == p->code && r->offset == p->offset; r--, p++)
         same++;
     /* The steps below, each slot fetched as soon as its hash is known... */
     uint32_t h = same ? t->steps[same - 1].hash : ROOT_HASH;

@@ -135,6 +135,32 @@ def test_deep_recursion_beyond_the_depth_cap(run_script):
     assert 3_000_000 <= line_bytes(table(capture), 5) <= 3_000_100
 
 
+def test_stacks_cut_at_the_cap_keep_their_innermost_lines(run_script):
+    """Consecutive stacks deeper than the cap, differing only in their
+    innermost frames or only beyond the cap: every allocation at its line,
+    exactly (sys.getsizeof is the ground truth of a bytearray's two blocks)."""
+    capture, proc = run_script(textwrap.dedent("""\
+        import sys
+        keep, at = [None] * 2404, iter(range(2404))
+        def dive(n):
+            if n == 0:
+                for i in range(300):
+                    keep[next(at)] = bytearray(1000)
+                    keep[next(at)] = bytearray(2000)
+                return
+            if n == 30:
+                keep[next(at)] = bytearray(500)
+            dive(n - 1)
+        for depth in (40, 60, 40, 80):
+            dive(depth)
+        print(*(sys.getsizeof(bytearray(n)) for n in (1000, 2000, 500)))
+        """), extra=("--depth", "16"))
+    sizes = [int(x) for x in proc.stdout.split()]
+    rows = table(capture, at="exit")
+    for line, size, count in ((6, sizes[0], 1200), (7, sizes[1], 1200), (10, sizes[2], 4)):
+        assert line_bytes(rows, line) == size * count, line
+
+
 def test_threads_allocating_concurrently_balance_exactly(run_script):
     capture, proc = run_script(textwrap.dedent("""\
         import threading
