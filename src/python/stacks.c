@@ -374,20 +374,22 @@ static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t 
 /* Reads raw (a frame of the stack being captured) into path entry out and
  * its step below the path hash h: the key it is looked up by, or none of
  * its own when the frame has not started running. Names its code object
- * when new (a CODE record). Returns the step's path hash. */
+ * when new (a CODE record); known, when not 0, is its id already (the last
+ * stack ran the same code object at this depth: an allocation further on
+ * in the same function). Returns the step's path hash. */
 static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_frame_t *raw,
-                        msc_raw_frame_t *out, msc_trie_step_t *s)
+                        uint32_t known, msc_raw_frame_t *out, msc_trie_step_t *s)
 {
     *out = *raw;
     *s = (msc_trie_step_t){0, 0, h, 0};
-    if (raw->code && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
+    if (raw->code && !known && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
         out->code = UNTRUSTED; /* it may have died since: never read it */
     } else if (raw->code) {
         if (msc_frame_offset_incomplete(raw->code, raw->offset)) {
             s->skip = 1; /* not running yet: no frame of its own */
             return h;
         }
-        s->code_id = code_id_of(ctx, raw->code);
+        s->code_id = known ? known : code_id_of(ctx, raw->code);
         s->offset = raw->offset;
         if (!s->code_id) out->code = UNTRUSTED; /* unnamed: never trust a match */
     }
@@ -425,10 +427,14 @@ int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc
     for (const msc_raw_frame_t *r = raw + n - 1, *p = t->path;
          same < most && r->code == p->code && r->offset == p->offset; r--, p++)
         same++;
-    /* The steps below, each slot fetched as soon as its hash is known... */
+    /* The steps below, each slot fetched as soon as its hash is known
+     * (a code object the last stack ran at the same depth keeps its id: no
+     * code-table lookup; the path holds only live ones, see above)... */
     uint32_t h = same ? t->steps[same - 1].hash : ROOT_HASH;
     for (uint32_t i = same; i < n; i++) {
-        h = step_of(ctx, h, &raw[n - 1 - i], &t->path[i], &t->steps[i]);
+        const msc_raw_frame_t *r = &raw[n - 1 - i];
+        uint32_t known = i < t->path_len && t->path[i].code == r->code ? t->steps[i].code_id : 0;
+        h = step_of(ctx, h, r, known, &t->path[i], &t->steps[i]);
         __builtin_prefetch(&t->slots[h & t->mask]);
     }
     /* ...then looked up in order, each under the node found above it. */
