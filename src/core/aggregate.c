@@ -129,24 +129,32 @@ static acc_t *row_for(table_t *t, const msc_frame_t *f, msc_group_t group, uint3
     return r;
 }
 
+/* Adds stack node's values v to frame f's row, once per stack however
+ * many of its frames share the row: 0 or MSC_ENOMEM. */
+static int add_to_row(table_t *t, const msc_frame_t *f, msc_group_t group, uint32_t node,
+                      const msc_node_values_t *v)
+{
+    uint32_t *stamp;
+    acc_t *r = row_for(t, f, group, &stamp);
+    if (!r) return MSC_ENOMEM;
+    if (*stamp == node) return 0;
+    *stamp = node;
+    for (int k = 0; k < MSC_VIEW_ALL; k++) {
+        r->v[k].bytes += v[k].bytes;
+        r->v[k].count += v[k].count;
+    }
+    return 0;
+}
+
 static int fold(table_t *t, msc_symbols_t *sym, uint32_t node, const msc_node_values_t *v,
                 msc_group_t group, int inclusive, const char *only_file)
 {
     msc_frame_t f;
-    uint32_t *stamp;
     uint32_t n = node;
     do {
         msc_symbols_frame(sym, n, &f);
         if (!only_file || msc_same_file(f.file, only_file)) {
-            acc_t *r = row_for(t, &f, group, &stamp);
-            if (!r) return MSC_ENOMEM;
-            if (*stamp != node) {
-                *stamp = node;
-                for (int k = 0; k < MSC_VIEW_ALL; k++) {
-                    r->v[k].bytes += v[k].bytes;
-                    r->v[k].count += v[k].count;
-                }
-            }
+            if (add_to_row(t, &f, group, node, v) < 0) return MSC_ENOMEM;
             if (!inclusive) return 0;
         }
         n = msc_symbols_parent(sym, n);
@@ -246,19 +254,8 @@ int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned v
         if (!values_of(a, node, views, v, out[first])) continue;
         msc_frame_t f;
         msc_symbols_frame(sym, node, &f);
-        for (int g = 0; g < GROUPS && !err; g++) {
-            if (!(groups & 1u << g)) continue;
-            uint32_t *stamp;
-            acc_t *r = row_for(&t[g], &f, (msc_group_t)g, &stamp);
-            if (!r) {
-                err = MSC_ENOMEM;
-                break;
-            }
-            for (int k = 0; k < MSC_VIEW_ALL; k++) {
-                r->v[k].bytes += v[k].bytes;
-                r->v[k].count += v[k].count;
-            }
-        }
+        for (int g = 0; g < GROUPS && !err; g++)
+            if (groups & 1u << g) err = add_to_row(&t[g], &f, (msc_group_t)g, node, v);
     }
     for (int g = 0; g < GROUPS; g++) {
         for (int k = 0; k < MSC_VIEW_ALL && groups & 1u << g; k++) {
