@@ -41,6 +41,11 @@ int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id
 int64_t msc_symbols_add_native_string(msc_symbols_t *s, const char *text);
 int64_t msc_symbols_add_native_code(msc_symbols_t *s, uint32_t file_id, uint32_t name_id);
 
+/* The capture is read: drops the node index (4 to 8 bytes a node, made
+ * again if a node is added after all), so that what the analyses build
+ * after the replay does not sit on top of the replay's working room. */
+void msc_symbols_trim(msc_symbols_t *s);
+
 uint32_t msc_symbols_nodes(const msc_symbols_t *s);       /* node ids are 1..n-1 */
 uint32_t msc_symbols_parent(const msc_symbols_t *s, uint32_t node);
 uint32_t msc_symbols_depth(const msc_symbols_t *s, uint32_t node);
@@ -51,6 +56,31 @@ void msc_symbols_frame(msc_symbols_t *s, uint32_t node, msc_frame_t *out);
 void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
                            uint32_t *function_id, uint32_t *line);
 const char *msc_symbols_string(const msc_symbols_t *s, uint32_t id);
+
+/* Frame nodes: the trie with the nodes that name one frame (file, function
+ * and line) under one caller merged, so that the trie nodes of a line's
+ * several instructions become one. A call tree keyed on frames, or a table
+ * of frames, is then a sum over arrays, with no table of frames to probe
+ * per tree or per stack. Frame node 0 is the root (trie node 0's); a
+ * caller's number is smaller than its callees'. Frames are numbered too,
+ * from 1 (0 is the root's, "<no Python frame>"): equal numbers, equal
+ * (file, function, line). */
+typedef struct msc_frame_nodes {
+    uint32_t ntrie;            /* trie nodes mapped: of[] holds this many */
+    uint32_t n;                /* frame nodes, the root included */
+    uint32_t nframes;          /* frames, 0 included */
+    const uint32_t *of;        /* per trie node: its frame node */
+    const uint32_t *parent;    /* per frame node: its caller's (0 for the outermost) */
+    const uint32_t *frame;     /* per frame node: its frame */
+    const uint32_t *frame_trie;/* per frame: the first trie node naming it */
+    uint32_t *scratch;         /* per frame node, all 0: a user may number the nodes
+                                  it works on here, and zeroes them again when done
+                                  (a per-use array would fault in every page of it) */
+} msc_frame_nodes_t;
+
+/* Made on first use and again once the tables have grown; NULL when memory
+ * runs out. Borrowed: valid until the next call or msc_symbols_free. */
+const msc_frame_nodes_t *msc_symbols_frame_nodes(msc_symbols_t *s);
 
 /* Decodes a CPython 3.11 location table: the line of the instruction at
  * code-unit offset, or 0 if it has none. */

@@ -237,6 +237,10 @@ int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned vi
     return err;
 }
 
+/* Each stack's values go to its frame first (an array add, frames
+ * numbered by the symbols' frame nodes), then each frame's to its row in
+ * every grouping: a table is probed per frame, not per stack. Stacks past
+ * the trie are the unknown frame, in the slot after the last. */
 int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
                          unsigned groups, msc_rows_t (*out)[MSC_VIEW_ALL])
 {
@@ -246,17 +250,32 @@ int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned v
     for (int g = 0; g < GROUPS; g++)
         for (int k = 0; k < MSC_VIEW_ALL && groups & 1u << g; k++)
             if (views & 1u << k) out[g][k] = (msc_rows_t){NULL, 0, 0};
-    int err = 0, first = __builtin_ctz(groups | 1u << GROUPS);
+    int first = __builtin_ctz(groups | 1u << GROUPS);
+    const msc_frame_nodes_t *fn = first < GROUPS ? msc_symbols_frame_nodes(sym) : NULL;
+    msc_node_values_t(*per)[MSC_VIEW_ALL] =
+        fn ? msc_calloc((size_t)fn->nframes + 1, sizeof(*per)) : NULL;
+    int err = first < GROUPS && !per ? MSC_ENOMEM : 0;
     size_t words;
     const uint64_t *used = msc_analysis_used_stacks(a, &words);
     for (uint32_t node = 0; !err && first < GROUPS && msc__bits_next(used, words, &node); node++) {
         msc_node_values_t v[MSC_VIEW_ALL];
         if (!values_of(a, node, views, v, out[first])) continue;
-        msc_frame_t f;
-        msc_symbols_frame(sym, node, &f);
-        for (int g = 0; g < GROUPS && !err; g++)
-            if (groups & 1u << g) err = add_to_row(&t[g], &f, (msc_group_t)g, node, v);
+        msc_node_values_t *to = per[node < fn->ntrie ? fn->frame[fn->of[node]] : fn->nframes];
+        for (int k = 0; k < MSC_VIEW_ALL; k++) {
+            to[k].bytes += v[k].bytes;
+            to[k].count += v[k].count;
+        }
     }
+    for (uint32_t f = 0; !err && per && f <= fn->nframes; f++) {
+        int any = 0;
+        for (int k = 0; k < MSC_VIEW_ALL; k++) any |= per[f][k].bytes || per[f][k].count;
+        if (!any) continue;
+        msc_frame_t fr;
+        msc_symbols_frame(sym, f < fn->nframes ? fn->frame_trie[f] : UINT32_MAX, &fr);
+        for (int g = 0; g < GROUPS && !err; g++)
+            if (groups & 1u << g) err = add_to_row(&t[g], &fr, (msc_group_t)g, f, per[f]);
+    }
+    msc_free(per);
     for (int g = 0; g < GROUPS; g++) {
         for (int k = 0; k < MSC_VIEW_ALL && groups & 1u << g; k++) {
             if (!(views & 1u << k)) continue;

@@ -565,6 +565,7 @@ int msc_replay_run(msc_replay_t *r, msc_event_fn fn, void *arg, msc_error_info_t
             r->main_records = UINT64_MAX;
             int drc = drain(r, fn, arg);
             if (drc) return drc;
+            msc_symbols_trim(r->sym);
         }
     }
     return rc;

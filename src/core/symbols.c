@@ -9,6 +9,7 @@
 #include "memscope/format.h"
 #include "memscope/nframes.h"
 #include "memscope/symbols.h"
+#include "memscope/table.h"
 
 typedef struct code {
     uint32_t file_id;
@@ -44,10 +45,22 @@ struct msc_symbols {
     uint32_t nnative_strings;
     uint32_t (*native_codes)[2];/* by id without the bit: file and function string ids */
     uint32_t nnative_codes;
+    msc_frame_nodes_t fn;      /* msc_symbols_frame_nodes: its arrays are owned here */
+    uint32_t fn_codes, fn_native; /* codes_defined and nnative_codes when fn was made */
 };
 
 static const char unknown[] = "<unknown>";
 static const char no_python[] = "<no Python frame>";
+
+static void frame_nodes_release(msc_frame_nodes_t *fn)
+{
+    msc_free((void *)fn->of);
+    msc_free((void *)fn->parent);
+    msc_free(fn->scratch);
+    msc_free((void *)fn->frame);
+    msc_free((void *)fn->frame_trie);
+    memset(fn, 0, sizeof(*fn));
+}
 
 msc_symbols_t *msc_symbols_new(uint32_t python_hexversion)
 {
@@ -78,6 +91,7 @@ void msc_symbols_free(msc_symbols_t *s)
     msc_free(s->codes);
     msc_free(s->nodes);
     msc_free(s->index);
+    frame_nodes_release(&s->fn);
     msc_free(s);
 }
 
@@ -143,9 +157,9 @@ static uint32_t node_hash(uint32_t parent, uint32_t code_id, uint32_t offset)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static int rehash(msc_symbols_t *s)
+/* Makes the index mask + 1 slots long. */
+static int index_nodes(msc_symbols_t *s, uint32_t mask)
 {
-    uint32_t mask = s->index_mask * 2 + 1;
     uint32_t *index = msc_calloc((size_t)mask + 1, sizeof(uint32_t));
     if (!index) return MSC_ENOMEM;
     for (uint32_t id = 1; id < s->nnodes; id++) {
@@ -160,9 +174,21 @@ static int rehash(msc_symbols_t *s)
     return 0;
 }
 
+void msc_symbols_trim(msc_symbols_t *s)
+{
+    msc_free(s->index);
+    s->index = NULL;
+}
+
 int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id, uint32_t offset)
 {
     if (parent >= s->nnodes) return MSC_ECORRUPT;
+    if (!s->index) { /* trimmed: the index again, half full at most */
+        uint32_t mask = 2047;
+        while ((uint64_t)s->nnodes * 2 > mask) mask = mask * 2 + 1;
+        int err = index_nodes(s, mask);
+        if (err) return err;
+    }
     uint32_t i = node_hash(parent, code_id, offset) & s->index_mask;
     for (uint32_t id; (id = s->index[i]); i = (i + 1) & s->index_mask) {
         node_t *n = &s->nodes[id];
@@ -179,7 +205,7 @@ int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id
     s->nodes[id] = (node_t){parent, code_id, offset, 0, s->nodes[parent].depth + 1};
     s->index[i] = id;
     if ((uint64_t)s->nnodes * 2 > s->index_mask) {
-        int err = rehash(s);
+        int err = index_nodes(s, s->index_mask * 2 + 1);
         if (err) return err;
     }
     return id;
@@ -256,6 +282,136 @@ void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
     *file_id = c->file_id;
     *function_id = c->name_id;
     *line = n->line - 1;
+}
+
+/*
+ * Frame nodes. One pass over the trie in id order (a parent before its
+ * children) interns each node's frame, then (its parent's frame node, its
+ * frame). Both tables are open addressing on ids (0 empty), at most half
+ * full, and are dropped once the arrays are made; the frames' grows with
+ * them (a capture has far fewer frames than stacks).
+ */
+
+static uint32_t mix(uint64_t a, uint64_t b)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ b * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+    return (uint32_t)(h ^ h >> 32);
+}
+
+typedef struct frame_table {
+    uint32_t *slots;           /* frame number or 0 */
+    uint32_t mask;
+    uint32_t (*keys)[3];       /* per frame: file, function and line ids */
+    size_t cap_keys;
+} frame_table_t;
+
+static uint32_t frame_slot(const frame_table_t *ft, const uint32_t k[3])
+{
+    uint32_t i = mix((uint64_t)k[0] << 32 | k[1], k[2]) & ft->mask, f;
+    while ((f = ft->slots[i]) && memcmp(ft->keys[f], k, 3 * 4) != 0) i = (i + 1) & ft->mask;
+    return i;
+}
+
+/* Room for frame number nf; 0 or MSC_ENOMEM. */
+static int frame_table_grow(frame_table_t *ft, uint32_t nf)
+{
+    if (msc_array_grow((void **)&ft->keys, &ft->cap_keys, (size_t)nf + 1, sizeof(*ft->keys)) < 0)
+        return MSC_ENOMEM;
+    if ((uint64_t)(nf + 1) * 2 <= ft->mask) return 0;
+    uint32_t mask = ft->mask * 2 + 1, *slots = msc_calloc((size_t)mask + 1, 4);
+    if (!slots) return MSC_ENOMEM;
+    msc_free(ft->slots);
+    ft->slots = slots;
+    ft->mask = mask;
+    for (uint32_t f = 1; f < nf; f++) ft->slots[frame_slot(ft, ft->keys[f])] = f;
+    return 0;
+}
+
+/* Interns frame node (up, f) in the table (frame node numbers, 0 empty;
+ * at most half full, grown with the nodes); its number, or 0 on OOM. */
+static uint32_t frame_node(uint32_t **slots, uint32_t *mask, uint32_t *parent, uint32_t *frame,
+                           uint32_t *nfn, uint32_t up, uint32_t f)
+{
+    uint32_t i = mix(up, f) & *mask, fx;
+    while ((fx = (*slots)[i]) && (parent[fx] != up || frame[fx] != f)) i = (i + 1) & *mask;
+    if (fx) return fx;
+    fx = (*slots)[i] = (*nfn)++;
+    parent[fx] = up;
+    frame[fx] = f;
+    if ((uint64_t)*nfn * 2 <= *mask) return fx;
+    uint32_t grown_mask = *mask * 2 + 1, *grown = msc_calloc((size_t)grown_mask + 1, 4);
+    if (!grown) return 0;
+    for (uint32_t y = 1; y < *nfn; y++) {
+        uint32_t j = mix(parent[y], frame[y]) & grown_mask;
+        while (grown[j]) j = (j + 1) & grown_mask;
+        grown[j] = y;
+    }
+    msc_free(*slots);
+    *slots = grown;
+    *mask = grown_mask;
+    return fx;
+}
+
+/* The per-node arrays sized for every trie node (an upper bound), then cut
+ * to what was made. */
+static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
+{
+    uint32_t n = s->nnodes, mask = 1023;
+    uint32_t *of = msc_malloc((size_t)n * 4), *parent = msc_malloc((size_t)n * 4);
+    uint32_t *frame = msc_malloc((size_t)n * 4), *frame_trie = NULL;
+    uint32_t *nodes = msc_calloc((size_t)mask + 1, 4);
+    size_t cap_frame_trie = 0;
+    frame_table_t ft = {msc_calloc(1024, 4), 1023, NULL, 0};
+    int err = of && parent && frame && nodes && ft.slots ? 0 : MSC_ENOMEM;
+    uint32_t nf = 1, nfn = 1;
+    if (!err) of[0] = parent[0] = frame[0] = 0;
+    for (uint32_t x = 1; x < n && !err; x++) {
+        uint32_t k[3];
+        msc_symbols_frame_ids(s, x, &k[0], &k[1], &k[2]);
+        uint32_t f = ft.slots[frame_slot(&ft, k)];
+        if (!f) {
+            err = frame_table_grow(&ft, nf);
+            if (!err)
+                err = msc_array_grow((void **)&frame_trie, &cap_frame_trie, (size_t)nf + 1, 4);
+            if (err) break;
+            f = nf++;
+            memcpy(ft.keys[f], k, sizeof(k));
+            ft.slots[frame_slot(&ft, k)] = f;
+            frame_trie[f] = x;
+        }
+        of[x] = frame_node(&nodes, &mask, parent, frame, &nfn, of[s->nodes[x].parent], f);
+        if (!of[x]) err = MSC_ENOMEM;
+    }
+    msc_free(ft.slots);
+    msc_free(ft.keys);
+    msc_free(nodes);
+    if (!err && !frame_trie) err = msc_array_grow((void **)&frame_trie, &cap_frame_trie, 1, 4);
+    if (!err) frame_trie[0] = 0;
+    /* Cut to size (a block that cannot be cut is still ours to free). */
+    uint32_t **cut[] = {&parent, &frame};
+    for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]) && !err; i++) {
+        uint32_t *smaller = msc_realloc(*cut[i], (size_t)nfn * 4);
+        if (smaller) *cut[i] = smaller;
+        else err = MSC_ENOMEM;
+    }
+    uint32_t *scratch = err ? NULL : msc_calloc(nfn, 4);
+    if (!err && !scratch) err = MSC_ENOMEM;
+    *fn = (msc_frame_nodes_t){n, nfn, nf, of, parent, frame, frame_trie, scratch};
+    if (err) frame_nodes_release(fn);
+    return err;
+}
+
+const msc_frame_nodes_t *msc_symbols_frame_nodes(msc_symbols_t *s)
+{
+    if (s->fn.of && s->fn.ntrie == s->nnodes && s->fn_codes == s->codes_defined &&
+        s->fn_native == s->nnative_codes)
+        return &s->fn;
+    frame_nodes_release(&s->fn);
+    if (make_frame_nodes(s, &s->fn) < 0) return NULL;
+    s->fn_codes = s->codes_defined;
+    s->fn_native = s->nnative_codes;
+    return &s->fn;
 }
 
 /* Both tables grow by one entry at a time; nativesym.c interns what goes

@@ -1,9 +1,12 @@
-/* Call trees from per-stack values (tree.h). Upright, one reverse sweep
- * over the stack trie sums inclusive values (trie parents have smaller ids
- * than their children), then one forward sweep maps the trie nodes that
- * reach the floor onto tree nodes, parents first. Inverted, the stacks are
- * followed from their leaves one level of callers at a time, and only the
- * frames that reach the floor are followed further. The floor is a share
+/* Call trees from per-stack values (tree.h), over the symbols' frame nodes
+ * (the trie with a frame's nodes under one caller merged, symbols.h).
+ * Upright, one reverse sweep over the frame nodes sums inclusive values
+ * (callers have smaller numbers than their callees), then one forward sweep
+ * maps the frame nodes that reach the floor onto tree nodes, parents
+ * first: a frame node is its own tree node, so no table of frames is
+ * probed. Inverted, the stacks are followed from their leaves one level of
+ * callers at a time, and only the frames that reach the floor are followed
+ * further. The floor is a share
  * of the total and, for a graph of at most k frames, rises to the k-th
  * largest frame made so far (bar_t). Either way a tree holds only the
  * frames it can show, whatever the number of distinct stacks. A
@@ -16,10 +19,10 @@
 #include "memscope/table.h"
 #include "memscope/tree.h"
 
-#define NO_STACK_ID UINT32_MAX     /* frame ids of the "<no Python frame>" frame */
-
+/* A tree node's key: its parent, and its frame as the frame nodes number
+ * frames (0, the root's, names "<no Python frame>"). */
 typedef struct frame_key {
-    uint32_t parent, file_id, function_id, line;
+    uint32_t parent, frame;
 } frame_key_t;
 
 struct msc_tree {
@@ -35,9 +38,7 @@ struct msc_tree {
 
 static size_t hash_key(const frame_key_t *k)
 {
-    uint64_t h = (uint64_t)k->parent * 0x9E3779B97F4A7C15ull;
-    h ^= ((uint64_t)k->file_id << 32 | k->function_id) * 0xBF58476D1CE4E5B9ull;
-    h ^= (uint64_t)k->line * 0x94D049BB133111EBull;
+    uint64_t h = ((uint64_t)k->parent << 32 | k->frame) * 0x9E3779B97F4A7C15ull;
     return (size_t)(h ^ h >> 29);
 }
 
@@ -57,13 +58,13 @@ static int grow_nodes(msc_tree_t *t)
     return 0;
 }
 
-/* The child of parent for trie node `trie` (0: the no-stack frame), created
- * if new; its id, or UINT32_MAX on OOM. */
-static uint32_t child_of(msc_tree_t *t, msc_symbols_t *sym, uint32_t parent, uint32_t trie)
+/* The child of parent for frame k.frame, named by trie node `trie` (0: the
+ * no-stack frame), created if new; its id, or UINT32_MAX on OOM. */
+static uint32_t child_of(msc_tree_t *t, msc_symbols_t *sym, frame_key_t k, uint32_t trie)
 {
-    msc_frame_t f = {"", "<no Python frame>", 0, NO_STACK_ID, NO_STACK_ID, 0};
+    msc_frame_t f = {"", "<no Python frame>", 0, 0, 0, 0};
     if (trie) msc_symbols_frame(sym, trie, &f);
-    frame_key_t k = {parent, f.file_id, f.function_id, f.line};
+    uint32_t parent = k.parent;
     if (msc_table_reserve(&t->index, node_hash, t) < 0) return UINT32_MAX;
     size_t i = msc_table_slot(&t->index, hash_key(&k));
     for (uint32_t e; (e = msc_table_entry(&t->index, i)) != MSC_TABLE_EMPTY;
@@ -87,7 +88,7 @@ static uint32_t child_of(msc_tree_t *t, msc_symbols_t *sym, uint32_t parent, uin
  * every candidate is kept: the whole tree. */
 typedef struct walker {
     uint32_t value;                /* index into the values */
-    uint32_t trie;                 /* the next frame to add (0: no Python frame) */
+    uint32_t fx;                   /* the frame node to add next (0: no Python frame) */
     uint32_t node;                 /* the tree node it hangs under */
     uint32_t candidate;            /* at this level */
 } walker_t;
@@ -118,14 +119,13 @@ static void level_start(level_t *l, size_t width)
     memset(l->slots, 0, (mask + 1) * 4);
 }
 
-static uint32_t candidate_of(level_t *l, msc_symbols_t *sym, uint32_t parent, uint32_t trie)
+static uint32_t candidate_of(level_t *l, const msc_frame_nodes_t *fn, uint32_t parent, uint32_t fx)
 {
-    frame_key_t k = {parent, NO_STACK_ID, NO_STACK_ID, 0};
-    if (trie) msc_symbols_frame_ids(sym, trie, &k.file_id, &k.function_id, &k.line);
+    frame_key_t k = {parent, fn->frame[fx]};
     size_t i = hash_key(&k) & l->mask;
     for (; l->slots[i]; i = (i + 1) & l->mask)
         if (memcmp(&l->items[l->slots[i] - 1].key, &k, sizeof(k)) == 0) return l->slots[i] - 1;
-    l->items[l->n] = (candidate_t){k, trie, 0, 0};
+    l->items[l->n] = (candidate_t){k, fn->frame_trie[k.frame], 0, 0};
     l->slots[i] = ++l->n;
     return l->n - 1;
 }
@@ -180,7 +180,7 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, bar_t *
         return 0;
     }
     uint32_t made = t->n;
-    uint32_t node = child_of(t, sym, c->key.parent, c->trie);
+    uint32_t node = child_of(t, sym, c->key, c->trie);
     if (node == UINT32_MAX) return MSC_ENOMEM;
     t->nodes[node].bytes += c->bytes;
     t->nodes[node].count += c->count;
@@ -189,130 +189,96 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, bar_t *
     return 0;
 }
 
-/* Upright: the trie nodes on a valued stack (a moment's few stacks touch few
- * of them), marked in a bitmap and counted per depth in the trie; sorted by
- * depth (a counting sort over the bitmap, so by id within a depth); their
- * inclusive values (a sweep from the deepest level up); then level by level
- * from the outermost frames down. The tree holds only the frames that reach
- * the bar. Per trie node reached: 20 bytes and a bit, and 8 while sorted. */
-static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v, size_t n,
-                         bar_t *bar)
+/* Upright: the frame nodes on a valued stack (a moment's few stacks touch
+ * few of them), marked in a bitmap and numbered in the order of theirs
+ * (fn->scratch holds a node's number + 1 meanwhile), so that the arrays of
+ * a tree are as long as the nodes it reached, not as the trie. Their
+ * inclusive values are summed in one sweep from the highest number down
+ * (a callee's number is above its caller's, so a node is complete before
+ * it is added to its caller); then, in one sweep up, each frame node under
+ * a kept caller is made a tree node of its own when it reaches the bar
+ * (any order that takes a caller before its callees makes the same graph,
+ * bar_t). Per frame node reached: 24 bytes, and a bit per frame node. */
+static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_nodes_t *fn,
+                         const msc_stack_value_t *v, size_t n, bar_t *bar)
 {
-    uint32_t ntrie = msc_symbols_nodes(sym), levels = 0, m = 0;
-    size_t cells = (size_t)ntrie + 1;  /* zeroed lazily: only touched pages cost */
-    size_t words = cells / 64 + 1, cap_start = 0;
-    uint64_t *bytes = msc_calloc(cells, 8), *count = msc_calloc(cells, 8);
-    uint32_t *map = msc_calloc(cells, 4);   /* tree id + 1, 0 not in the tree; first the depth */
+    size_t words = fn->n / 64 + 1;
     uint64_t *reached = msc_calloc(words, 8); /* on a valued stack */
-    uint32_t *start = NULL;            /* per depth + 1: members, then where each starts */
-    uint32_t *order = NULL, *of = NULL; /* per member: its parent, then its candidate */
-    level_t l = {NULL, NULL, 0, 0};
-    int err = bytes && count && map && reached ? 0 : MSC_ENOMEM;
+    uint32_t *slot = fn->scratch, m = 0;
+    int err = reached ? 0 : MSC_ENOMEM;
     uint64_t none_bytes = 0, none_count = 0;
     for (size_t i = 0; i < n && !err; i++) {
         uint32_t s = v[i].stack;
         t->nodes[0].bytes += v[i].bytes;
         t->nodes[0].count += v[i].count;
-        if (!s || s >= ntrie) {
+        if (!s || s >= fn->ntrie) {
             none_bytes += v[i].bytes, none_count += v[i].count;
             continue;
         }
-        bytes[s] += v[i].bytes, count[s] += v[i].count;
-        for (uint32_t x = s; x && !(reached[x / 64] >> x % 64 & 1);
-             x = msc_symbols_parent(sym, x)) {
-            uint32_t d = msc_symbols_depth(sym, x);
-            size_t had = cap_start;
-            if (msc_array_grow((void **)&start, &cap_start, (size_t)d + 2, 4) < 0) {
-                err = MSC_ENOMEM;
-                break;
-            }
-            if (cap_start > had) memset(start + had, 0, (cap_start - had) * 4);
-            if (d > levels) levels = d;
+        for (uint32_t x = fn->of[s]; x && !(reached[x / 64] >> x % 64 & 1); x = fn->parent[x]) {
             reached[x / 64] |= 1ull << x % 64;
-            map[x] = d; /* until the levels below set it */
-            start[d + 1]++;
             m++;
         }
     }
-    /* The reached nodes by level: level d is order[start[d] .. start[d + 1]). */
-    order = err ? NULL : msc_malloc(((size_t)m + 1) * 4);
-    of = err ? NULL : msc_malloc(((size_t)m + 1) * 4);
-    if (!err && (!order || !of)) err = MSC_ENOMEM;
-    uint32_t widest = 0;
-    for (uint32_t d = 1; d <= levels && !err; d++) {
-        if (start[d + 1] > widest) widest = start[d + 1];
-        start[d + 1] += start[d];
-    }
+    uint32_t *order = err ? NULL : msc_malloc(((size_t)m + 1) * 4); /* number -> frame node */
+    uint32_t *up = err ? NULL : msc_malloc(((size_t)m + 1) * 4);    /* number -> caller's + 1 */
+    uint32_t *map = err ? NULL : msc_calloc((size_t)m + 1, 4);      /* tree id + 1, 0 not in it */
+    uint64_t *bytes = err ? NULL : msc_calloc((size_t)m + 1, 8);
+    uint64_t *count = err ? NULL : msc_calloc((size_t)m + 1, 8);
+    if (!err && !(order && up && map && bytes && count)) err = MSC_ENOMEM;
+    uint32_t k = 0;
     for (uint32_t x = 0; !err && msc__bits_next(reached, words, &x); x++) {
-        uint32_t i = start[map[x]]++;
-        order[i] = x;
-        of[i] = msc_symbols_parent(sym, x); /* until the levels below set it */
+        slot[x] = k + 1;
+        order[k] = x;
+        up[k++] = slot[fn->parent[x]]; /* a caller's number comes first; the root's is 0 */
     }
-    for (uint32_t d = levels; d >= 1 && !err; d--) start[d] = start[d - 1]; /* back to starts */
-    /* Inclusive values: the deepest level first, each node into its parent. */
-    for (uint32_t d = levels; d >= 2 && !err; d--) {
-        for (uint32_t i = start[d]; i < start[d + 1]; i++) {
-            uint32_t x = order[i], parent = of[i];
-            bytes[parent] += bytes[x], count[parent] += count[x];
+    for (size_t i = 0; i < n && !err; i++) {
+        uint32_t s = v[i].stack;
+        if (s && s < fn->ntrie) {
+            uint32_t x = slot[fn->of[s]] - 1;
+            bytes[x] += v[i].bytes, count[x] += v[i].count;
         }
     }
-    /* One table for the candidates of a level, sized for the widest. */
-    size_t mask = 1;
-    while (mask < 2 * (size_t)widest) mask = mask * 2 + 1;
-    l.items = err ? NULL : msc_malloc(((size_t)widest + 1) * sizeof(candidate_t));
-    l.slots = err ? NULL : msc_malloc((mask + 1) * 4);
-    l.mask = mask;
-    if (!err && (!l.items || !l.slots)) err = MSC_ENOMEM;
-    for (uint32_t d = 1; d <= levels && !err; d++) {
-        uint32_t first = start[d], last = start[d + 1];
-        level_start(&l, last - first);
-        for (uint32_t i = first; i < last; i++) {
-            uint32_t x = order[i], parent = of[i];
-            of[i] = UINT32_MAX;
-            if (parent && !map[parent]) continue; /* under a frame left out */
-            uint32_t up = parent ? map[parent] - 1 : 0;
-            candidate_t *c = &l.items[of[i] = candidate_of(&l, sym, up, x)];
-            c->bytes += bytes[x];
-            c->count += count[x];
-        }
-        uint32_t *made = l.slots; /* reused: candidate -> tree node + 1, 0 left out */
-        for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], bar, &made[c]);
-        for (uint32_t i = first; i < last && !err; i++)
-            map[order[i]] = of[i] != UINT32_MAX ? made[of[i]] : 0;
+    for (uint32_t x = err ? 0 : m; x-- > 0;) { /* inclusive values, callees first */
+        if (up[x]) bytes[up[x] - 1] += bytes[x], count[up[x] - 1] += count[x];
+    }
+    for (uint32_t x = 0; x < m && !err; x++) {
+        if (up[x] && !map[up[x] - 1]) continue; /* under a frame left out */
+        uint32_t parent = up[x] ? map[up[x] - 1] - 1 : 0;
+        uint32_t f = fn->frame[order[x]];
+        candidate_t c = {{parent, f}, fn->frame_trie[f], bytes[x], count[x]};
+        err = make(t, sym, &c, bar, &map[x]);
     }
     if (!err && (none_bytes || none_count)) {
-        candidate_t none = {{0, NO_STACK_ID, NO_STACK_ID, 0}, 0, none_bytes, none_count};
+        candidate_t none = {{0, 0}, 0, none_bytes, none_count};
         uint32_t id;
         err = make(t, sym, &none, bar, &id);
         if (!err && id)
             t->nodes[id - 1].self_bytes += none_bytes, t->nodes[id - 1].self_count += none_count;
     }
     for (size_t i = 0; i < n && !err; i++) { /* self values, on the frames kept */
-        uint32_t s = v[i].stack;
-        if (s && s < ntrie && map[s]) {
-            t->nodes[map[s] - 1].self_bytes += v[i].bytes;
-            t->nodes[map[s] - 1].self_count += v[i].count;
+        uint32_t s = v[i].stack, x = s && s < fn->ntrie ? slot[fn->of[s]] - 1 : UINT32_MAX;
+        if (x != UINT32_MAX && map[x]) {
+            t->nodes[map[x] - 1].self_bytes += v[i].bytes;
+            t->nodes[map[x] - 1].self_count += v[i].count;
         }
     }
+    for (uint32_t x = 0; order && x < k; x++) slot[order[x]] = 0; /* as it was found */
+    msc_free(reached);
+    msc_free(order);
+    msc_free(up);
+    msc_free(map);
     msc_free(bytes);
     msc_free(count);
-    msc_free(map);
-    msc_free(reached);
-    msc_free(start);
-    msc_free(order);
-    msc_free(of);
-    msc_free(l.items);
-    msc_free(l.slots);
     return err;
 }
 
 /* Inverted: from the allocating frames, one level of callers at a time;
  * each stack still followed is a walker, and one whose stack has no caller
  * left gives its node its self values. */
-static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_value_t *v, size_t n,
-                          bar_t *bar)
+static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_nodes_t *fn,
+                          const msc_stack_value_t *v, size_t n, bar_t *bar)
 {
-    uint32_t ntrie = msc_symbols_nodes(sym);
     size_t cap = n ? n : 1, mask = 1;
     while (mask < 2 * cap) mask = mask * 2 + 1;
     walker_t *w = msc_malloc(cap * sizeof(*w));
@@ -320,14 +286,15 @@ static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_val
     int err = w && l.items && l.slots ? 0 : MSC_ENOMEM;
     size_t live = 0;
     for (size_t i = 0; i < n && !err; i++) {
-        w[live++] = (walker_t){(uint32_t)i, v[i].stack < ntrie ? v[i].stack : 0, 0, 0};
+        uint32_t s = v[i].stack;
+        w[live++] = (walker_t){(uint32_t)i, s && s < fn->ntrie ? fn->of[s] : 0, 0, 0};
         t->nodes[0].bytes += v[i].bytes;
         t->nodes[0].count += v[i].count;
     }
     while (live && !err) {
         level_start(&l, live);
         for (size_t i = 0; i < live; i++) {
-            candidate_t *c = &l.items[w[i].candidate = candidate_of(&l, sym, w[i].node, w[i].trie)];
+            candidate_t *c = &l.items[w[i].candidate = candidate_of(&l, fn, w[i].node, w[i].fx)];
             c->bytes += v[w[i].value].bytes;
             c->count += v[w[i].value].count;
         }
@@ -337,7 +304,7 @@ static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_stack_val
         for (size_t i = 0; i < live && !err; i++) {
             uint32_t id = made[w[i].candidate];
             if (!id) continue;
-            uint32_t caller = w[i].trie ? msc_symbols_parent(sym, w[i].trie) : 0;
+            uint32_t caller = w[i].fx ? fn->parent[w[i].fx] : 0;
             if (caller) {
                 w[next++] = (walker_t){w[i].value, caller, id - 1, 0};
             } else {
@@ -403,10 +370,12 @@ msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *val
     bar_add(&bar, total); /* the root, the first frame a graph takes */
     if (grow_nodes(t) < 0) goto fail;
     t->nodes[0] = (msc_tree_node_t){0, 0, "", "all", 0, 0, 0, 0, 0, 0};
-    t->keys[0] = (frame_key_t){UINT32_MAX, 0, 0, 0};
+    t->keys[0] = (frame_key_t){UINT32_MAX, 0};
     t->n = 1;
-    int err = flags & MSC_TREE_INVERTED ? build_inverted(t, sym, values, n, &bar)
-                                        : build_upright(t, sym, values, n, &bar);
+    const msc_frame_nodes_t *fn = msc_symbols_frame_nodes(sym);
+    if (!fn) goto fail;
+    int err = flags & MSC_TREE_INVERTED ? build_inverted(t, sym, fn, values, n, &bar)
+                                        : build_upright(t, sym, fn, values, n, &bar);
     if (err) goto fail;
     if (index_children(t) < 0) goto fail;
     msc_table_release(&t->index);

@@ -51,6 +51,18 @@ static uint64_t *kind_word(msc_json_t *j, size_t d)
     return &j->more[w];
 }
 
+/* A few bytes: putc_unlocked stores into stdio's buffer inline, where an
+ * fwrite is a library call with its own checks, several times the cost of
+ * the separator or number it writes. */
+static inline void put_few(FILE *out, const char *s, size_t n)
+{
+    if (n > 24) {
+        fwrite_unlocked(s, 1, n, out);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) putc_unlocked(s[i], out);
+}
+
 /* What goes before an element: its separator, line break and key, put
  * together and written at once (a key too long for the buffer is written
  * in parts). */
@@ -80,7 +92,7 @@ static void element(msc_json_t *j, const char *key)
         fputs_unlocked(key, j->out);
         fwrite_unlocked("\": ", 1, colon, j->out);
     }
-    if (n) fwrite_unlocked(buf, 1, n, j->out);
+    put_few(j->out, buf, n);
 }
 
 static void begin(msc_json_t *j, const char *key, int array)
@@ -253,15 +265,15 @@ void msc_json_str_cut(msc_json_t *j, const char *key, const char *s, size_t max)
     fputs_unlocked("\u2026\"", j->out);
 }
 
-/* Digits by hand: numbers are most of a call tree's output, and one
- * fwrite costs far less than a fprintf. */
+/* Digits by hand: numbers are most of a call tree's output, and a few
+ * putc_unlocked cost far less than a fprintf. */
 static void put_u64(FILE *out, uint64_t v)
 {
     char buf[24];
     size_t i = sizeof(buf);
     do buf[--i] = (char)('0' + v % 10);
     while (v /= 10);
-    fwrite_unlocked(buf + i, 1, sizeof(buf) - i, out);
+    put_few(out, buf + i, sizeof(buf) - i);
 }
 
 void msc_json_u64(msc_json_t *j, const char *key, uint64_t v)

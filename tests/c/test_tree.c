@@ -1,7 +1,8 @@
 /* The call tree on a hand-made stack trie: inclusive and self values,
  * recursion kept as nested frames, instructions of one line merged into one
  * frame, the no-Python-frame stack, children largest first, the inverted
- * tree (allocating frames first), and every allocation failed in turn. */
+ * tree (allocating frames first), the frame nodes the trees are built on,
+ * and every allocation failed in turn. */
 #include "capture_util.h"
 #include "check.h"
 #include "memscope/tree.h"
@@ -134,10 +135,58 @@ static void test_inverted(void)
     msc_symbols_free(fx.sym);
 }
 
+/* The frame nodes the trees are built on (symbols.h): a line's
+ * instructions merge, a frame under another caller is a node of its own
+ * with the same frame number, callers come first, and a grown trie is
+ * mapped again, also after the node index was dropped. */
+static void test_frame_nodes(void)
+{
+    fixture_t fx;
+    CHECK_EQ(fixture_init(&fx), 0);
+    const msc_frame_nodes_t *fn = msc_symbols_frame_nodes(fx.sym);
+    CHECK(fn != NULL);
+    if (!fn) return;
+    const uint32_t *n = fx.n;
+    CHECK_EQ(fn->ntrie, 9);
+    CHECK_EQ(fn->n, 8);       /* the root and 8 trie nodes, k's two merged */
+    CHECK_EQ(fn->nframes, 6); /* 0, f:10, g:21, h:30, g:22, k:0 */
+    CHECK_EQ(fn->of[0], 0);
+    CHECK_EQ(fn->of[n[7]], fn->of[n[8]]);
+    CHECK_EQ(fn->frame_trie[fn->frame[fn->of[n[8]]]], n[7]);
+    CHECK(fn->of[n[5]] != fn->of[n[1]]);
+    CHECK_EQ(fn->frame[fn->of[n[5]]], fn->frame[fn->of[n[1]]]);
+    CHECK(fn->frame[fn->of[n[2]]] != fn->frame[fn->of[n[4]]]);
+    CHECK_EQ(fn->parent[fn->of[n[3]]], fn->of[n[2]]);
+    CHECK_EQ(fn->parent[fn->parent[fn->of[n[6]]]], fn->of[n[1]]);
+    CHECK_EQ(fn->parent[fn->of[n[1]]], 0);
+    for (uint32_t x = 1; x < fn->n; x++) CHECK(fn->parent[x] < x && fn->scratch[x] == 0);
+    msc_frame_t f;
+    msc_symbols_frame(fx.sym, fn->frame_trie[fn->frame[fn->of[n[3]]]], &f);
+    CHECK(strcmp(f.function, "h") == 0 && f.line == 30);
+
+    msc_symbols_trim(fx.sym); /* the index goes, and comes back for the next node */
+    CHECK_EQ(msc_symbols_add_node(fx.sym, n[1], 2, 1), n[2]);
+    int64_t grown = msc_symbols_add_node(fx.sym, n[4], 3, 0); /* h:30 under g:22 */
+    CHECK(grown > 0);
+    fn = msc_symbols_frame_nodes(fx.sym);
+    CHECK(fn != NULL);
+    if (fn && grown > 0) {
+        CHECK_EQ(fn->ntrie, 10);
+        CHECK_EQ(fn->n, 9);
+        CHECK_EQ(fn->nframes, 6);
+        CHECK_EQ(fn->parent[fn->of[grown]], fn->of[n[4]]);
+        CHECK_EQ(fn->frame[fn->of[grown]], fn->frame[fn->of[n[3]]]);
+    }
+    msc_symbols_free(fx.sym);
+}
+
 static void test_out_of_memory(void)
 {
     fixture_t fx;
     CHECK_EQ(fixture_init(&fx), 0);
+    /* The frame nodes are the symbols' to keep (symbols.h): made before
+     * the count starts, as a report's first tree makes them for the rest. */
+    CHECK(msc_symbols_frame_nodes(fx.sym) != NULL);
     for (int flags = 0; flags <= MSC_TREE_INVERTED; flags++) {
         int failed = 0, done = 0;
         for (long at = 1; !done && at < 200; at++) {
@@ -310,6 +359,7 @@ int main(void)
     test_inverted();
     test_pruned();
     test_capped();
+    test_frame_nodes();
     test_out_of_memory();
     tc_cleanup();
     return check_done("tree");
