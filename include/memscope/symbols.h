@@ -69,6 +69,8 @@ typedef struct msc_frame_nodes {
     uint32_t ntrie;            /* trie nodes mapped: of[] holds this many */
     uint32_t n;                /* frame nodes, the root included */
     uint32_t nframes;          /* frames, 0 included */
+    uint32_t made;             /* how many times they were made: a number kept from them
+                                  holds while this stays the same */
     const uint32_t *of;        /* per trie node: its frame node */
     const uint32_t *parent;    /* per frame node: its caller's (0 for the outermost) */
     const uint32_t *frame;     /* per frame node: its frame */

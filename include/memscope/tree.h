@@ -57,6 +57,19 @@ msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, si
  * counts the children left out. */
 msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
                                 int flags, uint32_t min_share, uint32_t max_nodes);
+/* The upright trees of a sequence of value sets, pruned as
+ * msc_tree_new_pruned prunes them, each made from the last by what changed:
+ * for the moments of a timeline, where one moment's live stacks are mostly
+ * the last one's. The values are by stack, ascending (the moments' order);
+ * values in another order make a tree of their own. The symbols are
+ * borrowed. Returns NULL on OOM; free each tree with msc_tree_free, and
+ * the series with msc_tree_series_free. */
+typedef struct msc_tree_series msc_tree_series_t;
+msc_tree_series_t *msc_tree_series_new(msc_symbols_t *sym);
+msc_tree_t *msc_tree_series_next(msc_tree_series_t *s, const msc_stack_value_t *values, size_t n,
+                                 uint32_t min_share, uint32_t max_nodes);
+void msc_tree_series_free(msc_tree_series_t *s);
+
 /* The whole tree of one view of a finished analysis. */
 msc_tree_t *msc_tree_of_view(msc_symbols_t *sym, const msc_analysis_t *a, msc_view_t view,
                              int flags);

@@ -47,6 +47,7 @@ struct msc_symbols {
     uint32_t nnative_codes;
     msc_frame_nodes_t fn;      /* msc_symbols_frame_nodes: its arrays are owned here */
     uint32_t fn_codes, fn_native; /* codes_defined and nnative_codes when fn was made */
+    uint32_t fn_made;          /* times fn was made, or tried */
 };
 
 static const char unknown[] = "<unknown>";
@@ -353,36 +354,62 @@ static uint32_t frame_node(uint32_t **slots, uint32_t *mask, uint32_t *parent, u
     return fx;
 }
 
+/* Where the frame of a Python node's (code, offset) is kept once known:
+ * one cell per code unit of each code object met (0: not yet), so that
+ * the frame table is probed once per instruction, not once per node. NULL
+ * for native and unknown code (the table then, each time); *err on OOM. */
+static uint32_t *frame_cell(msc_symbols_t *s, uint32_t **cells, const node_t *nd, int *err)
+{
+    if (nd->code_id & MSC_NATIVE_ID_BIT || nd->code_id >= s->ncodes) return NULL;
+    const code_t *c = &s->codes[nd->code_id];
+    if (!c->known || nd->offset >= c->nunits) return NULL;
+    if (!cells[nd->code_id] && !(cells[nd->code_id] = msc_calloc(c->nunits, 4))) {
+        *err = MSC_ENOMEM;
+        return NULL;
+    }
+    return &cells[nd->code_id][nd->offset];
+}
+
 /* The per-node arrays sized for every trie node (an upper bound), then cut
- * to what was made. */
+ * to what was made. The node table starts with room for half of them (a
+ * line's several instructions often merge), and grows. */
 static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
 {
     uint32_t n = s->nnodes, mask = 1023;
+    while (mask < n) mask = mask * 2 + 1;
     uint32_t *of = msc_malloc((size_t)n * 4), *parent = msc_malloc((size_t)n * 4);
     uint32_t *frame = msc_malloc((size_t)n * 4), *frame_trie = NULL;
     uint32_t *nodes = msc_calloc((size_t)mask + 1, 4);
+    uint32_t **cells = msc_calloc(s->ncodes ? s->ncodes : 1, sizeof(uint32_t *));
     size_t cap_frame_trie = 0;
     frame_table_t ft = {msc_calloc(1024, 4), 1023, NULL, 0};
-    int err = of && parent && frame && nodes && ft.slots ? 0 : MSC_ENOMEM;
+    int err = of && parent && frame && nodes && cells && ft.slots ? 0 : MSC_ENOMEM;
     uint32_t nf = 1, nfn = 1;
     if (!err) of[0] = parent[0] = frame[0] = 0;
     for (uint32_t x = 1; x < n && !err; x++) {
-        uint32_t k[3];
-        msc_symbols_frame_ids(s, x, &k[0], &k[1], &k[2]);
-        uint32_t f = ft.slots[frame_slot(&ft, k)];
-        if (!f) {
-            err = frame_table_grow(&ft, nf);
-            if (!err)
-                err = msc_array_grow((void **)&frame_trie, &cap_frame_trie, (size_t)nf + 1, 4);
-            if (err) break;
-            f = nf++;
-            memcpy(ft.keys[f], k, sizeof(k));
-            ft.slots[frame_slot(&ft, k)] = f;
-            frame_trie[f] = x;
+        uint32_t *cell = frame_cell(s, cells, &s->nodes[x], &err), f = cell ? *cell : 0;
+        if (!f && !err) {
+            uint32_t k[3];
+            msc_symbols_frame_ids(s, x, &k[0], &k[1], &k[2]);
+            f = ft.slots[frame_slot(&ft, k)];
+            if (!f) {
+                err = frame_table_grow(&ft, nf);
+                if (!err)
+                    err = msc_array_grow((void **)&frame_trie, &cap_frame_trie, (size_t)nf + 1, 4);
+                if (err) break;
+                f = nf++;
+                memcpy(ft.keys[f], k, sizeof(k));
+                ft.slots[frame_slot(&ft, k)] = f;
+                frame_trie[f] = x;
+            }
+            if (cell) *cell = f;
         }
+        if (err) break;
         of[x] = frame_node(&nodes, &mask, parent, frame, &nfn, of[s->nodes[x].parent], f);
         if (!of[x]) err = MSC_ENOMEM;
     }
+    for (uint32_t c = 0; cells && c < s->ncodes; c++) msc_free(cells[c]);
+    msc_free(cells);
     msc_free(ft.slots);
     msc_free(ft.keys);
     msc_free(nodes);
@@ -397,7 +424,7 @@ static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
     }
     uint32_t *scratch = err ? NULL : msc_calloc(nfn, 4);
     if (!err && !scratch) err = MSC_ENOMEM;
-    *fn = (msc_frame_nodes_t){n, nfn, nf, of, parent, frame, frame_trie, scratch};
+    *fn = (msc_frame_nodes_t){n, nfn, nf, 0, of, parent, frame, frame_trie, scratch};
     if (err) frame_nodes_release(fn);
     return err;
 }
@@ -408,7 +435,9 @@ const msc_frame_nodes_t *msc_symbols_frame_nodes(msc_symbols_t *s)
         s->fn_native == s->nnative_codes)
         return &s->fn;
     frame_nodes_release(&s->fn);
+    s->fn_made++;
     if (make_frame_nodes(s, &s->fn) < 0) return NULL;
+    s->fn.made = s->fn_made;
     s->fn_codes = s->codes_defined;
     s->fn_native = s->nnative_codes;
     return &s->fn;

@@ -357,36 +357,260 @@ msc_tree_t *msc_tree_new(msc_symbols_t *sym, const msc_stack_value_t *values, si
     return msc_tree_new_pruned(sym, values, n, flags, 0, 0);
 }
 
+/* A tree holding only its root, and the bar for total bytes; NULL on OOM. */
+static msc_tree_t *tree_start(bar_t *bar, uint64_t total, uint32_t min_share, uint32_t max_nodes)
+{
+    *bar = (bar_t){min_share ? total / min_share : 0, NULL, max_nodes, 0};
+    msc_tree_t *t = msc_calloc(1, sizeof(*t));
+    if (!t) return NULL;
+    msc_table_init(&t->index);
+    if ((max_nodes && !(bar->top = msc_malloc((size_t)max_nodes * sizeof(uint64_t)))) ||
+        grow_nodes(t) < 0) {
+        msc_free(bar->top);
+        msc_tree_free(t);
+        return NULL;
+    }
+    bar_add(bar, total); /* the root, the first frame a graph takes */
+    t->nodes[0] = (msc_tree_node_t){0, 0, "", "all", 0, 0, 0, 0, 0, 0};
+    t->keys[0] = (frame_key_t){UINT32_MAX, 0};
+    t->n = 1;
+    return t;
+}
+
+/* Orders the children and drops what only the building needed; t, or NULL
+ * (t freed) when err or OOM. */
+static msc_tree_t *tree_finish(msc_tree_t *t, bar_t *bar, int err)
+{
+    msc_free(bar->top);
+    if (err || index_children(t) < 0) {
+        msc_tree_free(t);
+        return NULL;
+    }
+    msc_table_release(&t->index);
+    msc_free(t->keys);
+    t->keys = NULL;
+    return t;
+}
+
 msc_tree_t *msc_tree_new_pruned(msc_symbols_t *sym, const msc_stack_value_t *values, size_t n,
                                 int flags, uint32_t min_share, uint32_t max_nodes)
 {
     uint64_t total = 0;
     for (size_t i = 0; (min_share || max_nodes) && i < n; i++) total += values[i].bytes;
-    bar_t bar = {min_share ? total / min_share : 0, NULL, max_nodes, 0};
-    msc_tree_t *t = msc_calloc(1, sizeof(*t));
+    bar_t bar;
+    msc_tree_t *t = tree_start(&bar, total, min_share, max_nodes);
     if (!t) return NULL;
-    msc_table_init(&t->index);
-    if (max_nodes && !(bar.top = msc_malloc((size_t)max_nodes * sizeof(uint64_t)))) goto fail;
-    bar_add(&bar, total); /* the root, the first frame a graph takes */
-    if (grow_nodes(t) < 0) goto fail;
-    t->nodes[0] = (msc_tree_node_t){0, 0, "", "all", 0, 0, 0, 0, 0, 0};
-    t->keys[0] = (frame_key_t){UINT32_MAX, 0};
-    t->n = 1;
     const msc_frame_nodes_t *fn = msc_symbols_frame_nodes(sym);
-    if (!fn) goto fail;
-    int err = flags & MSC_TREE_INVERTED ? build_inverted(t, sym, fn, values, n, &bar)
-                                        : build_upright(t, sym, fn, values, n, &bar);
-    if (err) goto fail;
-    if (index_children(t) < 0) goto fail;
-    msc_table_release(&t->index);
-    msc_free(t->keys);
-    t->keys = NULL;
-    msc_free(bar.top);
-    return t;
-fail:
-    msc_free(bar.top);
-    msc_tree_free(t);
-    return NULL;
+    int err = !fn                         ? MSC_ENOMEM
+              : flags & MSC_TREE_INVERTED ? build_inverted(t, sym, fn, values, n, &bar)
+                                          : build_upright(t, sym, fn, values, n, &bar);
+    return tree_finish(t, &bar, err);
+}
+
+/*
+ * A series: the upright trees of a timeline's moments. Each moment differs
+ * from the one before by what was allocated and freed between them, most
+ * often a small part of what is live; the series keeps the inclusive
+ * values of every frame node that holds anything, changes them by the
+ * difference of the two moments' values (each changed stack up its
+ * callers), and makes a tree from the root down, visiting the callees of
+ * the frames it makes only. A moment costs its changes times their depth,
+ * and the frames it makes times their callees, not what is live.
+ */
+
+typedef struct series_slot {
+    uint64_t bytes, count;         /* inclusive */
+    uint64_t self_bytes, self_count;
+} series_slot_t;
+
+struct msc_tree_series {
+    msc_symbols_t *sym;
+    const msc_frame_nodes_t *fn;   /* what the state below numbers; NULL: none yet */
+    uint32_t fn_made;              /* fn->made then */
+    msc_stack_value_t *last;       /* the values the state holds, by stack */
+    size_t nlast, cap_last;
+    uint32_t *slot;                /* per frame node: its slot + 1, 0 holding nothing */
+    uint32_t *first, *kids;        /* callees of x: kids[first[x] .. first[x + 1]) */
+    series_slot_t *slots;
+    size_t nslots, cap_slots;
+    uint32_t *spare;               /* slots given back, to be taken first */
+    size_t nspare, cap_spare;
+    uint32_t (*queue)[2];          /* frame node, tree node: made, callees not yet seen */
+    size_t cap_queue;
+    uint64_t bytes, count;         /* of every stack */
+    uint64_t none_bytes, none_count; /* of the empty stack and stacks past the trie */
+};
+
+msc_tree_series_t *msc_tree_series_new(msc_symbols_t *sym)
+{
+    msc_tree_series_t *s = msc_calloc(1, sizeof(*s));
+    if (s) s->sym = sym;
+    return s;
+}
+
+/* Forgets every value (the state is for fn, or is to be made again). */
+static void series_reset(msc_tree_series_t *s)
+{
+    msc_free(s->slot);
+    msc_free(s->first);
+    msc_free(s->kids);
+    s->slot = s->first = s->kids = NULL;
+    s->fn = NULL;
+    s->nlast = s->nslots = s->nspare = 0;
+    s->bytes = s->count = s->none_bytes = s->none_count = 0;
+}
+
+void msc_tree_series_free(msc_tree_series_t *s)
+{
+    if (!s) return;
+    series_reset(s);
+    msc_free(s->last);
+    msc_free(s->slots);
+    msc_free(s->spare);
+    msc_free(s->queue);
+    msc_free(s);
+}
+
+/* Numbers fn's callees by caller (a counting sort of the parents). */
+static int series_start(msc_tree_series_t *s, const msc_frame_nodes_t *fn)
+{
+    series_reset(s);
+    size_t n = fn->n;
+    s->slot = msc_calloc(n, 4);
+    s->first = msc_calloc(n + 1, 4);
+    s->kids = msc_malloc(n * 4);
+    if (!s->slot || !s->first || !s->kids) return MSC_ENOMEM;
+    for (size_t x = 1; x < n; x++) s->first[fn->parent[x] + 1]++;
+    for (size_t x = 0; x < n; x++) s->first[x + 1] += s->first[x];
+    for (size_t x = 1; x < n; x++) s->kids[s->first[fn->parent[x]]++] = (uint32_t)x;
+    for (size_t x = n; x-- > 0;) s->first[x + 1] = s->first[x]; /* back to starts */
+    s->first[0] = 0;
+    s->fn = fn;
+    s->fn_made = fn->made;
+    return 0;
+}
+
+/* Adds (bytes, count), which wrap around to take away, to stack's frame
+ * node and its callers; a node left holding nothing gives its slot back. */
+static int series_add(msc_tree_series_t *s, uint32_t stack, uint64_t bytes, uint64_t count)
+{
+    const msc_frame_nodes_t *fn = s->fn;
+    s->bytes += bytes, s->count += count;
+    if (!stack || stack >= fn->ntrie) {
+        s->none_bytes += bytes, s->none_count += count;
+        return 0;
+    }
+    for (uint32_t x = fn->of[stack], leaf = 1; x; x = fn->parent[x], leaf = 0) {
+        uint32_t k = s->slot[x];
+        if (!k) {
+            if (s->nspare) {
+                k = s->spare[--s->nspare];
+            } else {
+                if (msc_array_grow((void **)&s->slots, &s->cap_slots, s->nslots + 1,
+                                   sizeof(series_slot_t)) < 0 ||
+                    msc_array_grow((void **)&s->spare, &s->cap_spare, s->nslots + 1, 4) < 0)
+                    return MSC_ENOMEM;
+                k = (uint32_t)s->nslots++;
+            }
+            s->slots[k] = (series_slot_t){0, 0, 0, 0};
+            s->slot[x] = k + 1;
+        } else {
+            k--;
+        }
+        series_slot_t *e = &s->slots[k];
+        e->bytes += bytes, e->count += count;
+        if (leaf) e->self_bytes += bytes, e->self_count += count;
+        if (!e->bytes && !e->count) { /* values are never negative: nothing under it either */
+            s->slot[x] = 0;
+            s->spare[s->nspare++] = k;
+        }
+    }
+    return 0;
+}
+
+/* Moves the state from the last values to v (both by stack): the
+ * difference of each stack that changed. */
+static int series_move(msc_tree_series_t *s, const msc_stack_value_t *v, size_t n)
+{
+    const msc_stack_value_t *a = s->last;
+    size_t i = 0, j = 0;
+    int err = 0;
+    while (!err && (i < s->nlast || j < n)) {
+        if (j == n || (i < s->nlast && a[i].stack < v[j].stack)) {
+            err = series_add(s, a[i].stack, 0 - a[i].bytes, 0 - a[i].count);
+            i++;
+        } else if (i == s->nlast || v[j].stack < a[i].stack) {
+            err = series_add(s, v[j].stack, v[j].bytes, v[j].count);
+            j++;
+        } else {
+            if (a[i].bytes != v[j].bytes || a[i].count != v[j].count)
+                err = series_add(s, v[j].stack, v[j].bytes - a[i].bytes, v[j].count - a[i].count);
+            i++, j++;
+        }
+    }
+    if (!err && msc_array_grow((void **)&s->last, &s->cap_last, n ? n : 1, sizeof(*v)) < 0)
+        err = MSC_ENOMEM;
+    if (!err) {
+        if (n) memcpy(s->last, v, n * sizeof(*v));
+        s->nlast = n;
+    }
+    return err;
+}
+
+/* The tree from the root down: the callees of each frame made, each made
+ * when it reaches the bar. */
+static int series_build(msc_tree_series_t *s, msc_tree_t *t, bar_t *bar)
+{
+    const msc_frame_nodes_t *fn = s->fn;
+    t->nodes[0].bytes = s->bytes, t->nodes[0].count = s->count;
+    size_t head = 0, tail = 0;
+    int err = msc_array_grow((void **)&s->queue, &s->cap_queue, 1, sizeof(*s->queue));
+    if (!err) s->queue[tail][0] = 0, s->queue[tail++][1] = 0;
+    while (head < tail && !err) {
+        uint32_t x = s->queue[head][0], id = s->queue[head++][1];
+        for (uint32_t i = s->first[x]; i < s->first[x + 1] && !err; i++) {
+            uint32_t c = s->kids[i], k = s->slot[c], made;
+            if (!k) continue;
+            const series_slot_t *e = &s->slots[k - 1];
+            uint32_t f = fn->frame[c];
+            candidate_t cand = {{id, f}, fn->frame_trie[f], e->bytes, e->count};
+            err = make(t, s->sym, &cand, bar, &made);
+            if (err || !made) continue;
+            t->nodes[made - 1].self_bytes = e->self_bytes;
+            t->nodes[made - 1].self_count = e->self_count;
+            err = msc_array_grow((void **)&s->queue, &s->cap_queue, tail + 1, sizeof(*s->queue));
+            if (!err) s->queue[tail][0] = c, s->queue[tail++][1] = made - 1;
+        }
+    }
+    if (!err && (s->none_bytes || s->none_count)) {
+        candidate_t none = {{0, 0}, 0, s->none_bytes, s->none_count};
+        uint32_t id;
+        err = make(t, s->sym, &none, bar, &id);
+        if (!err && id)
+            t->nodes[id - 1].self_bytes += s->none_bytes,
+                t->nodes[id - 1].self_count += s->none_count;
+    }
+    return err;
+}
+
+msc_tree_t *msc_tree_series_next(msc_tree_series_t *s, const msc_stack_value_t *v, size_t n,
+                                 uint32_t min_share, uint32_t max_nodes)
+{
+    for (size_t i = 1; i < n; i++)
+        if (v[i].stack <= v[i - 1].stack) /* not by stack: a tree of its own */
+            return msc_tree_new_pruned(s->sym, v, n, 0, min_share, max_nodes);
+    const msc_frame_nodes_t *fn = msc_symbols_frame_nodes(s->sym);
+    if (!fn) return NULL;
+    int err = fn == s->fn && fn->made == s->fn_made ? 0 : series_start(s, fn); /* the first,
+                                  or the frame nodes were made again (the tables grew) */
+    if (!err) err = series_move(s, v, n);
+    if (err) {
+        series_reset(s); /* half moved: the next starts over */
+        return NULL;
+    }
+    bar_t bar;
+    msc_tree_t *t = tree_start(&bar, s->bytes, min_share, max_nodes);
+    return t ? tree_finish(t, &bar, series_build(s, t, &bar)) : NULL;
 }
 
 /* Only the stacks that ever had an allocation or a sample can hold a value:

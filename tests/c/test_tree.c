@@ -293,11 +293,18 @@ static uint32_t *drawn(const msc_tree_t *t, uint32_t k)
     return k <= n ? ids : (free(ids), NULL);
 }
 
-/* A tree built for a graph of k frames draws the same graph as the whole
- * tree: the same k frames with the same values, each with as many children
- * (made or counted as left out), on a trie of 3,000 random stacks; and it
- * holds fewer nodes. */
-static void test_capped(void)
+enum { NODES = 3000 };
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static uint32_t next_random(void)
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng >> 33);
+}
+
+/* Symbols with a trie of NODES random stacks over four functions of six
+ * lines each, node[1..NODES]; two in three of them valued in v[0..*nv). */
+static msc_symbols_t *random_trie(uint32_t *node, msc_stack_value_t *v, size_t *nv)
 {
     static const uint8_t table[] = {0x80, 0x00, 0xE8, 0x02, 0xE8, 0x02};
     msc_symbols_t *sym = msc_symbols_new(0x030B00F0);
@@ -307,20 +314,29 @@ static void test_capped(void)
         CHECK_EQ(msc_symbols_add_string(sym, i, (const uint8_t *)names[i], strlen(names[i])), 0);
     for (uint32_t c = 1; sym && c <= 4; c++)
         CHECK_EQ(msc_symbols_add_code(sym, c, 1, c + 1, 10 * c, table, 6), 0);
-    enum { NODES = 3000 };
-    static uint32_t node[NODES + 1];
-    static msc_stack_value_t v[NODES];
-    uint64_t rng = 0x9E3779B97F4A7C15ull;
-    size_t nv = 0;
+    *nv = 0;
     for (uint32_t i = 1; sym && i <= NODES; i++) {
-        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-        uint32_t r = (uint32_t)(rng >> 33);
+        uint32_t r = next_random();
         uint32_t parent = i > 1 && r % 8 ? node[1 + r / 8 % (i - 1)] : 0;
         int64_t id = msc_symbols_add_node(sym, parent, 1 + r / 65536 % 4, r / 256 % 6);
         CHECK(id > 0);
         node[i] = (uint32_t)(id > 0 ? id : 0);
-        if (r % 3) v[nv++] = (msc_stack_value_t){node[i], 1 + (uint64_t)(r % 1000) * (r % 1000), 1};
+        if (r % 3)
+            v[(*nv)++] = (msc_stack_value_t){node[i], 1 + (uint64_t)(r % 1000) * (r % 1000), 1};
     }
+    return sym;
+}
+
+/* A tree built for a graph of k frames draws the same graph as the whole
+ * tree: the same k frames with the same values, each with as many children
+ * (made or counted as left out), on a trie of 3,000 random stacks; and it
+ * holds fewer nodes. */
+static void test_capped(void)
+{
+    static uint32_t node[NODES + 1];
+    static msc_stack_value_t v[NODES];
+    size_t nv;
+    msc_symbols_t *sym = random_trie(node, v, &nv);
     for (int flags = 0; sym && flags <= MSC_TREE_INVERTED; flags++) {
         msc_tree_t *full = msc_tree_new_pruned(sym, v, nv, flags, 10000, 0);
         const uint32_t caps[] = {1, 2, 10, 100, 800};
@@ -353,12 +369,122 @@ static void test_capped(void)
     msc_symbols_free(sym);
 }
 
+/* A node's frames from the root, as text, with its values. */
+static void describe(const msc_tree_t *t, uint32_t id, char *out, size_t size)
+{
+    const msc_tree_node_t *x = msc_tree_node(t, id);
+    int n = snprintf(out, size, "%llu %llu %llu %llu %u |", (unsigned long long)x->bytes,
+                     (unsigned long long)x->count, (unsigned long long)x->self_bytes,
+                     (unsigned long long)x->self_count, x->pruned);
+    for (; id && n > 0 && (size_t)n < size; id = msc_tree_node(t, id)->parent)
+        n += snprintf(out + n, size - (size_t)n, " %s:%u", msc_tree_node(t, id)->function,
+                      msc_tree_node(t, id)->line);
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Whether two trees hold the same frames with the same values. */
+static int same_tree(const msc_tree_t *a, const msc_tree_t *b)
+{
+    enum { LINE = 400 };
+    uint32_t n = msc_tree_size(a);
+    if (n != msc_tree_size(b)) return 0;
+    char *ta = calloc(n, LINE), *tb = calloc(n, LINE);
+    for (uint32_t i = 0; i < n; i++) {
+        describe(a, i, ta + (size_t)i * LINE, LINE);
+        describe(b, i, tb + (size_t)i * LINE, LINE);
+    }
+    qsort(ta, n, LINE, by_text);
+    qsort(tb, n, LINE, by_text);
+    int same = memcmp(ta, tb, (size_t)n * LINE) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
+static int stack_order(const void *pa, const void *pb)
+{
+    const msc_stack_value_t *a = pa, *b = pb;
+    return a->stack < b->stack ? -1 : a->stack > b->stack;
+}
+
+/* v[0..n) by stack, one value per stack (random stacks repeat): how many. */
+static size_t by_stack(msc_stack_value_t *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), stack_order);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && v[k - 1].stack == v[i].stack) {
+            v[k - 1].bytes += v[i].bytes, v[k - 1].count += v[i].count;
+            continue;
+        }
+        v[k++] = v[i];
+    }
+    return k;
+}
+
+/* A series of moments makes the trees each moment makes alone: the whole
+ * tree, and the graph of 100 frames, as stacks come, change and go (the
+ * empty stack and one past the trie among them); values not in stack
+ * order make a tree of their own. */
+static void test_series(void)
+{
+    static uint32_t node[NODES + 1];
+    static msc_stack_value_t all[NODES], v[NODES + 2];
+    size_t nall, n = 0;
+    msc_symbols_t *sym = random_trie(node, all, &nall);
+    msc_tree_series_t *whole = msc_tree_series_new(sym), *graph = msc_tree_series_new(sym);
+    CHECK(whole && graph);
+    uint32_t past = msc_symbols_nodes(sym) + 5;
+    for (int moment = 0; sym && whole && graph && moment < 12; moment++) {
+        /* Each valued stack is live now with a chance that grows and falls. */
+        size_t k = 0;
+        if (moment % 3 != 2) v[k++] = (msc_stack_value_t){0, 7 + (uint64_t)moment, 1};
+        for (size_t i = 0; i < nall; i++) {
+            uint32_t r = next_random();
+            if (r % 12 < (uint32_t)(moment < 6 ? moment + 1 : 12 - moment)) continue;
+            uint64_t bytes = r % 4 ? all[i].bytes : all[i].bytes + r % 100; /* some change */
+            v[k++] = (msc_stack_value_t){all[i].stack, bytes, 1 + r % 3};
+        }
+        if (moment % 2) v[k++] = (msc_stack_value_t){past, 40, 2};
+        n = moment == 11 ? 0 : by_stack(v, k); /* the last moment holds nothing */
+        msc_tree_t *want = msc_tree_new_pruned(sym, v, n, 0, 0, 0);
+        msc_tree_t *got = msc_tree_series_next(whole, v, n, 0, 0);
+        CHECK(want && got && same_tree(want, got));
+        msc_tree_free(got);
+        msc_tree_t *capped = msc_tree_series_next(graph, v, n, 10000, 100);
+        uint32_t *w = want ? drawn(want, 100) : NULL, *g = capped ? drawn(capped, 100) : NULL;
+        for (uint32_t i = 0; w && g && i < 100; i++) {
+            const msc_tree_node_t *x = msc_tree_node(want, w[i]), *y = msc_tree_node(capped, g[i]);
+            CHECK(w[i] == 0 ? g[i] == 0 : same_path(want, w[i], capped, g[i]));
+            CHECK(y->bytes == x->bytes && y->count == x->count && y->self_bytes == x->self_bytes);
+        }
+        CHECK(n < 100 || (w && g));
+        free(w);
+        free(g);
+        msc_tree_free(capped);
+        msc_tree_free(want);
+    }
+    /* Out of stack order: the tree of those values all the same. */
+    msc_stack_value_t swapped[2] = {{node[9], 5, 1}, {node[2], 3, 1}};
+    msc_tree_t *t = msc_tree_series_next(whole, swapped, 2, 0, 0);
+    CHECK(t && msc_tree_node(t, 0)->bytes == 8);
+    msc_tree_free(t);
+    msc_tree_series_free(whole);
+    msc_tree_series_free(graph);
+    msc_symbols_free(sym);
+}
+
 int main(void)
 {
     test_upright();
     test_inverted();
     test_pruned();
     test_capped();
+    test_series();
     test_frame_nodes();
     test_out_of_memory();
     tc_cleanup();
