@@ -79,16 +79,19 @@ int msc_advise_growth(const msc_heap_t *older, const msc_heap_t *newer, msc_advi
 struct msc_analysis;
 struct msc_symbols;
 struct msc_rows;
+struct msc_views_values;
 /* Runs the capture rules on a, the finished analysis of the capture at path
  * (whose symbols are sym), appending to out (which may hold a heap's advice
- * already) and sorting it again. by_line: the capture's rows of every view
- * by line, not inclusive (msc_aggregate_views with MSC_BY_LINE), when the
- * caller has them already (the HTML report's tables), else NULL. The rules
- * read the source lines named by the capture and replay the capture again
- * for each candidate. 0, or a negative MSC_E code (out then holds what it
- * held before). */
+ * already) and sorting it again. values: a's stack values of the peak and
+ * exit views, read already (msc_views_values_read), else NULL; by_line:
+ * the capture's rows of every view by line, not inclusive
+ * (msc_aggregate_views with MSC_BY_LINE), when the caller has them already
+ * (the HTML report's tables), else NULL. The rules read the source lines
+ * named by the capture and replay the capture again for each candidate. 0,
+ * or a negative MSC_E code (out then holds what it held before). */
 int msc_advise_capture(const char *path, const struct msc_analysis *a, struct msc_symbols *sym,
-                       const struct msc_rows *by_line, msc_advice_list_t *out);
+                       const struct msc_views_values *values, const struct msc_rows *by_line,
+                       msc_advice_list_t *out);
 
 /* Appends a (taking its strings, which are freed here when it fails): 0 or
  * MSC_ENOMEM. A NULL title, evidence or change is taken as out of memory. */

@@ -10,6 +10,7 @@
 
 #include "memscope/analysis.h"
 #include "memscope/symbols.h"
+#include "memscope/tree.h"
 
 typedef enum msc_group {
     MSC_BY_LINE = 0,
@@ -45,10 +46,15 @@ int msc_aggregate(const msc_analysis_t *a, msc_symbols_t *sym, msc_view_t view, 
  * of one a view. Release each with msc_rows_release. */
 int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
                         msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out);
-/* The same, not inclusive and for every file, for several groupings at
- * once (groups: a bit 1 << group each), into out[group][view]: one pass
- * over the stacks, each stack's frame resolved once for every grouping. */
-int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
+/* The same from values read already (msc_views_values_read; views it did
+ * not read are empty): for a caller that reads them once for several uses. */
+int msc_aggregate_views_of(const msc_views_values_t *vv, msc_symbols_t *sym, unsigned views,
+                           msc_group_t group, int inclusive, const char *only_file,
+                           msc_rows_t *out);
+/* Not inclusive and for every file, for several groupings at once (groups:
+ * a bit 1 << group each), into out[group][view]: one pass over the values,
+ * each stack's frame resolved once for every grouping. */
+int msc_aggregate_groups(const msc_views_values_t *vv, msc_symbols_t *sym, unsigned views,
                          unsigned groups, msc_rows_t (*out)[MSC_VIEW_ALL]);
 void msc_rows_release(msc_rows_t *r);
 

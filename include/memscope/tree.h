@@ -86,4 +86,19 @@ const uint32_t *msc_tree_children(const msc_tree_t *t, uint32_t id, uint32_t *n)
  * want stacks rather than a tree. Caller frees *out with msc_free. */
 int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out, size_t *n);
 
+/* The non-zero values of several views (views: a bit 1 << view each), read
+ * in one pass over the stacks: what a report's trees, tables and advice
+ * share, where each read the analysis's per-stack accumulators again
+ * (on a stack-rich capture, the biggest part of the memory they touch). */
+typedef struct msc_views_values {
+    msc_stack_value_t *values[MSC_VIEW_ALL]; /* per view read: by stack, ascending; owned */
+    size_t n[MSC_VIEW_ALL];
+    unsigned views;
+} msc_views_values_t;
+
+/* 0 or MSC_ENOMEM (out then holds nothing). Release with
+ * msc_views_values_release. */
+int msc_views_values_read(const msc_analysis_t *a, unsigned views, msc_views_values_t *out);
+void msc_views_values_release(msc_views_values_t *vv);
+
 #endif

@@ -101,7 +101,7 @@ static int advise(const char *capture, const char **heaps, int nheaps, size_t li
     if (rc == 0) rc = advise_heaps(h, nheaps, heaps, &advice);
     if (rc == 0 && capture) {
         rc = msc_advise_capture(capture, c.analysis, (msc_symbols_t *)msc_replay_symbols(c.replay),
-                                NULL, &advice);
+                                NULL, NULL, &advice);
         if (rc) cli_error("cannot advise on '%s': %s", capture, msc_strerror(rc));
     }
     if (rc == 0) rc = msc_report_advice(stdout, h[0], &advice, limit, json);

@@ -303,7 +303,8 @@ static int advise_joins(const char *path, const msc_summary_t *s, const msc_rows
 }
 
 int msc_advise_capture(const char *path, const msc_analysis_t *a, msc_symbols_t *sym,
-                       const msc_rows_t *by_line, msc_advice_list_t *out)
+                       const msc_views_values_t *values, const msc_rows_t *by_line,
+                       msc_advice_list_t *out)
 {
     msc_rows_t rows[MSC_VIEW_COUNT] = {{0}};
     size_t before = out->len;
@@ -311,7 +312,8 @@ int msc_advise_capture(const char *path, const msc_analysis_t *a, msc_symbols_t 
      * what the line itself allocated. */
     msc_rows_t held[MSC_VIEW_COUNT] = {{0}};
     unsigned peak_exit = 1u << MSC_VIEW_PEAK | 1u << MSC_VIEW_EXIT;
-    int rc = msc_aggregate_views(a, sym, peak_exit, MSC_BY_LINE, 1, NULL, held);
+    int rc = values ? msc_aggregate_views_of(values, sym, peak_exit, MSC_BY_LINE, 1, NULL, held)
+                    : msc_aggregate_views(a, sym, peak_exit, MSC_BY_LINE, 1, NULL, held);
     if (rc == 0 && !by_line)
         rc = msc_aggregate_views(a, sym, 1u << MSC_VIEW_TOTAL, MSC_BY_LINE, 0, NULL, rows);
     const msc_summary_t *s = msc_analysis_summary(a);

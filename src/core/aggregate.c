@@ -213,20 +213,52 @@ static void table_release(table_t *t)
     msc_free(t->rows);
 }
 
-int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
-                        msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
+/* The rows of the views asked, from an analysis (each stack it used, read
+ * for every view at once) or from values read already. */
+static int aggregate(const msc_analysis_t *a, const msc_views_values_t *vv, msc_symbols_t *sym,
+                     unsigned views, msc_group_t group, int inclusive, const char *only_file,
+                     msc_rows_t *out)
 {
     table_t t;
     memset(&t, 0, sizeof(t));
     for (int k = 0; k < MSC_VIEW_ALL; k++)
         if (views & 1u << k) out[k] = (msc_rows_t){NULL, 0, 0};
     int err = 0;
-    size_t words;
-    const uint64_t *used = msc_analysis_used_stacks(a, &words);
-    for (uint32_t node = 0; !err && msc__bits_next(used, words, &node); node++) {
-        msc_node_values_t v[MSC_VIEW_ALL];
-        if (values_of(a, node, views, v, out))
-            err = fold(&t, sym, node, v, group, inclusive, only_file);
+    msc_node_values_t v[MSC_VIEW_ALL] = {{0, 0}};
+    if (a) {
+        size_t words;
+        const uint64_t *used = msc_analysis_used_stacks(a, &words);
+        for (uint32_t node = 0; !err && msc__bits_next(used, words, &node); node++)
+            if (values_of(a, node, views, v, out))
+                err = fold(&t, sym, node, v, group, inclusive, only_file);
+    }
+    /* Values read already: the views' arrays merged by stack (each is by
+     * stack), a view dropped when it runs out. */
+    int live[MSC_VIEW_ALL], nlive = 0;
+    size_t at[MSC_VIEW_ALL] = {0};
+    for (int k = 0; !a && k < MSC_VIEW_ALL; k++)
+        if (views & vv->views & 1u << k && vv->n[k]) live[nlive++] = k;
+    while (nlive && !err) {
+        uint32_t node = UINT32_MAX;
+        for (int j = 0; j < nlive; j++)
+            if (vv->values[live[j]][at[live[j]]].stack < node)
+                node = vv->values[live[j]][at[live[j]]].stack;
+        for (int j = 0; j < nlive; j++) {
+            int k = live[j];
+            const msc_stack_value_t *x = &vv->values[k][at[k]];
+            v[k] = x->stack == node ? (msc_node_values_t){x->bytes, x->count}
+                                    : (msc_node_values_t){0, 0};
+            if (x->stack == node) out[k].total_bytes += x->bytes, at[k]++;
+        }
+        err = fold(&t, sym, node, v, group, inclusive, only_file);
+        for (int j = 0; j < nlive;) {
+            if (at[live[j]] < vv->n[live[j]]) {
+                j++;
+                continue;
+            }
+            v[live[j]] = (msc_node_values_t){0, 0};
+            live[j] = live[--nlive];
+        }
     }
     for (int k = 0; k < MSC_VIEW_ALL && !err; k++)
         if (views & 1u << k) err = rows_of(&t, k, &out[k]);
@@ -237,11 +269,23 @@ int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned vi
     return err;
 }
 
+int msc_aggregate_views(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
+                        msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
+{
+    return aggregate(a, NULL, sym, views, group, inclusive, only_file, out);
+}
+
+int msc_aggregate_views_of(const msc_views_values_t *vv, msc_symbols_t *sym, unsigned views,
+                           msc_group_t group, int inclusive, const char *only_file, msc_rows_t *out)
+{
+    return aggregate(NULL, vv, sym, views, group, inclusive, only_file, out);
+}
+
 /* Each stack's values go to its frame first (an array add, frames
  * numbered by the symbols' frame nodes), then each frame's to its row in
  * every grouping: a table is probed per frame, not per stack. Stacks past
  * the trie are the unknown frame, in the slot after the last. */
-int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned views,
+int msc_aggregate_groups(const msc_views_values_t *vv, msc_symbols_t *sym, unsigned views,
                          unsigned groups, msc_rows_t (*out)[MSC_VIEW_ALL])
 {
     enum { GROUPS = MSC_BY_SOURCE_LINE + 1 };
@@ -255,15 +299,14 @@ int msc_aggregate_groups(const msc_analysis_t *a, msc_symbols_t *sym, unsigned v
     msc_node_values_t(*per)[MSC_VIEW_ALL] =
         fn ? msc_calloc((size_t)fn->nframes + 1, sizeof(*per)) : NULL;
     int err = first < GROUPS && !per ? MSC_ENOMEM : 0;
-    size_t words;
-    const uint64_t *used = msc_analysis_used_stacks(a, &words);
-    for (uint32_t node = 0; !err && first < GROUPS && msc__bits_next(used, words, &node); node++) {
-        msc_node_values_t v[MSC_VIEW_ALL];
-        if (!values_of(a, node, views, v, out[first])) continue;
-        msc_node_values_t *to = per[node < fn->ntrie ? fn->frame[fn->of[node]] : fn->nframes];
-        for (int k = 0; k < MSC_VIEW_ALL; k++) {
-            to[k].bytes += v[k].bytes;
-            to[k].count += v[k].count;
+    for (int k = 0; k < MSC_VIEW_ALL && !err && first < GROUPS; k++) {
+        if (!(views & vv->views & 1u << k)) continue;
+        for (size_t i = 0; i < vv->n[k]; i++) {
+            const msc_stack_value_t *x = &vv->values[k][i];
+            uint32_t f = x->stack < fn->ntrie ? fn->frame[fn->of[x->stack]] : fn->nframes;
+            per[f][k].bytes += x->bytes;
+            per[f][k].count += x->count;
+            out[first][k].total_bytes += x->bytes;
         }
     }
     for (uint32_t f = 0; !err && per && f <= fn->nframes; f++) {

@@ -631,6 +631,40 @@ int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t
     return 0;
 }
 
+/* Each view's array has room for every stack used (a view's own are not
+ * known before the pass): what a sparse view leaves untouched of a block
+ * that large is never given pages (blocks of 1 MiB and more are mappings
+ * of their own, main.c). */
+int msc_views_values_read(const msc_analysis_t *a, unsigned views, msc_views_values_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->views = views;
+    size_t words, used = 0;
+    const uint64_t *bits = msc_analysis_used_stacks(a, &words);
+    for (size_t w = 0; w < words; w++) used += (size_t)__builtin_popcountll(bits[w]);
+    for (int k = 0; k < MSC_VIEW_ALL; k++) {
+        if (!(views & 1u << k)) continue;
+        if (!(out->values[k] = msc_malloc((used ? used : 1) * sizeof(msc_stack_value_t)))) {
+            msc_views_values_release(out);
+            return MSC_ENOMEM;
+        }
+    }
+    for (uint32_t s = 0; msc__bits_next(bits, words, &s); s++) {
+        msc_node_values_t v[MSC_VIEW_ALL] = {{0, 0}};
+        msc_analysis_node_views(a, s, v);
+        for (int k = 0; k < MSC_VIEW_ALL; k++)
+            if (views & 1u << k && (v[k].bytes || v[k].count))
+                out->values[k][out->n[k]++] = (msc_stack_value_t){s, v[k].bytes, v[k].count};
+    }
+    return 0;
+}
+
+void msc_views_values_release(msc_views_values_t *vv)
+{
+    for (int k = 0; k < MSC_VIEW_ALL; k++) msc_free(vv->values[k]);
+    memset(vv, 0, sizeof(*vv));
+}
+
 msc_tree_t *msc_tree_of_view(msc_symbols_t *sym, const msc_analysis_t *a, msc_view_t view,
                              int flags)
 {

@@ -77,7 +77,7 @@ static PyObject *py_advise(PyObject *self, PyObject *args)
     if (!h) return NULL;
     msc_advice_list_t l = {0};
     int rc = msc_advise_heap(h, &l);
-    if (rc == 0 && a) rc = msc_advise_capture(path, a, sym, NULL, &l);
+    if (rc == 0 && a) rc = msc_advise_capture(path, a, sym, NULL, NULL, &l);
     PyObject *result =
         rc == 0 ? advice_result(h, &l, limit > 0 ? (size_t)limit : 0)
                 : PyErr_Format(PyExc_OSError, "memscope: cannot advise: %s", msc_strerror(rc));

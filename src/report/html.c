@@ -34,6 +34,7 @@ typedef struct page {
     const char *kind;              /* "report" or "flamegraph" */
     msc_view_t view;               /* the flamegraph's */
     int inverted;
+    msc_views_values_t values;     /* every view drawn, read once for trees, tables and advice */
 } page_t;
 
 /* Text for SVG and HTML bodies (the one escaper of markup; the data's JSON
@@ -202,13 +203,11 @@ static int write_flames(const page_t *p)
     msc_json_newline(p->json, 0);
     msc_json_object_begin(p->json, "flames");
     for (int v = 0; v < (timed ? MSC_VIEW_WALL + 1 : MSC_VIEW_COUNT) && !err; v++) {
-        msc_stack_value_t *values = NULL; /* the view's, for both orientations */
-        size_t n = 0;
+        const msc_stack_value_t *values = p->values.values[v]; /* for both orientations */
+        size_t n = p->values.n[v];
         for (int inv = 0; inv < 2 && !err; inv++) {
             if (!strcmp(p->kind, "flamegraph") && (v != (int)p->view || inv != p->inverted))
                 continue;
-            if (!values && (err = msc_stack_values(p->ctx->analysis, (msc_view_t)v, &values, &n)))
-                break;
             char key[64];
             snprintf(key, sizeof(key), "%s%s", msc_view_name((msc_view_t)v),
                      inv ? "_inverted" : "");
@@ -219,7 +218,6 @@ static int write_flames(const page_t *p)
                                                  MIN_SHARE, TREE_NODES),
                              TREE_NODES);
         }
-        msc_free(values);
     }
     msc_json_end(p->json);
     return err;
@@ -283,7 +281,7 @@ static int write_tables(const page_t *p, msc_rows_t by_line[MSC_VIEW_COUNT])
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
     msc_rows_t rows[3][MSC_VIEW_ALL];
     int err =
-        msc_aggregate_groups(p->ctx->analysis, sym, (1u << MSC_VIEW_COUNT) - 1,
+        msc_aggregate_groups(&p->values, sym, (1u << MSC_VIEW_COUNT) - 1,
                              1u << MSC_BY_LINE | 1u << MSC_BY_FUNCTION | 1u << MSC_BY_FILE, rows);
     if (err) return err;
     msc_json_newline(p->json, 0);
@@ -308,7 +306,8 @@ static int write_advice(const page_t *p, const msc_rows_t by_line[MSC_VIEW_COUNT
     msc_json_t *j = p->json;
     msc_advice_list_t l = {0};
     int err = msc_advise_capture(p->ctx->path, p->ctx->analysis,
-                                 (msc_symbols_t *)msc_replay_symbols(p->ctx->replay), by_line, &l);
+                                 (msc_symbols_t *)msc_replay_symbols(p->ctx->replay), &p->values,
+                                 by_line, &l);
     msc_json_newline(j, 0);
     msc_json_array_begin(j, "advice");
     for (size_t i = 0; i < l.len && !err; i++) {
@@ -339,13 +338,19 @@ static int write_data(FILE *out, page_t *p)
     msc_json_object_begin(&j, NULL);
     write_summary(p);
     int report = !strcmp(p->kind, "report");
-    int err = report ? write_timeline(p) : 0;
+    int timed = msc_analysis_summary(p->ctx->analysis)->cpu_samples != 0;
+    unsigned views = !report ? 1u << p->view
+                             : ((1u << MSC_VIEW_COUNT) - 1) |
+                                   (timed ? 1u << MSC_VIEW_CPU | 1u << MSC_VIEW_WALL : 0);
+    int err = msc_views_values_read(p->ctx->analysis, views, &p->values);
+    if (!err && report) err = write_timeline(p);
     if (!err) err = write_flames(p);
     if (!err && report) err = write_moments(p);
     msc_rows_t by_line[MSC_VIEW_COUNT] = {{0}};
     if (!err && report) err = write_tables(p, by_line);
     if (!err && report) err = write_advice(p, by_line);
     for (int v = 0; v < MSC_VIEW_COUNT; v++) msc_rows_release(&by_line[v]);
+    msc_views_values_release(&p->values);
     msc_json_newline(&j, 0);
     msc__frames_write(&j, p->frames);
     msc_json_end(&j);
@@ -376,12 +381,12 @@ static int write_page(FILE *out, page_t *p)
 
 int msc_report_html(const msc_report_ctx_t *ctx, FILE *out, const msc_temporal_t *moments)
 {
-    page_t p = {ctx, moments, NULL, NULL, "report", MSC_VIEW_PEAK, 0};
+    page_t p = {ctx, moments, NULL, NULL, "report", MSC_VIEW_PEAK, 0, {{0}, {0}, 0}};
     return write_page(out, &p);
 }
 
 int msc_report_flamegraph(const msc_report_ctx_t *ctx, FILE *out, msc_view_t view, int inverted)
 {
-    page_t p = {ctx, NULL, NULL, NULL, "flamegraph", view, inverted};
+    page_t p = {ctx, NULL, NULL, NULL, "flamegraph", view, inverted, {{0}, {0}, 0}};
     return write_page(out, &p);
 }

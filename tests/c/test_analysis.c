@@ -668,7 +668,9 @@ static void test_aggregate(void)
     CHECK_EQ(fixture_init(&gx), 0);
     msc_rows_t groups[MSC_BY_SOURCE_LINE + 1][MSC_VIEW_ALL];
     unsigned views = 1u << MSC_VIEW_PEAK | 1u << MSC_VIEW_TOTAL | 1u << MSC_VIEW_EXIT;
-    CHECK_EQ(msc_aggregate_groups(gx.a, gx.sym, views, 0xF, groups), 0);
+    msc_views_values_t vv;
+    CHECK_EQ(msc_views_values_read(gx.a, views, &vv), 0);
+    CHECK_EQ(msc_aggregate_groups(&vv, gx.sym, views, 0xF, groups), 0);
     for (int g = 0; g <= MSC_BY_SOURCE_LINE; g++) {
         for (int v = 0; v < MSC_VIEW_COUNT; v++) {
             msc_rows_t one, *many = &groups[g][v];
@@ -684,6 +686,28 @@ static void test_aggregate(void)
             msc_rows_release(many);
         }
     }
+    /* Inclusive, from the values read once: the rows the analysis gives
+     * (a recursive stack counted once per row), a view not read empty. */
+    for (int g = 0; g <= MSC_BY_SOURCE_LINE; g++) {
+        msc_rows_t of[MSC_VIEW_ALL], direct[MSC_VIEW_ALL];
+        unsigned asked = views | 1u << MSC_VIEW_CPU;
+        CHECK_EQ(msc_aggregate_views_of(&vv, gx.sym, asked, (msc_group_t)g, 1, NULL, of), 0);
+        CHECK_EQ(msc_aggregate_views(gx.a, gx.sym, views, (msc_group_t)g, 1, NULL, direct), 0);
+        CHECK_EQ(of[MSC_VIEW_CPU].n, 0);
+        for (int v = 0; v < MSC_VIEW_COUNT; v++) {
+            CHECK_EQ(of[v].n, direct[v].n);
+            CHECK_EQ(of[v].total_bytes, direct[v].total_bytes);
+            for (size_t i = 0; i < of[v].n && i < direct[v].n; i++) {
+                const msc_row_t *x = &direct[v].rows[i], *y = &of[v].rows[i];
+                CHECK(x->file == y->file && x->function == y->function && x->line == y->line &&
+                      x->bytes == y->bytes && x->count == y->count);
+            }
+            msc_rows_release(&of[v]);
+            msc_rows_release(&direct[v]);
+        }
+        msc_rows_release(&of[MSC_VIEW_CPU]);
+    }
+    msc_views_values_release(&vv);
     fixture_release(&gx);
 
     CHECK(msc_same_file("a.py", "a.py"));
@@ -704,8 +728,11 @@ static void test_out_of_memory(void)
         tc_use_allocator(at, 0);
         int err = fixture_init(&fx);
         msc_rows_t rows = {0}, groups[MSC_BY_FILE + 1][MSC_VIEW_ALL];
+        msc_views_values_t vv = {{0}, {0}, 0};
         if (!err) err = msc_aggregate(fx.a, fx.sym, MSC_VIEW_TOTAL, MSC_BY_LINE, 1, NULL, &rows);
-        if (!err) err = msc_aggregate_groups(fx.a, fx.sym, 1u << MSC_VIEW_TOTAL, 0x6, groups);
+        if (!err) err = msc_views_values_read(fx.a, 1u << MSC_VIEW_TOTAL, &vv);
+        if (!err) err = msc_aggregate_groups(&vv, fx.sym, 1u << MSC_VIEW_TOTAL, 0x6, groups);
+        msc_views_values_release(&vv);
         long refused = tc_ctl.refused;
         msc_rows_release(&rows);
         for (int g = MSC_BY_FUNCTION; !err && g <= MSC_BY_FILE; g++)
