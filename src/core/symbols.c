@@ -287,71 +287,67 @@ void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
 
 /*
  * Frame nodes. One pass over the trie in id order (a parent before its
- * children) interns each node's frame, then (its parent's frame node, its
- * frame). Both tables are open addressing on ids (0 empty), at most half
- * full, and are dropped once the arrays are made; the frames' grows with
- * them (a capture has far fewer frames than stacks).
+ * children) finds each node's frame, then the frame node of (its parent's
+ * frame node, its frame), numbering each when new. Both are looked up in
+ * tables (table.h) whose entries are the frames' keys and the frame nodes'
+ * arrays themselves, dropped once the arrays are made.
  */
 
-static uint32_t mix(uint64_t a, uint64_t b)
-{
-    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ b * 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 31;
-    return (uint32_t)(h ^ h >> 32);
-}
-
-typedef struct frame_table {
-    uint32_t *slots;           /* frame number or 0 */
-    uint32_t mask;
+typedef struct frame_build {
+    msc_table_t frames;        /* entry e: frame e + 1, keyed by keys[e + 1] */
     uint32_t (*keys)[3];       /* per frame: file, function and line ids */
     size_t cap_keys;
-} frame_table_t;
+    uint32_t *frame_trie;      /* per frame: the first trie node naming it */
+    size_t cap_frame_trie;
+    msc_table_t nodes;         /* entry e: frame node e + 1, keyed by (parent, frame) */
+    uint32_t *parent, *frame;  /* per frame node */
+} frame_build_t;
 
-static uint32_t frame_slot(const frame_table_t *ft, const uint32_t k[3])
+static uint64_t frame_hash(const uint32_t k[3])
 {
-    uint32_t i = mix((uint64_t)k[0] << 32 | k[1], k[2]) & ft->mask, f;
-    while ((f = ft->slots[i]) && memcmp(ft->keys[f], k, 3 * 4) != 0) i = (i + 1) & ft->mask;
-    return i;
+    return ((uint64_t)k[0] << 32 | k[1]) * 0xBF58476D1CE4E5B9ull ^ k[2];
 }
 
-/* Room for frame number nf; 0 or MSC_ENOMEM. */
-static int frame_table_grow(frame_table_t *ft, uint32_t nf)
+static uint64_t frame_entry_hash(const void *ctx, uint32_t e)
 {
-    if (msc_array_grow((void **)&ft->keys, &ft->cap_keys, (size_t)nf + 1, sizeof(*ft->keys)) < 0)
-        return MSC_ENOMEM;
-    if ((uint64_t)(nf + 1) * 2 <= ft->mask) return 0;
-    uint32_t mask = ft->mask * 2 + 1, *slots = msc_calloc((size_t)mask + 1, 4);
-    if (!slots) return MSC_ENOMEM;
-    msc_free(ft->slots);
-    ft->slots = slots;
-    ft->mask = mask;
-    for (uint32_t f = 1; f < nf; f++) ft->slots[frame_slot(ft, ft->keys[f])] = f;
-    return 0;
+    return frame_hash(((const frame_build_t *)ctx)->keys[e + 1]);
 }
 
-/* Interns frame node (up, f) in the table (frame node numbers, 0 empty;
- * at most half full, grown with the nodes); its number, or 0 on OOM. */
-static uint32_t frame_node(uint32_t **slots, uint32_t *mask, uint32_t *parent, uint32_t *frame,
-                           uint32_t *nfn, uint32_t up, uint32_t f)
+static uint64_t node_entry_hash(const void *ctx, uint32_t e)
 {
-    uint32_t i = mix(up, f) & *mask, fx;
-    while ((fx = (*slots)[i]) && (parent[fx] != up || frame[fx] != f)) i = (i + 1) & *mask;
-    if (fx) return fx;
-    fx = (*slots)[i] = (*nfn)++;
-    parent[fx] = up;
-    frame[fx] = f;
-    if ((uint64_t)*nfn * 2 <= *mask) return fx;
-    uint32_t grown_mask = *mask * 2 + 1, *grown = msc_calloc((size_t)grown_mask + 1, 4);
-    if (!grown) return 0;
-    for (uint32_t y = 1; y < *nfn; y++) {
-        uint32_t j = mix(parent[y], frame[y]) & grown_mask;
-        while (grown[j]) j = (j + 1) & grown_mask;
-        grown[j] = y;
-    }
-    msc_free(*slots);
-    *slots = grown;
-    *mask = grown_mask;
-    return fx;
+    const frame_build_t *b = ctx;
+    return (uint64_t)b->parent[e + 1] << 32 | b->frame[e + 1];
+}
+
+/* The number of trie node x's frame (ids k), made when new; 0 on OOM. */
+static uint32_t frame_number(frame_build_t *b, const uint32_t k[3], uint32_t x)
+{
+    size_t nf = b->frames.n + 1; /* the number a new frame gets */
+    if (msc_table_reserve(&b->frames, frame_entry_hash, b) < 0 ||
+        msc_array_grow((void **)&b->keys, &b->cap_keys, nf + 1, sizeof(*b->keys)) < 0 ||
+        msc_array_grow((void **)&b->frame_trie, &b->cap_frame_trie, nf + 1, 4) < 0)
+        return 0;
+    size_t i = msc_table_slot(&b->frames, frame_hash(k));
+    for (uint32_t e; (e = msc_table_entry(&b->frames, i)) != MSC_TABLE_EMPTY;
+         i = msc_table_next(&b->frames, i))
+        if (memcmp(b->keys[e + 1], k, sizeof(b->keys[0])) == 0) return e + 1;
+    memcpy(b->keys[nf], k, sizeof(b->keys[0]));
+    b->frame_trie[nf] = x;
+    return msc_table_add(&b->frames, i) + 1;
+}
+
+/* The number of frame node (up, f), made when new; 0 on OOM. */
+static uint32_t frame_node(frame_build_t *b, uint32_t up, uint32_t f)
+{
+    if (msc_table_reserve(&b->nodes, node_entry_hash, b) < 0) return 0;
+    size_t i = msc_table_slot(&b->nodes, (uint64_t)up << 32 | f);
+    for (uint32_t e; (e = msc_table_entry(&b->nodes, i)) != MSC_TABLE_EMPTY;
+         i = msc_table_next(&b->nodes, i))
+        if (b->parent[e + 1] == up && b->frame[e + 1] == f) return e + 1;
+    uint32_t fx = (uint32_t)b->nodes.n + 1;
+    b->parent[fx] = up;
+    b->frame[fx] = f;
+    return msc_table_add(&b->nodes, i) + 1;
 }
 
 /* Where the frame of a Python node's (code, offset) is kept once known:
@@ -371,52 +367,41 @@ static uint32_t *frame_cell(msc_symbols_t *s, uint32_t **cells, const node_t *nd
 }
 
 /* The per-node arrays sized for every trie node (an upper bound), then cut
- * to what was made. The node table starts with room for half of them (a
- * line's several instructions often merge), and grows. */
+ * to what was made; the node table sized for half of them at first (a
+ * line's several instructions often merge). */
 static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
 {
-    uint32_t n = s->nnodes, mask = 1023;
-    while (mask < n) mask = mask * 2 + 1;
-    uint32_t *of = msc_malloc((size_t)n * 4), *parent = msc_malloc((size_t)n * 4);
-    uint32_t *frame = msc_malloc((size_t)n * 4), *frame_trie = NULL;
-    uint32_t *nodes = msc_calloc((size_t)mask + 1, 4);
+    uint32_t n = s->nnodes;
+    frame_build_t b = {{NULL, 0, 0}, NULL, 0, NULL, 0, {NULL, 0, 0}, NULL, NULL};
+    msc_table_init(&b.frames);
+    msc_table_init(&b.nodes);
+    uint32_t *of = msc_malloc((size_t)n * 4);
+    b.parent = msc_malloc((size_t)n * 4);
+    b.frame = msc_malloc((size_t)n * 4);
     uint32_t **cells = msc_calloc(s->ncodes ? s->ncodes : 1, sizeof(uint32_t *));
-    size_t cap_frame_trie = 0;
-    frame_table_t ft = {msc_calloc(1024, 4), 1023, NULL, 0};
-    int err = of && parent && frame && nodes && cells && ft.slots ? 0 : MSC_ENOMEM;
-    uint32_t nf = 1, nfn = 1;
-    if (!err) of[0] = parent[0] = frame[0] = 0;
+    int err = of && b.parent && b.frame && cells && msc_table_presize(&b.nodes, n / 2) == 0 &&
+                      msc_array_grow((void **)&b.frame_trie, &b.cap_frame_trie, 1, 4) == 0
+                  ? 0
+                  : MSC_ENOMEM;
+    if (!err) of[0] = b.parent[0] = b.frame[0] = b.frame_trie[0] = 0;
     for (uint32_t x = 1; x < n && !err; x++) {
         uint32_t *cell = frame_cell(s, cells, &s->nodes[x], &err), f = cell ? *cell : 0;
         if (!f && !err) {
             uint32_t k[3];
             msc_symbols_frame_ids(s, x, &k[0], &k[1], &k[2]);
-            f = ft.slots[frame_slot(&ft, k)];
-            if (!f) {
-                err = frame_table_grow(&ft, nf);
-                if (!err)
-                    err = msc_array_grow((void **)&frame_trie, &cap_frame_trie, (size_t)nf + 1, 4);
-                if (err) break;
-                f = nf++;
-                memcpy(ft.keys[f], k, sizeof(k));
-                ft.slots[frame_slot(&ft, k)] = f;
-                frame_trie[f] = x;
-            }
-            if (cell) *cell = f;
+            if (!(f = frame_number(&b, k, x))) err = MSC_ENOMEM;
+            else if (cell) *cell = f;
         }
-        if (err) break;
-        of[x] = frame_node(&nodes, &mask, parent, frame, &nfn, of[s->nodes[x].parent], f);
-        if (!of[x]) err = MSC_ENOMEM;
+        if (!err && !(of[x] = frame_node(&b, of[s->nodes[x].parent], f))) err = MSC_ENOMEM;
     }
+    uint32_t nfn = (uint32_t)b.nodes.n + 1, nf = (uint32_t)b.frames.n + 1;
     for (uint32_t c = 0; cells && c < s->ncodes; c++) msc_free(cells[c]);
     msc_free(cells);
-    msc_free(ft.slots);
-    msc_free(ft.keys);
-    msc_free(nodes);
-    if (!err && !frame_trie) err = msc_array_grow((void **)&frame_trie, &cap_frame_trie, 1, 4);
-    if (!err) frame_trie[0] = 0;
+    msc_table_release(&b.frames);
+    msc_table_release(&b.nodes);
+    msc_free(b.keys);
     /* Cut to size (a block that cannot be cut is still ours to free). */
-    uint32_t **cut[] = {&parent, &frame};
+    uint32_t **cut[] = {&b.parent, &b.frame};
     for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]) && !err; i++) {
         uint32_t *smaller = msc_realloc(*cut[i], (size_t)nfn * 4);
         if (smaller) *cut[i] = smaller;
@@ -424,7 +409,7 @@ static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
     }
     uint32_t *scratch = err ? NULL : msc_calloc(nfn, 4);
     if (!err && !scratch) err = MSC_ENOMEM;
-    *fn = (msc_frame_nodes_t){n, nfn, nf, 0, of, parent, frame, frame_trie, scratch};
+    *fn = (msc_frame_nodes_t){n, nfn, nf, 0, of, b.parent, b.frame, b.frame_trie, scratch};
     if (err) frame_nodes_release(fn);
     return err;
 }
