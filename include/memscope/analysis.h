@@ -181,6 +181,16 @@ uint64_t msc_analysis_time(const msc_analysis_t *a);
 /* Values of the stack whose leaf is node, for a view; zero for nodes never
  * seen. Valid after msc_analysis_finish. */
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node);
+/* Keeps each stack's smallest and largest allocation size (reallocs
+ * included) from the next event on, for msc_analysis_size_range: 8 bytes a
+ * stack, so only for the callers that ask (the advice's join rule). 0 or
+ * MSC_ENOMEM. */
+int msc_analysis_track_sizes(msc_analysis_t *a);
+/* The smallest size not 0 (0 if none was) and the largest that node
+ * allocated: 1, or 0 when it never allocated, or -1 when they are not
+ * known (sizes not tracked, or one was 4 GiB or more). */
+int msc_analysis_size_range(const msc_analysis_t *a, uint32_t node, uint64_t *min, uint64_t *max);
+
 /* The same for every view at once, into v: whether the stack ever
  * allocated or was sampled (else every view is zero, and v is left as it
  * was). */

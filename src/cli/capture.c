@@ -36,13 +36,14 @@ void cli_bar_clear(cli_bar_t *b)
 /* Replays c->path into a new analysis, with an observer taking the
  * moments when asked: 0, MSC_ETRUNCATED, or another MSC_E code with
  * c->replay NULL. */
-static int analyse(cli_capture_t *c, size_t moments, msc_error_info_t *info)
+static int analyse(cli_capture_t *c, size_t moments, int sizes, msc_error_info_t *info)
 {
     cli_bar_t bar = {"reading", c->path, time(NULL), 0};
     c->replay = NULL;
     c->moments = NULL;
     c->analysis = msc_analysis_new();
-    if (!c->analysis || (moments && !(c->moments = msc_temporal_new(c->analysis, moments))))
+    if (!c->analysis || (moments && !(c->moments = msc_temporal_new(c->analysis, moments))) ||
+        (sizes && msc_analysis_track_sizes(c->analysis) < 0))
         return MSC_ENOMEM;
     int err = msc_analyse_file(c->path, c->analysis, &c->replay, info,
                                isatty(2) ? cli_bar_draw : NULL, &bar);
@@ -67,11 +68,11 @@ void cli_read_error(const char *path, int err, const msc_error_info_t *info)
                   info->what ? info->what : msc_strerror(err), (unsigned long long)info->offset);
 }
 
-int cli_capture_open(cli_capture_t *c, const char *path, size_t moments)
+static int open_capture(cli_capture_t *c, const char *path, size_t moments, int sizes)
 {
     msc_error_info_t info = {0, "out of memory"};
     c->path = path;
-    int err = analyse(c, moments, &info);
+    int err = analyse(c, moments, sizes, &info);
     if (!c->replay) {
         cli_capture_close(c);
         cli_read_error(path, err, &info);
@@ -85,6 +86,16 @@ int cli_capture_open(cli_capture_t *c, const char *path, size_t moments)
                  "showing what it holds",
                  path);
     return EXIT_OK;
+}
+
+int cli_capture_open(cli_capture_t *c, const char *path, size_t moments)
+{
+    return open_capture(c, path, moments, 0);
+}
+
+int cli_capture_open_advised(cli_capture_t *c, const char *path, size_t moments)
+{
+    return open_capture(c, path, moments, 1);
 }
 
 void cli_capture_close(cli_capture_t *c)

@@ -91,6 +91,9 @@ typedef struct cli_capture {
  * (0: none). EXIT_OK, or EXIT_USAGE after printing why the file cannot be
  * read. */
 int cli_capture_open(cli_capture_t *c, const char *path, size_t moments);
+/* The same, keeping each stack's size range for the advice's join rule
+ * (msc_analysis_track_sizes), which then needs no second pass. */
+int cli_capture_open_advised(cli_capture_t *c, const char *path, size_t moments);
 void cli_capture_close(cli_capture_t *c);
 /* The one line for a capture that cannot be read: what is wrong and at
  * which byte (errno for a failed open). */

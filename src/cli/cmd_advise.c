@@ -95,7 +95,7 @@ static int advise(const char *capture, const char **heaps, int nheaps, size_t li
     cli_capture_t c = {0};
     msc_heap_t *h[2] = {NULL, NULL};
     msc_advice_list_t advice = {0};
-    int rc = capture && cli_capture_open(&c, capture, 0) != EXIT_OK ? -1 : 0;
+    int rc = capture && cli_capture_open_advised(&c, capture, 0) != EXIT_OK ? -1 : 0;
     for (int i = 0; rc == 0 && i < nheaps; i++)
         if (!(h[i] = cli_heap_load(heaps[i]))) rc = -1;
     if (rc == 0) rc = advise_heaps(h, nheaps, heaps, &advice);

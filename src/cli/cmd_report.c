@@ -86,7 +86,7 @@ static int run(int argc, char **argv)
     int done = cli_parse_file_output(argc, argv, &cli_cmd_report, &output);
     if (done >= 0) return done;
     cli_capture_t cap;
-    int rc = cli_capture_open(&cap, argv[optind], MSC_REPORT_MOMENTS);
+    int rc = cli_capture_open_advised(&cap, argv[optind], MSC_REPORT_MOMENTS);
     if (rc) return rc;
     char *path = output.path ? strdup(output.path) : cli_default_output(cap.path, ".html");
     output.path = path;

@@ -272,17 +272,54 @@ static int advise_generators(const char *path, const msc_summary_t *s, const msc
     return rc;
 }
 
-static int advise_joins(const char *path, const msc_summary_t *s, const msc_rows_t *total,
-                        msc_advice_list_t *l)
+/* The sizes allocated on the join lines from the analysis's size ranges
+ * (msc_analysis_track_sizes), each stack's innermost frame named by the
+ * frame nodes: 1 when done, 0 when a range is not known (a pass measures
+ * them then), or MSC_ENOMEM. */
+static int sizes_of_lines(const msc_analysis_t *a, msc_symbols_t *sym, candidate_t *c, size_t n)
+{
+    const msc_frame_nodes_t *fn = msc_symbols_frame_nodes(sym);
+    uint8_t *line_of = fn ? msc_calloc(fn->nframes, 1) : NULL; /* per frame: candidate + 1 */
+    if (!line_of) return MSC_ENOMEM;
+    for (uint32_t f = 1; f < fn->nframes; f++) {
+        msc_frame_t fr;
+        msc_symbols_frame(sym, fn->frame_trie[f], &fr);
+        for (size_t i = 0; i < n && !line_of[f]; i++)
+            if (fr.line == c[i].line && !strcmp(fr.file, c[i].file)) line_of[f] = (uint8_t)(1 + i);
+    }
+    size_t words;
+    const uint64_t *used = msc_analysis_used_stacks(a, &words);
+    int known = 1;
+    for (uint32_t node = 0; known && msc__bits_next(used, words, &node); node++) {
+        uint8_t i = node && node < fn->ntrie ? line_of[fn->frame[fn->of[node]]] : 0;
+        uint64_t min, max;
+        if (!i) continue;
+        known = msc_analysis_size_range(a, node, &min, &max) >= 0;
+        candidate_t *x = &c[i - 1];
+        if (min && (!x->min_size || min < x->min_size)) x->min_size = min;
+        if (max > x->max_size) x->max_size = max;
+    }
+    msc_free(line_of);
+    return known;
+}
+
+static int advise_joins(const char *path, const msc_analysis_t *a, msc_symbols_t *sym,
+                        const msc_rows_t *total, msc_advice_list_t *l)
 {
     candidate_t c[CANDIDATES];
+    const msc_summary_t *s = msc_analysis_summary(a);
     size_t n = pick(total, JOIN_MIN_BYTES, JOIN_MIN_ALLOCATIONS, concatenates, c);
-    int rc = n ? measure(path, s->sample_bytes, NULL, c, n) : 0;
+    int rc = n ? sizes_of_lines(a, sym, c, n) : 1;
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) c[i].min_size = c[i].max_size = 0;
+        rc = measure(path, s->sample_bytes, NULL, c, n);
+    }
+    if (rc == 1) rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint64_t pieces = LIST_OBJECT_BYTES + LIST_ITEM_BYTES * c[i].count;
         uint64_t after = c[i].max_size + pieces;
         if (c[i].max_size < JOIN_MIN_GROWTH * c[i].min_size || c[i].bytes < 2 * after) continue;
-        msc_advice_t a = {
+        msc_advice_t x = {
             "join",
             "allocated",
             msc_strfmt("Build the string at %s:%u with join", c[i].file, c[i].line),
@@ -297,7 +334,7 @@ static int advise_joins(const char *path, const msc_summary_t *s, const msc_rows
             c[i].bytes - after,
             0,
             where(&c[i])};
-        rc = msc_advice_add(l, &a);
+        rc = msc_advice_add(l, &x);
     }
     return rc;
 }
@@ -318,7 +355,7 @@ int msc_advise_capture(const char *path, const msc_analysis_t *a, msc_symbols_t 
         rc = msc_aggregate_views(a, sym, 1u << MSC_VIEW_TOTAL, MSC_BY_LINE, 0, NULL, rows);
     const msc_summary_t *s = msc_analysis_summary(a);
     if (rc == 0) rc = advise_generators(path, s, &held[MSC_VIEW_PEAK], &held[MSC_VIEW_EXIT], out);
-    if (rc == 0) rc = advise_joins(path, s, &(by_line ? by_line : rows)[MSC_VIEW_TOTAL], out);
+    if (rc == 0) rc = advise_joins(path, a, sym, &(by_line ? by_line : rows)[MSC_VIEW_TOTAL], out);
     for (int v = 0; v < MSC_VIEW_COUNT; v++) {
         msc_rows_release(&held[v]);
         msc_rows_release(&rows[v]);

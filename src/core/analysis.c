@@ -83,6 +83,10 @@ struct msc_analysis {
     unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id: stacks_mem's */
     msc_zarray_t stacks_mem, bits_mem, used_mem;
+    uint32_t (*sizes)[2];      /* when tracked (msc_analysis_track_sizes), per stack: its
+                                  largest size and UINT32_MAX less its smallest that is not
+                                  0 (0 before any), saturating at UINT32_MAX; sizes_mem's */
+    msc_zarray_t sizes_mem;
     uint32_t nstacks;
     uint32_t top;              /* one past the highest node whose accumulator was used:
                                   the stacks a report reads (nstacks is the room) */
@@ -152,6 +156,7 @@ void msc_analysis_free(msc_analysis_t *a)
     msc__zarray_free(&a->stacks_mem);
     msc__zarray_free(&a->bits_mem);
     msc__zarray_free(&a->used_mem);
+    msc__zarray_free(&a->sizes_mem);
     msc_free(a);
 }
 
@@ -169,8 +174,40 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
         return MSC_ENOMEM;
     a->live_bits = a->bits_mem.p;
     a->used_bits = a->used_mem.p;
+    if (a->sizes) {
+        if (msc__zarray_grow(&a->sizes_mem, sizeof(*a->sizes) * n) < 0) return MSC_ENOMEM;
+        a->sizes = a->sizes_mem.p;
+    }
     a->nstacks = n;
     return 0;
+}
+
+int msc_analysis_track_sizes(msc_analysis_t *a)
+{
+    size_t n = a->nstacks ? a->nstacks : 1;
+    if (a->sizes || msc__zarray_grow(&a->sizes_mem, sizeof(*a->sizes) * n) < 0)
+        return a->sizes ? 0 : MSC_ENOMEM;
+    a->sizes = a->sizes_mem.p;
+    return 0;
+}
+
+int msc_analysis_size_range(const msc_analysis_t *a, uint32_t node, uint64_t *min, uint64_t *max)
+{
+    *min = *max = 0;
+    if (!a->sizes) return -1;
+    if (node >= a->nstacks || !a->stacks[node].total_count) return 0;
+    *max = a->sizes[node][0];
+    *min = a->sizes[node][1] ? UINT32_MAX - a->sizes[node][1] : 0;
+    return *max < UINT32_MAX ? 1 : -1;
+}
+
+/* Widens stack's size range by size (tracked sizes only); the smallest is
+ * of the sizes that are not 0. */
+static inline void track_size(msc_analysis_t *a, uint32_t stack, uint64_t size)
+{
+    uint32_t v = size < UINT32_MAX ? (uint32_t)size : UINT32_MAX, *r = a->sizes[stack];
+    if (v > r[0]) r[0] = v;
+    if (v && UINT32_MAX - v > r[1]) r[1] = UINT32_MAX - v;
 }
 
 static inline stack_acc_t *stack_of(msc_analysis_t *a, uint32_t node)
@@ -306,6 +343,7 @@ static int allocate(msc_analysis_t *a, uint64_t domain, uint64_t addr, uint64_t 
     int rc = place(a, (uint32_t)slot, &b, size);
     if (rc < 0) return rc;
     s = &a->stacks[stack];
+    if (a->sizes) track_size(a, stack, size);
     s->live_bytes += b.size;
     if (!s->live_count) a->live_bits[stack / 64] |= 1ULL << (stack % 64);
     a->used_bits[stack / 64] |= 1ULL << (stack % 64);

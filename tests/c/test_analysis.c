@@ -251,6 +251,36 @@ static void test_realloc_and_reuse(void)
     msc_analysis_free(a);
 }
 
+/* Each stack's smallest size (not 0) and largest, reallocs included, when
+ * asked for before the events; unknown when not asked, or past 4 GiB. */
+static void test_size_ranges(void)
+{
+    msc_analysis_t *a = msc_analysis_new(), *plain = msc_analysis_new();
+    uint64_t min, max;
+    CHECK_EQ(msc_analysis_track_sizes(a), 0);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 0, 1, 0), 0);      /* 0: not a smallest */
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x200, 233, 1, 0), 0);
+    CHECK_EQ(realloc_event(a, 0x200, 0x300, 3000, 1), 0);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x400, 40, 2, 0), 0);
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x500, 5ull << 32, 3, 0), 0);
+    for (uint32_t stack = 4000; stack < 4003; stack++) /* past the first room */
+        CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x1000 + stack * 16, stack, stack, 0), 0);
+    CHECK_EQ(feed(plain, MSC_REC_ALLOC, 0x100, 10, 1, 0), 0);
+    msc_analysis_finish(a);
+    msc_analysis_finish(plain);
+    CHECK_EQ(msc_analysis_size_range(a, 1, &min, &max), 1);
+    CHECK(min == 233 && max == 3000);
+    CHECK_EQ(msc_analysis_size_range(a, 2, &min, &max), 1);
+    CHECK(min == 40 && max == 40);
+    CHECK_EQ(msc_analysis_size_range(a, 4001, &min, &max), 1);
+    CHECK(min == 4001 && max == 4001);
+    CHECK_EQ(msc_analysis_size_range(a, 3, &min, &max), -1); /* 5 GiB */
+    CHECK_EQ(msc_analysis_size_range(a, 7, &min, &max), 0);  /* never allocated */
+    CHECK_EQ(msc_analysis_size_range(plain, 1, &min, &max), -1);
+    msc_analysis_free(a);
+    msc_analysis_free(plain);
+}
+
 static int feed_in(msc_analysis_t *a, int kind, uint64_t domain, uint64_t addr, uint64_t size,
                    uint32_t stack)
 {
@@ -814,6 +844,7 @@ int main(void)
     test_livemap_random();
     test_peak_and_epochs();
     test_realloc_and_reuse();
+    test_size_ranges();
     test_domains();
     test_rss_split();
     test_histogram_and_other_events();

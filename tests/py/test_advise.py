@@ -212,6 +212,10 @@ def test_join_saving_is_the_measured_allocation_saving(tmp_path):
     script, advice, (before, after) = advise_capture(tmp_path, JOIN)
     [mine] = [a for a in advice if a["rule"] == "join"]
     assert (mine["measure"], mine["where"][0]["line"]) == ("allocated", 10)
+    # The copies' sizes, exact: the second piece's (the first += returns the
+    # piece itself) to the whole's.
+    smallest, largest = sys.getsizeof(b"x" * 200), sys.getsizeof(b"x" * 300_000)
+    assert f"(from {smallest} to {largest} bytes)" in mine["evidence"], mine
     measured = before - after
     assert abs(mine["bytes_saved"] - measured) <= 0.10 * measured, (mine, measured)
     text = memscope("advise", tmp_path / "prog.msc").stdout
