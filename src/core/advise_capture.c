@@ -24,6 +24,7 @@
 #include "memscope/advise.h"
 #include "memscope/aggregate.h"
 #include "memscope/analysis.h"
+#include "memscope/table.h"
 
 #define CANDIDATES 3                  /* per rule: each costs a pass */
 #define GENERATOR_MIN_BYTES (1u << 20) /* held at the peak, and a twentieth of it */
@@ -100,110 +101,136 @@ static const msc_row_t *row_at(const msc_rows_t *rows, const char *file, uint32_
 }
 
 /*
- * The passes.
+ * The pass. One replay measures every candidate: each generator line has an
+ * analysis of its own, fed every event but those of the line's blocks, and
+ * the join lines' sizes are gathered from their allocations.
  */
+
+#define ON_UNKNOWN UINT16_MAX
+#define ON_JOIN_SHIFT                                                                              \
+    8           /* bits 0..CANDIDATES-1: the generator lines on the stack;
+                                     from here: 1 + the join line of its innermost frame */
 
 typedef struct pass {
     msc_replay_t *replay;      /* borrowed: whose symbols name the stacks */
-    const candidate_t *line;   /* the generator line dropped, or NULL */
+    candidate_t *lines;        /* the generator lines, each dropped from its analysis */
+    size_t nlines;
     candidate_t *joins;        /* the join lines measured */
     size_t njoins;
-    msc_analysis_t *analysis;  /* the replay without line's blocks, or NULL */
-    int8_t *at;                /* owned: per stack node, the candidate it is on (0 = a
-                                  frame on the stack is line's, 1 + i = its innermost
-                                  frame is joins[i]'s, -1 none, -2 unknown) */
+    msc_analysis_t *analysis[CANDIDATES]; /* per line: the replay without its blocks */
+    uint16_t *at;              /* owned: per stack node, what it is on (ON_UNKNOWN: not yet) */
     uint32_t nat;
+    uint32_t *chain;           /* owned: callers not answered yet, while answering */
+    size_t cap_chain;
 } pass_t;
 
-/* Node's own answer, before its callers': 0 when its frame is line's, else
- * 1 + i for joins[i]'s, else -1. */
-static int8_t frame_on(pass_t *p, uint32_t node)
+/* Node's own frame: a bit for each generator line it is, and 1 + the
+ * join line it is, shifted. */
+static uint16_t frame_on(pass_t *p, uint32_t node)
 {
     msc_frame_t f;
     msc_symbols_frame((msc_symbols_t *)msc_replay_symbols(p->replay), node, &f);
-    if (p->line && f.line == p->line->line && !strcmp(f.file, p->line->file)) return 0;
+    uint16_t on = 0;
+    for (size_t i = 0; i < p->nlines; i++)
+        if (f.line == p->lines[i].line && !strcmp(f.file, p->lines[i].file)) on |= 1u << i;
     for (size_t i = 0; i < p->njoins; i++)
-        if (f.line == p->joins[i].line && !strcmp(f.file, p->joins[i].file)) return (int8_t)(1 + i);
-    return -1;
+        if (f.line == p->joins[i].line && !strcmp(f.file, p->joins[i].file))
+            return (uint16_t)(on | (1 + i) << ON_JOIN_SHIFT);
+    return on;
 }
 
-/* The answer for node (its cache entry unknown): its own frame's, unless a
- * caller's frame is line's (everything the line called is the line's),
- * found by walking up the callers to the first one whose answer is known. */
-static int8_t resolve(pass_t *p, uint32_t node)
+/* What the stack ending at node is on, cached per node: the generator
+ * lines of any of its frames (everything a line called is the line's),
+ * the join line of its innermost. Its callers not answered yet are
+ * answered on the way, from the first one that is; ON_UNKNOWN when memory
+ * runs out. */
+static uint16_t on_candidate(pass_t *p, uint32_t node)
 {
     const msc_symbols_t *sym = msc_replay_symbols(p->replay);
-    uint32_t top = node;
-    int8_t above = -1; /* whether a caller above the walk is on line */
-    while (p->line && (top = msc_symbols_parent(sym, top)) != 0) {
-        if (top < p->nat && p->at[top] != -2) {
-            above = p->at[top] == 0 ? 0 : -1;
-            break;
-        }
-        if (frame_on(p, top) == 0) {
-            above = 0;
-            break;
-        }
-    }
-    int8_t own = frame_on(p, node);
-    return above == 0 ? 0 : own;
-}
-
-/* The candidate the stack ending at node is on, cached per node; -1 none,
- * MSC_ENOMEM when the cache cannot grow. */
-static int on_candidate(pass_t *p, uint32_t node)
-{
-    if (!node) return -1;
+    if (!node) return 0;
     if (node >= p->nat) {
         uint32_t n = node + node / 2 + 1024;
-        int8_t *grown = msc_realloc(p->at, n);
-        if (!grown) return MSC_ENOMEM;
-        memset(grown + p->nat, -2, n - p->nat);
+        uint16_t *grown = msc_realloc(p->at, (size_t)n * sizeof(*grown));
+        if (!grown) return ON_UNKNOWN;
+        for (uint32_t i = p->nat; i < n; i++) grown[i] = ON_UNKNOWN;
         p->at = grown;
         p->nat = n;
     }
-    if (p->at[node] == -2) p->at[node] = resolve(p, node);
+    size_t n = 0;
+    uint32_t x = node;
+    for (; x && (x >= p->nat || p->at[x] == ON_UNKNOWN); x = msc_symbols_parent(sym, x)) {
+        if (msc_array_grow((void **)&p->chain, &p->cap_chain, n + 1, 4) < 0) return ON_UNKNOWN;
+        p->chain[n++] = x;
+    }
+    uint16_t above = x ? p->at[x] & ((1u << ON_JOIN_SHIFT) - 1) : 0; /* the lines above */
+    while (n--) {
+        x = p->chain[n];
+        uint16_t own = frame_on(p, x);
+        above |= own & ((1u << ON_JOIN_SHIFT) - 1);
+        uint16_t on = (uint16_t)(above | (own & ~((1u << ON_JOIN_SHIFT) - 1)));
+        if (x < p->nat) p->at[x] = on;
+        if (x == node) return on;
+    }
     return p->at[node];
 }
 
 static int pass_event(void *arg, const msc_event_t *ev)
 {
     pass_t *p = arg;
-    int on = -1;
+    uint16_t on = 0;
     if (ev->kind == MSC_REC_ALLOC || ev->kind == MSC_REC_REALLOC) on = on_candidate(p, ev->stack);
-    if (on < -1) return on;
-    if (on > 0) {
-        candidate_t *c = &p->joins[on - 1];
+    if (on == ON_UNKNOWN) return MSC_ENOMEM;
+    if (on >> ON_JOIN_SHIFT) {
+        candidate_t *c = &p->joins[(on >> ON_JOIN_SHIFT) - 1];
         if (!c->min_size || ev->size < c->min_size) c->min_size = ev->size;
         if (ev->size > c->max_size) c->max_size = ev->size;
     }
-    if (!p->analysis) return 0;
-    if (on != 0) return msc_analysis_event(p->analysis, ev);
-    if (ev->kind != MSC_REC_REALLOC) return 0;
-    msc_event_t freed = *ev; /* the block realloc'd on the line becomes the line's */
-    freed.kind = MSC_REC_FREE;
-    freed.addr = ev->old_addr;
-    freed.size = 0;
-    return msc_analysis_event(p->analysis, &freed);
+    int err = 0;
+    for (size_t i = 0; i < p->nlines && !err; i++) {
+        if (!(on >> i & 1)) {
+            err = msc_analysis_event(p->analysis[i], ev);
+        } else if (ev->kind == MSC_REC_REALLOC) {
+            msc_event_t freed = *ev; /* the block realloc'd on the line becomes the line's */
+            freed.kind = MSC_REC_FREE;
+            freed.addr = ev->old_addr;
+            freed.size = 0;
+            err = msc_analysis_event(p->analysis[i], &freed);
+        }
+    }
+    return err;
 }
 
-/* Replays path once: the peak without line's blocks (line may be NULL) and
+/* Replays path once: for each of lines, the peak without its blocks, and
  * the sizes allocated on the join lines. */
-static int measure(const char *path, uint64_t sample_bytes, candidate_t *line, candidate_t *joins,
-                   size_t njoins)
+static int measure(const char *path, uint64_t sample_bytes, candidate_t *lines, size_t nlines,
+                   candidate_t *joins, size_t njoins)
 {
     msc_error_info_t info = {0, NULL};
     int err = 0;
-    pass_t p = {msc_replay_open(path, 0, &err, &info), line, joins, njoins, NULL, NULL, 0};
+    pass_t p = {msc_replay_open(path, 0, &err, &info),
+                lines,
+                nlines,
+                joins,
+                njoins,
+                {NULL},
+                NULL,
+                0,
+                NULL,
+                0};
     if (!p.replay) return err ? err : MSC_ENOMEM;
-    if (line && !(p.analysis = msc_analysis_new())) err = MSC_ENOMEM;
-    if (!err && p.analysis && sample_bytes) msc_analysis_set_sampling(p.analysis, sample_bytes);
+    for (size_t i = 0; i < nlines && !err; i++) {
+        if (!(p.analysis[i] = msc_analysis_new())) err = MSC_ENOMEM;
+        else if (sample_bytes) msc_analysis_set_sampling(p.analysis[i], sample_bytes);
+    }
     if (!err) err = msc_replay_run(p.replay, pass_event, &p, &info);
     if (err == MSC_ETRUNCATED) err = 0; /* advice from what the capture holds */
-    if (!err && p.analysis) err = msc_analysis_finish(p.analysis);
-    if (!err && line) line->peak_without = msc_analysis_summary(p.analysis)->peak_bytes;
-    msc_analysis_free(p.analysis);
+    for (size_t i = 0; i < nlines; i++) {
+        if (!err) err = msc_analysis_finish(p.analysis[i]);
+        if (!err) lines[i].peak_without = msc_analysis_summary(p.analysis[i])->peak_bytes;
+        msc_analysis_free(p.analysis[i]);
+    }
     msc_free(p.at);
+    msc_free(p.chain);
     msc_replay_free(p.replay);
     return err;
 }
@@ -244,12 +271,14 @@ static int advise_generators(const char *path, const msc_summary_t *s, const msc
     uint64_t floor = s->peak_bytes / GENERATOR_MIN_SHARE;
     size_t n =
         pick(peak, floor > GENERATOR_MIN_BYTES ? floor : GENERATOR_MIN_BYTES, 1, builds_list, c);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
         const msc_row_t *left = row_at(at_exit, c[i].file, c[i].line);
-        if (left && left->bytes > c[i].bytes / 100) continue; /* kept, not dropped */
-        rc = measure(path, s->sample_bytes, &c[i], NULL, 0);
-        if (rc || c[i].peak_without >= s->peak_bytes) continue;
+        if (!left || left->bytes <= c[i].bytes / 100) c[k++] = c[i]; /* dropped, not kept */
+    }
+    int rc = k ? measure(path, s->sample_bytes, c, k, NULL, 0) : 0;
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        if (c[i].peak_without >= s->peak_bytes) continue;
         uint64_t saved = s->peak_bytes - c[i].peak_without;
         msc_advice_t a = {
             "generator",
@@ -312,7 +341,7 @@ static int advise_joins(const char *path, const msc_analysis_t *a, msc_symbols_t
     int rc = n ? sizes_of_lines(a, sym, c, n) : 1;
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) c[i].min_size = c[i].max_size = 0;
-        rc = measure(path, s->sample_bytes, NULL, c, n);
+        rc = measure(path, s->sample_bytes, NULL, 0, c, n);
     }
     if (rc == 1) rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -208,6 +208,39 @@ def test_a_list_of_what_a_reader_yields_is_advised_as_streaming(tmp_path):
     assert abs(mine["bytes_saved"] - measured) <= 0.10 * measured, (mine, measured)
 
 
+TWO_LISTS = '''
+import sys, tracemalloc
+which = sys.argv[1]
+def work(n):
+    a = (str(i) * 10 for i in range(n)) if which == "a" else [str(i) * 10 for i in range(n)]
+    b = (str(i) * 30 for i in range(n)) if which == "b" else [str(i) * 30 for i in range(n)]
+    return sum(len(s) for s in a) + sum(len(s) for s in b)
+measure = sys.argv[2:] == ["measure"]
+if measure:
+    tracemalloc.start()
+work(200_000)
+print(tracemalloc.get_traced_memory()[1] if measure else 0)
+'''
+
+
+def test_two_lists_each_get_the_saving_of_their_own_change(tmp_path):
+    """Both lines are measured in one pass over the capture, each without
+    its own blocks only."""
+    script = tmp_path / "prog.py"
+    script.write_text(TWO_LISTS)
+    capture = tmp_path / "prog.msc"
+    memscope("run", "-o", capture, script, "before", cwd=tmp_path)
+    peak = {version: int(subprocess.run([sys.executable, str(script), version, "measure"],
+                                        capture_output=True, text=True, check=True).stdout)
+            for version in ("before", "a", "b")}
+    advice = json.loads(memscope("advise", capture, "--json", "--limit", "0").stdout)["advice"]
+    saved = {a["where"][0]["line"]: a["bytes_saved"] for a in advice if a["rule"] == "generator"}
+    assert sorted(saved) == [5, 6], advice
+    for line, version in ((5, "a"), (6, "b")):
+        measured = peak["before"] - peak[version]
+        assert abs(saved[line] - measured) <= 0.10 * measured, (line, saved, peak)
+
+
 def test_join_saving_is_the_measured_allocation_saving(tmp_path):
     script, advice, (before, after) = advise_capture(tmp_path, JOIN)
     [mine] = [a for a in advice if a["rule"] == "join"]
