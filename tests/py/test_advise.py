@@ -154,14 +154,16 @@ print(allocated or sys.getsizeof(out))
 '''
 
 
-def advise_capture(tmp_path, source):
+def advise_capture(tmp_path, source, versions=("before", "after")):
+    """The program recorded as its first version, its advice, and each
+    version's tracemalloc peak run plainly."""
     script = tmp_path / "prog.py"
     script.write_text(source)
     capture = tmp_path / "prog.msc"
-    memscope("run", "-o", capture, script, "before", cwd=tmp_path)
+    memscope("run", "-o", capture, script, versions[0], cwd=tmp_path)
     plain = [int(subprocess.run([sys.executable, str(script), version, "measure"],
                                 capture_output=True, text=True, check=True).stdout)
-             for version in ("before", "after")]
+             for version in versions]
     data = json.loads(memscope("advise", capture, "--json", "--limit", "0").stdout)
     return script, data["advice"], plain
 
@@ -226,19 +228,12 @@ print(tracemalloc.get_traced_memory()[1] if measure else 0)
 def test_two_lists_each_get_the_saving_of_their_own_change(tmp_path):
     """Both lines are measured in one pass over the capture, each without
     its own blocks only."""
-    script = tmp_path / "prog.py"
-    script.write_text(TWO_LISTS)
-    capture = tmp_path / "prog.msc"
-    memscope("run", "-o", capture, script, "before", cwd=tmp_path)
-    peak = {version: int(subprocess.run([sys.executable, str(script), version, "measure"],
-                                        capture_output=True, text=True, check=True).stdout)
-            for version in ("before", "a", "b")}
-    advice = json.loads(memscope("advise", capture, "--json", "--limit", "0").stdout)["advice"]
+    _, advice, (before, *after) = advise_capture(tmp_path, TWO_LISTS, ("before", "a", "b"))
     saved = {a["where"][0]["line"]: a["bytes_saved"] for a in advice if a["rule"] == "generator"}
     assert sorted(saved) == [5, 6], advice
-    for line, version in ((5, "a"), (6, "b")):
-        measured = peak["before"] - peak[version]
-        assert abs(saved[line] - measured) <= 0.10 * measured, (line, saved, peak)
+    for line, peak in zip((5, 6), after):
+        measured = before - peak
+        assert abs(saved[line] - measured) <= 0.10 * measured, (line, saved, before, after)
 
 
 def test_join_saving_is_the_measured_allocation_saving(tmp_path):
