@@ -178,7 +178,9 @@ static int pass_event(void *arg, const msc_event_t *ev)
 {
     pass_t *p = arg;
     uint16_t on = 0;
-    if (ev->kind == MSC_REC_ALLOC || ev->kind == MSC_REC_REALLOC) on = on_candidate(p, ev->stack);
+    if (ev->kind == MSC_REC_ALLOC || ev->kind == MSC_REC_REALLOC)
+        on = ev->stack < p->nat && p->at[ev->stack] != ON_UNKNOWN ? p->at[ev->stack]
+                                                                  : on_candidate(p, ev->stack);
     if (on == ON_UNKNOWN) return MSC_ENOMEM;
     if (on >> ON_JOIN_SHIFT) {
         candidate_t *c = &p->joins[(on >> ON_JOIN_SHIFT) - 1];
