@@ -99,32 +99,60 @@ typedef struct candidate {
     uint64_t bytes, count;
 } candidate_t;
 
-/* The candidates of one level: an open-addressing table on frame keys. */
+/* The candidates of one level: an open-addressing table on frame keys,
+ * both grown to the most candidates a level has had (often far fewer than
+ * the stacks followed: the stacks of one frame are one candidate). */
 typedef struct level {
     candidate_t *items;
+    size_t cap_items;
     uint32_t *slots;               /* candidate + 1; 0 empty */
-    size_t mask;
+    size_t mask;                   /* slots - 1, at least twice the candidates */
     uint32_t n;
 } level_t;
 
-/* Empties the table for a level of `width` members: only the slots that
- * level needs (twice its width) are cleared, not the widest level's room,
- * so a tree's clearing is bounded by the frames it visits. */
-static void level_start(level_t *l, size_t width)
+static void level_start(level_t *l)
 {
-    size_t mask = 1;
-    while (mask < 2 * width) mask = mask * 2 + 1;
-    l->mask = mask;
     l->n = 0;
-    memset(l->slots, 0, (mask + 1) * 4);
+    memset(l->slots, 0, (l->mask + 1) * 4);
 }
 
+/* The first empty slot for key k. */
+static size_t empty_slot(const uint32_t *slots, size_t mask, const frame_key_t *k)
+{
+    size_t i = hash_key(k) & mask;
+    while (slots[i]) i = (i + 1) & mask;
+    return i;
+}
+
+/* Room for one more candidate: twice the slots, rehashed, when half full;
+ * 0 or MSC_ENOMEM. */
+static int level_reserve(level_t *l)
+{
+    if (msc_array_grow((void **)&l->items, &l->cap_items, (size_t)l->n + 1, sizeof(candidate_t)) <
+        0)
+        return MSC_ENOMEM;
+    if (((size_t)l->n + 1) * 2 <= l->mask) return 0;
+    size_t mask = l->mask * 2 + 1;
+    uint32_t *slots = msc_calloc(mask + 1, 4);
+    if (!slots) return MSC_ENOMEM;
+    for (uint32_t c = 0; c < l->n; c++) slots[empty_slot(slots, mask, &l->items[c].key)] = c + 1;
+    msc_free(l->slots);
+    l->slots = slots;
+    l->mask = mask;
+    return 0;
+}
+
+/* The candidate for frame node fx under tree node parent, made when new;
+ * UINT32_MAX on OOM. */
 static uint32_t candidate_of(level_t *l, const msc_frame_nodes_t *fn, uint32_t parent, uint32_t fx)
 {
     frame_key_t k = {parent, fn->frame[fx]};
     size_t i = hash_key(&k) & l->mask;
     for (; l->slots[i]; i = (i + 1) & l->mask)
         if (memcmp(&l->items[l->slots[i] - 1].key, &k, sizeof(k)) == 0) return l->slots[i] - 1;
+    size_t mask = l->mask;
+    if (level_reserve(l) < 0) return UINT32_MAX;
+    if (l->mask != mask) i = empty_slot(l->slots, l->mask, &k); /* grown */
     l->items[l->n] = (candidate_t){k, fn->frame_trie[k.frame], 0, 0};
     l->slots[i] = ++l->n;
     return l->n - 1;
@@ -279,11 +307,9 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_node
 static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_nodes_t *fn,
                           const msc_stack_value_t *v, size_t n, bar_t *bar)
 {
-    size_t cap = n ? n : 1, mask = 1;
-    while (mask < 2 * cap) mask = mask * 2 + 1;
-    walker_t *w = msc_malloc(cap * sizeof(*w));
-    level_t l = {msc_malloc(cap * sizeof(candidate_t)), msc_malloc((mask + 1) * 4), mask, 0};
-    int err = w && l.items && l.slots ? 0 : MSC_ENOMEM;
+    walker_t *w = msc_malloc((n ? n : 1) * sizeof(*w));
+    level_t l = {NULL, 0, msc_calloc(1024, 4), 1023, 0};
+    int err = w && l.slots ? 0 : MSC_ENOMEM;
     size_t live = 0;
     for (size_t i = 0; i < n && !err; i++) {
         uint32_t s = v[i].stack;
@@ -292,11 +318,15 @@ static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_nod
         t->nodes[0].count += v[i].count;
     }
     while (live && !err) {
-        level_start(&l, live);
-        for (size_t i = 0; i < live; i++) {
-            candidate_t *c = &l.items[w[i].candidate = candidate_of(&l, fn, w[i].node, w[i].fx)];
-            c->bytes += v[w[i].value].bytes;
-            c->count += v[w[i].value].count;
+        level_start(&l);
+        for (size_t i = 0; i < live && !err; i++) {
+            uint32_t c = w[i].candidate = candidate_of(&l, fn, w[i].node, w[i].fx);
+            if (c == UINT32_MAX) {
+                err = MSC_ENOMEM;
+                break;
+            }
+            l.items[c].bytes += v[w[i].value].bytes;
+            l.items[c].count += v[w[i].value].count;
         }
         uint32_t *made = l.slots; /* reused: candidate -> tree node + 1, 0 left out */
         for (uint32_t c = 0; c < l.n && !err; c++) err = make(t, sym, &l.items[c], bar, &made[c]);
