@@ -308,7 +308,9 @@ static int build_inverted(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_nod
                           const msc_stack_value_t *v, size_t n, bar_t *bar)
 {
     walker_t *w = msc_malloc((n ? n : 1) * sizeof(*w));
-    level_t l = {NULL, 0, msc_calloc(1024, 4), 1023, 0};
+    size_t mask = 1023; /* room for as many candidates as stacks, up to 64 Ki: then grown */
+    while (mask < 2 * n && mask < (1u << 17) - 1) mask = mask * 2 + 1;
+    level_t l = {NULL, 0, msc_calloc(mask + 1, 4), mask, 0};
     int err = w && l.slots ? 0 : MSC_ENOMEM;
     size_t live = 0;
     for (size_t i = 0; i < n && !err; i++) {
