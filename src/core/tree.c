@@ -363,19 +363,28 @@ static int by_bytes_desc(const void *pa, const void *pb)
     return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
 }
 
-/* Groups children by parent (counting sort), each group largest first. */
+/* Groups ids 1..n-1 by their parent, a counting sort: the ids under x are
+ * kids[first[x] .. first[x + 1]), in increasing order. The parent of id is
+ * the uint32_t at parent + id * stride bytes (a tree's nodes, or a plain
+ * array); first holds n + 1 zeros. */
+static void group_by_parent(const void *parent, size_t stride, size_t n, uint32_t *first,
+                            uint32_t *kids)
+{
+    const char *p = parent;
+    for (size_t x = 1; x < n; x++) first[*(const uint32_t *)(p + x * stride) + 1]++;
+    for (size_t x = 0; x < n; x++) first[x + 1] += first[x];
+    for (size_t x = 1; x < n; x++) kids[first[*(const uint32_t *)(p + x * stride)]++] = (uint32_t)x;
+    for (size_t x = n; x-- > 0;) first[x + 1] = first[x]; /* each end back to a start */
+    first[0] = 0;
+}
+
+/* Groups children by parent, each group largest first. */
 static int index_children(msc_tree_t *t)
 {
     t->child_start = msc_calloc((size_t)t->n + 1, sizeof(uint32_t));
     t->children = msc_malloc((size_t)t->n * sizeof(uint32_t));
     if (!t->child_start || !t->children) return MSC_ENOMEM;
-    for (uint32_t id = 1; id < t->n; id++) t->child_start[t->nodes[id].parent + 1]++;
-    for (uint32_t id = 0; id < t->n; id++) t->child_start[id + 1] += t->child_start[id];
-    uint32_t *fill = msc_malloc((size_t)t->n * sizeof(uint32_t));
-    if (!fill) return MSC_ENOMEM;
-    memcpy(fill, t->child_start, (size_t)t->n * sizeof(uint32_t));
-    for (uint32_t id = 1; id < t->n; id++) t->children[fill[t->nodes[id].parent]++] = id;
-    msc_free(fill);
+    group_by_parent(&t->nodes[0].parent, sizeof(t->nodes[0]), t->n, t->child_start, t->children);
     sort_tree = t;
     for (uint32_t id = 0; id < t->n; id++) {
         uint32_t k = t->child_start[id + 1] - t->child_start[id];
@@ -503,7 +512,7 @@ void msc_tree_series_free(msc_tree_series_t *s)
     msc_free(s);
 }
 
-/* Numbers fn's callees by caller (a counting sort of the parents). */
+/* Groups fn's callees by caller. */
 static int series_start(msc_tree_series_t *s, const msc_frame_nodes_t *fn)
 {
     series_reset(s);
@@ -512,11 +521,7 @@ static int series_start(msc_tree_series_t *s, const msc_frame_nodes_t *fn)
     s->first = msc_calloc(n + 1, 4);
     s->kids = msc_malloc(n * 4);
     if (!s->slot || !s->first || !s->kids) return MSC_ENOMEM;
-    for (size_t x = 1; x < n; x++) s->first[fn->parent[x] + 1]++;
-    for (size_t x = 0; x < n; x++) s->first[x + 1] += s->first[x];
-    for (size_t x = 1; x < n; x++) s->kids[s->first[fn->parent[x]]++] = (uint32_t)x;
-    for (size_t x = n; x-- > 0;) s->first[x + 1] = s->first[x]; /* back to starts */
-    s->first[0] = 0;
+    group_by_parent(fn->parent, sizeof(fn->parent[0]), n, s->first, s->kids);
     s->fn = fn;
     s->fn_made = fn->made;
     return 0;
@@ -650,16 +655,14 @@ msc_tree_t *msc_tree_series_next(msc_tree_series_t *s, const msc_stack_value_t *
  * not by every prefix of every stack. */
 int msc_stack_values(const msc_analysis_t *a, msc_view_t view, msc_stack_value_t **out, size_t *n)
 {
-    size_t words, used = 0, k = 0;
-    const uint64_t *bits = msc_analysis_used_stacks(a, &words);
-    for (size_t w = 0; w < words; w++) used += (size_t)__builtin_popcountll(bits[w]);
-    *out = msc_malloc((used ? used : 1) * sizeof(msc_stack_value_t));
-    if (!*out) return MSC_ENOMEM;
-    for (uint32_t s = 0; msc__bits_next(bits, words, &s); s++) {
-        msc_node_values_t v = msc_analysis_node(a, view, s);
-        if (v.bytes || v.count) (*out)[k++] = (msc_stack_value_t){s, v.bytes, v.count};
-    }
-    *n = k;
+    msc_views_values_t vv;
+    *out = NULL;
+    *n = 0;
+    if ((unsigned)view >= MSC_VIEW_ALL) view = MSC_VIEW_TOTAL; /* as msc_analysis_node reads it */
+    int err = msc_views_values_read(a, 1u << view, &vv);
+    if (err) return err;
+    *out = vv.values[view]; /* the only array read: the caller's now */
+    *n = vv.n[view];
     return 0;
 }
 
