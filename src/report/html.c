@@ -199,15 +199,14 @@ static int write_flames(const page_t *p)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
     int err = 0, first = 1;
-    int timed = msc_analysis_summary(p->ctx->analysis)->cpu_samples != 0;
     msc_json_newline(p->json, 0);
     msc_json_object_begin(p->json, "flames");
-    for (int v = 0; v < (timed ? MSC_VIEW_WALL + 1 : MSC_VIEW_COUNT) && !err; v++) {
+    for (int v = 0; v < MSC_VIEW_ALL && !err; v++) {
+        if (!(p->values.views & 1u << v)) continue; /* not drawn (write_data) */
         const msc_stack_value_t *values = p->values.values[v]; /* for both orientations */
         size_t n = p->values.n[v];
         for (int inv = 0; inv < 2 && !err; inv++) {
-            if (!strcmp(p->kind, "flamegraph") && (v != (int)p->view || inv != p->inverted))
-                continue;
+            if (!strcmp(p->kind, "flamegraph") && inv != p->inverted) continue;
             char key[64];
             snprintf(key, sizeof(key), "%s%s", msc_view_name((msc_view_t)v),
                      inv ? "_inverted" : "");
@@ -338,10 +337,11 @@ static int write_data(FILE *out, page_t *p)
     msc_json_object_begin(&j, NULL);
     write_summary(p);
     int report = !strcmp(p->kind, "report");
+    /* The views with flame graphs: the memory ones, and the CPU and wall
+     * time ones of a capture with CPU samples; a flamegraph page's own. */
     int timed = msc_analysis_summary(p->ctx->analysis)->cpu_samples != 0;
-    unsigned views = !report ? 1u << p->view
-                             : ((1u << MSC_VIEW_COUNT) - 1) |
-                                   (timed ? 1u << MSC_VIEW_CPU | 1u << MSC_VIEW_WALL : 0);
+    unsigned drawn = (1u << (timed ? MSC_VIEW_WALL + 1 : MSC_VIEW_COUNT)) - 1;
+    unsigned views = report ? drawn : drawn & 1u << p->view;
     int err = msc_views_values_read(p->ctx->analysis, views, &p->values);
     if (!err && report) err = write_timeline(p);
     if (!err) err = write_flames(p);
