@@ -92,11 +92,18 @@ static int concatenates(const char *text)
     return op && op > text && (!comment || comment > op);
 }
 
-/* The row of rows with this file and line, or NULL. */
-static const msc_row_t *row_at(const msc_rows_t *rows, const char *file, uint32_t line)
+/* Whether file:line is candidate c's line (whatever the function: a line
+ * shared by a function and its comprehension is one line). */
+static int is_line(const char *file, uint32_t line, const candidate_t *c)
+{
+    return line == c->line && !strcmp(file, c->file);
+}
+
+/* The row of rows on c's line, or NULL. */
+static const msc_row_t *row_at(const msc_rows_t *rows, const candidate_t *c)
 {
     for (size_t i = 0; i < rows->n; i++)
-        if (rows->rows[i].line == line && !strcmp(rows->rows[i].file, file)) return &rows->rows[i];
+        if (is_line(rows->rows[i].file, rows->rows[i].line, c)) return &rows->rows[i];
     return NULL;
 }
 
@@ -132,10 +139,9 @@ static uint16_t frame_on(pass_t *p, uint32_t node)
     msc_symbols_frame((msc_symbols_t *)msc_replay_symbols(p->replay), node, &f);
     uint16_t on = 0;
     for (size_t i = 0; i < p->nlines; i++)
-        if (f.line == p->lines[i].line && !strcmp(f.file, p->lines[i].file)) on |= 1u << i;
+        if (is_line(f.file, f.line, &p->lines[i])) on |= 1u << i;
     for (size_t i = 0; i < p->njoins; i++)
-        if (f.line == p->joins[i].line && !strcmp(f.file, p->joins[i].file))
-            return (uint16_t)(on | (1 + i) << ON_JOIN_SHIFT);
+        if (is_line(f.file, f.line, &p->joins[i])) return (uint16_t)(on | (1 + i) << ON_JOIN_SHIFT);
     return on;
 }
 
@@ -256,8 +262,7 @@ static size_t pick(const msc_rows_t *rows, uint64_t min_bytes, uint64_t min_coun
     for (size_t i = 0; i < rows->n && n < CANDIDATES && rows->rows[i].bytes >= min_bytes; i++) {
         const msc_row_t *r = &rows->rows[i];
         int seen = 0; /* a line shared by a function and its comprehension */
-        for (size_t k = 0; k < n; k++)
-            seen |= out[k].line == r->line && !strcmp(out[k].file, r->file);
+        for (size_t k = 0; k < n; k++) seen |= is_line(r->file, r->line, &out[k]);
         if (seen || r->count < min_count || !r->line ||
             source_line(r->file, r->line, text, sizeof(text)) || !shape(text))
             continue;
@@ -275,7 +280,7 @@ static int advise_generators(const char *path, const msc_summary_t *s, const msc
         pick(peak, floor > GENERATOR_MIN_BYTES ? floor : GENERATOR_MIN_BYTES, 1, builds_list, c);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const msc_row_t *left = row_at(at_exit, c[i].file, c[i].line);
+        const msc_row_t *left = row_at(at_exit, &c[i]);
         if (!left || left->bytes <= c[i].bytes / 100) c[k++] = c[i]; /* dropped, not kept */
     }
     int rc = k ? measure(path, s->sample_bytes, c, k, NULL, 0) : 0;
@@ -316,7 +321,7 @@ static int sizes_of_lines(const msc_analysis_t *a, msc_symbols_t *sym, candidate
         msc_frame_t fr;
         msc_symbols_frame(sym, fn->frame_trie[f], &fr);
         for (size_t i = 0; i < n && !line_of[f]; i++)
-            if (fr.line == c[i].line && !strcmp(fr.file, c[i].file)) line_of[f] = (uint8_t)(1 + i);
+            if (is_line(fr.file, fr.line, &c[i])) line_of[f] = (uint8_t)(1 + i);
     }
     size_t words;
     const uint64_t *used = msc_analysis_used_stacks(a, &words);
