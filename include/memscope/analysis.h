@@ -211,6 +211,14 @@ int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, u
 typedef void (*msc_live_fn)(void *arg, uint64_t addr, uint64_t domain, uint64_t size);
 void msc_analysis_each_live(const msc_analysis_t *a, msc_live_fn fn, void *arg);
 
+/* Lets go of the live blocks once the replay is over (after
+ * msc_analysis_finish) for a caller that will not ask for one: on a capture
+ * with many blocks live at its end the live map is the analysis's largest
+ * table. Every per-stack value, the summary and the live-stack bitmap stay;
+ * msc_analysis_block finds nothing and msc_analysis_each_live calls
+ * nothing after, and no event may follow. */
+void msc_analysis_forget_blocks(msc_analysis_t *a);
+
 /* Which stacks have live blocks now, as a bitmap (bit v of word v / 64 for
  * stack v), *words long; borrowed until the next event. A snapshot of
  * what is live visits these rather than every stack. */

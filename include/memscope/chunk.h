@@ -49,6 +49,7 @@ typedef struct msc_chunk_reader {
 } msc_chunk_reader_t;
 
 int msc_chunk_reader_init(msc_chunk_reader_t *r, int fd, uint64_t offset, int max_stream);
+/* Frees the buffers; a released reader is at its end (msc_chunk_next: 0). */
 void msc_chunk_reader_release(msc_chunk_reader_t *r);
 
 /* Reads the next chunk. Returns 1 with *c filled, 0 at a clean end of file,

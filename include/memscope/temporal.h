@@ -17,7 +17,8 @@
  * the moments. The last moment is the end itself.
  *
  * Memory is bounded by moments x stacks live at once (snapshots are kept
- * as varints, a few bytes a stack), never by the length of the capture. */
+ * as varints, a few bytes a stack, and a moment is decoded only when it is
+ * read), never by the length of the capture. */
 #ifndef MEMSCOPE_TEMPORAL_H
 #define MEMSCOPE_TEMPORAL_H
 
@@ -33,8 +34,10 @@
 typedef struct msc_moment {
     uint64_t time_ns;          /* every event up to this time applied, none after */
     uint64_t heap_bytes;       /* live bytes then */
-    msc_stack_value_t *stacks; /* live values of each stack with any; owned by the temporal */
+    msc_stack_value_t *stacks; /* live values of each stack with any, by stack; owned by the
+                                  moment, reused by the next msc_temporal_moment into it */
     size_t n;
+    size_t cap;                /* stacks' room */
 } msc_moment_t;
 
 typedef struct msc_temporal msc_temporal_t;
@@ -50,8 +53,14 @@ void msc_temporal_free(msc_temporal_t *t);
  * drops the other snapshots. Call once; 0, or MSC_ENOMEM. */
 int msc_temporal_finish(msc_temporal_t *t, const msc_analysis_t *a, uint64_t end_ns);
 
-/* The moments in time order (k after msc_temporal_finish, else 0); borrowed
- * until msc_temporal_free. */
-const msc_moment_t *msc_temporal_moments(const msc_temporal_t *t, size_t *n);
+/* The number of moments: k after msc_temporal_finish, else 0. */
+size_t msc_temporal_count(const msc_temporal_t *t);
+
+/* Moment i (< msc_temporal_count), in time order, decoded into m, which
+ * starts zeroed and is released with msc_moment_release; reading the
+ * moments one after the other into one m holds one moment's values at a
+ * time. 0, or MSC_ENOMEM. */
+int msc_temporal_moment(const msc_temporal_t *t, size_t i, msc_moment_t *m);
+void msc_moment_release(msc_moment_t *m);
 
 #endif

@@ -48,6 +48,7 @@ static int analyse(cli_capture_t *c, size_t moments, int sizes, msc_error_info_t
     int err = msc_analyse_file(c->path, c->analysis, &c->replay, info,
                                isatty(2) ? cli_bar_draw : NULL, &bar);
     cli_bar_clear(&bar);
+    if (c->replay) msc_analysis_forget_blocks(c->analysis); /* no command asks for a block */
     if (c->replay && c->moments &&
         msc_temporal_finish(c->moments, c->analysis, msc_replay_duration_ns(c->replay)) < 0) {
         msc_replay_free(c->replay);

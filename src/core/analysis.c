@@ -139,8 +139,7 @@ msc_analysis_t *msc_analysis_new(void)
 void msc_analysis_free(msc_analysis_t *a)
 {
     if (!a) return;
-    msc_livemap_release(&a->live);
-    for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++) msc_livemap_release(&a->dom[i].map);
+    msc_analysis_forget_blocks(a);
     msc__regions_release(&a->maps);
     for (size_t i = 0; i < a->nmarks; i++) msc_free(a->marks[i].label);
     for (size_t i = 0; i < a->nchildren; i++) {
@@ -773,7 +772,7 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
 int msc_analysis_block(const msc_analysis_t *a, uint64_t addr, uint64_t *size, uint32_t *stack)
 {
     msc_live_t b;
-    if (!msc_livemap_find(&a->live, addr, &b)) return 0;
+    if (!a->live.slots || !msc_livemap_find(&a->live, addr, &b)) return 0;
     *size = b.size;
     *stack = b.stack;
     return 1;
@@ -793,6 +792,12 @@ void msc_analysis_each_live(const msc_analysis_t *a, msc_live_fn fn, void *arg)
     each_in(&a->live, 1, 0, fn, arg); /* the slots of RAW, MEM, OBJ, NATIVE are their domains */
     for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++)
         each_in(&a->dom[i].map, 0, a->dom[i].domain, fn, arg);
+}
+
+void msc_analysis_forget_blocks(msc_analysis_t *a)
+{
+    msc_livemap_release(&a->live);
+    for (uint32_t i = MSC_DOMAIN_FOREIGN; i < a->ndom; i++) msc_livemap_release(&a->dom[i].map);
 }
 
 const msc_sample_t *msc_analysis_samples(const msc_analysis_t *a, size_t *n)

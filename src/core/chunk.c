@@ -130,6 +130,7 @@ int msc_chunk_next(msc_chunk_reader_t *r, msc_chunk_t *c, msc_error_info_t *info
 {
     uint8_t h[MSC_CHUNK_HEADER_SIZE];
     uint64_t at = r->offset;
+    if (!r->in) return 0; /* released at the end of a replay */
     int rc = read_at(r->fd, h, sizeof(h), at);
     if (rc == 0) return 0;
     if (rc == MSC_ETRUNCATED) return bad(info, at, "file ends inside a chunk header", rc);

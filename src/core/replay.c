@@ -566,6 +566,7 @@ int msc_replay_run(msc_replay_t *r, msc_event_fn fn, void *arg, msc_error_info_t
             int drc = drain(r, fn, arg);
             if (drc) return drc;
             msc_symbols_trim(r->sym);
+            msc_chunk_reader_release(&r->chunks); /* nothing more is read */
         }
     }
     return rc;

@@ -6,8 +6,8 @@
  * the previous span. Too many snapshots double the step and drop those
  * that hold no multiple of it, so the kept ones stay evenly spread and
  * bounded in number whatever the capture's length. A snapshot is a run of
- * varints (stack id delta, bytes, blocks), decoded only for the k moments
- * picked at the end.
+ * varints (stack id delta, bytes, blocks); only those of the k moments
+ * picked at the end stay, and a moment is decoded when it is read.
  *
  *   kept:  [ s0 | s1 | s2 | ... ]   each exact over [since, until),
  *          |  step  |  step  |      holding at least one multiple of step */
@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "memscope/encode.h"
+#include "memscope/table.h"
 #include "memscope/temporal.h"
 
 #define MAX_ENTRY 25               /* bytes of one stack's varints, at most */
@@ -35,7 +36,10 @@ struct msc_temporal {
     size_t nkept;
     uint8_t *scratch;              /* the snapshot being encoded; owned */
     size_t scratch_cap;
-    msc_moment_t *moments;         /* k once finished; owned */
+    struct pick {
+        uint64_t time_ns;          /* the moment's time, in its snapshot's span */
+        size_t snapshot;           /* in kept */
+    } *picks;                      /* k once finished; owned */
     size_t n;
 };
 
@@ -172,8 +176,7 @@ void msc_temporal_free(msc_temporal_t *t)
 {
     if (!t) return;
     drop_kept(t);
-    for (size_t i = 0; i < t->n; i++) msc_free(t->moments[i].stacks);
-    msc_free(t->moments);
+    msc_free(t->picks);
     msc_free(t->kept);
     msc_free(t->scratch);
     msc_free(t);
@@ -186,20 +189,21 @@ static uint64_t distance(const snapshot_t *s, uint64_t time)
     return time >= s->until_ns ? time - (s->until_ns - 1) : 0;
 }
 
-static int decode(const snapshot_t *s, uint64_t time, msc_moment_t *m)
+/* Drops the snapshots no moment picked, keeping the others in order. */
+static void keep_picked(msc_temporal_t *t)
 {
-    msc_cursor_t c = {s->data, s->data + s->len, 0};
-    uint32_t stack = 0;
-    m->time_ns = time < s->since_ns ? s->since_ns : time >= s->until_ns ? s->until_ns - 1 : time;
-    m->heap_bytes = s->heap_bytes;
-    m->stacks = msc_malloc((s->n ? s->n : 1) * sizeof(msc_stack_value_t));
-    if (!m->stacks) return MSC_ENOMEM;
-    for (m->n = 0; m->n < s->n; m->n++) {
-        stack += (uint32_t)msc__get_varint(&c);
-        uint64_t bytes = msc__get_varint(&c);
-        m->stacks[m->n] = (msc_stack_value_t){stack, bytes, msc__get_varint(&c)};
+    size_t n = 0;
+    for (size_t j = 0; j < t->nkept; j++) {
+        int picked = 0;
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->picks[i].snapshot != j) continue;
+            t->picks[i].snapshot = n;
+            picked = 1;
+        }
+        if (picked) t->kept[n++] = t->kept[j];
+        else msc_free(t->kept[j].data);
     }
-    return 0;
+    t->nkept = n;
 }
 
 int msc_temporal_finish(msc_temporal_t *t, const msc_analysis_t *a, uint64_t end_ns)
@@ -208,22 +212,56 @@ int msc_temporal_finish(msc_temporal_t *t, const msc_analysis_t *a, uint64_t end
     uint64_t now = msc_analysis_time(a);
     int err = keep(t, a, now, UINT64_MAX); /* the end: exact from the last event on */
     if (end_ns < now) end_ns = now;
-    t->moments = err ? NULL : msc_calloc(t->k, sizeof(msc_moment_t));
-    if (!err && !t->moments) err = MSC_ENOMEM;
+    t->picks = err ? NULL : msc_calloc(t->k, sizeof(*t->picks));
+    if (!err && !t->picks) err = MSC_ENOMEM;
     for (size_t i = 0; !err && i < t->k; i++) {
         uint64_t time = i + 1 == t->k ? end_ns : end_ns / t->k * (i + 1);
         size_t best = 0;
         for (size_t j = 1; j < t->nkept; j++)
             if (distance(&t->kept[j], time) < distance(&t->kept[best], time)) best = j;
-        err = decode(&t->kept[best], time, &t->moments[i]);
+        const snapshot_t *s = &t->kept[best];
+        t->picks[i].time_ns = time < s->since_ns    ? s->since_ns
+                              : time >= s->until_ns ? s->until_ns - 1
+                                                    : time;
+        t->picks[i].snapshot = best;
         t->n = i + 1;
     }
-    drop_kept(t);
+    if (err) {
+        drop_kept(t);
+        t->n = 0;
+    } else {
+        keep_picked(t);
+    }
+    msc_free(t->scratch); /* nothing more is encoded */
+    t->scratch = NULL;
+    t->scratch_cap = 0;
     return err;
 }
 
-const msc_moment_t *msc_temporal_moments(const msc_temporal_t *t, size_t *n)
+size_t msc_temporal_count(const msc_temporal_t *t)
 {
-    *n = t->n;
-    return t->moments;
+    return t->n;
+}
+
+int msc_temporal_moment(const msc_temporal_t *t, size_t i, msc_moment_t *m)
+{
+    const snapshot_t *s = &t->kept[t->picks[i].snapshot];
+    if (msc_array_grow((void **)&m->stacks, &m->cap, s->n ? s->n : 1, sizeof(*m->stacks)) < 0)
+        return MSC_ENOMEM;
+    msc_cursor_t c = {s->data, s->data + s->len, 0};
+    uint32_t stack = 0;
+    m->time_ns = t->picks[i].time_ns;
+    m->heap_bytes = s->heap_bytes;
+    for (m->n = 0; m->n < s->n; m->n++) {
+        stack += (uint32_t)msc__get_varint(&c);
+        uint64_t bytes = msc__get_varint(&c);
+        m->stacks[m->n] = (msc_stack_value_t){stack, bytes, msc__get_varint(&c)};
+    }
+    return 0;
+}
+
+void msc_moment_release(msc_moment_t *m)
+{
+    msc_free(m->stacks);
+    memset(m, 0, sizeof(*m));
 }

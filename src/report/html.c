@@ -225,23 +225,25 @@ static int write_flames(const page_t *p)
 static int write_moments(const page_t *p)
 {
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(p->ctx->replay);
-    size_t n = 0;
-    const msc_moment_t *moments = p->moments ? msc_temporal_moments(p->moments, &n) : NULL;
+    size_t n = p->moments ? msc_temporal_count(p->moments) : 0;
+    msc_moment_t m = {0}; /* one moment decoded at a time */
     msc_tree_series_t *series = msc_tree_series_new(sym);
     int err = series ? 0 : MSC_ENOMEM;
     msc_json_newline(p->json, 0);
     msc_json_array_begin(p->json, "moments");
     for (size_t i = 0; i < n && !err; i++) {
-        const msc_moment_t *m = &moments[i];
+        err = msc_temporal_moment(p->moments, i, &m);
+        if (err) break;
         if (i) msc_json_newline(p->json, 0);
         msc_json_object_begin(p->json, NULL);
-        msc_json_f64(p->json, "time_s", seconds(m->time_ns), 6);
-        msc_json_u64(p->json, "heap_bytes", m->heap_bytes);
+        msc_json_f64(p->json, "time_s", seconds(m.time_ns), 6);
+        msc_json_u64(p->json, "heap_bytes", m.heap_bytes);
         err = write_tree(p, "flame",
-                         msc_tree_series_next(series, m->stacks, m->n, MIN_SHARE, MOMENT_NODES),
+                         msc_tree_series_next(series, m.stacks, m.n, MIN_SHARE, MOMENT_NODES),
                          MOMENT_NODES);
         msc_json_end(p->json);
     }
+    msc_moment_release(&m);
     msc_tree_series_free(series);
     msc_json_end(p->json);
     return err;

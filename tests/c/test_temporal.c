@@ -147,9 +147,10 @@ static void check_moments(const char *path, const shape_t *shape)
      * to say it ended earlier. */
     uint64_t end = msc_replay_duration_ns(r);
     if (end < msc_analysis_time(a)) end = msc_analysis_time(a);
-    size_t n;
-    const msc_moment_t *m = msc_temporal_moments(t, &n);
+    size_t n = msc_temporal_count(t);
     CHECK_EQ(n, MOMENTS);
+    msc_moment_t *m = calloc(n, sizeof(*m)); /* each read into its own */
+    for (size_t i = 0; i < n; i++) CHECK_EQ(msc_temporal_moment(t, i, &m[i]), 0);
     int wrong = 0, far = 0, unordered = 0, exact = 0;
     uint64_t slack = end / (4 * MOMENTS) > MSC_TEMPORAL_FIRST_STEP_NS ? end / (4 * MOMENTS)
                                                                       : MSC_TEMPORAL_FIRST_STEP_NS;
@@ -173,6 +174,21 @@ static void check_moments(const char *path, const shape_t *shape)
     CHECK(exact >= 1);                              /* the end, at least */
     CHECK_EQ(m[n - 1].time_ns, end);
     CHECK_EQ(m[n - 1].heap_bytes, msc_analysis_summary(a)->current_bytes);
+    /* One moment read over and over, in reverse, holds each in turn. */
+    msc_moment_t one = {0};
+    int differ = 0;
+    for (size_t i = n; i-- > 0;) {
+        CHECK_EQ(msc_temporal_moment(t, i, &one), 0);
+        differ += one.n != m[i].n || one.time_ns != m[i].time_ns;
+        for (size_t j = 0; j < one.n && j < m[i].n; j++)
+            differ += one.stacks[j].stack != m[i].stacks[j].stack ||
+                      one.stacks[j].bytes != m[i].stacks[j].bytes ||
+                      one.stacks[j].count != m[i].stacks[j].count;
+    }
+    CHECK_EQ(differ, 0);
+    msc_moment_release(&one);
+    for (size_t i = 0; i < n; i++) msc_moment_release(&m[i]);
+    free(m);
     msc_temporal_free(t);
     msc_analysis_free(a);
     msc_replay_free(r);
