@@ -380,7 +380,11 @@ static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t 
 static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_frame_t *raw,
                         uint32_t known, msc_raw_frame_t *out, msc_trie_step_t *s)
 {
-    *out = *raw;
+    /* Field by field: the walk has just stored code and offset apart, and
+     * one 16-byte load of the pair (a struct copy) would wait for those
+     * stores to retire instead of taking their values forwarded. */
+    out->code = raw->code;
+    out->offset = raw->offset;
     *s = (msc_trie_step_t){0, 0, h, 0};
     if (raw->code && !known && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
         out->code = UNTRUSTED; /* it may have died since: never read it */
