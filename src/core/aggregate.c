@@ -169,7 +169,8 @@ static int by_bytes_desc(const void *pa, const void *pb)
     if (a->count != b->count) return a->count < b->count ? 1 : -1;
     int c = strcmp(a->file, b->file);
     if (c) return c;
-    return a->line < b->line ? -1 : a->line > b->line;
+    if (a->line != b->line) return a->line < b->line ? -1 : 1;
+    return a->function && b->function ? strcmp(a->function, b->function) : 0;
 }
 
 /* The rows of view k: those the view gave something, most bytes first. */
@@ -206,6 +207,129 @@ static int values_of(const msc_analysis_t *a, uint32_t node, unsigned views, msc
     return any;
 }
 
+/* The row of frame f of the frame nodes (nframes: the unknown frame of a
+ * stack past them), found once per frame: its index + 1, or 0 on OOM. */
+static uint32_t frame_row(table_t *t, msc_symbols_t *sym, const msc_frame_nodes_t *fn,
+                          msc_group_t group, uint32_t *rows, uint32_t f)
+{
+    if (rows[f]) return rows[f];
+    msc_frame_t fr;
+    msc_symbols_frame(sym, f < fn->nframes ? fn->frame_trie[f] : UINT32_MAX, &fr);
+    uint32_t *stamp;
+    acc_t *r = row_for(t, &fr, group, &stamp);
+    return r ? (rows[f] = (uint32_t)(r - t->rows) + 1) : 0;
+}
+
+static void add_values(acc_t *r, const msc_node_values_t *v, const int *view, int nv)
+{
+    for (int j = 0; j < nv; j++) {
+        r->v[view[j]].bytes += v[j].bytes;
+        r->v[view[j]].count += v[j].count;
+    }
+}
+
+/* A depth-first walk of the reached nodes (id 0 the root, id k + 1 number
+ * k, parent[id] the caller's id), adding each node's sums to its row unless
+ * the row is on the path above it already: on[row] counts its nodes on the
+ * path. A row's sum is then that of every stack with the row on its path,
+ * each once. */
+static int walk_reached(table_t *t, const uint32_t *parent, uint32_t ids, const uint32_t *row,
+                        const msc_node_values_t *sums, const int *view, int nv)
+{
+    uint32_t *first = msc_calloc((size_t)ids + 1, 4), *kids = msc_malloc((size_t)ids * 4);
+    uint32_t *on = msc_calloc(t->n ? t->n : 1, 4);
+    uint32_t(*path)[2] = msc_malloc((size_t)ids * sizeof(*path)); /* id, next of its kids */
+    int err = first && kids && on && path ? 0 : MSC_ENOMEM;
+    if (!err) msc__group_by_parent(parent, 4, ids, first, kids);
+    size_t depth = err ? 0 : 1;
+    if (!err) path[0][0] = 0, path[0][1] = first[0];
+    while (depth) {
+        uint32_t *at = path[depth - 1];
+        if (at[1] == first[at[0] + 1]) { /* every callee done */
+            if (at[0]) on[row[at[0] - 1]]--;
+            depth--;
+            continue;
+        }
+        uint32_t id = kids[at[1]++], k = id - 1;
+        if (on[row[k]]++ == 0) add_values(&t->rows[row[k]], &sums[(size_t)k * nv], view, nv);
+        path[depth][0] = id, path[depth++][1] = first[id];
+    }
+    msc_free(first);
+    msc_free(kids);
+    msc_free(on);
+    msc_free(path);
+    return err;
+}
+
+/* Inclusive rows from values read already, over the frame nodes the
+ * stacks reach (msc__reach): each node's values are summed over its
+ * callees, then walk_reached adds them to the rows. Each node reached is
+ * visited a few times, where folding visits every frame of every stack.
+ * Stack 0 is the root's row alone, a stack past the trie the unknown
+ * frame's. */
+static int fold_reached(table_t *t, msc_symbols_t *sym, const msc_views_values_t *vv,
+                        unsigned views, msc_group_t group, msc_rows_t *out)
+{
+    const msc_frame_nodes_t *fn = msc_symbols_frame_nodes(sym);
+    if (!fn) return MSC_ENOMEM;
+    const msc_stack_value_t *lists[MSC_VIEW_ALL];
+    size_t lens[MSC_VIEW_ALL];
+    int view[MSC_VIEW_ALL], nv = 0;
+    for (int k = 0; k < MSC_VIEW_ALL; k++)
+        if (views & vv->views & 1u << k)
+            view[nv] = k, lists[nv] = vv->values[k], lens[nv++] = vv->n[k];
+    msc__reach_t r;
+    int err = msc__reach(fn, lists, lens, nv, &r);
+    if (err) return err;
+    uint32_t m = r.m;
+    /* Per number, nv values (one per view asked); after them the root's
+     * own, then the unknown frame's. */
+    size_t stride = nv ? (size_t)nv : 1;
+    msc_node_values_t *sums = msc_calloc(((size_t)m + 2) * stride, sizeof(*sums));
+    uint32_t *rows = msc_calloc((size_t)fn->nframes + 1, 4); /* per frame: row + 1 */
+    uint32_t *row = msc_malloc(((size_t)m + 1) * 4);         /* per number: its row */
+    uint32_t *parent = msc_malloc(((size_t)m + 1) * 4);      /* per id: its caller's */
+    if (!sums || !rows || !row || !parent) err = MSC_ENOMEM;
+    for (int j = 0; j < nv && !err; j++) {
+        for (size_t i = 0; i < lens[j]; i++) {
+            const msc_stack_value_t *x = &lists[j][i];
+            uint32_t s = x->stack, at = !s               ? m
+                                        : s >= fn->ntrie ? m + 1
+                                                         : fn->scratch[fn->of[s]] - 1;
+            sums[at * stride + (size_t)j].bytes += x->bytes;
+            sums[at * stride + (size_t)j].count += x->count;
+            out[view[j]].total_bytes += x->bytes;
+        }
+    }
+    for (uint32_t k = err ? 0 : m; k-- > 0;) /* callees first */
+        for (int j = 0; r.up[k] && j < nv; j++) {
+            sums[(r.up[k] - 1) * stride + (size_t)j].bytes += sums[k * stride + (size_t)j].bytes;
+            sums[(r.up[k] - 1) * stride + (size_t)j].count += sums[k * stride + (size_t)j].count;
+        }
+    for (uint32_t k = 0; k < m && !err; k++) {
+        row[k] = frame_row(t, sym, fn, group, rows, fn->frame[r.order[k]]) - 1;
+        if (row[k] == UINT32_MAX) err = MSC_ENOMEM;
+        parent[k + 1] = r.up[k];
+    }
+    /* The root's own values and the unknown frame's: one frame each. */
+    for (uint32_t at = m, f = 0; at < m + 2 && !err; at++, f = fn->nframes) {
+        int any = 0;
+        for (int j = 0; j < nv; j++)
+            any |= sums[at * stride + (size_t)j].bytes || sums[at * stride + (size_t)j].count;
+        uint32_t x = any ? frame_row(t, sym, fn, group, rows, f) : 1;
+        if (!x) err = MSC_ENOMEM;
+        else if (any) add_values(&t->rows[x - 1], &sums[at * stride], view, nv);
+    }
+    if (!err) parent[0] = 0;
+    if (!err) err = walk_reached(t, parent, m + 1, row, sums, view, nv);
+    msc__reach_release(fn, &r);
+    msc_free(sums);
+    msc_free(rows);
+    msc_free(row);
+    msc_free(parent);
+    return err;
+}
+
 static void table_release(table_t *t)
 {
     msc_free(t->slots);
@@ -234,9 +358,13 @@ static int aggregate(const msc_analysis_t *a, const msc_views_values_t *vv, msc_
     }
     /* Values read already: the views' arrays merged by stack (each is by
      * stack), a view dropped when it runs out. */
+    if (!a && inclusive && !only_file) {
+        err = fold_reached(&t, sym, vv, views, group, out);
+        vv = NULL; /* folded */
+    }
     int live[MSC_VIEW_ALL], nlive = 0;
     size_t at[MSC_VIEW_ALL] = {0};
-    for (int k = 0; !a && k < MSC_VIEW_ALL; k++)
+    for (int k = 0; vv && k < MSC_VIEW_ALL; k++)
         if (views & vv->views & 1u << k && vv->n[k]) live[nlive++] = k;
     while (nlive && !err) {
         uint32_t node = UINT32_MAX;

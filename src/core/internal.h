@@ -146,6 +146,31 @@ static inline int msc__bits_next(const uint64_t *bits, size_t words, uint32_t *i
     return 1;
 }
 
+/* The frame nodes (symbols.h) that stacks reach: each stack's frame node
+ * and its callers up to the root, the root left out, numbered callers
+ * first as the frame nodes are. order[k] is number k's frame node and up[k]
+ * its caller's number + 1 (0: the root); fn->scratch holds each reached
+ * node's number + 1 until msc__reach_release zeroes it again. Stacks 0 and
+ * past fn->ntrie reach nothing. Visits each node reached once. */
+struct msc_frame_nodes;
+struct msc_stack_value;
+typedef struct msc__reach {
+    uint32_t m;                /* nodes reached */
+    uint32_t *order, *up;      /* m each; owned */
+} msc__reach_t;
+
+/* From `lists` arrays of values; 0 or MSC_ENOMEM (r then holds nothing). */
+int msc__reach(const struct msc_frame_nodes *fn, const struct msc_stack_value *const *values,
+               const size_t *n, int lists, msc__reach_t *r);
+void msc__reach_release(const struct msc_frame_nodes *fn, msc__reach_t *r);
+
+/* Groups ids 1..n-1 by their parent, a counting sort: the ids under x are
+ * kids[first[x] .. first[x + 1]), in increasing order. The parent of id is
+ * the uint32_t at parent + id * stride bytes (a tree's nodes, or a plain
+ * array); first holds n + 1 zeros. */
+void msc__group_by_parent(const void *parent, size_t stride, size_t n, uint32_t *first,
+                          uint32_t *kids);
+
 /* A big table probed at random misses the TLB on most probes without huge
  * pages, and faults in 4 KiB at a time as it fills. Advises the 2 MiB-aligned
  * part of [p, p + n) (when it is at least 4 MiB); the kernel may ignore it,

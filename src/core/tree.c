@@ -227,39 +227,65 @@ static int make(msc_tree_t *t, msc_symbols_t *sym, const candidate_t *c, bar_t *
  * a kept caller is made a tree node of its own when it reaches the bar
  * (any order that takes a caller before its callees makes the same graph,
  * bar_t). Per frame node reached: 24 bytes, and a bit per frame node. */
+int msc__reach(const msc_frame_nodes_t *fn, const msc_stack_value_t *const *values, const size_t *n,
+               int lists, msc__reach_t *r)
+{
+    size_t words = fn->n / 64 + 1;
+    uint64_t *reached = msc_calloc(words, 8);
+    uint32_t m = 0;
+    memset(r, 0, sizeof(*r));
+    if (!reached) return MSC_ENOMEM;
+    for (int l = 0; l < lists; l++) {
+        for (size_t i = 0; i < n[l]; i++) {
+            uint32_t s = values[l][i].stack;
+            if (!s || s >= fn->ntrie) continue;
+            for (uint32_t x = fn->of[s]; x && !(reached[x / 64] >> x % 64 & 1); x = fn->parent[x]) {
+                reached[x / 64] |= 1ull << x % 64;
+                m++;
+            }
+        }
+    }
+    r->order = msc_malloc(((size_t)m + 1) * 4);
+    r->up = msc_malloc(((size_t)m + 1) * 4);
+    if (!r->order || !r->up) {
+        msc_free(reached);
+        msc__reach_release(fn, r);
+        return MSC_ENOMEM;
+    }
+    for (uint32_t x = 0; msc__bits_next(reached, words, &x); x++) {
+        fn->scratch[x] = r->m + 1;
+        r->order[r->m] = x;
+        r->up[r->m++] = fn->scratch[fn->parent[x]]; /* a caller's number comes first */
+    }
+    msc_free(reached);
+    return 0;
+}
+
+void msc__reach_release(const msc_frame_nodes_t *fn, msc__reach_t *r)
+{
+    for (uint32_t k = 0; r->order && k < r->m; k++) fn->scratch[r->order[k]] = 0;
+    msc_free(r->order);
+    msc_free(r->up);
+    memset(r, 0, sizeof(*r));
+}
+
 static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_nodes_t *fn,
                          const msc_stack_value_t *v, size_t n, bar_t *bar)
 {
-    size_t words = fn->n / 64 + 1;
-    uint64_t *reached = msc_calloc(words, 8); /* on a valued stack */
-    uint32_t *slot = fn->scratch, m = 0;
-    int err = reached ? 0 : MSC_ENOMEM;
     uint64_t none_bytes = 0, none_count = 0;
-    for (size_t i = 0; i < n && !err; i++) {
-        uint32_t s = v[i].stack;
+    for (size_t i = 0; i < n; i++) {
         t->nodes[0].bytes += v[i].bytes;
         t->nodes[0].count += v[i].count;
-        if (!s || s >= fn->ntrie) {
+        if (!v[i].stack || v[i].stack >= fn->ntrie)
             none_bytes += v[i].bytes, none_count += v[i].count;
-            continue;
-        }
-        for (uint32_t x = fn->of[s]; x && !(reached[x / 64] >> x % 64 & 1); x = fn->parent[x]) {
-            reached[x / 64] |= 1ull << x % 64;
-            m++;
-        }
     }
-    uint32_t *order = err ? NULL : msc_malloc(((size_t)m + 1) * 4); /* number -> frame node */
-    uint32_t *up = err ? NULL : msc_malloc(((size_t)m + 1) * 4);    /* number -> caller's + 1 */
-    uint32_t *map = err ? NULL : msc_calloc((size_t)m + 1, 4);      /* tree id + 1, 0 not in it */
+    msc__reach_t r;
+    int err = msc__reach(fn, &v, &n, 1, &r);
+    uint32_t m = r.m, *slot = fn->scratch, *up = r.up;
+    uint32_t *map = err ? NULL : msc_calloc((size_t)m + 1, 4); /* tree id + 1, 0 not in it */
     uint64_t *bytes = err ? NULL : msc_calloc((size_t)m + 1, 8);
     uint64_t *count = err ? NULL : msc_calloc((size_t)m + 1, 8);
-    if (!err && !(order && up && map && bytes && count)) err = MSC_ENOMEM;
-    uint32_t k = 0;
-    for (uint32_t x = 0; !err && msc__bits_next(reached, words, &x); x++) {
-        slot[x] = k + 1;
-        order[k] = x;
-        up[k++] = slot[fn->parent[x]]; /* a caller's number comes first; the root's is 0 */
-    }
+    if (!err && !(map && bytes && count)) err = MSC_ENOMEM;
     for (size_t i = 0; i < n && !err; i++) {
         uint32_t s = v[i].stack;
         if (s && s < fn->ntrie) {
@@ -273,7 +299,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_node
     for (uint32_t x = 0; x < m && !err; x++) {
         if (up[x] && !map[up[x] - 1]) continue; /* under a frame left out */
         uint32_t parent = up[x] ? map[up[x] - 1] - 1 : 0;
-        uint32_t f = fn->frame[order[x]];
+        uint32_t f = fn->frame[r.order[x]];
         candidate_t c = {{parent, f}, fn->frame_trie[f], bytes[x], count[x]};
         err = make(t, sym, &c, bar, &map[x]);
     }
@@ -291,10 +317,7 @@ static int build_upright(msc_tree_t *t, msc_symbols_t *sym, const msc_frame_node
             t->nodes[map[x] - 1].self_count += v[i].count;
         }
     }
-    for (uint32_t x = 0; order && x < k; x++) slot[order[x]] = 0; /* as it was found */
-    msc_free(reached);
-    msc_free(order);
-    msc_free(up);
+    msc__reach_release(fn, &r);
     msc_free(map);
     msc_free(bytes);
     msc_free(count);
@@ -363,12 +386,8 @@ static int by_bytes_desc(const void *pa, const void *pb)
     return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
 }
 
-/* Groups ids 1..n-1 by their parent, a counting sort: the ids under x are
- * kids[first[x] .. first[x + 1]), in increasing order. The parent of id is
- * the uint32_t at parent + id * stride bytes (a tree's nodes, or a plain
- * array); first holds n + 1 zeros. */
-static void group_by_parent(const void *parent, size_t stride, size_t n, uint32_t *first,
-                            uint32_t *kids)
+void msc__group_by_parent(const void *parent, size_t stride, size_t n, uint32_t *first,
+                          uint32_t *kids)
 {
     const char *p = parent;
     for (size_t x = 1; x < n; x++) first[*(const uint32_t *)(p + x * stride) + 1]++;
@@ -384,7 +403,8 @@ static int index_children(msc_tree_t *t)
     t->child_start = msc_calloc((size_t)t->n + 1, sizeof(uint32_t));
     t->children = msc_malloc((size_t)t->n * sizeof(uint32_t));
     if (!t->child_start || !t->children) return MSC_ENOMEM;
-    group_by_parent(&t->nodes[0].parent, sizeof(t->nodes[0]), t->n, t->child_start, t->children);
+    msc__group_by_parent(&t->nodes[0].parent, sizeof(t->nodes[0]), t->n, t->child_start,
+                         t->children);
     sort_tree = t;
     for (uint32_t id = 0; id < t->n; id++) {
         uint32_t k = t->child_start[id + 1] - t->child_start[id];
@@ -521,7 +541,7 @@ static int series_start(msc_tree_series_t *s, const msc_frame_nodes_t *fn)
     s->first = msc_calloc(n + 1, 4);
     s->kids = msc_malloc(n * 4);
     if (!s->slot || !s->first || !s->kids) return MSC_ENOMEM;
-    group_by_parent(fn->parent, sizeof(fn->parent[0]), n, s->first, s->kids);
+    msc__group_by_parent(fn->parent, sizeof(fn->parent[0]), n, s->first, s->kids);
     s->fn = fn;
     s->fn_made = fn->made;
     return 0;

@@ -748,6 +748,78 @@ static void test_aggregate(void)
     CHECK(!msc_same_file("", "a.py"));
 }
 
+/* Rows a and b are the same rows in the same order. */
+static int rows_differ(const msc_rows_t *a, const msc_rows_t *b)
+{
+    int wrong = a->n != b->n || a->total_bytes != b->total_bytes;
+    for (size_t i = 0; i < a->n && i < b->n; i++) {
+        const msc_row_t *x = &a->rows[i], *y = &b->rows[i];
+        wrong += !(x->file == y->file && x->function == y->function && x->line == y->line &&
+                   x->bytes == y->bytes && x->count == y->count);
+    }
+    return wrong;
+}
+
+/* Inclusive rows from values read once (over the frame nodes the stacks
+ * reach) against the analysis's own fold (every frame of every stack, a
+ * row stamped once per stack), on a random trie of few functions, so that
+ * recursion, a function calling itself through others and lines shared by
+ * several calls are common; with the empty stack and a stack past the
+ * trie. */
+static void test_inclusive_random(void)
+{
+    enum { NODES = 3000, BLOCKS = 6000 };
+    static const uint8_t table[] = {0x80, 0x00, 0xE8, 0x02, 0xE8, 0x02};
+    static uint32_t node[NODES + 1];
+    msc_symbols_t *sym = msc_symbols_new(0x030B00F0);
+    msc_analysis_t *a = msc_analysis_new();
+    CHECK(sym && a);
+    const char *names[] = {"", "a.py", "b.py", "f", "g", "h", "k"};
+    for (uint32_t i = 1; i < 7; i++)
+        CHECK_EQ(msc_symbols_add_string(sym, i, (const uint8_t *)names[i], strlen(names[i])), 0);
+    for (uint32_t c = 1; c <= 4; c++) /* h and k share b.py's line 30: one row by source line */
+        CHECK_EQ(msc_symbols_add_code(sym, c, c < 3 ? 1 : 2, c + 2, c < 3 ? 10 * c : 30, table, 6),
+                 0);
+    uint64_t seed = 11;
+    for (uint32_t i = 1; i <= NODES; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(seed >> 33);
+        uint32_t parent = i > 1 && r % 8 ? node[1 + r / 8 % (i - 1)] : 0;
+        int64_t id = msc_symbols_add_node(sym, parent, 1 + r / 65536 % 4, r / 256 % 6);
+        CHECK(id > 0);
+        node[i] = (uint32_t)(id > 0 ? id : 0);
+    }
+    for (uint32_t b = 0; b < BLOCKS; b++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(seed >> 33);
+        uint32_t stack = r % 50 == 0 ? 0 : r % 50 == 1 ? NODES + 7 : node[1 + r / 64 % NODES];
+        CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x1000 + 16 * (uint64_t)b, 1 + r / 4096 % 5000, stack, b),
+                 0);
+        if (r % 3 == 0) /* freed before the next one: in the total only */
+            CHECK_EQ(feed(a, MSC_REC_FREE, 0x1000 + 16 * (uint64_t)b, 0, 0, b), 0);
+    }
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    unsigned views = 1u << MSC_VIEW_PEAK | 1u << MSC_VIEW_TOTAL | 1u << MSC_VIEW_EXIT;
+    msc_views_values_t vv;
+    CHECK_EQ(msc_views_values_read(a, views, &vv), 0);
+    int wrong = 0;
+    for (int g = 0; g <= MSC_BY_SOURCE_LINE; g++) {
+        msc_rows_t of[MSC_VIEW_ALL], direct[MSC_VIEW_ALL];
+        CHECK_EQ(msc_aggregate_views_of(&vv, sym, views, (msc_group_t)g, 1, NULL, of), 0);
+        CHECK_EQ(msc_aggregate_views(a, sym, views, (msc_group_t)g, 1, NULL, direct), 0);
+        for (int v = 0; v < MSC_VIEW_COUNT; v++) {
+            CHECK(of[v].n > 2); /* the empty stack's row, the unknown frame's, and more */
+            wrong += rows_differ(&of[v], &direct[v]);
+            msc_rows_release(&of[v]);
+            msc_rows_release(&direct[v]);
+        }
+    }
+    CHECK_EQ(wrong, 0);
+    msc_views_values_release(&vv);
+    msc_analysis_free(a);
+    msc_symbols_free(sym);
+}
+
 /* Fails each allocation in turn; every failure comes back as MSC_ENOMEM
  * (or NULL from a constructor) and frees what was built. */
 static void test_out_of_memory(void)
@@ -757,15 +829,21 @@ static void test_out_of_memory(void)
         fixture_t fx;
         tc_use_allocator(at, 0);
         int err = fixture_init(&fx);
-        msc_rows_t rows = {0}, groups[MSC_BY_FILE + 1][MSC_VIEW_ALL];
+        msc_rows_t rows = {0}, groups[MSC_BY_FILE + 1][MSC_VIEW_ALL], held[MSC_VIEW_ALL];
         msc_views_values_t vv = {{0}, {0}, 0};
         if (!err) err = msc_aggregate(fx.a, fx.sym, MSC_VIEW_TOTAL, MSC_BY_LINE, 1, NULL, &rows);
         if (!err) err = msc_views_values_read(fx.a, 1u << MSC_VIEW_TOTAL, &vv);
         if (!err) err = msc_aggregate_groups(&vv, fx.sym, 1u << MSC_VIEW_TOTAL, 0x6, groups);
+        int folded = !err;
+        if (!err)
+            err = msc_aggregate_views_of(&vv, fx.sym, 1u << MSC_VIEW_TOTAL, MSC_BY_LINE, 1, NULL,
+                                         held);
         msc_views_values_release(&vv);
         long refused = tc_ctl.refused;
+        if (!err) CHECK_EQ(rows_differ(&held[MSC_VIEW_TOTAL], &rows), 0);
+        if (!err) msc_rows_release(&held[MSC_VIEW_TOTAL]);
         msc_rows_release(&rows);
-        for (int g = MSC_BY_FUNCTION; !err && g <= MSC_BY_FILE; g++)
+        for (int g = MSC_BY_FUNCTION; folded && g <= MSC_BY_FILE; g++)
             msc_rows_release(&groups[g][MSC_VIEW_TOTAL]);
         fixture_release(&fx);
         msc_set_allocator(NULL);
@@ -851,6 +929,7 @@ int main(void)
     test_clock();
     test_gc_times();
     test_aggregate();
+    test_inclusive_random();
     test_used_stacks();
     test_out_of_memory();
     return check_done("analysis");
