@@ -125,7 +125,8 @@ static int keep(msc_temporal_t *t, const msc_analysis_t *a, uint64_t since_ns, u
 {
     const msc_summary_t *sum = msc_analysis_summary(a);
     snapshot_t *last = t->nkept ? &t->kept[t->nkept - 1] : NULL;
-    if (last && last->allocations == sum->allocations && last->frees == sum->frees) {
+    if (last && last->allocations == sum->allocations && last->frees == sum->frees &&
+        last->heap_bytes == sum->current_bytes) { /* a part of a mapping unmapped frees nothing */
         last->until_ns = until_ns;
         return 0;
     }

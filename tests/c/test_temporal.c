@@ -211,6 +211,38 @@ static void test_moments_match_a_second_replay(void)
         check_moments(tc_path("moments.msc"), &shapes[i]);
 }
 
+static int feed_at(msc_analysis_t *a, int kind, uint64_t addr, uint64_t size, uint32_t stack,
+                   uint64_t time_ns)
+{
+    msc_event_t e;
+    memset(&e, 0, sizeof(e));
+    e.kind = (uint8_t)kind, e.domain = MSC_DOMAIN_MMAP;
+    e.addr = addr, e.size = size, e.stack = stack, e.time_ns = time_ns;
+    return msc_analysis_event(a, &e);
+}
+
+/* Unmapping part of a mapping frees no block, so no count moves, but the
+ * bytes do: the moment after it has them. */
+static void test_part_of_a_mapping_unmapped(void)
+{
+    msc_analysis_t *a = msc_analysis_new();
+    msc_temporal_t *t = msc_temporal_new(a, 1);
+    CHECK_EQ(feed_at(a, MSC_REC_ALLOC, 0x100000, 0x100000, 3, 500000), 0);     /* 1 MiB */
+    CHECK_EQ(feed_at(a, MSC_REC_FREE, 0x100000, 0x40000, 0, 1500000), 0);       /* its head */
+    CHECK_EQ(feed_at(a, MSC_REC_SAMPLE, 0, 0, 0, 10000000), 0);
+    CHECK_EQ(msc_analysis_finish(a), 0);
+    CHECK_EQ(msc_temporal_finish(t, a, 10000000), 0);
+    CHECK_EQ(msc_temporal_count(t), 1);
+    msc_moment_t m = {0};
+    CHECK_EQ(msc_temporal_moment(t, 0, &m), 0);
+    CHECK_EQ(m.heap_bytes, 0xC0000);
+    CHECK_EQ(m.n, 1);
+    CHECK(m.n == 1 && m.stacks[0].stack == 3 && m.stacks[0].bytes == 0xC0000);
+    msc_moment_release(&m);
+    msc_temporal_free(t);
+    msc_analysis_free(a);
+}
+
 /* Fails each allocation of the pass in turn. */
 static void test_out_of_memory(void)
 {
@@ -226,6 +258,7 @@ static void test_out_of_memory(void)
 int main(void)
 {
     test_moments_match_a_second_replay();
+    test_part_of_a_mapping_unmapped();
     test_out_of_memory();
     tc_cleanup();
     return check_done("temporal");
