@@ -224,6 +224,13 @@ void msc_analysis_forget_blocks(msc_analysis_t *a);
  * what is live visits these rather than every stack. */
 const uint64_t *msc_analysis_live_stacks(const msc_analysis_t *a, size_t *words);
 
+/* With a clock observer set, the stacks whose live values changed since it
+ * was last called (since the start, before its first call), as a bitmap
+ * like the one above: an observer that snapshots what is live again and
+ * again visits these, not every live stack. NULL (and *words 0) before
+ * the first event and without an observer. */
+const uint64_t *msc_analysis_changed_stacks(const msc_analysis_t *a, size_t *words);
+
 /* The same for the stacks that ever had an allocation or a CPU sample: the
  * only ones msc_analysis_node_views can find values in. A table visits
  * these rather than every prefix of every stack. */

@@ -82,7 +82,7 @@ struct msc_analysis {
     block_event_t queue[LOOKAHEAD]; /* block events not applied yet, oldest at head */
     unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id: stacks_mem's */
-    msc_zarray_t stacks_mem, bits_mem, used_mem;
+    msc_zarray_t stacks_mem, bits_mem, used_mem, changed_mem;
     uint32_t (*sizes)[2];      /* when tracked (msc_analysis_track_sizes), per stack: its
                                   largest size and UINT32_MAX less its smallest that is not
                                   0 (0 before any), saturating at UINT32_MAX; sizes_mem's */
@@ -94,6 +94,8 @@ struct msc_analysis {
                                   snapshot of what is live visits a word per 64 stacks */
     uint64_t *used_bits;       /* bit v: stack v ever had an allocation or a CPU sample,
                                   so the tables visit those, not every prefix of them */
+    uint64_t *changed_bits;    /* with a clock observer, bit v: stack v's live values
+                                  changed since it was last called; else NULL */
     uint64_t epoch;            /* bumped at every new high-water mark */
     uint64_t live_blocks;      /* blocks live now (weighted when sampled) */
     uint64_t now_ns;
@@ -155,6 +157,7 @@ void msc_analysis_free(msc_analysis_t *a)
     msc__zarray_free(&a->stacks_mem);
     msc__zarray_free(&a->bits_mem);
     msc__zarray_free(&a->used_mem);
+    msc__zarray_free(&a->changed_mem);
     msc__zarray_free(&a->sizes_mem);
     msc_free(a);
 }
@@ -173,6 +176,10 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
         return MSC_ENOMEM;
     a->live_bits = a->bits_mem.p;
     a->used_bits = a->used_mem.p;
+    if (a->clock) {
+        if (msc__zarray_grow(&a->changed_mem, sizeof(uint64_t) * (n / 64)) < 0) return MSC_ENOMEM;
+        a->changed_bits = a->changed_mem.p;
+    }
     if (a->sizes) {
         if (msc__zarray_grow(&a->sizes_mem, sizeof(*a->sizes) * n) < 0) return MSC_ENOMEM;
         a->sizes = a->sizes_mem.p;
@@ -269,6 +276,7 @@ static void take_live(msc_analysis_t *a, uint32_t stack, uint32_t slot, uint64_t
     s->live_bytes -= bytes;
     s->live_count -= count;
     if (!s->live_count) a->live_bits[stack / 64] &= ~(1ULL << (stack % 64));
+    if (a->changed_bits) a->changed_bits[stack / 64] |= 1ULL << (stack % 64);
     domain_of(a, slot)->live_bytes -= bytes;
     a->sum.current_bytes -= bytes;
     a->live_blocks -= count;
@@ -346,6 +354,7 @@ static int allocate(msc_analysis_t *a, uint64_t domain, uint64_t addr, uint64_t 
     s->live_bytes += b.size;
     if (!s->live_count) a->live_bits[stack / 64] |= 1ULL << (stack % 64);
     a->used_bits[stack / 64] |= 1ULL << (stack % 64);
+    if (a->changed_bits) a->changed_bits[stack / 64] |= 1ULL << (stack % 64);
     s->live_count += b.count;
     uint64_t grown = b.size > had ? b.size - had : 0;
     s->total_bytes += grown;
@@ -603,7 +612,10 @@ void msc_analysis_set_clock(msc_analysis_t *a, uint64_t at_ns, msc_clock_fn fn, 
 static int pass_clock(msc_analysis_t *a, uint64_t until_ns)
 {
     int err = drain_blocks(a);
-    return err ? err : a->clock(a->clock_arg, a, a->now_ns, until_ns, &a->clock_at);
+    if (!err) err = a->clock(a->clock_arg, a, a->now_ns, until_ns, &a->clock_at);
+    if (!err && a->changed_bits) /* the observer has seen them */
+        memset(a->changed_bits, 0, ((size_t)a->top + 63) / 64 * sizeof(uint64_t));
+    return err;
 }
 
 /* The timeline's share of a CPU sample: the RSS sample whose interval holds
@@ -873,6 +885,12 @@ const uint64_t *msc_analysis_live_stacks(const msc_analysis_t *a, size_t *words)
 {
     *words = a->nstacks / 64;
     return a->live_bits;
+}
+
+const uint64_t *msc_analysis_changed_stacks(const msc_analysis_t *a, size_t *words)
+{
+    *words = a->changed_bits ? a->nstacks / 64 : 0;
+    return a->changed_bits;
 }
 
 const uint64_t *msc_analysis_used_stacks(const msc_analysis_t *a, size_t *words)

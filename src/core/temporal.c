@@ -36,6 +36,9 @@ struct msc_temporal {
     size_t nkept;
     uint8_t *scratch;              /* the snapshot being encoded; owned */
     size_t scratch_cap;
+    uint8_t *last;                 /* the last snapshot encoded, kept or not; owned */
+    size_t last_len, last_cap;
+    int have_last;
     struct pick {
         uint64_t time_ns;          /* the moment's time, in its snapshot's span */
         size_t snapshot;           /* in kept */
@@ -69,7 +72,7 @@ static int grow_scratch(msc_temporal_t *t, size_t need)
     return 0;
 }
 
-/* Appends one stack's live values to the scratch at *len. */
+/* Appends stack node's live values to the scratch at *len, if it has any. */
 static int encode_stack(msc_temporal_t *t, const msc_analysis_t *a, uint32_t node, uint32_t *last,
                         size_t *len, snapshot_t *s)
 {
@@ -86,19 +89,92 @@ static int encode_stack(msc_temporal_t *t, const msc_analysis_t *a, uint32_t nod
     return 0;
 }
 
-/* Encodes what is live now into s (a copy of the scratch), visiting only
- * the stacks the analysis marks live, in increasing id order. */
+static const uint8_t *skip_varint(const uint8_t *p)
+{
+    while (*p & 0x80) p++;
+    return p + 1;
+}
+
+/* The stack id delta at the start of the entry at p. */
+static uint32_t peek_delta(const uint8_t *p, const uint8_t *end)
+{
+    msc_cursor_t c = {p, end, 0};
+    return (uint32_t)msc__get_varint(&c);
+}
+
+/* What is live now, from the last snapshot and the stacks that changed
+ * since (msc_analysis_changed_stacks): the last snapshot's entries are
+ * copied up to each changed stack, a run at a time, and only a changed
+ * stack's values are read from the analysis, whose per-stack values are
+ * scattered over far more memory than a snapshot's bytes. An entry's
+ * stack id is a delta from the one before it, so the first entry of a run
+ * is coded again; the rest of the run is copied as it is. The length, or
+ * -1 on OOM. */
+static int64_t encode_changes(msc_temporal_t *t, const msc_analysis_t *a, const uint64_t *changed,
+                              size_t words, snapshot_t *s)
+{
+    const uint8_t *p = t->last, *end = t->last + t->last_len;
+    uint32_t at = p < end ? peek_delta(p, end) : 0; /* the stack of the entry at p */
+    uint32_t out = 0;                               /* the stack of the last one written */
+    size_t len = 0;
+    for (uint32_t d = 0;; d++) {
+        int more = msc__bits_next(changed, words, &d);
+        uint32_t upto = more ? d : UINT32_MAX, first = at, last = at, n = 0;
+        const uint8_t *run = p;
+        while (p < end && at < upto) { /* the run of unchanged entries before upto */
+            last = at;
+            p = skip_varint(skip_varint(skip_varint(p)));
+            n++;
+            if (p < end) at += peek_delta(p, end);
+        }
+        if (n) {
+            const uint8_t *rest = skip_varint(run); /* past the first entry's delta */
+            size_t need = len + MAX_ENTRY + (size_t)(p - rest);
+            if (need > t->scratch_cap && grow_scratch(t, need) < 0) return -1;
+            uint8_t *w = msc_put_varint(t->scratch + len, first - out);
+            memcpy(w, rest, (size_t)(p - rest));
+            len = (size_t)(w - t->scratch) + (size_t)(p - rest);
+            out = last;
+            s->n += n;
+        }
+        if (!more) break;
+        if (p < end && at == d) { /* changed: its old entry is left out */
+            p = skip_varint(skip_varint(skip_varint(p)));
+            if (p < end) at += peek_delta(p, end);
+        }
+        if (encode_stack(t, a, d, &out, &len, s) < 0) return -1;
+    }
+    return (int64_t)len;
+}
+
+/* Encodes what is live now into s (a copy of the scratch): from the last
+ * snapshot and the stacks that changed since, or, the first time, from
+ * every stack the analysis marks live, in increasing id order. The scratch
+ * then becomes the last snapshot. */
 static int encode(msc_temporal_t *t, const msc_analysis_t *a, snapshot_t *s)
 {
-    uint32_t last = 0;
-    size_t len = 0, words;
-    const uint64_t *live = msc_analysis_live_stacks(a, &words);
-    for (uint32_t node = 0; msc__bits_next(live, words, &node); node++)
-        if (encode_stack(t, a, node, &last, &len, s) < 0) return MSC_ENOMEM;
-    s->data = msc_malloc(len ? len : 1);
+    size_t words, all = 0;
+    int64_t len = 0;
+    const uint64_t *changed = msc_analysis_changed_stacks(a, &words);
+    if (t->have_last && changed) {
+        len = encode_changes(t, a, changed, words, s);
+    } else {
+        uint32_t last = 0;
+        const uint64_t *live = msc_analysis_live_stacks(a, &words);
+        for (uint32_t node = 0; len >= 0 && msc__bits_next(live, words, &node); node++)
+            if (encode_stack(t, a, node, &last, &all, s) < 0) len = -1;
+        if (len >= 0) len = (int64_t)all;
+    }
+    if (len < 0) return MSC_ENOMEM;
+    s->data = msc_malloc(len ? (size_t)len : 1);
     if (!s->data) return MSC_ENOMEM;
-    if (len) memcpy(s->data, t->scratch, len); /* no scratch yet when nothing is live */
-    s->len = len;
+    if (len) memcpy(s->data, t->scratch, (size_t)len); /* no scratch yet when nothing is live */
+    s->len = (size_t)len;
+    uint8_t *swap = t->last; /* the scratch is the last snapshot now */
+    size_t cap = t->last_cap;
+    t->last = t->scratch, t->last_cap = t->scratch_cap, t->last_len = (size_t)len;
+    t->scratch = swap, t->scratch_cap = cap;
+    t->have_last = 1;
     return 0;
 }
 
@@ -180,6 +256,7 @@ void msc_temporal_free(msc_temporal_t *t)
     msc_free(t->picks);
     msc_free(t->kept);
     msc_free(t->scratch);
+    msc_free(t->last);
     msc_free(t);
 }
 
@@ -234,8 +311,10 @@ int msc_temporal_finish(msc_temporal_t *t, const msc_analysis_t *a, uint64_t end
         keep_picked(t);
     }
     msc_free(t->scratch); /* nothing more is encoded */
-    t->scratch = NULL;
-    t->scratch_cap = 0;
+    msc_free(t->last);
+    t->scratch = t->last = NULL;
+    t->scratch_cap = t->last_cap = 0;
+    t->have_last = 0;
     return err;
 }
 

@@ -481,6 +481,7 @@ static void test_histogram_and_other_events(void)
 
 typedef struct clock_log {
     uint64_t since[4], until[4], live[4];
+    uint64_t changed[4];           /* the first word of the changed stacks' bitmap */
     int n;
     int fail_at;                   /* the call that fails, counting from 1; 0 = none */
 } clock_log_t;
@@ -494,23 +495,30 @@ static int log_clock(void *arg, const msc_analysis_t *a, uint64_t since_ns, uint
     l->since[l->n] = since_ns;
     l->until[l->n] = until_ns;
     l->live[l->n] = msc_analysis_summary(a)->current_bytes;
+    size_t words;
+    const uint64_t *changed = msc_analysis_changed_stacks(a, &words);
+    l->changed[l->n] = changed && words ? changed[0] : UINT64_MAX;
     *at_ns = ++l->n < 3 ? until_ns + 100 : UINT64_MAX;
     return l->n == l->fail_at ? MSC_ENOMEM : 0;
 }
 
 static void test_clock(void)
 {
-    clock_log_t log = {{0}, {0}, {0}, 0, 0};
+    clock_log_t log = {{0}, {0}, {0}, {0}, 0, 0};
     msc_analysis_t *a = msc_analysis_new();
     msc_analysis_set_clock(a, 50, log_clock, &log);
     CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 100, 1, 10), 0);
     CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x200, 200, 1, 50), 0);   /* not later than 50 */
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x400, 9, 3, 50), 0);
+    CHECK_EQ(feed(a, MSC_REC_FREE, 0x400, 0, 0, 50), 0);      /* stack 3 changed, none live */
     CHECK_EQ(log.n, 0);
     CHECK_EQ(feed(a, MSC_REC_FREE, 0x100, 0, 0, 60), 0);      /* passes 50: both applied */
     CHECK_EQ(log.n, 1);
     CHECK_EQ(log.since[0], 50);
     CHECK_EQ(log.until[0], 60);
     CHECK_EQ(log.live[0], 300);
+    CHECK_EQ(log.changed[0], 1u << 1 | 1u << 3);              /* the stacks changed up to then */
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x500, 5, 2, 70), 0);
     CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x300, 5, 1, 160), 0);    /* at 160: not later */
     msc_event_t e = ev_of(MSC_REC_SAMPLE, 0, 0, 0);
     e.time_ns = 5000;                                         /* one call for a long jump */
@@ -518,7 +526,10 @@ static void test_clock(void)
     CHECK_EQ(log.n, 2);
     CHECK_EQ(log.since[1], 160);
     CHECK_EQ(log.until[1], 5000);
-    CHECK_EQ(log.live[1], 205);
+    CHECK_EQ(log.live[1], 210);
+    CHECK_EQ(log.changed[1], 1u << 1 | 1u << 2); /* since the last call: the free at 60 (a
+                                                   block of stack 1), the allocations at 70
+                                                   and 160 */
     e.time_ns = 5101;
     CHECK_EQ(msc_analysis_event(a, &e), 0);
     e.time_ns = 1u << 30;                                     /* never again */
@@ -527,13 +538,21 @@ static void test_clock(void)
     msc_analysis_free(a);
 
     /* An observer's error stops the replay with it. */
-    clock_log_t failing = {{0}, {0}, {0}, 0, 1};
+    clock_log_t failing = {{0}, {0}, {0}, {0}, 0, 1};
     a = msc_analysis_new();
     msc_analysis_set_clock(a, 0, log_clock, &failing);
     CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 100, 1, 1), MSC_ENOMEM);
     msc_analysis_set_clock(a, 0, NULL, NULL);                 /* none: no more calls */
     CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x200, 100, 1, 2), 0);
     CHECK_EQ(failing.n, 1);
+    msc_analysis_free(a);
+
+    /* Without an observer nothing is kept. */
+    a = msc_analysis_new();
+    CHECK_EQ(feed(a, MSC_REC_ALLOC, 0x100, 100, 1, 1), 0);
+    size_t words;
+    CHECK(msc_analysis_changed_stacks(a, &words) == NULL);
+    CHECK_EQ(words, 0);
     msc_analysis_free(a);
 }
 
