@@ -168,10 +168,10 @@ static uint32_t read_frames(PyThreadState *ts, msc_raw_frame_t *out)
         if (readable && msc_frame_is_shim(&copy)) continue;
         PyCodeObject *co = readable ? msc_frame_code_unchecked(&copy) : NULL;
         if (n == max || !code_plausible(co)) {
-            out[n++] = (msc_raw_frame_t){NULL, 0, 0};
+            out[n++] = (msc_raw_frame_t){NULL, 0};
             break;
         }
-        out[n++] = (msc_raw_frame_t){co, msc_frame_offset(&copy), 0};
+        out[n++] = (msc_raw_frame_t){co, msc_frame_instr(&copy)};
     }
     return n;
 }
@@ -424,7 +424,9 @@ static int emit(const msc_cpu_slot_t *s, const cpu_sample_t *e)
     int unsure = e->deaths != atomic_load_explicit(&msc_code_any_deaths, memory_order_relaxed);
     msc_capture_ctx_t ctx = {R.sink,      st, R.root,
                              R.max_depth, 1,  unsure ? trust_none : code_plausible};
-    int64_t stack = msc_stack_resolve(&R.main_trie, &ctx, e->frames, e->depth);
+    msc_raw_frame_t outer[DEPTH + 1]; /* the frames outermost first, as resolved */
+    for (uint32_t i = 0; i < e->depth; i++) outer[i] = e->frames[e->depth - 1 - i];
+    int64_t stack = msc_stack_resolve(&R.main_trie, &ctx, outer, e->depth);
     uint8_t *p = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, MSC_REC_MAX + 16);
     if (!p) {
         msc__stop_recording();

@@ -2,11 +2,11 @@
  * itself. The walk reads only the calling thread's own frame chain (safe
  * without the GIL, since only the thread itself pushes and pops its frames),
  * reading only the frames themselves, then compares the stack, outermost
- * frame first, with the last one resolved by code pointer and offset; only
- * frames from where they part are checked for completeness, named and looked
- * up in the trie. Line numbers are not
- * computed here: each code object's line table is written once and the
- * analyser decodes (code, offset) pairs. */
+ * frame first, with the last one resolved by code pointer and instruction
+ * address; only frames from where they part are checked for completeness,
+ * named and looked up in the trie. Line numbers are not computed here: each
+ * code object's line table is written once and the analyser decodes
+ * (code, offset) pairs. */
 #include "stacks.h"
 
 #include <pthread.h>
@@ -380,21 +380,22 @@ static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t 
 static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_frame_t *raw,
                         uint32_t known, msc_raw_frame_t *out, msc_trie_step_t *s)
 {
-    /* Field by field: the walk has just stored code and offset apart, and
-     * one 16-byte load of the pair (a struct copy) would wait for those
+    /* Field by field: the walk has just stored code and instruction apart,
+     * and one 16-byte load of the pair (a struct copy) would wait for those
      * stores to retire instead of taking their values forwarded. */
     out->code = raw->code;
-    out->offset = raw->offset;
-    *s = (msc_trie_step_t){0, 0, h, 0};
+    out->instr = raw->instr;
+    *s = (msc_trie_step_t){0, 0, h, 0, 0};
     if (raw->code && !known && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
         out->code = UNTRUSTED; /* it may have died since: never read it */
     } else if (raw->code) {
-        if (msc_frame_offset_incomplete(raw->code, raw->offset)) {
+        uint32_t offset = msc_code_offset(raw->code, raw->instr);
+        if (msc_frame_offset_incomplete(raw->code, offset)) {
             s->skip = 1; /* not running yet: no frame of its own */
             return h;
         }
         s->code_id = known ? known : code_id_of(ctx, raw->code);
-        s->offset = raw->offset;
+        s->offset = offset;
         if (!s->code_id) out->code = UNTRUSTED; /* unnamed: never trust a match */
     }
     return s->hash = trie_hash(h, s->code_id, s->offset);
@@ -402,19 +403,22 @@ static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_
 
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts)
 {
-    msc_raw_frame_t *raw = t->scratch, *w = raw, *end = raw + ctx->max_depth;
+    /* Innermost first, from the scratch's end down: the stack ends up
+     * outermost first, as the path it is compared with. Room for max_depth
+     * frames and, before them, the truncation mark. */
+    msc_raw_frame_t *end = t->scratch + ctx->max_depth + 1, *w = end, *full = t->scratch + 1;
     for (msc_pyframe_t *f = msc_frame_first(ts); f && f != ctx->root; f = msc_frame_previous(f)) {
         PyCodeObject *co = msc_frame_code(f);
         if (!co) continue; /* a shim the C stack owns */
-        if (w == end) {
-            *w++ = (msc_raw_frame_t){NULL, 0, 0}; /* marks a truncated stack */
+        if (w == full) {
+            *--w = (msc_raw_frame_t){NULL, 0}; /* marks a truncated stack */
             break;
         }
-        w->code = co; /* its node is the path's business */
-        w->offset = msc_frame_offset(f);
-        w++;
+        w--;
+        w->code = co;
+        w->instr = msc_frame_instr(f);
     }
-    return msc_stack_resolve(t, ctx, raw, (uint32_t)(w - raw));
+    return msc_stack_resolve(t, ctx, w, (uint32_t)(end - w));
 }
 
 int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc_raw_frame_t *raw,
@@ -428,28 +432,28 @@ int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc
     /* Frames shared with the last stack, from the outermost in (an
      * UNTRUSTED entry matches no frame). */
     uint32_t same = 0, most = n < t->path_len ? n : t->path_len;
-    for (const msc_raw_frame_t *r = raw + n - 1, *p = t->path;
-         same < most && r->code == p->code && r->offset == p->offset; r--, p++)
+    while (same < most && raw[same].code == t->path[same].code &&
+           raw[same].instr == t->path[same].instr)
         same++;
     /* The steps below, each slot fetched as soon as its hash is known
      * (a code object the last stack ran at the same depth keeps its id: no
      * code-table lookup; the path holds only live ones, see above)... */
     uint32_t h = same ? t->steps[same - 1].hash : ROOT_HASH;
     for (uint32_t i = same; i < n; i++) {
-        const msc_raw_frame_t *r = &raw[n - 1 - i];
-        uint32_t known = i < t->path_len && t->path[i].code == r->code ? t->steps[i].code_id : 0;
-        h = step_of(ctx, h, r, known, &t->path[i], &t->steps[i]);
+        uint32_t known =
+            i < t->path_len && t->path[i].code == raw[i].code ? t->steps[i].code_id : 0;
+        h = step_of(ctx, h, &raw[i], known, &t->path[i], &t->steps[i]);
         __builtin_prefetch(&t->slots[h & t->mask]);
     }
     /* ...then looked up in order, each under the node found above it. */
-    int64_t node = same ? t->path[same - 1].node : 0;
+    int64_t node = same ? t->steps[same - 1].node : 0;
     for (uint32_t i = same; i < n; i++) {
         if (!t->steps[i].skip) node = trie_child(t, ctx, (uint32_t)node, &t->steps[i]);
         if (node < 0) {
             t->path_len = i;
             return -1;
         }
-        t->path[i].node = (uint32_t)node;
+        t->steps[i].node = (uint32_t)node;
     }
     t->path_len = n;
     return node;

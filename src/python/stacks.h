@@ -21,8 +21,7 @@ typedef struct msc_frame_key {
 /* A frame as the walk sees it: no code-object field is read to get it. */
 typedef struct msc_raw_frame {
     PyCodeObject *code;        /* NULL marks a truncated stack */
-    uint32_t offset;
-    uint32_t node;             /* in a resolved path: the trie node of this prefix */
+    uintptr_t instr;           /* msc_frame_instr: an offset once msc_code_offset makes it one */
 } msc_raw_frame_t;
 
 /* One trie node as the recorder finds it: its key and id (0: empty slot). */
@@ -34,6 +33,7 @@ typedef struct msc_trie_slot {
 typedef struct msc_trie_step {
     uint32_t code_id, offset;  /* the trie key under the frame above */
     uint32_t hash;             /* of the whole path down to this frame */
+    uint32_t node;             /* the trie node of the path down to this frame */
     uint32_t skip;             /* 1: no node of its own (a frame not running yet) */
 } msc_trie_step_t;
 
@@ -54,10 +54,10 @@ typedef struct msc_trie {
     uint32_t count;            /* nodes, the root included: the next id */
     uint32_t *hashes;          /* per node id: its path hash, to place it when slots grow */
     size_t cap_hashes;
-    msc_raw_frame_t *scratch;  /* the stack being captured, innermost first */
+    msc_raw_frame_t *scratch;  /* the stack being captured, filled from its end */
     msc_raw_frame_t *path;     /* the last stack resolved, outermost first; a frame
-                                  that cannot be trusted to match has code NULL */
-    msc_trie_step_t *steps;    /* per depth of path: its key and path hash */
+                                  that cannot be trusted to match has a code no frame has */
+    msc_trie_step_t *steps;    /* per depth of path: its key, path hash and node */
     uint32_t path_len;
     uint64_t path_epoch;       /* msc_code_deaths when path was resolved */
 } msc_trie_t;
@@ -81,8 +81,8 @@ typedef struct msc_capture_ctx {
  * when the sink refused a record (recording has failed). */
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts);
 
-/* The leaf node of a stack read earlier: raw[0..n), innermost first, as
- * msc_stack_capture walks it. GIL held. */
+/* The leaf node of a stack read earlier: raw[0..n), outermost first (a
+ * truncation mark first). GIL held. */
 int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc_raw_frame_t *raw,
                           uint32_t n);
 

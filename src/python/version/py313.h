@@ -73,6 +73,20 @@ static inline uint32_t msc_frame_offset(msc_pyframe_t *f)
     return (uint32_t)(f->instr_ptr - _PyCode_CODE((PyCodeObject *)f->f_executable));
 }
 
+/* The instruction the frame runs as an address, for comparing frames:
+ * msc_code_offset makes it msc_frame_offset's offset. */
+static inline uintptr_t msc_frame_instr(msc_pyframe_t *f)
+{
+    return (uintptr_t)f->instr_ptr;
+}
+
+/* The offset of instr in co's code, computed from the two addresses alone
+ * (co is not read). */
+static inline uint32_t msc_code_offset(PyCodeObject *co, uintptr_t instr)
+{
+    return (uint32_t)((_Py_CODEUNIT *)instr - _PyCode_CODE(co));
+}
+
 static inline int msc_frame_offset_incomplete(PyCodeObject *co, uint32_t offset)
 {
     return (int32_t)offset < co->_co_firsttraceable;
