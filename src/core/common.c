@@ -117,6 +117,14 @@ int msc__zarray_grow(msc_zarray_t *z, size_t bytes)
     return 0;
 }
 
+void msc__zarray_populate(msc_zarray_t *z, size_t from, size_t to)
+{
+    if (!z->mapped || to > z->bytes) to = z->bytes;
+    from &= ~(size_t)4095;
+    if (z->mapped && from < to)
+        (void)madvise((char *)z->p + from, page_round(to) - from, MADV_POPULATE_WRITE);
+}
+
 void msc__zarray_free(msc_zarray_t *z)
 {
     if (z->mapped && z->p) munmap(z->p, page_round(z->bytes));

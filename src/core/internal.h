@@ -126,6 +126,11 @@ typedef struct msc_zarray {
 /* Grows z to at least `bytes`; 0, or MSC_ENOMEM with z unchanged. */
 int msc__zarray_grow(msc_zarray_t *z, size_t bytes);
 void msc__zarray_free(msc_zarray_t *z);
+/* Faults in z's pages over [from, to) for writing, at once: an array whose
+ * first access to an element reads it (x += n) otherwise takes two faults a
+ * page, one mapping the zero page and one copying it. Best effort (the
+ * pages fault in on use when the kernel cannot). */
+void msc__zarray_populate(msc_zarray_t *z, size_t from, size_t to);
 
 /* The next set bit at or after *i in a bitmap of words 64-bit words (the
  * analysis's stack bitmaps): 1 with *i moved to it, or 0 when none is left.
