@@ -306,9 +306,11 @@ void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
 /*
  * Frame nodes. One pass over the trie in id order (a parent before its
  * children) finds each node's frame, then the frame node of (its parent's
- * frame node, its frame), numbering each when new. Both are looked up in
- * tables (table.h) whose entries are the frames' keys and the frame nodes'
- * arrays themselves, dropped once the arrays are made.
+ * frame node, its frame), numbering each when new. Frames are looked up in
+ * a table (table.h) of their keys; frame nodes in an index of their own,
+ * sized once for as many as there are trie nodes (never more) and tagged
+ * like the node index (index_entry): a probe reads a frame node's arrays
+ * only when the tag agrees. Both are dropped once the arrays are made.
  */
 
 typedef struct frame_build {
@@ -317,7 +319,9 @@ typedef struct frame_build {
     size_t cap_keys;
     uint32_t *frame_trie;      /* per frame: the first trie node naming it */
     size_t cap_frame_trie;
-    msc_table_t nodes;         /* entry e: frame node e + 1, keyed by (parent, frame) */
+    uint32_t *index;           /* frame node | tag by (parent, frame), 0: empty */
+    uint32_t index_mask;
+    uint32_t nnodes;           /* frame nodes made, the root included */
     uint32_t *parent, *frame;  /* per frame node */
 } frame_build_t;
 
@@ -329,12 +333,6 @@ static uint64_t frame_hash(const uint32_t k[3])
 static uint64_t frame_entry_hash(const void *ctx, uint32_t e)
 {
     return frame_hash(((const frame_build_t *)ctx)->keys[e + 1]);
-}
-
-static uint64_t node_entry_hash(const void *ctx, uint32_t e)
-{
-    const frame_build_t *b = ctx;
-    return (uint64_t)b->parent[e + 1] << 32 | b->frame[e + 1];
 }
 
 /* The number of trie node x's frame (ids k), made when new; 0 on OOM. */
@@ -354,18 +352,19 @@ static uint32_t frame_number(frame_build_t *b, const uint32_t k[3], uint32_t x)
     return msc_table_add(&b->frames, i) + 1;
 }
 
-/* The number of frame node (up, f), made when new; 0 on OOM. */
+/* The number of frame node (up, f), made when new. The index has room. */
 static uint32_t frame_node(frame_build_t *b, uint32_t up, uint32_t f)
 {
-    if (msc_table_reserve(&b->nodes, node_entry_hash, b) < 0) return 0;
-    size_t i = msc_table_slot(&b->nodes, (uint64_t)up << 32 | f);
-    for (uint32_t e; (e = msc_table_entry(&b->nodes, i)) != MSC_TABLE_EMPTY;
-         i = msc_table_next(&b->nodes, i))
-        if (b->parent[e + 1] == up && b->frame[e + 1] == f) return e + 1;
-    uint32_t fx = (uint32_t)b->nodes.n + 1;
+    uint32_t h = node_hash(up, f, 0), tag = h & ~INDEX_ID_MASK, i = h & b->index_mask;
+    for (uint32_t e; (e = b->index[i]); i = (i + 1) & b->index_mask) {
+        uint32_t fx = e & INDEX_ID_MASK;
+        if ((e & ~INDEX_ID_MASK) == tag && b->parent[fx] == up && b->frame[fx] == f) return fx;
+    }
+    uint32_t fx = b->nnodes++;
     b->parent[fx] = up;
     b->frame[fx] = f;
-    return msc_table_add(&b->nodes, i) + 1;
+    b->index[i] = index_entry(fx, h);
+    return fx;
 }
 
 /* Where the frame of a Python node's (code, offset) is kept once known:
@@ -384,20 +383,20 @@ static uint32_t *frame_cell(msc_symbols_t *s, uint32_t **cells, const node_t *nd
     return &cells[nd->code_id][nd->offset];
 }
 
-/* The per-node arrays sized for every trie node (an upper bound), then cut
- * to what was made; the node table sized for half of them at first (a
- * line's several instructions often merge). */
+/* The per-node arrays and the index sized for every trie node (an upper
+ * bound), the arrays then cut to what was made. */
 static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
 {
     uint32_t n = s->nnodes;
-    frame_build_t b = {{NULL, 0, 0}, NULL, 0, NULL, 0, {NULL, 0, 0}, NULL, NULL};
+    frame_build_t b = {{NULL, 0, 0}, NULL, 0, NULL, 0, NULL, 1023, 1, NULL, NULL};
     msc_table_init(&b.frames);
-    msc_table_init(&b.nodes);
+    while (b.index_mask < (uint64_t)n * 2) b.index_mask = b.index_mask * 2 + 1;
+    b.index = msc_calloc((size_t)b.index_mask + 1, 4);
     uint32_t *of = msc_malloc((size_t)n * 4);
     b.parent = msc_malloc((size_t)n * 4);
     b.frame = msc_malloc((size_t)n * 4);
     uint32_t **cells = msc_calloc(s->ncodes ? s->ncodes : 1, sizeof(uint32_t *));
-    int err = of && b.parent && b.frame && cells && msc_table_presize(&b.nodes, n / 2) == 0 &&
+    int err = b.index && of && b.parent && b.frame && cells &&
                       msc_array_grow((void **)&b.frame_trie, &b.cap_frame_trie, 1, 4) == 0
                   ? 0
                   : MSC_ENOMEM;
@@ -410,13 +409,13 @@ static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
             if (!(f = frame_number(&b, k, x))) err = MSC_ENOMEM;
             else if (cell) *cell = f;
         }
-        if (!err && !(of[x] = frame_node(&b, of[s->nodes[x].parent], f))) err = MSC_ENOMEM;
+        if (!err) of[x] = frame_node(&b, of[s->nodes[x].parent], f);
     }
-    uint32_t nfn = (uint32_t)b.nodes.n + 1, nf = (uint32_t)b.frames.n + 1;
+    uint32_t nfn = b.nnodes, nf = (uint32_t)b.frames.n + 1;
     for (uint32_t c = 0; cells && c < s->ncodes; c++) msc_free(cells[c]);
     msc_free(cells);
     msc_table_release(&b.frames);
-    msc_table_release(&b.nodes);
+    msc_free(b.index);
     msc_free(b.keys);
     /* Cut to size (a block that cannot be cut is still ours to free). */
     uint32_t **cut[] = {&b.parent, &b.frame};
