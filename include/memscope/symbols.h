@@ -32,6 +32,13 @@ int msc_symbols_add_code(msc_symbols_t *s, uint32_t id, uint32_t file_id, uint32
 /* Interns (parent, code, offset); returns the global node id (> 0) or a
  * negative MSC_E code. */
 int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id, uint32_t offset);
+/* The same for a NODE record of a capture's stream (numbered from 0): the
+ * recorder names a node once per stream, so while a single stream has
+ * defined nodes none needs looking up, and the index (a cache miss a node
+ * once the trie outgrows the cache) is made only when a second stream, or
+ * msc_symbols_add_node, adds one. */
+int64_t msc_symbols_add_stream_node(msc_symbols_t *s, unsigned stream, uint32_t parent,
+                                    uint32_t code_id, uint32_t offset);
 
 /* Native frames (src/core/nativesym.c): a string, and a code object of a
  * source file and a function (string ids), with ids of their own

@@ -249,8 +249,9 @@ static int map_node(msc_replay_t *r, stream_state_t *st, uint64_t distance, uint
         st->node_map = map;
         st->cap = cap;
     }
-    int64_t global = msc_symbols_add_node(r->sym, st->node_map[id - distance], (uint32_t)code_id,
-                                          (uint32_t)offset);
+    int64_t global =
+        msc_symbols_add_stream_node(r->sym, (unsigned)(st - r->st), st->node_map[id - distance],
+                                    (uint32_t)code_id, (uint32_t)offset);
     if (global < 0) return (int)global;
     st->node_map[id] = (uint32_t)global;
     st->nodes = id + 1;

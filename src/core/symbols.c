@@ -38,7 +38,10 @@ struct msc_symbols {
     uint32_t codes_defined;    /* distinct code ids defined so far */
     node_t *nodes;             /* node 0 is the root */
     uint32_t nnodes, cap_nodes;
-    uint32_t *index;           /* open addressing: node id | tag, or 0 (index_entry) */
+    uint32_t *index;           /* open addressing: node id | tag, or 0 (index_entry);
+                                  NULL until needed, made of every node then */
+    unsigned sole_stream;      /* 1 + the one stream whose nodes all are, while the
+                                  index is not made (msc_symbols_add_stream_node); 0 */
     uint32_t index_mask;
     uint32_t hexversion;
     char **native_strings;     /* by id without MSC_NATIVE_ID_BIT: native frames' names */
@@ -70,9 +73,7 @@ msc_symbols_t *msc_symbols_new(uint32_t python_hexversion)
     s->hexversion = python_hexversion;
     s->cap_nodes = 1024;
     s->nodes = msc_calloc(s->cap_nodes, sizeof(node_t));
-    s->index_mask = 2047;
-    s->index = msc_calloc(s->index_mask + 1, sizeof(uint32_t));
-    if (!s->nodes || !s->index) {
+    if (!s->nodes) {
         msc_symbols_free(s);
         return NULL;
     }
@@ -194,12 +195,40 @@ void msc_symbols_trim(msc_symbols_t *s)
 {
     msc_free(s->index);
     s->index = NULL;
+    s->sole_stream = 0;
+}
+
+/* Appends node (parent, code_id, offset), known to be new. */
+static int64_t append_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id, uint32_t offset)
+{
+    if (s->nnodes >= MSC_MAX_IDS) return MSC_ECORRUPT;
+    if (s->nnodes == s->cap_nodes) {
+        node_t *grown = msc_realloc(s->nodes, sizeof(node_t) * (size_t)s->cap_nodes * 2);
+        if (!grown) return MSC_ENOMEM;
+        s->nodes = grown;
+        s->cap_nodes *= 2;
+    }
+    uint32_t id = s->nnodes++;
+    s->nodes[id] = (node_t){parent, code_id, offset, 0, s->nodes[parent].depth + 1};
+    return id;
+}
+
+int64_t msc_symbols_add_stream_node(msc_symbols_t *s, unsigned stream, uint32_t parent,
+                                    uint32_t code_id, uint32_t offset)
+{
+    if (parent >= s->nnodes) return MSC_ECORRUPT;
+    if (!s->index && (s->sole_stream == stream + 1 || (!s->sole_stream && s->nnodes == 1))) {
+        s->sole_stream = stream + 1;
+        return append_node(s, parent, code_id, offset);
+    }
+    return msc_symbols_add_node(s, parent, code_id, offset);
 }
 
 int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id, uint32_t offset)
 {
     if (parent >= s->nnodes) return MSC_ECORRUPT;
-    if (!s->index) { /* trimmed: the index again, half full at most */
+    s->sole_stream = 0;
+    if (!s->index) { /* not made yet, or trimmed: half full at most */
         uint32_t mask = 2047;
         while ((uint64_t)s->nnodes * 2 > mask) mask = mask * 2 + 1;
         int err = index_nodes(s, mask);
@@ -213,16 +242,9 @@ int64_t msc_symbols_add_node(msc_symbols_t *s, uint32_t parent, uint32_t code_id
         if (n->parent == parent && n->code_id == code_id && n->offset == offset)
             return e & INDEX_ID_MASK;
     }
-    if (s->nnodes >= MSC_MAX_IDS) return MSC_ECORRUPT;
-    if (s->nnodes == s->cap_nodes) {
-        node_t *grown = msc_realloc(s->nodes, sizeof(node_t) * (size_t)s->cap_nodes * 2);
-        if (!grown) return MSC_ENOMEM;
-        s->nodes = grown;
-        s->cap_nodes *= 2;
-    }
-    uint32_t id = s->nnodes++;
-    s->nodes[id] = (node_t){parent, code_id, offset, 0, s->nodes[parent].depth + 1};
-    s->index[i] = index_entry(id, h);
+    int64_t id = append_node(s, parent, code_id, offset);
+    if (id < 0) return id;
+    s->index[i] = index_entry((uint32_t)id, h);
     if ((uint64_t)s->nnodes * 2 > s->index_mask) {
         int err = index_nodes(s, s->index_mask * 2 + 1);
         if (err) return err;

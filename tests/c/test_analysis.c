@@ -934,6 +934,38 @@ static void test_used_stacks(void)
     msc_analysis_free(a);
 }
 
+/* A stream's nodes are appended unlooked-up while it is the only one to
+ * have defined any; from a second stream's first node on, every node is
+ * interned again: the same (parent, code, offset) from either stream, or
+ * from msc_symbols_add_node, or after the index was dropped, is one node. */
+static void test_stream_nodes(void)
+{
+    msc_symbols_t *sym = msc_symbols_new(0x030b00f0);
+    int64_t a = msc_symbols_add_stream_node(sym, 0, 0, 1, 10);
+    int64_t b = msc_symbols_add_stream_node(sym, 0, (uint32_t)a, 2, 20);
+    int64_t c = msc_symbols_add_stream_node(sym, 0, (uint32_t)a, 2, 22);
+    CHECK(a == 1 && b == 2 && c == 3);
+    CHECK_EQ(msc_symbols_add_stream_node(sym, 1, 0, 1, 10), a);
+    CHECK_EQ(msc_symbols_add_stream_node(sym, 1, (uint32_t)a, 2, 22), c);
+    int64_t d = msc_symbols_add_stream_node(sym, 1, (uint32_t)c, 3, 30);
+    CHECK_EQ(d, 4);
+    CHECK_EQ(msc_symbols_add_stream_node(sym, 0, (uint32_t)c, 3, 30), d);
+    CHECK_EQ(msc_symbols_add_node(sym, (uint32_t)a, 2, 20), b);
+    msc_symbols_trim(sym);
+    CHECK_EQ(msc_symbols_add_stream_node(sym, 0, (uint32_t)b, 4, 40), 5);
+    CHECK_EQ(msc_symbols_add_stream_node(sym, 1, (uint32_t)b, 4, 40), 5);
+    CHECK_EQ(msc_symbols_add_stream_node(sym, 0, 9, 1, 1), MSC_ECORRUPT);
+    CHECK_EQ(msc_symbols_nodes(sym), 6);
+    CHECK_EQ(msc_symbols_depth(sym, 4), 3);
+    msc_symbols_free(sym);
+
+    /* Only msc_symbols_add_node from the start: every node looked up. */
+    sym = msc_symbols_new(0x030b00f0);
+    CHECK_EQ(msc_symbols_add_node(sym, 0, 1, 10), 1);
+    CHECK_EQ(msc_symbols_add_stream_node(sym, 0, 0, 1, 10), 1);
+    msc_symbols_free(sym);
+}
+
 int main(void)
 {
     test_livemap_basics();
@@ -950,6 +982,7 @@ int main(void)
     test_aggregate();
     test_inclusive_random();
     test_used_stacks();
+    test_stream_nodes();
     test_out_of_memory();
     return check_done("analysis");
 }
