@@ -406,13 +406,15 @@ static uint32_t *frame_cell(msc_symbols_t *s, uint32_t **cells, const node_t *nd
 }
 
 /* The per-node arrays and the index sized for every trie node (an upper
- * bound), the arrays then cut to what was made. */
+ * bound), the arrays then cut to what was made. The index is at most three
+ * quarters full (less when lines merge): its tags spare the probes past a
+ * full half the reads of other frame nodes. */
 static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
 {
     uint32_t n = s->nnodes;
     frame_build_t b = {{NULL, 0, 0}, NULL, 0, NULL, 0, NULL, 1023, 1, NULL, NULL};
     msc_table_init(&b.frames);
-    while (b.index_mask < (uint64_t)n * 2) b.index_mask = b.index_mask * 2 + 1;
+    while (((uint64_t)b.index_mask + 1) * 3 < (uint64_t)n * 4) b.index_mask = b.index_mask * 2 + 1;
     b.index = msc_calloc((size_t)b.index_mask + 1, 4);
     uint32_t *of = msc_malloc((size_t)n * 4);
     b.parent = msc_malloc((size_t)n * 4);
