@@ -29,6 +29,9 @@
 #include "memscope/livemap.h"
 #include "memscope/analysis.h"
 
+/* What an allocation or a free changes, in one cache line: the accumulators
+ * are reached at random, a miss per event once they outgrow the cache, and
+ * a line a stack keeps it at one (the CPU samples' values are apart). */
 typedef struct stack_acc {
     uint64_t live_bytes;
     uint64_t live_count;
@@ -37,13 +40,19 @@ typedef struct stack_acc {
     uint64_t total_bytes;
     uint64_t total_count;
     uint64_t stamp;
-    uint64_t cpu_ns;           /* CPU samples whose leaf is this stack */
+    uint64_t unused;           /* to 64 bytes */
+} stack_acc_t;
+_Static_assert(sizeof(stack_acc_t) == 64, "an accumulator is one cache line");
+
+/* The CPU samples whose leaf is a stack; made at the first sample. */
+typedef struct stack_cpu {
+    uint64_t cpu_ns;
     uint64_t wall_ns;
     uint64_t native_ns;        /* CPU time of those that found the thread in native code */
     uint32_t cpu_samples;      /* of them, those with CPU time */
     uint32_t wall_samples;
     uint32_t native_samples;
-} stack_acc_t;
+} stack_cpu_t;
 
 #define LOOKAHEAD 8
 
@@ -82,6 +91,9 @@ struct msc_analysis {
     block_event_t queue[LOOKAHEAD]; /* block events not applied yet, oldest at head */
     unsigned qhead, qlen;
     stack_acc_t *stacks;       /* by global node id: stacks_mem's */
+    stack_cpu_t *cpu;          /* by global node id, nstacks of them from the first CPU
+                                  sample on (NULL before): cpu_mem's */
+    msc_zarray_t cpu_mem;
     msc_zarray_t stacks_mem, bits_mem, used_mem, changed_mem;
     uint32_t (*sizes)[2];      /* when tracked (msc_analysis_track_sizes), per stack: its
                                   largest size and UINT32_MAX less its smallest that is not
@@ -156,6 +168,7 @@ void msc_analysis_free(msc_analysis_t *a)
     msc_free(a->marks);
     msc_free(a->samples);
     msc__zarray_free(&a->stacks_mem);
+    msc__zarray_free(&a->cpu_mem);
     msc__zarray_free(&a->bits_mem);
     msc__zarray_free(&a->used_mem);
     msc__zarray_free(&a->changed_mem);
@@ -184,6 +197,10 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
     if (a->sizes) {
         if (msc__zarray_grow(&a->sizes_mem, sizeof(*a->sizes) * n) < 0) return MSC_ENOMEM;
         a->sizes = a->sizes_mem.p;
+    }
+    if (a->cpu) {
+        if (msc__zarray_grow(&a->cpu_mem, sizeof(*a->cpu) * n) < 0) return MSC_ENOMEM;
+        a->cpu = a->cpu_mem.p;
     }
     a->nstacks = n;
     return 0;
@@ -661,8 +678,12 @@ static void timeline_cpu(msc_analysis_t *a, const msc_event_t *ev)
 static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
 {
     timeline_cpu(a, ev);
-    stack_acc_t *s = stack_of(a, ev->stack);
-    if (!s) return MSC_ENOMEM;
+    if (!stack_of(a, ev->stack)) return MSC_ENOMEM;
+    if (!a->cpu) {
+        if (msc__zarray_grow(&a->cpu_mem, sizeof(*a->cpu) * a->nstacks) < 0) return MSC_ENOMEM;
+        a->cpu = a->cpu_mem.p;
+    }
+    stack_cpu_t *s = &a->cpu[ev->stack];
     a->used_bits[ev->stack / 64] |= 1ULL << (ev->stack % 64);
     s->cpu_ns += ev->value[0];
     s->wall_ns += ev->value[1];
@@ -761,10 +782,12 @@ int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
                                            now ? s->peak_count : s->live_count};
     v[MSC_VIEW_EXIT] = (msc_node_values_t){s->live_bytes, s->live_count};
     v[MSC_VIEW_TOTAL] = (msc_node_values_t){s->total_bytes, s->total_count};
-    v[MSC_VIEW_CPU] = (msc_node_values_t){s->cpu_ns, s->cpu_samples};
-    v[MSC_VIEW_WALL] = (msc_node_values_t){s->wall_ns, s->wall_samples};
-    v[MSC_VIEW_NATIVE_CPU] = (msc_node_values_t){s->native_ns, s->native_samples};
-    return (s->total_bytes | s->total_count | s->wall_samples) != 0;
+    static const stack_cpu_t none;
+    const stack_cpu_t *c = a->cpu ? &a->cpu[node] : &none;
+    v[MSC_VIEW_CPU] = (msc_node_values_t){c->cpu_ns, c->cpu_samples};
+    v[MSC_VIEW_WALL] = (msc_node_values_t){c->wall_ns, c->wall_samples};
+    v[MSC_VIEW_NATIVE_CPU] = (msc_node_values_t){c->native_ns, c->native_samples};
+    return (s->total_bytes | s->total_count | c->wall_samples) != 0;
 }
 
 msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, uint32_t node)
@@ -772,6 +795,8 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
     msc_node_values_t v = {0, 0};
     if (node >= a->nstacks) return v;
     const stack_acc_t *s = &a->stacks[node];
+    static const stack_cpu_t none;
+    const stack_cpu_t *c = a->cpu ? &a->cpu[node] : &none;
     switch (view) {
     case MSC_VIEW_PEAK:
         v.bytes = s->stamp == a->epoch ? s->peak_bytes : s->live_bytes;
@@ -782,16 +807,16 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
         v.count = s->live_count;
         break;
     case MSC_VIEW_CPU:
-        v.bytes = s->cpu_ns;
-        v.count = s->cpu_samples;
+        v.bytes = c->cpu_ns;
+        v.count = c->cpu_samples;
         break;
     case MSC_VIEW_WALL:
-        v.bytes = s->wall_ns;
-        v.count = s->wall_samples;
+        v.bytes = c->wall_ns;
+        v.count = c->wall_samples;
         break;
     case MSC_VIEW_NATIVE_CPU:
-        v.bytes = s->native_ns;
-        v.count = s->native_samples;
+        v.bytes = c->native_ns;
+        v.count = c->native_samples;
         break;
     default:
         v.bytes = s->total_bytes;
