@@ -341,11 +341,16 @@ typedef struct frame_build {
     size_t cap_keys;
     uint32_t *frame_trie;      /* per frame: the first trie node naming it */
     size_t cap_frame_trie;
-    uint32_t *index;           /* frame node | tag by (parent, frame), 0: empty */
+    uint32_t *index;           /* frame node | tag by (parent, frame), 0: empty; only
+                                  the callees of frame nodes with several */
     uint32_t index_mask;
     uint32_t nnodes;           /* frame nodes made, the root included */
     uint32_t *parent, *frame;  /* per frame node */
+    uint32_t *only;            /* per frame node: its one callee, 0 for none, or
+                                  SEVERAL when its callees are in the index */
 } frame_build_t;
+
+#define SEVERAL UINT32_MAX
 
 static uint64_t frame_hash(const uint32_t k[3])
 {
@@ -375,8 +380,34 @@ static uint32_t frame_number(frame_build_t *b, const uint32_t k[3], uint32_t x)
 }
 
 /* The number of frame node (up, f), made when new. The index has room. */
+static void index_frame_node(frame_build_t *b, uint32_t fx)
+{
+    uint32_t h = node_hash(b->parent[fx], b->frame[fx], 0), i = h & b->index_mask;
+    while (b->index[i]) i = (i + 1) & b->index_mask;
+    b->index[i] = index_entry(fx, h);
+}
+
+/* Most frame nodes have one callee at most (a stack seen once below where
+ * it parts from the others is a chain of them), and those are looked up
+ * in `only`, the frame node just made or its caller: only the callees of
+ * a frame node with several go to the index, a cache miss a probe. */
 static uint32_t frame_node(frame_build_t *b, uint32_t up, uint32_t f)
 {
+    uint32_t one = b->only[up];
+    if (one != SEVERAL) {
+        if (one && b->frame[one] == f) return one;
+        uint32_t fx = b->nnodes++;
+        b->parent[fx] = up;
+        b->frame[fx] = f;
+        if (one) { /* a second callee: both to the index */
+            index_frame_node(b, one);
+            index_frame_node(b, fx);
+            b->only[up] = SEVERAL;
+        } else {
+            b->only[up] = fx;
+        }
+        return fx;
+    }
     uint32_t h = node_hash(up, f, 0), tag = h & ~INDEX_ID_MASK, i = h & b->index_mask;
     for (uint32_t e; (e = b->index[i]); i = (i + 1) & b->index_mask) {
         uint32_t fx = e & INDEX_ID_MASK;
@@ -412,15 +443,16 @@ static uint32_t *frame_cell(msc_symbols_t *s, uint32_t **cells, const node_t *nd
 static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
 {
     uint32_t n = s->nnodes;
-    frame_build_t b = {{NULL, 0, 0}, NULL, 0, NULL, 0, NULL, 1023, 1, NULL, NULL};
+    frame_build_t b = {{NULL, 0, 0}, NULL, 0, NULL, 0, NULL, 1023, 1, NULL, NULL, NULL};
     msc_table_init(&b.frames);
     while (((uint64_t)b.index_mask + 1) * 3 < (uint64_t)n * 4) b.index_mask = b.index_mask * 2 + 1;
     b.index = msc_calloc((size_t)b.index_mask + 1, 4);
     uint32_t *of = msc_malloc((size_t)n * 4);
     b.parent = msc_malloc((size_t)n * 4);
     b.frame = msc_malloc((size_t)n * 4);
+    b.only = msc_calloc(n, 4);
     uint32_t **cells = msc_calloc(s->ncodes ? s->ncodes : 1, sizeof(uint32_t *));
-    int err = b.index && of && b.parent && b.frame && cells &&
+    int err = b.index && of && b.parent && b.frame && b.only && cells &&
                       msc_array_grow((void **)&b.frame_trie, &b.cap_frame_trie, 1, 4) == 0
                   ? 0
                   : MSC_ENOMEM;
@@ -440,6 +472,7 @@ static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
     msc_free(cells);
     msc_table_release(&b.frames);
     msc_free(b.index);
+    msc_free(b.only);
     msc_free(b.keys);
     /* Cut to size (a block that cannot be cut is still ours to free). */
     uint32_t **cut[] = {&b.parent, &b.frame};
