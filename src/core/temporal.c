@@ -113,7 +113,7 @@ static uint32_t peek_delta(const uint8_t *p, const uint8_t *end)
 static int64_t encode_changes(msc_temporal_t *t, const msc_analysis_t *a, const uint64_t *changed,
                               size_t words, snapshot_t *s)
 {
-    const uint8_t *p = t->last, *end = t->last + t->last_len;
+    const uint8_t *p = t->last, *end = p ? p + t->last_len : p; /* no snapshot yet: NULL */
     uint32_t at = p < end ? peek_delta(p, end) : 0; /* the stack of the entry at p */
     uint32_t out = 0;                               /* the stack of the last one written */
     size_t len = 0;
