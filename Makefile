@@ -165,6 +165,7 @@ fuzz: $(GEN_SRC)
 	@set -e; for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
 	    clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined \
+	        -fno-sanitize-recover=undefined \
 	        -I$(BUILD)/gen -o build-fuzz/$$n $$f $(LIB_SRC) $(GEN_SRC) $(LIBS); \
 	    mkdir -p build-fuzz/corpus-$$n; \
 	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n fuzz/seeds; \

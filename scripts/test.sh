@@ -3,7 +3,8 @@
 # each supported CPython, each in its own virtual environment from the
 # pinned requirements/test.txt; the HTML report in chromium; CPython's own
 # test modules plain and under memscope run (tests/cpython); then the C and
-# Python tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Python tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+# last, each fuzzer of a file format for FUZZ_SECONDS (20 here) from its seeds.
 # First of all, the C sources must be in the house style (.clang-format).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,3 +47,6 @@ preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 MEMSCOPE_BUILD=build-asan \
     "$py" -m pytest -q -p no:cacheprovider tests/py
+
+echo "== the fuzzers, ${FUZZ_SECONDS:-20} s each =="
+make fuzz PYTHON="$py" FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
