@@ -168,7 +168,8 @@ fuzz: $(GEN_SRC)
 	        -fno-sanitize-recover=undefined \
 	        -I$(BUILD)/gen -o build-fuzz/$$n $$f $(LIB_SRC) $(GEN_SRC) $(LIBS); \
 	    mkdir -p build-fuzz/corpus-$$n; \
-	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-$$n fuzz/seeds; \
+	    build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build-fuzz/ \
+	        build-fuzz/corpus-$$n fuzz/seeds; \
 	done
 
 clean:
