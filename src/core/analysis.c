@@ -176,6 +176,14 @@ void msc_analysis_free(msc_analysis_t *a)
     msc_free(a);
 }
 
+/* Room for n stacks' CPU values; 0 or MSC_ENOMEM. */
+static int grow_cpu(msc_analysis_t *a, uint32_t n)
+{
+    if (msc__zarray_grow(&a->cpu_mem, sizeof(*a->cpu) * n) < 0) return MSC_ENOMEM;
+    a->cpu = a->cpu_mem.p;
+    return 0;
+}
+
 /* Makes room for node's accumulator; 0 or MSC_ENOMEM. Rare: out of the
  * per-event path. */
 static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t node)
@@ -198,10 +206,7 @@ static __attribute__((noinline)) int grow_stacks(msc_analysis_t *a, uint32_t nod
         if (msc__zarray_grow(&a->sizes_mem, sizeof(*a->sizes) * n) < 0) return MSC_ENOMEM;
         a->sizes = a->sizes_mem.p;
     }
-    if (a->cpu) {
-        if (msc__zarray_grow(&a->cpu_mem, sizeof(*a->cpu) * n) < 0) return MSC_ENOMEM;
-        a->cpu = a->cpu_mem.p;
-    }
+    if (a->cpu && grow_cpu(a, n) < 0) return MSC_ENOMEM;
     a->nstacks = n;
     return 0;
 }
@@ -678,11 +683,7 @@ static void timeline_cpu(msc_analysis_t *a, const msc_event_t *ev)
 static int add_cpu(msc_analysis_t *a, const msc_event_t *ev)
 {
     timeline_cpu(a, ev);
-    if (!stack_of(a, ev->stack)) return MSC_ENOMEM;
-    if (!a->cpu) {
-        if (msc__zarray_grow(&a->cpu_mem, sizeof(*a->cpu) * a->nstacks) < 0) return MSC_ENOMEM;
-        a->cpu = a->cpu_mem.p;
-    }
+    if (!stack_of(a, ev->stack) || (!a->cpu && grow_cpu(a, a->nstacks) < 0)) return MSC_ENOMEM;
     stack_cpu_t *s = &a->cpu[ev->stack];
     a->used_bits[ev->stack / 64] |= 1ULL << (ev->stack % 64);
     s->cpu_ns += ev->value[0];
@@ -772,6 +773,13 @@ uint32_t msc_analysis_nodes(const msc_analysis_t *a)
     return a->top;
 }
 
+/* A stack's CPU values: zeros before the capture's first CPU sample. */
+static const stack_cpu_t *cpu_of(const msc_analysis_t *a, uint32_t node)
+{
+    static const stack_cpu_t none;
+    return a->cpu ? &a->cpu[node] : &none;
+}
+
 int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
                             msc_node_values_t v[MSC_VIEW_ALL])
 {
@@ -782,8 +790,7 @@ int msc_analysis_node_views(const msc_analysis_t *a, uint32_t node,
                                            now ? s->peak_count : s->live_count};
     v[MSC_VIEW_EXIT] = (msc_node_values_t){s->live_bytes, s->live_count};
     v[MSC_VIEW_TOTAL] = (msc_node_values_t){s->total_bytes, s->total_count};
-    static const stack_cpu_t none;
-    const stack_cpu_t *c = a->cpu ? &a->cpu[node] : &none;
+    const stack_cpu_t *c = cpu_of(a, node);
     v[MSC_VIEW_CPU] = (msc_node_values_t){c->cpu_ns, c->cpu_samples};
     v[MSC_VIEW_WALL] = (msc_node_values_t){c->wall_ns, c->wall_samples};
     v[MSC_VIEW_NATIVE_CPU] = (msc_node_values_t){c->native_ns, c->native_samples};
@@ -795,8 +802,7 @@ msc_node_values_t msc_analysis_node(const msc_analysis_t *a, msc_view_t view, ui
     msc_node_values_t v = {0, 0};
     if (node >= a->nstacks) return v;
     const stack_acc_t *s = &a->stacks[node];
-    static const stack_cpu_t none;
-    const stack_cpu_t *c = a->cpu ? &a->cpu[node] : &none;
+    const stack_cpu_t *c = cpu_of(a, node);
     switch (view) {
     case MSC_VIEW_PEAK:
         v.bytes = s->stamp == a->epoch ? s->peak_bytes : s->live_bytes;

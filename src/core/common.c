@@ -119,10 +119,10 @@ int msc__zarray_grow(msc_zarray_t *z, size_t bytes)
 
 void msc__zarray_populate(msc_zarray_t *z, size_t from, size_t to)
 {
-    if (!z->mapped || to > z->bytes) to = z->bytes;
+    if (!z->mapped) return; /* realloc'ed and cleared: touched already */
+    if (to > z->bytes) to = z->bytes;
     from &= ~(size_t)4095;
-    if (z->mapped && from < to)
-        (void)madvise((char *)z->p + from, page_round(to) - from, MADV_POPULATE_WRITE);
+    if (from < to) (void)madvise((char *)z->p + from, page_round(to) - from, MADV_POPULATE_WRITE);
 }
 
 void msc__zarray_free(msc_zarray_t *z)

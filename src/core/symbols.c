@@ -329,10 +329,11 @@ void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
  * Frame nodes. One pass over the trie in id order (a parent before its
  * children) finds each node's frame, then the frame node of (its parent's
  * frame node, its frame), numbering each when new. Frames are looked up in
- * a table (table.h) of their keys; frame nodes in an index of their own,
- * sized once for as many as there are trie nodes (never more) and tagged
- * like the node index (index_entry): a probe reads a frame node's arrays
- * only when the tag agrees. Both are dropped once the arrays are made.
+ * a table (table.h) of their keys; frame nodes by their caller's one callee
+ * (frame_node) or in an index of their own, sized once (make_frame_nodes)
+ * and tagged like the node index (index_entry): a probe reads a frame
+ * node's arrays only when the tag agrees. Both are dropped once the arrays
+ * are made.
  */
 
 typedef struct frame_build {
@@ -379,7 +380,7 @@ static uint32_t frame_number(frame_build_t *b, const uint32_t k[3], uint32_t x)
     return msc_table_add(&b->frames, i) + 1;
 }
 
-/* The number of frame node (up, f), made when new. The index has room. */
+/* Puts frame node fx in the index, which has room. */
 static void index_frame_node(frame_build_t *b, uint32_t fx)
 {
     uint32_t h = node_hash(b->parent[fx], b->frame[fx], 0), i = h & b->index_mask;
@@ -387,36 +388,36 @@ static void index_frame_node(frame_build_t *b, uint32_t fx)
     b->index[i] = index_entry(fx, h);
 }
 
-/* Most frame nodes have one callee at most (a stack seen once below where
- * it parts from the others is a chain of them), and those are looked up
- * in `only`, the frame node just made or its caller: only the callees of
- * a frame node with several go to the index, a cache miss a probe. */
+/* The number of frame node (up, f), made when new. Most frame nodes have
+ * one callee at most (a stack seen once below where it parts from the
+ * others is a chain of them), and those are looked up in `only`, beside
+ * the frame node just made or its caller: only the callees of a frame node
+ * with several go to the index, a cache miss a probe. */
 static uint32_t frame_node(frame_build_t *b, uint32_t up, uint32_t f)
 {
-    uint32_t one = b->only[up];
-    if (one != SEVERAL) {
-        if (one && b->frame[one] == f) return one;
-        uint32_t fx = b->nnodes++;
-        b->parent[fx] = up;
-        b->frame[fx] = f;
-        if (one) { /* a second callee: both to the index */
-            index_frame_node(b, one);
-            index_frame_node(b, fx);
-            b->only[up] = SEVERAL;
-        } else {
-            b->only[up] = fx;
+    uint32_t one = b->only[up], h = 0, i = 0;
+    if (one == SEVERAL) {
+        h = node_hash(up, f, 0);
+        uint32_t tag = h & ~INDEX_ID_MASK;
+        for (i = h & b->index_mask; b->index[i]; i = (i + 1) & b->index_mask) {
+            uint32_t e = b->index[i], fx = e & INDEX_ID_MASK;
+            if ((e & ~INDEX_ID_MASK) == tag && b->parent[fx] == up && b->frame[fx] == f) return fx;
         }
-        return fx;
-    }
-    uint32_t h = node_hash(up, f, 0), tag = h & ~INDEX_ID_MASK, i = h & b->index_mask;
-    for (uint32_t e; (e = b->index[i]); i = (i + 1) & b->index_mask) {
-        uint32_t fx = e & INDEX_ID_MASK;
-        if ((e & ~INDEX_ID_MASK) == tag && b->parent[fx] == up && b->frame[fx] == f) return fx;
+    } else if (one && b->frame[one] == f) {
+        return one;
     }
     uint32_t fx = b->nnodes++;
     b->parent[fx] = up;
     b->frame[fx] = f;
-    b->index[i] = index_entry(fx, h);
+    if (one == SEVERAL) {
+        b->index[i] = index_entry(fx, h);
+    } else if (one) { /* a second callee: both to the index */
+        index_frame_node(b, one);
+        index_frame_node(b, fx);
+        b->only[up] = SEVERAL;
+    } else {
+        b->only[up] = fx;
+    }
     return fx;
 }
 
