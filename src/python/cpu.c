@@ -424,8 +424,9 @@ static int emit(const msc_cpu_slot_t *s, const cpu_sample_t *e)
     int unsure = e->deaths != atomic_load_explicit(&msc_code_any_deaths, memory_order_relaxed);
     msc_capture_ctx_t ctx = {R.sink,      st, R.root,
                              R.max_depth, 1,  unsure ? trust_none : code_plausible};
-    msc_raw_frame_t outer[DEPTH + 1]; /* the frames outermost first, as resolved */
+    msc_raw_frame_t outer[DEPTH + 2]; /* the frames outermost first, as resolved */
     for (uint32_t i = 0; i < e->depth; i++) outer[i] = e->frames[e->depth - 1 - i];
+    outer[e->depth] = MSC_RAW_END;
     int64_t stack = msc_stack_resolve(&R.main_trie, &ctx, outer, e->depth);
     uint8_t *p = stack < 0 ? NULL : msc_stream_reserve(R.sink, st, MSC_REC_MAX + 16);
     if (!p) {

@@ -294,13 +294,14 @@ int msc_trie_init(msc_trie_t *t, uint32_t max_depth)
     t->count = 1;
     int err = msc_array_grow((void **)&t->hashes, &t->cap_hashes, TRIE_FIRST_SLOTS, 4);
     if (!err) t->hashes[0] = ROOT_HASH;
-    t->scratch = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
-    t->path = msc_calloc(max_depth + 1, sizeof(msc_raw_frame_t));
+    t->scratch = msc_calloc(max_depth + 2, sizeof(msc_raw_frame_t));
+    t->path = msc_calloc(max_depth + 2, sizeof(msc_raw_frame_t));
     t->steps = msc_calloc(max_depth + 1, sizeof(msc_trie_step_t));
     if (err || !t->slots || !t->scratch || !t->path || !t->steps) {
         msc_trie_release(t);
         return -1;
     }
+    t->scratch[max_depth + 1] = MSC_RAW_END;
     return 0;
 }
 
@@ -429,12 +430,14 @@ int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc
         t->path_len = 0;
         t->path_epoch = deaths;
     }
-    /* Frames shared with the last stack, from the outermost in (an
-     * UNTRUSTED entry matches no frame). */
-    uint32_t same = 0, most = n < t->path_len ? n : t->path_len;
-    while (same < most && raw[same].code == t->path[same].code &&
-           raw[same].instr == t->path[same].instr)
-        same++;
+    /* Frames shared with the last stack, from the outermost in, with no
+     * count: the path entry past the end of the shorter stack is made
+     * UNTRUSTED, which matches no frame (no path entry past there is read
+     * again), and raw[n], MSC_RAW_END, matches no path entry. */
+    t->path[n < t->path_len ? n : t->path_len].code = UNTRUSTED;
+    const msc_raw_frame_t *r = raw, *q = t->path;
+    while (r->code == q->code && r->instr == q->instr) r++, q++;
+    uint32_t same = (uint32_t)(r - raw);
     /* The steps below, each slot fetched as soon as its hash is known
      * (a code object the last stack ran at the same depth keeps its id: no
      * code-table lookup; the path holds only live ones, see above)... */

@@ -54,9 +54,11 @@ typedef struct msc_trie {
     uint32_t count;            /* nodes, the root included: the next id */
     uint32_t *hashes;          /* per node id: its path hash, to place it when slots grow */
     size_t cap_hashes;
-    msc_raw_frame_t *scratch;  /* the stack being captured, filled from its end */
+    msc_raw_frame_t *scratch;  /* the stack being captured, filled from its end,
+                                  then MSC_RAW_END */
     msc_raw_frame_t *path;     /* the last stack resolved, outermost first; a frame
-                                  that cannot be trusted to match has a code no frame has */
+                                  that cannot be trusted to match has a code no frame
+                                  has; one entry more, for the comparison's end */
     msc_trie_step_t *steps;    /* per depth of path: its key, path hash and node */
     uint32_t path_len;
     uint64_t path_epoch;       /* msc_code_deaths when path was resolved */
@@ -81,8 +83,13 @@ typedef struct msc_capture_ctx {
  * when the sink refused a record (recording has failed). */
 int64_t msc_stack_capture(msc_trie_t *t, const msc_capture_ctx_t *ctx, PyThreadState *ts);
 
+/* Follows a stack's last frame where msc_stack_resolve is given it: a frame
+ * no walk makes (the truncation mark is {NULL, 0}), which ends the
+ * comparison with the last stack without a count. */
+#define MSC_RAW_END ((msc_raw_frame_t){NULL, 1})
+
 /* The leaf node of a stack read earlier: raw[0..n), outermost first (a
- * truncation mark first). GIL held. */
+ * truncation mark first), followed by MSC_RAW_END. GIL held. */
 int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc_raw_frame_t *raw,
                           uint32_t n);
 
