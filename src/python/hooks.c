@@ -217,8 +217,7 @@ static void count_side_unlocked(uint64_t domain, void *p, size_t n, int is_free)
 
 HOT int64_t main_stack(msc_stream_t *st, PyThreadState *ts)
 {
-    msc_capture_ctx_t ctx = {R.sink, st, R.root, R.max_depth, 1, NULL};
-    int64_t stack = msc_stack_capture(&R.main_trie, &ctx, ts);
+    int64_t stack = msc_stack_capture(&R.main_trie, &R.main_ctx, ts);
     if (R.main_ntrie && stack >= 0 && msc__nframes_note(R.main_ntrie, R.sink, st, 0) < 0) return -1;
     return stack;
 }

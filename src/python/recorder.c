@@ -453,6 +453,7 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     Py_INCREF(path);
     R.path = path;
     R.main = msc_sink_main(R.sink);
+    R.main_ctx = (msc_capture_ctx_t){R.sink, R.main, R.root, R.max_depth, 1, NULL};
     msc__busy = 1;
     msc__thread_index(); /* the starting thread is thread 0 */
     msc__busy = 0;

@@ -25,6 +25,7 @@ struct msc_recorder {
     _Atomic int active;        /* recording; cleared by stop, fork and sink failure */
     msc_sink_t *sink;
     msc_stream_t *main;        /* the sink's main stream */
+    msc_capture_ctx_t main_ctx;/* stack capture onto main, made once per capture */
     msc_trie_t main_trie;      /* GIL held */
     msc_trie_t side_trie;      /* side_mutex held */
     msc_ntrie_t *main_ntrie;   /* native frames (--native-frames), GIL held; NULL without */
