@@ -54,4 +54,11 @@ char *msc_strdup(const char *s);
 /* A string formatted like printf, from msc_malloc; NULL when out of memory. */
 char *msc_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Opens a file we did not write for reading, refusing what is not a regular
+ * file: a FIFO with no writer would block the open, and a directory, a
+ * device or a socket holds no capture or source. The open does not block,
+ * reads do. Returns the descriptor, or -1 with *why saying what is wrong
+ * ("is a directory", "is not a regular file") or NULL when errno says. */
+int msc_open_regular(const char *path, const char **why);
+
 #endif

@@ -36,9 +36,10 @@ int msc_report_table(const msc_report_ctx_t *ctx, FILE *out, int json,
  * when source is NULL): exact per-line peak, allocated, allocation count and
  * leaked bytes, counting everything each line called. Source text is read
  * from disk when the file exists. first/last, when nonzero, limit the lines
- * shown (a function's span). */
+ * shown (a function's span). *found, when not NULL, says whether any stack
+ * of the capture runs a line of source. */
 int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source, uint32_t first,
-                     uint32_t last);
+                     uint32_t last, int *found);
 
 typedef struct msc_tree_options {
     msc_view_t view;

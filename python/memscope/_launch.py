@@ -14,6 +14,7 @@ import atexit
 import builtins
 import gc
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -33,6 +34,22 @@ def _name_threads():
     threading.Thread._bootstrap_inner = _bootstrap_inner
 
 
+def _shown(text):
+    """Text from the program or the system (a path, an error) as a message
+    shows it: a character that is not printable (a terminal escape, a
+    newline, a byte of a file name that is not UTF-8) escaped, as repr()
+    escapes it."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _arg(text):
+    """A path in a command the message suggests, quoted for a shell."""
+    return shlex.quote(_shown(text))
+
+
 def _finish(output):
     """Stops recording and says where the capture is. A capture cut short
     (disk full, descriptor closed by the program) is still readable up to
@@ -50,10 +67,10 @@ def _finish(output):
         state = f" (incomplete: {str(e).rpartition(' is incomplete: ')[2]})"
     if os.getpid() == _finish.pid and _finish.speaks:
         _print_profiled(path)
-        print(f"memscope: capture written to '{path}'{state}\n"
-              f"  memscope stats {path}\n"
-              f"  memscope table {path} --at peak\n"
-              f"  memscope lines {path}", file=sys.stderr)
+        print(f"memscope: capture written to '{_shown(path)}'{_shown(state)}\n"
+              f"  memscope stats {_arg(path)}\n"
+              f"  memscope table {_arg(path)} --at peak\n"
+              f"  memscope lines {_arg(path)}", file=sys.stderr)
 
 
 _finish.pid = None      # the process whose recording _finish finishes
@@ -86,7 +103,7 @@ def _print_profiled(path):
         for file, first, last in _profiled:
             print(capture.lines(file, first, last), flush=True)
     except (OSError, ValueError) as e:
-        print(f"memscope: warning: no @profile tables: {e}", file=sys.stderr)
+        print(f"memscope: warning: no @profile tables: {_shown(e)}", file=sys.stderr)
 
 
 def _start(opts, path, parent=None):
@@ -130,7 +147,7 @@ def _start_child(opts, path, parent):
     try:
         _start(opts, path, parent)
     except (OSError, RuntimeError, ValueError) as e:
-        print(f"memscope: warning: not recording child {os.getpid()}: {e}", file=sys.stderr)
+        print(f"memscope: warning: not recording child {os.getpid()}: {_shown(e)}", file=sys.stderr)
         return False
     opts["output"], opts["parent"] = path, parent
     _finish.pid = os.getpid()
@@ -182,9 +199,9 @@ def _dump_heap(path, force):
     try:
         dump_heap(path, force=force)
     except (OSError, MemoryError) as e:
-        print(f"memscope: warning: no heap snapshot: {e}", file=sys.stderr)
+        print(f"memscope: warning: no heap snapshot: {_shown(e)}", file=sys.stderr)
         return
-    print(f"memscope: heap snapshot written to '{path}'\n  memscope heap {path}",
+    print(f"memscope: heap snapshot written to '{_shown(path)}'\n  memscope heap {_arg(path)}",
           file=sys.stderr)
 
 
@@ -216,9 +233,9 @@ def _toggle_on(opts, signum):
         try:
             _start(opts, path)
         except (OSError, RuntimeError) as e:
-            print(f"memscope: warning: not recording: {e}", file=sys.stderr)
+            print(f"memscope: warning: not recording: {_shown(e)}", file=sys.stderr)
             return
-        print(f"memscope: recording to '{path}'", file=sys.stderr)
+        print(f"memscope: recording to '{_shown(path)}'", file=sys.stderr)
 
     signal.signal(signum, toggle)
 
@@ -348,12 +365,12 @@ def boot():
     except Exception as e:
         if child:
             _forget_options()
-            print(f"memscope: warning: not recording child {os.getpid()}: {e!r}",
+            print(f"memscope: warning: not recording child {os.getpid()}: {_shown(repr(e))}",
                   file=sys.stderr)
         elif isinstance(e, OSError):
-            _refuse(f"cannot write capture: {e}")
+            _refuse(f"cannot write capture: {_shown(e)}")
         else:
-            _refuse(f"cannot start recording: {e!r}")
+            _refuse(f"cannot start recording: {_shown(repr(e))}")
 
 
 def _os_threads():
@@ -419,5 +436,5 @@ def _boot_child(opts):
 
 
 def _refuse(message):
-    print(f"memscope: {message}", file=sys.stderr, flush=True)
+    print(f"memscope: {_shown(message)}", file=sys.stderr, flush=True)
     os._exit(2)

@@ -59,6 +59,14 @@ static int analyse(cli_capture_t *c, size_t moments, int sizes, msc_error_info_t
     return err;
 }
 
+int cli_open_input(const char *path)
+{
+    const char *why;
+    int fd = msc_open_regular(path, &why);
+    if (fd < 0) cli_error("cannot read '%s': %s", path, why ? why : strerror(errno));
+    return fd;
+}
+
 void cli_read_error(const char *path, int err, const msc_error_info_t *info)
 {
     if (err == MSC_EIO && !info->what) cli_error("cannot read '%s': %s", path, strerror(errno));
@@ -104,6 +112,9 @@ void cli_capture_close(cli_capture_t *c)
     msc_temporal_free(c->moments);
     msc_analysis_free(c->analysis);
     msc_replay_free(c->replay);
+    c->moments = NULL;
+    c->analysis = NULL;
+    c->replay = NULL;
 }
 
 msc_report_ctx_t cli_report_ctx(const cli_capture_t *c, FILE *out)

@@ -94,7 +94,12 @@ int cli_capture_open(cli_capture_t *c, const char *path, size_t moments);
 /* The same, keeping each stack's size range for the advice's join rule
  * (msc_analysis_track_sizes), which then needs no second pass. */
 int cli_capture_open_advised(cli_capture_t *c, const char *path, size_t moments);
+/* Frees what c holds; closing it again (a failed open closed it already)
+ * does nothing. */
 void cli_capture_close(cli_capture_t *c);
+/* Opens a file to read (msc_open_regular), or prints the one line saying
+ * why it cannot and returns -1. */
+int cli_open_input(const char *path);
 /* The one line for a capture that cannot be read: what is wrong and at
  * which byte (errno for a failed open). */
 void cli_read_error(const char *path, int err, const msc_error_info_t *info);
@@ -142,6 +147,8 @@ int cli_parse_group(const char *text, msc_group_t *out);
 /* Parses a --metric value (cpu, wall) into a time view: 0, or -1 after
  * saying what is wrong. */
 int cli_parse_metric(const char *text, msc_view_t *out);
+/* -1 after saying why when both --at and --metric were given. */
+int cli_at_or_metric(int at, int metric);
 /* 0 when the capture has CPU samples, else -1 after saying so (a time view
  * of a capture recorded without --cpu). */
 int cli_require_samples(const cli_capture_t *cap, const char *path);

@@ -47,7 +47,8 @@ const cli_command_t cli_cmd_advise = {
 static int is_capture(const char *path)
 {
     char magic[8];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const char *why;
+    int fd = msc_open_regular(path, &why);
     int yes = fd >= 0 && read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
               memcmp(magic, MSC_FILE_MAGIC, sizeof(magic)) == 0;
     if (fd >= 0) close(fd);

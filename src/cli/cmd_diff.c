@@ -53,7 +53,7 @@ static int parse_threshold(const char *text, threshold_t *t)
     if (!t->is_percent) return cli_parse_size(text, &t->bytes);
     char *end;
     t->percent = strtod(text, &end);
-    return end == text + n - 1 && t->percent >= 0 ? 0 : -1;
+    return end == text + n - 1 && t->percent >= 0 && t->percent < 1e15 ? 0 : -1;
 }
 
 static int exceeded(const threshold_t *t, const msc_diff_t *d)

@@ -80,7 +80,7 @@ static int run(int argc, char **argv)
     msc_export_format_t format = MSC_EXPORT_COLLAPSED;
     msc_view_t view = MSC_VIEW_PEAK;
     cli_output_t output = {NULL, 0, {NULL, NULL}};
-    int have_format = 0, timed = 0, c;
+    int have_format = 0, timed = 0, at = 0, c;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
@@ -92,6 +92,7 @@ static int run(int argc, char **argv)
             return EXIT_USAGE;
         case 'a':
             if (cli_parse_view(optarg, &view) < 0) return EXIT_USAGE;
+            at = 1;
             break;
         case 'm':
             if (cli_parse_metric(optarg, &view) < 0) return EXIT_USAGE;
@@ -103,6 +104,7 @@ static int run(int argc, char **argv)
         default: return cli_usage(&cli_cmd_export, stderr, EXIT_USAGE);
         }
     }
+    if (cli_at_or_metric(at, timed) < 0) return EXIT_USAGE;
     if (optind != argc - 1) return cli_usage(&cli_cmd_export, stderr, EXIT_USAGE);
     if (!have_format) {
         cli_error("export needs --format collapsed, speedscope, json or pprof");

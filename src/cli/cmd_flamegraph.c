@@ -56,11 +56,12 @@ static int run(int argc, char **argv)
     };
     job_t job = {NULL, MSC_VIEW_PEAK, 0};
     cli_output_t output = {NULL, 0, {NULL, NULL}};
-    int c, timed = 0;
+    int c, timed = 0, at = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             if (cli_parse_view(optarg, &job.view) < 0) return EXIT_USAGE;
+            at = 1;
             break;
         case 'm':
             if (cli_parse_metric(optarg, &job.view) < 0) return EXIT_USAGE;
@@ -73,6 +74,7 @@ static int run(int argc, char **argv)
         default: return cli_usage(&cli_cmd_flamegraph, stderr, EXIT_USAGE);
         }
     }
+    if (cli_at_or_metric(at, timed) < 0) return EXIT_USAGE;
     if (optind != argc - 1) return cli_usage(&cli_cmd_flamegraph, stderr, EXIT_USAGE);
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], 0);

@@ -107,11 +107,8 @@ typedef struct options {
 /* Reads a snapshot or prints the one-line reason: NULL then. */
 msc_heap_t *cli_heap_load(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("cannot read '%s': %s", path, strerror(errno));
-        return NULL;
-    }
+    int fd = cli_open_input(path);
+    if (fd < 0) return NULL;
     int err;
     msc_error_info_t info = {0, NULL};
     cli_bar_t bar = {"reading", path, time(NULL), 0};
@@ -162,7 +159,7 @@ static int parse(int argc, char **argv, options_t *o)
     *o = (options_t){
         MODE_PARTITION, NULL, MSC_HEAP_BY_KIND, 20, NULL, 3, 0, {NULL, 0, {NULL, NULL}}, NULL,
         NULL,           0};
-    int by_given = 0;
+    int by_given = 0, depth_given = 0;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -215,6 +212,7 @@ static int parse(int argc, char **argv, options_t *o)
                 cli_error("--depth wants a number up to 100, not '%s'", optarg);
                 return EXIT_USAGE;
             }
+            depth_given = 1;
             break;
         case 'h': return cli_usage(&cli_cmd_heap, stdout, EXIT_OK) - 1;
         default: return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
@@ -223,6 +221,10 @@ static int parse(int argc, char **argv, options_t *o)
     if (optind != argc - 1) return cli_usage(&cli_cmd_heap, stderr, EXIT_USAGE);
     if (by_given && o->view) {
         cli_error("--by is for the partition table, not for %s", o->view);
+        return EXIT_USAGE;
+    }
+    if ((depth_given || o->backrefs) && o->mode != MODE_GRAPH) {
+        cli_error("%s is for --graph", depth_given ? "--depth" : "--backrefs");
         return EXIT_USAGE;
     }
     o->file = o->output.inputs[0] = argv[optind];
@@ -323,11 +325,8 @@ static int report_retained(const msc_heap_t *h, const options_t *o)
 /* A snapshot's partition by kind, read without building its graph. */
 static int load_partition(const char *path, msc_heap_partition_t *p)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        cli_error("cannot read '%s': %s", path, strerror(errno));
-        return -1;
-    }
+    int fd = cli_open_input(path);
+    if (fd < 0) return -1;
     msc_error_info_t info = {0, NULL};
     cli_bar_t bar = {"reading", path, time(NULL), 0};
     int err = msc_heap_read_partition(fd, MSC_HEAP_BY_KIND, p, &info,
@@ -494,6 +493,8 @@ static int run(int argc, char **argv)
     default: rc = report_partition(h, &o); break;
     }
     msc_heap_free(h);
-    if (rc < 0) cli_error("cannot write the report: %s", msc_strerror(rc));
+    if (rc < 0)
+        cli_error("cannot write '%s': %s", o.output.path ? o.output.path : "standard output",
+                  msc_strerror(rc));
     return rc ? EXIT_USAGE : EXIT_OK;
 }

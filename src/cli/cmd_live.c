@@ -9,6 +9,7 @@
  * the screen is redrawn in place and `q` or Ctrl-C quits; otherwise each
  * refresh prints a plain block. It ends by itself when the capture is
  * complete (the program ended). */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -265,6 +266,11 @@ static int run(int argc, char **argv)
                       : "live needs one capture file, or --pid");
         return EXIT_USAGE;
     }
+    if (!pid && (output || force)) {
+        cli_error("-o and --force name the capture live --pid makes; without --pid, live "
+                  "only reads FILE");
+        return EXIT_USAGE;
+    }
     if (!pid) return view(argv[optind], interval, (size_t)limit);
     char path[PATH_MAX], answer[PATH_MAX + 16];
     if (attach_start(pid, output, force, path, sizeof(path)) != EXIT_OK) return EXIT_USAGE;
@@ -277,6 +283,14 @@ static int run(int argc, char **argv)
 }
 
 /* Follows path until its program ends or the user quits. */
+/* Whether the process that writes the capture is gone (there is no
+ * process of its id on this machine). */
+static int writer_gone(const cli_capture_t *c)
+{
+    uint64_t pid = msc_replay_header(c->replay)->pid;
+    return pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
 static int view(const char *path, double interval, size_t limit)
 {
     cli_capture_t c = {0};
@@ -300,7 +314,7 @@ static int view(const char *path, double interval, size_t limit)
 
     baseline_t base = {NULL, 0};
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(c.replay);
-    int rc = EXIT_OK;
+    int rc = EXIT_OK, ended_early = 0;
     for (int first = 1;; first = 0) {
         msc_rows_t now;
         if (msc_aggregate(c.analysis, sym, MSC_VIEW_EXIT, MSC_BY_LINE, 0, NULL, &now) < 0) {
@@ -322,16 +336,24 @@ static int view(const char *path, double interval, size_t limit)
         if (tty) fputs("\nq quits\n", stdout);
         fflush(stdout);
         msc_rows_release(&now);
-        if (msc_replay_complete(c.replay) || interrupted || quit_key(tty, (int)(interval * 1000)) ||
-            interrupted)
-            break;
+        if (msc_replay_complete(c.replay) || interrupted || ended_early) break;
+        /* A program that died without ending its capture (killed, or the
+         * capture cut short) writes nothing more: the view reads what it
+         * wrote to the end, shows it once more, and stops. */
+        int gone = writer_gone(&c);
+        if (quit_key(tty, gone ? 0 : (int)(interval * 1000)) || interrupted) break;
         if ((rc = advance(&c, path)) != EXIT_OK) break;
+        ended_early = gone && !msc_replay_complete(c.replay);
     }
     if (tty) {
         tcsetattr(STDIN_FILENO, TCSANOW, &saved);
         fputs("\033[?25h", stdout);
         fflush(stdout);
     }
+    if (ended_early)
+        cli_warn("'%s' ends without a trailer and process %llu, which wrote it, is gone: the "
+                 "program was killed; showing what it holds",
+                 path, (unsigned long long)msc_replay_header(c.replay)->pid);
     free(base.rows);
     cli_capture_close(&c);
     return rc;

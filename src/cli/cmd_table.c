@@ -40,13 +40,14 @@ static int run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     msc_table_options_t opt = {MSC_VIEW_PEAK, MSC_BY_LINE, 20};
-    int json = 0, c, timed = 0;
+    int json = 0, c, timed = 0, at = 0;
     msc_view_t metric = MSC_VIEW_CPU;
     uint64_t limit;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             if (cli_parse_view(optarg, &opt.view) < 0) return EXIT_USAGE;
+            at = 1;
             break;
         case 'b':
             if (cli_parse_group(optarg, &opt.group) < 0) return EXIT_USAGE;
@@ -64,6 +65,7 @@ static int run(int argc, char **argv)
         default: return cli_usage(&cli_cmd_table, stderr, EXIT_USAGE);
         }
     }
+    if (cli_at_or_metric(at, timed) < 0) return EXIT_USAGE;
     if (optind != argc - 1) return cli_usage(&cli_cmd_table, stderr, EXIT_USAGE);
     cli_capture_t cap;
     int rc = cli_capture_open(&cap, argv[optind], 0);

@@ -31,7 +31,7 @@ static int parse_percent(const char *text, double *out)
 {
     char *end;
     double v = strtod(text, &end);
-    if (end == text || *end || v < 0 || v > 100) return -1;
+    if (end == text || *end || !(v >= 0 && v <= 100)) return -1; /* NaN too */
     *out = v;
     return 0;
 }

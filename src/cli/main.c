@@ -1,5 +1,6 @@
 /* memscope: entry point of the command-line tool. Finds the subcommand and
  * hands it the remaining arguments; everything else lives in cmd_*.c. */
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,20 @@ static void print_overview(FILE *out)
           out);
 }
 
+/* A command's exit status once what it wrote to standard output is out: a
+ * report that did not reach its reader (a full disk, a closed pipe whose
+ * signal is ignored) is a failure, named once, whatever the command found. A
+ * command that failed has said why already. */
+static int stdout_written(int rc)
+{
+    errno = 0;
+    int flushed = fflush(stdout) == 0;
+    int err = errno;
+    if ((flushed && !ferror(stdout)) || rc == EXIT_USAGE) return rc;
+    cli_error("cannot write 'standard output': %s", strerror(err ? err : EIO));
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     /* A fixed threshold: blocks of 1 MiB and more are their own mappings
@@ -57,7 +72,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i]->name, name) == 0) return commands[i]->run(argc - 1, argv + 1);
+        if (strcmp(commands[i]->name, name) == 0)
+            return stdout_written(commands[i]->run(argc - 1, argv + 1));
     cli_error("unknown command '%s' (see 'memscope --help')", name);
     return EXIT_USAGE;
 }

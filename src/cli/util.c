@@ -1,6 +1,7 @@
 /* Helpers every subcommand shares: messages in one voice, size and number
  * parsing, colour detection. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,26 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "memscope/report.h"
+
+/* One message line: what it quotes (a path, a name from the program) is
+ * data, so a control byte in it is written escaped, never sent to the
+ * terminal. */
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+    char *text = NULL;
+    fputs(prefix, stderr);
+    if (vasprintf(&text, fmt, ap) >= 0) msc_put_text(stderr, text);
+    else fputs(fmt, stderr);
+    fputc('\n', stderr);
+    free(text);
+}
 
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("memscope: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("memscope: ", fmt, ap);
     va_end(ap);
 }
 
@@ -23,9 +36,7 @@ void cli_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("memscope: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say("memscope: warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -44,8 +55,9 @@ int cli_parse_uint(const char *text, uint64_t *out)
 {
     char *end;
     if (!isdigit((unsigned char)*text)) return -1;
+    errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (*end) return -1;
+    if (*end || errno == ERANGE) return -1; /* past 2^64 - 1 */
     *out = v;
     return 0;
 }
@@ -70,6 +82,7 @@ int cli_parse_size(const char *text, uint64_t *out)
     char *end;
     if (!isdigit((unsigned char)*text) && *text != '.') return -1;
     double v = strtod(text, &end);
+    if (!(v >= 0 && v < 1.8e19)) return -1; /* NaN, infinities, overflow */
     while (*end == ' ') end++;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcasecmp(end, units[i].suffix) == 0) {
@@ -107,6 +120,13 @@ int cli_parse_metric(const char *text, msc_view_t *out)
         return 0;
     }
     cli_error("--metric wants cpu or wall, not '%s'", text);
+    return -1;
+}
+
+int cli_at_or_metric(int at, int metric)
+{
+    if (!at || !metric) return 0;
+    cli_error("--at picks a memory view and --metric a time: give one of them");
     return -1;
 }
 

@@ -2,12 +2,16 @@
  * the big tables, and error strings. The
  * recorder swaps in CPython's untraced raw allocator (so the recorder's own
  * tables are never recorded), tests swap in one that fails on demand. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "memscope/common.h"
@@ -155,4 +159,26 @@ const char *msc_strerror(int err)
     case MSC_ELOST: return "the program closed or reused the capture's file descriptor";
     default: return "unknown error";
     }
+}
+
+int msc_open_regular(const char *path, const char **why)
+{
+    *why = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        *why = S_ISDIR(sb.st_mode) ? "is a directory" : "is not a regular file";
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
 }

@@ -78,18 +78,14 @@ msc_replay_t *msc_replay_open(const char *path, int flags, int *err, msc_error_i
     msc_replay_t *r = msc_calloc(1, sizeof(*r));
     if (!r) goto fail_alloc;
     r->flags = flags;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    const char *why;
+    r->fd = msc_open_regular(path, &why);
     if (r->fd < 0) {
-        *err = MSC_EIO;
-        info->what = NULL; /* errno says why */
+        *err = why ? MSC_EFORMAT : MSC_EIO;
+        info->what = why; /* NULL: errno says why */
         goto fail_open;
     }
     if (fstat(r->fd, &sb) == 0) r->file_size = (uint64_t)sb.st_size;
-    if (S_ISDIR(sb.st_mode)) {
-        *err = MSC_EFORMAT;
-        info->what = "is a directory";
-        goto fail_header;
-    }
     *err = read_header(r, &used, info);
     if (*err) goto fail_header;
     *err = MSC_ENOMEM;

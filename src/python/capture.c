@@ -115,7 +115,7 @@ typedef struct lines_args {
 static int write_lines(const msc_report_ctx_t *ctx, FILE *out, void *arg)
 {
     lines_args_t *a = arg;
-    return msc_report_lines(ctx, out, a->source, a->first, a->last);
+    return msc_report_lines(ctx, out, a->source, a->first, a->last, NULL);
 }
 
 static PyObject *capture_lines(capture_t *self, PyObject *args, PyObject *kw)

@@ -30,19 +30,24 @@ static int main_record_ok(void)
 static PyObject *py_mark(PyObject *self, PyObject *arg)
 {
     (void)self;
-    Py_ssize_t n;
-    const char *label = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (!label) return NULL;
-    if ((size_t)n > MSC_MAX_STRING) n = MSC_MAX_STRING;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "mark() takes a str");
+        return NULL;
+    }
     if (main_record_ok()) {
+        /* The label as UTF-8, a lone surrogate as '?': a label is never a
+         * reason for the program to fail. */
         msc__busy = 1;
+        char *label = msc_malloc(MSC_MAX_STRING);
+        size_t n = label ? msc_str_utf8(arg, label, MSC_MAX_STRING) : 0;
         msc_stream_t *st = R.main;
         uint32_t nrec = 1;
-        uint8_t *p = msc__main_cursor(st, &nrec, MSC_REC_MAX + (size_t)n);
+        uint8_t *p = label ? msc__main_cursor(st, &nrec, MSC_REC_MAX + n) : NULL;
         if (p) {
             uint64_t now = msc_sink_now(R.sink);
-            msc_stream_commit(st, msc_enc_mark(p, &st->delta, now, label, (size_t)n), nrec);
+            msc_stream_commit(st, msc_enc_mark(p, &st->delta, now, label, n), nrec);
         }
+        msc_free(label);
         msc__busy = 0;
     }
     Py_RETURN_NONE;
@@ -142,13 +147,13 @@ static PyObject *py_child_started(PyObject *self, PyObject *args)
 static PyObject *py_thread_started(PyObject *self, PyObject *arg)
 {
     (void)self;
-    Py_ssize_t n;
-    const char *name = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (!name) return NULL;
     if (main_record_ok()) {
+        /* Whatever the name holds (a lone surrogate is '?'), the thread runs. */
+        char name[256];
+        size_t n = msc_str_utf8(arg, name, sizeof(name));
         msc__busy = 1;
         uint32_t index = msc__thread_index();
-        msc__emit_thread_info(index, name, (size_t)n > 256 ? 256 : (size_t)n);
+        msc__emit_thread_info(index, name, n);
         msc__busy = 0;
     }
     Py_RETURN_NONE;
@@ -242,7 +247,23 @@ typedef struct start_options {
     int native_frames;                /* record each allocation's C stack too */
 } start_options_t;
 
-static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o)
+/* argv and paths as the system takes them: a str from bytes that are not
+ * UTF-8 holds lone surrogates (Python's surrogateescape), which UTF-8 cannot
+ * encode and the file-system encoding gives back as the bytes they were. */
+static PyObject *fs_bytes(PyObject *str)
+{
+    PyObject *b = PyUnicode_EncodeFSDefault(str);
+    if (b && strlen(PyBytes_AS_STRING(b)) != (size_t)PyBytes_GET_SIZE(b)) {
+        Py_DECREF(b);
+        PyErr_SetString(PyExc_ValueError, "embedded null byte");
+        return NULL;
+    }
+    return b;
+}
+
+/* Fills the header; its argv points into held, a list of bytes objects the
+ * caller releases after the header is written. */
+static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o, PyObject *held)
 {
     memset(h, 0, sizeof(*h));
     snprintf(h->python_version, sizeof(h->python_version), "%d.%d.%d", PY_MAJOR_VERSION,
@@ -262,9 +283,11 @@ static int fill_header(msc_header_t *h, PyObject *argv, const start_options_t *o
     h->argv = PyMem_Calloc((size_t)argc + 1, sizeof(char *));
     if (!h->argv) return -1;
     for (Py_ssize_t i = 0; i < argc; i++) {
-        const char *a = PyUnicode_AsUTF8(PyList_GET_ITEM(argv, i));
-        if (!a) return -1;
-        h->argv[h->argc++] = (char *)a;
+        PyObject *a = fs_bytes(PyList_GET_ITEM(argv, i));
+        int err = !a || PyList_Append(held, a) < 0;
+        Py_XDECREF(a);
+        if (err) return -1;
+        h->argv[h->argc++] = PyBytes_AS_STRING(a); /* held keeps it */
     }
     return 0;
 }
@@ -290,25 +313,20 @@ static int open_capture(PyObject *path, PyObject *argv, const start_options_t *o
 {
     msc_header_t h;
     int err, sys_errno = 0;
-    if (fill_header(&h, argv, o) < 0) {
-        PyMem_Free(h.argv);
+    PyObject *held = PyList_New(0), *fs_path = NULL;
+    if (!held || fill_header(&h, argv, o, held) < 0 || !(fs_path = fs_bytes(path))) {
+        if (held) PyMem_Free(h.argv);
+        Py_XDECREF(held);
         return -1;
     }
-    Py_ssize_t len;
-    msc_sink_options_t opt = {.path = PyUnicode_AsUTF8AndSize(path, &len),
+    msc_sink_options_t opt = {.path = PyBytes_AS_STRING(fs_path),
                               .force = o->force,
                               .on_error = on_sink_error,
                               .on_writer_start = on_writer_start};
-    if (opt.path && strlen(opt.path) != (size_t)len) {
-        PyErr_SetString(PyExc_ValueError, "embedded null byte in the capture path");
-        opt.path = NULL;
-    }
-    if (!opt.path) {
-        PyMem_Free(h.argv);
-        return -1;
-    }
     R.sink = msc_sink_open(&opt, &h, &err, &sys_errno);
     PyMem_Free(h.argv);
+    Py_DECREF(held);
+    Py_DECREF(fs_path);
     return R.sink ? 0 : set_start_error(err, sys_errno, path);
 }
 
@@ -320,9 +338,10 @@ static void discard_capture(PyObject *path)
 {
     msc_sink_close(R.sink, 0);
     R.sink = NULL;
-    const char *name = PyUnicode_AsUTF8(path);
-    if (name) unlink(name);
+    PyObject *name = fs_bytes(path);
+    if (name) unlink(PyBytes_AS_STRING(name));
     else PyErr_Clear();
+    Py_XDECREF(name);
 }
 
 static void release_native_frames(void)
@@ -519,12 +538,15 @@ static PyObject *py_flush(PyObject *self, PyObject *unused)
 static int traced_begin(void)
 {
     if (R.sample_bytes || atomic_load(&msc__traced_on) || !atomic_load(&R.active)) return 0;
+    PyObject *name = fs_bytes(R.path);
+    if (!name) return -1;
     msc__busy = 1;
     pthread_mutex_lock(&R.side_mutex);
     msc_sink_flush(R.sink);
-    int err = msc_traced_seed_unlocked(PyUnicode_AsUTF8(R.path));
+    int err = msc_traced_seed_unlocked(PyBytes_AS_STRING(name));
     pthread_mutex_unlock(&R.side_mutex);
     msc__busy = 0;
+    Py_DECREF(name);
     if (!err) return 0;
     if (err == MSC_ENOMEM) PyErr_NoMemory();
     else PyErr_Format(PyExc_RuntimeError, "cannot read '%U' back: %s", R.path, msc_strerror(err));

@@ -7,6 +7,7 @@
  * found the line running, callees included. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memscope/report.h"
 #include "report.h"
@@ -22,7 +23,7 @@ typedef struct line_values {
 /* Per-line values of every memory view, and of CPU time when timed, in
  * lines[1..nlines]. */
 static int collect(const msc_report_ctx_t *ctx, const char *source, int timed,
-                   line_values_t **lines, uint32_t *nlines)
+                   line_values_t **lines, uint32_t *nlines, int *found)
 {
     msc_rows_t rows[MSC_VIEW_ALL];
     msc_symbols_t *sym = (msc_symbols_t *)msc_replay_symbols(ctx->replay);
@@ -30,9 +31,12 @@ static int collect(const msc_report_ctx_t *ctx, const char *source, int timed,
     int err = msc_aggregate_views(ctx->analysis, sym, views, MSC_BY_SOURCE_LINE, 1, source, rows);
     if (err) return err;
     uint32_t top = 0;
+    *found = 0;
     for (int view = 0; view < MSC_VIEW_ALL; view++)
-        for (size_t i = 0; (views & 1u << view) && i < rows[view].n; i++)
+        for (size_t i = 0; (views & 1u << view) && i < rows[view].n; i++) {
+            *found = 1;
             if (rows[view].rows[i].line > top) top = rows[view].rows[i].line;
+        }
     *nlines = top + 1;
     *lines = msc_calloc(*nlines, sizeof(line_values_t));
     if (!*lines) err = MSC_ENOMEM;
@@ -58,7 +62,24 @@ static void cell(FILE *out, uint64_t bytes)
     else fprintf(out, " %11s", "");
 }
 
-static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed, const char *text)
+/* A line of the program's source, which is data like every string from it:
+ * escaped for the terminal, its tabs kept. Ends it with one newline. */
+static void put_source(FILE *out, char *text)
+{
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r')) text[--n] = 0;
+    for (char *s = text;;) {
+        char *tab = strchr(s, '\t');
+        if (tab) *tab = 0;
+        msc__text(out, s);
+        if (!tab) break;
+        fputc('\t', out);
+        s = tab + 1;
+    }
+    fputc('\n', out);
+}
+
+static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed, char *text)
 {
     char count[32];
     fprintf(out, "%6u", no);
@@ -67,17 +88,18 @@ static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed
     fprintf(out, " %9s", v && v->count ? msc__count(v->count, count, sizeof(count)) : "");
     cell(out, v ? v->exit : 0);
     if (timed) fprintf(out, " %9s", v && v->cpu_ns ? msc_format_seconds(v->cpu_ns, count, 32) : "");
-    fprintf(out, "   %s", text);
-    if (!*text || text[strlen(text) - 1] != '\n') fputc('\n', out);
+    fputs("   ", out);
+    put_source(out, text);
 }
 
 int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source, uint32_t first,
-                     uint32_t last)
+                     uint32_t last, int *found)
 {
     line_values_t *lines = NULL;
     uint32_t nlines = 0;
     int timed = msc_analysis_summary(ctx->analysis)->cpu_samples != 0;
-    int err = collect(ctx, source, timed, &lines, &nlines);
+    int any;
+    int err = collect(ctx, source, timed, &lines, &nlines, &any);
     if (err) {
         msc_free(lines);
         return err;
@@ -90,7 +112,11 @@ int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
     fprintf(out, "   %s\n", "Line Contents");
     fputs("==========================================================================\n", out);
 
-    FILE *src = fopen(source, "r");
+    if (found) *found = any;
+    const char *why;
+    int fd = msc_open_regular(source, &why);
+    FILE *src = fd < 0 ? NULL : fdopen(fd, "r");
+    if (fd >= 0 && !src) close(fd);
     char *text = NULL;
     size_t cap = 0;
     uint32_t no = 0;
@@ -103,8 +129,10 @@ int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
         /* Source not on disk: show the lines that allocated. */
         for (uint32_t i = 1; i < nlines; i++)
             if ((lines[i].total || lines[i].cpu_ns) && (!first || i >= first) &&
-                (!last || i <= last))
-                print_line(out, i, &lines[i], timed, "<source not available>");
+                (!last || i <= last)) {
+                char missing[] = "<source not available>";
+                print_line(out, i, &lines[i], timed, missing);
+            }
     }
     if (src) fclose(src);
     free(text);
