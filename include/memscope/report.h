@@ -79,6 +79,9 @@ int msc_report_advice(FILE *out, const struct msc_heap *h, const struct msc_advi
 /* Program data (names, paths) for a terminal, as every text report writes
  * it: control characters and bytes that are not UTF-8 as \xNN. */
 void msc_put_text(FILE *out, const char *s);
+/* s as msc_put_text writes it, into buf of n bytes (cut to fit); returns
+ * buf. */
+const char *msc_text_shown(const char *s, char *buf, size_t n);
 
 /* "12.3 MiB" (binary units) into buf; returns buf. */
 const char *msc_format_bytes(uint64_t bytes, char *buf, size_t n);

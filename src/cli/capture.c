@@ -20,7 +20,8 @@ void cli_bar_draw(uint64_t done, uint64_t total, void *arg)
     double eta = frac > 0 ? (double)(now - b->started) * (1 - frac) / frac : 0;
     char got[32], all[32];
     int width = 30, filled = (int)(frac * width);
-    fprintf(stderr, "\r%s %s [", b->what, b->path);
+    cli_shown_t shown;
+    fprintf(stderr, "\r%s %s [", b->what, cli_shown(b->path, &shown));
     for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
     fprintf(stderr, "] %s / %s, %3.0f%%, eta %.0fs  ", msc_format_bytes(done, got, 32),
             msc_format_bytes(total, all, 32), frac * 100, eta);

@@ -33,6 +33,14 @@ extern const cli_command_t cli_cmd_report, cli_cmd_flamegraph, cli_cmd_timeline;
 extern const cli_command_t cli_cmd_attach, cli_cmd_live, cli_cmd_advise;
 
 /* "memscope: <message>" on stderr. Messages are lowercase, no period. */
+/* A path or name for a message: control bytes escaped as \xNN
+ * (cli_shown), and for a command a message suggests also quoted for a
+ * shell when it needs to be (cli_shell_arg). */
+typedef struct cli_shown {
+    char text[8192];
+} cli_shown_t;
+const char *cli_shown(const char *s, cli_shown_t *buf);
+const char *cli_shell_arg(const char *s, cli_shown_t *buf);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -462,13 +462,18 @@ static int run(int argc, char **argv)
     rc = cli_attach_ask(o.pid, call, o.stop ? NULL : target, o.duration, o.timeout, answer,
                         sizeof(answer));
     if (rc != EXIT_OK) return rc;
-    if (o.stop) printf("memscope: stopped recording process %d into %s\n", (int)o.pid, answer + 3);
+    cli_shown_t shown, arg;
+    if (o.stop)
+        printf("memscope: stopped recording process %d into %s\n", (int)o.pid,
+               cli_shown(answer + 3, &shown));
     else if (o.heap)
         printf("memscope: wrote a heap snapshot of process %d to %s\n"
                "  memscope heap %s --by kind\n",
-               (int)o.pid, target, target);
+               (int)o.pid, cli_shown(target, &shown), cli_shell_arg(target, &arg));
     else
         printf("memscope: recording process %d into %s%s\n  memscope stats %s\n", (int)o.pid,
-               target, o.duration > 0 ? "" : " (until it exits, or attach --stop)", target);
+               cli_shown(target, &shown),
+               o.duration > 0 ? "" : " (until it exits, or attach --stop)",
+               cli_shell_arg(target, &arg));
     return EXIT_OK;
 }

@@ -89,7 +89,8 @@ static int run(int argc, char **argv)
     output.path = path;
     output.inputs[0] = cap.path;
     rc = path ? cli_write_output(&output, write_flamegraph, &job) : EXIT_USAGE;
-    if (!rc) printf("memscope: flame graph written to '%s'\n", path);
+    cli_shown_t shown;
+    if (!rc) printf("memscope: flame graph written to '%s'\n", cli_shown(path, &shown));
     free(path);
     cli_capture_close(&cap);
     return rc;

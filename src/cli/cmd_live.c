@@ -277,12 +277,14 @@ static int run(int argc, char **argv)
     int rc = view(path, interval, (size_t)limit);
     /* A program that ended has finished its capture itself. */
     if (kill((pid_t)pid, 0) == 0 &&
-        cli_attach_ask((pid_t)pid, "stop", NULL, 0, 10, answer, sizeof(answer)) == EXIT_OK)
-        printf("memscope: stopped recording process %d; the capture is %s\n", (int)pid, path);
+        cli_attach_ask((pid_t)pid, "stop", NULL, 0, 10, answer, sizeof(answer)) == EXIT_OK) {
+        cli_shown_t shown;
+        printf("memscope: stopped recording process %d; the capture is %s\n", (int)pid,
+               cli_shown(path, &shown));
+    }
     return rc;
 }
 
-/* Follows path until its program ends or the user quits. */
 /* Whether the process that writes the capture is gone (there is no
  * process of its id on this machine). */
 static int writer_gone(const cli_capture_t *c)
@@ -291,6 +293,7 @@ static int writer_gone(const cli_capture_t *c)
     return pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
+/* Follows path until its program ends or the user quits. */
 static int view(const char *path, double interval, size_t limit)
 {
     cli_capture_t c = {0};

@@ -52,8 +52,9 @@ static void say_written(const char *path)
 {
     struct stat st;
     char size[32];
+    cli_shown_t shown;
     if (stat(path, &st) == 0)
-        printf("memscope: report written to '%s' (%s)\n", path,
+        printf("memscope: report written to '%s' (%s)\n", cli_shown(path, &shown),
                msc_format_bytes((uint64_t)st.st_size, size, sizeof(size)));
 }
 

@@ -24,6 +24,32 @@ static void say(const char *prefix, const char *fmt, va_list ap)
     free(text);
 }
 
+const char *cli_shown(const char *s, cli_shown_t *buf)
+{
+    return msc_text_shown(s, buf->text, sizeof(buf->text));
+}
+
+const char *cli_shell_arg(const char *s, cli_shown_t *buf)
+{
+    char shown[sizeof(buf->text) / 4 - 1]; /* each byte at most 4 once quoted */
+    msc_text_shown(s, shown, sizeof(shown));
+    if (*shown && strspn(shown, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                "_./-+:,=@%") == strlen(shown)) {
+        strcpy(buf->text, shown);
+        return buf->text;
+    }
+    /* 'it'\''s': each quote closes, is escaped, and reopens; room for all. */
+    char *o = buf->text;
+    *o++ = '\'';
+    for (const char *c = shown; *c; c++) {
+        if (*c == '\'') memcpy(o, "'\\''", 4), o += 4;
+        else *o++ = *c;
+    }
+    *o++ = '\'';
+    *o = 0;
+    return buf->text;
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;

@@ -56,6 +56,11 @@ void msc_put_text(FILE *out, const char *s)
     msc__text(out, s);
 }
 
+const char *msc_text_shown(const char *s, char *buf, size_t n)
+{
+    return msc__text_in(s, buf, n);
+}
+
 const char *msc_view_name(msc_view_t v)
 {
     switch (v) {

@@ -132,6 +132,9 @@ def test_messages_escape_paths(tmp_path, run_script):
     shown = f"{tmp_path}/a \\x1b[31mb.msc"
     assert f"memscope: capture written to '{shown}'" in proc.stderr
     assert f"  memscope stats '{shown}'" in proc.stderr
+    page = tmp_path / "f \x1b[31m.html"
+    proc = memscope("flamegraph", out, "-o", page)
+    assert proc.stdout == f"memscope: flame graph written to '{tmp_path}/f \\x1b[31m.html'\n"
 
 
 def test_names_that_are_not_utf8_change_nothing(tmp_path):
