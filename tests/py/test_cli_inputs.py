@@ -96,8 +96,10 @@ def test_lines_source_spelt_relative(tmp_path, run_script):
     assert "bytearray(1000)" in plain
     sub = tmp_path / "sub"
     sub.mkdir()
+    (sub / "link.py").symlink_to(tmp_path / "prog.py")
     for where, source in [(tmp_path, "./prog.py"), (sub, "../prog.py"),
-                          (tmp_path, tmp_path / "prog.py")]:
+                          (tmp_path, tmp_path / "prog.py"), (sub, "link.py"),
+                          (sub, "./../sub/../prog.py")]:
         out = memscope("lines", capture, "--source", source, cwd=where).stdout
         assert out.splitlines()[1:] == plain.splitlines()[1:], (where, source)
         assert out.splitlines()[0] == f"Filename: {tmp_path / 'prog.py'}"
