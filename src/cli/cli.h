@@ -32,7 +32,6 @@ extern const cli_command_t cli_cmd_tree, cli_cmd_export, cli_cmd_diff;
 extern const cli_command_t cli_cmd_report, cli_cmd_flamegraph, cli_cmd_timeline;
 extern const cli_command_t cli_cmd_attach, cli_cmd_live, cli_cmd_advise;
 
-/* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 /* A path or name for a message: control bytes escaped as \xNN
  * (cli_shown), and for a command a message suggests also quoted for a
  * shell when it needs to be (cli_shell_arg). */
@@ -41,6 +40,7 @@ typedef struct cli_shown {
 } cli_shown_t;
 const char *cli_shown(const char *s, cli_shown_t *buf);
 const char *cli_shell_arg(const char *s, cli_shown_t *buf);
+/* "memscope: <message>" on stderr. Messages are lowercase, no period. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -31,8 +31,8 @@ const cli_command_t cli_cmd_lines = {
 
 /* path made absolute from the working directory, its "." and ".."
  * components taken out by their names alone (no link is followed: the
- * capture names a file by the path the program took to it). NULL when out
- * of memory or the working directory is unknown. */
+ * capture names a file by the path the program took to it), from
+ * msc_malloc; NULL when out of memory or the working directory is unknown. */
 static char *lexical_path(const char *path)
 {
     char *cwd = path[0] == '/' ? NULL : getcwd(NULL, 0);
@@ -103,7 +103,7 @@ static int render_given(const cli_capture_t *cap, const char *given, int *found,
         err = render(cap, names[i], found, text, len);
     }
     free(real);
-    free(lexical);
+    msc_free(lexical);
     if (!err && !*found)
         cli_error("no stack in '%s' runs a line of '%s' (memscope table %s --by file lists the "
                   "files it names)",

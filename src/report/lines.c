@@ -62,24 +62,7 @@ static void cell(FILE *out, uint64_t bytes)
     else fprintf(out, " %11s", "");
 }
 
-/* A line of the program's source, which is data like every string from it:
- * escaped for the terminal, its tabs kept. Ends it with one newline. */
-static void put_source(FILE *out, char *text)
-{
-    size_t n = strlen(text);
-    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r')) text[--n] = 0;
-    for (char *s = text;;) {
-        char *tab = strchr(s, '\t');
-        if (tab) *tab = 0;
-        msc__text(out, s);
-        if (!tab) break;
-        fputc('\t', out);
-        s = tab + 1;
-    }
-    fputc('\n', out);
-}
-
-static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed, char *text)
+static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed, const char *text)
 {
     char count[32];
     fprintf(out, "%6u", no);
@@ -88,8 +71,12 @@ static void print_line(FILE *out, uint32_t no, const line_values_t *v, int timed
     fprintf(out, " %9s", v && v->count ? msc__count(v->count, count, sizeof(count)) : "");
     cell(out, v ? v->exit : 0);
     if (timed) fprintf(out, " %9s", v && v->cpu_ns ? msc_format_seconds(v->cpu_ns, count, 32) : "");
+    /* The source is the program's data like its names: escaped, tabs kept. */
+    size_t len = strlen(text);
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
     fputs("   ", out);
-    put_source(out, text);
+    msc__text_source(out, text, len);
+    fputc('\n', out);
 }
 
 int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source, uint32_t first,
@@ -129,10 +116,8 @@ int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
         /* Source not on disk: show the lines that allocated. */
         for (uint32_t i = 1; i < nlines; i++)
             if ((lines[i].total || lines[i].cpu_ns) && (!first || i >= first) &&
-                (!last || i <= last)) {
-                char missing[] = "<source not available>";
-                print_line(out, i, &lines[i], timed, missing);
-            }
+                (!last || i <= last))
+                print_line(out, i, &lines[i], timed, "<source not available>");
     }
     if (src) fclose(src);
     free(text);

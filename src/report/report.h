@@ -39,6 +39,9 @@ void msc__json_location(msc_json_t *j, const msc_row_t *r);
  * stopping before an escape that would not fit), also escaping the byte
  * quote unless it is 0, and returns the length written (text.c). */
 void msc__text(FILE *out, const char *s);
+/* len bytes of a program's source line as msc__text writes them, its tabs
+ * kept. */
+void msc__text_source(FILE *out, const char *s, size_t len);
 size_t msc__text_escape(const char *s, size_t len, char *buf, size_t n, int quote);
 /* msc__text_escape of a whole NUL-terminated string into buf; returns buf. */
 const char *msc__text_in(const char *s, char *buf, size_t n);

@@ -40,15 +40,25 @@ const char *msc__text_in(const char *s, char *buf, size_t n)
     return buf;
 }
 
-void msc__text(FILE *out, const char *text)
+/* len bytes of text to out, escaped; a tab kept as it is when tabs says. */
+static void put_escaped(FILE *out, const char *text, size_t len, int tabs)
 {
     const unsigned char *s = (const unsigned char *)text;
-    size_t len = strlen(text);
     for (size_t i = 0; i < len;) {
-        size_t k = plain_len(s + i, len - i, 0);
+        size_t k = tabs && s[i] == '\t' ? 1 : plain_len(s + i, len - i, 0);
         if (k) fwrite(s + i, 1, k, out), i += k;
         else fprintf(out, "\\x%02x", s[i++]);
     }
+}
+
+void msc__text(FILE *out, const char *text)
+{
+    put_escaped(out, text, strlen(text), 0);
+}
+
+void msc__text_source(FILE *out, const char *text, size_t len)
+{
+    put_escaped(out, text, len, 1);
 }
 
 void msc_put_text(FILE *out, const char *s)
