@@ -141,7 +141,7 @@ def run_once(mode, workload, args, capture, scale=None):
 
 def run_suite(args, tmpdir):
     """Run all (rep, workload, mode) combinations; return results and failures."""
-    results = {(w, m): {"wall": [], "work": [], "cpu": [], "checksum": set()}
+    results = {(w, m): {"wall": [], "work": [], "cpu": [], "rep": [], "checksum": set()}
                for w in args.workloads for m in args.modes}
     failures = []
     for rep in range(args.reps):
@@ -162,6 +162,7 @@ def run_suite(args, tmpdir):
                     r["wall"].append(wall)
                     r["work"].append(work)
                     r["cpu"].append(cpu)
+                    r["rep"].append(rep)
                     r["checksum"].add(checksum)
                     print(f"rep {rep + 1}/{args.reps} {w:15s} {m:9s} wall {wall:7.3f} s"
                           f"  work {work:7.3f} s  cpu {cpu:7.3f} s", file=sys.stderr)
@@ -279,8 +280,22 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
+def paired_ratio(results, w, m, key):
+    """The median over repetitions of mode m's time divided by the uninstrumented
+    run's time of the same repetition (None when no repetition has both).
+
+    Runs of one repetition follow each other within seconds, so a change in
+    the machine's speed over minutes (other work on a shared host) divides
+    out; a ratio of medians taken over the whole run keeps it."""
+    plain = dict(zip(results[(w, "plain")]["rep"], results[(w, "plain")][key]))
+    ratios = [t / plain[r] for r, t in zip(results[(w, m)]["rep"], results[(w, m)][key])
+              if r in plain and plain[r] > 0]
+    return statistics.median(ratios) if ratios else None
+
+
 def ratio_table(args, results, key, stat=statistics.median):
-    """Markdown table of ratios of ``stat`` over runs to the uninstrumented run."""
+    """Markdown table of each mode's paired ratio to the uninstrumented run
+    (paired_ratio), beside the uninstrumented run's ``stat`` in seconds."""
     modes = [m for m in args.modes if m != "plain"]
     head = "| workload | uninstrumented (s) | " + " | ".join(MODE_LABELS[m] for m in modes) + " |"
     lines = [head, "|" + "---|" * (len(modes) + 2)]
@@ -292,11 +307,10 @@ def ratio_table(args, results, key, stat=statistics.median):
         base = stat(results[(w, "plain")][key])
         cells = []
         for m in modes:
-            samples = results[(w, m)][key]
-            if not samples:
+            ratio = paired_ratio(results, w, m, key)
+            if ratio is None:
                 cells.append("failed")
                 continue
-            ratio = stat(samples) / base
             per_mode[m].append(ratio)
             cells.append(f"{ratio:.2f}x")
         lines.append(f"| {w} | {base:.3f} | " + " | ".join(cells) + " |")
@@ -311,9 +325,8 @@ def slowdown_lines(args, results, key, label):
     for w in args.workloads:
         cells = [results.get((w, m), {}).get(key) for m in ("plain", "memscope", "tm1")]
         if all(cells):
-            base = statistics.median(cells[0])
-            ms.append((w, statistics.median(cells[1]) / base))
-            tm.append(statistics.median(cells[2]) / base)
+            ms.append((w, paired_ratio(results, w, "memscope", key)))
+            tm.append(paired_ratio(results, w, "tm1", key))
     if not ms:
         return out
     worst = min(((t - 1) / max(r - 1, 1e-9), w) for (w, r), t in zip(ms, tm))
@@ -370,9 +383,10 @@ def machine_line(args):
 
 def report(args, results, failures, sizes, analyser, steps, command):
     """Return the markdown results block."""
-    parts = [f"Command: `{command}`", "", f"Machine: {machine_line(args)}. Median of "
-             f"{args.reps} interleaved runs per cell; ratios are to the same workload "
-             f"uninstrumented.", ""]
+    parts = [f"Command: `{command}`", "", f"Machine: {machine_line(args)}. {args.reps} "
+             f"interleaved runs per cell; each ratio is the median over repetitions of "
+             f"the mode's time over the same workload's uninstrumented time in that "
+             f"repetition.", ""]
     table, _ = ratio_table(args, results, "wall")
     parts += ["**Whole process** (subprocess wall time, interpreter and profiler "
               "start-up and exit included: what a user waits for; memscope's includes "
