@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* Core functions return 0 or one of these (negative). */
 enum msc_error {
@@ -57,8 +58,9 @@ char *msc_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Opens a file we did not write for reading, refusing what is not a regular
  * file: a FIFO with no writer would block the open, and a directory, a
  * device or a socket holds no capture or source. The open does not block,
- * reads do. Returns the descriptor, or -1 with *why saying what is wrong
- * ("is a directory", "is not a regular file") or NULL when errno says. */
-int msc_open_regular(const char *path, const char **why);
+ * reads do. Returns the descriptor (its fstat in *st unless st is NULL),
+ * or -1 with *why saying what is wrong ("is a directory", "is not a
+ * regular file") or NULL when errno says. */
+int msc_open_regular(const char *path, const char **why, struct stat *st);
 
 #endif

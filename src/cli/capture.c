@@ -63,7 +63,7 @@ static int analyse(cli_capture_t *c, size_t moments, int sizes, msc_error_info_t
 int cli_open_input(const char *path)
 {
     const char *why;
-    int fd = msc_open_regular(path, &why);
+    int fd = msc_open_regular(path, &why, NULL);
     if (fd < 0) cli_error("cannot read '%s': %s", path, why ? why : strerror(errno));
     return fd;
 }

@@ -48,7 +48,7 @@ static int is_capture(const char *path)
 {
     char magic[8];
     const char *why;
-    int fd = msc_open_regular(path, &why);
+    int fd = msc_open_regular(path, &why, NULL);
     int yes = fd >= 0 && read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
               memcmp(magic, MSC_FILE_MAGIC, sizeof(magic)) == 0;
     if (fd >= 0) close(fd);

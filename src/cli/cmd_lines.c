@@ -85,7 +85,7 @@ static int render_given(const cli_capture_t *cap, const char *given, int *found,
                         size_t *len)
 {
     const char *why;
-    int fd = msc_open_regular(given, &why);
+    int fd = msc_open_regular(given, &why, NULL);
     if (fd < 0 && why) {
         cli_error("cannot read '%s': %s", given, why);
         return MSC_EUSAGE;

@@ -161,20 +161,20 @@ const char *msc_strerror(int err)
     }
 }
 
-int msc_open_regular(const char *path, const char **why)
+int msc_open_regular(const char *path, const char **why, struct stat *st)
 {
     *why = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return -1;
-    struct stat sb;
-    if (fstat(fd, &sb) < 0) {
+    struct stat own, *sb = st ? st : &own;
+    if (fstat(fd, sb) < 0) {
         int e = errno;
         close(fd);
         errno = e;
         return -1;
     }
-    if (!S_ISREG(sb.st_mode)) {
-        *why = S_ISDIR(sb.st_mode) ? "is a directory" : "is not a regular file";
+    if (!S_ISREG(sb->st_mode)) {
+        *why = S_ISDIR(sb->st_mode) ? "is a directory" : "is not a regular file";
         close(fd);
         return -1;
     }

@@ -79,13 +79,13 @@ msc_replay_t *msc_replay_open(const char *path, int flags, int *err, msc_error_i
     if (!r) goto fail_alloc;
     r->flags = flags;
     const char *why;
-    r->fd = msc_open_regular(path, &why);
+    r->fd = msc_open_regular(path, &why, &sb);
     if (r->fd < 0) {
         *err = why ? MSC_EFORMAT : MSC_EIO;
         info->what = why; /* NULL: errno says why */
         goto fail_open;
     }
-    if (fstat(r->fd, &sb) == 0) r->file_size = (uint64_t)sb.st_size;
+    r->file_size = (uint64_t)sb.st_size;
     *err = read_header(r, &used, info);
     if (*err) goto fail_header;
     *err = MSC_ENOMEM;

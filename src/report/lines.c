@@ -101,7 +101,7 @@ int msc_report_lines(const msc_report_ctx_t *ctx, FILE *out, const char *source,
 
     if (found) *found = any;
     const char *why;
-    int fd = msc_open_regular(source, &why);
+    int fd = msc_open_regular(source, &why, NULL);
     FILE *src = fd < 0 ? NULL : fdopen(fd, "r");
     if (fd >= 0 && !src) close(fd);
     char *text = NULL;
