@@ -329,7 +329,7 @@ void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
  * Frame nodes. One pass over the trie in id order (a parent before its
  * children) finds each node's frame, then the frame node of (its parent's
  * frame node, its frame), numbering each when new. Frames are looked up in
- * a table (table.h) of their keys; frame nodes by their caller's one callee
+ * a table (table.h) of their keys; frame nodes by their caller's first two callees
  * (frame_node) or in an index of their own, sized once (make_frame_nodes)
  * and tagged like the node index (index_entry): a probe reads a frame
  * node's arrays only when the tag agrees. Both are dropped once the arrays
