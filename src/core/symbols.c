@@ -329,7 +329,7 @@ void msc_symbols_frame_ids(msc_symbols_t *s, uint32_t node, uint32_t *file_id,
  * Frame nodes. One pass over the trie in id order (a parent before its
  * children) finds each node's frame, then the frame node of (its parent's
  * frame node, its frame), numbering each when new. Frames are looked up in
- * a table (table.h) of their keys; frame nodes by their caller's first two callees
+ * a table (table.h) of their keys; frame nodes by their caller's first three callees
  * (frame_node) or in an index of their own, sized once (make_frame_nodes)
  * and tagged like the node index (index_entry): a probe reads a frame
  * node's arrays only when the tag agrees. Both are dropped once the arrays
@@ -349,7 +349,8 @@ typedef struct frame_build {
     uint32_t *parent, *frame;  /* per frame node */
     uint32_t *only;            /* per frame node: its first callee, 0 for none, or
                                   SEVERAL when its callees are in the index */
-    uint32_t *second;          /* per frame node: its second callee, 0 for none */
+    uint32_t *more;            /* per frame node: its second and third callees, 0 for
+                                  none */
 } frame_build_t;
 
 #define SEVERAL UINT32_MAX
@@ -390,16 +391,16 @@ static void index_frame_node(frame_build_t *b, uint32_t fx)
 }
 
 /* The number of frame node (up, f), made when new. Most frame nodes have
- * two callees at most (a stack seen once below where it parts from the
+ * three callees at most (a stack seen once below where it parts from the
  * others is a chain of them; where it parts, its caller has two), and those
- * are looked up in `only` and `second`, beside the frame node just made or
- * its caller: only the callees of a frame node with three or more go to the
+ * are looked up in `only` and `more`, beside the frame node just made or
+ * its caller: only the callees of a frame node with four or more go to the
  * index, a cache miss a probe. (Putting a second callee in the index too
  * was a third of the frame nodes of a stack-rich capture in insertions,
  * two cache misses each.) */
 static uint32_t frame_node(frame_build_t *b, uint32_t up, uint32_t f)
 {
-    uint32_t one = b->only[up], two = 0, h = 0, i = 0;
+    uint32_t one = b->only[up], *more = &b->more[2 * (size_t)up], h = 0, i = 0;
     if (one == SEVERAL) {
         h = node_hash(up, f, 0);
         uint32_t tag = h & ~INDEX_ID_MASK;
@@ -409,8 +410,8 @@ static uint32_t frame_node(frame_build_t *b, uint32_t up, uint32_t f)
         }
     } else if (one) {
         if (b->frame[one] == f) return one;
-        two = b->second[up];
-        if (two && b->frame[two] == f) return two;
+        for (int k = 0; k < 2 && more[k]; k++)
+            if (b->frame[more[k]] == f) return more[k];
     }
     uint32_t fx = b->nnodes++;
     b->parent[fx] = up;
@@ -419,11 +420,12 @@ static uint32_t frame_node(frame_build_t *b, uint32_t up, uint32_t f)
         b->index[i] = index_entry(fx, h);
     } else if (!one) {
         b->only[up] = fx;
-    } else if (!two) {
-        b->second[up] = fx;
-    } else { /* a third callee: all three to the index */
+    } else if (!more[0] || !more[1]) {
+        more[!more[0] ? 0 : 1] = fx;
+    } else { /* a fourth callee: all four to the index */
         index_frame_node(b, one);
-        index_frame_node(b, two);
+        index_frame_node(b, more[0]);
+        index_frame_node(b, more[1]);
         index_frame_node(b, fx);
         b->only[up] = SEVERAL;
     }
@@ -461,9 +463,9 @@ static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
     b.parent = msc_malloc((size_t)n * 4);
     b.frame = msc_malloc((size_t)n * 4);
     b.only = msc_calloc(n, 4);
-    b.second = msc_calloc(n, 4);
+    b.more = msc_calloc(n, 8);
     uint32_t **cells = msc_calloc(s->ncodes ? s->ncodes : 1, sizeof(uint32_t *));
-    int err = b.index && of && b.parent && b.frame && b.only && b.second && cells &&
+    int err = b.index && of && b.parent && b.frame && b.only && b.more && cells &&
                       msc_array_grow((void **)&b.frame_trie, &b.cap_frame_trie, 1, 4) == 0
                   ? 0
                   : MSC_ENOMEM;
@@ -484,7 +486,7 @@ static int make_frame_nodes(msc_symbols_t *s, msc_frame_nodes_t *fn)
     msc_table_release(&b.frames);
     msc_free(b.index);
     msc_free(b.only);
-    msc_free(b.second);
+    msc_free(b.more);
     msc_free(b.keys);
     /* Cut to size (a block that cannot be cut is still ours to free). */
     uint32_t **cut[] = {&b.parent, &b.frame};
