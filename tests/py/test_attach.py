@@ -84,10 +84,14 @@ def test_attach_records_a_running_process(service, tmp_path):
                                                             "handle", 6)
     # Every bytearray made while recording is still held: an object and its
     # 10,001-byte buffer each (the list never grows: however short the
-    # recording, no storage of its counts at the line).
-    made = top["allocations"] // 2
-    assert made >= 1 and top["allocations"] == 2 * made
-    assert top["bytes"] == made * sys.getsizeof(bytearray(10_000))
+    # recording, no storage of its counts at the line). When the stop request
+    # ran inside handle(), the line also holds what compiling the request
+    # kept until after the recording stopped: a few blocks of some bytes
+    # (README, "attach"), smaller than a bytearray's object or buffer.
+    size = sys.getsizeof(bytearray(10_000))
+    made, stray = divmod(top["bytes"], size)
+    request = top["allocations"] - 2 * made
+    assert made >= 1 and 0 <= request <= 16 and stray <= 16 * request
 
 
 def test_attach_duration_stops_by_itself(service, tmp_path):
