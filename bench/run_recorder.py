@@ -325,8 +325,10 @@ def slowdown_lines(args, results, key, label):
     for w in args.workloads:
         cells = [results.get((w, m), {}).get(key) for m in ("plain", "memscope", "tm1")]
         if all(cells):
-            ms.append((w, paired_ratio(results, w, "memscope", key)))
-            tm.append(paired_ratio(results, w, "tm1", key))
+            r, t = paired_ratio(results, w, "memscope", key), paired_ratio(results, w, "tm1", key)
+            if r is not None and t is not None:
+                ms.append((w, r))
+                tm.append(t)
     if not ms:
         return out
     worst = min(((t - 1) / max(r - 1, 1e-9), w) for (w, r), t in zip(ms, tm))
