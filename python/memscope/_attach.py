@@ -16,8 +16,6 @@ import threading
 
 from memscope import _memscope
 
-_timer = None  # the --duration timer of the recording this module started
-
 
 def _status(path: str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -25,48 +23,32 @@ def _status(path: str, text: str) -> None:
         f.write(text + "\n")
 
 
-def _stop() -> None:
-    global _timer
-    if _timer is not None:
-        _timer.cancel()
-        _timer = None
-    if _memscope.recording() is not None:
+def _stop(path: str) -> None:
+    """Stops the recording into path, if it is still the one in progress
+    (`attach --stop` may have ended it, and another begun)."""
+    if _memscope.recording() is path:
         _memscope.stop()
 
 
 def start(output: str, duration: float, status: str) -> None:
     """Starts recording into output; stops after duration seconds (0: at
-    exit, or on `memscope attach PID --stop`)."""
-    global _timer
+    exit, or on `memscope attach PID --stop`, which the recorder answers
+    itself, in C: see msc_attach_stop)."""
     try:
         if _memscope.recording() is not None:
             raise RuntimeError(f"already recording into '{_memscope.recording()}'")
         _memscope.start(output, list(sys.argv))
         _memscope.thread_started(threading.current_thread().name)
-        atexit.register(_stop)
+        atexit.register(_stop, output)
         if duration > 0:
-            _timer = threading.Timer(duration, _stop)
-            _timer.daemon = True
-            _timer.name = "memscope-attach-timer"
-            _timer.start()
+            timer = threading.Timer(duration, _stop, (output,))
+            timer.daemon = True
+            timer.name = "memscope-attach-timer"
+            timer.start()
     except Exception as e:  # reported by the command, never raised in the target
         _status(status, f"error: {e}")
         return
     _status(status, "ok")
-
-
-def stop(status: str) -> None:
-    """Stops the recording `start` began."""
-    path = _memscope.recording()
-    if path is None:
-        _status(status, "error: not recording")
-        return
-    try:
-        _stop()
-    except Exception as e:
-        _status(status, f"error: {e}")
-        return
-    _status(status, f"ok {path}")
 
 
 def heap(output: str, status: str) -> None:

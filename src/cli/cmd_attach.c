@@ -5,9 +5,11 @@
  * for a pending call (Py_AddPendingCall; inject.c makes the call), then let
  * go: the target runs the call itself, in its main thread between two
  * bytecodes with the GIL held, the one place where running Python code in
- * it is safe. The call runs a bootstrap file that imports memscope from this
- * program's package folder (python/memscope/_attach.py does the work) and
- * writes one status line to a file this command waits for. Before that, a
+ * it is safe. To start recording or take a snapshot, the call runs a
+ * bootstrap file that imports memscope from this program's package folder
+ * (python/memscope/_attach.py does the work); to stop, it is the recorder's
+ * own msc_attach_stop, in C, so that nothing of the request is recorded.
+ * Either writes one status line to a file this command waits for. Before that, a
  * first look reads the interpreter's version (Py_Version, a variable: the
  * process is only read) so that an unsupported or non-Python process is
  * refused without touching it. */
@@ -146,12 +148,31 @@ static double process_age(pid_t pid)
     return uptime - (double)start / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* What attach uses in the target, found in the objects it maps. */
-enum { PY_VERSION, PY_IS_INITIALIZED, PY_ADD_PENDING_CALL, PY_RUN_SIMPLE_STRING, LIBC_MMAP, NSYMS };
-static const char *const symbol_names[NSYMS] = {"Py_Version", "Py_IsInitialized",
-                                                "Py_AddPendingCall", "PyRun_SimpleString", "mmap"};
+/* What attach uses in the target, found in the objects it maps. The last,
+ * the recorder's own stop (src/python/recorder.c), is there only once
+ * memscope is loaded in the target: the others are required. */
+enum {
+    PY_VERSION,
+    PY_IS_INITIALIZED,
+    PY_ADD_PENDING_CALL,
+    PY_RUN_SIMPLE_STRING,
+    LIBC_MMAP,
+    NREQUIRED,
+    MSC_ATTACH_STOP = NREQUIRED,
+    NSYMS
+};
+static const char *const symbol_names[NSYMS] = {
+    "Py_Version", "Py_IsInitialized", "Py_AddPendingCall", "PyRun_SimpleString",
+    "mmap",       "msc_attach_stop"};
 
 static const struct timespec tick = {0, 20 * 1000 * 1000}; /* between two looks */
+
+static int all_found(const uint64_t at[NSYMS], int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!at[i]) return 0;
+    return 1;
+}
 
 /* Refuses what cannot be attached to, in one line: a missing process, one
  * ptrace may not touch, one that is not CPython, or a version without a
@@ -168,8 +189,9 @@ static int check_target(pid_t pid, const char *root, uint64_t at[NSYMS])
     /* A process just started may not have mapped all its libraries yet. */
     int err;
     while ((err = cli_proc_symbols(pid, symbol_names, NSYMS, at) < 0 ? errno : 0) == ENOENT &&
-           process_age(pid) < 1)
+           !all_found(at, NREQUIRED) && process_age(pid) < 1)
         nanosleep(&tick, NULL);
+    if (err == ENOENT && all_found(at, NREQUIRED)) err = 0;
     uint32_t version = 0;
     if (!err || err == ENOENT) {
         if (at[PY_VERSION] && cli_proc_read(pid, at[PY_VERSION], &version, sizeof(version)) < 0)
@@ -189,7 +211,7 @@ static int check_target(pid_t pid, const char *root, uint64_t at[NSYMS])
         cli_error("process %d is not a CPython 3.11 or newer interpreter", (int)pid);
         return -1;
     }
-    for (int i = 0; i < NSYMS; i++) {
+    for (int i = 0; i < NREQUIRED; i++) {
         if (!at[i]) {
             cli_error("cannot attach to process %d: it has no %s", (int)pid, symbol_names[i]);
             return -1;
@@ -291,20 +313,22 @@ static int knock_command(char *out, size_t n, const char *bootstrap, const char 
                     status, bootstrap);
 }
 
-/* Asks the target for the pending call that runs command: its main thread,
- * stopped for a moment, maps a page for the command (which must outlive the
- * stop: the call runs later; the page stays, 4 KiB), and queues
- * PyRun_SimpleString(command) with Py_AddPendingCall. A process still
- * starting (its interpreter not yet initialized: pending calls made then
- * are not run) is asked again every 20 ms until the deadline. */
-static int request(pid_t pid, const uint64_t at[NSYMS], const char *command, double deadline)
+/* Asks the target for the pending call fn(text): its main thread, stopped
+ * for a moment, maps a page for text (which must outlive the stop: the call
+ * runs later; the page stays, 4 KiB), and queues the call with
+ * Py_AddPendingCall. fn is PyRun_SimpleString, text a command, or the
+ * recorder's stop, text the status file. A process still starting (its
+ * interpreter not yet initialized: pending calls made then are not run) is
+ * asked again every 20 ms until the deadline. */
+static int request(pid_t pid, const uint64_t at[NSYMS], uint64_t fn, const char *text,
+                   double deadline)
 {
     const char *why = "";
     uint64_t initialized = 0, page = 0, queued = 1;
     uint64_t map[6] = {0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1,
                        0};
-    uint64_t pend[2] = {at[PY_RUN_SIMPLE_STRING], 0};
-    size_t len = strlen(command) + 1;
+    uint64_t pend[2] = {fn, 0};
+    size_t len = strlen(text) + 1;
     int ok = len <= 4096;
     while (ok) {
         cli_tracee_t *t;
@@ -317,7 +341,7 @@ static int request(pid_t pid, const uint64_t at[NSYMS], const char *command, dou
             initialized = 0, why = "its interpreter is still starting";
         else if (cli_tracee_call(t, at[LIBC_MMAP], map, 6, &page, &why) < 0) ok = 0;
         else if (page == (uint64_t)-1 || page == 0) ok = 0, why = "it could not map a page";
-        else if (cli_tracee_write(t, page, command, len, &why) < 0) ok = 0;
+        else if (cli_tracee_write(t, page, text, len, &why) < 0) ok = 0;
         else if (pend[1] = page,
                  cli_tracee_call(t, at[PY_ADD_PENDING_CALL], pend, 2, &queued, &why) < 0)
             ok = 0;
@@ -399,10 +423,15 @@ int cli_attach_ask(pid_t pid, const char *call, const char *target, double durat
     knock_command(command, sizeof(command), bootstrap, status);
     int asked = 0, rc = EXIT_USAGE;
     answer[0] = 0;
-    if (write_bootstrap(bootstrap, root, call, target, duration, status) < 0)
+    if (strcmp(call, "stop") == 0) {
+        /* The recorder's own stop, in C: nothing to import or compile. */
+        if (!at[MSC_ATTACH_STOP]) cli_error("process %d: not recording", (int)pid);
+        else if ((asked = request(pid, at, at[MSC_ATTACH_STOP], status, deadline) == 0))
+            rc = await_status(pid, status, deadline, timeout, answer, n);
+    } else if (write_bootstrap(bootstrap, root, call, target, duration, status) < 0)
         cli_error("cannot write '%s': %s", bootstrap, strerror(errno));
     else
-        while ((asked = request(pid, at, command, deadline) == 0) &&
+        while ((asked = request(pid, at, at[PY_RUN_SIMPLE_STRING], command, deadline) == 0) &&
                (rc = await_status(pid, status, deadline, timeout, answer, n)) == ANSWER_BUSY) {
             unlink(status);
             if (cli_monotonic() >= deadline) {

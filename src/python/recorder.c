@@ -4,6 +4,7 @@
  * wrappers themselves are in hooks.c. */
 #include "recorder.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -516,6 +517,55 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
         return NULL;
     }
     return path;
+}
+
+/* One line to the status file `memscope attach` waits for: created, never
+ * through a link, 0600. */
+static void attach_answer(const char *status, const char *what, const char *detail)
+{
+    int fd = open(status, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    char line[MSC_MAX_PATH + 256];
+    int n = snprintf(line, sizeof(line), "%s%s\n", what, detail);
+    if (n > 0 && (size_t)n < sizeof(line)) (void)!write(fd, line, (size_t)n);
+    close(fd);
+}
+
+/* What `memscope attach PID --stop` has the target run (cmd_attach.c): a
+ * pending call, run by the main thread between two bytecodes with the GIL
+ * held. The recording ends here, in C, before anything of the request is
+ * allocated: a request in Python would be compiled while the recording is
+ * still on, and what the compile keeps until the request ends would show
+ * as live at the program's line. Then it answers "ok PATH", or "error: ..."
+ * to the status file named by arg. Nothing is raised into the program: a
+ * pending call that fails would raise there. Exported for attach to find
+ * by name in the target's symbol tables. */
+__attribute__((visibility("default"))) int msc_attach_stop(void *arg)
+{
+    const char *status = arg;
+    if (!R.sink) {
+        attach_answer(status, "error: not recording", "");
+        return 0;
+    }
+    PyObject *exc_type, *exc, *tb;
+    PyErr_Fetch(&exc_type, &exc, &tb); /* none expected between bytecodes; kept all the same */
+    PyObject *path = py_stop(NULL, NULL);
+    PyObject *name = path ? fs_bytes(path) : NULL;
+    if (name) {
+        attach_answer(status, "ok ", PyBytes_AS_STRING(name));
+    } else {
+        PyObject *t, *e, *b, *text = NULL;
+        PyErr_Fetch(&t, &e, &b);
+        if (e) text = PyObject_Str(e);
+        const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
+        attach_answer(status, "error: ", utf8 ? utf8 : "the recording could not be stopped");
+        PyErr_Clear(); /* PyObject_Str's or PyUnicode_AsUTF8's, if they failed */
+        Py_XDECREF(text), Py_XDECREF(t), Py_XDECREF(e), Py_XDECREF(b);
+    }
+    Py_XDECREF(name);
+    Py_XDECREF(path);
+    PyErr_Restore(exc_type, exc, tb);
+    return 0;
 }
 
 static PyObject *py_flush(PyObject *self, PyObject *unused)
