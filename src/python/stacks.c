@@ -369,8 +369,20 @@ static int64_t trie_child(msc_trie_t *t, const msc_capture_ctx_t *ctx, uint32_t 
 }
 
 /* A path entry that no frame may match: a code object that may have died,
- * or one not named (NULL is the truncation mark, which matches itself). */
+ * or one not named (NULL is the truncation mark, which matches itself).
+ * Frames are compared by their instruction's address alone: it lies in its
+ * code object's bytecode, so it names the code object too, and a path entry
+ * is either a live named code object (the path is forgotten when one dies,
+ * msc_code_deaths) or this mark, whose instruction (2) no frame has: not a
+ * real one, nor the truncation mark's (0) or MSC_RAW_END's (1). */
 #define UNTRUSTED ((PyCodeObject *)(uintptr_t)1)
+#define UNTRUSTED_INSTR ((uintptr_t)2)
+
+static inline void untrust(msc_raw_frame_t *path_entry)
+{
+    path_entry->code = UNTRUSTED;
+    path_entry->instr = UNTRUSTED_INSTR;
+}
 
 /* Reads raw (a frame of the stack being captured) into path entry out and
  * its step below the path hash h: the key it is looked up by, or none of
@@ -388,7 +400,7 @@ static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_
     out->instr = raw->instr;
     *s = (msc_trie_step_t){0, 0, h, 0, 0};
     if (raw->code && !known && ctx->trust && !codes_find(raw->code) && !ctx->trust(raw->code)) {
-        out->code = UNTRUSTED; /* it may have died since: never read it */
+        untrust(out); /* it may have died since: never read it */
     } else if (raw->code) {
         uint32_t offset = msc_code_offset(raw->code, raw->instr);
         if (msc_frame_offset_incomplete(raw->code, offset)) {
@@ -397,7 +409,7 @@ static uint32_t step_of(const msc_capture_ctx_t *ctx, uint32_t h, const msc_raw_
         }
         s->code_id = known ? known : code_id_of(ctx, raw->code);
         s->offset = offset;
-        if (!s->code_id) out->code = UNTRUSTED; /* unnamed: never trust a match */
+        if (!s->code_id) untrust(out); /* unnamed: never trust a match */
     }
     return s->hash = trie_hash(h, s->code_id, s->offset);
 }
@@ -434,9 +446,9 @@ int64_t msc_stack_resolve(msc_trie_t *t, const msc_capture_ctx_t *ctx, const msc
      * count: the path entry past the end of the shorter stack is made
      * UNTRUSTED, which matches no frame (no path entry past there is read
      * again), and raw[n], MSC_RAW_END, matches no path entry. */
-    t->path[n < t->path_len ? n : t->path_len].code = UNTRUSTED;
+    untrust(&t->path[n < t->path_len ? n : t->path_len]);
     const msc_raw_frame_t *r = raw, *q = t->path;
-    while (r->code == q->code && r->instr == q->instr) r++, q++;
+    while (r->instr == q->instr) r++, q++;
     uint32_t same = (uint32_t)(r - raw);
     /* The steps below, each slot fetched as soon as its hash is known
      * (a code object the last stack ran at the same depth keeps its id: no
