@@ -38,6 +38,7 @@ def start(output: str, duration: float, status: str) -> None:
         if _memscope.recording() is not None:
             raise RuntimeError(f"already recording into '{_memscope.recording()}'")
         _memscope.start(output, list(sys.argv))
+        _memscope._attached()
         _memscope.thread_started(threading.current_thread().name)
         atexit.register(_stop, output)
         if duration > 0:

@@ -531,6 +531,24 @@ static void attach_answer(const char *status, const char *what, const char *deta
     close(fd);
 }
 
+/* The session `memscope attach` started (_attached), the one its --stop may
+ * end: a recording the program started itself (Tracker, `memscope run`)
+ * is the program's to stop, and stopping it from outside would make its
+ * own stop fail. 0: none. */
+static uint64_t attach_session;
+
+static PyObject *py_attached(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (!R.sink) {
+        PyErr_SetString(PyExc_RuntimeError, "memscope is not recording");
+        return NULL;
+    }
+    attach_session = R.session;
+    Py_RETURN_NONE;
+}
+
 /* What `memscope attach PID --stop` has the target run (cmd_attach.c): a
  * pending call, run by the main thread between two bytecodes with the GIL
  * held. The recording ends here, in C, before anything of the request is
@@ -543,15 +561,21 @@ static void attach_answer(const char *status, const char *what, const char *deta
 __attribute__((visibility("default"))) int msc_attach_stop(void *arg)
 {
     const char *status = arg;
-    if (!R.sink) {
-        attach_answer(status, "error: not recording", "");
-        return 0;
-    }
     PyObject *exc_type, *exc, *tb;
     PyErr_Fetch(&exc_type, &exc, &tb); /* none expected between bytecodes; kept all the same */
-    PyObject *path = py_stop(NULL, NULL);
-    PyObject *name = path ? fs_bytes(path) : NULL;
-    if (name) {
+    PyObject *path = NULL, *name = NULL;
+    if (!R.sink) {
+        attach_answer(status, "error: not recording", "");
+    } else if (attach_session != R.session) {
+        /* Its own recording: the program's stop would fail if this one ran. */
+        char line[MSC_MAX_PATH + 128];
+        name = fs_bytes(R.path);
+        snprintf(line, sizeof(line),
+                 "its recording into '%s' was started by the program, which stops it "
+                 "(--stop ends what attach started)",
+                 name ? PyBytes_AS_STRING(name) : "?");
+        attach_answer(status, "error: ", line);
+    } else if ((path = py_stop(NULL, NULL)) && (name = fs_bytes(path))) {
         attach_answer(status, "ok ", PyBytes_AS_STRING(name));
     } else {
         PyObject *t, *e, *b, *text = NULL;
@@ -559,9 +583,9 @@ __attribute__((visibility("default"))) int msc_attach_stop(void *arg)
         if (e) text = PyObject_Str(e);
         const char *utf8 = text ? PyUnicode_AsUTF8(text) : NULL;
         attach_answer(status, "error: ", utf8 ? utf8 : "the recording could not be stopped");
-        PyErr_Clear(); /* PyObject_Str's or PyUnicode_AsUTF8's, if they failed */
         Py_XDECREF(text), Py_XDECREF(t), Py_XDECREF(e), Py_XDECREF(b);
     }
+    PyErr_Clear(); /* what naming or wording the answer raised */
     Py_XDECREF(name);
     Py_XDECREF(path);
     PyErr_Restore(exc_type, exc, tb);
@@ -688,6 +712,8 @@ static PyMethodDef methods[] = {
     {"stop", py_stop, METH_NOARGS, "stop(): finish the capture; returns its path"},
     {"flush", py_flush, METH_NOARGS, "flush(): write everything recorded so far"},
     {"recording", py_recording, METH_NOARGS, "recording(): the capture path, or None"},
+    {"_attached", py_attached, METH_NOARGS,
+     "_attached(): marks the recording in progress as memscope attach's, which its --stop may end"},
     {"traced_memory", py_traced_memory, METH_NOARGS,
      "traced_memory(): (current, peak) bytes of the Python allocators and foreign domains\n"
      "since recording started; (0, 0) when not recording"},

@@ -122,6 +122,37 @@ def test_attach_stop_then_start_again(service, tmp_path):
         assert json.loads(memscope("stats", capture, "--json").stdout)["complete"]
 
 
+def test_attach_stop_leaves_the_programs_own_recording(tmp_path):
+    """A recording the program started itself is the program's to stop:
+    --stop refuses it, and the program's own stop still works."""
+    import memscope as package
+    script, stop = tmp_path / "own.py", tmp_path / "stop"
+    script.write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {os.path.dirname(os.path.dirname(package.__file__))!r})\n"
+        "import memscope\n"
+        "with memscope.Tracker(sys.argv[2]):\n"
+        "    print('ready', flush=True)\n"
+        "    while not os.path.exists(sys.argv[1]):\n"
+        "        time.sleep(0.002)\n"
+        "print('done')\n")
+    capture = tmp_path / "own.msc"
+    proc = subprocess.Popen([sys.executable, str(script), str(stop), str(capture)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        refused = memscope("attach", proc.pid, "--stop", check=False)
+        assert refused.returncode == 2
+        assert refused.stderr == (f"memscope: process {proc.pid}: its recording into '{capture}' "
+                                  "was started by the program, which stops it (--stop ends what "
+                                  "attach started)\n")
+    finally:
+        stop.touch()
+        out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (0, "done\n", "")
+    assert json.loads(memscope("stats", capture, "--json").stdout)["complete"]
+
+
 def test_attach_heap_snapshot(service, tmp_path):
     proc, finish = service
     heap = tmp_path / "svc.heap"
