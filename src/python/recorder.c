@@ -483,14 +483,19 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     Py_RETURN_NONE;
 }
 
+/* 0 while a capture is being written, else -1 with RuntimeError set. */
+static int not_recording(void)
+{
+    if (R.sink) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "memscope is not recording");
+    return -1;
+}
+
 static PyObject *py_stop(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (!R.sink) {
-        PyErr_SetString(PyExc_RuntimeError, "memscope is not recording");
-        return NULL;
-    }
+    if (not_recording()) return NULL;
     msc__busy = 1;
     msc__cpu_stop(); /* its last samples go in while recording is on */
     msc__busy = 0;
@@ -541,10 +546,7 @@ static PyObject *py_attached(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    if (!R.sink) {
-        PyErr_SetString(PyExc_RuntimeError, "memscope is not recording");
-        return NULL;
-    }
+    if (not_recording()) return NULL;
     attach_session = R.session;
     Py_RETURN_NONE;
 }
