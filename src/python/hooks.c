@@ -389,15 +389,16 @@ static void *realloc_split(msc_hook_t *h, int domain, void *old, size_t n)
 }
 
 /* The recording of an allocation that wants_alloc chose, and of a free that
- * may be of a recorded block, out of line, so that the wrappers' own code
- * needs few registers. */
-static __attribute__((noinline)) void record_alloc(uint64_t domain, void *p, size_t n)
+ * may be of a recorded block: inline in exact mode's wrappers, which record
+ * every call (one frame set up a call, not two); sampled mode's fast paths
+ * reach them only through their out-of-line slow paths. */
+HOT void record_alloc(uint64_t domain, void *p, size_t n)
 {
     if (R.sample_bytes && msc_sampled_add((uintptr_t)p, n, msc_traced_kind(domain)) != 0) return;
     on_alloc(domain, p, n);
 }
 
-static __attribute__((noinline)) void record_free(uint64_t domain, void *p)
+HOT void record_free(uint64_t domain, void *p)
 {
     if (R.sample_bytes && !msc_sampled_take((uintptr_t)p, NULL)) return;
     on_free(domain, p, 0);
