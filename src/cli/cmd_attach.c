@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "inject.h"
+#include "memscope/outfile.h"
 
 static int run(int argc, char **argv);
 
@@ -254,8 +255,8 @@ static void py_path(FILE *f, const char *s)
 static int write_bootstrap(const char *path, const char *root, const char *call, const char *arg,
                            double duration, const char *status)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    int fd;
+    FILE *f = msc_file_create(path, 0, &fd) != 0 ? NULL : fdopen(fd, "w");
     if (!f) return -1;
     fputs("import os, sys\nstatus = ", f);
     py_path(f, status);

@@ -4,12 +4,12 @@
  * wrappers themselves are in hooks.c. */
 #include "recorder.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "memscope/common.h"
+#include "memscope/outfile.h"
 #include "cpu.h"
 #include "native.h"
 #include "pyparts.h"
@@ -524,12 +524,11 @@ static PyObject *py_stop(PyObject *self, PyObject *unused)
     return path;
 }
 
-/* One line to the status file `memscope attach` waits for: created, never
- * through a link, 0600. */
+/* One line to the status file `memscope attach` waits for (outfile.h). */
 static void attach_answer(const char *status, const char *what, const char *detail)
 {
-    int fd = open(status, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return;
+    int fd;
+    if (msc_file_create(status, 0, &fd) != 0) return;
     char line[MSC_MAX_PATH + 256];
     int n = snprintf(line, sizeof(line), "%s%s\n", what, detail);
     if (n > 0 && (size_t)n < sizeof(line)) (void)!write(fd, line, (size_t)n);
